@@ -1,0 +1,5 @@
+"""Entry point so that ``python -m testbed`` runs the command-line interface."""
+
+from testbed.cli import main
+
+raise SystemExit(main())

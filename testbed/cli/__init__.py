@@ -1,0 +1,101 @@
+"""The ``python -m testbed`` command line: a registry of subcommands.
+
+Each module in this package defines one or more subcommands with
+:func:`command`; :func:`main` imports every module here, so adding a command
+is adding a file -- no central ``if name == ...`` chain.  Bad user input
+(:class:`testbed.errors.ConfigError`) becomes one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from testbed.errors import ConfigError
+
+Handler = Callable[[argparse.Namespace], int]
+Configure = Callable[[argparse.ArgumentParser], None]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its words (``("topo", "check")``), help, arguments, handler."""
+
+    words: tuple[str, ...]
+    help: str
+    configure: Configure
+    handler: Handler
+
+
+COMMANDS: dict[tuple[str, ...], Command] = {}
+
+
+def command(*words: str, help: str) -> Callable[[Configure], Configure]:
+    """Register ``configure(parser)`` as a subcommand; it sets ``handler`` via defaults.
+
+    Usage::
+
+        @command("topo", "check", help="validate a topology file")
+        def _configure(parser):
+            parser.add_argument("file")
+            parser.set_defaults(handler=_run)
+    """
+
+    def register(configure: Configure) -> Configure:
+        if words in COMMANDS:
+            raise RuntimeError(f"command {' '.join(words)!r} registered twice")
+        COMMANDS[words] = Command(words, help, configure, handler=lambda args: 0)
+        return configure
+
+    return register
+
+
+def _load_command_modules() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every registered subcommand."""
+    _load_command_modules()
+    parser = argparse.ArgumentParser(
+        prog="python -m testbed",
+        description="geo-GAN testbed: emulate geo-distributed GAN training on a modelled WAN.",
+    )
+    groups: dict[tuple[str, ...], argparse._SubParsersAction] = {
+        (): parser.add_subparsers(dest="command", metavar="COMMAND")
+    }
+    parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {}
+    for words in sorted(COMMANDS, key=lambda w: (len(w), w)):
+        for depth in range(1, len(words)):
+            prefix = words[:depth]
+            if prefix not in groups:
+                group_parser = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
+                parsers[prefix] = group_parser
+                groups[prefix] = group_parser.add_subparsers(dest="_".join(prefix), metavar="COMMAND")
+        cmd = COMMANDS[words]
+        sub = groups[words[:-1]].add_parser(words[-1], help=cmd.help, description=cmd.help)
+        cmd.configure(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 0 if not argv and len(sys.argv) <= 1 else 2
+    try:
+        return int(handler(args) or 0)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
