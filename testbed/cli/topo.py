@@ -1,0 +1,38 @@
+"""``python -m testbed topo check|show``: validate a topology, or draw its map."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from testbed.cli import command
+from testbed.topology import load_topology
+
+
+def _check(args: argparse.Namespace) -> int:
+    topology = load_topology(args.file)
+    print(topology.summary())
+    return 0
+
+
+@command("topo", "check", help="validate a topology YAML and print a summary (exit 2 on bad input)")
+def _configure_check(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="topology YAML, e.g. topologies/wan-3dc.yaml")
+    parser.set_defaults(handler=_check)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from testbed.topology_map import draw_topology
+
+    topology = load_topology(args.file)
+    out = Path(args.out or f"{Path(args.file).stem}.png")
+    draw_topology(topology, out)
+    print(f"wrote {out}")
+    return 0
+
+
+@command("topo", "show", help="draw a topology's map (links labelled with bandwidth/latency) to a PNG")
+def _configure_show(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="topology YAML")
+    parser.add_argument("--out", help="output PNG (default: <name>.png)")
+    parser.set_defaults(handler=_show)

@@ -1,0 +1,181 @@
+"""The network model against hand-computed numbers (DESIGN.md §2 worked example and more).
+
+Topologies use a 1 Tbit/s, zero-latency LAN so that only the WAN link(s) under test
+shape the flows; every expected time below is worked out in the comment beside it.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from testbed.network import FlowNetwork, max_min_rates, simulate_flows
+from testbed.tcp import TcpModel
+from testbed.topology import load_topology
+
+MB = 1e6
+FAST_LAN = {"bandwidth": "1Tbps", "latency": 0}
+
+
+def two_dc(**link: object) -> object:
+    spec = {"between": ["a", "b"], "bandwidth": "10Mbps", "latency": 0, **link}
+    return load_topology({"lan": FAST_LAN, "datacenters": {"a": {"workers": 2}, "b": {"workers": 2}},
+                          "links": [spec]})
+
+
+def test_worked_example_two_flows_start_together() -> None:
+    # 1 MB = 8 Mbit; two flows share 10 Mbit/s -> 5 Mbit/s each -> 1.6 s.
+    times = simulate_flows(two_dc(), [("a/w0", "b/w0", MB, 0.0), ("a/w1", "b/w1", MB, 0.0)])
+    assert times == pytest.approx([1.6, 1.6], rel=1e-12)
+
+
+def test_worked_example_second_flow_starts_later() -> None:
+    # 0-0.4 s: flow 1 alone at 10 Mbit/s sends 4 Mbit; then 5 Mbit/s each: flow 1's last
+    # 4 Mbit take 0.8 s -> 1.2 s; flow 2 has sent 4 Mbit by then, the rest at 10 Mbit/s -> 1.6 s.
+    times = simulate_flows(two_dc(), [("a/w0", "b/w0", MB, 0.0), ("a/w1", "b/w0", MB, 0.4)])
+    assert times == pytest.approx([1.2, 1.6], rel=1e-12)
+
+
+def test_three_flows_one_bottlenecked_elsewhere_others_take_leftover() -> None:
+    # Chain a -(10 Mbit/s)- b -(2 Mbit/s)- c.  Flow 1 a->c is held to 2 Mbit/s by b-c; flows 2, 3
+    # (a->b) share the leftover 8 Mbit/s: 4 each.  1 MB: flows 2, 3 end at 2 s; flow 1 at 4 s.
+    topo = load_topology({"lan": FAST_LAN, "datacenters": {"a": {"workers": 3}, "b": {}, "c": {}},
+                          "links": [{"between": ["a", "b"], "bandwidth": "10Mbps", "latency": 0},
+                                    {"between": ["b", "c"], "bandwidth": "2Mbps", "latency": 0}]})
+    times = simulate_flows(topo, [("a/w0", "c/w0", MB, 0), ("a/w1", "b/w0", MB, 0), ("a/w2", "b/w0", MB, 0)])
+    assert times == pytest.approx([4.0, 2.0, 2.0], rel=1e-12)
+
+
+def test_max_min_rates_direct() -> None:
+    # link 0 cap 10, link 1 cap 2; class 0 crosses both, classes 1 and 2 only link 0.
+    rates = max_min_rates(
+        capacity=np.array([10.0, 2.0]),
+        counts=np.array([1.0, 1.0, 1.0]),
+        caps=np.array([math.inf] * 3),
+        cls_of_entry=np.array([0, 0, 1, 2]),
+        link_of_entry=np.array([0, 1, 0, 0]),
+    )
+    assert list(rates) == pytest.approx([2.0, 4.0, 4.0])
+
+
+def test_multi_hop_route_through_intermediate_datacenter() -> None:
+    # Direct a-c is 100 ms; a-b-c is 10 + 20 = 30 ms, so traffic goes through b.
+    topo = load_topology({"lan": {"bandwidth": "1Tbps", "latency": "1ms"},
+                          "datacenters": {"a": {}, "b": {}, "c": {}},
+                          "links": [{"between": ["a", "c"], "bandwidth": "1Gbps", "latency": "100ms"},
+                                    {"between": ["a", "b"], "bandwidth": "10Mbps", "latency": "10ms"},
+                                    {"between": ["b", "c"], "bandwidth": "10Mbps", "latency": "20ms"}]})
+    route = topo.route("a/w0", "c/w0")
+    assert route.hops == ("a/w0", "a", "b", "c", "c/w0")
+    assert route.wan_hops == (("a", "b"), ("b", "c"))
+    assert route.latency_s == pytest.approx(0.0005 + 0.010 + 0.020 + 0.0005)
+    # 1 MB at 10 Mbit/s = 0.8 s drain, + 31 ms path latency.
+    assert simulate_flows(topo, [("a/w0", "c/w0", MB, 0)]) == pytest.approx([0.831], rel=1e-12)
+
+
+def test_outage_delays_flow_by_exactly_its_length() -> None:
+    # 2 MB alone at 10 Mbit/s: 1.6 s.  The link is down over [1 s, 3 s): 2 s later, 3.6 s.
+    assert simulate_flows(two_dc(), [("a/w0", "b/w0", 2 * MB, 0)]) == pytest.approx([1.6])
+    times = simulate_flows(two_dc(outages=[["1s", "3s"]]), [("a/w0", "b/w0", 2 * MB, 0)])
+    assert times == pytest.approx([3.6], rel=1e-12)
+
+
+def test_flow_starting_during_outage_waits_for_the_link() -> None:
+    times = simulate_flows(two_dc(outages=[["0s", "2s"]]), [("a/w0", "b/w0", MB, 0.5)])
+    assert times == pytest.approx([2.8], rel=1e-12)
+
+
+def test_profile_step_mid_flow() -> None:
+    # 2 MB: 0-0.8 s at 10 Mbit/s sends 1 MB; then 5 Mbit/s for the last 1 MB: 1.6 s -> 2.4 s.
+    topo = two_dc(profile=[["0.8s", "5Mbps"]])
+    assert simulate_flows(topo, [("a/w0", "b/w0", 2 * MB, 0)]) == pytest.approx([2.4], rel=1e-12)
+
+
+def test_profile_latency_applies_to_flows_started_after_the_step() -> None:
+    topo = two_dc(latency="10ms", profile=[{"at": "1s", "latency": "50ms"}])
+    times = simulate_flows(topo, [("a/w0", "b/w0", 0, 0.5), ("a/w0", "b/w0", 0, 1.5)])
+    assert times == pytest.approx([0.51, 1.55], rel=1e-12)
+
+
+def test_each_direction_is_its_own_capacity() -> None:
+    # Opposite directions do not share: both 1 MB flows finish at 0.8 s.
+    times = simulate_flows(two_dc(), [("a/w0", "b/w0", MB, 0), ("b/w0", "a/w0", MB, 0)])
+    assert times == pytest.approx([0.8, 0.8], rel=1e-12)
+
+
+def test_asymmetric_link() -> None:
+    # a->b 20 Mbit/s, b->a 5 Mbit/s: 1 MB takes 0.4 s one way, 1.6 s the other.
+    times = simulate_flows(two_dc(bandwidth=["20Mbps", "5Mbps"]),
+                           [("a/w0", "b/w0", MB, 0), ("b/w0", "a/w0", MB, 0)])
+    assert times == pytest.approx([0.4, 1.6], rel=1e-12)
+
+
+def test_lan_nic_is_shared_by_flows_leaving_one_worker() -> None:
+    # One DC with 10 Mbit/s NICs: w0 sends 1 MB to w1 and to w2 -> its NIC up is shared: 1.6 s.
+    topo = load_topology({"lan": {"bandwidth": "10Mbps", "latency": 0}, "datacenters": {"a": {"workers": 3}}})
+    assert simulate_flows(topo, [("a/w0", "a/w1", MB, 0), ("a/w0", "a/w2", MB, 0)]) == pytest.approx([1.6, 1.6])
+
+
+def test_latency_is_added_after_draining_and_zero_byte_flows() -> None:
+    topo = two_dc(latency="40ms")
+    assert simulate_flows(topo, [("a/w0", "b/w0", MB, 1.0), ("a/w0", "b/w0", 0, 0)]) == pytest.approx(
+        [1.0 + 0.8 + 0.04, 0.04], rel=1e-12)
+    assert simulate_flows(topo, [("a/w0", "a/w0", MB, 2.0)]) == [2.0]  # to itself: no link
+
+
+def test_jitter_is_seeded_and_bounded() -> None:
+    topo = two_dc(latency="40ms", jitter="5ms")
+    flows = [("a/w0", "b/w0", 0, float(i)) for i in range(50)]
+    first = simulate_flows(topo, flows, seed=7)
+    assert first == simulate_flows(topo, flows, seed=7)
+    assert first != simulate_flows(topo, flows, seed=8)
+    delays = [t - i for i, t in enumerate(first)]
+    assert all(0.035 - 1e-12 <= d <= 0.045 + 1e-12 for d in delays)
+    assert max(delays) - min(delays) > 0.005
+
+
+def test_event_driven_form_reports_drain_and_arrival() -> None:
+    net = FlowNetwork(two_dc(latency="10ms"))
+    f1 = net.start_flow("a/w0", "b/w0", MB, 0.0)
+    assert net.next_event_s() == pytest.approx(0.8)
+    f2 = net.start_flow("a/w1", "b/w1", MB, 0.4)
+    assert net.next_event_s() == pytest.approx(1.2)
+    done = net.advance(2.0)
+    assert [(c.flow_id, round(c.drain_end_s, 9), round(c.arrival_s, 9)) for c in done] == [
+        (f1, 1.2, 1.21), (f2, 1.6, 1.61)]
+    busy = net.link_busy_s()
+    assert busy[("a", "b")] == pytest.approx(1.6)
+    assert ("b", "a") not in busy  # the reverse direction never carried anything
+
+
+def test_time_goes_forward_only() -> None:
+    net = FlowNetwork(two_dc())
+    net.advance(1.0)
+    with pytest.raises(ValueError):
+        net.advance(0.5)
+
+
+def test_tcp_window_cap_slows_a_long_fat_flow() -> None:
+    # RTT 100 ms, window 64 KiB: cap = 65536*8/0.1 = 5.24 Mbit/s < 10 Mbit/s.
+    topo = two_dc(latency="50ms")
+    tcp = TcpModel(window_nbytes=65536, initial_window_segments=10**6)  # no slow start
+    (t,) = simulate_flows(topo, [("a/w0", "b/w0", MB, 0)], tcp=tcp)
+    assert t == pytest.approx(MB * 8 / (65536 * 8 / 0.1) + 0.05, rel=1e-9)
+
+
+def test_tcp_mathis_cap_under_loss() -> None:
+    tcp = TcpModel()
+    cap = tcp.rate_cap_bps(0.1, 0.01)
+    assert cap == pytest.approx(1460 * 8 / (0.1 * math.sqrt(2 * 0.01 / 3)))
+    assert tcp.rate_cap_bps(0.1, 0.0) == pytest.approx(4 * 2**20 * 8 / 0.1)
+
+
+def test_tcp_slow_start_adds_round_trips_for_small_flows() -> None:
+    # 100 KB, IW = 14600 B: rounds send 14.6, 29.2, 58.4 KB -> 3 rounds; 2 RTTs before the last.
+    tcp = TcpModel()
+    delay, left = tcp.slow_start(100e3, 0.1, 10e6)
+    assert delay == pytest.approx(0.2)
+    assert left == pytest.approx(100e3 - 14600 * 3)
+    fluid = simulate_flows(two_dc(latency="50ms"), [("a/w0", "b/w0", 100e3, 0)])[0]
+    real = simulate_flows(two_dc(latency="50ms"), [("a/w0", "b/w0", 100e3, 0)], tcp=tcp)[0]
+    assert real > fluid + 0.15
