@@ -80,7 +80,7 @@ class FlowNetwork:
         self._class_of_route: dict[tuple[str, str], int] = {}
         self._flow_meta: dict[int, tuple[float, float]] = {}  # flow -> (size, latency_s)
         self._pending: list[tuple[float, int, int, float]] = []  # delayed starts (tcp slow start)
-        self._done_now: list[Completion] = []  # zero-byte flows finished at start
+        self._completed: list[Completion] = []  # finished, not yet collected by advance()
         self._next_flow_id = 0
         self._dirty = True
         self._incidence: tuple[np.ndarray, np.ndarray] | None = None
@@ -114,7 +114,7 @@ class FlowNetwork:
         """Start a flow of ``nbytes`` from node ``src`` to ``dst`` at ``now_s``; returns its id."""
         if nbytes < 0:
             raise ValueError(f"flow size must be >= 0, got {nbytes}")
-        self.advance(now_s)
+        self._advance_to(now_s)
         flow_id = self._next_flow_id
         self._next_flow_id += 1
         route = self.topology.route(src, dst)
@@ -129,7 +129,7 @@ class FlowNetwork:
         if not route.links or nbytes_left <= 0:
             end = now_s + delay_s
             if delay_s == 0:
-                self._done_now.append(Completion(flow_id, end, end + latency))
+                self._completed.append(Completion(flow_id, end, end + latency))
             else:
                 heapq.heappush(self._pending, (end, flow_id, cls_id, 0.0))
         elif delay_s > 0:
@@ -186,9 +186,11 @@ class FlowNetwork:
 
     # -- time --------------------------------------------------------------------------------
     def next_event_s(self) -> float:
+        """When the driver should next call :meth:`advance` (now, if completions await collection)."""
+        return self.now_s if self._completed else self._next_change_s()
+
+    def _next_change_s(self) -> float:
         """The next time at which a flow drains, a delayed flow starts or a link changes."""
-        if self._done_now:
-            return self.now_s
         self._ensure_rates()
         t = self._schedule.next_change_s(self.now_s)
         if self._pending:
@@ -200,21 +202,24 @@ class FlowNetwork:
         return t
 
     def advance(self, t_s: float) -> list[Completion]:
-        """Move the clock to ``t_s``; return the flows whose last byte left by then."""
-        if t_s < self.now_s - 1e-12:
+        """Move the clock to ``t_s``; return the flows whose last byte left since the last call."""
+        self._advance_to(t_s)
+        done, self._completed = self._completed, []
+        return done
+
+    def _advance_to(self, t_s: float) -> None:
+        if t_s < self.now_s - 1e-9 * max(1.0, self.now_s):
             raise ValueError(f"time goes forward only: now {self.now_s}, asked {t_s}")
-        done, self._done_now = self._done_now, []
         while True:
-            t_next = self.next_event_s()
+            t_next = self._next_change_s()
             if t_next > t_s:
                 break
             self._progress(t_next)
-            done.extend(self._finish_drained())
-            done.extend(self._start_pending())
+            self._completed.extend(self._finish_drained())
+            self._completed.extend(self._start_pending())
             if self._schedule.apply_changes(self.now_s, self._refresh_capacity):
                 self._dirty = True
         self._progress(max(t_s, self.now_s))
-        return done
 
     def _progress(self, t_s: float) -> None:
         dt = t_s - self.now_s

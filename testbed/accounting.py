@@ -1,0 +1,135 @@
+"""The traffic accountant: one record per message, per-link totals, egress dollars.
+
+Every comparison the testbed publishes (WAN bytes, dollars, the byte formulas of
+DESIGN.md §5) is computed from this log, so it records exactly what was sent:
+``payload_nbytes`` (the arrays' bytes, what the formulas predict), ``header_nbytes``
+(a fixed per-message header) and their sum ``nbytes`` (what the network carried).
+
+Egress is billed at the sender, per GB (10^9 B) of ``nbytes``: every WAN hop charges
+its link's ``egress_usd_per_gb`` (a relay through a third region pays twice, as on a
+cloud bill); a LAN message charges the datacenter's LAN price (0 unless set, e.g.
+$0.01/GB across zones).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from testbed.fileio import atomic_write
+from testbed.topology import LinkKey, Route, Topology
+
+RECORD_COLUMNS = (
+    "run_id", "seq", "kind", "src", "dst", "src_dc", "dst_dc", "scope", "nbytes", "payload_nbytes",
+    "header_nbytes", "t_send_s", "t_arrive_s", "path", "egress_usd",
+)
+LINK_COLUMNS = (
+    "link", "a", "b", "scope", "bandwidth_ab_bps", "bandwidth_ba_bps", "bytes_ab", "bytes_ba",
+    "busy_s_ab", "busy_s_ba", "utilisation_ab", "utilisation_ba",
+)
+
+
+class TrafficAccountant:
+    """Collects message records and running totals while a run is in progress."""
+
+    def __init__(self, topology: Topology, run_id: str = "run") -> None:
+        self.topology = topology
+        self.run_id = run_id
+        self._rows: list[list[object]] = []
+        self._link_nbytes: dict[LinkKey, int] = defaultdict(int)
+        self.total_nbytes = 0
+        self.wan_nbytes = 0
+        self.lan_nbytes = 0
+        self.egress_usd = 0.0
+
+    def record_send(self, kind: str, src: str, dst: str, payload_nbytes: int, header_nbytes: int,
+                    t_send_s: float, route: Route) -> int:
+        """Log a message as it is sent; returns its sequence number."""
+        nbytes = payload_nbytes + header_nbytes
+        src_dc, dst_dc = self.topology.datacenter_of(src), self.topology.datacenter_of(dst)
+        egress = self._egress_usd(route, src_dc, nbytes)
+        seq = len(self._rows)
+        self._rows.append([
+            self.run_id, seq, kind, src, dst, src_dc, dst_dc, route.scope, nbytes, payload_nbytes,
+            header_nbytes, t_send_s, float("nan"), " > ".join(route.hops), egress,
+        ])
+        for link in route.links:
+            self._link_nbytes[link] += nbytes
+        self.total_nbytes += nbytes
+        if route.scope == "wan":
+            self.wan_nbytes += nbytes
+        else:
+            self.lan_nbytes += nbytes
+        self.egress_usd += egress
+        return seq
+
+    def record_arrival(self, seq: int, t_arrive_s: float) -> None:
+        """Fill in the arrival time of message ``seq``."""
+        self._rows[seq][12] = t_arrive_s
+
+    def _egress_usd(self, route: Route, src_dc: str, nbytes: int) -> float:
+        gb = nbytes / 1e9
+        if route.wan_hops:
+            return gb * sum(self.topology.wan_link(a, b).egress_usd_per_gb for a, b in route.wan_hops)
+        if route.links:
+            return gb * self.topology.datacenter(src_dc).lan.egress_usd_per_gb
+        return 0.0
+
+    # -- views -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def frame(self) -> pd.DataFrame:
+        """All messages as a DataFrame with :data:`RECORD_COLUMNS`."""
+        frame = pd.DataFrame(self._rows, columns=list(RECORD_COLUMNS))
+        for column in ("seq", "nbytes", "payload_nbytes", "header_nbytes"):
+            frame[column] = frame[column].astype("int64")
+        return frame
+
+    def bytes_by_kind(self, scope: str | None = None, payload_only: bool = True) -> dict[str, int]:
+        """Bytes per message kind (payload only by default), optionally for one scope."""
+        column = 9 if payload_only else 8
+        totals: dict[str, int] = defaultdict(int)
+        for row in self._rows:
+            if scope is None or row[7] == scope:
+                totals[str(row[2])] += int(row[column])  # type: ignore[call-overload]
+        return dict(sorted(totals.items()))
+
+    def link_frame(self, busy_s: dict[LinkKey, float], duration_s: float) -> pd.DataFrame:
+        """Per undirected link: bytes, busy seconds and utilisation in each direction.
+
+        Utilisation = bits carried / (nominal bandwidth x run duration).  Every WAN
+        link is listed; LAN NIC links only if they carried something.
+        """
+        pairs: dict[tuple[str, str], None] = {(link.a, link.b): None for link in self.topology.links}
+        for a, b in list(self._link_nbytes) + list(busy_s):
+            pairs.setdefault((a, b) if "/" in a or (b, a) not in pairs else (b, a), None)
+        rows = []
+        for a, b in pairs:
+            scope = "lan" if "/" in a or "/" in b else "wan"
+            bw_ab = self.topology.link_capacity_bps((a, b))
+            bw_ba = self.topology.link_capacity_bps((b, a))
+            bytes_ab, bytes_ba = self._link_nbytes.get((a, b), 0), self._link_nbytes.get((b, a), 0)
+            rows.append([
+                f"{a}<->{b}", a, b, scope, bw_ab, bw_ba, bytes_ab, bytes_ba,
+                busy_s.get((a, b), 0.0), busy_s.get((b, a), 0.0),
+                _utilisation(bytes_ab, bw_ab, duration_s), _utilisation(bytes_ba, bw_ba, duration_s),
+            ])
+        return pd.DataFrame(rows, columns=list(LINK_COLUMNS))
+
+    def write(self, run_dir: str | Path, busy_s: dict[LinkKey, float], duration_s: float) -> None:
+        """Write ``traffic.parquet``, ``traffic.csv`` and ``links.csv`` atomically."""
+        run_dir = Path(run_dir)
+        frame = self.frame()
+        atomic_write(run_dir / "traffic.parquet", lambda p: frame.to_parquet(p, index=False))
+        atomic_write(run_dir / "traffic.csv", lambda p: frame.to_csv(p, index=False))
+        links = self.link_frame(busy_s, duration_s)
+        atomic_write(run_dir / "links.csv", lambda p: links.to_csv(p, index=False))
+
+
+def _utilisation(nbytes: int, bandwidth_bps: float, duration_s: float) -> float:
+    if duration_s <= 0 or bandwidth_bps <= 0:
+        return 0.0
+    return nbytes * 8 / (bandwidth_bps * duration_s)

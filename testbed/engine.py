@@ -1,0 +1,226 @@
+"""The virtual-time engine: one SimPy process per logical node, time from models only.
+
+DESIGN.md §2: Ray (or the in-process executor) does the real work; this engine
+decides *when* things happen.  A node's process is a generator over three
+primitives on its :class:`NodeContext`:
+
+* ``yield ctx.compute(kind, method, *args)`` -- dispatch ``method`` to the node's
+  executor at once (non-blocking), and finish after the compute model's virtual
+  duration; the value is a :class:`~testbed.executor.Handle`.
+* ``ctx.send(dst, payload, kind)`` -- hand the message to the flow network; returns
+  an event that fires when it *arrives* (yield it to wait for delivery, or don't).
+* ``msg = yield ctx.recv(kind=..., src=...)`` -- wait for a matching message.
+
+``ctx.resolve(handle)`` blocks on the executor only when control flow needs a value.
+The network is driven by one "pump" process that sleeps until the flow model's next
+event and is woken whenever a new flow starts.  Given a seed and a compute-cost
+table the resulting traffic log is deterministic on any backend.
+
+Per node the engine keeps a time breakdown (compute / communication / waiting):
+time blocked in ``recv`` counts as communication while the awaited message was in
+flight and as waiting before it was sent; time blocked on one's own ``send`` is
+communication.  :class:`RealtimeEngine` makes virtual time follow the wall clock
+(SimPy's ``RealtimeEnvironment``), for demonstrations and checks against real links.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+import simpy.rt
+
+from testbed.accounting import TrafficAccountant
+from testbed.compute import ComputeModel
+from testbed.executor import Executor, Handle
+from testbed.network import FlowNetwork
+from testbed.payload import HEADER_NBYTES, payload_nbytes
+from testbed.tcp import TcpModel
+from testbed.topology import Topology
+
+Process = Callable[["NodeContext"], Generator[simpy.Event, Any, Any]]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A delivered message."""
+
+    seq: int
+    src: str
+    dst: str
+    kind: str
+    payload: Any
+    payload_nbytes: int
+    t_send_s: float
+    t_arrive_s: float
+
+
+@dataclass
+class NodeStats:
+    """Where a node's virtual time went."""
+
+    compute_s: float = 0.0
+    communication_s: float = 0.0
+    waiting_s: float = 0.0
+    tasks: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs node processes against the flow network and the compute model."""
+
+    def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
+                 tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES) -> None:
+        self.topology = topology
+        self.executor = executor
+        self.compute_model = compute
+        self.header_nbytes = header_nbytes
+        self.env = self._make_environment()
+        self.network = FlowNetwork(topology, seed=seed, tcp=tcp)
+        self.accountant = TrafficAccountant(topology, run_id)
+        self.stats: dict[str, NodeStats] = {}
+        self._mailboxes: dict[str, simpy.FilterStore] = {}
+        self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
+        self._wake: simpy.Event | None = None
+        self.env.process(self._pump())
+
+    def _make_environment(self) -> simpy.Environment:
+        return simpy.Environment()
+
+    @property
+    def now_s(self) -> float:
+        """Current virtual time in seconds."""
+        return float(self.env.now)
+
+    def node(self, node_id: str) -> NodeContext:
+        """The context through which node ``node_id``'s process acts."""
+        self.topology.datacenter_of(node_id)  # validates the id
+        self.stats.setdefault(node_id, NodeStats())
+        self._mailboxes.setdefault(node_id, simpy.FilterStore(self.env))
+        return NodeContext(self, node_id)
+
+    def spawn(self, node_id: str, process: Process) -> simpy.Process:
+        """Start ``process(ctx)`` as node ``node_id``'s SimPy process."""
+        return self.env.process(process(self.node(node_id)))
+
+    def run(self, until: float | simpy.Event | None = None) -> None:
+        """Advance virtual time until ``until`` (a time or an event) or until nothing is left."""
+        self.env.run(until=until)
+
+    # -- network ---------------------------------------------------------------------------------
+    def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> simpy.Event:
+        if nbytes is None:
+            nbytes = self.executor.nbytes(payload) if isinstance(payload, Handle) else payload_nbytes(payload)
+        self.node(dst)
+        now = self.now_s
+        seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
+                                          self.topology.route(src, dst))
+        delivered = self.env.event()
+        message = Message(seq, src, dst, kind, payload, nbytes, now, math.nan)
+        flow_id = self.network.start_flow(src, dst, nbytes + self.header_nbytes, now)
+        self._in_flight[flow_id] = (message, delivered)
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+        return delivered
+
+    def _pump(self) -> Generator[simpy.Event, Any, None]:
+        while True:
+            self._deliver(self.network.advance(self.now_s))
+            self._wake = self.env.event()
+            t_next = self.network.next_event_s()
+            if math.isfinite(t_next):
+                yield self._wake | self.env.timeout(max(t_next - self.now_s, 0.0))
+            else:
+                yield self._wake
+
+    def _deliver(self, completions: list) -> None:
+        for completion in completions:
+            message, delivered = self._in_flight.pop(completion.flow_id)
+            arrived = Message(**{**message.__dict__, "t_arrive_s": completion.arrival_s})
+            timer = self.env.timeout(max(completion.arrival_s - self.now_s, 0.0), value=arrived)
+            timer.callbacks.append(lambda event, done=delivered: self._arrive(event.value, done))
+
+    def _arrive(self, message: Message, delivered: simpy.Event) -> None:
+        self.accountant.record_arrival(message.seq, message.t_arrive_s)
+        self._mailboxes[message.dst].put(message)
+        delivered.succeed(message)
+
+
+class NodeContext:
+    """What a node's process can do: compute, send, receive, resolve."""
+
+    def __init__(self, engine: Engine, node_id: str) -> None:
+        self.engine = engine
+        self.node_id = node_id
+        self.speed = engine.topology.speed_of(node_id)
+        self.datacenter = engine.topology.datacenter_of(node_id)
+        self._stats = engine.stats[node_id]
+
+    @property
+    def now_s(self) -> float:
+        """Current virtual time."""
+        return self.engine.now_s
+
+    def compute(self, kind: str, method: str, *args: Any, **kwargs: Any) -> simpy.Event:
+        """Dispatch ``method`` on this node's executor state; completes after the modelled duration."""
+        engine = self.engine
+        handle = engine.executor.call(self.node_id, method, *args, **kwargs)
+        measured = engine.executor.elapsed_s(handle) if engine.compute_model.needs_measurement else None
+        duration = engine.compute_model.duration_s(kind, self.speed, measured)
+        self._stats.compute_s += duration
+        self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + 1
+        return engine.env.timeout(duration, value=handle)
+
+    def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None) -> simpy.Event:
+        """Send ``payload`` to ``dst``; the returned event fires (with the Message) on arrival."""
+        return self.engine._transmit(self.node_id, dst, payload, kind, nbytes)
+
+    def send_and_wait(self, dst: str, payload: Any, kind: str,
+                      nbytes: int | None = None) -> Generator[simpy.Event, Any, Message]:
+        """``yield from ctx.send_and_wait(...)``: send and block until delivered (counted as communication)."""
+        start = self.now_s
+        message = yield self.send(dst, payload, kind, nbytes)
+        self._stats.communication_s += self.now_s - start
+        return message
+
+    def recv(self, kind: str | None = None, src: str | None = None) -> simpy.Event:
+        """An event that yields the next message matching ``kind`` and ``src`` (None matches any)."""
+        mailbox = self.engine._mailboxes[self.node_id]
+        start = self.now_s
+
+        def matches(message: Message) -> bool:
+            return (kind is None or message.kind == kind) and (src is None or message.src == src)
+
+        event = mailbox.get(matches)
+        event.callbacks.append(lambda ev: self._account_wait(start, ev.value))
+        return event
+
+    def _account_wait(self, start_s: float, message: Message) -> None:
+        end = self.now_s
+        in_flight_from = max(start_s, message.t_send_s)
+        self._stats.communication_s += max(end - in_flight_from, 0.0)
+        self._stats.waiting_s += max(min(message.t_send_s, end) - start_s, 0.0)
+
+    def resolve(self, handle: Any) -> Any:
+        """The value behind a handle (blocks on the executor; use only for control flow)."""
+        return self.engine.executor.resolve(handle) if isinstance(handle, Handle) else handle
+
+    def wait(self, seconds: float) -> simpy.Event:
+        """Idle for ``seconds`` of virtual time (counted as waiting)."""
+        self._stats.waiting_s += seconds
+        return self.engine.env.timeout(seconds)
+
+
+class RealtimeEngine(Engine):
+    """Virtual time follows the wall clock: ``time_scale`` wall seconds per virtual second."""
+
+    def __init__(self, *args: Any, time_scale: float = 1.0, **kwargs: Any) -> None:
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale}")
+        self.time_scale = time_scale
+        super().__init__(*args, **kwargs)
+
+    def _make_environment(self) -> simpy.Environment:
+        return simpy.rt.RealtimeEnvironment(factor=self.time_scale, strict=False)

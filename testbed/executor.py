@@ -1,0 +1,110 @@
+"""Where the real compute happens: the executor interface and its in-process form.
+
+An executor hosts the state (models, optimiser state, data shard, RNG) of many
+logical nodes and runs method calls on it.  The engine dispatches a call and gets
+a :class:`Handle` back at once; it only asks for the value (:meth:`Executor.resolve`)
+when control flow needs it.  Handles can be passed as arguments to later calls,
+on any node: the executor resolves them where the call runs.  That is all an
+algorithm sees, so it runs unchanged on :class:`InProcessExecutor` (unit tests,
+one process) and on the Ray executor in ``testbed.runtime`` (real actors, possibly
+GPUs), which implements the same interface.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from testbed.payload import payload_nbytes
+
+
+class Handle:
+    """A reference to a value produced on an executor (opaque to algorithms)."""
+
+
+@dataclass
+class LocalHandle(Handle):
+    """In-process handle: the value itself and how long the call took (wall seconds)."""
+
+    value: Any
+    elapsed_s: float
+
+
+class Executor(ABC):
+    """Runs method calls on the state of logical nodes."""
+
+    @abstractmethod
+    def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Create node ``node_id``'s state object as ``factory(*args, **kwargs)``."""
+
+    @abstractmethod
+    def call(self, node_id: str, method: str, *args: Any, **kwargs: Any) -> Handle:
+        """Run ``state.method(*args, **kwargs)``; handles among args are resolved first."""
+
+    @abstractmethod
+    def resolve(self, handle: Handle) -> Any:
+        """The value behind a handle (blocks until it is computed)."""
+
+    def nbytes(self, handle: Handle) -> int:
+        """Payload bytes of the value behind ``handle``."""
+        return payload_nbytes(self.resolve(handle))
+
+    @abstractmethod
+    def elapsed_s(self, handle: Handle) -> float:
+        """Measured wall seconds of the call that produced ``handle`` (blocks)."""
+
+    def time_calls(self, node_id: str, method: str, args: tuple = (), repeats: int = 5) -> list[float]:
+        """Wall seconds of ``repeats`` consecutive calls (for the calibrated compute model)."""
+        return [self.elapsed_s(self.call(node_id, method, *args)) for _ in range(repeats)]
+
+    def median_time_s(self, node_id: str, method: str, args: tuple = (), repeats: int = 5) -> float:
+        """Median of :meth:`time_calls`: the calibrated cost of one call."""
+        return statistics.median(self.time_calls(node_id, method, args, repeats))
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (actors, GPUs)."""
+
+
+class InProcessExecutor(Executor):
+    """Runs every call eagerly in this process (tests; small experiments)."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, Any] = {}
+
+    def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if node_id in self._states:
+            raise ValueError(f"node {node_id!r} is already hosted")
+        self._states[node_id] = factory(*args, **kwargs)
+
+    def state(self, node_id: str) -> Any:
+        """The state object of a node (for tests and inspection)."""
+        return self._states[node_id]
+
+    def call(self, node_id: str, method: str, *args: Any, **kwargs: Any) -> Handle:
+        target = getattr(self._states[node_id], method)
+        args = tuple(_unwrap(a) for a in args)
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        start = time.perf_counter()
+        value = target(*args, **kwargs)
+        return LocalHandle(value, time.perf_counter() - start)
+
+    def resolve(self, handle: Handle) -> Any:
+        return _unwrap(handle)
+
+    def elapsed_s(self, handle: Handle) -> float:
+        assert isinstance(handle, LocalHandle)
+        return handle.elapsed_s
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, LocalHandle):
+        return value.value
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    if isinstance(value, Mapping) and any(isinstance(v, LocalHandle) for v in value.values()):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
