@@ -163,14 +163,23 @@ class NodeContext:
         """Current virtual time."""
         return self.engine.now_s
 
-    def compute(self, kind: str, method: str, *args: Any, **kwargs: Any) -> simpy.Event:
-        """Dispatch ``method`` on this node's executor state; completes after the modelled duration."""
+    def compute(self, kind: str, method: str, *args: Any, units: float = 1.0, num_returns: int = 1,
+                **kwargs: Any) -> simpy.Event:
+        """Dispatch ``method`` on this node's executor state; completes after the modelled duration.
+
+        ``units`` says how many tasks of ``kind`` the call performs (e.g. the local steps of
+        a federated round): the virtual duration is ``units`` x the cost of one.  The event's
+        value is the call's handle (a list of handles when ``num_returns`` > 1).
+        """
         engine = self.engine
-        handle = engine.executor.call(self.node_id, method, *args, **kwargs)
-        measured = engine.executor.elapsed_s(handle) if engine.compute_model.needs_measurement else None
-        duration = engine.compute_model.duration_s(kind, self.speed, measured)
+        handle = engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
+        measured = None
+        if engine.compute_model.needs_measurement:
+            first = handle[0] if isinstance(handle, list) else handle
+            measured = engine.executor.elapsed_s(first) / max(units, 1e-12)
+        duration = units * engine.compute_model.duration_s(kind, self.speed, measured)
         self._stats.compute_s += duration
-        self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + 1
+        self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
         return engine.env.timeout(duration, value=handle)
 
     def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None) -> simpy.Event:

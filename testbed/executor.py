@@ -12,6 +12,7 @@ GPUs), which implements the same interface.
 
 from __future__ import annotations
 
+import inspect
 import statistics
 import time
 from abc import ABC, abstractmethod
@@ -42,8 +43,12 @@ class Executor(ABC):
         """Create node ``node_id``'s state object as ``factory(*args, **kwargs)``."""
 
     @abstractmethod
-    def call(self, node_id: str, method: str, *args: Any, **kwargs: Any) -> Handle:
-        """Run ``state.method(*args, **kwargs)``; handles among args are resolved first."""
+    def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
+        """Run ``state.method(*args, **kwargs)``; handles among args are resolved first.
+
+        Returns one :class:`Handle`, or a list of ``num_returns`` handles when the method
+        returns that many values (so each can be sent to a different node).
+        """
 
     @abstractmethod
     def resolve(self, handle: Handle) -> Any:
@@ -69,28 +74,44 @@ class Executor(ABC):
         """Release resources (actors, GPUs)."""
 
 
+def construct(factory: Callable[..., Any], device: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """Build a node state, passing ``device=`` if the factory takes it (executors share this)."""
+    try:
+        wants_device = "device" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        wants_device = False
+    return factory(*args, **({"device": device} if wants_device else {}), **kwargs)
+
+
 class InProcessExecutor(Executor):
     """Runs every call eagerly in this process (tests; small experiments)."""
 
-    def __init__(self) -> None:
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
         self._states: dict[str, Any] = {}
 
     def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if node_id in self._states:
             raise ValueError(f"node {node_id!r} is already hosted")
-        self._states[node_id] = factory(*args, **kwargs)
+        self._states[node_id] = construct(factory, self.device, args, kwargs)
 
     def state(self, node_id: str) -> Any:
         """The state object of a node (for tests and inspection)."""
         return self._states[node_id]
 
-    def call(self, node_id: str, method: str, *args: Any, **kwargs: Any) -> Handle:
+    def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
         target = getattr(self._states[node_id], method)
         args = tuple(_unwrap(a) for a in args)
         kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
         start = time.perf_counter()
         value = target(*args, **kwargs)
-        return LocalHandle(value, time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        if num_returns == 1:
+            return LocalHandle(value, elapsed)
+        values = list(value)
+        if len(values) != num_returns:
+            raise ValueError(f"{method} returned {len(values)} values, expected {num_returns}")
+        return [LocalHandle(v, elapsed) for v in values]
 
     def resolve(self, handle: Handle) -> Any:
         return _unwrap(handle)
@@ -103,8 +124,8 @@ class InProcessExecutor(Executor):
 def _unwrap(value: Any) -> Any:
     if isinstance(value, LocalHandle):
         return value.value
-    if isinstance(value, list):
-        return [_unwrap(v) for v in value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap(v) for v in value)
     if isinstance(value, Mapping) and any(isinstance(v, LocalHandle) for v in value.values()):
         return {k: _unwrap(v) for k, v in value.items()}
     return value

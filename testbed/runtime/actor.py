@@ -1,0 +1,76 @@
+"""The Ray actor that hosts many logical nodes' state (models, optimisers, data shard).
+
+Starting an actor that imports torch costs ~270 MB and a second or more, so one
+actor hosts many logical nodes (a whole datacenter by default).  Calls return the
+value(s), their payload sizes and the call's wall time as separate objects, so
+the engine can learn a message's size or a task's duration without pulling the
+(possibly large) value to the driver.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import ray
+
+from testbed.executor import construct
+from testbed.payload import payload_nbytes
+
+
+def _resolve_nested(value: Any) -> Any:
+    """Ray resolves only top-level ObjectRef arguments; resolve the ones inside lists/dicts too."""
+    if isinstance(value, ray.ObjectRef):
+        return ray.get(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_resolve_nested(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _resolve_nested(v) for k, v in value.items()}
+    return value
+
+
+@ray.remote
+class NodeHost:
+    """Hosts the states of the logical nodes placed on it and runs their methods."""
+
+    def __init__(self, name: str) -> None:
+        import torch
+
+        self.name = name
+        gpu_ids = ray.get_gpu_ids()
+        self.device = "cuda" if gpu_ids and torch.cuda.is_available() else "cpu"
+        self._states: dict[str, Any] = {}
+
+    def info(self) -> dict[str, Any]:
+        """Where this actor runs and what it was given (for placement tests and logs)."""
+        ctx = ray.get_runtime_context()
+        return {"name": self.name, "device": self.device, "node_id": ctx.get_node_id(),
+                "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "pid": os.getpid(),
+                "nodes": sorted(self._states)}
+
+    def host(self, node_id: str, factory: Any, args: tuple, kwargs: dict[str, Any]) -> None:
+        self._states[node_id] = construct(factory, self.device, args, kwargs)
+
+    def call(self, node_id: str, method: str, num_returns: int, args: tuple, kwargs: dict[str, Any]) -> Any:
+        """Returns ``(*values, *nbytes, elapsed_s)``: 2 * num_returns + 1 objects."""
+        args = _resolve_nested(args)
+        kwargs = _resolve_nested(kwargs)
+        start = time.perf_counter()
+        value = getattr(self._states[node_id], method)(*args, **kwargs)
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - start
+        values = [value] if num_returns == 1 else list(value)
+        if len(values) != num_returns:
+            raise ValueError(f"{method} returned {len(values)} values, expected {num_returns}")
+        return (*values, *(_safe_nbytes(v) for v in values), elapsed)
+
+
+def _safe_nbytes(value: Any) -> int:
+    try:
+        return payload_nbytes(value)
+    except TypeError:
+        return -1

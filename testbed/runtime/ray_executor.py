@@ -1,0 +1,156 @@
+"""The Ray executor: the :class:`~testbed.executor.Executor` interface over NodeHost actors.
+
+Placement (which actor hosts which logical node):
+
+* ``per_datacenter`` (default) -- one actor per datacenter, hosting its workers and
+  any service nodes placed there;
+* ``per_worker`` -- one actor per worker; service nodes share their datacenter's first;
+* ``pool: N`` -- N actors, nodes dealt round-robin (for 1,000s of logical clients).
+
+Each actor asks Ray for ``num_cpus`` / ``num_gpus`` (fractions allowed; by default an
+even share of what the cluster has) and runs on ``cuda`` when Ray gave it a GPU,
+else on the CPU.  Handles are ObjectRefs, so tensors travel actor to actor as Ray
+objects and the driver only ``ray.get``s what control flow needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+
+from testbed.executor import Executor, Handle
+from testbed.runtime.actor import NodeHost
+
+
+@dataclass
+class RayHandle(Handle):
+    """A value on an actor: its ObjectRef, its size's ObjectRef, the call's timing ObjectRef."""
+
+    ref: ray.ObjectRef
+    nbytes_ref: ray.ObjectRef
+    elapsed_ref: ray.ObjectRef
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How logical nodes map to actors and what each actor asks of Ray."""
+
+    kind: str = "per_datacenter"
+    pool_size: int = 0
+    num_cpus: float | None = None
+    num_gpus: float | None = None
+
+    @classmethod
+    def parse(cls, spec: str | dict[str, Any] | None) -> Placement:
+        """``'per_worker'``, ``{'pool': 4, 'num_cpus': 0.5}``, ``{'placement': 'per_datacenter'}``."""
+        if spec is None:
+            return cls()
+        if isinstance(spec, str):
+            return cls(kind=spec)
+        spec = dict(spec)
+        if "pool" in spec:
+            return cls("pool", int(spec.pop("pool")), spec.get("num_cpus"), spec.get("num_gpus"))
+        return cls(spec.get("placement", "per_datacenter"), 0, spec.get("num_cpus"), spec.get("num_gpus"))
+
+    def groups(self, nodes: Sequence[str]) -> dict[str, list[str]]:
+        """Actor name -> the node ids it hosts (service nodes included in ``nodes``)."""
+        groups: dict[str, list[str]] = {}
+        if self.kind == "per_datacenter":
+            for node in nodes:
+                groups.setdefault(node.partition("/")[0], []).append(node)
+        elif self.kind == "per_worker":
+            for node in nodes:
+                dc, _, local = node.partition("/")
+                key = node if local.startswith("w") and local[1:].isdigit() else f"{dc}/w0"
+                groups.setdefault(key, []).append(node)
+        elif self.kind == "pool":
+            size = max(1, self.pool_size)
+            for i, node in enumerate(nodes):
+                groups.setdefault(f"pool{i % size}", []).append(node)
+        else:
+            raise ValueError(f"unknown placement {self.kind!r}; use per_datacenter, per_worker or pool: N")
+        return groups
+
+
+class RayExecutor(Executor):
+    """Hosts logical nodes on NodeHost actors according to a :class:`Placement`."""
+
+    def __init__(self, nodes: Sequence[str], placement: Placement | None = None) -> None:
+        if not ray.is_initialized():
+            raise RuntimeError("start Ray first (testbed.runtime.cluster.ensure_ray)")
+        self.placement = placement or Placement()
+        groups = self.placement.groups(list(nodes))
+        resources = ray.cluster_resources()
+        n = len(groups)
+        num_cpus = self.placement.num_cpus
+        if num_cpus is None:
+            num_cpus = min(1.0, resources.get("CPU", 1.0) / n)
+        num_gpus = self.placement.num_gpus
+        if num_gpus is None:
+            num_gpus = min(1.0, resources.get("GPU", 0.0) / n)
+        self.num_cpus, self.num_gpus = float(num_cpus), float(num_gpus)
+        self._actors: dict[str, Any] = {}
+        self._actor_of: dict[str, Any] = {}
+        for name, members in groups.items():
+            actor = NodeHost.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(name)
+            self._actors[name] = actor
+            for node in members:
+                self._actor_of[node] = actor
+
+    def _actor(self, node_id: str) -> Any:
+        actor = self._actor_of.get(node_id)
+        if actor is None:  # a node not known up front: its datacenter's actor, else the first
+            dc = node_id.partition("/")[0]
+            same_dc = [a for n, a in self._actor_of.items() if n.partition("/")[0] == dc]
+            actor = same_dc[0] if same_dc else next(iter(self._actors.values()))
+            self._actor_of[node_id] = actor
+        return actor
+
+    def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        ray.get(self._actor(node_id).host.remote(node_id, factory, _refs(args), _refs(kwargs)))
+
+    def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
+        refs = self._actor(node_id).call.options(num_returns=2 * num_returns + 1).remote(
+            node_id, method, num_returns, _refs(args), _refs(kwargs))
+        values, sizes, elapsed = refs[:num_returns], refs[num_returns:-1], refs[-1]
+        handles = [RayHandle(v, s, elapsed) for v, s in zip(values, sizes, strict=True)]
+        return handles[0] if num_returns == 1 else handles
+
+    def resolve(self, handle: Handle) -> Any:
+        assert isinstance(handle, RayHandle)
+        return ray.get(handle.ref)
+
+    def nbytes(self, handle: Handle) -> int:
+        assert isinstance(handle, RayHandle)
+        size = ray.get(handle.nbytes_ref)
+        if size < 0:
+            raise TypeError("cannot size this payload; send numpy arrays or dicts of them")
+        return int(size)
+
+    def elapsed_s(self, handle: Handle) -> float:
+        assert isinstance(handle, RayHandle)
+        return float(ray.get(handle.elapsed_ref))
+
+    def actor_info(self) -> list[dict[str, Any]]:
+        """Each actor's name, device, Ray node id, GPU ids and hosted nodes."""
+        return ray.get([a.info.remote() for a in self._actors.values()])
+
+    def shutdown(self) -> None:
+        for actor in self._actors.values():
+            ray.kill(actor)
+        self._actors.clear()
+        self._actor_of.clear()
+
+
+def _refs(value: Any) -> Any:
+    """Replace handles by their ObjectRefs, so Ray moves the data actor to actor."""
+    if isinstance(value, RayHandle):
+        return value.ref
+    if isinstance(value, (list, tuple)):
+        return type(value)(_refs(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _refs(v) for k, v in value.items()}
+    return value
