@@ -182,6 +182,10 @@ class NodeContext:
         self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
         return engine.env.timeout(duration, value=handle)
 
+    def call(self, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
+        """Dispatch a cheap method (a read) on this node's state, taking no virtual time."""
+        return self.engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
+
     def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None) -> simpy.Event:
         """Send ``payload`` to ``dst``; the returned event fires (with the Message) on arrival."""
         return self.engine._transmit(self.node_id, dst, payload, kind, nbytes)

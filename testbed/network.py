@@ -231,9 +231,13 @@ class FlowNetwork:
         self.now_s = max(self.now_s, t_s)
 
     def _finish_drained(self) -> list[Completion]:
+        # Done: remaining bytes are a negligible share of the flow, or would take less time
+        # than the clock can represent at ``now`` (else now + dt == now and time never moves).
+        tick_s = 8 * math.ulp(max(self.now_s, 1.0))
         done = []
         for cls in self._classes:
-            while cls.count and cls.heap[0][0] - cls.served_nbytes <= _REL_TOL * max(cls.heap[0][0], 1.0):
+            while cls.count and cls.heap[0][0] - cls.served_nbytes <= max(
+                    _REL_TOL * max(cls.heap[0][0], 1.0), cls.rate_nbytes_per_s * tick_s):
                 _, flow_id = heapq.heappop(cls.heap)
                 cls.count -= 1
                 latency = self._flow_meta.pop(flow_id)[1]
