@@ -28,7 +28,8 @@ def _run(args: argparse.Namespace) -> int:
     shown = [c for c in ("iteration", "wall_time_s", "cpu_time_s", metric, "modes_covered",
                          "high_quality_fraction", "classifier_score", "precision", "recall")
              if c in result.metrics.columns]
-    print(result.metrics[list(dict.fromkeys(shown))].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    table = result.metrics[list(dict.fromkeys(shown))]
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -45,7 +46,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="ring8")
     parser.add_argument("--iterations", type=int, default=6000)
     parser.add_argument("--model", default=None, help="model preset (default per data set)")
-    parser.add_argument("--eval-every", type=int, default=0, help="evaluate every K iterations (0: start/end)")
+    parser.add_argument("--eval-every", type=int, default=0,
+                        help="evaluate every K iterations (0: at start and end only)")
     parser.add_argument("--eval-n", type=int, default=None, help="samples per evaluation")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--lr-g", type=float, default=None)

@@ -30,7 +30,7 @@ def _all_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def _load(split: str, data_dir: str | None, seed: int, n: int | None):
     x, y = _all_digits()
-    cut = int(round(TRAIN_FRACTION * len(x)))
+    cut = round(TRAIN_FRACTION * len(x))
     x, y = (x[:cut], y[:cut]) if split == "train" else (x[cut:], y[cut:])
     x, y = subsample(x, y, n, seed)
     return x.copy(), y.copy(), "sklearn.datasets.load_digits"

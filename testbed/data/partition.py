@@ -70,7 +70,8 @@ def _shards(req: _Request, arg: str | None) -> list[np.ndarray]:
     if not 1 <= k <= len(classes) or req.num_workers * k < len(classes):
         raise ConfigError(None, "partition", f"{req.spec} with {req.num_workers} workers and "
                           f"{len(classes)} classes cannot give every worker {k} distinct classes "
-                          "while assigning every class", f"use k in 1..{len(classes)} with workers*k >= classes")
+                          "while assigning every class",
+                          f"use k in 1..{len(classes)} with workers*k >= classes")
     holders: dict[int, list[int]] = {int(c): [] for c in classes}
     for worker in range(req.num_workers):
         for j in range(k):

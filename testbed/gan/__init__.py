@@ -5,13 +5,30 @@ from __future__ import annotations
 from testbed.gan.losses import d_fake_loss, d_real_loss, g_loss, r1_penalty
 from testbed.gan.mdgan_ops import apply_feedback, feedback_on_samples, sample_fakes
 from testbed.gan.params import (
-    ParamDict, average_params, count_params, flatten, get_buffers, get_grads, get_params, params_nbytes,
-    set_buffers, set_grads, set_params, unflatten,
+    ParamDict,
+    average_params,
+    count_params,
+    flatten,
+    get_buffers,
+    get_grads,
+    get_params,
+    params_nbytes,
+    set_buffers,
+    set_grads,
+    set_params,
+    unflatten,
 )
 from testbed.gan.sq_ops import add_grads, d_fake_grad, d_real_grad
 from testbed.gan.state import GanState, make_adam, make_gan_state
 from testbed.gan.steps import (
-    apply_d_grads, apply_g_grads, apply_grads, d_grads, d_step, g_grads, g_step, sample_latent,
+    apply_d_grads,
+    apply_g_grads,
+    apply_grads,
+    d_grads,
+    d_step,
+    g_grads,
+    g_step,
+    sample_latent,
 )
 
 __all__ = [

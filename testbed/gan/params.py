@@ -19,7 +19,8 @@ ParamDict = dict[str, np.ndarray]
 
 def get_params(module: nn.Module) -> ParamDict:
     """A float32 copy of every parameter (buffers such as BN statistics excluded: see get_buffers)."""
-    return {name: p.detach().cpu().numpy().astype(np.float32, copy=True) for name, p in module.named_parameters()}
+    return {name: p.detach().cpu().numpy().astype(np.float32, copy=True)
+            for name, p in module.named_parameters()}
 
 
 def set_params(module: nn.Module, params: ParamDict) -> None:
@@ -97,5 +98,6 @@ def average_params(dicts: Sequence[ParamDict], weights: Sequence[float] | None =
     if w.shape != (len(dicts),) or w.sum() <= 0 or np.any(w < 0):
         raise ValueError(f"need {len(dicts)} non-negative weights with a positive sum, got {weights}")
     w = w / w.sum()
-    return {name: sum(wk * np.asarray(d[name], np.float64) for wk, d in zip(w, dicts, strict=True)).astype(np.float32)
+    return {name: np.sum([wk * np.asarray(d[name], np.float64) for wk, d in zip(w, dicts, strict=True)],
+                         axis=0).astype(np.float32)
             for name in dicts[0]}

@@ -30,7 +30,8 @@ def sample_latent(n: int, latent_dim: int, generator: torch.Generator) -> torch.
     return torch.randn(n, latent_dim, generator=generator)
 
 
-def _fakes(state: GanState, n: int, fake: ArrayLike | None, generator: torch.Generator | None) -> torch.Tensor:
+def _fakes(state: GanState, n: int, fake: ArrayLike | None,
+           generator: torch.Generator | None) -> torch.Tensor:
     if fake is not None:
         return as_tensor(fake).detach()
     if generator is None:
@@ -72,7 +73,8 @@ def g_step(state: GanState, batch_size: int, generator: torch.Generator) -> dict
 def _grads_of(loss: torch.Tensor, module: nn.Module) -> ParamDict:
     named = list(module.named_parameters())
     grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
-    return {name: (np.zeros(tuple(p.shape), np.float32) if g is None else g.detach().numpy().astype(np.float32))
+    return {name: (np.zeros(tuple(p.shape), np.float32) if g is None
+                   else g.detach().numpy().astype(np.float32))
             for (name, p), g in zip(named, grads, strict=True)}
 
 
@@ -83,7 +85,8 @@ def d_grads(state: GanState, real: ArrayLike, fake: ArrayLike | None = None, r1_
     return _grads_of(total, state.D), stats
 
 
-def g_grads(state: GanState, batch_size: int, generator: torch.Generator) -> tuple[ParamDict, dict[str, float]]:
+def g_grads(state: GanState, batch_size: int,
+            generator: torch.Generator) -> tuple[ParamDict, dict[str, float]]:
     """Gradient of G's loss (as in :func:`g_step`) without stepping, and the loss number."""
     loss = g_loss(state.D, state.G(sample_latent(batch_size, state.latent_dim, generator)))
     return _grads_of(loss, state.G), {"g_loss": loss.item()}

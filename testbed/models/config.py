@@ -58,7 +58,8 @@ def model_config(name: str, **overrides: object) -> ModelConfig:
     """The preset ``name`` with fields replaced by ``overrides``; unknown name or key -> ConfigError."""
     _ensure_loaded()
     if name not in PRESETS:
-        raise ConfigError(None, "model", f"unknown model {name!r}", f"use one of {', '.join(sorted(PRESETS))}")
+        raise ConfigError(None, "model", f"unknown model {name!r}",
+                          f"use one of {', '.join(sorted(PRESETS))}")
     fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "builder"}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -67,7 +68,8 @@ def model_config(name: str, **overrides: object) -> ModelConfig:
     return dataclasses.replace(PRESETS[name], **overrides)  # type: ignore[arg-type]
 
 
-def build_models(config: ModelConfig, sample_shape: tuple[int, ...], seed: int) -> tuple[nn.Module, nn.Module]:
+def build_models(config: ModelConfig, sample_shape: tuple[int, ...],
+                 seed: int) -> tuple[nn.Module, nn.Module]:
     """(G, D) for data of ``sample_shape``, initialised from ``seed`` without touching global RNG state.
 
     G maps (B, latent_dim) to (B, *sample_shape) in the data set's range; D maps

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from testbed.quality.classifier import FeatureClassifier, features_and_probs, get_classifier
 from testbed.quality.evaluate import (
-    METRIC_HIGHER_IS_BETTER, evaluate, evaluate_samples, generate, headline_metric,
+    METRIC_HIGHER_IS_BETTER,
+    evaluate,
+    evaluate_samples,
+    generate,
+    headline_metric,
 )
 from testbed.quality.frechet import fid_from_features, frechet_distance, gaussian_stats
 from testbed.quality.mixture import mixture_metrics

@@ -91,7 +91,8 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, recipe: Rec
 _LOADED: dict[tuple[str, str], FeatureClassifier] = {}
 
 
-def get_classifier(dataset: str, recipe: Recipe | None = None, data_dir: str | None = None) -> FeatureClassifier:
+def get_classifier(dataset: str, recipe: Recipe | None = None,
+                   data_dir: str | None = None) -> FeatureClassifier:
     """The cached classifier for ``dataset`` (trained and written to disk on first use)."""
     recipe = recipe or Recipe()
     train = load_dataset(dataset, "train", data_dir=data_dir)
@@ -118,7 +119,8 @@ def _atomic_save(model: nn.Module, path: Path) -> None:
 
 
 @torch.no_grad()
-def features_and_probs(model: FeatureClassifier, x: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+def features_and_probs(model: FeatureClassifier, x: np.ndarray,
+                       batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """(penultimate features (n, 128), class probabilities (n, classes)) for images ``x``."""
     feats, probs = [], []
     for start in range(0, len(x), batch_size):

@@ -53,8 +53,8 @@ def _image_metrics(samples: np.ndarray, dataset: str, n: int) -> dict[str, float
     fake_feats, fake_probs = features_and_probs(model, samples)
     real_feats = _reference_features(dataset, n, id(model))
     precision, recall = precision_recall(real_feats, fake_feats)
-    return {"fid": fid_from_features(real_feats, fake_feats), "classifier_score": classifier_score(fake_probs),
-            "precision": precision, "recall": recall}
+    return {"fid": fid_from_features(real_feats, fake_feats),
+            "classifier_score": classifier_score(fake_probs), "precision": precision, "recall": recall}
 
 
 def _mixture_metrics(samples: np.ndarray, dataset: str, n: int) -> dict[str, float]:
@@ -75,8 +75,12 @@ def headline_metric(dataset: str) -> tuple[str, bool]:
 
 
 def evaluate_samples(samples: np.ndarray, dataset: str, n: int) -> dict[str, float]:
-    """Metrics for generated ``samples`` (data set's shape and range), using the first ``n`` of them."""
+    """Metrics for the first ``n`` generated ``samples`` (data set's shape and range).
+
+    ``n`` is capped by the number of samples and the test split's size (digits: 359).
+    """
     spec = dataset_spec(dataset)
+    n = min(n, len(samples), len(_reference(dataset, n)))  # equal n on both sides (FID is biased in n)
     x = np.asarray(samples, dtype=np.float32)[:n]
     if x.shape[1:] != spec.sample_shape:
         raise ValueError(f"samples have shape {x.shape[1:]}, {dataset} needs {spec.sample_shape}")

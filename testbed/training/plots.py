@@ -11,10 +11,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from testbed.data import MIXTURES  # noqa: E402
+from testbed.data import MIXTURES
 
 
 def save_samples_png(samples: np.ndarray, dataset: str, path: Path, grid: int = 8) -> None:
