@@ -1,0 +1,99 @@
+"""What a data set *is* to the rest of the testbed, and the registry of them.
+
+Algorithms, partitions and metrics only ever see a :class:`Dataset`: arrays in
+one fixed convention (float32 samples, images as (N, 1, H, W) in [-1, 1],
+int64 labels) plus the string saying where the bytes came from.  Each data set
+registers a :class:`DatasetSpec` here, so adding one is adding an entry, and
+``data status`` can list them all without an ``if name == ...`` chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from testbed.errors import ConfigError
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One split of one data set, in the testbed's array convention."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    num_classes: int
+    sample_shape: tuple[int, ...]
+    source: str
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+# loader(split, data_dir, seed, n) -> (x, y, source)
+Loader = Callable[[str, "str | None", int, "int | None"], tuple[np.ndarray, np.ndarray, str]]
+# locate(data_dir) -> where the data would be read from; raises ConfigError if nowhere
+Locator = Callable[["str | None"], str]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A registered data set: its kind (``mixture`` or ``image``), shape and loader."""
+
+    name: str
+    kind: str
+    num_classes: int
+    sample_shape: tuple[int, ...]
+    loader: Loader
+    locate: Locator
+    description: str
+
+
+DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    """Add a data set to the registry (each name once)."""
+    if spec.name in DATASETS:
+        raise RuntimeError(f"data set {spec.name!r} registered twice")
+    DATASETS[spec.name] = spec
+    return spec
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registered spec for ``name``; an unknown name is a one-line ConfigError."""
+    _ensure_loaded()
+    if name not in DATASETS:
+        raise ConfigError(None, "dataset", f"unknown data set {name!r}",
+                          f"use one of {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]
+
+
+def load_dataset(name: str, split: str = "train", data_dir: str | None = None, seed: int = 0,
+                 n: int | None = None) -> Dataset:
+    """Load one split of a registered data set (``n`` samples, seeded subset, if given)."""
+    spec = dataset_spec(name)
+    if split not in SPLITS:
+        raise ConfigError(None, "split", f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
+    if n is not None and n <= 0:
+        raise ConfigError(None, "n", f"sample count must be positive, got {n}", "pass n >= 1 or None")
+    x, y, source = spec.loader(split, data_dir, seed, n)
+    return Dataset(name=name, x=x, y=y, num_classes=spec.num_classes, sample_shape=spec.sample_shape,
+                   source=source)
+
+
+def subsample(x: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded subset of ``n`` rows (all rows, in order, when ``n`` is None or too big)."""
+    if n is None or n >= len(x):
+        return x, y
+    idx = np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))
+    return x[idx], y[idx]
+
+
+def _ensure_loaded() -> None:
+    # The concrete data sets register themselves on import; importing the package does it.
+    import testbed.data  # noqa: F401

