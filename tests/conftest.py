@@ -1,12 +1,65 @@
-"""Shared test setup: tiny models run fastest single-threaded; caches go to a temp dir."""
+"""Shared test setup: tiny models single-threaded, caches in a temp dir, tiny experiments.
+
+Tiny models run fastest single-threaded; caches go to a temp dir (the digits
+classifier is trained once per session, never into the user's ~/.cache); and
+:func:`tiny_experiment` builds experiments that run in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
 
 import pytest
 import torch
 
 torch.set_num_threads(1)
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 @pytest.fixture(autouse=True)
 def _tmp_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    # One cache per session (the digits classifier is trained once), never the user's ~/.cache.
     monkeypatch.setenv("TESTBED_CACHE", str(tmp_path_factory.getbasetemp() / "testbed-cache"))
+
+FAST_LAN = {"bandwidth": "100Gbps", "latency": 0}
+
+
+def tiny_topology(workers: tuple[int, ...] = (2, 2), wan_bandwidth: str = "100Mbps", latency: str = "10ms",
+                  speeds: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    """DCs a, b, ... in a line, each with the given worker count, joined by identical WAN links."""
+    names = [chr(ord("a") + i) for i in range(len(workers))]
+    dcs: dict[str, Any] = {}
+    for name, count in zip(names, workers, strict=True):
+        dcs[name] = {"workers": [{"speed": s} for s in speeds[name]]} if speeds and name in speeds else {
+            "workers": count}
+    links = [{"between": [x, y], "bandwidth": wan_bandwidth, "latency": latency, "egress_usd_per_gb": 0.02}
+             for x, y in itertools.pairwise(names)]
+    return {"name": "tiny", "lan": FAST_LAN, "datacenters": dcs, "links": links}
+
+
+def tiny_experiment(algorithm: dict[str, Any] | str, **overrides: Any) -> dict[str, Any]:
+    """An experiment dict: ring8 (400 samples), a small MLP, fixed compute costs."""
+    spec: dict[str, Any] = {
+        "name": "tiny",
+        "topology": tiny_topology(),
+        "dataset": {"name": "ring8", "n": 400},
+        "partition": "iid",
+        "model": {"name": "mlp2d", "hidden": 16, "depth": 2},
+        "algorithm": algorithm,
+        "training": {"batch_size": 16},
+        "max_iterations": 3,
+        "eval_every": 100,
+        "eval_samples": 200,
+        "seed": 0,
+        "compute": {"model": "fixed", "costs": {"train_step": 0.01, "grad_step": 0.01, "server_update": 0.001,
+                                                 "average": 0.001}},
+    }
+    spec.update(overrides)
+    return spec
+
+
+@pytest.fixture
+def experiment():
+    """The :func:`tiny_experiment` factory."""
+    return tiny_experiment

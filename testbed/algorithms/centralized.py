@@ -1,0 +1,82 @@
+"""``centralized``: ship every site's raw data to one datacenter, then train there.
+
+The upper bound on quality, and the cost geo-distributed methods avoid: every
+worker outside ``server_at`` sends its whole partition (``raw_data``: the stored
+arrays, x and labels -- exactly the partition's bytes) to a worker of the central
+datacenter (dealt round-robin).  Once a central worker has all it was sent, it
+joins data-parallel training inside the datacenter: a synchronous parameter
+server on a service node ``<dc>/ps0`` over the LAN (per step per central worker:
+4(|G|+|D|) B of gradients up and of parameters down).  Iterations are training steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from testbed.algorithms import register
+from testbed.algorithms.base import Algorithm, check_one_datacenter, server_datacenters
+from testbed.algorithms.ps import host_shards, plan_shards, ps_shard, ps_worker
+from testbed.engine import NodeContext
+from testbed.nodes.worker import GanWorker
+from testbed.topology import Topology
+
+
+@dataclass(frozen=True)
+class CentralizedParams:
+    """``server_at``: the datacenter that receives all data (default: the first)."""
+
+    server_at: Any = None
+
+
+@register("centralized")
+class Centralized(Algorithm):
+    """Move the data, then train data-parallel in one datacenter."""
+
+    Params = CentralizedParams
+    task_kinds = ("grad_step", "server_update")
+
+    @classmethod
+    def validate(cls, params: CentralizedParams, topology: Topology, src: str) -> None:
+        check_one_datacenter(params.server_at, topology, src)
+
+    def setup(self) -> None:
+        run = self.run
+        center = server_datacenters(self.params.server_at, run.topology)[0]
+        self.central = [w for w in run.workers if run.topology.datacenter_of(w) == center]
+        remote = [w for w in run.workers if w not in self.central]
+        self.destination = {w: self.central[i % len(self.central)] for i, w in enumerate(remote)}
+        for i, worker in enumerate(run.workers):
+            run.executor.host(worker, GanWorker, run.setup, i)
+        self.shards = plan_shards(run, [center], 1)
+        host_shards(run, self.shards)
+
+    def start(self) -> None:
+        run = self.run
+        for source, target in self.destination.items():
+            run.engine.spawn(source, lambda ctx, t=target: self._ship(ctx, t))
+        for worker in self.central:
+            incoming = sum(1 for t in self.destination.values() if t == worker)
+            run.engine.spawn(worker, lambda ctx, n=incoming: self._central_worker(ctx, n))
+        shard = self.shards[0]
+        run.engine.spawn(shard.node, lambda ctx: ps_shard(ctx, run, shard, self.central, "sequential", 0, 1.0, True))
+
+    def _ship(self, ctx: NodeContext, target: str) -> Generator[simpy.Event, Any, None]:
+        yield ctx.send(target, ctx.call("raw_data"), "raw_data")
+
+    def _central_worker(self, ctx: NodeContext, incoming: int) -> Generator[simpy.Event, Any, None]:
+        payloads = []
+        for _ in range(incoming):
+            payloads.append((yield ctx.recv(kind="raw_data")).payload)
+        if payloads:
+            ctx.call("add_data", *payloads)
+        yield from ps_worker(ctx, self.run, self.shards)
+
+    def evaluation(self) -> tuple[str, list[Any]]:
+        return "evaluate_segments", [self.run.executor.call(self.shards[0].node, "g_segment")]
+
+    def calibration_node(self, kind: str) -> str:
+        return self.shards[0].node if kind == "server_update" else self.run.workers[0]

@@ -1,0 +1,106 @@
+"""``fedavg``: federated averaging (McMahan et al. 2017) of both nets -- FL-GAN / FedGAN.
+
+Each round the server at ``server_at`` picks m = max(floor(C*K), 1) of the K
+workers (seeded), sends each the global G and D (``params_g``, ``params_d``:
+4(|G|+|D|) B down), each runs E local epochs of batch-B training steps from those
+weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one G
+step) and sends both nets back (4(|G|+|D|) B up); the server averages them
+weighted by n_k.  ``iterations`` counts rounds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from testbed.algorithms import register
+from testbed.algorithms.base import Algorithm, check_one_datacenter, server_datacenters
+from testbed.engine import NodeContext
+from testbed.errors import ConfigError
+from testbed.nodes.server import Aggregator
+from testbed.nodes.worker import GanWorker, local_steps
+from testbed.topology import Topology
+
+
+@dataclass(frozen=True)
+class FedAvgParams:
+    """``client_fraction`` C, ``local_epochs`` E, ``batch_size`` B (default: training.batch_size),
+    ``server_at``: the aggregating datacenter."""
+
+    client_fraction: float = 1.0
+    local_epochs: float = 1.0
+    batch_size: int = 0
+    server_at: Any = None
+
+
+@register("fedavg")
+class FedAvg(Algorithm):
+    """Rounds of local training and weighted model averaging."""
+
+    Params = FedAvgParams
+    task_kinds = ("train_step", "average")
+
+    @classmethod
+    def validate(cls, params: FedAvgParams, topology: Topology, src: str) -> None:
+        if not 0 < params.client_fraction <= 1:
+            raise ConfigError(src, "algorithm.client_fraction", f"{params.client_fraction} is outside (0, 1]",
+                              "give a fraction like 0.1")
+        if params.local_epochs <= 0 or params.batch_size < 0:
+            raise ConfigError(src, "algorithm.local_epochs", "local_epochs must be > 0 and batch_size >= 0",
+                              "fix the numbers")
+        check_one_datacenter(params.server_at, topology, src)
+
+    def setup(self) -> None:
+        run = self.run
+        self.server = f"{server_datacenters(self.params.server_at, run.topology)[0]}/server"
+        self.batch_size = self.params.batch_size or run.spec.training.batch_size
+        for i, worker in enumerate(run.workers):
+            run.executor.host(worker, GanWorker, run.setup, i)
+        run.executor.host(self.server, Aggregator, run.setup)
+        sizes = [run.executor.call(w, "num_samples") for w in run.workers]
+        self.n_k = {w: int(run.executor.resolve(h)) for w, h in zip(run.workers, sizes, strict=True)}
+
+    def start(self) -> None:
+        self.run.engine.spawn(self.server, self._serve)
+        for worker in self.run.workers:
+            self.run.engine.spawn(worker, self._client)
+
+    def clients_per_round(self) -> int:
+        return max(math.floor(self.params.client_fraction * len(self.run.workers)), 1)
+
+    def _serve(self, ctx: NodeContext) -> Generator[simpy.Event, Any, None]:
+        run = self.run
+        while not run.should_stop():
+            chosen = sorted(run.rng.choice(len(run.workers), self.clients_per_round(), replace=False))
+            clients = [run.workers[i] for i in chosen]
+            g, d = ctx.call("params", num_returns=2)
+            for client in clients:
+                ctx.send(client, g, "params_g")
+                ctx.send(client, d, "params_d")
+            models: list[Any] = []
+            for client in clients:
+                models.append((yield ctx.recv(kind="params_g", src=client)).payload)
+                models.append((yield ctx.recv(kind="params_d", src=client)).payload)
+            weights = [float(self.n_k[c]) for c in clients]
+            yield ctx.compute("average", "average", weights, *models, units=len(clients))
+            run.complete_iteration()
+
+    def _client(self, ctx: NodeContext) -> Generator[simpy.Event, Any, None]:
+        steps = local_steps(self.n_k[ctx.node_id], self.params.local_epochs, self.batch_size)
+        while True:
+            g = (yield ctx.recv(kind="params_g", src=self.server)).payload
+            d = (yield ctx.recv(kind="params_d", src=self.server)).payload
+            g_new, d_new = yield ctx.compute("train_step", "fedavg_round", g, d, self.params.local_epochs,
+                                             self.batch_size, units=steps, num_returns=2)
+            ctx.send(self.server, g_new, "params_g")
+            ctx.send(self.server, d_new, "params_d")
+
+    def evaluation(self) -> tuple[str, list[Any]]:
+        return "evaluate", [self.run.executor.call(self.server, "get_g")]
+
+    def calibration_node(self, kind: str) -> str:
+        return self.server if kind == "average" else self.run.workers[0]

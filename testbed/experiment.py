@@ -1,0 +1,295 @@
+"""The experiment YAML -> a fully resolved, frozen :class:`ExperimentSpec`.
+
+One experiment = one topology x data set x partition x model x algorithm x seed,
+trained until a stop condition.  Parsing resolves every default, so the run
+directory's ``config.yaml`` says exactly what ran and can be run again.  Bad input
+(unknown key, unknown algorithm or parameter, a ``server_at`` that is not a
+datacenter, a missing topology file) is one ConfigError line: file, field, fix.
+
+Example::
+
+    name: ring8-ps
+    topology: topologies/wan-3dc.yaml     # path (relative to this file or the cwd) or inline
+    dataset: ring8                        # or {name: mnist, n: 10000}
+    partition: iid
+    model: mlp2d                          # or {name: mlp2d, hidden: 64}
+    algorithm: {name: ps, consistency: sequential, server_at: us-east}
+    training: {batch_size: 64, lr_g: 0.0002, lr_d: 0.0002}
+    max_iterations: 200                   # and/or max_virtual_time: 1h, max_bytes: 1GB
+    eval_every: 50
+    seed: 0
+    compute: {model: fixed, costs: {train_step: 0.01}, default: 0.001}
+    backend: inprocess                    # or ray
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from testbed.errors import ConfigError
+from testbed.topology import Topology, load_topology
+from testbed.topology_schema import read_yaml
+from testbed.units import UnitError, parse_nbytes, parse_seconds
+
+EXPERIMENT_KEYS = {
+    "name", "description", "topology", "dataset", "partition", "model", "algorithm", "training",
+    "max_iterations", "max_virtual_time", "max_bytes", "eval_every", "eval_samples", "seed", "compute",
+    "backend", "executors", "network", "data_dir",
+}
+TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma"}
+COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
+NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes"}
+BACKENDS = ("inprocess", "ray")
+
+
+@dataclass(frozen=True)
+class Training:
+    """Optimiser and batch settings shared by every algorithm."""
+
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    r1_gamma: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A fully resolved experiment (see the module docstring for the YAML)."""
+
+    name: str
+    topology: Topology
+    topology_ref: Any
+    dataset: str
+    dataset_n: int | None
+    partition: str
+    model: str
+    model_overrides: dict[str, Any]
+    algorithm: str
+    algorithm_params: Any
+    training: Training = Training()
+    max_iterations: int | None = None
+    max_virtual_time_s: float | None = None
+    max_bytes: float | None = None
+    eval_every: int = 50
+    eval_samples: int = 2000
+    seed: int = 0
+    compute: dict[str, Any] = field(default_factory=lambda: {"model": "calibrated", "costs": {}})
+    backend: str = "inprocess"
+    executors: Any = None
+    tcp: bool = False
+    tcp_window_nbytes: float = 4 * 2**20
+    header_nbytes: int = 64
+    data_dir: str | None = None
+    source: str = "<dict>"
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec as plain YAML-able data (what ``config.yaml`` holds)."""
+        params = self.algorithm_params
+        algo = {"name": self.algorithm, **(dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {})}
+        return {
+            "name": self.name, "topology": self.topology_ref,
+            "dataset": {"name": self.dataset, "n": self.dataset_n} if self.dataset_n else self.dataset,
+            "partition": self.partition, "model": {"name": self.model, **self.model_overrides},
+            "algorithm": algo, "training": dataclasses.asdict(self.training),
+            "max_iterations": self.max_iterations, "max_virtual_time": self.max_virtual_time_s,
+            "max_bytes": self.max_bytes, "eval_every": self.eval_every, "eval_samples": self.eval_samples,
+            "seed": self.seed, "compute": self.compute, "backend": self.backend, "executors": self.executors,
+            "network": {"tcp": self.tcp, "tcp_window": self.tcp_window_nbytes, "header_nbytes": self.header_nbytes},
+            "data_dir": self.data_dir,
+        }
+
+
+def load_experiment(source: str | Path | dict[str, Any], base_dir: str | Path | None = None) -> ExperimentSpec:
+    """Parse an experiment YAML file (or dict) into an :class:`ExperimentSpec`."""
+    if isinstance(source, dict):
+        return parse_experiment(source, "<dict>", Path(base_dir or "."))
+    return parse_experiment(read_yaml(source), str(source), Path(source).parent)
+
+
+def _fail(src: str, fieldname: str, problem: str, fix: str) -> ConfigError:
+    return ConfigError(src, fieldname, problem, fix)
+
+
+def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> ExperimentSpec:
+    """Validate a parsed experiment mapping; see :func:`load_experiment`."""
+    from testbed.algorithms import algorithm_class, parse_params
+
+    for key in data:
+        if key not in EXPERIMENT_KEYS:
+            raise _fail(src, str(key), "unknown key", f"remove it or use one of {sorted(EXPERIMENT_KEYS)}")
+    for required in ("topology", "dataset", "algorithm"):
+        if required not in data:
+            raise _fail(src, required, "missing", f"every experiment needs a {required}")
+    topology, topology_ref = _topology(data["topology"], src, base_dir)
+    dataset, dataset_n = _named(data["dataset"], src, "dataset", {"name", "n"})
+    model_name, model_overrides = _model(data.get("model"), dataset, src)
+    algo_name, algo_raw = _named_dict(data["algorithm"], src, "algorithm")
+    try:
+        cls = algorithm_class(algo_name)
+    except KeyError as err:
+        raise _fail(src, "algorithm.name", str(err.args[0]), "pick a registered algorithm") from None
+    params = parse_params(cls, algo_raw, src, topology)
+    training = _training(data.get("training", {}), src)
+    compute = _compute(data.get("compute", {"model": "calibrated"}), src)
+    backend = data.get("backend", "inprocess")
+    if backend not in BACKENDS:
+        raise _fail(src, "backend", f"unknown backend {backend!r}", f"use one of {list(BACKENDS)}")
+    network = data.get("network", {}) or {}
+    for key in network:
+        if key not in NETWORK_KEYS:
+            raise _fail(src, f"network.{key}", "unknown key", f"use one of {sorted(NETWORK_KEYS)}")
+    stops = {key: data.get(key) for key in ("max_iterations", "max_virtual_time", "max_bytes")}
+    if all(v is None for v in stops.values()):
+        raise _fail(src, "max_iterations", "no stop condition", "set max_iterations, max_virtual_time or max_bytes")
+    spec = ExperimentSpec(
+        name=str(data.get("name", Path(src).stem if src != "<dict>" else f"{algo_name}-{dataset}")),
+        topology=topology, topology_ref=topology_ref, dataset=dataset, dataset_n=dataset_n,
+        partition=str(data.get("partition", "iid")), model=model_name, model_overrides=model_overrides,
+        algorithm=algo_name, algorithm_params=params, training=training,
+        max_iterations=_int(stops["max_iterations"], src, "max_iterations", minimum=1),
+        max_virtual_time_s=_quantity(stops["max_virtual_time"], src, "max_virtual_time", parse_seconds),
+        max_bytes=_quantity(stops["max_bytes"], src, "max_bytes", parse_nbytes),
+        eval_every=_int(data.get("eval_every", 50), src, "eval_every", minimum=1),
+        eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10),
+        seed=_int(data.get("seed", 0), src, "seed", minimum=0),
+        compute=compute, backend=backend, executors=data.get("executors"),
+        tcp=bool(network.get("tcp", False)),
+        tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes),
+        header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", minimum=0),
+        data_dir=data.get("data_dir"), source=src,
+    )
+    _check_partition(spec, src)
+    return spec
+
+
+def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
+    if isinstance(ref, dict):
+        return load_topology(ref), ref
+    if not isinstance(ref, str):
+        raise _fail(src, "topology", "expected a file path or an inline mapping", "write topology: topologies/x.yaml")
+    for candidate in (base_dir / ref, Path(ref), base_dir.parent / ref):
+        if candidate.is_file():
+            return load_topology(candidate), str(candidate)
+    raise _fail(src, "topology", f"topology file {ref!r} not found", "give a path relative to the experiment or cwd")
+
+
+def _named(value: Any, src: str, fieldname: str, keys: set[str]) -> tuple[str, int | None]:
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, dict) and "name" in value and set(value) <= keys:
+        return str(value["name"]), _int(value.get("n"), src, f"{fieldname}.n", minimum=1)
+    raise _fail(src, fieldname, f"expected a name or {{name: .., n: ..}}, got {value!r}", "write dataset: ring8")
+
+
+def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, dict) and "name" in value:
+        rest = dict(value)
+        return str(rest.pop("name")), rest
+    raise _fail(src, fieldname, f"expected a name or {{name: .., ...}}, got {value!r}",
+                f"write {fieldname}: {{name: ..}}")
+
+
+def _model(value: Any, dataset: str, src: str) -> tuple[str, dict[str, Any]]:
+    from testbed.data import dataset_spec
+    from testbed.models import model_config
+
+    if value is None:
+        kind = _dataset_kind(dataset, src)
+        value = "mlp2d" if kind == "mixture" else "dcgan"
+    name, overrides = _named_dict(value, src, "model")
+    try:
+        model_config(name, **overrides)
+        dataset_spec(dataset)
+    except ConfigError as err:
+        raise _fail(src, f"model.{err.field}" if err.field != "dataset" else "dataset", err.problem, err.fix) from None
+    return name, overrides
+
+
+def _dataset_kind(dataset: str, src: str) -> str:
+    from testbed.data import dataset_spec
+
+    try:
+        return dataset_spec(dataset).kind
+    except ConfigError as err:
+        raise _fail(src, "dataset", err.problem, err.fix) from None
+
+
+def _training(value: Any, src: str) -> Training:
+    if not isinstance(value, dict):
+        raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
+    for key in value:
+        if key not in TRAINING_KEYS:
+            raise _fail(src, f"training.{key}", "unknown key", f"use one of {sorted(TRAINING_KEYS)}")
+    training = Training(**{k: (int(v) if k == "batch_size" else float(v)) for k, v in value.items()})
+    if training.batch_size < 1:
+        raise _fail(src, "training.batch_size", "must be >= 1", "give a positive batch size")
+    return training
+
+
+def _compute(value: Any, src: str) -> dict[str, Any]:
+    from testbed.compute import COMPUTE_MODELS
+
+    if isinstance(value, str):
+        value = {"model": value}
+    if not isinstance(value, dict):
+        raise _fail(src, "compute", "expected a mapping", "write compute: {model: calibrated}")
+    for key in value:
+        if key not in COMPUTE_KEYS:
+            raise _fail(src, f"compute.{key}", "unknown key", f"use one of {sorted(COMPUTE_KEYS)}")
+    model = value.get("model", "calibrated")
+    if model not in COMPUTE_MODELS:
+        raise _fail(src, "compute.model", f"unknown compute model {model!r}", f"use one of {sorted(COMPUTE_MODELS)}")
+    costs = {}
+    for kind, cost in (value.get("costs") or {}).items():
+        costs[str(kind)] = _quantity(cost, src, f"compute.costs.{kind}", parse_seconds)
+    default = value.get("default")
+    if model == "fixed" and not costs and default is None:
+        raise _fail(src, "compute.costs", "the fixed model needs costs", "give costs: {train_step: 0.01} or default")
+    out: dict[str, Any] = {"model": model, "costs": costs}
+    if default is not None:
+        out["default"] = _quantity(default, src, "compute.default", parse_seconds)
+    out["repeats"] = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
+    return out
+
+
+def _check_partition(spec: ExperimentSpec, src: str) -> None:
+    from testbed.data.partition import PARTITION_SPECS
+
+    name = spec.partition.split("(")[0]
+    if name not in PARTITION_SPECS:
+        raise _fail(src, "partition", f"unknown partition {spec.partition!r}",
+                    f"use one of {sorted(PARTITION_SPECS)} (e.g. dirichlet(0.1), shards(2))")
+
+
+def _int(value: Any, src: str, fieldname: str, minimum: int = 0) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(src, fieldname, f"expected an integer >= {minimum}, got {value!r}", "give a whole number")
+    return value
+
+
+def _quantity(value: Any, src: str, fieldname: str, parse: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = parse(value)
+    except UnitError as err:
+        raise _fail(src, fieldname, str(err), "write a number with a unit, e.g. 1h, 500MB") from None
+    if number < 0:
+        raise _fail(src, fieldname, f"must be >= 0, got {value!r}", "give a non-negative value")
+    return number
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """YAML text for a resolved spec (stable key order)."""
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,74 @@
+"""Everything a node needs to build its data shard and models, as one picklable value.
+
+Every executor (a Ray actor, or this process) rebuilds data and models from this
+spec rather than receiving them, so nothing large crosses Ray at start-up, and
+all nodes start from the same initial G and D (seeded by the experiment seed) --
+what parameter-server and federated training assume.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from testbed.data import Dataset, load_dataset
+from testbed.data.partition import partition
+from testbed.experiment import Training
+from testbed.gan import GanState, make_gan_state
+from testbed.models import ModelConfig, model_config
+
+
+@dataclass(frozen=True)
+class NodeSetup:
+    """Data set, partition, model and optimiser settings of one run."""
+
+    dataset: str
+    partition: str
+    num_workers: int
+    groups: tuple[int, ...]
+    model: str
+    model_overrides: tuple[tuple[str, object], ...]
+    training: Training
+    seed: int
+    dataset_n: int | None = None
+    data_dir: str | None = None
+
+    def data(self) -> Dataset:
+        """The training split (cached per process)."""
+        return _load(self.dataset, self.data_dir, self.seed, self.dataset_n)
+
+    def shard(self, index: int) -> np.ndarray:
+        """Indices of worker ``index``'s partition (cached per process)."""
+        return _partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n)[index]
+
+    def model_config(self) -> ModelConfig:
+        """The resolved model preset."""
+        return model_config(self.model, **dict(self.model_overrides))
+
+    def gan_state(self, device: str = "cpu") -> GanState:
+        """G and D with Adam, identical on every node (seeded by the run seed), on ``device``."""
+        t = self.training
+        state = make_gan_state(self.model_config(), self.data().sample_shape, self.seed,
+                               lr_g=t.lr_g, lr_d=t.lr_d, betas=(t.beta1, t.beta2))
+        if device != "cpu":
+            state.G.to(device)
+            state.D.to(device)
+        return state
+
+    def torch_generator(self, stream: int, device: str = "cpu") -> torch.Generator:
+        """A seeded torch RNG for one node (``stream`` keeps nodes' noise independent)."""
+        return torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + stream)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(name: str, data_dir: str | None, seed: int, n: int | None) -> Dataset:
+    return load_dataset(name, "train", data_dir=data_dir, seed=seed, n=n)
+
+
+@functools.lru_cache(maxsize=4)
+def _partition(setup: NodeSetup, *_key: object) -> list[np.ndarray]:
+    labels = setup.data().y
+    return partition(labels, setup.num_workers, setup.partition, setup.seed, groups=list(setup.groups))

@@ -1,0 +1,148 @@
+"""A training worker's state: its data shard, its G and D, its RNGs.
+
+One class serves every method (local, centralized, ps, fedavg, and the building
+blocks MD-GAN, Gaia and SQ learning reuse): each public method is one task an
+algorithm can dispatch.  Parameters go in and out as ``{name: numpy array}``
+dicts or flat float32 segments, which is what crosses the (emulated) network.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from testbed.gan import (
+    d_grads,
+    d_step,
+    flatten,
+    g_grads,
+    g_step,
+    get_params,
+    make_adam,
+    set_params,
+    unflatten,
+)
+from testbed.nodes.setup import NodeSetup
+
+
+class GanWorker:
+    """Worker ``index`` of a run: trains on its own partition."""
+
+    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu") -> None:
+        self.setup = setup
+        self.index = index
+        self.device = device
+        data = setup.data()
+        idx = setup.shard(index)
+        self.x = np.ascontiguousarray(data.x[idx])
+        self.y = np.ascontiguousarray(data.y[idx])
+        self._x_t = torch.as_tensor(self.x, device=device)
+        self.state = setup.gan_state(device)
+        self.gen = setup.torch_generator(1 + index, device)
+        self.rng = np.random.default_rng(setup.seed * 7919 + index)
+        self.g_template = get_params(self.state.G)
+        self.d_template = get_params(self.state.D)
+
+    # -- data ----------------------------------------------------------------------------------
+    def num_samples(self) -> int:
+        """Local data size n_k (FedAvg weights)."""
+        return int(self.x.shape[0])
+
+    def raw_data(self) -> dict[str, np.ndarray]:
+        """The partition as stored (what ``centralized`` ships)."""
+        return {"x": self.x, "y": self.y}
+
+    def add_data(self, *payloads: dict[str, np.ndarray]) -> int:
+        """Append shipped partitions to the local data; returns the new size."""
+        self.x = np.concatenate([self.x, *(p["x"] for p in payloads)])
+        self.y = np.concatenate([self.y, *(p["y"] for p in payloads)])
+        self._x_t = torch.as_tensor(self.x, device=self.device)
+        return self.num_samples()
+
+    def _batch(self) -> torch.Tensor:
+        b = self.setup.training.batch_size
+        idx = self.rng.integers(0, self.x.shape[0], size=min(b, self.x.shape[0]))
+        return self._x_t[torch.as_tensor(idx, device=self.device)]
+
+    # -- local training --------------------------------------------------------------------------
+    def train_steps(self, steps: int = 1) -> dict[str, float]:
+        """``steps`` x (one D step, one G step) on local batches; returns the last losses."""
+        stats: dict[str, float] = {}
+        b = self.setup.training.batch_size
+        for _ in range(int(steps)):
+            stats = d_step(self.state, self._batch(), r1_gamma=self.setup.training.r1_gamma, generator=self.gen)
+            stats.update(g_step(self.state, b, self.gen))
+        return stats
+
+    def get_g(self) -> dict[str, np.ndarray]:
+        return get_params(self.state.G)
+
+    def get_d(self) -> dict[str, np.ndarray]:
+        return get_params(self.state.D)
+
+    def get_gd(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        return self.get_g(), self.get_d()
+
+    def set_gd(self, g: dict[str, np.ndarray], d: dict[str, np.ndarray]) -> None:
+        set_params(self.state.G, g)
+        set_params(self.state.D, d)
+
+    def fedavg_round(self, g: dict[str, np.ndarray], d: dict[str, np.ndarray],
+                     epochs: float, batch_size: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """FedAvg client update: load the global G and D, fresh Adam, E local epochs, return both."""
+        self.set_gd(g, d)
+        t = self.setup.training
+        self.state.opt_g = make_adam(self.state.G, t.lr_g, (t.beta1, t.beta2))
+        self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
+        self.train_steps(local_steps(self.num_samples(), epochs, batch_size))
+        return self.get_gd()
+
+    # -- gradient pushing (parameter server) ------------------------------------------------------
+    def flat_grads(self, *segments: np.ndarray) -> list[np.ndarray]:
+        """PS step: params arrive as ``[g_0, d_0, g_1, d_1, ...]`` segments of the flat [G; D]
+        vectors from each shard; returns the G and D gradients cut the same way."""
+        g_parts, d_parts = segments[0::2], segments[1::2]
+        set_params(self.state.G, unflatten(np.concatenate(g_parts), self.g_template))
+        set_params(self.state.D, unflatten(np.concatenate(d_parts), self.d_template))
+        grad_d, _ = d_grads(self.state, self._batch(), r1_gamma=self.setup.training.r1_gamma, generator=self.gen)
+        grad_g, _ = g_grads(self.state, self.setup.training.batch_size, self.gen)
+        flat_g, flat_d = flatten(grad_g), flatten(grad_d)
+        out: list[np.ndarray] = []
+        g_at = d_at = 0
+        for g_part, d_part in zip(g_parts, d_parts, strict=True):
+            out.append(flat_g[g_at:g_at + len(g_part)])
+            out.append(flat_d[d_at:d_at + len(d_part)])
+            g_at += len(g_part)
+            d_at += len(d_part)
+        return out
+
+    # -- calibration -----------------------------------------------------------------------------
+    def time_task(self, kind: str, repeats: int = 3) -> float:
+        """Median wall seconds of one task of ``kind`` on this device, on a copy of the state."""
+        probe = copy.deepcopy(self)
+        g_seg, d_seg = flatten(probe.get_g()), flatten(probe.get_d())
+        tasks: dict[str, Any] = {
+            "train_step": lambda: probe.train_steps(1),
+            "grad_step": lambda: probe.flat_grads(g_seg, d_seg),
+        }
+        if kind not in tasks:
+            raise KeyError(f"a worker cannot time task kind {kind!r}")
+        times = []
+        for _ in range(repeats + 1):  # the first call warms up
+            start = time.perf_counter()
+            tasks[kind]()
+            if self.device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times[1:])
+
+
+def local_steps(num_samples: int, epochs: float, batch_size: int) -> int:
+    """Local steps of a FedAvg round: E epochs of ceil(n_k / B) batches (at least one)."""
+    return max(1, math.ceil(epochs * math.ceil(num_samples / batch_size)))

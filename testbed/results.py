@@ -1,0 +1,75 @@
+"""The run directory: every file a finished experiment leaves behind (DESIGN.md §7).
+
+``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
+``metrics.csv``, ``nodes.csv`` (compute / communication / waiting per node),
+``compute_costs.json``, ``samples/`` and ``summary.json``.  Every file is written
+atomically and ``summary.json`` last, so a directory whose summary says
+``status: complete`` is whole; anything else is safe to re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from testbed.experiment import dump_yaml
+from testbed.fileio import atomic_write, atomic_write_text
+from testbed.gan import count_params
+from testbed.sample_pictures import save_samples_picture
+
+if TYPE_CHECKING:
+    from testbed.run import Run
+
+
+def write_run(run: Run, out_dir: Path) -> Path:
+    """Write every file of a finished run into ``out_dir``; returns it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec, engine = run.spec, run.engine
+    atomic_write_text(out_dir / "config.yaml", dump_yaml(spec.resolved()))
+    engine.accountant.write(out_dir, engine.network.link_busy_s(), run.virtual_time_s)
+    metrics = pd.DataFrame(run.metrics)
+    atomic_write(out_dir / "metrics.csv", lambda p: metrics.to_csv(p, index=False))
+    nodes = pd.DataFrame([{"node": node, "compute_s": s.compute_s, "communication_s": s.communication_s,
+                           "waiting_s": s.waiting_s, **{f"tasks_{k}": v for k, v in s.tasks.items()}}
+                          for node, s in sorted(engine.stats.items())])
+    atomic_write(out_dir / "nodes.csv", lambda p: nodes.to_csv(p, index=False))
+    costs = {"model": engine.compute_model.name, "costs_s": engine.compute_model.costs()}
+    atomic_write_text(out_dir / "compute_costs.json", json.dumps(costs, indent=2))
+    for iteration, t_s, samples in run.pictures:
+        if samples is not None:
+            save_samples_picture(samples, spec.dataset, out_dir / "samples" / f"iter_{iteration:06d}.png",
+                                 title=f"{spec.algorithm} · iteration {iteration} · t = {t_s:.1f} s (virtual)")
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary(run), indent=2, default=_jsonable))
+    return out_dir
+
+
+def summary(run: Run) -> dict[str, Any]:
+    """The ``summary.json`` fields."""
+    spec, acc = run.spec, run.engine.accountant
+    state = run.setup.gan_state("cpu")
+    final = {k: v for k, v in run.metrics[-1].items()
+             if k not in ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes",
+                          "egress_usd")}
+    return {
+        "run_id": spec.name, "algorithm": spec.algorithm, "topology": spec.topology.name,
+        "dataset": spec.dataset, "partition": spec.partition, "model": spec.model, "seed": spec.seed,
+        "iterations": run.iteration, "virtual_time_s": run.virtual_time_s, "wall_time_s": run.wall_time_s,
+        "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes, "lan_bytes": acc.lan_nbytes,
+        "egress_usd": acc.egress_usd, "messages": len(acc),
+        "bytes_by_kind": acc.bytes_by_kind(), "wan_bytes_by_kind": acc.bytes_by_kind(scope="wan"),
+        "generator_params": count_params(state.G), "discriminator_params": count_params(state.D),
+        "final_quality": final, "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
+        "stop_reason": run.stop_reason, "status": "complete",
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,91 @@
+"""Every method's recorded payload bytes equal its DESIGN.md §5 formula, exactly.
+
+Sizes come from the accountant (the arrays that really travelled); the formulas
+are computed here from the model's parameter counts and the partition, independently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from testbed.data import load_dataset
+from testbed.data.partition import partition
+from testbed.executor import InProcessExecutor
+from testbed.experiment import load_experiment
+from testbed.models import build_models, model_config
+from testbed.run import Run
+
+
+def run_spec(spec_dict: dict) -> Run:
+    run = Run(load_experiment(spec_dict), InProcessExecutor(), progress=False)
+    run.execute()
+    return run
+
+
+def model_sizes() -> tuple[int, int]:
+    g, d = build_models(model_config("mlp2d", hidden=16, depth=2), (2,), seed=0)
+    return sum(p.numel() for p in g.parameters()), sum(p.numel() for p in d.parameters())
+
+
+def test_local_sends_nothing(experiment) -> None:
+    run = run_spec(experiment("local", max_iterations=4))
+    assert len(run.engine.accountant) == 0
+    assert run.iteration == 4
+    assert all(s.tasks == {"train_step": 4} for n, s in run.engine.stats.items() if "/w" in n)
+    assert run.virtual_time_s == pytest.approx(0.04)
+
+
+def test_ps_sequential_bytes(experiment) -> None:
+    n_g, n_d = model_sizes()
+    steps, workers = 3, 4
+    run = run_spec(experiment({"name": "ps", "servers": 2, "server_at": ["a", "b"]}, max_iterations=steps))
+    acc = run.engine.accountant
+    # Per step per worker: pull 4(|G|+|D|) B, push 4(|G|+|D|) B -- over both shards together.
+    assert acc.bytes_by_kind() == {"grads_d": steps * workers * 4 * n_d, "grads_g": steps * workers * 4 * n_g,
+                                   "params_d": steps * workers * 4 * n_d, "params_g": steps * workers * 4 * n_g,
+                                   "pull": 0}
+    assert run.iteration == steps
+
+
+@pytest.mark.parametrize("consistency", ["eventual", "bounded_delay"])
+def test_ps_async_bytes_per_message_and_per_update(experiment, consistency: str) -> None:
+    n_g, n_d = model_sizes()
+    run = run_spec(experiment({"name": "ps", "consistency": consistency, "tau": 1}, max_iterations=6))
+    frame = run.engine.accountant.frame()
+    sizes = frame.groupby("kind")["payload_nbytes"].unique().to_dict()
+    assert [list(sizes[k]) for k in ("params_g", "params_d", "grads_g", "grads_d")] == [
+        [4 * n_g], [4 * n_d], [4 * n_g], [4 * n_d]]
+    # One shard: every update applied one push, so pushes delivered >= updates.
+    delivered = frame[frame.kind == "grads_g"]["t_arrive_s"].notna().sum()
+    assert delivered >= run.iteration == 6
+
+
+def test_fedavg_bytes(experiment) -> None:
+    n_g, n_d = model_sizes()
+    rounds = 3
+    run = run_spec(experiment({"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1}, max_iterations=rounds))
+    frame = run.engine.accountant.frame()
+    m = 2  # max(floor(0.5 * 4), 1)
+    # Each round each chosen client downloads and uploads 4(|G|+|D|) B.
+    assert run.engine.accountant.bytes_by_kind() == {"params_d": rounds * m * 2 * 4 * n_d,
+                                                     "params_g": rounds * m * 2 * 4 * n_g}
+    down = frame[frame.src == "a/server"]
+    up = frame[frame.dst == "a/server"]
+    assert down.groupby("dst")["payload_nbytes"].sum().isin([k * 4 * (n_g + n_d) for k in range(1, 4)]).all()
+    assert down.payload_nbytes.sum() == up.payload_nbytes.sum() == rounds * m * 4 * (n_g + n_d)
+
+
+def test_centralized_ships_exactly_the_remote_partitions(experiment) -> None:
+    n_g, n_d = model_sizes()
+    steps = 2
+    run = run_spec(experiment({"name": "centralized", "server_at": "a"}, max_iterations=steps))
+    data = load_dataset("ring8", n=400)
+    parts = partition(data.y, 4, "iid", 0, groups=[0, 0, 1, 1])
+    remote = np.concatenate(parts[2:])  # workers b/w0, b/w1
+    expected_raw = data.x[remote].nbytes + data.y[remote].nbytes
+    kinds = run.engine.accountant.bytes_by_kind()
+    assert kinds["raw_data"] == expected_raw
+    assert run.engine.accountant.bytes_by_kind(scope="wan") == {"raw_data": expected_raw}
+    # Then data-parallel in DC a over the LAN: 2 central workers, per step 4(|G|+|D|) each way.
+    assert (kinds["params_g"], kinds["grads_d"]) == (steps * 2 * 4 * n_g, steps * 2 * 4 * n_d)

@@ -1,0 +1,56 @@
+"""Bad experiment YAML is one clear line and exit 2; good YAML resolves every default."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from testbed.errors import ConfigError
+from testbed.experiment import load_experiment
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"algorithm": "gossip"}, "algorithm.name", "unknown algorithm 'gossip'"),
+        ({"algorithm": {"name": "ps", "staleness": 3}}, "algorithm.staleness", "unknown parameter for ps"),
+        ({"algorithm": {"name": "ps", "server_at": "mars"}}, "algorithm.server_at", "not a datacenter"),
+        ({"algorithm": {"name": "fedavg", "server_at": "mars"}}, "algorithm.server_at", "not a datacenter"),
+        ({"algorithm": {"name": "ps", "consistency": "strong"}}, "algorithm.consistency", "unknown consistency"),
+        ({"algorithm": {"name": "fedavg", "client_fraction": "half"}}, "algorithm.client_fraction", "number"),
+        ({"colour": "blue"}, "colour", "unknown key"),
+        ({"topology": "nowhere.yaml"}, "topology", "not found"),
+        ({"dataset": "cifar1000"}, "dataset", "unknown data set"),
+        ({"partition": "zipf(2)"}, "partition", "unknown partition"),
+        ({"training": {"lr": 0.1}}, "training.lr", "unknown key"),
+        ({"compute": {"model": "guess"}}, "compute.model", "unknown compute model"),
+        ({"max_iterations": None}, "max_iterations", "no stop condition"),
+        ({"max_virtual_time": "10 fortnights"}, "max_virtual_time", "unknown unit"),
+    ],
+)
+def test_bad_experiment_names_the_field(experiment, change: dict, field: str, words: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_experiment({**experiment("ps"), **change})
+    assert err.value.field == field
+    assert words in str(err.value)
+
+
+def test_resolved_config_round_trips(experiment) -> None:
+    spec = load_experiment(experiment({"name": "fedavg", "client_fraction": 0.5}))
+    resolved = spec.resolved()
+    assert resolved["algorithm"] == {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1.0,
+                                     "batch_size": 0, "server_at": None}
+    again = load_experiment(yaml.safe_load(yaml.safe_dump(resolved)))
+    assert again.resolved() == resolved
+
+
+def test_cli_bad_experiment_is_one_line(tmp_path: Path, experiment) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(experiment({"name": "ps", "server_at": "mars"})))
+    result = subprocess.run([sys.executable, "-m", "testbed", "run", str(path)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "algorithm.server_at" in result.stderr and str(path) in result.stderr
