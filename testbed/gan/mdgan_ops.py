@@ -17,7 +17,7 @@ from torch import nn
 
 from testbed.gan.losses import g_loss
 from testbed.gan.state import GanState
-from testbed.gan.steps import as_tensor, sample_latent
+from testbed.gan.steps import as_tensor, device_of, sample_latent
 
 
 def sample_fakes(G: nn.Module, n: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:  # noqa: N803
@@ -25,14 +25,14 @@ def sample_fakes(G: nn.Module, n: int, generator: torch.Generator) -> tuple[np.n
     z = sample_latent(n, G.latent_dim, generator)  # type: ignore[arg-type]
     with torch.no_grad():
         x = G(z)
-    return z.numpy().astype(np.float32), x.numpy().astype(np.float32)
+    return z.cpu().numpy().astype(np.float32), x.cpu().numpy().astype(np.float32)
 
 
 def feedback_on_samples(D: nn.Module, x: np.ndarray) -> np.ndarray:  # noqa: N803
     """F = d/dx mean softplus(-D(x)): the error feedback for generated samples (shape of ``x``)."""
-    x_t = as_tensor(x).detach().clone().requires_grad_(True)
+    x_t = as_tensor(x, device_of(D)).detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(g_loss(D, x_t), x_t)
-    return grad.numpy().astype(np.float32)
+    return grad.cpu().numpy().astype(np.float32)
 
 
 def apply_feedback(target: GanState | tuple[nn.Module, torch.optim.Optimizer],
@@ -49,11 +49,12 @@ def apply_feedback(target: GanState | tuple[nn.Module, torch.optim.Optimizer],
     opt.zero_grad(set_to_none=True)
     params = list(G.parameters())
     if isinstance(z, np.ndarray | torch.Tensor):
-        x = G(as_tensor(z))
-        x.backward(torch.as_tensor(np.mean(np.stack(feedbacks), axis=0)), inputs=params)
+        x = G(as_tensor(z, device_of(G)))
+        x.backward(as_tensor(np.mean(np.stack(feedbacks), axis=0), x.device), inputs=params)
     else:
         if len(z) != len(feedbacks):
             raise ValueError(f"{len(z)} latent batches but {len(feedbacks)} feedbacks")
         for z_n, f_n in zip(z, feedbacks, strict=True):
-            G(as_tensor(z_n)).backward(torch.as_tensor(f_n) / len(feedbacks), inputs=params)
+            x_n = G(as_tensor(z_n, device_of(G)))
+            x_n.backward(as_tensor(f_n, x_n.device) / len(feedbacks), inputs=params)
     opt.step()

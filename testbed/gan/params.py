@@ -58,7 +58,7 @@ def get_grads(module: nn.Module) -> ParamDict:
 def set_grads(module: nn.Module, grads: ParamDict) -> None:
     """Set every parameter's ``.grad`` from ``grads`` (e.g. before an optimiser step)."""
     for name, p in module.named_parameters():
-        p.grad = torch.as_tensor(grads[name], dtype=p.dtype).reshape(p.shape).clone()
+        p.grad = torch.as_tensor(grads[name], dtype=p.dtype, device=p.device).reshape(p.shape).clone()
 
 
 def flatten(params: ParamDict) -> np.ndarray:

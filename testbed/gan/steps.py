@@ -20,20 +20,25 @@ from testbed.gan.state import GanState
 ArrayLike = np.ndarray | torch.Tensor
 
 
-def as_tensor(x: ArrayLike) -> torch.Tensor:
-    """A float32 tensor view/copy of a numpy array or tensor."""
-    return torch.as_tensor(x, dtype=torch.float32)
+def as_tensor(x: ArrayLike, device: torch.device | str | None = None) -> torch.Tensor:
+    """A float32 tensor view/copy of a numpy array or tensor (on ``device`` if given)."""
+    return torch.as_tensor(x, dtype=torch.float32, device=device)
+
+
+def device_of(module: nn.Module) -> torch.device:
+    """The device a module's parameters live on (CPU or a CUDA device)."""
+    return next(module.parameters()).device
 
 
 def sample_latent(n: int, latent_dim: int, generator: torch.Generator) -> torch.Tensor:
     """(n, latent_dim) standard normal noise from ``generator``."""
-    return torch.randn(n, latent_dim, generator=generator)
+    return torch.randn(n, latent_dim, generator=generator, device=generator.device)
 
 
 def _fakes(state: GanState, n: int, fake: ArrayLike | None,
            generator: torch.Generator | None) -> torch.Tensor:
     if fake is not None:
-        return as_tensor(fake).detach()
+        return as_tensor(fake, device_of(state.D)).detach()
     if generator is None:
         raise ValueError("d_step without fake samples needs a torch.Generator to draw them")
     with torch.no_grad():
@@ -42,7 +47,7 @@ def _fakes(state: GanState, n: int, fake: ArrayLike | None,
 
 def _d_objective(state: GanState, real: ArrayLike, fake: ArrayLike | None, r1_gamma: float,
                  generator: torch.Generator | None) -> tuple[torch.Tensor, dict[str, float]]:
-    real_t = as_tensor(real)
+    real_t = as_tensor(real, device_of(state.D))
     fake_t = _fakes(state, real_t.shape[0], fake, generator)
     loss_real, penalty = d_real_objective(state.D, real_t, r1_gamma)
     loss_fake = d_fake_loss(state.D, fake_t)
@@ -74,7 +79,7 @@ def _grads_of(loss: torch.Tensor, module: nn.Module) -> ParamDict:
     named = list(module.named_parameters())
     grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
     return {name: (np.zeros(tuple(p.shape), np.float32) if g is None
-                   else g.detach().numpy().astype(np.float32))
+                   else g.detach().cpu().numpy().astype(np.float32))
             for (name, p), g in zip(named, grads, strict=True)}
 
 
