@@ -159,7 +159,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         eval_every=_int(data.get("eval_every", 50), src, "eval_every", minimum=1),
         eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10),
         seed=_int(data.get("seed", 0), src, "seed", minimum=0),
-        compute=compute, backend=backend, executors=data.get("executors"),
+        compute=compute, backend=backend, executors=_executors(data.get("executors"), src),
         tcp=bool(network.get("tcp", False)),
         tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes),
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", minimum=0),
@@ -259,6 +259,30 @@ def _compute(value: Any, src: str) -> dict[str, Any]:
         out["default"] = _quantity(default, src, "compute.default", parse_seconds)
     out["repeats"] = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
     return out
+
+
+EXECUTOR_KEYS = {"placement", "pool", "num_cpus", "num_gpus", "torch_threads"}
+PLACEMENTS = ("per_datacenter", "per_worker")
+
+
+def _executors(value: Any, src: str) -> Any:
+    """``per_datacenter`` | ``per_worker`` | {placement|pool, num_cpus, num_gpus, torch_threads}."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"placement": value}
+    if not isinstance(value, dict):
+        raise _fail(src, "executors", "expected a placement name or a mapping", "write executors: {pool: 4}")
+    for key in value:
+        if key not in EXECUTOR_KEYS:
+            raise _fail(src, f"executors.{key}", "unknown key", f"use one of {sorted(EXECUTOR_KEYS)}")
+    if value.get("placement", "per_datacenter") not in PLACEMENTS:
+        raise _fail(src, "executors.placement", f"unknown placement {value['placement']!r}",
+                    f"use one of {list(PLACEMENTS)} or pool: N")
+    for key in ("pool", "torch_threads"):
+        if key in value:
+            _int(value[key], src, f"executors.{key}", minimum=1)
+    return value
 
 
 def _check_partition(spec: ExperimentSpec, src: str) -> None:

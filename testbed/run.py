@@ -151,7 +151,8 @@ def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
         placement = Placement.parse(spec.executors)
         nodes = list(spec.topology.nodes)
         return RayExecutor(nodes, placement)
-    return InProcessExecutor()
+    threads = (spec.executors or {}).get("torch_threads", 1) if isinstance(spec.executors, dict) else 1
+    return InProcessExecutor(torch_threads=threads)
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Executor | None = None,

@@ -30,6 +30,8 @@ from testbed.experiment import load_experiment
         ({"compute": {"model": "guess"}}, "compute.model", "unknown compute model"),
         ({"max_iterations": None}, "max_iterations", "no stop condition"),
         ({"max_virtual_time": "10 fortnights"}, "max_virtual_time", "unknown unit"),
+        ({"executors": {"placement": "everywhere"}}, "executors.placement", "unknown placement"),
+        ({"executors": {"threads": 2}}, "executors.threads", "unknown key"),
     ],
 )
 def test_bad_experiment_names_the_field(experiment, change: dict, field: str, words: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import ray
 
-from testbed.executor import construct
+from testbed.executor import construct, set_torch_threads
 from testbed.payload import payload_nbytes
 
 
@@ -34,9 +34,10 @@ def _resolve_nested(value: Any) -> Any:
 class NodeHost:
     """Hosts the states of the logical nodes placed on it and runs their methods."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, torch_threads: int = 1) -> None:
         import torch
 
+        set_torch_threads(torch_threads)
         self.name = name
         gpu_ids = ray.get_gpu_ids()
         self.device = "cuda" if gpu_ids and torch.cuda.is_available() else "cpu"

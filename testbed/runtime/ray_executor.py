@@ -42,6 +42,7 @@ class Placement:
     pool_size: int = 0
     num_cpus: float | None = None
     num_gpus: float | None = None
+    torch_threads: int | None = None
 
     @classmethod
     def parse(cls, spec: str | dict[str, Any] | None) -> Placement:
@@ -51,9 +52,13 @@ class Placement:
         if isinstance(spec, str):
             return cls(kind=spec)
         spec = dict(spec)
-        if "pool" in spec:
-            return cls("pool", int(spec.pop("pool")), spec.get("num_cpus"), spec.get("num_gpus"))
-        return cls(spec.get("placement", "per_datacenter"), 0, spec.get("num_cpus"), spec.get("num_gpus"))
+        unknown = set(spec) - {"pool", "placement", "num_cpus", "num_gpus", "torch_threads"}
+        if unknown:
+            raise ValueError(f"unknown executors key(s) {sorted(unknown)}; "
+                             "use placement, pool, num_cpus, num_gpus, torch_threads")
+        kind = "pool" if "pool" in spec else spec.get("placement", "per_datacenter")
+        return cls(kind, int(spec.get("pool", 0)), spec.get("num_cpus"), spec.get("num_gpus"),
+                   spec.get("torch_threads"))
 
     def groups(self, nodes: Sequence[str]) -> dict[str, list[str]]:
         """Actor name -> the node ids it hosts (service nodes included in ``nodes``)."""
@@ -95,7 +100,8 @@ class RayExecutor(Executor):
         self._actors: dict[str, Any] = {}
         self._actor_of: dict[str, Any] = {}
         for name, members in groups.items():
-            actor = NodeHost.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(name)
+            threads = self.placement.torch_threads or max(1, int(self.num_cpus))
+            actor = NodeHost.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(name, threads)
             self._actors[name] = actor
             for node in members:
                 self._actor_of[node] = actor
