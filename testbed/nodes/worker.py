@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from testbed.gan import (
+    GanState,
     d_grads,
     d_step,
     flatten,
@@ -43,11 +44,20 @@ class GanWorker:
         self.x = np.ascontiguousarray(data.x[idx])
         self.y = np.ascontiguousarray(data.y[idx])
         self._x_t = torch.as_tensor(self.x, device=device)
-        self.state = setup.gan_state(device)
+        self._state: GanState | None = None  # built on first use; FedAvg clients release it
         self.gen = setup.torch_generator(1 + index, device)
         self.rng = np.random.default_rng(setup.seed * 7919 + index)
-        self.g_template = get_params(self.state.G)
-        self.d_template = get_params(self.state.D)
+
+    @property
+    def state(self) -> GanState:
+        """G, D and their optimisers (built on first use from the run's seeded initial models)."""
+        if self._state is None:
+            self._state = self.setup.gan_state(self.device)
+        return self._state
+
+    def release(self) -> None:
+        """Drop the model state (stateless federated clients: 10,000 of them fit in memory)."""
+        self._state = None
 
     # -- data ----------------------------------------------------------------------------------
     def num_samples(self) -> int:
@@ -101,15 +111,17 @@ class GanWorker:
         self.state.opt_g = make_adam(self.state.G, t.lr_g, (t.beta1, t.beta2))
         self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
         self.train_steps(local_steps(self.num_samples(), epochs, batch_size))
-        return self.get_gd()
+        result = self.get_gd()
+        self.release()  # the next round starts from the server's weights and a fresh Adam anyway
+        return result
 
     # -- gradient pushing (parameter server) ------------------------------------------------------
     def flat_grads(self, *segments: np.ndarray) -> list[np.ndarray]:
         """PS step: params arrive as ``[g_0, d_0, g_1, d_1, ...]`` segments of the flat [G; D]
         vectors from each shard; returns the G and D gradients cut the same way."""
         g_parts, d_parts = segments[0::2], segments[1::2]
-        set_params(self.state.G, unflatten(np.concatenate(g_parts), self.g_template))
-        set_params(self.state.D, unflatten(np.concatenate(d_parts), self.d_template))
+        set_params(self.state.G, unflatten(np.concatenate(g_parts), get_params(self.state.G)))
+        set_params(self.state.D, unflatten(np.concatenate(d_parts), get_params(self.state.D)))
         grad_d, _ = d_grads(self.state, self._batch(), r1_gamma=self.setup.training.r1_gamma, generator=self.gen)
         grad_g, _ = g_grads(self.state, self.setup.training.batch_size, self.gen)
         flat_g, flat_d = flatten(grad_g), flatten(grad_d)
