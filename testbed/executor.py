@@ -70,6 +70,9 @@ class Executor(ABC):
         """Median of :meth:`time_calls`: the calibrated cost of one call."""
         return statistics.median(self.time_calls(node_id, method, args, repeats))
 
+    def barrier(self) -> None:  # noqa: B027 - in-process calls are already done
+        """Block until every call dispatched so far has finished."""
+
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release resources (actors, GPUs)."""
 

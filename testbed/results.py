@@ -58,6 +58,7 @@ def summary(run: Run) -> dict[str, Any]:
         "run_id": spec.name, "algorithm": spec.algorithm, "topology": spec.topology.name,
         "dataset": spec.dataset, "partition": spec.partition, "model": spec.model, "seed": spec.seed,
         "iterations": run.iteration, "virtual_time_s": run.virtual_time_s, "wall_time_s": run.wall_time_s,
+        "train_wall_s": run.train_wall_s,
         "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes, "lan_bytes": acc.lan_nbytes,
         "egress_usd": acc.egress_usd, "messages": len(acc),
         "bytes_by_kind": acc.bytes_by_kind(), "wan_bytes_by_kind": acc.bytes_by_kind(scope="wan"),

@@ -55,6 +55,8 @@ class Run:
         self._progress_enabled = progress
         self._bar: tqdm | None = None
         self._wall_start = 0.0
+        self.wall_time_s = 0.0
+        self.train_wall_s = 0.0
 
     # -- what algorithms call -------------------------------------------------------------------
     def should_stop(self) -> bool:
@@ -124,11 +126,14 @@ class Run:
         self.evaluate()
         self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,
                          disable=not self._progress_enabled, dynamic_ncols=True)
+        train_start = time.perf_counter()
         try:
             self.algorithm.start()
             self.engine.run(until=spec.max_virtual_time_s)
+            self.executor.barrier()
         finally:
             self._bar.close()
+        self.train_wall_s = time.perf_counter() - train_start
         if self.stop_reason is None:
             self._stop("max_virtual_time" if spec.max_virtual_time_s is not None else "finished")
         if self.metrics[-1]["iteration"] != self.iteration:
