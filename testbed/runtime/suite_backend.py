@@ -1,0 +1,96 @@
+"""Suite cells on a Ray cluster: one task per run, its executors in the run's placement group.
+
+Each cell gets a placement group of one bundle (``cpus_per_run`` CPUs, plus
+``gpus_per_run`` GPUs), packed on one node; the cell's engine runs as a Ray task in
+that group, and the task's NodeHost actors are captured into it, sharing the
+bundle.  Ray starts a run when its group fits, so as many runs go in parallel as
+the cluster's resources allow (``--max-parallel`` caps it), landing on whichever
+nodes have room.  The task records the Ray node id it ran on in ``summary.json``.
+Results are written by the task itself: on a multi-machine cluster the results
+directory must be on a filesystem every node sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from testbed.runtime.cluster import ensure_ray
+from testbed.runtime.ray_executor import Placement, RayExecutor
+from testbed.suite.backends import BackendOptions
+from testbed.suite.spec import Cell
+
+
+@ray.remote(num_cpus=0, max_retries=0)
+def _run_cell_task(experiment: dict[str, Any], run_dir: str, cpus: float, gpus: float) -> dict[str, Any]:
+    """The engine of one run, inside the run's placement group."""
+    import torch
+
+    from testbed.experiment import parse_experiment
+    from testbed.suite.cell import run_cell
+
+    torch.set_num_threads(max(1, int(cpus)))
+    spec = parse_experiment(experiment, f"cell {experiment.get('name')}", Path("."))
+    placement = Placement.parse(spec.executors)
+    groups = len(placement.groups(list(spec.topology.nodes)))
+    placement = dataclasses.replace(placement, num_cpus=placement.num_cpus or round(cpus / groups - 5e-5, 4),
+                                    num_gpus=placement.num_gpus if placement.num_gpus is not None
+                                    else round(gpus / groups - 5e-5, 4) if gpus else 0.0)
+    where = {"ray_node_id": ray.get_runtime_context().get_node_id()}
+    executor = RayExecutor(list(spec.topology.nodes), placement)
+    try:
+        return run_cell(experiment, run_dir, executor=executor, where=where)
+    finally:
+        executor.shutdown()
+
+
+class RayCells:
+    """The ``ray`` suite backend (see the module docstring)."""
+
+    def __init__(self, options: BackendOptions) -> None:
+        self._started_here = not ray.is_initialized() and not options.address
+        resources = ensure_ray(options.address)
+        self.cpus, self.gpus = float(options.cpus_per_run), float(options.gpus_per_run)
+        fit = int(resources.get("CPU", 1) // max(self.cpus, 1e-9))
+        if self.gpus:
+            fit = min(fit, int(resources.get("GPU", 0) // self.gpus))
+        self.capacity = max(1, options.max_parallel or fit or 1)
+        self._running: dict[ray.ObjectRef, tuple[str, Any]] = {}
+
+    def submit(self, cell: Cell, run_dir: Path) -> None:
+        bundle = {"CPU": self.cpus, **({"GPU": self.gpus} if self.gpus else {})}
+        group = placement_group([bundle], strategy="STRICT_PACK")
+        strategy = PlacementGroupSchedulingStrategy(group, placement_group_capture_child_tasks=True)
+        ref = _run_cell_task.options(scheduling_strategy=strategy).remote(
+            cell.experiment, str(Path(run_dir).resolve()), self.cpus, self.gpus)
+        self._running[ref] = (cell.id, group)
+
+    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+        if not self._running:
+            time.sleep(min(timeout_s, 0.1))
+            return []
+        done, _ = ray.wait(list(self._running), num_returns=1, timeout=timeout_s)
+        out = []
+        for ref in done:
+            cell_id, group = self._running.pop(ref)
+            try:
+                out.append((cell_id, ray.get(ref)))
+            except Exception as err:
+                out.append((cell_id, {"status": "failed", "error": " ".join(f"{type(err).__name__}: {err}".split())}))
+            remove_placement_group(group)
+        return out
+
+    def shutdown(self, cancel: bool) -> None:
+        for ref, (_, group) in list(self._running.items()):
+            if cancel:
+                ray.cancel(ref, force=True, recursive=True)
+            remove_placement_group(group)
+        self._running.clear()
+        if self._started_here:
+            ray.shutdown()

@@ -1,0 +1,13 @@
+"""Experiment suites: a base experiment x a grid of changes, run resumably on a cluster.
+
+``spec`` expands and validates a suite YAML into cells, ``transforms`` holds the
+suite-only keys (``bandwidth_scale``), ``backends`` and ``scheduler`` run cells in
+local processes or on Ray, ``index`` owns ``results/<suite>/index.csv`` and
+``estimate`` answers ``--dry-run``.  The CLI entry is ``python -m testbed run SUITE.yaml``.
+"""
+
+from testbed.suite.backends import BackendOptions
+from testbed.suite.scheduler import SuiteOutcome, run_suite
+from testbed.suite.spec import Cell, Suite, is_suite, load_suite, parse_suite
+
+__all__ = ["BackendOptions", "Cell", "Suite", "SuiteOutcome", "is_suite", "load_suite", "parse_suite", "run_suite"]

@@ -1,0 +1,108 @@
+"""Where cells run: local worker processes (``inprocess``) or Ray (``ray``), behind one interface.
+
+A backend takes cells (``submit``), reports finished ones (``wait``) and can be
+stopped (``shutdown``); the scheduler does the rest.  ``inprocess`` runs cells in a
+pool of spawned local processes, each with the in-process executor -- no Ray, for
+laptops and CI.  On Linux each child asks the kernel to kill it when the suite's
+process dies (``PR_SET_PDEATHSIG``), so a SIGKILLed suite leaves no orphan still
+writing into a directory that ``--resume`` is about to wipe.  The Ray backend lives
+in :mod:`testbed.runtime.suite_backend` (only ``testbed/runtime`` imports Ray).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from testbed.suite.cell import run_cell
+from testbed.suite.spec import Cell
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """What the user asked for on the command line."""
+
+    max_parallel: int | None = None
+    address: str | None = None
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.0
+
+
+class Backend(Protocol):
+    """Runs cells; at most :attr:`capacity` at once."""
+
+    capacity: int
+
+    def submit(self, cell: Cell, run_dir: Path) -> None:
+        """Start running ``cell`` into ``run_dir``."""
+
+    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+        """Cells that finished within ``timeout_s``: ``(cell id, summary)``."""
+
+    def shutdown(self, cancel: bool) -> None:
+        """Stop; with ``cancel``, kill running cells (their directories stay pending)."""
+
+
+def _die_with_parent(threads: int) -> None:
+    """Pool initializer: die when the suite process dies; one share of the CPU threads."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the suite process decides what Ctrl-C does
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+class LocalProcesses:
+    """Cells in spawned local processes, each with the in-process executor."""
+
+    def __init__(self, options: BackendOptions) -> None:
+        cores = os.cpu_count() or 1
+        self.capacity = max(1, options.max_parallel or int(cores // max(options.cpus_per_run, 1e-9)) or 1)
+        threads = max(1, cores // self.capacity)
+        self._pool = cf.ProcessPoolExecutor(max_workers=self.capacity, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_die_with_parent, initargs=(threads,))
+        self._futures: dict[cf.Future, str] = {}
+
+    def submit(self, cell: Cell, run_dir: Path) -> None:
+        self._futures[self._pool.submit(run_cell, cell.experiment, str(run_dir))] = cell.id
+
+    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+        if not self._futures:
+            return []
+        done, _ = cf.wait(list(self._futures), timeout=timeout_s, return_when=cf.FIRST_COMPLETED)
+        out = []
+        for future in done:
+            cell_id = self._futures.pop(future)
+            try:
+                out.append((cell_id, future.result()))
+            except Exception as err:
+                out.append((cell_id, {"status": "failed", "error": f"{type(err).__name__}: {err}"}))
+        return out
+
+    def shutdown(self, cancel: bool) -> None:
+        if cancel:
+            # ProcessPoolExecutor has no public way to kill busy workers before Python 3.14.
+            for process in list(getattr(self._pool, "_processes", {}).values()):
+                process.kill()
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _ray_backend(options: BackendOptions) -> Backend:
+    from testbed.runtime.suite_backend import RayCells
+
+    return RayCells(options)
+
+
+BACKENDS: dict[str, Callable[[BackendOptions], Backend]] = {"inprocess": LocalProcesses, "ray": _ray_backend}

@@ -1,0 +1,122 @@
+"""Run a suite's cells on a backend, resumably, with one progress bar for the suite.
+
+The scheduler keeps up to ``backend.capacity`` cells in flight, rebuilds
+``index.csv`` after every finished cell, and on Ctrl-C / SIGTERM cancels what is
+running and leaves the index showing those cells as pending -- exactly the state
+``--resume`` picks up: complete cells are skipped, the rest are wiped and re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from testbed.errors import ConfigError
+from testbed.fileio import atomic_write_text
+from testbed.suite.backends import BACKENDS, BackendOptions
+from testbed.suite.index import cell_status, wipe, write_index
+from testbed.suite.spec import Suite
+
+
+@dataclass
+class SuiteOutcome:
+    """Counts after a suite ran (or was interrupted)."""
+
+    root: Path
+    complete: int = 0
+    failed: int = 0
+    skipped: int = 0
+    interrupted: bool = False
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", options: BackendOptions | None = None,
+              resume: bool = False, overwrite: bool = False, quiet: bool = False) -> SuiteOutcome:
+    """Run every cell of ``suite`` into ``out_dir/<suite.name>/``; see the module docstring."""
+    root = Path(out_dir) / suite.name
+    outcome = SuiteOutcome(root=root)
+    existing = [c for c in suite.cells if (root / c.id).exists()]
+    if existing and not (resume or overwrite):
+        raise ConfigError(suite.source, "results", f"{root} already holds {len(existing)} cell(s)",
+                          "pass --resume to skip complete cells, or --overwrite to start over")
+    todo = []
+    for cell in suite.cells:
+        if resume and cell_status(root / cell.id) == "complete":
+            outcome.skipped += 1
+        else:
+            wipe(root / cell.id)
+            todo.append(cell)
+    root.mkdir(parents=True, exist_ok=True)
+    write_index(suite, root)
+    if not todo:
+        _say(f"{suite.name}: all {len(suite.cells)} cells already complete ({root})", quiet, None)
+        return outcome
+    runner = BACKENDS[backend](options or BackendOptions())
+    bar = tqdm(total=len(suite.cells), initial=outcome.skipped, desc=suite.name, unit="cell",
+               disable=quiet, dynamic_ncols=True)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    queue, running = list(todo), 0
+    try:
+        while queue or running:
+            while queue and running < runner.capacity:
+                cell = queue.pop(0)
+                runner.submit(cell, root / cell.id)
+                running += 1
+            _postfix(bar, outcome, running)
+            for cell_id, summary in runner.wait(timeout_s=1.0):
+                running -= 1
+                _finish(root / cell_id, summary, outcome)
+                write_index(suite, root)
+                _say(_line(cell_id, summary), quiet, bar)
+                bar.update(1)
+                _postfix(bar, outcome, running)
+        runner.shutdown(cancel=False)
+    except KeyboardInterrupt:
+        outcome.interrupted = True
+        runner.shutdown(cancel=True)
+        write_index(suite, root)
+        _say(f"{suite.name}: interrupted; {running} running cell(s) left pending -- rerun with --resume",
+             quiet, bar)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        bar.close()
+    return outcome
+
+
+def _finish(run_dir: Path, summary: dict[str, Any], outcome: SuiteOutcome) -> None:
+    if summary.get("status") == "complete":
+        outcome.complete += 1
+        return
+    outcome.failed += 1
+    if cell_status(run_dir) != "failed":  # the worker died before it could record the failure
+        wipe(run_dir)
+        atomic_write_text(run_dir / "summary.json", json.dumps(
+            {"run_id": run_dir.name, "status": "failed", "error": summary.get("error", "unknown error")}))
+
+
+def _postfix(bar: tqdm, outcome: SuiteOutcome, running: int) -> None:
+    bar.set_postfix_str(f"done {outcome.complete + outcome.skipped} failed {outcome.failed} running {running}")
+
+
+def _line(cell_id: str, s: dict[str, Any]) -> str:
+    if s.get("status") != "complete":
+        return f"{cell_id}: FAILED -- {s.get('error', '?')}"
+    value = (s.get("final_quality") or {}).get(s.get("headline_metric"))
+    quality = f"{s['headline_metric']} = {value:.4g}" if isinstance(value, (int, float)) else ""
+    return (f"{cell_id}: {s['iterations']} it, {s['virtual_time_s']:.1f} s virtual, {s['wall_time_s']:.1f} s wall, "
+            f"WAN {s['wan_bytes'] / 1e6:.2f} MB, ${s['egress_usd']:.4f}, {quality}")
+
+
+def _say(text: str, quiet: bool, bar: tqdm | None) -> None:
+    if bar is not None and not quiet:
+        bar.write(text)
+    else:
+        print(text, flush=True)

@@ -1,0 +1,36 @@
+"""A suite on a two-node local Ray cluster: runs land on both nodes, each in its placement group."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from testbed.suite import BackendOptions, parse_suite, run_suite  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def two_nodes():
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+
+
+def test_suite_runs_on_both_nodes(tmp_path: Path, experiment, two_nodes) -> None:
+    base = experiment("local", max_iterations=5, executors={"pool": 1})
+    suite = parse_suite({"name": "two", "base": base, "grid": {"seed": [0, 1]}}, "two.yaml", Path("."))
+    outcome = run_suite(suite, tmp_path, backend="ray", quiet=True,
+                        options=BackendOptions(address=two_nodes.address, cpus_per_run=1.0))
+    assert (outcome.complete, outcome.failed) == (2, 0)
+    node_ids = {json.loads((tmp_path / "two" / c.id / "summary.json").read_text())["ran_on"]["ray_node_id"]
+                for c in suite.cells}
+    # one CPU per node and one CPU per run: the two runs (in flight together) must use both nodes
+    assert node_ids == {n["NodeID"] for n in ray.nodes() if n["Alive"]}
+    assert len(node_ids) == 2
