@@ -25,7 +25,7 @@ testbed.nodes.gaia.GaiaServer):
   a float32 value array (8 B per entry, measured from the arrays).  Nothing is sent
   when no entry is significant.  The receiver adds the values to its copy.
 * **Selective barrier.**  Trigger: when the PS is about to send significant updates
-  to a mirror while its previous ``significant_update`` to that mirror is still
+  to a mirror while an earlier ``significant_update`` to that mirror is still
   undelivered *longer than it would take alone on the path* (one-way latency +
   size / bottleneck bandwidth) -- i.e. it is queued behind other WAN traffic, the
   WAN cannot keep up with the DC's update rate (Gaia's condition; propagation delay
@@ -104,8 +104,8 @@ class _DcState:
     awaited: set[int] = field(default_factory=set)
     """Message ids of significant updates announced by a barrier and not yet arrived."""
     arrived: set[int] = field(default_factory=set)
-    last_update: dict[str, tuple[float, simpy.Event, int]] = field(default_factory=dict)
-    """Per mirror: (send time, delivery event, bytes on the wire) of the last significant update sent to it."""
+    in_flight: dict[str, list[tuple[float, simpy.Event, int]]] = field(default_factory=dict)
+    """Per mirror: (send time, delivery event, bytes on the wire) of significant updates not yet seen delivered."""
 
 
 @register("gaia")
@@ -222,10 +222,10 @@ class Gaia(Algorithm):
                 if self.params.selective_barrier and self._lagging(ctx, st, mirror):
                     ctx.send(mirror, index_h, "barrier_index")
                     barrier_id = len(ctx.engine.accountant) - 1
-                    st.last_update[mirror] = self._send_update(ctx, mirror, update_h, count)
+                    st.in_flight.setdefault(mirror, []).append(self._send_update(ctx, mirror, update_h, count))
                     assert len(ctx.engine.accountant) - 1 == barrier_id + 1, "the update must follow its barrier"
                 else:
-                    st.last_update[mirror] = self._send_update(ctx, mirror, update_h, count)
+                    st.in_flight.setdefault(mirror, []).append(self._send_update(ctx, mirror, update_h, count))
         for mirror in st.mirrors:
             ctx.send(mirror, np.array([st.clock], dtype=np.int32), "clock")
 
@@ -236,15 +236,15 @@ class Gaia(Algorithm):
 
     @staticmethod
     def _lagging(ctx: NodeContext, st: _DcState, mirror: str) -> bool:
-        """The previous update to ``mirror`` is still undelivered after the time it would take
-        alone on the path (latency + size / bottleneck bandwidth): the WAN is backlogged."""
-        if mirror not in st.last_update:
-            return False
-        sent_s, delivered, nbytes = st.last_update[mirror]
+        """An earlier update to ``mirror`` is still undelivered after the time it would take alone
+        on the path (latency + size / bottleneck bandwidth): the WAN to it is backlogged."""
+        in_flight = [u for u in st.in_flight.get(mirror, []) if not u[1].triggered]
+        st.in_flight[mirror] = in_flight
         topology = ctx.engine.topology
         route = topology.route(ctx.node_id, mirror)
-        alone_s = route.latency_s + 8 * nbytes / min(topology.link_capacity_bps(k) for k in route.links)
-        return not delivered.triggered and ctx.now_s - sent_s > alone_s
+        bottleneck_bps = min(topology.link_capacity_bps(k) for k in route.links)
+        return any(ctx.now_s - sent_s > route.latency_s + 8 * nbytes / bottleneck_bps
+                   for sent_s, _, nbytes in in_flight)
 
     def _answer_pulls(self, ctx: NodeContext, st: _DcState) -> None:
         """Send G and D to every waiting worker that consistency, mirror clock and barriers allow."""
