@@ -79,6 +79,10 @@ class GaiaServer(ParamShard):
         self.sent_entries.append((int(clock), int(index.size)))
         return int(index.size), {"index": index, "value": value}, index
 
+    def sent_log(self) -> list[tuple[int, int]]:
+        """:attr:`sent_entries` (readable through any executor)."""
+        return list(self.sent_entries)
+
     def apply_mirror(self, update: dict[str, np.ndarray]) -> int:
         """Add a mirror's significant updates to the local copy (no optimiser step, not re-forwarded)."""
         self._add(update["index"], update["value"])
