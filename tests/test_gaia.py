@@ -166,3 +166,12 @@ def test_bad_params_are_config_errors(experiment, params: dict, fieldname: str) 
         load_experiment(experiment({"name": "gaia", **params}))
     assert err.value.field == fieldname
     assert fieldname in str(err.value)
+
+
+def test_gaia_sends_at_least_10x_fewer_wan_bytes_than_a_central_ps(experiment) -> None:
+    # Small version of docs/gaia-vs-ps.md: same iterations, ps sequential with its server in DC a.
+    ps = run_spec(experiment({"name": "ps", "server_at": "a"}, topology=THREE_DCS, max_iterations=20))
+    ours = gaia(experiment, max_iterations=20, threshold=0.1, decay=False)
+    ps_wan, gaia_wan = ps.engine.accountant.wan_nbytes, ours.engine.accountant.wan_nbytes
+    assert ps.iteration == ours.iteration == 20
+    assert gaia_wan * 10 <= ps_wan, (gaia_wan, ps_wan)
