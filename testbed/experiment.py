@@ -41,7 +41,7 @@ EXPERIMENT_KEYS = {
     "max_iterations", "max_virtual_time", "max_bytes", "eval_every", "eval_samples", "seed", "compute",
     "backend", "executors", "network", "data_dir",
 }
-TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma"}
+TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes"}
 BACKENDS = ("inprocess", "ray")
@@ -57,6 +57,8 @@ class Training:
     beta1: float = 0.5
     beta2: float = 0.999
     r1_gamma: float = 0.0
+    lr_final_fraction: float = 1.0
+    """Learning rates decay linearly to this fraction of their start over ``max_iterations`` (1 = constant)."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,8 @@ def _training(value: Any, src: str) -> Training:
         if key not in TRAINING_KEYS:
             raise _fail(src, f"training.{key}", "unknown key", f"use one of {sorted(TRAINING_KEYS)}")
     training = Training(**{k: (int(v) if k == "batch_size" else float(v)) for k, v in value.items()})
+    if not 0 < training.lr_final_fraction <= 1:
+        raise _fail(src, "training.lr_final_fraction", "must be in (0, 1]", "e.g. 0.05 to decay to 5%")
     if training.batch_size < 1:
         raise _fail(src, "training.batch_size", "must be >= 1", "give a positive batch size")
     return training

@@ -41,7 +41,8 @@ class Run:
             dataset=spec.dataset, partition=spec.partition, num_workers=len(self.workers),
             groups=tuple(dc_index[spec.topology.datacenter_of(w)] for w in self.workers),
             model=spec.model, model_overrides=tuple(sorted(spec.model_overrides.items())),
-            training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n, data_dir=spec.data_dir)
+            training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n, data_dir=spec.data_dir,
+            max_iterations=spec.max_iterations)
         self.executor = executor
         self.rng = np.random.default_rng(spec.seed)
         self.iteration = 0

@@ -52,3 +52,15 @@ def test_stop_on_virtual_time_and_bytes(experiment) -> None:
     assert run.stop_reason == "max_virtual_time" and run.virtual_time_s == pytest.approx(0.5)
     run = run_spec(experiment({"name": "fedavg"}, max_iterations=None, max_bytes="20KB"))
     assert run.stop_reason == "max_bytes" and run.engine.accountant.total_nbytes >= 20e3
+
+
+def test_learning_rate_decays_linearly_over_the_iteration_budget(experiment) -> None:
+    spec = load_experiment(experiment("local", max_iterations=4, training={"batch_size": 16, "lr_g": 1e-3,
+                                                                            "lr_d": 2e-3, "lr_final_fraction": 0.25}))
+    run = Run(spec, InProcessExecutor(), progress=False)
+    run.execute()
+    worker = run.executor.state(run.workers[0])
+    # After 4 steps the last step ran at factor 1 - 0.75 * 3/4 = 0.4375 of the base rates.
+    assert worker.state.opt_g.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.4375)
+    assert worker.state.opt_d.param_groups[0]["lr"] == pytest.approx(2e-3 * 0.4375)
+    assert run.setup.lr_scale(4) == pytest.approx(0.25) and run.setup.lr_scale(10) == pytest.approx(0.25)

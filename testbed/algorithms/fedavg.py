@@ -94,8 +94,9 @@ class FedAvg(Algorithm):
         while True:
             g = (yield ctx.recv(kind="params_g", src=self.server)).payload
             d = (yield ctx.recv(kind="params_d", src=self.server)).payload
+            lr_factor = self.run.setup.lr_scale(self.run.iteration)  # the round being trained
             g_new, d_new = yield ctx.compute("train_step", "fedavg_round", g, d, self.params.local_epochs,
-                                             self.batch_size, units=steps, num_returns=2)
+                                             self.batch_size, lr_factor, units=steps, num_returns=2)
             ctx.send(self.server, g_new, "params_g")
             ctx.send(self.server, d_new, "params_d")
 

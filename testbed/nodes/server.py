@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from testbed.gan import average_params, flatten, get_params, unflatten
-from testbed.nodes.setup import NodeSetup
+from testbed.nodes.setup import NodeSetup, scale_lr
 
 
 def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
@@ -42,6 +42,8 @@ class ParamShard:
         t = setup.training
         groups = [{"params": [p], "lr": lr} for p, lr in ((self.g, t.lr_g), (self.d, t.lr_d)) if p is not None]
         self.opt = torch.optim.Adam(groups, betas=(t.beta1, t.beta2))
+        self._base_lrs = [g["lr"] for g in groups]
+        self.setup = setup
         self.version = 0
 
     def segments(self) -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +60,7 @@ class ParamShard:
         for param, grads in ((self.g, g_pushes), (self.d, d_pushes)):
             if param is not None:
                 param.grad = torch.as_tensor(np.mean(np.stack(grads), axis=0), device=param.device)
+        scale_lr(self.opt, self._base_lrs, self.setup.lr_scale(self.version))
         self.opt.step()
         self.version += 1
         return self.version

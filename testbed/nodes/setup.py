@@ -35,6 +35,15 @@ class NodeSetup:
     seed: int
     dataset_n: int | None = None
     data_dir: str | None = None
+    max_iterations: int | None = None
+
+    def lr_scale(self, step: int) -> float:
+        """Learning-rate factor after ``step`` updates: linear decay to ``lr_final_fraction`` at
+        ``max_iterations`` (constant when there is no iteration budget)."""
+        final = self.training.lr_final_fraction
+        if final >= 1.0 or not self.max_iterations:
+            return 1.0
+        return 1.0 - (1.0 - final) * min(step, self.max_iterations) / self.max_iterations
 
     def data(self) -> Dataset:
         """The training split (cached per process)."""
@@ -61,6 +70,12 @@ class NodeSetup:
     def torch_generator(self, stream: int, device: str = "cpu") -> torch.Generator:
         """A seeded torch RNG for one node (``stream`` keeps nodes' noise independent)."""
         return torch.Generator(device=device).manual_seed(self.seed * 1_000_003 + stream)
+
+
+def scale_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], factor: float) -> None:
+    """Set each parameter group's lr to its base lr times ``factor``."""
+    for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+        group["lr"] = base * factor
 
 
 @functools.lru_cache(maxsize=4)

@@ -29,7 +29,7 @@ from testbed.gan import (
     set_params,
     unflatten,
 )
-from testbed.nodes.setup import NodeSetup
+from testbed.nodes.setup import NodeSetup, scale_lr
 
 
 class GanWorker:
@@ -45,6 +45,7 @@ class GanWorker:
         self.y = np.ascontiguousarray(data.y[idx])
         self._x_t = torch.as_tensor(self.x, device=device)
         self._state: GanState | None = None  # built on first use; FedAvg clients release it
+        self.steps = 0  # local training steps taken (drives the lr schedule of ``local``)
         self.gen = setup.torch_generator(1 + index, device)
         self.rng = np.random.default_rng(setup.seed * 7919 + index)
 
@@ -81,11 +82,16 @@ class GanWorker:
         return self._x_t[torch.as_tensor(idx, device=self.device)]
 
     # -- local training --------------------------------------------------------------------------
-    def train_steps(self, steps: int = 1) -> dict[str, float]:
+    def train_steps(self, steps: int = 1, lr_factor: float | None = None) -> dict[str, float]:
         """``steps`` x (one D step, one G step) on local batches; returns the last losses."""
         stats: dict[str, float] = {}
-        b = self.setup.training.batch_size
+        t = self.setup.training
+        b = t.batch_size
         for _ in range(int(steps)):
+            factor = self.setup.lr_scale(self.steps) if lr_factor is None else lr_factor
+            scale_lr(self.state.opt_d, [t.lr_d], factor)
+            scale_lr(self.state.opt_g, [t.lr_g], factor)
+            self.steps += 1
             stats = d_step(self.state, self._batch(), r1_gamma=self.setup.training.r1_gamma, generator=self.gen)
             stats.update(g_step(self.state, b, self.gen))
         return stats
@@ -103,14 +109,16 @@ class GanWorker:
         set_params(self.state.G, g)
         set_params(self.state.D, d)
 
-    def fedavg_round(self, g: dict[str, np.ndarray], d: dict[str, np.ndarray],
-                     epochs: float, batch_size: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """FedAvg client update: load the global G and D, fresh Adam, E local epochs, return both."""
+    def fedavg_round(self, g: dict[str, np.ndarray], d: dict[str, np.ndarray], epochs: float, batch_size: int,
+                     lr_factor: float = 1.0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """FedAvg client update: load the global G and D, fresh Adam, E local epochs, return both.
+
+        ``lr_factor`` is the server's schedule factor for this round (clients keep no step count)."""
         self.set_gd(g, d)
         t = self.setup.training
         self.state.opt_g = make_adam(self.state.G, t.lr_g, (t.beta1, t.beta2))
         self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
-        self.train_steps(local_steps(self.num_samples(), epochs, batch_size))
+        self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
         result = self.get_gd()
         self.release()  # the next round starts from the server's weights and a fresh Adam anyway
         return result
