@@ -82,6 +82,7 @@ class FlowNetwork:
         self._pending: list[tuple[float, int, int, float]] = []  # delayed starts (tcp slow start)
         self._completed: list[Completion] = []  # finished, not yet collected by advance()
         self._next_flow_id = 0
+        self._settled_s = -math.inf  # the last time every event due was processed
         self._dirty = True
         self._incidence: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -210,6 +211,10 @@ class FlowNetwork:
     def _advance_to(self, t_s: float) -> None:
         if t_s < self.now_s - 1e-9 * max(1.0, self.now_s):
             raise ValueError(f"time goes forward only: now {self.now_s}, asked {t_s}")
+        if t_s <= self._settled_s:
+            # Everything due at this instant was handled, and flows started since cannot finish in
+            # zero time: skip the rate recomputation (a burst of N starts would otherwise pay N).
+            return
         while True:
             t_next = self._next_change_s()
             if t_next > t_s:
@@ -220,6 +225,7 @@ class FlowNetwork:
             if self._schedule.apply_changes(self.now_s, self._refresh_capacity):
                 self._dirty = True
         self._progress(max(t_s, self.now_s))
+        self._settled_s = self.now_s
 
     def _progress(self, t_s: float) -> None:
         dt = t_s - self.now_s
