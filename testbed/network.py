@@ -228,7 +228,7 @@ class FlowNetwork:
     def _finish_drained(self) -> list[Completion]:
         done = []
         for cls in self._classes:
-            while cls.count and cls.heap[0][0] - cls.served_nbytes <= _REL_TOL * max(cls.heap[0][0], 1.0):
+            while cls.count and self._drained(cls):
                 _, flow_id = heapq.heappop(cls.heap)
                 cls.count -= 1
                 latency = self._flow_meta.pop(flow_id)[1]
@@ -238,6 +238,14 @@ class FlowNetwork:
                 cls.served_nbytes = 0.0
                 cls.heap.clear()
         return done
+
+    def _drained(self, cls: _Class) -> bool:
+        """Whether the class's next flow is done: its bytes left are within tolerance, or would take
+        less time than the clock can resolve at ``now_s`` (else the clock could never move past it)."""
+        remaining = cls.heap[0][0] - cls.served_nbytes
+        if remaining <= _REL_TOL * max(cls.heap[0][0], 1.0):
+            return True
+        return cls.rate_nbytes_per_s > 0 and self.now_s + remaining / cls.rate_nbytes_per_s <= self.now_s
 
     def _start_pending(self) -> list[Completion]:
         done = []
