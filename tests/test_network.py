@@ -201,3 +201,25 @@ def test_tiny_remainders_on_fast_links_do_not_stall_the_clock() -> None:
 
 def _hang(*_: object) -> None:
     raise TimeoutError("the network model stopped advancing time")
+def test_small_flow_late_in_virtual_time_finishes_instead_of_livelocking() -> None:
+    # Regression (found by benchmarks/bench_network.py): a 10 KB flow starting at t = 1000 s on a lone
+    # 10 Gbit/s LAN.  Its drain time (8 us) is exact, but t + 8 us is rounded to the clock's float
+    # resolution (~1.1e-13 s at 1000 s); the bytes left after that step (~1e-5 B, just above the 1e-9
+    # relative tolerance) then need less than one ulp of time, so the clock could not move and
+    # advance() looped forever.  Expected arrival: 1000 s + 80,000 bit / 1e10 bit/s + 0.1 ms LAN.
+    import signal
+
+    def give_up(*_: object) -> None:
+        raise TimeoutError("simulate_flows livelocked")
+
+    topo = load_topology({"datacenters": {"a": {"workers": 2}}})
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, 5.0)
+    try:
+        for t0 in (1e3, 1e6):
+            for nbytes in (10e3, 12345.0):
+                (arrival,) = simulate_flows(topo, [("a/w0", "a/w1", nbytes, t0)])
+                assert arrival == pytest.approx(t0 + nbytes * 8 / 10e9 + 1e-4, abs=1e-9)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,0 +1,167 @@
+"""How fast is the flow-level network model, and does its cost per flow stay flat as flows grow?
+
+Why this exists: DESIGN.md §2 and testbed/network.py claim that grouping flows by route makes an
+event cost linear in the number of *active routes*, not flows, so 10,000 concurrent flows stay
+cheap.  An experiment suite pushes hundreds of thousands of messages through the model, so the
+claim decides whether the virtual clock or the GPUs set the pace.  This script measures it on
+geo-11 (11 regions, 22 workers, 462 worker pairs = at most 462 flow classes):
+
+* ``all-at-once``: all N flows start at t = 0 (N concurrent at the peak);
+* ``poisson``: Poisson arrivals at a rate that loads the busiest directed link to ``--utilisation``
+  (0.9 by default), a steady state like a long training run. On geo-11 that holds only ~60-110
+  flows in flight: relayed pairs make virginia<->tokyo the bottleneck while the median WAN link is
+  at a third of that load, so "hundreds" in flight would need an overload that never reaches a
+  steady state (the in-flight count then grows with N).
+
+Flows go between uniformly random distinct workers, sizes log-uniform in [10 KB, 100 MB], seeded.
+Run on demand (not in CI)::
+
+    /work/main/.venv/bin/python benchmarks/bench_network.py            # N = 1k, 10k, 100k
+    /work/main/.venv/bin/python benchmarks/bench_network.py --sizes 1000 10000
+
+It prints one line per case and merges each into ``benchmarks/results/bench_network.json`` as soon
+as it is measured (so ``--sizes 100000 --scenarios all-at-once`` alone refreshes just that row).  Besides wall
+time it records process CPU time and the 1-minute load average around each case: on a shared
+machine wall time is inflated by other work, CPU time much less so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from testbed.network import simulate_flows  # noqa: E402
+from testbed.topology import Topology, load_topology  # noqa: E402
+
+MIN_NBYTES, MAX_NBYTES = 10e3, 100e6
+MEAN_NBYTES = (MAX_NBYTES - MIN_NBYTES) / math.log(MAX_NBYTES / MIN_NBYTES)  # log-uniform mean, 10.86 MB
+Flow = tuple[str, str, float, float]
+
+
+def random_flows(topology: Topology, n: int, rng: np.random.Generator, rate_per_s: float | None) -> list[Flow]:
+    """``n`` flows between random distinct workers; all at t = 0, or Poisson at ``rate_per_s``."""
+    nodes = np.array(topology.nodes)
+    src = rng.integers(len(nodes), size=n)
+    dst = (src + rng.integers(1, len(nodes), size=n)) % len(nodes)  # uniform over the others
+    nbytes = np.exp(rng.uniform(math.log(MIN_NBYTES), math.log(MAX_NBYTES), size=n))
+    start_s = np.zeros(n) if rate_per_s is None else np.cumsum(rng.exponential(1.0 / rate_per_s, size=n))
+    return [(str(nodes[s]), str(nodes[d]), float(b), float(t)) for s, d, b, t in zip(src, dst, nbytes, start_s,
+                                                                                       strict=True)]
+
+
+def rate_for_utilisation(topology: Topology, utilisation: float) -> float:
+    """Arrival rate (flows/s) that loads the busiest directed link to ``utilisation`` on average.
+
+    Every ordered worker pair is equally likely, so a link's offered load is
+    rate * mean size * (pairs whose route crosses it) / (all pairs).
+    """
+    nodes = topology.nodes
+    crossings: Counter = Counter()
+    for src in nodes:
+        for dst in nodes:
+            if src != dst:
+                crossings.update(topology.route(src, dst).links)
+    pairs = len(nodes) * (len(nodes) - 1)
+    worst = max(count / pairs * MEAN_NBYTES * 8 / topology.link_capacity_bps(link)
+                for link, count in crossings.items())
+    return utilisation / worst
+
+
+def concurrency(flows: list[Flow], arrival_s: list[float]) -> tuple[int, float]:
+    """(peak, time-averaged) number of flows in flight between their start and arrival."""
+    starts = np.array([f[3] for f in flows])
+    ends = np.array(arrival_s)
+    times = np.concatenate([starts, ends])
+    deltas = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
+    order = np.lexsort((deltas, times))  # at equal times, ends (-1) before starts
+    peak = int(np.cumsum(deltas[order]).max())
+    makespan = ends.max() - starts.min()
+    return peak, float((ends - starts).sum() / makespan) if makespan > 0 else float(len(flows))
+
+
+def run_case(topology: Topology, n: int, scenario: str, seed: int, rate_per_s: float | None) -> dict:
+    rng = np.random.default_rng(seed)
+    flows = random_flows(topology, n, rng, rate_per_s)
+    load_before = os.getloadavg()[0]
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    arrival_s = simulate_flows(topology, flows, seed=seed)
+    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+    peak, mean = concurrency(flows, arrival_s)
+    return {
+        "scenario": scenario, "n_flows": n, "wall_s": round(wall_s, 3), "flows_per_s": round(n / wall_s, 1),
+        "us_per_flow": round(wall_s / n * 1e6, 1), "cpu_s": round(cpu_s, 3),
+        "cpu_us_per_flow": round(cpu_s / n * 1e6, 1),
+        "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "peak_concurrency": peak, "mean_concurrency": round(mean, 1),
+        "arrival_rate_per_s": None if rate_per_s is None else round(rate_per_s, 3),
+        "virtual_makespan_s": round(max(arrival_s), 3),
+    }
+
+
+def machine_facts() -> dict:
+    return {
+        "cpu_count": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+    }
+
+
+def _save(out: Path, topology: Topology, args: argparse.Namespace, case: dict, command: str) -> None:
+    """Merge ``case`` into the results file, replacing an older figure for the same (scenario, N)."""
+    old = json.loads(out.read_text()) if out.is_file() else {}
+    same_setup = old.get("topology") == topology.name and old.get("utilisation") == args.utilisation
+    cases = [c for c in old.get("cases", []) if same_setup
+             and (c["scenario"], c["n_flows"]) != (case["scenario"], case["n_flows"])]
+    cases.append(case)
+    cases.sort(key=lambda c: (c["scenario"], c["n_flows"]))
+    result = {"topology": topology.name, "seed": args.seed, "utilisation": args.utilisation,
+              "mean_flow_nbytes": MEAN_NBYTES, "machine": machine_facts(), "last_command": command, "cases": cases}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--topology", default=str(ROOT / "topologies" / "geo-11.yaml"))
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
+    parser.add_argument("--scenarios", nargs="+", default=["all-at-once", "poisson"],
+                        choices=["all-at-once", "poisson"])
+    parser.add_argument("--utilisation", type=float, default=0.9, help="poisson: busiest link's mean load")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_network.json"))
+    args = parser.parse_args(argv)
+
+    topology = load_topology(args.topology)
+    rate = rate_for_utilisation(topology, args.utilisation)
+    print(f"{topology.name}: {len(topology.nodes)} workers, {len(topology.links)} links; "
+          f"poisson rate {rate:.1f} flows/s (busiest link at {args.utilisation:.0%})", flush=True)
+    out = Path(args.out)
+    command = "python benchmarks/bench_network.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    for scenario in args.scenarios:
+        for n in args.sizes:
+            case = run_case(topology, n, scenario, args.seed, rate if scenario == "poisson" else None)
+            case["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            print(f"{scenario:>11} N={n:>7,}: wall {case['wall_s']:8.2f} s  {case['flows_per_s']:9,.0f} flows/s  "
+                  f"{case['us_per_flow']:7.1f} us/flow (cpu {case['cpu_us_per_flow']:7.1f})  "
+                  f"peak {case['peak_concurrency']:>7,} in flight  "
+                  f"(mean {case['mean_concurrency']:,.0f})", flush=True)
+            _save(out, topology, args, case, command)  # after every case: a 10-minute run may be cut short
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
