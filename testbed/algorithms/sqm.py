@@ -1,0 +1,128 @@
+"""``sqm``: geo-distributed statistical-query learning (Cano et al. 2016) of a GAN.
+
+Raw data never leaves its datacenter; only D's parameters and gradient
+statistics cross the WAN.  A central learner ``<server_at>/learner`` holds G and
+D.  Each step (one learner step; ``iterations`` counts them):
+
+1. the learner sends D's parameters to every datacenter's *head* (its first
+   worker) -- ``params_d``: 4|D| B per DC;
+2. the datacenter answers the statistical query "mean gradient of D's real-data
+   loss (softplus(-D(x)), + R1 if set) over a local batch of b" -- ``sq_answer``:
+   4|D| B per DC back to the learner;
+3. meanwhile the learner computes the fake-data term on b samples of its own G
+   (``sq_fake``), then steps D with sum_dc w_dc * answer_dc + fake term and steps G
+   against the new D (``sq_step``): G never needs the data.
+
+Decisions:
+
+* **How a DC with several workers answers.** The head forwards the query over the
+  LAN to the DC's other workers (``params_d``, LAN), every worker answers on its own
+  shard in parallel (``sq_query``), the others send their answers to the head
+  (``sq_answer``, LAN), and the head merges them (a weighted mean, cheap, charged no
+  virtual time).  So per step per DC with W workers: exactly one 4|D| B message each
+  way between the learner and the DC, plus 2(W - 1) x 4|D| B inside the DC; the
+  learner's own DC talks to it over the LAN.  No sample, raw or generated, is ever sent.
+* **Weights.** Answers are means over a batch; the statistic the learner wants is
+  the mean over *all* data, so a DC's answer is its workers' answers weighted by
+  their shard sizes n_k / n_dc, and the learner weights DCs by n_dc / n.  With
+  non-IID data (``by_datacenter``) this keeps every class at its true frequency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import simpy
+
+from testbed.algorithms import register
+from testbed.algorithms.base import Algorithm, check_one_datacenter, server_datacenters
+from testbed.engine import NodeContext
+from testbed.errors import ConfigError
+from testbed.nodes.sqm import SqLearner, SqWorker
+from testbed.topology import Topology
+
+
+@dataclass(frozen=True)
+class SqmParams:
+    """``batch_size`` b of every query and of the learner's fake batches (0 = training.batch_size);
+    ``server_at``: the learner's datacenter."""
+
+    batch_size: int = 0
+    server_at: Any = None
+
+
+@register("sqm")
+class StatisticalQuery(Algorithm):
+    """A central learner asking datacenters for real-data gradient statistics."""
+
+    Params = SqmParams
+    task_kinds = ("sq_query", "sq_fake", "sq_step")
+
+    @classmethod
+    def validate(cls, params: SqmParams, topology: Topology, src: str) -> None:
+        if params.batch_size < 0:
+            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} < 0",
+                              "use b >= 1, or 0 for training.batch_size")
+        check_one_datacenter(params.server_at, topology, src)
+
+    def setup(self) -> None:
+        run = self.run
+        self.learner = f"{server_datacenters(self.params.server_at, run.topology)[0]}/learner"
+        b = self.params.batch_size or run.spec.training.batch_size
+        self.members: dict[str, list[str]] = {}
+        for worker in run.workers:
+            self.members.setdefault(run.topology.datacenter_of(worker), []).append(worker)
+        for i, worker in enumerate(run.workers):
+            run.executor.host(worker, SqWorker, run.setup, i, b)
+        run.executor.host(self.learner, SqLearner, run.setup, b)
+        self.n_k = {w: int(run.executor.resolve(run.executor.call(w, "num_samples"))) for w in run.workers}
+        total = sum(self.n_k.values())
+        self.dc_weights = [sum(self.n_k[w] for w in ws) / total for ws in self.members.values()]
+
+    def start(self) -> None:
+        engine = self.run.engine
+        engine.spawn(self.learner, self._learn)
+        for workers in self.members.values():
+            head, others = workers[0], workers[1:]
+            engine.spawn(head, lambda ctx, others=others: self._head(ctx, others))
+            for worker in others:
+                engine.spawn(worker, lambda ctx, head=head: self._member(ctx, head))
+
+    def _learn(self, ctx: NodeContext) -> Generator[simpy.Event, Any, None]:
+        run, heads = self.run, [ws[0] for ws in self.members.values()]
+        while not run.should_stop():
+            d = ctx.call("get_d")
+            for head in heads:
+                ctx.send(head, d, "params_d")
+            fake = yield ctx.compute("sq_fake", "fake_grad")
+            answers = []
+            for head in heads:
+                answers.append((yield ctx.recv(kind="sq_answer", src=head)).payload)
+            yield ctx.compute("sq_step", "step", self.dc_weights, fake, *answers)
+            run.complete_iteration()
+
+    def _head(self, ctx: NodeContext, others: list[str]) -> Generator[simpy.Event, Any, None]:
+        weights = [float(self.n_k[w]) for w in [ctx.node_id, *others]]
+        while True:
+            query = (yield ctx.recv(kind="params_d", src=self.learner)).payload
+            for worker in others:
+                ctx.send(worker, query, "params_d")
+            answers = [(yield ctx.compute("sq_query", "sq_answer", query))]
+            for worker in others:
+                answers.append((yield ctx.recv(kind="sq_answer", src=worker)).payload)
+            answer = ctx.call("combine", weights, *answers) if others else answers[0]
+            ctx.send(self.learner, answer, "sq_answer")
+
+    def _member(self, ctx: NodeContext, head: str) -> Generator[simpy.Event, Any, None]:
+        while True:
+            query = (yield ctx.recv(kind="params_d", src=head)).payload
+            answer = yield ctx.compute("sq_query", "sq_answer", query)
+            ctx.send(head, answer, "sq_answer")
+
+    def evaluation(self) -> tuple[str, list[Any]]:
+        return "evaluate", [self.run.executor.call(self.learner, "get_g")]
+
+    def calibration_node(self, kind: str) -> str:
+        return self.learner if kind in ("sq_fake", "sq_step") else self.run.workers[0]

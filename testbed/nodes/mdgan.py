@@ -1,0 +1,130 @@
+"""MD-GAN's two executor-side states: the server that owns G, and a worker that owns a D_n.
+
+MD-GAN (Hardy et al., IPDPS 2019) splits one GAN across machines so that only
+*samples* and *error feedback* travel, never G: the :class:`MdganServer` draws
+latents, generates batches and back-propagates the workers' feedback through G;
+an :class:`MdganWorker` trains its own discriminator on generated and local real
+data, answers with F_n = dL_G/dx, and swaps its D with a peer now and then.
+The algorithm (testbed.algorithms.mdgan) decides who gets which batch and when.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from testbed.gan import apply_feedback, d_step, feedback_on_samples, get_params, make_adam, sample_fakes, set_params
+from testbed.nodes.setup import NodeSetup
+from testbed.nodes.worker import GanWorker
+
+SERVER_STREAM = 10_000_019
+"""Torch RNG stream of the server's latents (far from the workers' streams 1..N)."""
+
+
+class MdganServer:
+    """Holds G and its Adam state; generates batches and applies error feedback."""
+
+    def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:
+        state = setup.gan_state(device)
+        self.G, self.opt_g = state.G, state.opt_g
+        self.batch_size = batch_size
+        self.gen = setup.torch_generator(SERVER_STREAM, device)
+        self._z: list[np.ndarray] = []
+
+    def generate(self, count: int) -> list[np.ndarray]:
+        """``count`` batches X^(1..count) of ``batch_size`` samples; keeps their latents for the update."""
+        batches = [sample_fakes(self.G, self.batch_size, self.gen) for _ in range(int(count))]
+        self._z = [z for z, _ in batches]
+        return [x for _, x in batches]
+
+    def apply(self, g_batch: list[int], *feedbacks: np.ndarray) -> int:
+        """One G step from worker feedbacks: ``feedbacks[n]`` refers to batch ``g_batch[n]``.
+
+        G's gradient is (1/N) sum_n (dG(z_{g(n)})/dw)^T F_n; feedbacks on the same batch are
+        summed first, so G is back-propagated once per distinct batch.  Returns that count.
+        """
+        if len(g_batch) != len(feedbacks):
+            raise ValueError(f"{len(g_batch)} batch indices but {len(feedbacks)} feedbacks")
+        used = sorted(set(g_batch))
+        n = len(feedbacks)
+        # apply_feedback averages over the list it is given, so scale each per-batch sum by len(used) / N.
+        summed = [np.sum([f for j, f in zip(g_batch, feedbacks, strict=True) if j == b], axis=0) * (len(used) / n)
+                  for b in used]
+        apply_feedback((self.G, self.opt_g), [self._z[b] for b in used], summed)
+        return len(used)
+
+    def get_g(self) -> dict[str, np.ndarray]:
+        return get_params(self.G)
+
+    def time_task(self, kind: str, repeats: int = 3) -> float:
+        """Median seconds of one ``mdgan_generate`` or ``mdgan_backprop`` (one batch each), on a copy."""
+        probe = copy.deepcopy(self)
+        x = probe.generate(1)[0]
+        tasks: dict[str, Callable[[], Any]] = {
+            "mdgan_generate": lambda: probe.generate(1),
+            "mdgan_backprop": lambda: probe.apply([0], np.zeros_like(x)),
+        }
+        if kind not in tasks:
+            raise KeyError(f"the MD-GAN server cannot time task kind {kind!r}")
+        return median_seconds(tasks[kind], repeats)
+
+
+class MdganWorker(GanWorker):
+    """A worker with its own D_n (G is unused): D steps on server batches, feedback, D swaps."""
+
+    def __init__(self, setup: NodeSetup, index: int, batch_size: int, device: str = "cpu") -> None:
+        super().__init__(setup, index, device)
+        self.batch_size = batch_size
+
+    def _real(self) -> torch.Tensor:
+        b = min(self.batch_size, self.x.shape[0])
+        idx = self.rng.integers(0, self.x.shape[0], size=b)
+        return self._x_t[torch.as_tensor(idx, device=self.device)]
+
+    def d_steps(self, x_d: np.ndarray, steps: int) -> dict[str, float]:
+        """``steps`` Adam steps of D_n, each on a fresh local real batch and the server's batch X(d)."""
+        stats: dict[str, float] = {}
+        for _ in range(int(steps)):
+            stats = d_step(self.state, self._real(), fake=x_d, r1_gamma=self.setup.training.r1_gamma)
+        return stats
+
+    def feedback(self, x_g: np.ndarray) -> np.ndarray:
+        """F_n = d/dx mean softplus(-D_n(x)) on X(g): b x d floats, 1/b already inside."""
+        return feedback_on_samples(self.state.D, x_g)
+
+    def load_d(self, params: dict[str, np.ndarray]) -> int:
+        """Take a peer's D after a swap; its Adam state is reset (moments belong to the old D)."""
+        set_params(self.state.D, params)
+        t = self.setup.training
+        self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
+        return sum(int(p.size) for p in params.values())
+
+    def time_task(self, kind: str, repeats: int = 3) -> float:
+        """Median seconds of one ``mdgan_d_step`` or one ``mdgan_feedback`` on a copy of the state."""
+        probe = copy.deepcopy(self)
+        fake = probe._real().cpu().numpy()
+        tasks: dict[str, Callable[[], Any]] = {
+            "mdgan_d_step": lambda: probe.d_steps(fake, 1),
+            "mdgan_feedback": lambda: probe.feedback(fake),
+        }
+        if kind not in tasks:
+            return super().time_task(kind, repeats)
+        return median_seconds(tasks[kind], repeats)
+
+
+def median_seconds(task: Callable[[], Any], repeats: int) -> float:
+    """Median wall seconds of ``repeats`` calls of ``task`` after one warm-up call."""
+    times = []
+    for _ in range(repeats + 1):  # the first call warms up
+        start = time.perf_counter()
+        task()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])

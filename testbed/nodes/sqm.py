@@ -1,0 +1,105 @@
+"""Statistical-query learning's executor-side states: the central learner and a data-holding worker.
+
+In Cano et al.'s geo-distributed statistical-query model the data never moves;
+the learner only asks *statistics* of it.  For a GAN the one statistic that needs
+real data is the real-data half of D's gradient, so an :class:`SqWorker` answers
+"mean gradient of D's real loss over a local batch" for the D it is sent, and the
+:class:`SqLearner` adds the fake-data half, steps D, and steps G on its own
+(G's loss involves only D and generated samples).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from testbed.gan import (
+    ParamDict,
+    add_grads,
+    apply_d_grads,
+    d_fake_grad,
+    d_real_grad,
+    g_step,
+    get_params,
+    sample_fakes,
+    set_params,
+)
+from testbed.nodes.mdgan import median_seconds
+from testbed.nodes.setup import NodeSetup
+from testbed.nodes.worker import GanWorker
+
+LEARNER_STREAM = 10_000_033
+"""Torch RNG stream of the learner's latents (far from the workers' streams 1..N)."""
+
+
+class SqLearner:
+    """Holds G and D with their Adam states; never sees a real sample."""
+
+    def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:
+        self.state = setup.gan_state(device)
+        self.batch_size = batch_size
+        self.gen = setup.torch_generator(LEARNER_STREAM, device)
+
+    def get_d(self) -> ParamDict:
+        return get_params(self.state.D)
+
+    def get_g(self) -> ParamDict:
+        return get_params(self.state.G)
+
+    def fake_grad(self) -> ParamDict:
+        """Gradient of D's fake-data loss, mean softplus(D(G(z))), over b fresh latents."""
+        _, fake = sample_fakes(self.state.G, self.batch_size, self.gen)
+        return d_fake_grad(self.state.D, fake)
+
+    def step(self, weights: list[float], fake: ParamDict, *answers: ParamDict) -> dict[str, float]:
+        """D step with sum_dc w_dc * answer_dc + fake term, then one G step against the new D."""
+        real = add_grads(*answers, weights=list(weights))
+        apply_d_grads(self.state, add_grads(real, fake))
+        return g_step(self.state, self.batch_size, self.gen)
+
+    def time_task(self, kind: str, repeats: int = 3) -> float:
+        """Median seconds of one ``sq_fake`` or ``sq_step`` (one DC answer) on a copy."""
+        probe = copy.deepcopy(self)
+        grad = probe.fake_grad()
+        tasks: dict[str, Callable[[], Any]] = {
+            "sq_fake": probe.fake_grad,
+            "sq_step": lambda: probe.step([1.0], grad, grad),
+        }
+        if kind not in tasks:
+            raise KeyError(f"the SQ learner cannot time task kind {kind!r}")
+        return median_seconds(tasks[kind], repeats)
+
+
+class SqWorker(GanWorker):
+    """Answers statistical queries on its own shard; a DC's head also merges its DC's answers."""
+
+    def __init__(self, setup: NodeSetup, index: int, batch_size: int, device: str = "cpu") -> None:
+        super().__init__(setup, index, device)
+        self.batch_size = batch_size
+
+    def _real(self) -> torch.Tensor:
+        b = min(self.batch_size, self.x.shape[0])
+        idx = self.rng.integers(0, self.x.shape[0], size=b)
+        return self._x_t[torch.as_tensor(idx, device=self.device)]
+
+    def sq_answer(self, d_params: ParamDict) -> ParamDict:
+        """Mean gradient of softplus(-D(x)) (+ R1) over a local real batch, for the given D."""
+        set_params(self.state.D, d_params)
+        return d_real_grad(self.state.D, self._real(), r1_gamma=self.setup.training.r1_gamma)
+
+    def combine(self, weights: list[float], *answers: ParamDict) -> ParamDict:
+        """The datacenter's answer: the data-size weighted mean of its workers' answers."""
+        total = float(sum(weights))
+        return add_grads(*answers, weights=[w / total for w in weights])
+
+    def time_task(self, kind: str, repeats: int = 3) -> float:
+        """Median seconds of one ``sq_query`` on a copy of the state."""
+        if kind != "sq_query":
+            return super().time_task(kind, repeats)
+        probe = copy.deepcopy(self)
+        d = probe.get_d()
+        return median_seconds(lambda: probe.sq_answer(d), repeats)
+
