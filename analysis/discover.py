@@ -61,8 +61,9 @@ def discover(root: str | Path) -> Discovery:
     dirs = sorted({p.parent for marker in RUN_MARKERS for p in root.rglob(marker) if _is_run_dir(p.parent)})
     dirs = [d for d in dirs if not any(parent in dirs for parent in d.parents)]
     if not dirs:
-        raise ConfigError(root, "RESULTS_DIR", "holds no run directory (no summary.json, config.yaml or metrics.csv "
-                          "below it)", f"run experiments first (python -m testbed run X.yaml --out DIR), or {SHAPES_FIX}")
+        raise ConfigError(root, "RESULTS_DIR", "holds no run directory (no summary.json, config.yaml or "
+                          "metrics.csv below it)",
+                          f"run experiments first (python -m testbed run X.yaml --out DIR), or {SHAPES_FIX}")
     return Discovery(root, tuple(RunRef(d, d.relative_to(root).as_posix()) for d in dirs), None)
 
 

@@ -167,7 +167,8 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ConfigError(path, "summary.json", f"is not valid JSON ({err.msg}, line {err.lineno})", RERUN_FIX) from None
+        raise ConfigError(path, "summary.json", f"is not valid JSON ({err.msg}, line {err.lineno})",
+                          RERUN_FIX) from None
 
 
 def _read_yaml(path: Path) -> dict[str, Any] | None:

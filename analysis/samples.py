@@ -27,7 +27,7 @@ def sample_choices(results: Results) -> tuple[float, pd.DataFrame]:
     evals = results.metrics[results.metrics["run"].isin(first["run"])]
     common_s = float(evals.groupby("run")["virtual_time_s"].max().min())
     chosen = []
-    for run, rows in evals.groupby("run"):
+    for _run, rows in evals.groupby("run"):
         closest = rows.loc[(rows["virtual_time_s"] - common_s).abs().idxmin()]
         chosen += [closest.to_frame().T.assign(at="equal time"), rows.tail(1).assign(at="final")]
     frame = pd.concat(chosen, ignore_index=True).merge(first[["run", "run_dir"]], on="run")
