@@ -37,7 +37,8 @@ def identify(runs: pd.DataFrame, index_axes: Sequence[str] | None) -> Identity:
         if column not in runs:
             runs[column] = None
     runs["algorithm"] = runs["algorithm"].fillna("?").astype(str)
-    runs["dataset"] = runs["dataset"].fillna("?").astype(str)
+    known = runs["dataset"].dropna().unique()
+    runs["dataset"] = runs["dataset"].fillna(known[0] if len(known) == 1 else "?").astype(str)
     if index_axes is not None:
         method_axes = tuple(a for a in index_axes if a.startswith("algorithm.") and a != "algorithm.name")
         sweep_axes = tuple(a for a in index_axes if a not in NOT_SWEEPS and a not in method_axes)
