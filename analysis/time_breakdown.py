@@ -35,7 +35,7 @@ def worker_breakdown(results: Results) -> pd.DataFrame:
 def build(results: Results) -> Figure:
     """Stacked horizontal bars, one per series: seconds (left) and shares (right)."""
     table = worker_breakdown(results)
-    fig = new_figure(13.0, 1.4 + 0.55 * len(table))
+    fig = new_figure(13.0, 1.9 + 0.55 * len(table))
     seconds_ax, share_ax = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(table))
     left = np.zeros(len(table))
@@ -57,7 +57,7 @@ def build(results: Results) -> Figure:
     share_ax.set_xlabel("share of the worker's accounted time (%)")
     share_ax.set_xlim(0, 100)
     share_ax.set_title("shares")
-    seconds_ax.legend(fontsize=8, loc="lower right")
+    fig.legend(*seconds_ax.get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=9)
     for ax in (seconds_ax, share_ax):
         ax.grid(True, axis="x", alpha=0.3)
     fig.suptitle("Where workers' virtual time goes (from nodes.csv)")

@@ -66,17 +66,24 @@ def build(results: Results) -> Figure:
         raise NotApplicable("no run's config.yaml names a topology file that can be found from here")
     peak = max((v for _, _, vals in panels for v in vals.values()), default=0.0)
     divisor, unit = byte_unit(peak)
-    cols = min(len(panels), 2)
+    images = [_render(topology_figure(topology, {pair: v / divisor for pair, v in vals.items()},
+                                      value_label=f"WAN {unit} carried (both directions)"))
+              for _, topology, vals in panels]
+    cols = 1 if len(panels) == 1 else 2
     rows = math.ceil(len(panels) / cols)
-    fig = new_figure(8.0 * cols, 5.2 * rows)
+    aspect = max(img.shape[0] / img.shape[1] for img in images)  # height / width of one map
+    width_in = 9.0 * cols
+    fig = new_figure(width_in, rows * (width_in / cols * aspect + 0.5) + 0.4)
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    for ax, (series, topology, vals) in zip(axes, panels, strict=False):
-        shown = {pair: v / divisor for pair, v in vals.items()}
-        ax.imshow(_render(topology_figure(topology, shown, value_label=f"WAN {unit} carried (both directions)")))
-        ax.set_title(f"{series}: {sum(vals.values()) / divisor:.3g} {unit} on WAN links", fontsize=11)
+    for ax, (series, _, vals), image in zip(axes, panels, images, strict=False):
+        ax.imshow(image)
+        total = sum(vals.values())
+        ax.set_title(f"{series}: " + (f"{total / divisor:.3g} {unit} on WAN links" if total else "no WAN traffic"),
+                     fontsize=12)
         ax.set_axis_off()
     for ax in axes[len(panels):]:
         ax.set_axis_off()
+    fig.get_layout_engine().set(w_pad=0.02, h_pad=0.02, hspace=0.0, wspace=0.0)
     fig.suptitle("WAN bytes per link (width and colour; dashed = nothing carried; each map has its own scale)")
     return fig
 

@@ -35,7 +35,7 @@ def build(results: Results) -> Figure:
     table = wan_bytes_by_kind(results)
     series = sorted(results.complete["series"].unique())
     table = table.reindex(series, fill_value=0)
-    fig = new_figure(13.0, 1.6 + 0.55 * len(series))
+    fig = new_figure(13.0, 2.4 + 0.55 * len(series))
     bytes_ax, usd_ax = fig.subplots(1, 2, sharey=True, width_ratios=[3, 2])
     y = np.arange(len(series))
     divisor, unit = byte_unit(float(table.sum(axis=1).max()) if table.size else 0.0)
@@ -54,7 +54,8 @@ def build(results: Results) -> Figure:
     bytes_ax.set_title("WAN bytes by message kind")
     bytes_ax.set_xlim(0, max(left.max(), 1e-12) * 1.25)
     if len(table.columns):
-        bytes_ax.legend(fontsize=8, title="kind", title_fontsize=8, loc="lower right")
+        fig.legend(*bytes_ax.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(table.columns), 8),
+                   fontsize=9, title="message kind", title_fontsize=9)
     usd = results.complete.groupby("series")["egress_usd"].agg(["mean", "std"]).reindex(series).fillna(0.0)
     usd_ax.barh(y, usd["mean"], xerr=usd["std"], height=0.6, color="tab:olive", capsize=3)
     for yi, value in zip(y, usd["mean"], strict=True):
