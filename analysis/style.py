@@ -1,0 +1,97 @@
+"""What every figure shares: one colour per method, readable byte units, seed bands, saving.
+
+Why: a reader compares figures side by side, so ``ps`` must be the same colour in all of them,
+bytes must read as "1.3 GB" rather than "1.3e9", and "mean ± std over seeds" must be computed the
+same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+LINESTYLES = ("-", "--", ":", "-.")
+BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
+
+
+def method_colors(methods: Iterable[str]) -> dict[str, tuple[float, ...]]:
+    """A stable colour per method (sorted order through tab10)."""
+    cmap = colormaps["tab10"]
+    return {m: cmap(i % 10) for i, m in enumerate(sorted(set(methods)))}
+
+
+def series_styles(runs: pd.DataFrame) -> dict[str, dict[str, object]]:
+    """matplotlib kwargs per series: the method's colour, a line style per sweep combination."""
+    colors = method_colors(runs["method"])
+    styles: dict[str, dict[str, object]] = {}
+    per_method: dict[str, int] = {}
+    for series, method in runs[["series", "method"]].drop_duplicates().sort_values("series").itertuples(index=False):
+        k = per_method.get(method, 0)
+        per_method[method] = k + 1
+        styles[series] = {"color": colors[method], "linestyle": LINESTYLES[k % len(LINESTYLES)]}
+    return styles
+
+
+def byte_unit(max_nbytes: float) -> tuple[float, str]:
+    """(divisor, unit) that shows ``max_nbytes`` as a number between 1 and 1000."""
+    for divisor, unit in BYTE_UNITS:
+        if max_nbytes >= divisor:
+            return divisor, unit
+    return 1.0, "B"
+
+
+def format_nbytes(nbytes: float) -> str:
+    """``1234567`` -> ``1.23 MB`` (decimal units)."""
+    divisor, unit = byte_unit(abs(nbytes))
+    return f"{nbytes / divisor:.3g} {unit}"
+
+
+def seed_band(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and std over seeds of curves y(x) sampled at possibly different x.
+
+    Identical x grids are averaged point by point; otherwise every curve is linearly interpolated onto
+    the union of the x values inside the range all curves cover.  One curve gives std = 0.
+    """
+    xs = [np.asarray(x, dtype=float) for x, _ in curves]
+    ys = [np.asarray(y, dtype=float) for _, y in curves]
+    if all(len(x) == len(xs[0]) and np.allclose(x, xs[0]) for x in xs):
+        grid, stack = xs[0], np.vstack(ys)
+    else:
+        lo, hi = max(x.min() for x in xs), min(x.max() for x in xs)
+        grid = np.unique(np.concatenate([x[(x >= lo) & (x <= hi)] for x in xs]))
+        stack = np.vstack([np.interp(grid, x, y) for x, y in zip(xs, ys, strict=True)])
+    return grid, stack.mean(axis=0), stack.std(axis=0)
+
+
+def quality_label(metric: str, higher_is_better: bool) -> str:
+    """Axis label for a quality metric, saying which way is better."""
+    return f"{metric.replace('_', ' ')} ({'higher' if higher_is_better else 'lower'} is better)"
+
+
+def save(fig: Figure, out_dir: Path, name: str, pdf: bool = False) -> list[Path]:
+    """Write ``name.png`` (and ``name.pdf``) under ``out_dir``; returns the paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{name}.png"]
+    fig.savefig(paths[0], dpi=120)
+    if pdf:
+        paths.append(out_dir / f"{name}.pdf")
+        fig.savefig(paths[1])
+    return paths
+
+
+def new_figure(width_in: float, height_in: float) -> Figure:
+    """A figure not tied to pyplot's global state (safe in loops and threads)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(width_in, height_in), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
