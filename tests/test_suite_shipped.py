@@ -10,7 +10,7 @@ from testbed.suite import load_suite
 
 def test_quickstart_covers_the_registered_methods_on_wan_3dc() -> None:
     suite = load_suite("experiments/quickstart.yaml")
-    assert {c.spec.algorithm for c in suite.cells} == {"local", "centralized", "ps", "fedavg"}
+    assert {c.spec.algorithm for c in suite.cells} == {"local", "centralized", "ps", "fedavg", "mdgan", "gaia", "sqm"}
     assert {c.spec.topology.name for c in suite.cells} == {"wan-3dc"} and {c.spec.dataset for c in suite.cells} == {
         "ring8"}
 
