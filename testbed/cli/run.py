@@ -62,7 +62,18 @@ def _run_suite(args: argparse.Namespace) -> int:
           f"(already complete) of {len(suite.cells)}; index: {outcome.root / 'index.csv'}")
     if outcome.interrupted:
         return 130
+    if not args.no_plots and (outcome.complete or outcome.skipped):
+        _plot_suite(outcome.root)
     return 1 if outcome.failed else 0
+
+
+def _plot_suite(root: Path) -> None:
+    """End a suite with its comparison figures and table (as ``python -m testbed plot`` would)."""
+    from analysis import load_results, plot_all
+
+    report = plot_all(load_results(root), root / "plots")
+    print(f"plots: {len(report.written)} file(s) in {root / 'plots'} (summary.md: the table)"
+          + (f"; skipped {', '.join(sorted(report.skipped))}" if report.skipped else ""))
 
 
 def _dry_run(suite: object) -> int:
@@ -89,6 +100,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="experiment: override the YAML's backend; suite: where cells run (default ray)")
     parser.add_argument("--address", help="Ray cluster address ('auto' joins `ray start --head`)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (one line per finished cell)")
+    parser.add_argument("--no-plots", action="store_true", help="suite: skip writing the comparison plots at the end")
     suite = parser.add_argument_group("suites")
     suite.add_argument("--resume", action="store_true", help="skip complete cells, re-run the rest")
     suite.add_argument("--overwrite", action="store_true", help="wipe existing cell results and start over")
