@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from conftest import tiny_topology
 
 ray = pytest.importorskip("ray")
 
@@ -17,6 +18,9 @@ from testbed.experiment import load_experiment  # noqa: E402
 from testbed.run import Run  # noqa: E402
 from testbed.runtime.cluster import ensure_ray, shutdown_ray  # noqa: E402
 from testbed.runtime.ray_executor import Placement, RayExecutor  # noqa: E402
+
+COSTS = {"mdgan_generate": 0.001, "mdgan_d_step": 0.01, "mdgan_feedback": 0.002, "mdgan_backprop": 0.003,
+         "sq_query": 0.01, "sq_fake": 0.002, "sq_step": 0.003}
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +49,18 @@ def test_inprocess_and_ray_traffic_identical(cluster, experiment, algorithm) -> 
     assert len(frames[0]) > 0
     for frame in frames[1:]:
         pd.testing.assert_frame_equal(frame, frames[0])
+
+
+# MD-GAN and SQ learning: one actor (``pool: 1``) hosts every node, since each actor start costs
+# seconds on this machine (values still travel between nodes as Ray objects).
+@pytest.mark.parametrize("algorithm", [{"name": "mdgan", "swap_every_epochs": 0.25, "disc_steps": 2},
+                                       {"name": "sqm", "server_at": "b"}])
+def test_mdgan_and_sqm_traffic_identical_on_one_actor(cluster, experiment, algorithm) -> None:
+    spec = load_experiment(experiment(algorithm, topology=tiny_topology((2, 1)), max_iterations=5,
+                                      compute={"model": "fixed", "costs": COSTS}))
+    local = traffic(spec, InProcessExecutor())
+    on_ray = traffic(spec, RayExecutor(list(spec.topology.nodes), Placement("pool", 1)))
+    assert len(local) > 0
+    pd.testing.assert_frame_equal(on_ray, local)
+    if algorithm["name"] == "mdgan":  # swaps happened (every ceil(133 * 0.25 / 16) = 3 iterations)
+        assert (local.kind == "swap_d").sum() == 3

@@ -82,16 +82,11 @@ class MdganWorker(GanWorker):
         super().__init__(setup, index, device)
         self.batch_size = batch_size
 
-    def _real(self) -> torch.Tensor:
-        b = min(self.batch_size, self.x.shape[0])
-        idx = self.rng.integers(0, self.x.shape[0], size=b)
-        return self._x_t[torch.as_tensor(idx, device=self.device)]
-
     def d_steps(self, x_d: np.ndarray, steps: int) -> dict[str, float]:
         """``steps`` Adam steps of D_n, each on a fresh local real batch and the server's batch X(d)."""
         stats: dict[str, float] = {}
         for _ in range(int(steps)):
-            stats = d_step(self.state, self._real(), fake=x_d, r1_gamma=self.setup.training.r1_gamma)
+            stats = d_step(self.state, self._batch(self.batch_size), fake=x_d, r1_gamma=self.setup.training.r1_gamma)
         return stats
 
     def feedback(self, x_g: np.ndarray) -> np.ndarray:
@@ -108,7 +103,7 @@ class MdganWorker(GanWorker):
     def time_task(self, kind: str, repeats: int = 3) -> float:
         """Median seconds of one ``mdgan_d_step`` or one ``mdgan_feedback`` on a copy of the state."""
         probe = copy.deepcopy(self)
-        fake = probe._real().cpu().numpy()
+        fake = probe._batch(probe.batch_size).cpu().numpy()
         tasks: dict[str, Callable[[], Any]] = {
             "mdgan_d_step": lambda: probe.d_steps(fake, 1),
             "mdgan_feedback": lambda: probe.feedback(fake),

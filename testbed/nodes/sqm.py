@@ -14,8 +14,6 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from testbed.gan import (
     ParamDict,
     add_grads,
@@ -80,15 +78,10 @@ class SqWorker(GanWorker):
         super().__init__(setup, index, device)
         self.batch_size = batch_size
 
-    def _real(self) -> torch.Tensor:
-        b = min(self.batch_size, self.x.shape[0])
-        idx = self.rng.integers(0, self.x.shape[0], size=b)
-        return self._x_t[torch.as_tensor(idx, device=self.device)]
-
     def sq_answer(self, d_params: ParamDict) -> ParamDict:
         """Mean gradient of softplus(-D(x)) (+ R1) over a local real batch, for the given D."""
         set_params(self.state.D, d_params)
-        return d_real_grad(self.state.D, self._real(), r1_gamma=self.setup.training.r1_gamma)
+        return d_real_grad(self.state.D, self._batch(self.batch_size), r1_gamma=self.setup.training.r1_gamma)
 
     def combine(self, weights: list[float], *answers: ParamDict) -> ParamDict:
         """The datacenter's answer: the data-size weighted mean of its workers' answers."""

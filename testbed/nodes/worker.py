@@ -76,8 +76,9 @@ class GanWorker:
         self._x_t = torch.as_tensor(self.x, device=self.device)
         return self.num_samples()
 
-    def _batch(self) -> torch.Tensor:
-        b = self.setup.training.batch_size
+    def _batch(self, batch_size: int | None = None) -> torch.Tensor:
+        """A random batch of local samples (``training.batch_size`` unless given), on the device."""
+        b = batch_size or self.setup.training.batch_size
         idx = self.rng.integers(0, self.x.shape[0], size=min(b, self.x.shape[0]))
         return self._x_t[torch.as_tensor(idx, device=self.device)]
 
