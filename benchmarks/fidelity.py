@@ -19,6 +19,7 @@ Writes benchmarks/results/fidelity.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -83,28 +84,45 @@ def skipped_cells(full: bool, ran: list[Scenario], max_rate_bps: float) -> list[
     return out
 
 
-def report(results: list[dict], factor: float) -> dict[str, dict[str, dict]]:
-    """Per reporting group and model mode: error statistics over every flow of every repeat."""
-    table: dict[str, dict[str, list[float]]] = {}
-    for r in results:
-        s = r["scenario"]
-        for mode in MODES:
-            pred = r["predicted"][mode]
-            for run in r["measured_s"]:
-                errs = relative_errors(pred, run)
-                for key in (s.group, "all"):
-                    table.setdefault(key, {}).setdefault(mode, []).extend(errs)
-    summary = {g: {m: summarize(e) for m, e in modes.items()} for g, modes in table.items()}
-    print(f"\nrelative error of completion time, |predicted - measured| / measured (goodput factor {factor:.4f})")
+def _print_table(title: str, summary: dict[str, dict[str, dict]]) -> None:
+    print(f"\n{title}")
     print(f"{'family':16s}{'n':>5s}" + "".join(f"{m:>22s}" for m in MODES))
     print(f"{'':21s}" + "".join(f"{'median / p95 (bias)':>22s}" for _ in MODES))
     for group in sorted(summary, key=lambda g: (g == "all", g)):
         row = summary[group]
-        n = row["tcp raw"]["n"]
         cells = "".join(f"{row[m]['median_abs']:8.1%} /{row[m]['p95_abs']:6.1%} ({row[m]['median_signed']:+5.0%})"
                         for m in MODES)
-        print(f"{group:16s}{n:5d}{cells}")
-    return summary
+        print(f"{group:16s}{row['tcp raw']['n']:5d}{cells}")
+
+
+def report(cells: list[dict], factor: float) -> dict[str, dict[str, dict[str, dict]]]:
+    """Error statistics per reporting group and model mode, printed and returned.
+
+    ``per_flow``: every flow of every repeat is one sample.  ``makespan``: one sample per
+    run, its last flow's completion against the model's last (what a synchronous step waits for).
+    """
+    samples: dict[str, dict[str, dict[str, list[float]]]] = {"per_flow": {}, "makespan": {}}
+    for cell in cells:
+        for mode in MODES:
+            pred = cell["predicted_s"][mode]
+            for run in cell["measured_s"]:
+                for key in (cell["group"], "all"):
+                    samples["per_flow"].setdefault(key, {}).setdefault(mode, []).extend(relative_errors(pred, run))
+                    samples["makespan"].setdefault(key, {}).setdefault(mode, []).extend(
+                        relative_errors([max(pred)], [max(run)]))
+    out = {kind: {g: {m: summarize(e) for m, e in modes.items()} for g, modes in by_group.items()}
+           for kind, by_group in samples.items()}
+    head = "relative error of completion time, |predicted - measured| / measured"
+    _print_table(f"{head}, every flow (goodput factor {factor:.4f})", out["per_flow"])
+    _print_table(f"{head}, last flow of each run", out["makespan"])
+    return out
+
+
+def report_from_json(path: Path) -> None:
+    """Re-print (and re-store) the tables of a saved run without measuring again."""
+    saved = json.loads(path.read_text())
+    saved["summary"] = report(saved["cells"], saved["rig"]["goodput_factor"])
+    path.write_text(json.dumps(saved, indent=2, default=float))
 
 
 def main() -> None:
@@ -113,8 +131,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2, help="runs per cell (default 2)")
     ap.add_argument("--cleanup", action="store_true", help="remove fid-* namespaces and exit")
     ap.add_argument("--congestion", default="cubic")
+    ap.add_argument("--from-json", type=Path, help="re-print the tables of a saved run (no root needed)")
     ap.add_argument("--limit", type=int, default=0, help="run only the first N cells (smoke test)")
     args = ap.parse_args()
+    if args.from_json:
+        report_from_json(args.from_json)
+        return
     reason = can_run()
     if reason:
         print(f"fidelity: skipped: {reason}")
@@ -139,27 +161,29 @@ def main() -> None:
             raise SystemExit(f"fidelity: rig sanity check failed ({sanity:.2f} s, expected ~8.4 s)")
         grid = sorted(build_grid(args.full, max_rate), key=lambda s: (s.rtt_s, s.rate_bps, s.family, s.n_flows))
         grid = grid[: args.limit] if args.limit else grid
-        results = []
+        cells: list[dict] = []
+        rig_facts = {"delay": delay, "congestion": args.congestion, "forwarder_ceiling_bps": ceiling,
+                     "max_rate_bps": max_rate, "goodput_factor": factor, "sanity_10MB_10Mbps_40ms_s": sanity}
+        skipped = skipped_cells(args.full, grid, max_rate)
+        command = " ".join(["python", "benchmarks/fidelity.py", *sys.argv[1:]])
         for i, s in enumerate(grid):
+            t0 = time.monotonic()
             runs = [measure(rig, s) for _ in range(args.repeats)]
             predicted = {m: predict(s, tcp, factor if cal else 1.0) for m, (tcp, cal) in MODES.items()}
-            results.append({"scenario": s, "measured_s": runs, "predicted": predicted})
+            cells.append({"family": s.family, "group": s.group, "rtt_s": s.rtt_s, "rate_bps": s.rate_bps,
+                          "size_nbytes": s.size_nbytes, "n_flows": s.n_flows, "measured_s": runs,
+                          "predicted_s": predicted})
             worst = max(abs(e) for run in runs for e in relative_errors(predicted["tcp calibrated"], run))
             print(f"[{i + 1}/{len(grid)}] {s.label():55s} measured {[round(min(r), 3) for r in runs]} "
-                  f"tcp-cal {predicted['tcp calibrated'][0]:.3f}  worst err {worst:.1%}", flush=True)
-    summary = report(results, factor)
+                  f"tcp-cal {predicted['tcp calibrated'][0]:.3f}  worst err {worst:.1%}  "
+                  f"({time.monotonic() - t0:.0f} s)", flush=True)
+            save_result("fidelity", {"command": command, "complete": False, "wall_s": time.monotonic() - wall0,
+                                     "rig": rig_facts, "skipped": skipped, "cells": cells})  # survives a kill
+    summary = report(cells, factor)
     wall_s = time.monotonic() - wall0
-    skipped = skipped_cells(args.full, grid, max_rate)
     print(f"\n{len(grid)} cells x {args.repeats} repeats in {wall_s / 60:.1f} min; {len(skipped)} cells skipped")
-    path = save_result("fidelity", {
-        "command": " ".join(["python", "benchmarks/fidelity.py", *sys.argv[1:]]), "wall_s": wall_s,
-        "rig": {"delay": delay, "congestion": args.congestion, "forwarder_ceiling_bps": ceiling,
-                "max_rate_bps": max_rate, "goodput_factor": factor, "sanity_10MB_10Mbps_40ms_s": sanity},
-        "summary": summary, "skipped": skipped,
-        "cells": [{"family": r["scenario"].family, "group": r["scenario"].group, "rtt_s": r["scenario"].rtt_s,
-                   "rate_bps": r["scenario"].rate_bps, "size_nbytes": r["scenario"].size_nbytes,
-                   "n_flows": r["scenario"].n_flows, "measured_s": r["measured_s"], "predicted_s": r["predicted"]}
-                  for r in results]})
+    path = save_result("fidelity", {"command": command, "complete": True, "wall_s": wall_s, "rig": rig_facts,
+                                    "summary": summary, "skipped": skipped, "cells": cells})
     print(f"wrote {path}")
 
 
