@@ -118,10 +118,16 @@ def report(cells: list[dict], factor: float) -> dict[str, dict[str, dict[str, di
     return out
 
 
-def report_from_json(path: Path) -> None:
-    """Re-print (and re-store) the tables of a saved run without measuring again."""
+def report_from_json(path: Path, max_rate_bps: float) -> None:
+    """Re-print the tables of a saved run without measuring again (cells up to ``max_rate_bps``).
+
+    Over every cell, the summary is stored back into the file; over a subset, under its own key.
+    """
     saved = json.loads(path.read_text())
-    saved["summary"] = report(saved["cells"], saved["rig"]["goodput_factor"])
+    cells = [c for c in saved["cells"] if c["rate_bps"] <= max_rate_bps]
+    key = "summary" if len(cells) == len(saved["cells"]) else f"summary_up_to_{max_rate_bps / 1e6:g}Mbps"
+    print(f"{len(cells)} of {len(saved['cells'])} cells (rate <= {max_rate_bps / 1e6:g} Mbit/s)")
+    saved[key] = report(cells, saved["rig"]["goodput_factor"])
     path.write_text(json.dumps(saved, indent=2, default=float))
 
 
@@ -132,10 +138,12 @@ def main() -> None:
     ap.add_argument("--cleanup", action="store_true", help="remove fid-* namespaces and exit")
     ap.add_argument("--congestion", default="cubic")
     ap.add_argument("--from-json", type=Path, help="re-print the tables of a saved run (no root needed)")
+    ap.add_argument("--max-rate-mbps", type=float, default=float("inf"),
+                    help="leave out faster links (run) / cells (--from-json)")
     ap.add_argument("--limit", type=int, default=0, help="run only the first N cells (smoke test)")
     args = ap.parse_args()
     if args.from_json:
-        report_from_json(args.from_json)
+        report_from_json(args.from_json, args.max_rate_mbps * 1e6)
         return
     reason = can_run()
     if reason:
@@ -151,7 +159,7 @@ def main() -> None:
         delay = "netem" if rig.netem else "user-space TUN forwarder (GSO)"
         print(f"rig: namespaces + veth, tbf rate, delay by {delay}, TCP {args.congestion}")
         ceiling = forwarder_ceiling_bps(rig)
-        max_rate = ceiling / CEILING_HEADROOM
+        max_rate = min(ceiling / CEILING_HEADROOM, args.max_rate_mbps * 1e6)
         print(f"forwarder ceiling (no tbf, 0.5 ms delay): {ceiling / 1e6:.0f} Mbit/s -> rates up to "
               f"{max_rate / 1e6:.0f} Mbit/s: {[f'{r / 1e6:g}M' for r in RATES_BPS if r <= max_rate]}")
         sanity = measure(rig, SANITY)[0]
