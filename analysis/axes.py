@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-NOT_SWEEPS = frozenset({"algorithm", "algorithm.name", "seed", "dataset"})
+BUDGETS = frozenset({"max_iterations", "max_virtual_time", "max_bytes", "eval_every", "eval_samples"})
+"""Run budgets: a suite may give one method a different budget (FedAvg's rounds are longer), which
+makes them index axes, but they describe how long a run was, not a setting to compare along."""
+NOT_SWEEPS = frozenset({"algorithm", "algorithm.name", "seed", "dataset"}) | BUDGETS
 DERIVED_SWEEP_CANDIDATES = ("topology", "partition", "model")
 
 

@@ -244,3 +244,16 @@ def test_cli_writes_every_figure_and_table(results_dir: Path, tmp_path: Path, ca
     assert "12 complete run(s) of 13" in capsys.readouterr().out
     report = plot_all(load_results(results_dir / "local-fast-s0"), tmp_path / "one", only=["sweep"])
     assert report.skipped == {"sweep": "no sweep axis (the runs differ only in method and seed)"}
+
+
+def test_run_budgets_are_not_sweep_axes() -> None:
+    import pandas as pd
+
+    from analysis.axes import identify
+
+    runs = pd.DataFrame({"algorithm.name": ["ps", "fedavg"], "algorithm": ["ps", "fedavg"],
+                         "max_iterations": [600, 150], "eval_every": [200, 50], "seed": [0, 0],
+                         "dataset": ["ring8", "ring8"]})
+    ident = identify(runs, ["algorithm.name", "max_iterations", "eval_every", "seed"])
+    assert ident.sweep_axes == ()
+    assert list(ident.frame["series"]) == ["ps", "fedavg"]
