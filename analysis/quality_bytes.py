@@ -17,18 +17,15 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from analysis.load import Results
 from analysis.registry import figure
-from analysis.style import format_nbytes, new_figure, quality_label, seed_band, series_styles
+from analysis.style import dataset_panels, format_nbytes, quality_label, seed_band, series_styles
 
 
 @figure("quality_vs_wan_bytes", "final quality vs WAN bytes (log x) per method, trajectories, Pareto front")
 def build(results: Results) -> Figure:
     """One panel per data set; x = cumulative WAN bytes, y = the headline metric."""
-    datasets = sorted(results.complete["dataset"].unique())
-    fig = new_figure(7.5 * len(datasets), 4.8)
+    fig, panels = dataset_panels(results)
     styles = series_styles(results.complete)
-    for ax, dataset in zip(np.atleast_1d(fig.subplots(1, len(datasets))), datasets, strict=True):
-        metric, higher = results.headline(dataset)
-        rows = results.metrics[results.metrics["dataset"] == dataset]
+    for ax, dataset, metric, higher, rows in panels:
         ends = final_points(results, dataset)
         floor = _zero_position(pd.concat([rows["wan_bytes"], ends["wan_bytes"]]))
         for series, group in rows.groupby("series", sort=True):

@@ -8,24 +8,20 @@ own headline metric, e.g. modes covered for ring8, FID for images).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.load import Results
 from analysis.registry import figure
-from analysis.style import new_figure, quality_label, seed_band, series_styles
+from analysis.style import dataset_panels, quality_label, seed_band, series_styles
 
 
 @figure("quality_vs_time", "headline quality vs virtual time, one line per method (mean ± std over seeds)")
 def build(results: Results) -> Figure:
     """One panel per data set; x = virtual seconds, y = the data set's headline metric."""
-    datasets = sorted(results.complete["dataset"].unique())
-    fig = new_figure(7.5 * len(datasets), 4.8)
+    fig, panels = dataset_panels(results)
     styles = series_styles(results.complete)
-    for ax, dataset in zip(np.atleast_1d(fig.subplots(1, len(datasets))), datasets, strict=True):
-        metric, higher = results.headline(dataset)
-        rows = results.metrics[results.metrics["dataset"] == dataset]
+    for ax, dataset, metric, higher, rows in panels:
         for series, group in rows.groupby("series", sort=True):
             curves = [(run_rows["virtual_time_s"].to_numpy(), run_rows[metric].to_numpy())
                       for _, run_rows in group.sort_values("virtual_time_s").groupby("run")]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -95,3 +96,15 @@ def new_figure(width_in: float, height_in: float) -> Figure:
     fig = Figure(figsize=(width_in, height_in), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
+
+
+def dataset_panels(results: Any) -> tuple[Figure, list[tuple[Any, str, str, bool, pd.DataFrame]]]:
+    """A figure with one panel per data set, and per panel ``(ax, dataset, metric, higher, rows)``:
+    the data set's headline metric, whether higher is better, and its per-eval metric rows."""
+    datasets = sorted(results.complete["dataset"].unique())
+    fig = new_figure(7.5 * len(datasets), 4.8)
+    panels = []
+    for ax, dataset in zip(np.atleast_1d(fig.subplots(1, len(datasets))), datasets, strict=True):
+        metric, higher = results.headline(dataset)
+        panels.append((ax, dataset, metric, higher, results.metrics[results.metrics["dataset"] == dataset]))
+    return fig, panels
