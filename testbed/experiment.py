@@ -119,13 +119,19 @@ def _fail(src: str, fieldname: str, problem: str, fix: str) -> ConfigError:
     return ConfigError(src, fieldname, problem, fix)
 
 
+def _check_keys(mapping: dict[str, Any], allowed: set[str], src: str, prefix: str) -> None:
+    """ConfigError naming ``prefix.key`` for the first key of ``mapping`` not in ``allowed``."""
+    for key in mapping:
+        if key not in allowed:
+            raise _fail(src, f"{prefix}.{key}" if prefix else str(key), "unknown key",
+                        f"remove it or use one of {sorted(allowed)}")
+
+
 def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> ExperimentSpec:
     """Validate a parsed experiment mapping; see :func:`load_experiment`."""
     from testbed.algorithms import algorithm_class, parse_params
 
-    for key in data:
-        if key not in EXPERIMENT_KEYS:
-            raise _fail(src, str(key), "unknown key", f"remove it or use one of {sorted(EXPERIMENT_KEYS)}")
+    _check_keys(data, EXPERIMENT_KEYS, src, "")
     for required in ("topology", "dataset", "algorithm"):
         if required not in data:
             raise _fail(src, required, "missing", f"every experiment needs a {required}")
@@ -144,9 +150,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     if backend not in BACKENDS:
         raise _fail(src, "backend", f"unknown backend {backend!r}", f"use one of {list(BACKENDS)}")
     network = data.get("network", {}) or {}
-    for key in network:
-        if key not in NETWORK_KEYS:
-            raise _fail(src, f"network.{key}", "unknown key", f"use one of {sorted(NETWORK_KEYS)}")
+    _check_keys(network, NETWORK_KEYS, src, "network")
     stops = {key: data.get(key) for key in ("max_iterations", "max_virtual_time", "max_bytes")}
     if all(v is None for v in stops.values()):
         raise _fail(src, "max_iterations", "no stop condition", "set max_iterations, max_virtual_time or max_bytes")
@@ -228,9 +232,7 @@ def _dataset_kind(dataset: str, src: str) -> str:
 def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
-    for key in value:
-        if key not in TRAINING_KEYS:
-            raise _fail(src, f"training.{key}", "unknown key", f"use one of {sorted(TRAINING_KEYS)}")
+    _check_keys(value, TRAINING_KEYS, src, "training")
     training = Training(**{k: (int(v) if k == "batch_size" else float(v)) for k, v in value.items()})
     if not 0 < training.lr_final_fraction <= 1:
         raise _fail(src, "training.lr_final_fraction", "must be in (0, 1]", "e.g. 0.05 to decay to 5%")
@@ -246,9 +248,7 @@ def _compute(value: Any, src: str) -> dict[str, Any]:
         value = {"model": value}
     if not isinstance(value, dict):
         raise _fail(src, "compute", "expected a mapping", "write compute: {model: calibrated}")
-    for key in value:
-        if key not in COMPUTE_KEYS:
-            raise _fail(src, f"compute.{key}", "unknown key", f"use one of {sorted(COMPUTE_KEYS)}")
+    _check_keys(value, COMPUTE_KEYS, src, "compute")
     model = value.get("model", "calibrated")
     if model not in COMPUTE_MODELS:
         raise _fail(src, "compute.model", f"unknown compute model {model!r}", f"use one of {sorted(COMPUTE_MODELS)}")
@@ -277,9 +277,7 @@ def _executors(value: Any, src: str) -> Any:
         value = {"placement": value}
     if not isinstance(value, dict):
         raise _fail(src, "executors", "expected a placement name or a mapping", "write executors: {pool: 4}")
-    for key in value:
-        if key not in EXECUTOR_KEYS:
-            raise _fail(src, f"executors.{key}", "unknown key", f"use one of {sorted(EXECUTOR_KEYS)}")
+    _check_keys(value, EXECUTOR_KEYS, src, "executors")
     if value.get("placement", "per_datacenter") not in PLACEMENTS:
         raise _fail(src, "executors.placement", f"unknown placement {value['placement']!r}",
                     f"use one of {list(PLACEMENTS)} or pool: N")
