@@ -96,10 +96,15 @@ class Engine:
 
     def node(self, node_id: str) -> NodeContext:
         """The context through which node ``node_id``'s process acts."""
-        self.topology.datacenter_of(node_id)  # validates the id
-        self.stats.setdefault(node_id, NodeStats())
-        self._mailboxes.setdefault(node_id, simpy.FilterStore(self.env))
+        self._register(node_id)
         return NodeContext(self, node_id)
+
+    def _register(self, node_id: str) -> None:
+        """Give a node its mailbox and stats (once; validates the id)."""
+        if node_id not in self._mailboxes:
+            self.topology.datacenter_of(node_id)
+            self.stats[node_id] = NodeStats()
+            self._mailboxes[node_id] = simpy.FilterStore(self.env)
 
     def spawn(self, node_id: str, process: Process) -> simpy.Process:
         """Start ``process(ctx)`` as node ``node_id``'s SimPy process."""
@@ -113,7 +118,7 @@ class Engine:
     def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> simpy.Event:
         if nbytes is None:
             nbytes = self.executor.nbytes(payload) if isinstance(payload, Handle) else payload_nbytes(payload)
-        self.node(dst)
+        self._register(dst)
         now = self.now_s
         seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
                                           self.topology.route(src, dst))
