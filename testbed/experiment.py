@@ -41,7 +41,7 @@ EXPERIMENT_KEYS = {
     "max_iterations", "max_virtual_time", "max_bytes", "eval_every", "eval_samples", "seed", "compute",
     "backend", "executors", "network", "data_dir",
 }
-TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction"}
+TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes"}
 BACKENDS = ("inprocess", "ray")
@@ -59,6 +59,9 @@ class Training:
     r1_gamma: float = 0.0
     lr_final_fraction: float = 1.0
     """Learning rates decay linearly to this fraction of their start over ``max_iterations`` (1 = constant)."""
+    update_order: str | None = None
+    """``alternating`` (D step, then G step against the new D) or ``simultaneous`` (both gradients from
+    the same parameters); None until parsing resolves it to the method's native order."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     except KeyError as err:
         raise _fail(src, "algorithm.name", str(err.args[0]), "pick a registered algorithm") from None
     params = parse_params(cls, algo_raw, src, topology)
-    training = _training(data.get("training", {}), src)
+    training = _update_order(_training(data.get("training", {}), src), cls, src)
     compute = _compute(data.get("compute", {"model": "calibrated"}), src)
     backend = data.get("backend", "inprocess")
     if backend not in BACKENDS:
@@ -233,11 +236,23 @@ def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
-    training = Training(**{k: (int(v) if k == "batch_size" else float(v)) for k, v in value.items()})
+    training = Training(**{k: (v if k == "update_order" else int(v) if k == "batch_size" else float(v))
+                           for k, v in value.items()})
     if not 0 < training.lr_final_fraction <= 1:
         raise _fail(src, "training.lr_final_fraction", "must be in (0, 1]", "e.g. 0.05 to decay to 5%")
     if training.batch_size < 1:
         raise _fail(src, "training.batch_size", "must be >= 1", "give a positive batch size")
+    return training
+
+
+def _update_order(training: Training, cls: Any, src: str) -> Training:
+    """Resolve ``training.update_order`` to the method's native order, or check the method offers it."""
+    offered = cls.update_orders
+    if training.update_order is None:
+        return dataclasses.replace(training, update_order=offered[0])
+    if training.update_order not in offered:
+        raise _fail(src, "training.update_order", f"{cls.name} does not offer {training.update_order!r} updates",
+                    f"use {' or '.join(offered)} (or leave it out for {offered[0]})")
     return training
 
 
