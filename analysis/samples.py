@@ -14,6 +14,7 @@ Pictures are the run's own ``samples/iter_XXXXXX.png`` (first seed of each metho
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -73,8 +74,9 @@ def build(results: Results) -> Figure:
         fig.suptitle(f"Generated samples (first seed of each method) -- top: last evaluation by virtual time "
                      f"{common_s:.3g} s (the latest all methods reached); bottom: final evaluation")
     else:
-        untrained = ", ".join(sorted(equal.loc[equal["iteration"].astype(int) == 0, "series"]))
-        fig.suptitle(f"Generated samples at each method's final evaluation (first seed).  No equal-time row: by "
-                     f"{common_s:.3g} s virtual (the latest all methods reached) {untrained} had not been "
-                     "evaluated after training started")
+        untrained = int((equal["iteration"].astype(int) == 0).sum())
+        fig.suptitle(textwrap.fill(
+            f"Generated samples at each method's final evaluation (first seed).  No equal-time row: by "
+            f"{common_s:.3g} s virtual (the latest all methods reached) {untrained} of {len(series)} methods "
+            "had not been evaluated since training started.", width=int(32 * len(series))))
     return fig
