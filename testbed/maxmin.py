@@ -48,6 +48,7 @@ class MaxMinRates:
         self.count: list[int] = []  # per class: flows in it
         self.rate_nbytes_per_s: list[float] = []  # per class: per-flow rate
         self._bottleneck: list[int] = []  # per class: the link that fixed its rate, -1 if its cap did
+        self._bound: list[set[int]] = []  # per link: active classes whose bottleneck it is
         self._active: list[bool] = []
         self._touched: set[int] = set()
         self._touched_links: set[int] = set()
@@ -60,6 +61,7 @@ class MaxMinRates:
         self._positive.append(0)
         self._busy_s.append(0.0)
         self._busy_since_s.append(0.0)
+        self._bound.append(set())
         return len(self._members) - 1
 
     def add_class(self, links: tuple[int, ...], cap_nbytes_per_s: float) -> int:
@@ -111,10 +113,24 @@ class MaxMinRates:
                 self._active[cls] = False
                 for link in links[cls]:
                     self._members[link].discard(cls)
+                self._set_bottleneck(cls, -1)
                 self._set_rate(cls, 0.0, now_s)
             check_links.update(links[cls])
         for link in touched_links:
             solve.update(self._members[link])
+        # Seed with what the changes can reach through current bottlenecks: a class whose usage of a
+        # link changes moves the rate of every class bottlenecked there (verification adds the rest).
+        frontier = list(check_links)
+        seen_links = set(frontier)
+        while frontier:
+            link = frontier.pop()
+            for cls in self._bound[link]:
+                if cls not in solve:
+                    solve.add(cls)
+                    for other in links[cls]:
+                        if other not in seen_links:
+                            seen_links.add(other)
+                            frontier.append(other)
         for cls in solve:
             check_links.update(links[cls])
         while True:
@@ -127,11 +143,20 @@ class MaxMinRates:
                 check_links.update(links[cls])
         changed = []
         for cls in solve:
-            self._bottleneck[cls] = bottlenecks[cls]
+            self._set_bottleneck(cls, bottlenecks[cls])
             if rates[cls] != self.rate_nbytes_per_s[cls]:
                 self._set_rate(cls, rates[cls], now_s)
                 changed.append(cls)
         return changed
+
+    def _set_bottleneck(self, cls: int, link: int) -> None:
+        old = self._bottleneck[cls]
+        if old != link:
+            if old >= 0:
+                self._bound[old].discard(cls)
+            if link >= 0:
+                self._bound[link].add(cls)
+            self._bottleneck[cls] = link
 
     def _set_rate(self, cls: int, rate: float, now_s: float) -> None:
         was, self.rate_nbytes_per_s[cls] = self.rate_nbytes_per_s[cls] > 0, rate
