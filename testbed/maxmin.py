@@ -99,48 +99,34 @@ class MaxMinRates:
         """Re-solve what the changes since the last call affect; returns the classes whose rate changed."""
         touched, self._touched = self._touched, set()
         touched_links, self._touched_links = self._touched_links, set()
-        links, count = self.links, self.count
-        check_links = set(touched_links)
+        links, count, members = self.links, self.count, self._members
+        reached = set(touched_links)  # links whose usage or capacity may change
         solve: set[int] = set()
         for cls in touched:
             if count[cls] > 0:
                 if not self._active[cls]:
                     self._active[cls] = True
                     for link in links[cls]:
-                        self._members[link].add(cls)
+                        members[link].add(cls)
                 solve.add(cls)
             elif self._active[cls]:
                 self._active[cls] = False
                 for link in links[cls]:
-                    self._members[link].discard(cls)
+                    members[link].discard(cls)
                 self._set_bottleneck(cls, -1)
                 self._set_rate(cls, 0.0, now_s)
-            check_links.update(links[cls])
+            reached.update(links[cls])
         for link in touched_links:
-            solve.update(self._members[link])
-        # Seed with what the changes can reach through current bottlenecks: a class whose usage of a
-        # link changes moves the rate of every class bottlenecked there (verification adds the rest).
-        frontier = list(check_links)
-        seen_links = set(frontier)
-        while frontier:
-            link = frontier.pop()
-            for cls in self._bound[link]:
-                if cls not in solve:
-                    solve.add(cls)
-                    for other in links[cls]:
-                        if other not in seen_links:
-                            seen_links.add(other)
-                            frontier.append(other)
+            solve.update(members[link])
         for cls in solve:
-            check_links.update(links[cls])
+            reached.update(links[cls])
+        self._close(solve, reached, list(reached))
         while True:
-            rates, bottlenecks = self._fill(solve)
-            grow = self._violations(solve, rates, bottlenecks, check_links)
+            rates, bottlenecks, grow = self._fill(solve)
             if not grow:
                 break
             solve |= grow
-            for cls in grow:
-                check_links.update(links[cls])
+            self._close(solve, reached, [link for cls in grow for link in links[cls] if link not in reached])
         changed = []
         for cls in solve:
             self._set_bottleneck(cls, bottlenecks[cls])
@@ -148,6 +134,23 @@ class MaxMinRates:
                 self._set_rate(cls, rates[cls], now_s)
                 changed.append(cls)
         return changed
+
+    def _close(self, solve: set[int], reached: set[int], frontier: list[int]) -> None:
+        """Add to ``solve`` every class bottlenecked on a reached link, and reach its links, transitively.
+
+        Afterwards no class outside ``solve`` has its bottleneck on a link that ``solve`` crosses or
+        whose capacity or usage changed, so those classes keep a valid bottleneck whatever ``solve`` gets.
+        """
+        reached.update(frontier)
+        bound, links = self._bound, self.links
+        while frontier:
+            for cls in bound[frontier.pop()]:
+                if cls not in solve:
+                    solve.add(cls)
+                    for link in links[cls]:
+                        if link not in reached:
+                            reached.add(link)
+                            frontier.append(link)
 
     def _set_bottleneck(self, cls: int, link: int) -> None:
         old = self._bottleneck[cls]
@@ -170,22 +173,35 @@ class MaxMinRates:
             elif step < 0 and self._positive[link] == 0:
                 self._busy_s[link] += now_s - self._busy_since_s[link]
 
-    def _fill(self, solve: set[int]) -> tuple[dict[int, float], dict[int, int]]:
-        """Progressive filling of the classes in ``solve``; every other class's usage is fixed."""
+    def _fill(self, solve: set[int]) -> tuple[dict[int, float], dict[int, int], set[int]]:
+        """Progressive filling of ``solve`` with every other class's usage fixed.
+
+        Returns (rates, bottlenecks, outside classes that out-rate a class of ``solve`` on its
+        bottleneck: the only way the result can break max-min once :meth:`_close` has run).
+        """
         links, count, rate, cap = self.links, self.count, self.rate_nbytes_per_s, self.cap_nbytes_per_s
         users: dict[int, int] = {}
         crossing: dict[int, list[int]] = {}
         for cls in solve:
+            n = count[cls]
             for link in links[cls]:
-                users[link] = users.get(link, 0) + count[cls]
-                crossing.setdefault(link, []).append(cls)
+                if link in users:
+                    users[link] += n
+                    crossing[link].append(cls)
+                else:
+                    users[link] = n
+                    crossing[link] = [cls]
         left: dict[int, float] = {}
+        top: dict[int, float] = {}  # fastest class outside ``solve`` on the link
         for link in users:
-            room = self.capacity_nbytes_per_s[link]
+            room, fastest = self.capacity_nbytes_per_s[link], 0.0
             for other in self._members[link]:
                 if other not in solve:
-                    room -= count[other] * rate[other]
-            left[link] = room
+                    r = rate[other]
+                    room -= count[other] * r
+                    if r > fastest:
+                        fastest = r
+            left[link], top[link] = room, fastest
         capped = [cls for cls in solve if cap[cls] < math.inf]
         rates: dict[int, float] = {}
         bottlenecks: dict[int, int] = {}
@@ -204,15 +220,18 @@ class MaxMinRates:
                 break
             bound = level * (1 + _TIE)
             frozen = [cls for cls in capped if cap[cls] <= bound]
-            for cls in frozen:
-                bottlenecks[cls] = -1
+            if frozen:
+                for cls in frozen:
+                    bottlenecks[cls] = -1
+                capped = [cls for cls in capped if cls not in bottlenecks]
             for link, n in users.items():
                 if (left[link] if left[link] > 0 else 0.0) / n <= bound:
                     for cls in crossing[link]:
                         if cls not in bottlenecks:
                             bottlenecks[cls] = link
                             frozen.append(cls)
-            capped = [cls for cls in capped if cls not in bottlenecks]
+            if capped:
+                capped = [cls for cls in capped if cls not in bottlenecks]
             for cls in frozen:
                 rates[cls] = level
                 n = count[cls]
@@ -221,33 +240,12 @@ class MaxMinRates:
                     users[link] -= n
                     if not users[link]:
                         del users[link]
-        return rates, bottlenecks
-
-    def _violations(self, solve: set[int], rates: dict[int, float], bottlenecks: dict[int, int],
-                    check_links: set[int]) -> set[int]:
-        """Classes outside ``solve`` that break the max-min characterisation on ``check_links``."""
-        count, rate, bottleneck = self.count, self.rate_nbytes_per_s, self._bottleneck
         grow: set[int] = set()
-        for link in check_links:
-            members = self._members[link]
-            if not members:
-                continue
-            used = top = 0.0
-            for cls in members:
-                r = rates[cls] if cls in solve else rate[cls]
-                used += count[cls] * r
-                if r > top:
-                    top = r
-            saturated = used >= self.capacity_nbytes_per_s[link] * (1 - _CHECK_TOL)
-            low = top * (1 - _CHECK_TOL)
-            for cls in members:
-                if cls in solve:
-                    if bottlenecks[cls] == link and rates[cls] < low:  # overtaken by an outside class
-                        high = rates[cls] * (1 + _CHECK_TOL)
-                        grow.update(o for o in members if o not in solve and rate[o] > high)
-                elif bottleneck[cls] == link and (not saturated or rate[cls] < low):
-                    grow.add(cls)
-        return grow
+        for cls, link in bottlenecks.items():
+            if link >= 0 and rates[cls] < top[link] * (1 - _CHECK_TOL):
+                high = rates[cls] * (1 + _CHECK_TOL)
+                grow.update(o for o in self._members[link] if o not in solve and rate[o] > high)
+        return rates, bottlenecks, grow
 
 
 def max_min_rates(capacity: np.ndarray, counts: np.ndarray, caps: np.ndarray,
