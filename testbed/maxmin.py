@@ -179,6 +179,8 @@ class MaxMinRates:
         Returns (rates, bottlenecks, outside classes that out-rate a class of ``solve`` on its
         bottleneck: the only way the result can break max-min once :meth:`_close` has run).
         """
+        if len(solve) == 1:
+            return self._fill_one(solve)
         links, count, rate, cap = self.links, self.count, self.rate_nbytes_per_s, self.cap_nbytes_per_s
         users: dict[int, int] = {}
         crossing: dict[int, list[int]] = {}
@@ -246,6 +248,33 @@ class MaxMinRates:
                 high = rates[cls] * (1 + _CHECK_TOL)
                 grow.update(o for o in self._members[link] if o not in solve and rate[o] > high)
         return rates, bottlenecks, grow
+
+    def _fill_one(self, solve: set[int]) -> tuple[dict[int, float], dict[int, int], set[int]]:
+        """:meth:`_fill` for a single class (the common case under light load), same arithmetic."""
+        (cls,) = solve
+        count, rate = self.count, self.rate_nbytes_per_s
+        n = count[cls]
+        shares, tops = [], []
+        for link in self.links[cls]:
+            room, fastest = self.capacity_nbytes_per_s[link], 0.0
+            for other in self._members[link]:
+                if other != cls:
+                    r = rate[other]
+                    room -= count[other] * r
+                    if r > fastest:
+                        fastest = r
+            shares.append((room if room > 0 else 0.0) / n)
+            tops.append(fastest)
+        level = min(min(shares, default=math.inf), self.cap_nbytes_per_s[cls])
+        bottleneck = -1
+        if level < math.inf and self.cap_nbytes_per_s[cls] > level * (1 + _TIE):
+            i = next(i for i, share in enumerate(shares) if share <= level * (1 + _TIE))
+            bottleneck = self.links[cls][i]
+            if level < tops[i] * (1 - _CHECK_TOL):
+                high = level * (1 + _CHECK_TOL)
+                grow = {o for o in self._members[bottleneck] if o != cls and rate[o] > high}
+                return {cls: level}, {cls: bottleneck}, grow
+        return {cls: level}, {cls: bottleneck}, set()
 
 
 def max_min_rates(capacity: np.ndarray, counts: np.ndarray, caps: np.ndarray,

@@ -103,6 +103,7 @@ class FlowNetwork:
         self._completed: list[Completion] = []  # finished, not yet collected by advance()
         self._next_flow_id = 0
         self._settled_s = -math.inf  # the last time every event due was processed
+        self._link_change_s = self._schedule.next_change_s(0.0)  # next profile step or outage edge
 
     # -- links -----------------------------------------------------------------------------
     def _link(self, key: LinkKey) -> int:
@@ -218,8 +219,9 @@ class FlowNetwork:
 
     def _next_change_s(self) -> float:
         """The next time at which a flow drains, a delayed flow starts or a link changes."""
-        self._ensure_rates()
-        t = self._schedule.next_change_s(self.now_s)
+        if self._rates.dirty or self._reschedule:
+            self._ensure_rates()
+        t = self._link_change_s
         if self._pending:
             t = min(t, self._pending[0][0])
         finish, classes = self._finish, self._classes
@@ -248,8 +250,11 @@ class FlowNetwork:
                 break
             self.now_s = max(self.now_s, t_next)
             self._finish_drained()
-            self._start_pending()
-            self._schedule.apply_changes(self.now_s, self._refresh_capacity)
+            if self._pending:
+                self._start_pending()
+            if self._link_change_s <= self.now_s:
+                self._schedule.apply_changes(self.now_s, self._refresh_capacity)
+                self._link_change_s = self._schedule.next_change_s(self.now_s)
         self.now_s = max(t_s, self.now_s)
         self._settled_s = self.now_s
 
@@ -305,12 +310,11 @@ class FlowNetwork:
             rates = self._rates.rate_nbytes_per_s
             for cls_id in self._rates.update(now):
                 cls = classes[cls_id]
-                cls.served_nbytes = cls.served_at(now)
-                cls.since_s = now
+                if now > cls.since_s:
+                    cls.served_nbytes += cls.rate_nbytes_per_s * (now - cls.since_s)
+                    cls.since_s = now
                 cls.rate_nbytes_per_s = rates[cls_id]
                 self._reschedule.add(cls_id)
-        if not self._reschedule:
-            return
         finish, due = self._finish, self._due
         tick_s = 8 * math.ulp(max(now, 1.0))
         for cls_id in self._reschedule:
