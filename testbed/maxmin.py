@@ -252,28 +252,35 @@ class MaxMinRates:
     def _fill_one(self, solve: set[int]) -> tuple[dict[int, float], dict[int, int], set[int]]:
         """:meth:`_fill` for a single class (the common case under light load), same arithmetic."""
         (cls,) = solve
-        count, rate = self.count, self.rate_nbytes_per_s
-        n = count[cls]
+        count, rate, members = self.count, self.rate_nbytes_per_s, self._members
+        n, cap = count[cls], self.cap_nbytes_per_s[cls]
         shares, tops = [], []
+        level = math.inf
         for link in self.links[cls]:
             room, fastest = self.capacity_nbytes_per_s[link], 0.0
-            for other in self._members[link]:
+            for other in members[link]:
                 if other != cls:
                     r = rate[other]
                     room -= count[other] * r
                     if r > fastest:
                         fastest = r
-            shares.append((room if room > 0 else 0.0) / n)
+            share = (room if room > 0 else 0.0) / n
+            shares.append(share)
             tops.append(fastest)
-        level = min(min(shares, default=math.inf), self.cap_nbytes_per_s[cls])
-        bottleneck = -1
-        if level < math.inf and self.cap_nbytes_per_s[cls] > level * (1 + _TIE):
-            i = next(i for i, share in enumerate(shares) if share <= level * (1 + _TIE))
-            bottleneck = self.links[cls][i]
-            if level < tops[i] * (1 - _CHECK_TOL):
-                high = level * (1 + _CHECK_TOL)
-                grow = {o for o in self._members[bottleneck] if o != cls and rate[o] > high}
-                return {cls: level}, {cls: bottleneck}, grow
+            if share < level:
+                level = share
+        if cap < level:
+            level = cap
+        if level == math.inf or cap <= level * (1 + _TIE):
+            return {cls: level}, {cls: -1}, set()
+        bound = level * (1 + _TIE)
+        i = 0
+        while shares[i] > bound:
+            i += 1
+        bottleneck = self.links[cls][i]
+        if level < tops[i] * (1 - _CHECK_TOL):
+            high = level * (1 + _CHECK_TOL)
+            return {cls: level}, {cls: bottleneck}, {o for o in members[bottleneck] if o != cls and rate[o] > high}
         return {cls: level}, {cls: bottleneck}, set()
 
 

@@ -12,6 +12,8 @@ self-addressed flows -- and must agree on every completion time and every link's
 from __future__ import annotations
 
 import math
+import signal
+from collections.abc import Iterator
 from typing import Any
 
 import network_reference as ref
@@ -24,6 +26,21 @@ from testbed.topology import Topology, load_topology
 
 REL = 1e-9
 Flow = tuple[str, str, float, float]
+
+
+@pytest.fixture(autouse=True)
+def _fail_instead_of_hanging() -> Iterator[None]:
+    """A model that stops advancing time should fail the test, not hang the suite."""
+    def give_up(*_: object) -> None:
+        raise TimeoutError("the network model stopped advancing time")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.setitimer(signal.ITIMER_REAL, 120.0)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _mbps(rng: np.random.Generator, low: float, high: float) -> str:
