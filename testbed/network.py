@@ -9,9 +9,15 @@ left (latency and jitter are sampled when the flow starts).
 
 Why flow classes: flows with the same route always get the same max-min rate, so
 rates are computed per class (route) with a flow count, and each class keeps a heap
-of per-flow finish thresholds on a shared "bytes served per flow" counter.  The
-cost of an event is then linear in the number of *active routes*, not in the
-number of flows -- 10,000 concurrent flows on a few hundred routes stay cheap.
+of per-flow finish thresholds on a shared "bytes served per flow" counter.
+
+Why events are cheap: an event touches only what it can change.  Rates are re-solved
+only for the classes an event can reach through their bottleneck links, and verified
+to be the global max-min allocation (:mod:`testbed.maxmin`); a class's counter advances
+lazily (served = served at its last rate change + rate x elapsed); the next drain end
+comes from a heap of per-class finish times (entries retire when a class's rate
+changes); idle classes cost nothing.  So the cost of an event grows with the classes
+sharing a bottleneck with it, not with the active routes or the flows in flight.
 
 Pure: no clock, no SimPy.  :class:`FlowNetwork` is driven by explicit times
 (``start_flow(..., now_s)``, ``advance(t_s)``); the engine and :func:`simulate_flows`
