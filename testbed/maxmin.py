@@ -209,8 +209,11 @@ class MaxMinRates:
         bottlenecks: dict[int, int] = {}
         while len(rates) < len(solve):
             level = math.inf
+            shares = []
             for link, n in users.items():
-                share = (left[link] if left[link] > 0 else 0.0) / n
+                room = left[link]
+                share = (room if room > 0 else 0.0) / n
+                shares.append((share, link))
                 if share < level:
                     level = share
             if capped:
@@ -226,8 +229,8 @@ class MaxMinRates:
                 for cls in frozen:
                     bottlenecks[cls] = -1
                 capped = [cls for cls in capped if cls not in bottlenecks]
-            for link, n in users.items():
-                if (left[link] if left[link] > 0 else 0.0) / n <= bound:
+            for share, link in shares:
+                if share <= bound:
                     for cls in crossing[link]:
                         if cls not in bottlenecks:
                             bottlenecks[cls] = link

@@ -329,8 +329,11 @@ class FlowNetwork:
             rate = cls.rate_nbytes_per_s
             if cls.count and rate > 0:
                 threshold = cls.heap[0][0]
-                end_s = now + max(threshold - cls.served_at(now), 0.0) / rate
-                early_s = max(_REL_TOL * max(threshold, 1.0) / rate, tick_s)
+                left = threshold - cls.served_nbytes - (rate * (now - cls.since_s) if now > cls.since_s else 0.0)
+                end_s = now + (left if left > 0 else 0.0) / rate
+                early_s = _REL_TOL * (threshold if threshold > 1.0 else 1.0) / rate
+                if early_s < tick_s:
+                    early_s = tick_s
                 heapq.heappush(finish, (end_s, cls.version, cls_id))
                 heapq.heappush(due, (end_s - early_s, cls.version, cls_id, end_s))
         self._reschedule.clear()
