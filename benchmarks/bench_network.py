@@ -14,10 +14,15 @@ geo-11 (11 regions, 22 workers, 462 worker pairs = at most 462 flow classes):
   steady state (the in-flight count then grows with N).
 
 Flows go between uniformly random distinct workers, sizes log-uniform in [10 KB, 100 MB], seeded.
-Run on demand (not in CI)::
+The headline figure is **flows per CPU-second** (process time: on a shared machine wall time is
+inflated by other work).  ``--reference`` also runs the previous implementation (kept for the tests
+in ``tests/network_reference.py``) on the *same* flows in the same process, so the before -> after
+ratio is paired; ``--gaia-iterations`` adds the network's share of the CPU of a short Gaia run on
+geo-11 (see ``network_share.py``), for both implementations.  Run on demand (not in CI)::
 
     /work/main/.venv/bin/python benchmarks/bench_network.py            # N = 1k, 10k, 100k
-    /work/main/.venv/bin/python benchmarks/bench_network.py --sizes 1000 10000
+    /work/main/.venv/bin/python benchmarks/bench_network.py --sizes 2000 --reference --repeats 3 \
+        --gaia-iterations 60                                            # the before -> after table
 
 It prints one line per case and merges each into ``benchmarks/results/bench_network.json`` as soon
 as it is measured (so ``--sizes 100000 --scenarios all-at-once`` alone refreshes just that row).  Besides wall
@@ -35,6 +40,7 @@ import platform
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +48,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from testbed.network import simulate_flows  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+
+import network_reference  # noqa: E402
+from network_share import gaia_network_share  # noqa: E402
+
+from testbed.network import FlowNetwork, simulate_flows  # noqa: E402
 from testbed.topology import Topology, load_topology  # noqa: E402
 
 MIN_NBYTES, MAX_NBYTES = 10e3, 100e6
@@ -91,18 +102,35 @@ def concurrency(flows: list[Flow], arrival_s: list[float]) -> tuple[int, float]:
     return peak, float((ends - starts).sum() / makespan) if makespan > 0 else float(len(flows))
 
 
-def run_case(topology: Topology, n: int, scenario: str, seed: int, rate_per_s: float | None) -> dict:
+def timed(simulate: Callable, topology: Topology, flows: list[Flow], seed: int,
+          repeats: int) -> tuple[list[float], float, float]:
+    """(arrival times, wall s, CPU s) of ``simulate`` on ``flows``; the fastest CPU of ``repeats`` runs."""
+    best = (math.inf, math.inf)
+    for _ in range(repeats):
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        arrival_s = simulate(topology, flows, seed=seed)
+        best = min(best, (time.process_time() - cpu0, time.perf_counter() - t0))
+    return arrival_s, best[1], best[0]
+
+
+def run_case(topology: Topology, n: int, scenario: str, seed: int, rate_per_s: float | None,
+             repeats: int = 1, reference: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     flows = random_flows(topology, n, rng, rate_per_s)
     load_before = os.getloadavg()[0]
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    arrival_s = simulate_flows(topology, flows, seed=seed)
-    wall_s, cpu_s = time.perf_counter() - t0, time.process_time() - cpu0
+    arrival_s, wall_s, cpu_s = timed(simulate_flows, topology, flows, seed, repeats)
     peak, mean = concurrency(flows, arrival_s)
+    extra: dict = {}
+    if reference:  # the previous implementation on the same flows, same process: a paired ratio
+        ref_arrival_s, _, ref_cpu_s = timed(network_reference.simulate_flows, topology, flows, seed, repeats)
+        worst = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(arrival_s, ref_arrival_s, strict=True))
+        extra = {"reference_cpu_s": round(ref_cpu_s, 3), "reference_cpu_flows_per_s": round(n / ref_cpu_s, 1),
+                 "speedup_cpu": round(ref_cpu_s / cpu_s, 2), "max_rel_diff_vs_reference": worst}
     return {
         "scenario": scenario, "n_flows": n, "wall_s": round(wall_s, 3), "flows_per_s": round(n / wall_s, 1),
         "us_per_flow": round(wall_s / n * 1e6, 1), "cpu_s": round(cpu_s, 3),
-        "cpu_us_per_flow": round(cpu_s / n * 1e6, 1),
+        "cpu_flows_per_s": round(n / cpu_s, 1), "cpu_us_per_flow": round(cpu_s / n * 1e6, 1), "repeats": repeats,
+        **extra,
         "loadavg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "peak_concurrency": peak, "mean_concurrency": round(mean, 1),
         "arrival_rate_per_s": None if rate_per_s is None else round(rate_per_s, 3),
@@ -127,10 +155,19 @@ def _save(out: Path, topology: Topology, args: argparse.Namespace, case: dict, c
     cases.sort(key=lambda c: (c["scenario"], c["n_flows"]))
     result = {"topology": topology.name, "seed": args.seed, "utilisation": args.utilisation,
               "mean_flow_nbytes": MEAN_NBYTES, "machine": machine_facts(), "last_command": command, "cases": cases}
+    if "gaia_geo11_network_share" in old:
+        result["gaia_geo11_network_share"] = old["gaia_geo11_network_share"]
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     tmp.replace(out)
+
+
+def _save_gaia(out: Path, name: str, iterations: int, share: dict) -> None:
+    result = json.loads(out.read_text()) if out.is_file() else {}
+    result.setdefault("gaia_geo11_network_share", {})[name] = {"iterations": iterations, **share}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["all-at-once", "poisson"])
     parser.add_argument("--utilisation", type=float, default=0.9, help="poisson: busiest link's mean load")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=1, help="keep the fastest CPU time of this many runs")
+    parser.add_argument("--reference", action="store_true",
+                        help="also time the previous implementation on the same flows (slow: ~2-5 ms/flow)")
+    parser.add_argument("--gaia-iterations", type=int, default=0,
+                        help="also measure the network's CPU share of a Gaia run on geo-11 this long")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_network.json"))
     args = parser.parse_args(argv)
 
@@ -152,13 +194,25 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/bench_network.py " + " ".join(argv if argv is not None else sys.argv[1:])
     for scenario in args.scenarios:
         for n in args.sizes:
-            case = run_case(topology, n, scenario, args.seed, rate if scenario == "poisson" else None)
+            case = run_case(topology, n, scenario, args.seed, rate if scenario == "poisson" else None,
+                            args.repeats, args.reference)
             case["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            print(f"{scenario:>11} N={n:>7,}: wall {case['wall_s']:8.2f} s  {case['flows_per_s']:9,.0f} flows/s  "
-                  f"{case['us_per_flow']:7.1f} us/flow (cpu {case['cpu_us_per_flow']:7.1f})  "
-                  f"peak {case['peak_concurrency']:>7,} in flight  "
-                  f"(mean {case['mean_concurrency']:,.0f})", flush=True)
+            print(f"{scenario:>11} N={n:>7,}: {case['cpu_flows_per_s']:9,.0f} flows per CPU-s "
+                  f"({case['cpu_us_per_flow']:6.1f} CPU us/flow; wall {case['wall_s']:7.2f} s)  "
+                  f"peak {case['peak_concurrency']:>6,} in flight (mean {case['mean_concurrency']:,.0f})", flush=True)
+            if args.reference:
+                print(f"{'':>11} reference: {case['reference_cpu_flows_per_s']:9,.0f} flows per CPU-s -> "
+                      f"{case['speedup_cpu']:.1f}x faster; completion times agree to "
+                      f"{case['max_rel_diff_vs_reference']:.1e} relative", flush=True)
             _save(out, topology, args, case, command)  # after every case: a 10-minute run may be cut short
+    if args.gaia_iterations:
+        gaia_network_share(FlowNetwork, 2, args.seed)  # warm-up: first-call costs land in neither figure
+        for name, network_cls in (("reference", network_reference.FlowNetwork), ("current", FlowNetwork)):
+            share = gaia_network_share(network_cls, args.gaia_iterations, args.seed)
+            print(f"gaia on geo-11, {args.gaia_iterations} iterations, {name} network: "
+                  f"{share['network_cpu_s']:.2f} of {share['cpu_s']:.2f} CPU-s = {share['network_share']:.1%} "
+                  f"({share['flows']:,} flows, {share['virtual_s']:.2f} virtual s)", flush=True)
+            _save_gaia(out, name, args.gaia_iterations, share)
     print(f"wrote {out}")
     return 0
 

@@ -9,9 +9,15 @@ left (latency and jitter are sampled when the flow starts).
 
 Why flow classes: flows with the same route always get the same max-min rate, so
 rates are computed per class (route) with a flow count, and each class keeps a heap
-of per-flow finish thresholds on a shared "bytes served per flow" counter.  The
-cost of an event is then linear in the number of *active routes*, not in the
-number of flows -- 10,000 concurrent flows on a few hundred routes stay cheap.
+of per-flow finish thresholds on a shared "bytes served per flow" counter.
+
+Why events are cheap: an event touches only what it can change.  Rates are re-solved
+only for the classes an event can reach through their bottleneck links, and verified
+to be the global max-min allocation (:mod:`testbed.maxmin`); a class's counter advances
+lazily (served = served at its last rate change + rate x elapsed); the next drain end
+comes from a heap of per-class finish times (entries retire when a class's rate
+changes); idle classes cost nothing.  So the cost of an event grows with the classes
+sharing a bottleneck with it, not with the active routes or the flows in flight.
 
 Pure: no clock, no SimPy.  :class:`FlowNetwork` is driven by explicit times
 (``start_flow(..., now_s)``, ``advance(t_s)``); the engine and :func:`simulate_flows`
@@ -22,16 +28,19 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
 from testbed.link_schedule import LinkSchedule
+from testbed.maxmin import MaxMinRates, max_min_rates
 from testbed.tcp import TcpModel
 from testbed.topology import LinkKey, Topology
 
-_REL_TOL = 1e-9  # a flow whose remaining bytes are below this share of its size is done
+__all__ = ["Completion", "FlowNetwork", "max_min_rates", "simulate_flows"]
+
+_REL_TOL = 1e-9  # a flow whose remaining bytes are below this share of its threshold is done
 
 
 @dataclass(frozen=True)
@@ -43,17 +52,34 @@ class Completion:
     arrival_s: float
 
 
-@dataclass
 class _Class:
-    """All active flows on one route: they share one rate and one service counter."""
+    """All active flows on one route: they share one rate and one lazily advanced service counter.
 
-    links: np.ndarray  # directed-link indices of the route
-    latency_s: float
-    cap_nbytes_per_s: float  # per-flow rate cap (TCP window/Mathis), inf without TCP
-    count: int = 0
-    served_nbytes: float = 0.0  # bytes delivered to every flow of the class so far
-    rate_nbytes_per_s: float = 0.0  # current per-flow rate
-    heap: list[tuple[float, int]] | None = None  # (served threshold at which flow ends, flow id)
+    Bytes served to every flow of the class by time t: ``served_nbytes + rate * (t - since_s)``.
+    ``version`` changes whenever the rate or the first flow to finish changes, which retires the
+    class's entries in the network's event heaps.
+    """
+
+    __slots__ = ("count", "heap", "jitters_s", "latency_floor_s", "latency_s", "links", "path_capacity_bps",
+                 "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s", "version")
+
+    def __init__(self, links: tuple[LinkKey, ...], latency_s: float) -> None:
+        self.links = links
+        self.latency_s = latency_s  # nominal path latency (TCP's RTT)
+        self.static_latency_s: float | None = None  # sum of link latencies if no profile changes them
+        self.jitters_s: list[float] = []  # jitter amplitude of each jittery link, in route order
+        self.latency_floor_s = 0.0  # jitter never makes the latency negative
+        self.path_capacity_bps = math.inf
+        self.count = 0
+        self.served_nbytes = 0.0
+        self.since_s = 0.0
+        self.rate_nbytes_per_s = 0.0
+        self.heap: list[tuple[float, int, float]] = []  # (served threshold at which it ends, flow id, latency_s)
+        self.version = 0
+
+    def served_at(self, t_s: float) -> float:
+        return self.served_nbytes + self.rate_nbytes_per_s * (t_s - self.since_s) if t_s > self.since_s \
+            else self.served_nbytes
 
 
 class FlowNetwork:
@@ -73,32 +99,27 @@ class FlowNetwork:
         self._link_index: dict[LinkKey, int] = {}
         self._links: list[LinkKey] = []
         self._nominal_bps: list[float] = []
-        self._capacity = np.zeros(0)  # bytes/s, current
-        self.busy_s = np.zeros(0)
-        self._load = np.zeros(0)
+        self._rates = MaxMinRates()
         self._classes: list[_Class] = []
         self._class_of_route: dict[tuple[str, str], int] = {}
-        self._flow_meta: dict[int, tuple[float, float]] = {}  # flow -> (size, latency_s)
-        self._pending: list[tuple[float, int, int, float]] = []  # delayed starts (tcp slow start)
+        self._finish: list[tuple[float, int, int]] = []  # (drain end of a class's first flow, version, class)
+        self._due: list[tuple[float, int, int, float]] = []  # (earliest time it counts as done, ..., drain end)
+        self._reschedule: set[int] = set()  # classes whose heap entries must be renewed
+        self._pending: list[tuple[float, int, int, float, float]] = []  # delayed starts (tcp slow start)
         self._completed: list[Completion] = []  # finished, not yet collected by advance()
         self._next_flow_id = 0
         self._settled_s = -math.inf  # the last time every event due was processed
-        self._dirty = True
-        self._incidence: tuple[np.ndarray, np.ndarray] | None = None
+        self._link_change_s = self._schedule.next_change_s(0.0)  # next profile step or outage edge
 
     # -- links -----------------------------------------------------------------------------
     def _link(self, key: LinkKey) -> int:
         idx = self._link_index.get(key)
         if idx is None:
-            idx = len(self._links)
+            nominal = self.topology.link_capacity_bps(key)
+            idx = self._rates.add_link(self._schedule.capacity_bps(key, self.now_s, nominal) / 8.0)
             self._link_index[key] = idx
             self._links.append(key)
-            nominal = self.topology.link_capacity_bps(key)
             self._nominal_bps.append(nominal)
-            cap = self._schedule.capacity_bps(key, self.now_s, nominal) / 8.0
-            self._capacity = np.append(self._capacity, cap)
-            self.busy_s = np.append(self.busy_s, 0.0)
-            self._load = np.append(self._load, 0.0)
         return idx
 
     @property
@@ -106,9 +127,14 @@ class FlowNetwork:
         """Directed links that have carried (or are carrying) traffic, in index order."""
         return list(self._links)
 
+    @property
+    def busy_s(self) -> np.ndarray:
+        """Seconds each directed link (in :attr:`links` order) carried a flow at a positive rate."""
+        return np.array(self._rates.busy_s(self.now_s))
+
     def link_busy_s(self) -> dict[LinkKey, float]:
         """Seconds each directed link carried at least one flow at a positive rate."""
-        return {key: float(self.busy_s[i]) for i, key in enumerate(self._links)}
+        return dict(zip(self._links, self._rates.busy_s(self.now_s), strict=True))
 
     # -- flows -------------------------------------------------------------------------------
     def start_flow(self, src: str, dst: str, nbytes: float, now_s: float) -> int:
@@ -118,34 +144,61 @@ class FlowNetwork:
         self._advance_to(now_s)
         flow_id = self._next_flow_id
         self._next_flow_id += 1
-        route = self.topology.route(src, dst)
-        latency = sum(self._schedule.latency_s(k, now_s, self.topology.link_latency_s(k)) for k in route.links)
-        latency += self._jitter(route.links)
-        cls_id = self._class_id(src, dst)
+        cls_id = self._class_of_route.get((src, dst))
+        if cls_id is None:
+            cls_id = self._new_class(src, dst)
         cls = self._classes[cls_id]
+        latency = cls.static_latency_s
+        if latency is None:
+            latency = sum(self._schedule.latency_s(k, now_s, self.topology.link_latency_s(k)) for k in cls.links)
+        if cls.jitters_s:
+            jitter = 0.0
+            for amplitude in cls.jitters_s:
+                jitter += float(self._rng.uniform(-amplitude, amplitude))
+            latency += max(jitter, cls.latency_floor_s)
+        else:
+            latency += max(0.0, cls.latency_floor_s)
         delay_s, nbytes_left = 0.0, float(nbytes)
         if self.tcp is not None and nbytes > 0:
-            delay_s, nbytes_left = self.tcp.slow_start(nbytes, 2 * cls.latency_s, self._path_capacity_bps(cls))
-        self._flow_meta[flow_id] = (float(nbytes), latency)
-        if not route.links or nbytes_left <= 0:
+            delay_s, nbytes_left = self.tcp.slow_start(nbytes, 2 * cls.latency_s, cls.path_capacity_bps)
+        if not cls.links or nbytes_left <= 0:
             end = now_s + delay_s
             if delay_s == 0:
                 self._completed.append(Completion(flow_id, end, end + latency))
             else:
-                heapq.heappush(self._pending, (end, flow_id, cls_id, 0.0))
+                heapq.heappush(self._pending, (end, flow_id, cls_id, 0.0, latency))
         elif delay_s > 0:
-            heapq.heappush(self._pending, (now_s + delay_s, flow_id, cls_id, nbytes_left))
+            heapq.heappush(self._pending, (now_s + delay_s, flow_id, cls_id, nbytes_left, latency))
         else:
-            self._join(cls_id, flow_id, nbytes_left)
+            self._join(cls_id, flow_id, nbytes_left, latency)
         return flow_id
 
-    def _jitter(self, links: Sequence[LinkKey]) -> float:
-        total = 0.0
-        for key in links:
-            jitter = self._jitter_s(key)
-            if jitter > 0:
-                total += float(self._rng.uniform(-jitter, jitter))
-        return max(total, -sum(self.topology.link_latency_s(k) for k in links))
+    def _new_class(self, src: str, dst: str) -> int:
+        topo = self.topology
+        route = topo.route(src, dst)
+        cls = _Class(route.links, route.latency_s)
+        link_ids = tuple(self._link(k) for k in route.links)
+        nominal_latency_s = [topo.link_latency_s(k) for k in route.links]
+        if not any(self._latency_varies(k) for k in route.links):
+            cls.static_latency_s = sum(nominal_latency_s)
+        cls.jitters_s = [j for j in (self._jitter_s(k) for k in route.links) if j > 0]
+        cls.latency_floor_s = -sum(nominal_latency_s)
+        cap = math.inf
+        if route.links:
+            cls.path_capacity_bps = float(min(self._nominal_bps[i] for i in link_ids))
+            if self.tcp is not None:
+                loss = 1.0 - math.prod(1.0 - self._loss(k) for k in route.links)
+                cap = self.tcp.rate_cap_bps(2 * route.latency_s, loss) / 8.0
+        cls_id = self._rates.add_class(link_ids, cap)
+        self._classes.append(cls)
+        self._class_of_route[(src, dst)] = cls_id
+        return cls_id
+
+    def _latency_varies(self, key: LinkKey) -> bool:
+        a, b = key
+        if "/" in a or "/" in b:
+            return False
+        return any(step.latency_s is not None for step in self.topology.wan_link(a, b).profile)
 
     def _jitter_s(self, key: LinkKey) -> float:
         a, b = key
@@ -154,36 +207,16 @@ class FlowNetwork:
             return self.topology.datacenter(dc).lan.jitter_s / 2
         return self.topology.wan_link(a, b).jitter_s
 
-    def _class_id(self, src: str, dst: str) -> int:
-        key = (src, dst)
-        cls_id = self._class_of_route.get(key)
-        if cls_id is None:
-            route = self.topology.route(src, dst)
-            links = np.array([self._link(k) for k in route.links], dtype=np.int64)
-            cap = math.inf
-            if self.tcp is not None and route.links:
-                loss = 1.0 - math.prod(1.0 - self._loss(k) for k in route.links)
-                cap = self.tcp.rate_cap_bps(2 * route.latency_s, loss) / 8.0
-            cls_id = len(self._classes)
-            self._classes.append(_Class(links=links, latency_s=route.latency_s, cap_nbytes_per_s=cap, heap=[]))
-            self._class_of_route[key] = cls_id
-            self._incidence = None
-        return cls_id
-
     def _loss(self, key: LinkKey) -> float:
         a, b = key
         return 0.0 if ("/" in a or "/" in b) else self.topology.wan_link(a, b).loss
 
-    def _path_capacity_bps(self, cls: _Class) -> float:
-        if len(cls.links) == 0:
-            return math.inf
-        return float(min(self._nominal_bps[i] for i in cls.links))
-
-    def _join(self, cls_id: int, flow_id: int, nbytes: float) -> None:
+    def _join(self, cls_id: int, flow_id: int, nbytes: float, latency_s: float) -> None:
         cls = self._classes[cls_id]
-        heapq.heappush(cls.heap, (cls.served_nbytes + nbytes, flow_id))
+        heapq.heappush(cls.heap, (cls.served_at(self.now_s) + nbytes, flow_id, latency_s))
         cls.count += 1
-        self._dirty = True
+        self._rates.set_count(cls_id, cls.count)
+        self._reschedule.add(cls_id)
 
     # -- time --------------------------------------------------------------------------------
     def next_event_s(self) -> float:
@@ -192,14 +225,16 @@ class FlowNetwork:
 
     def _next_change_s(self) -> float:
         """The next time at which a flow drains, a delayed flow starts or a link changes."""
-        self._ensure_rates()
-        t = self._schedule.next_change_s(self.now_s)
+        if self._rates.dirty or self._reschedule:
+            self._ensure_rates()
+        t = self._link_change_s
         if self._pending:
             t = min(t, self._pending[0][0])
-        for cls in self._classes:
-            if cls.count and cls.rate_nbytes_per_s > 0:
-                remaining = cls.heap[0][0] - cls.served_nbytes
-                t = min(t, self.now_s + max(remaining, 0.0) / cls.rate_nbytes_per_s)
+        finish, classes = self._finish, self._classes
+        while finish and classes[finish[0][2]].version != finish[0][1]:
+            heapq.heappop(finish)
+        if finish:
+            t = min(t, max(finish[0][0], self.now_s))
         return t
 
     def advance(self, t_s: float) -> list[Completion]:
@@ -219,112 +254,94 @@ class FlowNetwork:
             t_next = self._next_change_s()
             if t_next > t_s:
                 break
-            self._progress(t_next)
-            self._completed.extend(self._finish_drained())
-            self._completed.extend(self._start_pending())
-            if self._schedule.apply_changes(self.now_s, self._refresh_capacity):
-                self._dirty = True
-        self._progress(max(t_s, self.now_s))
+            self.now_s = max(self.now_s, t_next)
+            self._finish_drained()
+            if self._pending:
+                self._start_pending()
+            if self._link_change_s <= self.now_s:
+                self._schedule.apply_changes(self.now_s, self._refresh_capacity)
+                self._link_change_s = self._schedule.next_change_s(self.now_s)
+        self.now_s = max(t_s, self.now_s)
         self._settled_s = self.now_s
 
-    def _progress(self, t_s: float) -> None:
-        dt = t_s - self.now_s
-        if dt > 0:
-            for cls in self._classes:
-                if cls.count:
-                    cls.served_nbytes += cls.rate_nbytes_per_s * dt
-            self.busy_s[self._load > 0] += dt
-        self.now_s = max(self.now_s, t_s)
-
-    def _finish_drained(self) -> list[Completion]:
-        # Done: remaining bytes are a negligible share of the flow, or would take less time
-        # than the clock can represent at ``now`` (else now + dt == now and time never moves).
-        tick_s = 8 * math.ulp(max(self.now_s, 1.0))
-        done = []
-        for cls in self._classes:
-            while cls.count and cls.heap[0][0] - cls.served_nbytes <= max(
-                    _REL_TOL * max(cls.heap[0][0], 1.0), cls.rate_nbytes_per_s * tick_s):
-                _, flow_id = heapq.heappop(cls.heap)
-                cls.count -= 1
-                latency = self._flow_meta.pop(flow_id)[1]
-                done.append(Completion(flow_id, self.now_s, self.now_s + latency))
-                self._dirty = True
+    def _finish_drained(self) -> None:
+        # Done: remaining bytes are a negligible share of the flow's threshold, or would take less
+        # time than the clock can represent at ``now`` (else now + dt == now and time never moves),
+        # or the drain end computed when its rate was set has come.  Only classes whose due time
+        # has come are looked at; they are finished in class order, as a full scan would.
+        now, due, classes = self.now_s, self._due, self._classes
+        candidates: dict[int, float] = {}
+        while due and due[0][0] <= now:
+            _, version, cls_id, end_s = heapq.heappop(due)
+            if classes[cls_id].version == version:
+                candidates[cls_id] = end_s
+        tick_s = 8 * math.ulp(max(now, 1.0))
+        for cls_id in sorted(candidates):
+            cls = classes[cls_id]
+            served, heap, rate = cls.served_at(now), cls.heap, cls.rate_nbytes_per_s
+            forced = candidates[cls_id] <= now
+            finished = 0
+            while heap and (forced or heap[0][0] - served <= max(_REL_TOL * max(heap[0][0], 1.0), rate * tick_s)):
+                _, flow_id, latency_s = heapq.heappop(heap)
+                self._completed.append(Completion(flow_id, now, now + latency_s))
+                finished += 1
+                forced = False
+            if not finished:  # rounding: not quite done; look again at its drain end
+                heapq.heappush(due, (candidates[cls_id], cls.version, cls_id, candidates[cls_id]))
+                continue
+            cls.count -= finished
+            self._rates.set_count(cls_id, cls.count)
+            self._reschedule.add(cls_id)
+            cls.version += 1
             if not cls.count:
-                cls.served_nbytes = 0.0
-                cls.heap.clear()
-        return done
+                cls.served_nbytes, cls.since_s, cls.rate_nbytes_per_s = 0.0, now, 0.0
 
-    def _start_pending(self) -> list[Completion]:
-        done = []
+    def _start_pending(self) -> None:
         while self._pending and self._pending[0][0] <= self.now_s:
-            _, flow_id, cls_id, nbytes = heapq.heappop(self._pending)
+            _, flow_id, cls_id, nbytes, latency_s = heapq.heappop(self._pending)
             if nbytes <= 0:
-                latency = self._flow_meta.pop(flow_id)[1]
-                done.append(Completion(flow_id, self.now_s, self.now_s + latency))
+                self._completed.append(Completion(flow_id, self.now_s, self.now_s + latency_s))
             else:
-                self._join(cls_id, flow_id, nbytes)
-        return done
+                self._join(cls_id, flow_id, nbytes, latency_s)
 
     def _refresh_capacity(self, key: LinkKey) -> None:
         idx = self._link_index.get(key)
         if idx is not None:
-            self._capacity[idx] = self._schedule.capacity_bps(key, self.now_s, self._nominal_bps[idx]) / 8.0
+            self._rates.set_capacity(idx, self._schedule.capacity_bps(key, self.now_s, self._nominal_bps[idx]) / 8.0)
 
     # -- max-min fair rates ----------------------------------------------------------------------
     def _ensure_rates(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        if self._incidence is None:
-            cls_of_entry = np.concatenate([np.full(len(c.links), i, dtype=np.int64)
-                                           for i, c in enumerate(self._classes)] or [np.zeros(0, np.int64)])
-            link_of_entry = np.concatenate([c.links for c in self._classes] or [np.zeros(0, np.int64)])
-            self._incidence = (cls_of_entry, link_of_entry)
-        counts = np.array([c.count for c in self._classes], dtype=float)
-        caps = np.array([c.cap_nbytes_per_s for c in self._classes], dtype=float)
-        rates = max_min_rates(self._capacity, counts, caps, *self._incidence)
-        for cls, rate in zip(self._classes, rates, strict=True):
-            cls.rate_nbytes_per_s = float(rate)
-        cls_of_entry, link_of_entry = self._incidence
-        self._load = np.bincount(link_of_entry, weights=(counts * rates)[cls_of_entry],
-                                 minlength=len(self._links))
-
-
-def max_min_rates(capacity: np.ndarray, counts: np.ndarray, caps: np.ndarray,
-                  cls_of_entry: np.ndarray, link_of_entry: np.ndarray) -> np.ndarray:
-    """Per-flow max-min fair rate of each class (progressive filling, vectorised).
-
-    ``capacity[l]`` is link l's capacity; class c has ``counts[c]`` flows, each capped
-    at ``caps[c]``; the pairs (``cls_of_entry[e]``, ``link_of_entry[e]``) say which links
-    each class crosses.  Classes with no flows get rate 0.  Repeatedly: the tightest
-    constraint (a link's leftover per unfrozen flow, or a class's own cap) fixes the
-    rate of every class it binds; their use is taken off every link they cross.
-    """
-    n_links = len(capacity)
-    rates = np.zeros(len(counts))
-    unfrozen = counts > 0
-    remaining = capacity.astype(float).copy()
-    weight = counts[cls_of_entry] * unfrozen[cls_of_entry]
-    users = np.bincount(link_of_entry, weights=weight, minlength=n_links)
-    while unfrozen.any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(users > 0, np.maximum(remaining, 0.0) / users, np.inf)
-        level = min(share.min(initial=np.inf), caps[unfrozen].min())
-        if not np.isfinite(level):  # classes with no links and no cap: unconstrained
-            rates[unfrozen] = np.inf
-            break
-        tight = share <= level * (1 + 1e-12)
-        freeze = np.zeros(len(counts), dtype=bool)
-        hit = tight[link_of_entry] & unfrozen[cls_of_entry]
-        freeze[cls_of_entry[hit]] = True
-        freeze |= unfrozen & (caps <= level * (1 + 1e-12))
-        rates[freeze] = level
-        entries = freeze[cls_of_entry]
-        flows = counts[cls_of_entry[entries]]
-        remaining -= np.bincount(link_of_entry[entries], weights=flows * level, minlength=n_links)
-        users -= np.bincount(link_of_entry[entries], weights=flows, minlength=n_links)
-        unfrozen &= ~freeze
-    return rates
+        now, classes = self.now_s, self._classes
+        if self._rates.dirty:
+            rates = self._rates.rate_nbytes_per_s
+            for cls_id in self._rates.update(now):
+                cls = classes[cls_id]
+                if now > cls.since_s:
+                    cls.served_nbytes += cls.rate_nbytes_per_s * (now - cls.since_s)
+                    cls.since_s = now
+                cls.rate_nbytes_per_s = rates[cls_id]
+                self._reschedule.add(cls_id)
+        finish, due = self._finish, self._due
+        tick_s = 8 * math.ulp(max(now, 1.0))
+        for cls_id in self._reschedule:
+            cls = classes[cls_id]
+            cls.version += 1
+            rate = cls.rate_nbytes_per_s
+            if cls.count and rate > 0:
+                threshold = cls.heap[0][0]
+                left = threshold - cls.served_nbytes - (rate * (now - cls.since_s) if now > cls.since_s else 0.0)
+                end_s = now + (left if left > 0 else 0.0) / rate
+                early_s = _REL_TOL * (threshold if threshold > 1.0 else 1.0) / rate
+                if early_s < tick_s:
+                    early_s = tick_s
+                heapq.heappush(finish, (end_s, cls.version, cls_id))
+                heapq.heappush(due, (end_s - early_s, cls.version, cls_id, end_s))
+        self._reschedule.clear()
+        if len(finish) > 64 + 4 * len(classes):  # drop retired entries now and then
+            self._finish = [e for e in finish if classes[e[2]].version == e[1]]
+            self._due = [e for e in due if classes[e[2]].version == e[1]]
+            heapq.heapify(self._finish)
+            heapq.heapify(self._due)
 
 
 def simulate_flows(topology: Topology, flows: Iterable[tuple[str, str, float, float]], *,
