@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import yaml
 
 from testbed.errors import ConfigError
 from testbed.topology import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker
 from testbed.units import UnitError, parse_bandwidth_bps, parse_seconds
+from testbed.yamlio import read_yaml_file
 
 TOP_KEYS = {"name", "lan", "datacenters", "links", "description"}
 LAN_KEYS = {"bandwidth", "latency", "jitter", "egress_usd_per_gb"}
@@ -45,17 +45,8 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file or bad YAML is a ConfigError, not a traceback."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(path, "file", "no such file", "check the path (topologies live in topologies/)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "document"
-        raise ConfigError(path, where, f"invalid YAML ({getattr(err, 'problem', err)})",
-                          "fix the YAML syntax") from None
+    """Read a YAML mapping with the strict loader (:mod:`testbed.yamlio`); any problem is one ConfigError."""
+    data = read_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError(path, "document", "expected a mapping at the top level", "see topologies/wan-3dc.yaml")
     return data
