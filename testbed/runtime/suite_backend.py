@@ -24,6 +24,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from testbed.runtime.cluster import ensure_ray
 from testbed.runtime.ray_executor import Placement, RayExecutor
 from testbed.suite.backends import BackendOptions
+from testbed.suite.cell import failed_summary
 from testbed.suite.spec import Cell
 
 
@@ -82,7 +83,7 @@ class RayCells:
             try:
                 out.append((cell_id, ray.get(ref)))
             except Exception as err:
-                out.append((cell_id, {"status": "failed", "error": " ".join(f"{type(err).__name__}: {err}".split())}))
+                out.append((cell_id, failed_summary(cell_id, err)))
             remove_placement_group(group)
         return out
 
