@@ -49,12 +49,12 @@ def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", option
               resume: bool = False, overwrite: bool = False, quiet: bool = False, retries: int = 0) -> SuiteOutcome:
     """Run every cell of ``suite`` into ``out_dir/<suite.name>/``; see the module docstring."""
     root = Path(out_dir) / suite.name
-    existing = [c for c in suite.cells if (root / c.id).exists()]
-    if existing and not (resume or overwrite):
-        raise ConfigError(suite.source, "results", f"{root} already holds {len(existing)} cell(s)",
-                          "pass --resume to skip complete cells, or --overwrite to start over")
     created = not root.exists()
-    with SuiteLock(root, suite.source):
+    with SuiteLock(root, suite.source):  # first: a running suite's cells are its own, not "existing"
+        existing = [c for c in suite.cells if (root / c.id).exists()]
+        if existing and not (resume or overwrite):
+            raise ConfigError(suite.source, "results", f"{root} already holds {len(existing)} cell(s)",
+                              "pass --resume to skip complete cells, or --overwrite to start over")
         try:
             runner = BACKENDS[backend](options or BackendOptions())
         except BaseException:
