@@ -250,7 +250,7 @@ def _model(value: Any, dataset: str, src: str) -> tuple[str, dict[str, Any]]:
         with torch.device("meta"):  # shape checks without allocating a single weight
             build_models(config, shape, 0)
     except ConfigError as err:
-        raise _fail(src, f"model.{err.field}" if err.field not in ("dataset", "model") else err.field,
+        raise _fail(src, err.field if err.field.startswith(("dataset", "model")) else f"model.{err.field}",
                     err.problem, err.fix) from None
     return name, overrides
 

@@ -45,6 +45,12 @@ def check_output_dir(path: str | Path, flag: str = "--out") -> Path:
     if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
         raise ConfigError("command line", flag, f"{probe} is not writable (permission denied)",
                           f"pass a directory you can write for {flag}")
+    try:  # root passes os.access everywhere; a read-only filesystem only shows when written
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        raise ConfigError("command line", flag, f"cannot write in {probe} ({err.strerror or err})",
+                          f"pass a directory you can write for {flag}") from None
     return path
 
 

@@ -84,6 +84,8 @@ class _Reader:
                 bare, value = True, float(value)
             except ValueError:
                 pass
+        if bare and not math.isfinite(value):
+            raise self.fail(fieldname, f"{value!r} is not finite", f"write e.g. 20{unit}")
         if bare and value != 0:
             raise self.fail(fieldname, f"{value!r} has no unit", f"write {value:g}{unit}")
         try:
@@ -105,7 +107,8 @@ class _Reader:
         bad_lo = value <= lo if lo_open else value < lo
         bad_hi = hi is not None and (value >= hi if hi_open else value > hi)
         if bad_lo or bad_hi:
-            rng = f"{'(' if lo_open else '['}{lo:g}, {'' if hi is None else f'{hi:g}'}{')' if hi_open else ']'}"
+            top = "inf)" if hi is None else f"{hi:g}{')' if hi_open else ']'}"
+            rng = f"{'(' if lo_open else '['}{lo:g}, {top}"
             raise self.fail(fieldname, f"{value!r} is outside {rng}", f"give a value in {rng}")
         return float(value)
 

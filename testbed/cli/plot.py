@@ -23,10 +23,11 @@ def _plot(args: argparse.Namespace) -> int:
     only = args.only.split(",") if args.only else None
     unknown = sorted(set(only or ()) - set(all_figures()))
     if unknown:
-        raise ConfigError(None, "--only", f"unknown figure(s) {unknown}", f"use some of {sorted(all_figures())}")
+        raise ConfigError("command line", "--only", f"unknown figure(s) {unknown}",
+                          f"use some of {sorted(all_figures())}")
     out = Path(args.out) if args.out else Path(args.results_dir) / "plots"
-    check_output_dir(out)
     _check_traffic_files(args.results_dir)
+    check_output_dir(out)
     results = load_results(args.results_dir)
     report = plot_all(results, out, pdf=args.pdf, latex=args.latex, only=only)
     complete = int((results.runs["status"] == "complete").sum())

@@ -29,11 +29,11 @@ def _show(args: argparse.Namespace) -> int:
     from testbed.topology_map import draw_topology
 
     out = Path(args.out or f"{Path(args.file).stem}.png")
+    if out.is_dir():
+        raise ConfigError("command line", "--out", f"{out} is a directory", "give a file name, e.g. map.png")
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise ConfigError("command line", "--out", f"{out.name}: unknown picture format {out.suffix or '(none)'}",
                           f"end the name with one of {', '.join(IMAGE_SUFFIXES)}")
-    if out.is_dir():
-        raise ConfigError("command line", "--out", f"{out} is a directory", "give a file name, e.g. map.png")
     check_output_dir(out.parent, "--out")
     topology = load_topology(args.file)
     draw_topology(topology, out)
