@@ -49,7 +49,7 @@ def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", option
               resume: bool = False, overwrite: bool = False, quiet: bool = False, retries: int = 0) -> SuiteOutcome:
     """Run every cell of ``suite`` into ``out_dir/<suite.name>/``; see the module docstring."""
     root = Path(out_dir) / suite.name
-    created = not root.exists()
+    created = _first_missing(root)
     with SuiteLock(root, suite.source):  # first: a running suite's cells are its own, not "existing"
         existing = [c for c in suite.cells if (root / c.id).exists()]
         if existing and not (resume or overwrite):
@@ -58,10 +58,18 @@ def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", option
         try:
             runner = BACKENDS[backend](options or BackendOptions())
         except BaseException:
-            if created:  # nothing was written: leave no trace of the attempt
-                shutil.rmtree(root, ignore_errors=True)
+            if created is not None:  # nothing was written: leave no trace of the attempt
+                shutil.rmtree(created, ignore_errors=True)
             raise
         return _run_locked(suite, root, runner, resume=resume, quiet=quiet, retries=retries)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost directory of ``path`` that does not exist yet (None if ``path`` exists)."""
+    missing = None
+    while not path.exists() and path.parent != path:
+        missing, path = path, path.parent
+    return missing
 
 
 def _run_locked(suite: Suite, root: Path, runner: Backend, *, resume: bool, quiet: bool,

@@ -143,7 +143,14 @@ def _base(value: Any, src: str, base_dir: Path) -> dict[str, Any]:
     if isinstance(value, str):
         for candidate in (base_dir / value, Path(value)):
             if candidate.is_file():
-                return read_yaml(candidate)
+                base = read_yaml(candidate)
+                ref = base.get("topology")
+                if isinstance(ref, str):  # relative to the base experiment's file, as when it runs alone
+                    for near in (candidate.parent / ref, candidate.parent.parent / ref):
+                        if near.is_file():
+                            base["topology"] = str(near)
+                            break
+                return base
         raise ConfigError(src, "base", f"experiment file {value!r} not found", "give a path relative to the suite")
     if not isinstance(value, dict):
         raise ConfigError(src, "base", "expected an experiment mapping or a file path", "write base: {dataset: ..}")
