@@ -46,8 +46,13 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
                 raise ConfigError("command line", "--address", f"cannot join the Ray cluster at {target} "
                                   f"({' '.join(str(err).split())[:200]})", _FIX) from None
         else:
-            ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
-                     include_dashboard=False, **kwargs)
+            stale = os.environ.pop("RAY_ADDRESS", None)  # nor may Ray's own processes go looking for it
+            try:
+                ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, resources=resources,
+                         include_dashboard=False, **kwargs)
+            finally:
+                if stale is not None:
+                    os.environ["RAY_ADDRESS"] = stale
     return ray.cluster_resources()
 
 
