@@ -5,7 +5,7 @@ units, negative bandwidth, dangling links, disconnected regions) read top to bot
 in one place.  Every error is a :class:`ConfigError` naming the file, the field
 (``links[2].bandwidth``) and the fix.
 
-Schema (DESIGN.md §3)::
+Schema (docs/design.md §3)::
 
     name: three-continents
     lan: {bandwidth: 10Gbps, latency: 0.1ms}           # default for every DC
