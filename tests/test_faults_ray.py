@@ -83,10 +83,8 @@ def test_killed_actor_leaves_a_failed_cell_with_partial_metrics(stale_then_local
 
     monkeypatch.setattr(Run, "complete_iteration", kill_at_eight)
     run_dir = tmp_path / "ps"
-    start = time.monotonic()
     try:
         summary = run_cell(cell, run_dir, executor=executor)
-        print(f"run_cell took {time.monotonic() - start:.1f} s, {summary.get('iterations')} iterations")
     finally:
         executor.shutdown()
     assert summary["status"] == "failed" and summary["partial"] is True
