@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from testbed.errors import ConfigError
+from testbed.fields import checked_number
 from testbed.topology import Topology, load_topology
 from testbed.topology_schema import read_yaml
 from testbed.units import UnitError, parse_nbytes, parse_seconds
@@ -243,7 +244,7 @@ def _model(value: Any, dataset: str, src: str) -> tuple[str, dict[str, Any]]:
     name, overrides = _named_dict(value, src, "model")
     for key, raw in overrides.items():
         if key in MODEL_RANGES:
-            overrides[key] = _number(raw, src, f"model.{key}", *MODEL_RANGES[key])
+            overrides[key] = checked_number(raw, src, f"model.{key}", *MODEL_RANGES[key])
     try:
         config = model_config(name, **overrides)
         shape = dataset_spec(dataset).sample_shape
@@ -285,26 +286,9 @@ def _training(value: Any, src: str) -> Training:
     for key, raw in value.items():
         if key in TRAINING_RANGES:
             kind, lo, hi, interval = TRAINING_RANGES[key]
-            raw = _number(raw, src, f"training.{key}", kind, lo, hi, interval)
+            raw = checked_number(raw, src, f"training.{key}", kind, lo, hi, interval)
         values[key] = raw
     return Training(**values)
-
-
-def _number(value: Any, src: str, fieldname: str, kind: type, lo: float, hi: float, interval: str = "[]") -> Any:
-    """``value`` as ``kind`` (int or float) inside the interval, else a one-line ConfigError."""
-    if isinstance(value, float) and kind is int and value.is_integer():
-        value = int(value)
-    ok_type = not isinstance(value, bool) and isinstance(value, (int, float) if kind is float else int)
-    if not ok_type or (isinstance(value, float) and not math.isfinite(value)):
-        noun = "an integer" if kind is int else "a number"
-        raise _fail(src, fieldname, f"expected {noun}, got {value!r}",
-                    f"write {noun} in {interval[0]}{lo:g}, {hi:g}{interval[1]}")
-    below = value <= lo if interval[0] == "(" else value < lo
-    above = value >= hi if interval[1] == ")" else value > hi
-    if below or above:
-        rng = f"{interval[0]}{lo:g}, {hi:g}{interval[1]}"
-        raise _fail(src, fieldname, f"{value!r} is outside {rng}", f"give a value in {rng}")
-    return kind(value)
 
 
 def _compute(value: Any, src: str) -> dict[str, Any]:

@@ -158,8 +158,9 @@ def _plot_suite(root: Path) -> None:
 
     try:
         report = plot_all(load_results(root), root / "plots")
-    except ConfigError as err:
-        print(f"warning: no plots ({' '.join(str(err).split())})", file=sys.stderr)
+    except Exception as err:  # the results are written: a plotting problem must not end the suite in a traceback
+        problem = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+        print(f"warning: no plots ({problem}; try: python -m testbed plot {root})", file=sys.stderr)
         return
     print(f"plots: {len(report.written)} file(s) in {root / 'plots'} (summary.md: the table)"
           + (f"; skipped {', '.join(sorted(report.skipped))}" if report.skipped else ""))
