@@ -19,6 +19,9 @@ BUDGETS = frozenset({"max_iterations", "max_virtual_time", "max_bytes", "eval_ev
 makes them index axes, but they describe how long a run was, not a setting to compare along."""
 NOT_SWEEPS = frozenset({"algorithm", "algorithm.name", "seed", "dataset"}) | BUDGETS
 DERIVED_SWEEP_CANDIDATES = ("topology", "partition", "model")
+METHOD_DEFAULTED = frozenset({"training.update_order"})
+"""Settings whose default depends on the method (ps updates G and D simultaneously, local alternately):
+differing between methods they say nothing; differing within one method they label it."""
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,10 @@ def identify(runs: pd.DataFrame, index_axes: Sequence[str] | None) -> Identity:
         method_axes = tuple(a for a in index_axes if a.startswith("algorithm.") and a != "algorithm.name")
         sweep_axes = tuple(a for a in index_axes if a not in NOT_SWEEPS and a not in method_axes)
     else:
-        method_axes = tuple(c for c in runs.columns if c.startswith("algorithm.") and _varies_within(runs, c))
-        candidates = [*DERIVED_SWEEP_CANDIDATES, *(c for c in runs.columns if c.startswith("training."))]
+        method_axes = tuple(c for c in runs.columns if (c.startswith("algorithm.") or c in METHOD_DEFAULTED)
+                            and _varies_within(runs, c))
+        candidates = [*DERIVED_SWEEP_CANDIDATES,
+                      *(c for c in runs.columns if c.startswith("training.") and c not in METHOD_DEFAULTED)]
         sweep_axes = tuple(c for c in candidates if c in runs and runs[c].dropna().astype(str).nunique() > 1)
     runs["method"] = [_method_label(row, method_axes) for row in runs.to_dict("records")]
     runs["series"] = [_series_label(row, sweep_axes) for row in runs.to_dict("records")]

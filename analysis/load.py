@@ -106,6 +106,9 @@ def _load_run(ref: RunRef) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     row.update({k: summary.get(k) for k in RESULT_COLUMNS})
     row.update(headline_metric=summary.get("headline_metric"), higher_is_better=summary.get("higher_is_better"))
     row.update({f"final_{k}": v for k, v in (summary.get("final_quality") or {}).items()})
+    footing = summary.get("footing") or {}
+    row.update(update_order=footing.get("update_order"),
+               steps_per_iteration=_steps_text(footing) if footing else None)
     row.update(ref.axes)
     if status != "complete":
         return row, {}
@@ -134,6 +137,14 @@ def _config_fields(config: dict[str, Any] | None, summary: dict[str, Any] | None
         if summary and summary.get(key) is not None:
             fields[key] = summary[key]
     return fields
+
+
+def _steps_text(footing: dict[str, Any]) -> str:
+    """``G 1 / D 3``: optimiser steps one iteration applies (summed over every copy of each net)."""
+    def number(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    return f"G {number(footing.get('g_steps_per_iteration'))} / D {number(footing.get('d_steps_per_iteration'))}"
 
 
 def _scalar(value: Any) -> Any:

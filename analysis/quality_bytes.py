@@ -3,7 +3,10 @@
 Why: the testbed's second question is "what quality does each byte across the WAN buy?"  The
 methods on the Pareto front (no other method reaches better quality with fewer WAN bytes) are the
 only sensible choices; the rest are dominated.  Methods that send nothing across the WAN (``local``)
-sit at a "0" tick left of the log axis rather than vanishing from it.
+sit at a "0" tick left of the log axis rather than vanishing from it.  The front is drawn on quality
+actually *reached*: a method whose final quality is no better than its untrained generator's
+(iteration 0, by more than the seed spread and 5 %) is drawn hollow and cannot sit on the front --
+otherwise a method that learned nothing but sent nothing would "win" the low-byte end.
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ def build(results: Results) -> Figure:
             x, mean, _ = seed_band(curves)
             ax.plot(np.maximum(x, floor), mean, alpha=0.35, linewidth=1, **styles[series])
         for end in ends.itertuples(index=False):
+            color = styles[end.series]["color"]
             ax.errorbar(max(end.wan_bytes, floor), end.quality, yerr=end.quality_std, marker="o", markersize=8,
-                        capsize=3, linestyle="none", color=styles[end.series]["color"],
-                        label=f"{end.series} (n={end.n})")
-        front = pareto_front(ends, higher)
+                        capsize=3, linestyle="none", color=color, markerfacecolor=color if end.learned else "white",
+                        label=f"{end.series} (n={end.n})" + ("" if end.learned else ", learned nothing: off the front"))
+        front = pareto_front(ends[ends["learned"]], higher)
         ax.plot(np.maximum(front["wan_bytes"], floor), front["quality"], drawstyle="steps-post", color="black",
                 linewidth=1.2, zorder=1, label="Pareto front (end points)")
         ax.scatter(np.maximum(front["wan_bytes"], floor), front["quality"], s=180, facecolors="none",
@@ -59,7 +63,20 @@ def final_points(results: Results, dataset: str) -> pd.DataFrame:
     grouped = runs.groupby("series", sort=True).agg(
         quality=(f"final_{metric}", "mean"), quality_std=(f"final_{metric}", "std"),
         wan_bytes=("wan_bytes", "mean"), n=("run", "size"))
-    return grouped.fillna({"quality_std": 0.0}).reset_index()
+    evals = results.metrics[results.metrics["run"].isin(runs["run"])]
+    first = evals.sort_values("iteration").groupby("run").head(1)
+    grouped["initial"] = first.groupby("series")[metric].mean()
+    grouped = grouped.fillna({"quality_std": 0.0}).reset_index()
+    grouped["learned"] = learned(grouped, results.headline(dataset)[1])
+    return grouped
+
+
+def learned(points: pd.DataFrame, higher_is_better: bool) -> pd.Series:
+    """Whether each point's ``quality`` beats its ``initial`` (untrained) quality by more than its seed
+    spread ``quality_std`` and 5 % of the initial value (no initial value: assumed learned)."""
+    sign = 1.0 if higher_is_better else -1.0
+    margin = np.maximum(points["quality_std"], 0.05 * points["initial"].abs().fillna(0.0)) + 1e-12
+    return points["initial"].isna() | (sign * (points["quality"] - points["initial"]) > margin)
 
 
 def pareto_front(points: pd.DataFrame, higher_is_better: bool) -> pd.DataFrame:

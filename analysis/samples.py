@@ -1,14 +1,20 @@
-"""Figure: generated samples side by side, one column per method, at equal virtual time and at the end.
+"""Figure: generated samples side by side, one column per method: at equal virtual time (when every
+method had trained by then) and at the end.
 
 Why: a quality number can hide a collapsed generator; people trust a picture.  Comparing methods
 after equal *virtual time* is the fair comparison (a method that is slow on the WAN has simply had
 fewer updates): the common time is the latest that every method's run reached, and each method
-shows its evaluation closest to it.  The bottom row shows each run's last evaluation.  Pictures are
-the run's own ``samples/iter_XXXXXX.png`` (first seed of each method), composed with ``imread``.
+shows its last evaluation at or before it.  That row is drawn only if every method has a *trained*
+evaluation (iteration > 0) by then -- otherwise it would show untrained generators (a method that
+sends nothing, like ``local``, finishes in seconds of virtual time, long before a parameter server's
+first evaluation) -- and the figure says so.  The last row shows each run's final evaluation.
+Pictures are the run's own ``samples/iter_XXXXXX.png`` (first seed of each method), composed with
+``imread``.
 """
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib.image as mpimg
@@ -28,8 +34,9 @@ def sample_choices(results: Results) -> tuple[float, pd.DataFrame]:
     common_s = float(evals.groupby("run")["virtual_time_s"].max().min())
     chosen = []
     for _run, rows in evals.groupby("run"):
-        closest = rows.loc[(rows["virtual_time_s"] - common_s).abs().idxmin()]
-        chosen += [closest.to_frame().T.assign(at="equal time"), rows.tail(1).assign(at="final")]
+        before = rows[rows["virtual_time_s"] <= common_s * (1 + 1e-9)]
+        at_common = before.tail(1) if len(before) else rows.head(1)
+        chosen += [at_common.assign(at="equal time"), rows.tail(1).assign(at="final")]
     frame = pd.concat(chosen, ignore_index=True).merge(first[["run", "run_dir"]], on="run")
     return common_s, frame.sort_values(["series", "at"], ascending=[True, True]).reset_index(drop=True)
 
@@ -46,9 +53,12 @@ def build(results: Results) -> Figure:
     if not any(picture_path(r.run_dir, r.iteration).is_file() for r in chosen.itertuples()):
         raise NotApplicable("no samples/iter_*.png pictures in the runs")
     series = sorted(chosen["series"].unique())
-    fig = new_figure(3.6 * len(series), 8.2)
-    axes = np.asarray(fig.subplots(2, len(series), squeeze=False))
-    for row_i, at in enumerate(("equal time", "final")):
+    equal = chosen[chosen["at"] == "equal time"]
+    trained_by_then = bool((equal["iteration"].astype(int) > 0).all())
+    rows = ("equal time", "final") if trained_by_then else ("final",)
+    fig = new_figure(3.6 * len(series), 4.3 * len(rows) - 0.4)
+    axes = np.asarray(fig.subplots(len(rows), len(series), squeeze=False))
+    for row_i, at in enumerate(rows):
         for col_i, name in enumerate(series):
             ax = axes[row_i, col_i]
             pick = chosen[(chosen["series"] == name) & (chosen["at"] == at)].iloc[0]
@@ -60,6 +70,13 @@ def build(results: Results) -> Figure:
             ax.set_title(f"{name}\niteration {int(pick['iteration'])}, t = {float(pick['virtual_time_s']):.3g} s",
                          fontsize=9)
             ax.set_axis_off()
-    fig.suptitle(f"Generated samples (first seed of each method) -- top: at virtual time closest to "
-                 f"{common_s:.3g} s (the latest all methods reached); bottom: final evaluation")
+    if trained_by_then:
+        fig.suptitle(f"Generated samples (first seed of each method) -- top: last evaluation by virtual time "
+                     f"{common_s:.3g} s (the latest all methods reached); bottom: final evaluation")
+    else:
+        untrained = int((equal["iteration"].astype(int) == 0).sum())
+        fig.suptitle(textwrap.fill(
+            f"Generated samples at each method's final evaluation (first seed).  No equal-time row: by "
+            f"{common_s:.3g} s virtual (the latest all methods reached) {untrained} of {len(series)} methods "
+            "had not been evaluated since training started.", width=int(32 * len(series))))
     return fig

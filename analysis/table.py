@@ -14,6 +14,7 @@ import pandas as pd
 from analysis.axes import short_name
 from analysis.load import Results
 from analysis.style import format_nbytes
+from testbed.quality import key_metrics
 
 TOTALS = (("iterations", "iterations"), ("virtual_time_s", "virtual time (s)"), ("wall_time_s", "wall time (s)"),
           ("wan_bytes", "WAN bytes"), ("lan_bytes", "LAN bytes"), ("egress_usd", "egress (USD)"))
@@ -38,10 +39,13 @@ def summary_table(results: Results) -> pd.DataFrame:
 
 
 def quality_columns(results: Results, table: pd.DataFrame) -> list[str]:
-    """The ``final_*`` metric names in the table, headline metrics first."""
+    """The ``final_*`` metric names in the table: the data sets' key metrics first (headline first), then
+    the rest alphabetically."""
     names = [c[len("final_"):-len("_mean")] for c in table.columns if c.startswith("final_") and c.endswith("_mean")]
-    headlines = {results.headline(d)[0] for d in results.complete["dataset"].unique()}
-    return sorted(names, key=lambda m: (m not in headlines, m))
+    lead: list[str] = []
+    for dataset in sorted(results.complete["dataset"].unique()):
+        lead += [m for m in key_metrics(dataset) if m in names and m not in lead]
+    return lead + sorted(m for m in names if m not in lead)
 
 
 def _cell(row: pd.Series, column: str) -> str:
@@ -59,6 +63,15 @@ def display_table(results: Results, table: pd.DataFrame) -> pd.DataFrame:
     shown = table[keys].rename(columns={k: short_name(k) for k in keys}).astype(str)
     shown["runs"] = [f"{r} ok" + (f", {f} FAILED" if f else "") for r, f in zip(table["runs"], table["failed"],
                                                                                 strict=True)]
+    footing = None
+    if "update_order" in results.runs:
+        runs = results.runs.copy()
+        runs[keys] = runs[keys].astype(object).where(runs[keys].notna(), "?")
+        footing = runs.groupby(keys, sort=True)[["update_order", "steps_per_iteration"]].first()
+    for column, label in (("update_order", "G/D updates"), ("steps_per_iteration", "optimiser steps / iteration")):
+        if footing is not None and footing[column].notna().any():
+            lookup = footing[column].to_dict()
+            shown[label] = [str(lookup.get(tuple(row[k] for k in keys), "?")) for _, row in table.iterrows()]
     for metric in quality_columns(results, table):
         shown[metric] = [_cell(row, f"final_{metric}") for _, row in table.iterrows()]
     for column, label in TOTALS:
@@ -73,7 +86,10 @@ def to_markdown(results: Results, table: pd.DataFrame) -> str:
     shown = display_table(results, table)
     lines = [f"# Summary of {results.root}", "",
              "Mean ± std over seeds of each method's final evaluation and totals "
-             "(std is 0 for a single run). `runs`: completed runs averaged; FAILED ones are listed below.", "",
+             "(std is 0 for a single run). `runs`: completed runs averaged; FAILED ones are listed below. "
+             "`G/D updates`: simultaneous (both gradients from the same parameters) or alternating (G steps "
+             "against the D just updated); `optimiser steps / iteration`: Adam steps one iteration applies to G "
+             "and to D, summed over every copy (so equal-iteration rows are read on the right footing).", "",
              _markdown_rows(shown)]
     bad = results.runs[results.runs["status"] != "complete"]
     if len(bad):

@@ -143,6 +143,6 @@ def _unwrap(value: Any) -> Any:
         return value.value
     if isinstance(value, (list, tuple)):
         return type(value)(_unwrap(v) for v in value)
-    if isinstance(value, Mapping) and any(isinstance(v, LocalHandle) for v in value.values()):
+    if isinstance(value, Mapping):  # handles may sit at any depth (e.g. an evaluation's snapshots)
         return {k: _unwrap(v) for k, v in value.items()}
     return value

@@ -43,7 +43,7 @@ EXPERIMENT_KEYS = {
     "max_iterations", "max_virtual_time", "max_bytes", "eval_every", "eval_samples", "seed", "compute",
     "backend", "executors", "network", "data_dir",
 }
-TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction"}
+TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes"}
 BACKENDS = ("inprocess", "ray")
@@ -61,6 +61,9 @@ class Training:
     r1_gamma: float = 0.0
     lr_final_fraction: float = 1.0
     """Learning rates decay linearly to this fraction of their start over ``max_iterations`` (1 = constant)."""
+    update_order: str | None = None
+    """``alternating`` (D step, then G step against the new D) or ``simultaneous`` (both gradients from
+    the same parameters); None until parsing resolves it to the method's native order."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +149,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     except KeyError as err:
         raise _fail(src, "algorithm.name", str(err.args[0]), "pick a registered algorithm") from None
     params = parse_params(cls, algo_raw, src, topology)
-    training = _training(data.get("training", {}), src)
+    training = _update_order(_training(data.get("training", {}), src), cls, src)
     compute = _compute(data.get("compute", {"model": "calibrated"}), src)
     backend = data.get("backend", "inprocess")
     if backend not in BACKENDS:
@@ -289,6 +292,17 @@ def _training(value: Any, src: str) -> Training:
             raw = checked_number(raw, src, f"training.{key}", kind, lo, hi, interval)
         values[key] = raw
     return Training(**values)
+
+
+def _update_order(training: Training, cls: Any, src: str) -> Training:
+    """Resolve ``training.update_order`` to the method's native order, or check the method offers it."""
+    offered = cls.update_orders
+    if training.update_order is None:
+        return dataclasses.replace(training, update_order=offered[0])
+    if training.update_order not in offered:
+        raise _fail(src, "training.update_order", f"{cls.name} does not offer {training.update_order!r} updates",
+                    f"use {' or '.join(offered)} (or leave it out for {offered[0]})")
+    return training
 
 
 def _compute(value: Any, src: str) -> dict[str, Any]:

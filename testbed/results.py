@@ -1,8 +1,11 @@
 """The run directory: every file a finished experiment leaves behind (DESIGN.md §7).
 
 ``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
-``metrics.csv``, ``nodes.csv`` (compute / communication / waiting per node),
-``compute_costs.json``, ``samples/`` and ``summary.json``.  Every file is written
+``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
+``nodes.csv`` (compute / communication / waiting per node), ``compute_costs.json``,
+``samples/``, ``generator.pt`` (the final generator(s) with their buffers, see
+testbed.generator_file) and ``summary.json`` (with the method's *footing*: update
+order and optimiser steps per iteration).  Every file is written
 atomically and ``summary.json`` last, so a directory whose summary says
 ``status: complete`` is whole; anything else is safe to re-run.
 """
@@ -20,6 +23,9 @@ import pandas as pd
 from testbed.experiment import dump_yaml
 from testbed.fileio import atomic_write, atomic_write_text
 from testbed.gan import count_params
+from testbed.generator_file import FILENAME as GENERATOR_FILE
+from testbed.generator_file import save_generators
+from testbed.nodes.evaluator import EVAL_SEED_OFFSET
 from testbed.sample_pictures import save_samples_picture
 
 if TYPE_CHECKING:
@@ -44,6 +50,9 @@ def write_run(run: Run, out_dir: Path) -> Path:
         if samples is not None:
             save_samples_picture(samples, spec.dataset, out_dir / "samples" / f"iter_{iteration:06d}.png",
                                  title=f"{spec.algorithm} · iteration {iteration} · t = {t_s:.1f} s (virtual)")
+    save_generators(out_dir / GENERATOR_FILE, run.generators, model=spec.model, model_overrides=spec.model_overrides,
+                    dataset=spec.dataset, sample_shape=run.setup.data().sample_shape, seed=spec.seed,
+                    eval_seed=spec.seed + EVAL_SEED_OFFSET)
     atomic_write_text(out_dir / "summary.json", json.dumps(summary(run), indent=2, default=_jsonable))
     return out_dir
 
@@ -79,13 +88,17 @@ def write_partial(run: Run, out_dir: Path, error: BaseException) -> Path:
     return out_dir
 
 
+BOOKKEEPING = ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",
+               "lr_g", "lr_d")
+
+
 def summary(run: Run) -> dict[str, Any]:
     """The ``summary.json`` fields."""
     spec, acc = run.spec, run.engine.accountant
     state = run.setup.gan_state("cpu")
-    final = {k: v for k, v in run.metrics[-1].items()
-             if k not in ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes",
-                          "egress_usd")}
+    last = run.metrics[-1]
+    final = {k: v for k, v in last.items() if k not in BOOKKEEPING and not k.endswith("_std")}
+    spread = {k[:-len("_std")]: v for k, v in last.items() if k.endswith("_std")}
     return {
         "run_id": spec.name, "algorithm": spec.algorithm, "topology": spec.topology.name,
         "dataset": spec.dataset, "partition": spec.partition, "model": spec.model, "seed": spec.seed,
@@ -95,7 +108,10 @@ def summary(run: Run) -> dict[str, Any]:
         "egress_usd": acc.egress_usd, "messages": len(acc),
         "bytes_by_kind": acc.bytes_by_kind(), "wan_bytes_by_kind": acc.bytes_by_kind(scope="wan"),
         "generator_params": count_params(state.G), "discriminator_params": count_params(state.D),
-        "final_quality": final, "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
+        "final_quality": final, "final_quality_std": spread, "final_quality_by_generator": run.final_by_generator,
+        "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
+        "footing": run.algorithm.footing(),
+        "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
         "stop_reason": run.stop_reason, "status": "complete",
     }
 

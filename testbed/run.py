@@ -21,7 +21,7 @@ from testbed.compute import ComputeModel, CostTable, make_compute_model
 from testbed.engine import Engine
 from testbed.executor import Executor, InProcessExecutor
 from testbed.experiment import ExperimentSpec
-from testbed.nodes.evaluator import Evaluator
+from testbed.nodes.evaluator import EVAL_SEED_OFFSET, Evaluator
 from testbed.nodes.setup import NodeSetup
 from testbed.quality import headline_metric
 from testbed.tcp import TcpModel
@@ -49,6 +49,8 @@ class Run:
         self.stop_reason: str | None = None
         self.stop_time_s: float | None = None
         self.metrics: list[dict[str, Any]] = []
+        self.final_by_generator: dict[str, dict[str, float]] = {}
+        self.generators: dict[str, dict[str, Any]] = {}
         self.pictures: list[tuple[int, float, np.ndarray]] = []
         self.algorithm = algorithm_class(spec.algorithm)(self, spec.algorithm_params)
         self.engine: Engine | None = None
@@ -88,20 +90,36 @@ class Run:
 
     # -- evaluation -------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
-        """Score the current generator(s) and log a metrics row (no virtual time passes)."""
-        method, handles = self.algorithm.evaluation()
+        """Score the current generator(s) and log a metrics row (no virtual time passes).
+
+        The row also holds ``lr_g`` / ``lr_d``: the learning rates read back from the optimisers
+        that train G and D (the mean over the method's probes), not recomputed from the schedule."""
         result = self.executor.resolve(self.executor.call(
-            EVALUATOR_NODE, method, self.spec.eval_samples, self.spec.seed + 4242, *handles))
+            EVALUATOR_NODE, "evaluate", self.spec.eval_samples, self.spec.seed + EVAL_SEED_OFFSET,
+            self.algorithm.generators()))
         acc = self.engine.accountant
         row = {"iteration": self.iteration, "virtual_time_s": self.engine.now_s,
                "wall_time_s": time.perf_counter() - self._wall_start, "total_bytes": acc.total_nbytes,
                "wan_bytes": acc.wan_nbytes, "lan_bytes": acc.lan_nbytes, "egress_usd": acc.egress_usd,
-               **result["metrics"]}
+               **self._lrs(), **result["metrics"]}
+        self.final_by_generator = result["by_generator"]
         self.metrics.append(row)
         self.pictures.append((self.iteration, self.engine.now_s, result["samples"]))
         if self._bar is not None:
             self._bar.set_postfix_str(f"t={self.engine.now_s:.1f}s {self.headline}={row.get(self.headline, 0):.3g}")
         return result["metrics"]
+
+    def _lrs(self) -> dict[str, float]:
+        lrs = [self.executor.resolve(h) for h in self.algorithm.lr_probes()]
+        out = {}
+        for key in ("lr_g", "lr_d"):
+            values = [lr[key] for lr in lrs if lr.get(key) is not None]
+            out[key] = float(np.mean(values)) if values else float("nan")
+        return out
+
+    def final_generators(self) -> dict[str, dict[str, Any]]:
+        """Each trained generator as a torch ``state_dict`` (parameters and buffers), by label."""
+        return self.executor.resolve(self.executor.call(EVALUATOR_NODE, "state_dicts", self.algorithm.generators()))
 
     # -- the whole run ----------------------------------------------------------------------------
     def _compute_model(self) -> ComputeModel:
@@ -139,6 +157,7 @@ class Run:
             self._stop("max_virtual_time" if spec.max_virtual_time_s is not None else "finished")
         if self.metrics[-1]["iteration"] != self.iteration:
             self.evaluate()
+        self.generators = self.final_generators()
         self.wall_time_s = time.perf_counter() - self._wall_start
 
     @property

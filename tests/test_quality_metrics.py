@@ -88,4 +88,4 @@ def test_precision_recall_disjoint_sets() -> None:
 
 def test_headline_metrics() -> None:
     assert headline_metric("digits") == ("fid", False)
-    assert headline_metric("ring8") == ("modes_covered", True)
+    assert headline_metric("ring8") == ("high_quality_fraction", True)

@@ -78,7 +78,7 @@ def test_sigkill_then_resume_runs_every_cell_exactly_once(tmp_path: Path, experi
     assert list(index.status) == ["complete"] * 4 + ["failed"]
     assert index.error.iloc[-1] == summaries["broken"]["error"]
     assert (index.iterations.iloc[:4] == 30).all() and (index.wan_bytes.iloc[:2] == 0).all()
-    assert (index.wan_bytes.iloc[2:4] > 0).all() and index.headline_metric.iloc[0] == "modes_covered"
+    assert (index.wan_bytes.iloc[2:4] > 0).all() and index.headline_metric.iloc[0] == "high_quality_fraction"
 
     again = subprocess.run(_cli(path, out), capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "--resume" in again.stderr  # never silently overwrites results

@@ -8,11 +8,17 @@ from testbed.algorithms import ALGORITHMS, algorithm_class
 from testbed.suite import load_suite
 
 
-def test_quickstart_covers_the_registered_methods_on_wan_3dc() -> None:
+def test_quickstart_covers_the_registered_methods_on_wan_3dc_links_with_two_seeds() -> None:
     suite = load_suite("experiments/quickstart.yaml")
     assert {c.spec.algorithm for c in suite.cells} == {"local", "centralized", "ps", "fedavg", "mdgan", "gaia", "sqm"}
-    assert {c.spec.topology.name for c in suite.cells} == {"wan-3dc"} and {c.spec.dataset for c in suite.cells} == {
-        "ring8"}
+    assert {c.spec.topology.name for c in suite.cells} == {"wan-3dc-lite"}
+    assert {c.spec.dataset for c in suite.cells} == {"ring8"}
+    seeds: dict[str, set[int]] = {}
+    for cell in suite.cells:
+        seeds.setdefault(cell.spec.algorithm, set()).add(cell.spec.seed)
+    assert all(len(s) >= 2 for s in seeds.values())
+    # every method trains 1,500 local steps per worker (FedAvg: 94 rounds of 16 steps)
+    assert {c.spec.max_iterations for c in suite.cells if c.spec.algorithm != "fedavg"} == {1500}
 
 
 def test_bandwidth_sweep_spans_10mbps_to_10gbps() -> None:

@@ -3,9 +3,12 @@
 An algorithm (Flower's ``Strategy`` spirit) only decides *who computes what and
 who sends what to whom*: it hosts node states on the run's executor
 (:meth:`Algorithm.setup`), starts one process per logical node on the engine
-(:meth:`Algorithm.start`), and says how to read its current generator
-(:meth:`Algorithm.evaluation`).  It never sleeps, reads the wall clock or
-writes files: time comes from the engine, bytes from the accountant, and the
+(:meth:`Algorithm.start`), says where its generator(s) live (:meth:`Algorithm.generators`:
+snapshots with parameters *and* BatchNorm buffers, evaluated exactly as trained) and
+which optimisers to read the learning rates from (:meth:`Algorithm.lr_probes`), and
+states its footing (:meth:`Algorithm.footing`: simultaneous or alternating G/D
+updates, optimiser steps per iteration) so equal-iteration comparisons are read right.
+It never sleeps, reads the wall clock or writes files: time comes from the engine, bytes from the accountant, and the
 run (testbed.run) does evaluation, stopping and results.
 """
 
@@ -39,6 +42,8 @@ class Algorithm(ABC):
     Params: ClassVar[type] = NoParams
     task_kinds: ClassVar[tuple[str, ...]] = ()
     """Compute task kinds this method charges (calibrated before training)."""
+    update_orders: ClassVar[tuple[str, ...]] = ("simultaneous",)
+    """G/D update orders the method offers (``training.update_order``); the first is its native one."""
 
     def __init__(self, run: Run, params: Any) -> None:
         self.run = run
@@ -57,8 +62,26 @@ class Algorithm(ABC):
         """Spawn the node processes on ``self.run.engine``."""
 
     @abstractmethod
-    def evaluation(self) -> tuple[str, list[Any]]:
-        """(evaluator method, handles) that read the current generator(s)."""
+    def generators(self) -> dict[str, Any]:
+        """Label -> snapshot of each generator the method trains, as handles: ``{"params", "buffers"}``
+        read from the node that holds G, or ``{"segments", "buffers"}`` for a G held by PS shards."""
+
+    @abstractmethod
+    def lr_probes(self) -> list[Any]:
+        """Handles of ``current_lrs()`` calls on the nodes whose optimisers train G and D."""
+
+    @abstractmethod
+    def footing(self) -> dict[str, Any]:
+        """``update_order``, what one ``iteration`` is, and the optimiser steps it applies to G and D
+        (``g_steps_per_iteration``, ``d_steps_per_iteration``, summed over every copy of each net)."""
+
+    def snapshot_of(self, node: str) -> Any:
+        """The snapshot handle of a node holding a whole G (worker, server, learner)."""
+        return self.run.executor.call(node, "generator_snapshot")
+
+    def probes_of(self, nodes: list[str]) -> list[Any]:
+        """``current_lrs()`` handles of ``nodes``."""
+        return [self.run.executor.call(node, "current_lrs") for node in nodes]
 
     def calibration_node(self, kind: str) -> str:
         """A node whose state can time tasks of ``kind`` (default: the first worker)."""

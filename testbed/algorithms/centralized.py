@@ -7,6 +7,7 @@ datacenter (dealt round-robin).  Once a central worker has all it was sent, it
 joins data-parallel training inside the datacenter: a synchronous parameter
 server on a service node ``<dc>/ps0`` over the LAN (per step per central worker:
 4(|G|+|D|) B of gradients up and of parameters down).  Iterations are training steps.
+The generator evaluated is the shard's G with the first central worker's BatchNorm statistics.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import simpy
 
 from testbed.algorithms import register
 from testbed.algorithms.base import Algorithm, check_one_datacenter, server_datacenters
-from testbed.algorithms.ps import host_shards, plan_shards, ps_shard, ps_worker
+from testbed.algorithms.ps import ShardProgress, host_shards, plan_shards, ps_shard, ps_worker, shard_generator
 from testbed.engine import NodeContext
 from testbed.nodes.worker import GanWorker
 from testbed.topology import Topology
@@ -62,7 +63,9 @@ class Centralized(Algorithm):
             incoming = sum(1 for t in self.destination.values() if t == worker)
             run.engine.spawn(worker, lambda ctx, n=incoming: self._central_worker(ctx, n))
         shard = self.shards[0]
-        run.engine.spawn(shard.node, lambda ctx: ps_shard(ctx, run, shard, self.central, "sequential", 0, 1.0, True))
+        progress = ShardProgress(run, self.shards)
+        run.engine.spawn(shard.node, lambda ctx: ps_shard(ctx, run, shard, self.central, "sequential", 0, 1.0,
+                                                          progress))
 
     def _ship(self, ctx: NodeContext, target: str) -> Generator[simpy.Event, Any, None]:
         yield ctx.send(target, ctx.call("raw_data"), "raw_data")
@@ -75,8 +78,15 @@ class Centralized(Algorithm):
             ctx.call("add_data", *payloads)
         yield from ps_worker(ctx, self.run, self.shards)
 
-    def evaluation(self) -> tuple[str, list[Any]]:
-        return "evaluate_segments", [self.run.executor.call(self.shards[0].node, "g_segment")]
+    def generators(self) -> dict[str, Any]:
+        return {"centralized": shard_generator(self.run, self.shards, self.central[0])}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of([self.shards[0].node])
+
+    def footing(self) -> dict[str, Any]:
+        return {"update_order": "simultaneous", "iteration": "one synchronous data-parallel step in the center",
+                "g_steps_per_iteration": 1, "d_steps_per_iteration": 1}
 
     def calibration_node(self, kind: str) -> str:
         return self.shards[0].node if kind == "server_update" else self.run.workers[0]

@@ -2,10 +2,18 @@
 
 Each round the server at ``server_at`` picks m = max(floor(C*K), 1) of the K
 workers (seeded), sends each the global G and D (``params_g``, ``params_d``:
-4(|G|+|D|) B down), each runs E local epochs of batch-B training steps from those
-weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one G
-step) and sends both nets back (4(|G|+|D|) B up); the server averages them
-weighted by n_k.  ``iterations`` counts rounds.
+4(|G|+|G_bn|+|D|) B down), each runs E local epochs of batch-B training steps from
+those weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one G
+update, alternating by default or simultaneous with ``training.update_order``) and
+sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted by
+n_k.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
+
+BatchNorm: ``params_g`` carries G's parameters *and* its BatchNorm running
+statistics (|G_bn| = 2 floats per BN channel: running mean and variance); the
+server averages both weighted by n_k, so the global G can be sampled in eval mode
+and every client starts its round from the global statistics.  A G without
+BatchNorm (mlp2d) has |G_bn| = 0.  D's statistics do not travel (D only runs in
+training mode; the shipped discriminators have no BatchNorm).
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ class FedAvg(Algorithm):
 
     Params = FedAvgParams
     task_kinds = ("train_step", "average")
+    update_orders = ("alternating", "simultaneous")
 
     @classmethod
     def validate(cls, params: FedAvgParams, topology: Topology, src: str) -> None:
@@ -66,6 +75,7 @@ class FedAvg(Algorithm):
         run.executor.host(self.server, Aggregator, run.setup)
         sizes = [run.executor.call(w, "num_samples") for w in run.workers]
         self.n_k = {w: int(run.executor.resolve(h)) for w, h in zip(run.workers, sizes, strict=True)}
+        self.last_clients: list[str] = []
 
     def start(self) -> None:
         self.run.engine.spawn(self.server, self._serve)
@@ -80,6 +90,7 @@ class FedAvg(Algorithm):
         while not run.should_stop():
             chosen = sorted(run.rng.choice(len(run.workers), self.clients_per_round(), replace=False))
             clients = [run.workers[i] for i in chosen]
+            self.last_clients = clients
             g, d = ctx.call("params", num_returns=2)
             for client in clients:
                 ctx.send(client, g, "params_g")
@@ -103,8 +114,19 @@ class FedAvg(Algorithm):
             ctx.send(self.server, g_new, "params_g")
             ctx.send(self.server, d_new, "params_d")
 
-    def evaluation(self) -> tuple[str, list[Any]]:
-        return "evaluate", [self.run.executor.call(self.server, "get_g")]
+    def generators(self) -> dict[str, Any]:
+        return {"fedavg": self.snapshot_of(self.server)}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of(self.last_clients[:1])  # the rates the last round trained with
+
+    def footing(self) -> dict[str, Any]:
+        steps = [local_steps(n, self.params.local_epochs, self.batch_size) for n in self.n_k.values()]
+        per_round = self.clients_per_round() * sum(steps) / len(steps)
+        return {"update_order": self.run.setup.training.update_order,
+                "iteration": "one round: E local epochs at each chosen client, then averaging",
+                "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
+                "local_steps_per_client": sum(steps) / len(steps), "clients_per_round": self.clients_per_round()}
 
     def calibration_node(self, kind: str) -> str:
         return self.server if kind == "average" else self.run.workers[0]

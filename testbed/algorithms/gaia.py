@@ -40,10 +40,12 @@ testbed.nodes.gaia.GaiaServer):
   (t as one int32: 4 B).  A DC may not start clock c while c - (slowest mirror's
   clock) > ``max_clock_gap`` (default 1: at most one clock ahead; 0 is lockstep).
 
-``iterations`` counts clock ticks of the slowest DC.  Quality is measured on the
-first datacenter's generator (the topology's first DC with workers; DCs without
-workers get no PS; every DC holds a full,
-approximately synchronised replica).  The filter and mirror additions run on the
+``iterations`` counts clock ticks of the slowest DC; each DC's learning rate follows the
+schedule indexed by its own clock (under bounded delay a clock spans one push per worker, so
+the lr is *not* indexed by pushes).  Quality: every datacenter's generator (DCs without
+workers get no PS; every DC holds a full, approximately synchronised replica) is evaluated
+-- its PS's G parameters with the BatchNorm statistics of that DC's first worker -- and the
+metrics are their mean, with ``<metric>_std`` the spread across datacenters.  The filter and mirror additions run on the
 PS state without a compute charge (a few vector ops, cheaper than the Adam step,
 which is charged ``server_update``).
 """
@@ -59,7 +61,7 @@ import simpy
 
 from testbed.algorithms import register
 from testbed.algorithms.base import Algorithm
-from testbed.algorithms.ps import Shard, ps_worker
+from testbed.algorithms.ps import Shard, ps_worker, shard_generator
 from testbed.errors import ConfigError
 from testbed.gan import count_params
 from testbed.nodes.gaia import GaiaServer
@@ -153,8 +155,22 @@ class Gaia(Algorithm):
             run.engine.spawn(self.servers[dc], lambda ctx, d=dc, w=workers, m=mirrors: self._serve(
                 ctx, d, _DcState(w, m, pushes=dict.fromkeys(w, 0), mirror_clock=dict.fromkeys(m, 0))))
 
-    def evaluation(self) -> tuple[str, list[Any]]:
-        return "evaluate_segments", [self.run.executor.call(self.servers[self.datacenters[0]], "g_segment")]
+    def generators(self) -> dict[str, Any]:
+        run = self.run
+        return {dc: shard_generator(run, [self.shards[dc]],
+                                    next(w for w in run.workers if run.topology.datacenter_of(w) == dc))
+                for dc in self.datacenters}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of(list(self.servers.values()))
+
+    def footing(self) -> dict[str, Any]:
+        bsp = self.params.consistency == "sequential"
+        workers = len(self.run.workers)
+        steps = len(self.datacenters) if bsp else workers  # bounded delay: one Adam step per push
+        return {"update_order": "simultaneous",
+                "iteration": "one clock of the slowest datacenter (every DC's PS updates its own copy)",
+                "g_steps_per_iteration": steps, "d_steps_per_iteration": steps, "model_copies": len(self.datacenters)}
 
     def calibration_node(self, kind: str) -> str:
         return self.servers[self.datacenters[0]] if kind == "server_update" else self.run.workers[0]
@@ -199,7 +215,7 @@ class Gaia(Algorithm):
         st.step_buffer.extend([part["grads_g"], part["grads_d"]])
         if self.params.consistency == "sequential" and len(st.step_buffer) < 2 * len(st.workers):
             return
-        yield ctx.compute("server_update", "apply", *st.step_buffer)
+        yield ctx.compute("server_update", "apply_at", st.clock, *st.step_buffer)
         st.step_buffer = []
         st.version += 1
         clock = st.version if self.params.consistency == "sequential" else min(st.pushes.values())

@@ -4,7 +4,7 @@ The lower bound of the comparison ("each site alone"): a site is a worker, so
 a non-IID partition leaves each generator seeing only its own classes.  Each
 worker takes ``max_iterations`` training steps (one D step + one G step); the
 run's iteration is the slowest worker's step count, and the reported quality is
-the mean over all sites' generators.
+the mean over all sites' generators (``<metric>_std``: their spread).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Local(Algorithm):
     """Independent training at every worker."""
 
     task_kinds = ("train_step",)
+    update_orders = ("alternating", "simultaneous")
 
     def setup(self) -> None:
         for i, worker in enumerate(self.run.workers):
@@ -44,5 +45,14 @@ class Local(Algorithm):
             if min(self.steps.values()) > before:
                 self.run.complete_iteration()
 
-    def evaluation(self) -> tuple[str, list[Any]]:
-        return "evaluate", [self.run.executor.call(w, "get_g") for w in self.run.workers]
+    def generators(self) -> dict[str, Any]:
+        return {worker: self.snapshot_of(worker) for worker in self.run.workers}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of(self.run.workers)
+
+    def footing(self) -> dict[str, Any]:
+        sites = len(self.run.workers)
+        return {"update_order": self.run.setup.training.update_order,
+                "iteration": "one local step at every site (each site trains its own G and D)",
+                "g_steps_per_iteration": sites, "d_steps_per_iteration": sites}

@@ -4,7 +4,8 @@ Only generated samples and error feedback cross the network, never G; the
 discriminators D_n stay at the workers, next to their data, and are swapped
 between workers every E local epochs so none overfits its own shard.
 
-Per iteration (one G update; ``iterations`` counts them):
+Per iteration (one G update; ``iterations`` counts them, and index the learning-rate
+schedule of G's optimiser and of every worker's D_n):
 
 1. the server ``<server_at>/server`` draws latents and generates K batches of b
    samples (``mdgan_generate`` x K) and sends worker n two distinct ones, X(d) then
@@ -18,7 +19,8 @@ Server traffic per iteration is 3*b*d*4*N B: the paper's O(bdN).
 
 Decisions (the paper leaves them open or the design asks to fix them):
 
-* **k and K.** ``k`` defaults to ceil(ln N) (natural log), at least 1; k <= N.  The
+* **k and K.** ``k`` defaults to ceil(ln N) (natural log, as the paper's log N is read here),
+  at least 1; k <= N.  The
   server generates K = max(k, 2) batches: exactly k as in the paper, except that
   k = 1 generates a second batch (k + 1), since X(d) and X(g) must be distinct.  Worker
   i gets X(d) = batch (s + i) mod K and X(g) = batch (s + i + 1) mod K, with s drawn
@@ -97,6 +99,7 @@ class MdGan(Algorithm):
 
     Params = MdganParams
     task_kinds = ("mdgan_generate", "mdgan_d_step", "mdgan_feedback", "mdgan_backprop")
+    update_orders = ("alternating", "simultaneous")
 
     @classmethod
     def validate(cls, params: MdganParams, topology: Topology, src: str) -> None:
@@ -126,6 +129,7 @@ class MdGan(Algorithm):
         run.executor.host(self.server, MdganServer, run.setup, self.batch_size)
         sizes = [int(run.executor.resolve(run.executor.call(w, "num_samples"))) for w in run.workers]
         self.period = swap_period(sum(sizes) / n, p.swap_every_epochs, self.batch_size) if n >= 2 else None
+        self.simultaneous = run.setup.training.update_order == "simultaneous"
         self._swap_rng = np.random.default_rng([run.spec.seed, SWAP_RNG_SALT])
         self._perms: list[list[int]] = []
 
@@ -163,9 +167,15 @@ class MdGan(Algorithm):
             first = yield ctx.recv(kind="samples", src=self.server)
             second = yield ctx.recv(kind="samples", src=self.server)
             x_d, x_g = sorted((first, second), key=lambda m: m.seq)
-            yield ctx.compute("mdgan_d_step", "d_steps", x_d.payload, steps, units=steps)
-            feedback = yield ctx.compute("mdgan_feedback", "feedback", x_g.payload)
-            ctx.send(self.server, feedback, "feedback")
+            lr_factor = self.run.setup.lr_scale(iteration)
+            if self.simultaneous:  # feedback from the D that has not yet seen this iteration's X(d)
+                feedback = yield ctx.compute("mdgan_feedback", "feedback", x_g.payload)
+                ctx.send(self.server, feedback, "feedback")
+                yield ctx.compute("mdgan_d_step", "d_steps", x_d.payload, steps, lr_factor, units=steps)
+            else:
+                yield ctx.compute("mdgan_d_step", "d_steps", x_d.payload, steps, lr_factor, units=steps)
+                feedback = yield ctx.compute("mdgan_feedback", "feedback", x_g.payload)
+                ctx.send(self.server, feedback, "feedback")
             iteration += 1
             if self.period is not None and iteration % self.period == 0:
                 peers = self.peers(iteration // self.period - 1)
@@ -174,8 +184,18 @@ class MdGan(Algorithm):
                 incoming = yield ctx.recv(kind="swap_d", src=source)
                 ctx.call("load_d", incoming.payload)
 
-    def evaluation(self) -> tuple[str, list[Any]]:
-        return "evaluate", [self.run.executor.call(self.server, "get_g")]
+    def generators(self) -> dict[str, Any]:
+        return {"mdgan": self.snapshot_of(self.server)}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of([self.server, *self.run.workers[:1]])
+
+    def footing(self) -> dict[str, Any]:
+        n = len(self.run.workers)
+        return {"update_order": self.run.setup.training.update_order,
+                "iteration": "one G update from every worker's feedback",
+                "g_steps_per_iteration": 1, "d_steps_per_iteration": n * self.params.disc_steps,
+                "model_copies_d": n}
 
     def calibration_node(self, kind: str) -> str:
         return self.server if kind in ("mdgan_generate", "mdgan_backprop") else self.run.workers[0]

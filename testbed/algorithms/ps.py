@@ -16,8 +16,17 @@ Consistency models (when may a pull be answered?):
   a pull from a worker at clock c waits until the slowest worker has pushed c - tau.
 * ``eventual`` (async): each push applied as it comes, pulls answered at once.
 
-``iterations`` counts updates of shard 0 (one per step under BSP, one per push
-otherwise).  The server update is charged ``server_update`` x (shard share of keys).
+``iterations`` counts model updates: one per step under BSP, one per push otherwise; with
+several shards an iteration is complete when *every* shard has applied it (each shard counts its
+own updates, the run the slowest shard's).  Under BSP a shard answers a pull for step c only if
+step c is within the iteration budget, so no shard ships parameters for a step that will not run
+(bytes equal 4(|G|+|D|) x N x iterations each way, for any number of shards).  The learning-rate
+schedule is indexed by the shard's update count, i.e. by iterations.  The server update is charged
+``server_update`` x (shard share of keys).
+
+Evaluation: the generator's parameters are the shards' G segments; its BatchNorm running
+statistics (if any) are the first worker's -- the only place they exist, since workers run G
+forward (G's statistics depend on latents and G, not on a worker's data).
 """
 
 from __future__ import annotations
@@ -69,9 +78,35 @@ def plan_shards(run: Run, datacenters: list[str], count: int, prefix: str = "ps"
             for i, (lo, hi) in enumerate(shard_ranges(n_g + n_d, count))]
 
 
+def shard_generator(run: Run, shards: list[Shard], buffers_from: str) -> dict[str, Any]:
+    """The snapshot of a G held by ``shards``: their G segments, and ``buffers_from``'s BN statistics."""
+    return {"segments": [run.executor.call(s.node, "g_segment") for s in shards if s.has_g],
+            "buffers": run.executor.call(buffers_from, "g_buffers")}
+
+
 def host_shards(run: Run, shards: list[Shard]) -> None:
     for shard in shards:
         run.executor.host(shard.node, ParamShard, run.setup, shard.lo, shard.hi)
+
+
+class ShardProgress:
+    """Update counts of every shard; the run's iteration is the slowest shard's count."""
+
+    def __init__(self, run: Run, shards: list[Shard]) -> None:
+        self.run = run
+        self.versions = {shard.node: 0 for shard in shards}
+
+    def updated(self, node: str) -> None:
+        """Shard ``node`` applied one more update: complete an iteration if it was the last to."""
+        before = min(self.versions.values())
+        self.versions[node] += 1
+        if min(self.versions.values()) > before:
+            self.run.complete_iteration()
+
+
+def within_budget(run: Run, step: int) -> bool:
+    """Whether step ``step`` (0-based) can still run under the iteration budget."""
+    return run.spec.max_iterations is None or step < run.spec.max_iterations
 
 
 def start_ps(run: Run, workers: list[str], shards: list[Shard], consistency: str, tau: int) -> None:
@@ -79,9 +114,10 @@ def start_ps(run: Run, workers: list[str], shards: list[Shard], consistency: str
     for worker in workers:
         run.engine.spawn(worker, lambda ctx: ps_worker(ctx, run, shards))
     total = shards[-1].hi
-    for i, shard in enumerate(shards):
-        run.engine.spawn(shard.node, lambda ctx, s=shard, first=(i == 0): ps_shard(
-            ctx, run, s, workers, consistency, tau, (s.hi - s.lo) / total, first))
+    progress = ShardProgress(run, shards)
+    for shard in shards:
+        run.engine.spawn(shard.node, lambda ctx, s=shard: ps_shard(
+            ctx, run, s, workers, consistency, tau, (s.hi - s.lo) / total, progress))
 
 
 def ps_worker(ctx: NodeContext, run: Run, shards: list[Shard]) -> Generator[simpy.Event, Any, None]:
@@ -106,7 +142,7 @@ def ps_worker(ctx: NodeContext, run: Run, shards: list[Shard]) -> Generator[simp
 
 
 def ps_shard(ctx: NodeContext, run: Run, shard: Shard, workers: list[str], consistency: str, tau: int,
-             share: float, counts_iterations: bool) -> Generator[simpy.Event, Any, None]:
+             share: float, progress: ShardProgress) -> Generator[simpy.Event, Any, None]:
     """Answer pulls when the consistency model allows; apply pushed gradients."""
     version = 0
     pushes = dict.fromkeys(workers, 0)
@@ -131,13 +167,12 @@ def ps_shard(ctx: NodeContext, run: Run, shard: Shard, workers: list[str], consi
                     yield ctx.compute("server_update", "apply", *step_buffer, units=share)
                     step_buffer = []
                     version += 1
-                    if counts_iterations:
-                        run.complete_iteration()
+                    progress.updated(shard.node)
                     if run.should_stop():
                         continue
         slowest = min(pushes.values())
         ready = [(w, c) for w, c in pending if consistency == "eventual"
-                 or (consistency == "sequential" and version >= c)
+                 or (consistency == "sequential" and version >= c and within_budget(run, c))
                  or (consistency == "bounded_delay" and slowest >= c - tau)]
         if ready:
             g_seg, d_seg = ctx.call("segments", num_returns=2)
@@ -188,8 +223,18 @@ class ParameterServer(Algorithm):
     def start(self) -> None:
         start_ps(self.run, self.run.workers, self.shards, self.params.consistency, self.params.tau)
 
-    def evaluation(self) -> tuple[str, list[Any]]:
-        return "evaluate_segments", [self.run.executor.call(s.node, "g_segment") for s in self.shards if s.has_g]
+    def generators(self) -> dict[str, Any]:
+        return {"ps": shard_generator(self.run, self.shards, self.run.workers[0])}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of([s.node for s in self.shards])
+
+    def footing(self) -> dict[str, Any]:
+        bsp = self.params.consistency == "sequential"
+        return {"update_order": "simultaneous",
+                "iteration": "one BSP step (the mean of every worker's gradients)" if bsp
+                else "one pushed gradient applied",
+                "g_steps_per_iteration": 1, "d_steps_per_iteration": 1}
 
     def calibration_node(self, kind: str) -> str:
         return self.shards[0].node if kind == "server_update" else self.run.workers[0]

@@ -11,7 +11,9 @@ D.  Each step (one learner step; ``iterations`` counts them):
    4|D| B per DC back to the learner;
 3. meanwhile the learner computes the fake-data term on b samples of its own G
    (``sq_fake``), then steps D with sum_dc w_dc * answer_dc + fake term and steps G
-   against the new D (``sq_step``): G never needs the data.
+   against the new D (``sq_step``; ``training.update_order: simultaneous`` steps G
+   against the old D instead): G never needs the data.  Both follow the lr schedule,
+   indexed by learner steps.
 
 Decisions:
 
@@ -59,6 +61,7 @@ class StatisticalQuery(Algorithm):
 
     Params = SqmParams
     task_kinds = ("sq_query", "sq_fake", "sq_step")
+    update_orders = ("alternating", "simultaneous")
 
     @classmethod
     def validate(cls, params: SqmParams, topology: Topology, src: str) -> None:
@@ -121,8 +124,16 @@ class StatisticalQuery(Algorithm):
             answer = yield ctx.compute("sq_query", "sq_answer", query)
             ctx.send(head, answer, "sq_answer")
 
-    def evaluation(self) -> tuple[str, list[Any]]:
-        return "evaluate", [self.run.executor.call(self.learner, "get_g")]
+    def generators(self) -> dict[str, Any]:
+        return {"sqm": self.snapshot_of(self.learner)}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of([self.learner])
+
+    def footing(self) -> dict[str, Any]:
+        return {"update_order": self.run.setup.training.update_order,
+                "iteration": "one learner step (D on the datacenters' answers, then G)",
+                "g_steps_per_iteration": 1, "d_steps_per_iteration": 1}
 
     def calibration_node(self, kind: str) -> str:
         return self.learner if kind in ("sq_fake", "sq_step") else self.run.workers[0]

@@ -41,11 +41,25 @@ def get_buffers(module: nn.Module) -> ParamDict:
 
 
 def set_buffers(module: nn.Module, buffers: ParamDict) -> None:
-    """Overwrite the floating-point buffers named in ``buffers``."""
-    own = dict(module.named_buffers())
+    """Overwrite ``module``'s floating-point buffers from a dict with exactly their names.
+
+    Every floating buffer must be given: a generator evaluated with some of its BatchNorm
+    statistics left at their initial values is not the generator that was trained."""
+    own = {name: b for name, b in module.named_buffers() if b.is_floating_point()}
+    if set(own) != set(buffers):
+        missing, extra = sorted(set(own) - set(buffers)), sorted(set(buffers) - set(own))
+        raise KeyError(f"buffer names differ: missing {missing[:3]}, unexpected {extra[:3]}")
     with torch.no_grad():
         for name, value in buffers.items():
-            own[name].copy_(torch.as_tensor(value, dtype=own[name].dtype))
+            own[name].copy_(torch.as_tensor(value, dtype=own[name].dtype).reshape(own[name].shape))
+
+
+def generator_snapshot(generator: nn.Module) -> dict[str, ParamDict]:
+    """What it takes to sample from ``generator`` as it is: ``{"params": ..., "buffers": ...}``.
+
+    Buffers are the BatchNorm running statistics that eval-mode sampling uses; parameters
+    alone would leave them at their initial values (mean 0, variance 1)."""
+    return {"params": get_params(generator), "buffers": get_buffers(generator)}
 
 
 def get_grads(module: nn.Module) -> ParamDict:

@@ -1,59 +1,81 @@
-"""The evaluator: measures generators outside virtual time.
+"""The evaluator: measures generators outside virtual time, exactly as they were trained.
 
 Quality is observed, not part of training, so evaluation costs no virtual time
-and sends nothing over the emulated network: the run hands the evaluator the
-current generator parameters (a dict, or the G segments of the PS shards) and
-gets the data set's metrics (testbed.quality) plus a few samples for the
-``samples/`` pictures.  Several generators (``local``: one per site) are scored
-one by one and their metrics averaged.
+and sends nothing over the emulated network.  The run hands the evaluator
+*snapshots* of the generator(s) wherever they live -- ``{"params": {...},
+"buffers": {...}}`` from a node that holds a whole G, or ``{"segments": [...],
+"buffers": {...}}`` for a G held as flat key ranges by parameter-server shards --
+and gets the data set's metrics (testbed.quality) plus a few samples for the
+``samples/`` pictures.
+
+Why buffers: BatchNorm generators (``dcgan``, ``mdgan-cnn``) sample in eval mode
+with their *running statistics*; loading only the parameters leaves those at
+their initial values and reports the FID of a generator nobody trained (327
+instead of 23 on digits after 2,000 steps).  Samples are drawn by
+:func:`testbed.quality.generate` -- the same function ``python -m testbed sample``
+uses on the saved ``generator.pt`` -- so both paths give the same samples for
+the same seed.  Several generators (``local``: one per site; ``gaia``: one per
+datacenter) are scored one by one; the metrics are their mean, with the spread
+(``<metric>_std``, sample std) beside it.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
-from testbed.gan import get_params, sample_latent, set_params, unflatten
+from testbed.gan import get_params, set_buffers, set_params, unflatten
 from testbed.nodes.setup import NodeSetup
-from testbed.quality import evaluate_samples
+from testbed.quality import evaluate_samples, generate
 
 PICTURE_SAMPLES = {"mixture": 1000, "image": 64}
+EVAL_SEED_OFFSET = 4242
+"""The evaluator samples with seed ``spec.seed + EVAL_SEED_OFFSET``; ``generator.pt`` records it."""
+
+Snapshot = dict[str, Any]
+"""``{"params": ParamDict}`` or ``{"segments": [flat G parts]}``, plus ``"buffers": ParamDict``."""
 
 
 class Evaluator:
-    """Scores generator parameters on the run's data set."""
+    """Scores generator snapshots on the run's data set."""
 
     def __init__(self, setup: NodeSetup, device: str = "cpu") -> None:
-        self.setup = setup
-        state = setup.gan_state("cpu")
-        self.G = state.G
-        self.latent_dim = state.latent_dim
-        self.template = get_params(self.G)
         from testbed.data import dataset_spec
 
+        self.setup = setup
+        self.G = setup.gan_state("cpu").G
+        self.template = get_params(self.G)
         self.kind = dataset_spec(setup.dataset).kind
 
-    def _samples(self, n: int, seed: int) -> np.ndarray:
-        gen = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            self.G.eval()
-            out = self.G(sample_latent(n, self.latent_dim, gen)).numpy()
-            self.G.train()
-        return out
+    def load(self, snapshot: Snapshot) -> torch.nn.Module:
+        """Put a snapshot's parameters and buffers into the evaluator's G; returns it."""
+        if "segments" in snapshot:
+            params = unflatten(np.concatenate(list(snapshot["segments"])), self.template)
+        else:
+            params = snapshot["params"]
+        set_params(self.G, params)
+        set_buffers(self.G, snapshot.get("buffers") or {})
+        return self.G
 
-    def evaluate(self, n: int, seed: int, *generators: dict[str, np.ndarray]) -> dict[str, object]:
-        """Mean metrics over the given generators, and sample pictures from the first."""
-        scores: list[dict[str, float]] = []
+    def evaluate(self, n: int, seed: int, generators: dict[str, Snapshot]) -> dict[str, Any]:
+        """Metrics (mean over ``generators``, ``<metric>_std`` if several), per-generator metrics,
+        and sample pictures from the first generator."""
+        scores: dict[str, dict[str, float]] = {}
         picture = None
-        for params in generators:
-            set_params(self.G, params)
-            samples = self._samples(n, seed)
-            scores.append(evaluate_samples(samples, self.setup.dataset, n))
+        for label, snapshot in generators.items():
+            samples = generate(self.load(snapshot), n, seed)
+            scores[label] = evaluate_samples(samples, self.setup.dataset, n)
             if picture is None:
                 picture = samples[: PICTURE_SAMPLES[self.kind]]
-        metrics = {key: float(np.mean([s[key] for s in scores])) for key in scores[0]}
-        return {"metrics": metrics, "samples": picture}
+        rows = list(scores.values())
+        metrics = {key: float(np.mean([s[key] for s in rows])) for key in rows[0]}
+        if len(rows) > 1:
+            metrics.update({f"{key}_std": float(np.std([s[key] for s in rows], ddof=1)) for key in rows[0]})
+        return {"metrics": metrics, "samples": picture, "by_generator": scores}
 
-    def evaluate_segments(self, n: int, seed: int, *g_segments: np.ndarray) -> dict[str, object]:
-        """As :meth:`evaluate`, for a generator held as flat segments (parameter-server shards)."""
-        return self.evaluate(n, seed, unflatten(np.concatenate(g_segments), self.template))
+    def state_dicts(self, generators: dict[str, Snapshot]) -> dict[str, dict[str, torch.Tensor]]:
+        """Each generator as a torch ``state_dict`` (parameters and buffers): what ``generator.pt`` holds."""
+        return {label: {k: v.detach().clone() for k, v in self.load(snapshot).state_dict().items()}
+                for label, snapshot in generators.items()}

@@ -63,9 +63,15 @@ class GaiaServer(ParamShard):
                 at += param.numel()
 
     def apply(self, *pushes: np.ndarray) -> int:
-        """Average the pushed gradients, take one Adam step, accumulate the change it made."""
+        """As :meth:`apply_at` with the lr of update number ``version`` (BSP: version = clock)."""
+        return self.apply_at(self.version, *pushes)
+
+    def apply_at(self, clock: int, *pushes: np.ndarray) -> int:
+        """Average the pushed gradients, take one Adam step at the learning rate of DC clock
+        ``clock`` (Gaia's iteration unit: under bounded delay a clock spans one push per worker),
+        and accumulate the change it made."""
         before = self._flat()
-        version = super().apply(*pushes)
+        version = self._step(clock, pushes)
         self.accumulated += self._flat() - before
         return version
 

@@ -19,8 +19,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from testbed.gan import apply_feedback, d_step, feedback_on_samples, get_params, make_adam, sample_fakes, set_params
-from testbed.nodes.setup import NodeSetup
+from testbed.gan import (
+    apply_feedback,
+    d_step,
+    feedback_on_samples,
+    generator_snapshot,
+    get_params,
+    make_adam,
+    sample_fakes,
+    set_params,
+)
+from testbed.nodes.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.nodes.worker import GanWorker
 
 SERVER_STREAM = 10_000_019
@@ -33,6 +42,8 @@ class MdganServer:
     def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:
         state = setup.gan_state(device)
         self.G, self.opt_g = state.G, state.opt_g
+        self.setup = setup
+        self.steps = 0  # G updates applied: MD-GAN's iteration unit, which indexes the lr schedule
         self.batch_size = batch_size
         self.gen = setup.torch_generator(SERVER_STREAM, device)
         self._z: list[np.ndarray] = []
@@ -56,11 +67,21 @@ class MdganServer:
         # apply_feedback averages over the list it is given, so scale each per-batch sum by len(used) / N.
         summed = [np.sum([f for j, f in zip(g_batch, feedbacks, strict=True) if j == b], axis=0) * (len(used) / n)
                   for b in used]
+        scale_lr(self.opt_g, [self.setup.training.lr_g], self.setup.lr_scale(self.steps))
         apply_feedback((self.G, self.opt_g), [self._z[b] for b in used], summed)
+        self.steps += 1
         return len(used)
 
     def get_g(self) -> dict[str, np.ndarray]:
         return get_params(self.G)
+
+    def generator_snapshot(self) -> dict[str, dict[str, np.ndarray]]:
+        """The server's G as trained: parameters and BatchNorm running statistics."""
+        return generator_snapshot(self.G)
+
+    def current_lrs(self) -> dict[str, float | None]:
+        """G's learning rate now (the discriminators live on the workers)."""
+        return {"lr_g": optimizer_lr(self.opt_g), "lr_d": None}
 
     def time_task(self, kind: str, repeats: int = 3) -> float:
         """Median seconds of one ``mdgan_generate`` or ``mdgan_backprop`` (one batch each), on a copy."""
@@ -82,12 +103,18 @@ class MdganWorker(GanWorker):
         super().__init__(setup, index, device)
         self.batch_size = batch_size
 
-    def d_steps(self, x_d: np.ndarray, steps: int) -> dict[str, float]:
-        """``steps`` Adam steps of D_n, each on a fresh local real batch and the server's batch X(d)."""
+    def d_steps(self, x_d: np.ndarray, steps: int, lr_factor: float = 1.0) -> dict[str, float]:
+        """``steps`` Adam steps of D_n, each on a fresh local real batch and the server's batch X(d),
+        at the schedule's factor for the current iteration (every D_n follows the one schedule)."""
         stats: dict[str, float] = {}
+        scale_lr(self.state.opt_d, [self.setup.training.lr_d], lr_factor)
         for _ in range(int(steps)):
             stats = d_step(self.state, self._batch(self.batch_size), fake=x_d, r1_gamma=self.setup.training.r1_gamma)
         return stats
+
+    def current_lrs(self) -> dict[str, float | None]:
+        """D_n's learning rate now (this worker's G is unused)."""
+        return {"lr_g": None, "lr_d": optimizer_lr(self.state.opt_d)}
 
     def feedback(self, x_g: np.ndarray) -> np.ndarray:
         """F_n = d/dx mean softplus(-D_n(x)) on X(g): b x d floats, 1/b already inside."""

@@ -4,6 +4,12 @@ A :class:`ParamShard` owns one contiguous key range of the flat ``[G; D]`` vecto
 (Li et al.'s key ranges) with its own Adam state, and applies pushed gradients;
 an :class:`Aggregator` holds a whole model pair and averages client models
 (FedAvg, weighted by n_k).  Both start from the same seeded G and D as workers.
+
+The aggregator's G travels as a snapshot -- parameters *and* BatchNorm running
+statistics -- and averages both weighted by n_k (the usual FedAvg treatment of
+BN buffers), so the server holds a generator that can be sampled in eval mode.
+D's buffers do not travel: D only ever runs in training mode (batch statistics),
+so its running statistics are never read (and the shipped discriminators have none).
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ import time
 import numpy as np
 import torch
 
-from testbed.gan import average_params, flatten, get_params, unflatten
-from testbed.nodes.setup import NodeSetup, scale_lr
+from testbed.gan import average_params, flatten, generator_snapshot, get_params, unflatten
+from testbed.nodes.setup import NodeSetup, optimizer_lr, scale_lr
 
 
 def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
@@ -43,6 +49,7 @@ class ParamShard:
         groups = [{"params": [p], "lr": lr} for p, lr in ((self.g, t.lr_g), (self.d, t.lr_d)) if p is not None]
         self.opt = torch.optim.Adam(groups, betas=(t.beta1, t.beta2))
         self._base_lrs = [g["lr"] for g in groups]
+        self._groups = [name for name, p in (("lr_g", self.g), ("lr_d", self.d)) if p is not None]
         self.setup = setup
         self.version = 0
 
@@ -55,15 +62,25 @@ class ParamShard:
         return _numpy(self.g)
 
     def apply(self, *pushes: np.ndarray) -> int:
-        """Average pushed gradients ``[g_w0, d_w0, g_w1, d_w1, ...]`` and take one Adam step."""
+        """Average pushed gradients ``[g_w0, d_w0, g_w1, d_w1, ...]`` and take one Adam step at the
+        learning rate of update number ``version`` (the parameter server's iteration unit)."""
+        return self._step(self.version, pushes)
+
+    def _step(self, lr_step: int, pushes: tuple[np.ndarray, ...]) -> int:
         g_pushes, d_pushes = pushes[0::2], pushes[1::2]
         for param, grads in ((self.g, g_pushes), (self.d, d_pushes)):
             if param is not None:
                 param.grad = torch.as_tensor(np.mean(np.stack(grads), axis=0), device=param.device)
-        scale_lr(self.opt, self._base_lrs, self.setup.lr_scale(self.version))
+        scale_lr(self.opt, self._base_lrs, self.setup.lr_scale(lr_step))
         self.opt.step()
         self.version += 1
         return self.version
+
+    def current_lrs(self) -> dict[str, float | None]:
+        """The rates in this shard's Adam now (None for a net it holds no part of)."""
+        lrs: dict[str, float | None] = {"lr_g": None, "lr_d": None}
+        lrs.update({name: optimizer_lr(self.opt, i) for i, name in enumerate(self._groups)})
+        return lrs
 
     def time_task(self, kind: str, repeats: int = 3) -> float:
         """Median seconds of one ``server_update`` (averaging 4 pushes + Adam) on a copy."""
@@ -79,18 +96,22 @@ class Aggregator:
 
     def __init__(self, setup: NodeSetup, device: str = "cpu") -> None:
         state = setup.gan_state("cpu")
-        self.g, self.d = get_params(state.G), get_params(state.D)
+        self.g, self.d = generator_snapshot(state.G), get_params(state.D)
 
-    def params(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """The global (G, D)."""
+    def params(self) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
+        """The global (G snapshot, D parameters)."""
         return self.g, self.d
 
-    def get_g(self) -> dict[str, np.ndarray]:
+    def generator_snapshot(self) -> dict[str, dict[str, np.ndarray]]:
+        """The global G: averaged parameters and averaged BatchNorm statistics."""
         return self.g
 
     def average(self, weights: list[float], *models: dict[str, np.ndarray]) -> int:
-        """Set the global G and D to the weighted average of ``[g_0, d_0, g_1, d_1, ...]``."""
-        self.g = average_params(list(models[0::2]), weights)
+        """Set the global G (parameters and buffers) and D to the weighted average of
+        ``[g_0, d_0, g_1, d_1, ...]`` (G entries are snapshots)."""
+        snapshots = list(models[0::2])
+        self.g = {"params": average_params([m["params"] for m in snapshots], weights),
+                  "buffers": average_params([m["buffers"] for m in snapshots], weights)}
         self.d = average_params(list(models[1::2]), weights)
         return len(weights)
 

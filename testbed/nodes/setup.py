@@ -78,6 +78,11 @@ def scale_lr(optimizer: torch.optim.Optimizer, base_lrs: list[float], factor: fl
         group["lr"] = base * factor
 
 
+def optimizer_lr(optimizer: torch.optim.Optimizer, group: int = 0) -> float:
+    """The learning rate an optimiser's parameter group steps with now (read back, not recomputed)."""
+    return float(optimizer.param_groups[group]["lr"])
+
+
 @functools.lru_cache(maxsize=4)
 def _load(name: str, data_dir: str | None, seed: int, n: int | None) -> Dataset:
     return load_dataset(name, "train", data_dir=data_dir, seed=seed, n=n)

@@ -18,15 +18,18 @@ from testbed.gan import (
     ParamDict,
     add_grads,
     apply_d_grads,
+    apply_g_grads,
     d_fake_grad,
     d_real_grad,
+    g_grads,
     g_step,
+    generator_snapshot,
     get_params,
     sample_fakes,
     set_params,
 )
 from testbed.nodes.mdgan import median_seconds
-from testbed.nodes.setup import NodeSetup
+from testbed.nodes.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.nodes.worker import GanWorker
 
 LEARNER_STREAM = 10_000_033
@@ -38,6 +41,8 @@ class SqLearner:
 
     def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:
         self.state = setup.gan_state(device)
+        self.setup = setup
+        self.steps = 0  # learner steps taken: the iteration unit that indexes the lr schedule
         self.batch_size = batch_size
         self.gen = setup.torch_generator(LEARNER_STREAM, device)
 
@@ -47,14 +52,33 @@ class SqLearner:
     def get_g(self) -> ParamDict:
         return get_params(self.state.G)
 
+    def generator_snapshot(self) -> dict[str, ParamDict]:
+        """The learner's G as trained: parameters and BatchNorm running statistics."""
+        return generator_snapshot(self.state.G)
+
+    def current_lrs(self) -> dict[str, float | None]:
+        """The rates in the learner's two Adam optimisers now."""
+        return {"lr_g": optimizer_lr(self.state.opt_g), "lr_d": optimizer_lr(self.state.opt_d)}
+
     def fake_grad(self) -> ParamDict:
         """Gradient of D's fake-data loss, mean softplus(D(G(z))), over b fresh latents."""
         _, fake = sample_fakes(self.state.G, self.batch_size, self.gen)
         return d_fake_grad(self.state.D, fake)
 
     def step(self, weights: list[float], fake: ParamDict, *answers: ParamDict) -> dict[str, float]:
-        """D step with sum_dc w_dc * answer_dc + fake term, then one G step against the new D."""
+        """D step with sum_dc w_dc * answer_dc + fake term, and one G step: against the new D
+        (``training.update_order`` alternating, the default) or the old one (simultaneous)."""
+        t = self.setup.training
+        factor = self.setup.lr_scale(self.steps)
+        scale_lr(self.state.opt_d, [t.lr_d], factor)
+        scale_lr(self.state.opt_g, [t.lr_g], factor)
+        self.steps += 1
         real = add_grads(*answers, weights=list(weights))
+        if t.update_order == "simultaneous":
+            grad_g, stats = g_grads(self.state, self.batch_size, self.gen)
+            apply_d_grads(self.state, add_grads(real, fake))
+            apply_g_grads(self.state, grad_g)
+            return stats
         apply_d_grads(self.state, add_grads(real, fake))
         return g_step(self.state, self.batch_size, self.gen)
 

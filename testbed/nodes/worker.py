@@ -19,17 +19,22 @@ import torch
 
 from testbed.gan import (
     GanState,
+    apply_d_grads,
+    apply_g_grads,
     d_grads,
     d_step,
     flatten,
     g_grads,
     g_step,
+    generator_snapshot,
+    get_buffers,
     get_params,
     make_adam,
+    set_buffers,
     set_params,
     unflatten,
 )
-from testbed.nodes.setup import NodeSetup, scale_lr
+from testbed.nodes.setup import NodeSetup, optimizer_lr, scale_lr
 
 
 class GanWorker:
@@ -48,6 +53,7 @@ class GanWorker:
         self.steps = 0  # local training steps taken (drives the lr schedule of ``local``)
         self.gen = setup.torch_generator(1 + index, device)
         self.rng = np.random.default_rng(setup.seed * 7919 + index)
+        self.last_lrs: dict[str, float | None] | None = None  # rates of the last local training (FedAvg)
 
     @property
     def state(self) -> GanState:
@@ -84,18 +90,41 @@ class GanWorker:
 
     # -- local training --------------------------------------------------------------------------
     def train_steps(self, steps: int = 1, lr_factor: float | None = None) -> dict[str, float]:
-        """``steps`` x (one D step, one G step) on local batches; returns the last losses."""
+        """``steps`` local GAN steps (one D and one G update each) in ``training.update_order``:
+        *alternating* (D steps, then G steps against the new D) or *simultaneous* (both gradients
+        from the same parameters, as a parameter-server worker computes them).  Returns the last losses."""
         stats: dict[str, float] = {}
         t = self.setup.training
-        b = t.batch_size
         for _ in range(int(steps)):
             factor = self.setup.lr_scale(self.steps) if lr_factor is None else lr_factor
             scale_lr(self.state.opt_d, [t.lr_d], factor)
             scale_lr(self.state.opt_g, [t.lr_g], factor)
             self.steps += 1
-            stats = d_step(self.state, self._batch(), r1_gamma=self.setup.training.r1_gamma, generator=self.gen)
-            stats.update(g_step(self.state, b, self.gen))
+            if t.update_order == "simultaneous":
+                grad_d, stats = d_grads(self.state, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
+                grad_g, g_stats = g_grads(self.state, t.batch_size, self.gen)
+                apply_d_grads(self.state, grad_d)
+                apply_g_grads(self.state, grad_g)
+                stats.update(g_stats)
+            else:
+                stats = d_step(self.state, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
+                stats.update(g_step(self.state, t.batch_size, self.gen))
         return stats
+
+    # -- what the evaluator and the lr columns read -------------------------------------------------
+    def generator_snapshot(self) -> dict[str, dict[str, np.ndarray]]:
+        """This worker's G as trained: parameters and BatchNorm running statistics."""
+        return generator_snapshot(self.state.G)
+
+    def g_buffers(self) -> dict[str, np.ndarray]:
+        """G's BatchNorm running statistics (for a G whose parameters live on PS shards)."""
+        return get_buffers(self.state.G)
+
+    def current_lrs(self) -> dict[str, float | None]:
+        """The learning rates in G's and D's optimisers now (FedAvg clients: those of their last round)."""
+        if self._state is None:
+            return dict(self.last_lrs) if self.last_lrs else {"lr_g": None, "lr_d": None}
+        return {"lr_g": optimizer_lr(self._state.opt_g), "lr_d": optimizer_lr(self._state.opt_d)}
 
     def get_g(self) -> dict[str, np.ndarray]:
         return get_params(self.state.G)
@@ -110,17 +139,21 @@ class GanWorker:
         set_params(self.state.G, g)
         set_params(self.state.D, d)
 
-    def fedavg_round(self, g: dict[str, np.ndarray], d: dict[str, np.ndarray], epochs: float, batch_size: int,
-                     lr_factor: float = 1.0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """FedAvg client update: load the global G and D, fresh Adam, E local epochs, return both.
+    def fedavg_round(self, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray], epochs: float,
+                     batch_size: int, lr_factor: float = 1.0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """FedAvg client update: load the global G (parameters and BatchNorm statistics) and D, fresh
+        Adam, E local epochs; returns G's snapshot and D's parameters.
 
         ``lr_factor`` is the server's schedule factor for this round (clients keep no step count)."""
-        self.set_gd(g, d)
+        set_params(self.state.G, g["params"])
+        set_buffers(self.state.G, g["buffers"])
+        set_params(self.state.D, d)
         t = self.setup.training
         self.state.opt_g = make_adam(self.state.G, t.lr_g, (t.beta1, t.beta2))
         self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
         self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
-        result = self.get_gd()
+        result = self.generator_snapshot(), self.get_d()
+        self.last_lrs = self.current_lrs()
         self.release()  # the next round starts from the server's weights and a fresh Adam anyway
         return result
 

@@ -13,6 +13,7 @@ from testbed.quality.evaluate import (
     evaluate_samples,
     generate,
     headline_metric,
+    key_metrics,
 )
 from testbed.quality.frechet import fid_from_features, frechet_distance, gaussian_stats
 from testbed.quality.mixture import mixture_metrics
@@ -22,5 +23,5 @@ from testbed.quality.scores import classifier_score
 __all__ = [
     "METRIC_HIGHER_IS_BETTER", "FeatureClassifier", "classifier_score", "evaluate", "evaluate_samples",
     "features_and_probs", "fid_from_features", "frechet_distance", "gaussian_stats", "generate",
-    "get_classifier", "headline_metric", "mixture_metrics", "precision_recall",
+    "get_classifier", "headline_metric", "key_metrics", "mixture_metrics", "precision_recall",
 ]
