@@ -6,6 +6,7 @@ prints both side by side with the relative error.  Real wall time here is the
 in-process executor's; on Ray add actor start-up and per-call overhead.
 
     python benchmarks/estimate_check.py experiments/digits-all-methods.yaml [--cells a,b] [--out DIR]
+    python benchmarks/estimate_check.py SUITE.yaml --real results/<suite>   # compare with runs already made
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> int:
     parser.add_argument("suite")
     parser.add_argument("--cells", help="comma-separated cell ids (default: all)")
     parser.add_argument("--out", help="where the real runs go (default: a temporary directory)")
+    parser.add_argument("--real", help="a results directory of this suite: read its cells' summaries, run nothing")
     args = parser.parse_args()
     suite = load_suite(args.suite)
     out = Path(args.out or tempfile.mkdtemp(prefix="estimate-check-"))
@@ -51,8 +53,13 @@ def main() -> int:
         start = time.perf_counter()
         estimate = estimate_cell(cell)
         probe_s = time.perf_counter() - start
-        run_dir = run_experiment(cell.spec, out / cell.id, progress=False)
-        real = json.loads((run_dir / "summary.json").read_text())
+        if args.real:
+            real = json.loads((Path(args.real) / cell.id / "summary.json").read_text())
+            if real.get("status") != "complete":
+                continue
+        else:
+            run_dir = run_experiment(cell.spec, out / cell.id, progress=False)
+            real = json.loads((run_dir / "summary.json").read_text())
         mark = "~" if estimate["bound"] else ""
         cols = [f"{mark}{estimate[f'est_{key}'] / scale:.2f} / {real[rkey] / scale:.2f} "
                 f"({_pct(estimate[f'est_{key}'], real[rkey])})" for key, rkey, scale, _ in FIELDS]
