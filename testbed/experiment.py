@@ -285,13 +285,8 @@ def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
-    values = {}
-    for key, raw in value.items():
-        if key in TRAINING_RANGES:
-            kind, lo, hi, interval = TRAINING_RANGES[key]
-            raw = checked_number(raw, src, f"training.{key}", kind, lo, hi, interval)
-        values[key] = raw
-    return Training(**values)
+    return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
+                          if key in TRAINING_RANGES else raw for key, raw in value.items()})
 
 
 def _update_order(training: Training, cls: Any, src: str) -> Training:
