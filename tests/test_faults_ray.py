@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import tempfile
 import time
@@ -57,6 +58,7 @@ def stale_then_local():
                 os.environ[key] = value
     yield stale, elapsed
     shutdown_ray()
+    shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def test_stale_cluster_file_does_not_affect_a_local_run(stale_then_local) -> None:
