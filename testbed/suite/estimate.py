@@ -134,6 +134,8 @@ def estimate_cell(cell: Cell) -> dict[str, Any]:
         first = points[i0] if k > 1 else dict.fromkeys(KEYS, 0.0)
         span = (k - 1 - i0) if k > 1 else 1
         per = {key: max(0.0, (last[key] - first[key]) / span) for key in KEYS}
+        if k > 2:  # wall time has no warm-up to skip, only noise: use every probe iteration
+            per["wall_s"] = max(0.0, (last["wall_s"] - points[0]["wall_s"]) / (k - 1))
     iterations = spec.max_iterations
     if spec.max_virtual_time_s is not None and per["virtual_s"] > 0:
         by_time = k + int(max(0.0, spec.max_virtual_time_s - last["virtual_s"]) // per["virtual_s"])
