@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis.axes import short_name
 from analysis.load import Results
+from analysis.separation import separation_markdown
 from analysis.style import format_nbytes
 from testbed.quality import key_metrics
 
@@ -90,7 +91,7 @@ def to_markdown(results: Results, table: pd.DataFrame) -> str:
              "`G/D updates`: simultaneous (both gradients from the same parameters) or alternating (G steps "
              "against the D just updated); `optimiser steps / iteration`: Adam steps one iteration applies to G "
              "and to D, summed over every copy (so equal-iteration rows are read on the right footing).", "",
-             _markdown_rows(shown)]
+             _markdown_rows(shown), "", *separation_markdown(results, table)]
     bad = results.runs[results.runs["status"] != "complete"]
     if len(bad):
         lines += ["", "## Failed or unfinished runs", "",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from testbed.data import dataset_spec
 from testbed.experiment import dump_yaml
 from testbed.fileio import atomic_write, atomic_write_text
 from testbed.gan import count_params
@@ -51,7 +52,7 @@ def write_run(run: Run, out_dir: Path) -> Path:
             save_samples_picture(samples, spec.dataset, out_dir / "samples" / f"iter_{iteration:06d}.png",
                                  title=f"{spec.algorithm} · iteration {iteration} · t = {t_s:.1f} s (virtual)")
     save_generators(out_dir / GENERATOR_FILE, run.generators, model=spec.model, model_overrides=spec.model_overrides,
-                    dataset=spec.dataset, sample_shape=run.setup.data().sample_shape, seed=spec.seed,
+                    dataset=spec.dataset, sample_shape=dataset_spec(spec.dataset).sample_shape, seed=spec.seed,
                     eval_seed=spec.seed + EVAL_SEED_OFFSET)
     atomic_write_text(out_dir / "summary.json", json.dumps(summary(run), indent=2, default=_jsonable))
     return out_dir

@@ -92,3 +92,20 @@ def test_update_order_is_an_option_where_cheap_and_rejected_elsewhere(experiment
         finals[order] = run.executor.state(run.workers[0]).get_g()
         assert run.algorithm.footing()["update_order"] == order
     assert not all(np.array_equal(finals["alternating"][k], finals["simultaneous"][k]) for k in finals["alternating"])
+
+
+@pytest.mark.parametrize("algorithm", [{"name": "fedavg", "client_fraction": 0.5}, {"name": "mdgan", "server_at": "a"},
+                                       {"name": "sqm", "server_at": "a"}], ids=lambda a: a["name"])
+def test_simultaneous_order_changes_the_updates_not_the_traffic(experiment, algorithm) -> None:
+    results = {}
+    for order in ("alternating", "simultaneous"):
+        spec = load_experiment(experiment(algorithm, max_iterations=3,
+                                          training={"batch_size": 16, "update_order": order},
+                                          compute={"model": "fixed", "default": 0.002}))
+        run = Run(spec, InProcessExecutor(), progress=False)
+        run.execute()
+        assert run.algorithm.footing()["update_order"] == order
+        results[order] = (run.engine.accountant.bytes_by_kind(), run.generators)
+    assert results["alternating"][0] == results["simultaneous"][0]
+    g_alt, g_sim = (next(iter(results[o][1].values())) for o in ("alternating", "simultaneous"))
+    assert any(not (g_alt[k] == g_sim[k]).all() for k in g_alt)
