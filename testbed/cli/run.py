@@ -181,7 +181,7 @@ def _dry_run(name: str, cells: list[Any]) -> int:
             notes[cell.spec.algorithm] = e["bound"]
         print(f"{cell.id:40s} {e['iterations'] or '?':>6} {e['bytes_per_iteration']:>10.0f} "
               f"{mark}{e['est_bytes'] / 1e6:>9.2f} {mark}{e['est_wan_bytes'] / 1e6:>9.2f} "
-              f"{mark}{e['est_egress_usd']:>8.4f} {e['est_virtual_s']:>10.1f} {e['est_wall_s']:>8.1f}")
+              f"{mark}{e['est_egress_usd']:>8.4f} {mark}{e['est_virtual_s']:>9.1f} {e['est_wall_s']:>8.1f}")
     for algorithm, why in sorted(notes.items()):
         print(f"~ {algorithm}: {why}")
     return 0
