@@ -1,7 +1,7 @@
 """geo-GAN testbed: emulate geo-distributed GAN training on a modelled WAN.
 
 Ray moves the bytes and runs the compute; a virtual clock decides the time
-(see shared/DESIGN.md §2).  This package is the pure core; only
+(see docs/design.md §2).  This package is the pure core; only
 ``testbed.runtime`` imports Ray.
 """
 

@@ -1,7 +1,7 @@
 """The traffic accountant: one record per message, per-link totals, egress dollars.
 
 Every comparison the testbed publishes (WAN bytes, dollars, the byte formulas of
-DESIGN.md §5) is computed from this log, so it records exactly what was sent:
+docs/design.md §4) is computed from this log, so it records exactly what was sent:
 ``payload_nbytes`` (the arrays' bytes, what the formulas predict), ``header_nbytes``
 (a fixed per-message header) and their sum ``nbytes`` (what the network carried).
 

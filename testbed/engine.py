@@ -1,6 +1,6 @@
 """The virtual-time engine: one SimPy process per logical node, time from models only.
 
-DESIGN.md §2: Ray (or the in-process executor) does the real work; this engine
+docs/design.md §2: Ray (or the in-process executor) does the real work; this engine
 decides *when* things happen.  A node's process is a generator over three
 primitives on its :class:`NodeContext`:
 

@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from typing import Any
 import yaml
 
 from testbed.errors import ConfigError
+from testbed.fields import checked_number
 from testbed.topology import Topology, load_topology
 from testbed.topology_schema import read_yaml
 from testbed.units import UnitError, parse_nbytes, parse_seconds
@@ -153,7 +155,13 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     if backend not in BACKENDS:
         raise _fail(src, "backend", f"unknown backend {backend!r}", f"use one of {list(BACKENDS)}")
     network = data.get("network", {}) or {}
+    if not isinstance(network, dict):
+        raise _fail(src, "network", f"expected a mapping, got {network!r}", "write network: {tcp: true}")
     _check_keys(network, NETWORK_KEYS, src, "network")
+    for key in ("data_dir", "partition"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise _fail(src, key, f"expected text, got {data[key]!r}",
+                        "write a directory path" if key == "data_dir" else "write e.g. iid or dirichlet(0.1)")
     stops = {key: data.get(key) for key in ("max_iterations", "max_virtual_time", "max_bytes")}
     if all(v is None for v in stops.values()):
         raise _fail(src, "max_iterations", "no stop condition", "set max_iterations, max_virtual_time or max_bytes")
@@ -163,24 +171,34 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         partition=str(data.get("partition", "iid")), model=model_name, model_overrides=model_overrides,
         algorithm=algo_name, algorithm_params=params, training=training,
         max_iterations=_int(stops["max_iterations"], src, "max_iterations", minimum=1),
-        max_virtual_time_s=_quantity(stops["max_virtual_time"], src, "max_virtual_time", parse_seconds),
-        max_bytes=_quantity(stops["max_bytes"], src, "max_bytes", parse_nbytes),
+        max_virtual_time_s=_quantity(stops["max_virtual_time"], src, "max_virtual_time", parse_seconds, True),
+        max_bytes=_quantity(stops["max_bytes"], src, "max_bytes", parse_nbytes, True),
         eval_every=_int(data.get("eval_every", 50), src, "eval_every", minimum=1),
-        eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10),
-        seed=_int(data.get("seed", 0), src, "seed", minimum=0),
+        eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10, maximum=100_000),
+        seed=_int(data.get("seed", 0), src, "seed", minimum=0, maximum=2**32 - 1),
         compute=compute, backend=backend, executors=_executors(data.get("executors"), src),
-        tcp=bool(network.get("tcp", False)),
-        tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes),
-        header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", minimum=0),
+        tcp=_bool(network.get("tcp", False), src, "network.tcp"),
+        tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes,
+                                    True),
+        header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
         data_dir=data.get("data_dir"), source=src,
     )
     _check_partition(spec, src)
     return spec
 
 
+def _bool(value: Any, src: str, fieldname: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(src, fieldname, f"expected true or false, got {value!r}", "write true or false")
+    return value
+
+
 def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
     if isinstance(ref, dict):
-        return load_topology(ref), ref
+        try:
+            return load_topology(ref), ref
+        except ConfigError as err:  # an inline topology: name this file, not "<dict>"
+            raise _fail(src, f"topology.{err.field}", err.problem, err.fix) from None
     if not isinstance(ref, str):
         raise _fail(src, "topology", "expected a file path or an inline mapping", "write topology: topologies/x.yaml")
     for candidate in (base_dir / ref, Path(ref), base_dir.parent / ref):
@@ -190,10 +208,13 @@ def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
 
 
 def _named(value: Any, src: str, fieldname: str, keys: set[str]) -> tuple[str, int | None]:
+    from testbed.data import canonical_dataset_name
+
     if isinstance(value, str):
-        return value, None
-    if isinstance(value, dict) and "name" in value and set(value) <= keys:
-        return str(value["name"]), _int(value.get("n"), src, f"{fieldname}.n", minimum=1)
+        return canonical_dataset_name(value), None
+    if isinstance(value, dict) and "name" in value and set(value) <= keys and isinstance(value["name"], str):
+        return (canonical_dataset_name(value["name"]),
+                _int(value.get("n"), src, f"{fieldname}.n", minimum=1, maximum=10_000_000))
     raise _fail(src, fieldname, f"expected a name or {{name: .., n: ..}}, got {value!r}", "write dataset: ring8")
 
 
@@ -207,19 +228,34 @@ def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, An
                 f"write {fieldname}: {{name: ..}}")
 
 
+MODEL_RANGES: dict[str, tuple[type, float, float, str]] = {
+    "latent_dim": (int, 1, 4096, "[]"), "hidden": (int, 1, 65536, "[]"), "depth": (int, 1, 64, "[]"),
+    "channels": (int, 1, 4096, "[]"), "leaky_slope": (float, 0, 1, "[)"),
+}
+"""Numeric model overrides and their ranges (``hidden: 0`` used to crash inside torch)."""
+
+
 def _model(value: Any, dataset: str, src: str) -> tuple[str, dict[str, Any]]:
+    import torch
+
     from testbed.data import dataset_spec
-    from testbed.models import model_config
+    from testbed.models import build_models, model_config
 
     if value is None:
         kind = _dataset_kind(dataset, src)
         value = "mlp2d" if kind == "mixture" else "dcgan"
     name, overrides = _named_dict(value, src, "model")
+    for key, raw in overrides.items():
+        if key in MODEL_RANGES:
+            overrides[key] = checked_number(raw, src, f"model.{key}", *MODEL_RANGES[key])
     try:
-        model_config(name, **overrides)
-        dataset_spec(dataset)
+        config = model_config(name, **overrides)
+        shape = dataset_spec(dataset).sample_shape
+        with torch.device("meta"):  # shape checks without allocating a single weight
+            build_models(config, shape, 0)
     except ConfigError as err:
-        raise _fail(src, f"model.{err.field}" if err.field != "dataset" else "dataset", err.problem, err.fix) from None
+        raise _fail(src, err.field if err.field.startswith(("dataset", "model")) else f"model.{err.field}",
+                    err.problem, err.fix) from None
     return name, overrides
 
 
@@ -232,17 +268,25 @@ def _dataset_kind(dataset: str, src: str) -> str:
         raise _fail(src, "dataset", err.problem, err.fix) from None
 
 
+TRAINING_RANGES: dict[str, tuple[type, float, float, str]] = {
+    # field: (type, low, high, interval kind: "[]" closed, "(]" open low, "[)" open high)
+    "batch_size": (int, 1, 65536, "[]"),
+    "lr_g": (float, 0, 10, "(]"),
+    "lr_d": (float, 0, 10, "(]"),
+    "beta1": (float, 0, 1, "[)"),
+    "beta2": (float, 0, 1, "[)"),
+    "r1_gamma": (float, 0, 1e6, "[]"),
+    "lr_final_fraction": (float, 0, 1, "(]"),
+}
+"""Every numeric training field, its type and its range (checked at parse time, before torch sees it)."""
+
+
 def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
-    training = Training(**{k: (v if k == "update_order" else int(v) if k == "batch_size" else float(v))
-                           for k, v in value.items()})
-    if not 0 < training.lr_final_fraction <= 1:
-        raise _fail(src, "training.lr_final_fraction", "must be in (0, 1]", "e.g. 0.05 to decay to 5%")
-    if training.batch_size < 1:
-        raise _fail(src, "training.batch_size", "must be >= 1", "give a positive batch size")
-    return training
+    return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
+                          if key in TRAINING_RANGES else raw for key, raw in value.items()})
 
 
 def _update_order(training: Training, cls: Any, src: str) -> Training:
@@ -303,29 +347,44 @@ def _executors(value: Any, src: str) -> Any:
 
 
 def _check_partition(spec: ExperimentSpec, src: str) -> None:
-    from testbed.data.partition import PARTITION_SPECS
+    """Partition name, argument and fit (k classes per worker, classes per DC), before any data loads."""
+    import numpy as np
 
-    name = spec.partition.split("(")[0]
-    if name not in PARTITION_SPECS:
-        raise _fail(src, "partition", f"unknown partition {spec.partition!r}",
-                    f"use one of {sorted(PARTITION_SPECS)} (e.g. dirichlet(0.1), shards(2))")
+    from testbed.data import dataset_spec
+    from testbed.data.partition import partition
+
+    workers = list(spec.topology.nodes)
+    dc_index = {dc.name: i for i, dc in enumerate(spec.topology.datacenters)}
+    groups = [dc_index[spec.topology.datacenter_of(w)] for w in workers]
+    labels = np.arange(dataset_spec(spec.dataset).num_classes)
+    try:
+        partition(labels, len(workers), spec.partition, spec.seed, groups=groups)
+    except ConfigError as err:
+        raise _fail(src, "partition", err.problem, err.fix) from None
 
 
-def _int(value: Any, src: str, fieldname: str, minimum: int = 0) -> int | None:
+def _int(value: Any, src: str, fieldname: str, minimum: int = 0, maximum: int = 10**9) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise _fail(src, fieldname, f"expected an integer >= {minimum}, got {value!r}", "give a whole number")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise _fail(src, fieldname, f"expected an integer in [{minimum}, {maximum:,}], got {value!r}",
+                    f"give a whole number between {minimum} and {maximum:,}")
     return value
 
 
-def _quantity(value: Any, src: str, fieldname: str, parse: Any) -> float | None:
+def _quantity(value: Any, src: str, fieldname: str, parse: Any, positive: bool = False) -> float | None:
     if value is None:
         return None
     try:
         number = parse(value)
     except UnitError as err:
         raise _fail(src, fieldname, str(err), "write a number with a unit, e.g. 1h, 500MB") from None
+    if not math.isfinite(number):
+        raise _fail(src, fieldname, f"{value!r} is not finite", "write a number with a unit, e.g. 1h, 500MB")
+    if positive and number <= 0:
+        raise _fail(src, fieldname, f"must be > 0, got {value!r}", "give a positive value, e.g. 1h or 500MB")
     if number < 0:
         raise _fail(src, fieldname, f"must be >= 0, got {value!r}", "give a non-negative value")
     return number

@@ -2,7 +2,10 @@
 
 Suites are killed (Ctrl-C, SIGKILL, a lost node) and resumed; a reader must see
 either the old file or the new one.  Write to a temporary name in the same
-directory, fsync, then ``os.replace`` -- atomic on POSIX.
+directory, fsync, then ``os.replace`` -- atomic on POSIX.  ``mkstemp`` creates its
+file with mode 0600; the result gets the mode any new file would (0666 less the
+umask), so colleagues on a shared filesystem can read results as usual.
+:func:`check_output_dir` turns "cannot write there" into one line *before* a run.
 """
 
 from __future__ import annotations
@@ -11,6 +14,44 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from testbed.errors import ConfigError
+
+
+def _umask() -> int:
+    """This process's umask, without the race of ``os.umask`` where ``/proc`` tells it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_output_dir(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` can be created (or is) a writable directory; otherwise one ConfigError line naming ``flag``."""
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError("command line", flag, f"{probe} is a file, not a directory",
+                          f"pass a directory for {flag}" + (f" (not under {probe})" if probe != path else ""))
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError("command line", flag, f"{probe} is not writable (permission denied)",
+                          f"pass a directory you can write for {flag}")
+    try:  # root passes os.access everywhere; a read-only filesystem only shows when written
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as err:
+        raise ConfigError("command line", flag, f"cannot write in {probe} ({err.strerror or err})",
+                          f"pass a directory you can write for {flag}") from None
+    return path
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -24,6 +65,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(tmp_path)
         with open(tmp_path, "rb+") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -1,6 +1,6 @@
 """How many bytes a message payload is, counted the same way everywhere.
 
-The byte-formula tests (DESIGN.md §5) compare the accountant's ``payload_nbytes`` with
+The byte-formula tests (docs/design.md §4) compare the accountant's ``payload_nbytes`` with
 ``4(|G|+|D|)`` and friends, so the count must be exactly the arrays' ``nbytes`` -- no
 pickling overhead, no Python object sizes.  Payloads are ``{name: numpy array}`` dicts
 (parameters, gradients, sample batches), arrays, raw ``bytes``, or nests of these.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,37 @@ def write_run(run: Run, out_dir: Path) -> Path:
                     dataset=spec.dataset, sample_shape=dataset_spec(spec.dataset).sample_shape, seed=spec.seed,
                     eval_seed=spec.seed + EVAL_SEED_OFFSET)
     atomic_write_text(out_dir / "summary.json", json.dumps(summary(run), indent=2, default=_jsonable))
+    return out_dir
+
+
+def write_partial(run: Run, out_dir: Path, error: BaseException) -> Path:
+    """What a run that died mid-training had measured: config, metrics and traffic so far.
+
+    ``summary.json`` says ``status: failed`` and ``partial: true``.  Best effort: the
+    run is already failing, so a file that cannot be written is skipped, never raised.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec, engine = run.spec, run.engine
+    now = engine.now_s if engine is not None else 0.0
+    steps: list[Callable[[], Any]] = [
+        lambda: atomic_write_text(out_dir / "config.yaml", dump_yaml(spec.resolved())),
+        lambda: atomic_write(out_dir / "metrics.csv", lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
+        lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), now),
+    ]
+    for step in steps:
+        try:
+            step()
+        except Exception:
+            continue
+    acc = engine.accountant
+    fields = {
+        "run_id": spec.name, "algorithm": spec.algorithm, "topology": spec.topology.name, "dataset": spec.dataset,
+        "partition": spec.partition, "model": spec.model, "seed": spec.seed, "iterations": run.iteration,
+        "virtual_time_s": now, "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes,
+        "lan_bytes": acc.lan_nbytes, "egress_usd": acc.egress_usd, "messages": len(acc),
+        "status": "failed", "partial": True, "error": " ".join(f"{type(error).__name__}: {error}".split()),
+    }
+    atomic_write_text(out_dir / "summary.json", json.dumps(fields, indent=2, default=_jsonable))
     return out_dir
 
 

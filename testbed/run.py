@@ -189,7 +189,14 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Execu
     executor = executor or make_executor(spec, address)
     try:
         run = Run(spec, executor, progress=progress)
-        run.execute()
+        try:
+            run.execute()
+        except Exception as err:
+            if run.engine is not None:  # training had started: keep what it measured
+                from testbed.results import write_partial
+
+                write_partial(run, Path(out_dir), err)
+            raise
         return write_run(run, Path(out_dir))
     finally:
         if own:

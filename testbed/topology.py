@@ -6,7 +6,7 @@ to SI units here (``bandwidth_bps``, ``latency_s``) and every mistake is
 reported at load time as one :class:`~testbed.errors.ConfigError` line naming the
 file, the field and the fix.  The YAML schema lives in :mod:`testbed.topology_schema`.
 
-Model of a path (DESIGN.md §2):
+Model of a path (docs/design.md §2):
 
 * inside a datacenter: worker NIC (up) -> DC switch -> worker NIC (down).  The LAN
   ``latency`` is the one-way worker-to-worker latency, so each NIC hop carries half.

@@ -2,7 +2,7 @@
 
 Why: a topology YAML is 55 lines of numbers; a picture shows at once which regions are far apart,
 which links are thin, and -- when the analysis passes ``link_values`` (bytes carried per link) --
-where an algorithm's traffic actually went (DESIGN.md §8, "bytes per link drawn on the topology
+where an algorithm's traffic actually went (docs/design.md §6, "bytes per link drawn on the topology
 map").  ``python -m testbed topo show`` and the analysis both call :func:`draw_topology`.
 
 Placement: datacenters with a ``location`` go at (longitude, latitude) on a plain equirectangular

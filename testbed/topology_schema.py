@@ -5,7 +5,7 @@ units, negative bandwidth, dangling links, disconnected regions) read top to bot
 in one place.  Every error is a :class:`ConfigError` naming the file, the field
 (``links[2].bandwidth``) and the fix.
 
-Schema (DESIGN.md §3)::
+Schema (docs/design.md §3)::
 
     name: three-continents
     lan: {bandwidth: 10Gbps, latency: 0.1ms}           # default for every DC
@@ -21,17 +21,18 @@ Schema (DESIGN.md §3)::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import yaml
 
 from testbed.errors import ConfigError
 from testbed.topology import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker
 from testbed.units import UnitError, parse_bandwidth_bps, parse_seconds
+from testbed.yamlio import read_yaml_file
 
 TOP_KEYS = {"name", "lan", "datacenters", "links", "description"}
 LAN_KEYS = {"bandwidth", "latency", "jitter", "egress_usd_per_gb"}
@@ -41,21 +42,14 @@ DEVICE_KEYS = {"speed"}
 LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile"}
 PROFILE_KEYS = {"at", "bandwidth", "latency"}
 DEFAULT_LAN = {"bandwidth": "10Gbps", "latency": "0.1ms"}
+MAX_WORKERS = 100_000
+"""Workers per topology: the scale benchmark runs 10,000; a billion would hang before any message."""
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping; a missing file or bad YAML is a ConfigError, not a traceback."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(path, "file", "no such file", "check the path (topologies live in topologies/)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "document"
-        raise ConfigError(path, where, f"invalid YAML ({getattr(err, 'problem', err)})",
-                          "fix the YAML syntax") from None
+    """Read a YAML mapping with the strict loader (:mod:`testbed.yamlio`); any problem is one ConfigError."""
+    data = read_yaml_file(path)
     if not isinstance(data, dict):
         raise ConfigError(path, "document", "expected a mapping at the top level", "see topologies/wan-3dc.yaml")
     return data
@@ -66,6 +60,7 @@ class _Reader:
 
     def __init__(self, source: str) -> None:
         self.source = source
+        self.workers_so_far = 0
 
     def fail(self, fieldname: str, problem: str, fix: str) -> ConfigError:
         return ConfigError(self.source, fieldname, problem, fix)
@@ -81,11 +76,24 @@ class _Reader:
         return mapping
 
     def quantity(self, value: object, fieldname: str, parse: Callable[[object], float], *,
-                 positive: bool = False, minimum: float = 0.0) -> float:
+                 positive: bool = False, minimum: float = 0.0, unit: str = "ms") -> float:
+        """A quantity that must carry its unit: a bare ``20`` is ambiguous (20 s? 20 ms?), only 0 may be bare."""
+        bare = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if isinstance(value, str) and value.strip() and value.strip()[-1].isdigit():
+            try:
+                bare, value = True, float(value)
+            except ValueError:
+                pass
+        if bare and not math.isfinite(value):
+            raise self.fail(fieldname, f"{value!r} is not finite", f"write e.g. 20{unit}")
+        if bare and value != 0:
+            raise self.fail(fieldname, f"{value!r} has no unit", f"write {value:g}{unit}")
         try:
             number = parse(value)
         except UnitError as err:
-            raise self.fail(fieldname, str(err), "write a number with a unit, e.g. 200Mbps, 38ms") from None
+            raise self.fail(fieldname, str(err), f"write a number with a unit, e.g. 20{unit}") from None
+        if not math.isfinite(number):
+            raise self.fail(fieldname, f"{value!r} is not finite", f"write e.g. 20{unit}")
         if positive and not number > 0:
             raise self.fail(fieldname, f"must be > 0, got {value!r}", "give a positive value")
         if number < minimum:
@@ -94,12 +102,13 @@ class _Reader:
 
     def number(self, value: object, fieldname: str, *, lo: float = 0.0, hi: float | None = None,
                lo_open: bool = False, hi_open: bool = False) -> float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.fail(fieldname, f"expected a number, got {value!r}", "write a plain number")
         bad_lo = value <= lo if lo_open else value < lo
         bad_hi = hi is not None and (value >= hi if hi_open else value > hi)
         if bad_lo or bad_hi:
-            rng = f"{'(' if lo_open else '['}{lo:g}, {'' if hi is None else f'{hi:g}'}{')' if hi_open else ']'}"
+            top = "inf)" if hi is None else f"{hi:g}{')' if hi_open else ']'}"
+            rng = f"{'(' if lo_open else '['}{lo:g}, {top}"
             raise self.fail(fieldname, f"{value!r} is outside {rng}", f"give a value in {rng}")
         return float(value)
 
@@ -110,15 +119,15 @@ class _Reader:
             if set(value) != set(names):
                 raise self.fail(fieldname, f"needs both {names[0]!r} and {names[1]!r}",
                                 f"write {{{names[0]}: 20Mbps, {names[1]}: 5Mbps}}")
-            return tuple(self.quantity(value[n], f"{fieldname}.{n}", parse_bandwidth_bps, positive=True)
+            return tuple(self.quantity(value[n], f"{fieldname}.{n}", parse_bandwidth_bps, positive=True, unit="Mbps")
                          for n in names)  # type: ignore[return-value]
         if isinstance(value, list):
             if len(value) != 2:
                 raise self.fail(fieldname, f"expected one bandwidth or two, got {len(value)}",
                                 "write 100Mbps, or [forward, reverse] e.g. [20Mbps, 5Mbps]")
-            return (self.quantity(value[0], f"{fieldname}[0]", parse_bandwidth_bps, positive=True),
-                    self.quantity(value[1], f"{fieldname}[1]", parse_bandwidth_bps, positive=True))
-        bw = self.quantity(value, fieldname, parse_bandwidth_bps, positive=True)
+            return (self.quantity(value[0], f"{fieldname}[0]", parse_bandwidth_bps, positive=True, unit="Mbps"),
+                    self.quantity(value[1], f"{fieldname}[1]", parse_bandwidth_bps, positive=True, unit="Mbps"))
+        bw = self.quantity(value, fieldname, parse_bandwidth_bps, positive=True, unit="Mbps")
         return bw, bw
 
 
@@ -170,8 +179,8 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
         raise r.fail(where, "datacenter names may hold only letters, digits, '_', '.', '-'", "rename it")
     spec = r.keys(spec if spec is not None else {}, DC_KEYS, where)
     device = r.keys(spec.get("device", {}), DEVICE_KEYS, f"{where}.device")
-    dc_speed = r.number(device.get("speed", 1.0), f"{where}.device.speed", lo=0, lo_open=True)
-    gpus = r.number(spec.get("gpus_per_worker", 0), f"{where}.gpus_per_worker")
+    dc_speed = r.number(device.get("speed", 1.0), f"{where}.device.speed", lo=0, lo_open=True, hi=1e6)
+    gpus = r.number(spec.get("gpus_per_worker", 0), f"{where}.gpus_per_worker", hi=64)
     lan = default_lan
     if "lan" in spec:
         merged = {**DEFAULT_LAN, **raw_default_lan, **r.keys(spec["lan"], LAN_KEYS, f"{where}.lan")}
@@ -180,6 +189,11 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     if isinstance(raw_workers, bool) or not isinstance(raw_workers, (int, list)):
         raise r.fail(f"{where}.workers", f"expected a count or a list, got {raw_workers!r}",
                      "write workers: 4 or workers: [{speed: 1.0}, {speed: 0.5}]")
+    count = raw_workers if isinstance(raw_workers, int) else len(raw_workers)
+    if count > MAX_WORKERS - r.workers_so_far:
+        raise r.fail(f"{where}.workers", f"{count} workers: the topology would exceed {MAX_WORKERS:,}",
+                     f"use at most {MAX_WORKERS:,} workers in all (many logical clients: executors: {{pool: N}})")
+    r.workers_so_far += count
     if isinstance(raw_workers, int):
         if raw_workers < 1:
             raise r.fail(f"{where}.workers", f"must be >= 1, got {raw_workers}", "give at least one worker")
@@ -191,8 +205,8 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
         w = r.keys(w if w is not None else {}, WORKER_KEYS, f"{where}.workers[{i}]")
         workers.append(Worker(
             node_id=f"{name}/w{i}", datacenter=name, index=i,
-            speed=r.number(w.get("speed", dc_speed), f"{where}.workers[{i}].speed", lo=0, lo_open=True),
-            gpus=r.number(w.get("gpus", gpus), f"{where}.workers[{i}].gpus"),
+            speed=r.number(w.get("speed", dc_speed), f"{where}.workers[{i}].speed", lo=0, lo_open=True, hi=1e6),
+            gpus=r.number(w.get("gpus", gpus), f"{where}.workers[{i}].gpus", hi=64),
         ))
     location = spec.get("location")
     if location is not None:
@@ -251,7 +265,7 @@ def _profile(r: _Reader, raw: object, where: str, ends: tuple[str, str]) -> tupl
         latency = None
         if step.get("latency") is not None:
             latency = r.quantity(step["latency"], f"{here}.latency", parse_seconds)
-        steps.append(ProfileStep(r.quantity(step["at"], f"{here}.at", parse_seconds), ab, ba, latency))
+        steps.append(ProfileStep(r.quantity(step["at"], f"{here}.at", parse_seconds, unit="s"), ab, ba, latency))
     for i in range(1, len(steps)):
         if steps[i].at_s <= steps[i - 1].at_s:
             raise r.fail(f"{where}[{i}].at", "profile steps must be in increasing time order", "sort the steps")
@@ -265,8 +279,8 @@ def _outages(r: _Reader, raw: object, where: str) -> tuple[tuple[float, float], 
     for i, item in enumerate(raw):
         if not (isinstance(item, list) and len(item) == 2):
             raise r.fail(f"{where}[{i}]", "expected [start, end]", "write [300s, 420s]")
-        start = r.quantity(item[0], f"{where}[{i}][0]", parse_seconds)
-        end = r.quantity(item[1], f"{where}[{i}][1]", parse_seconds)
+        start = r.quantity(item[0], f"{where}[{i}][0]", parse_seconds, unit="s")
+        end = r.quantity(item[1], f"{where}[{i}][1]", parse_seconds, unit="s")
         if end <= start:
             raise r.fail(f"{where}[{i}]", f"ends ({end:g}s) before it starts ({start:g}s)", "give [start, end]")
         if out and start < out[-1][1]:

@@ -4,7 +4,8 @@ Topology and experiment YAML say ``200Mbps``, ``38ms``, ``1.5GB``, ``64KiB``.
 Everything downstream works in SI base units carried in the name
 (``bandwidth_bps``, ``latency_s``, ``nbytes``), so the conversion happens once,
 here, and an unknown unit is an error rather than a silent factor of 1000.
-Bare numbers are taken to be in the base unit (bits/s, bytes, seconds).
+Bare numbers are taken to be in the base unit (bits/s, bytes, seconds); topology YAML
+rejects them for latencies, bandwidths and times (see :mod:`testbed.topology_schema`).
 """
 
 from __future__ import annotations

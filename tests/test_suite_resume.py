@@ -21,7 +21,8 @@ def _suite_file(tmp_path: Path, experiment) -> Path:
     base = experiment("local", max_iterations=30, eval_every=10)
     data = {"name": "killme", "base": base,
             "grid": {"algorithm": ["local", "ps"], "seed": [0, 1]},
-            "cells": {"broken": {"partition": "shards(100)"}}}  # parses, fails when the data is split
+            # parses (8 classes, 4 workers), fails when the 3 samples drawn hold only 3 classes
+            "cells": {"broken": {"dataset": {"name": "ring8", "n": 3}, "partition": "shards(8)"}}}
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
@@ -70,7 +71,7 @@ def test_sigkill_then_resume_runs_every_cell_exactly_once(tmp_path: Path, experi
         assert summaries[cell]["ran_on"]["pid"] == pid
         assert (root / cell / "summary.json").stat().st_mtime_ns == mtime_ns
     assert summaries["broken"]["status"] == "failed" and "\n" not in summaries["broken"]["error"]
-    assert "shards(100)" in summaries["broken"]["error"]
+    assert "shards(8)" in summaries["broken"]["error"] and "<input>" not in summaries["broken"]["error"]
     index = pd.read_csv(root / "index.csv")
     assert list(index.cell) == ["local_seed=0", "local_seed=1", "ps_seed=0", "ps_seed=1", "broken"]
     assert list(index.columns[:5]) == ["cell", "run_dir", "status", "algorithm.name", "seed"]

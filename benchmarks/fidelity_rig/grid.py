@@ -94,11 +94,12 @@ def build_grid(full: bool, max_rate_bps: float = math.inf) -> list[Scenario]:
 
 def topology(s: Scenario, bandwidth_factor: float = 1.0) -> Topology:
     """One WAN link a-b (the tbf rate, one-way delay = RTT/2); for ``partial`` a chain a-b-c."""
-    links = [{"between": ["a", "b"], "bandwidth": s.rate_bps * bandwidth_factor, "latency": s.rtt_s / 2}]
+    links = [{"between": ["a", "b"], "bandwidth": f"{s.rate_bps * bandwidth_factor!r}bps",
+              "latency": f"{s.rtt_s / 2!r}s"}]
     dcs: dict = {"a": {}, "b": {}}
     if s.family == "partial":
         dcs["c"] = {}
-        links.append({"between": ["b", "c"], "bandwidth": s.rate2_bps * bandwidth_factor, "latency": 0})
+        links.append({"between": ["b", "c"], "bandwidth": f"{s.rate2_bps * bandwidth_factor!r}bps", "latency": 0})
     return load_topology({"lan": FAST_LAN, "datacenters": dcs, "links": links})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
 import pkgutil
 import typing
 from collections.abc import Callable
@@ -63,18 +64,28 @@ def parse_params(cls: type[Algorithm], raw: dict[str, Any], src: str, topology: 
     return params
 
 
+MAX_INT_PARAM = 1_000_000
+"""No algorithm parameter needs more; a bigger count is a typo that would hang the run."""
+
+
 def _coerce(value: Any, hint: Any, src: str, fieldname: str) -> Any:
     if hint is bool:
         if not isinstance(value, bool):
             raise ConfigError(src, fieldname, f"expected true or false, got {value!r}", "write true or false")
         return value
     if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(src, fieldname, f"expected an integer, got {value!r}", "write a whole number")
+        if abs(value) > MAX_INT_PARAM:
+            raise ConfigError(src, fieldname, f"{value} is too big", f"use at most {MAX_INT_PARAM:,}")
         return value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ConfigError(src, fieldname, f"expected a number, got {value!r}", "write a number")
+        if abs(value) > MAX_INT_PARAM:
+            raise ConfigError(src, fieldname, f"{value} is too big", f"use at most {MAX_INT_PARAM:,}")
         return float(value)
     if hint is str and not isinstance(value, str):
         raise ConfigError(src, fieldname, f"expected text, got {value!r}", "write a name")

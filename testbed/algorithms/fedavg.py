@@ -58,9 +58,12 @@ class FedAvg(Algorithm):
         if not 0 < params.client_fraction <= 1:
             raise ConfigError(src, "algorithm.client_fraction", f"{params.client_fraction} is outside (0, 1]",
                               "give a fraction like 0.1")
-        if params.local_epochs <= 0 or params.batch_size < 0:
-            raise ConfigError(src, "algorithm.local_epochs", "local_epochs must be > 0 and batch_size >= 0",
-                              "fix the numbers")
+        if not 0 < params.local_epochs <= 1000:
+            raise ConfigError(src, "algorithm.local_epochs", f"{params.local_epochs} is outside (0, 1000]",
+                              "give E > 0 local epochs, e.g. 1")
+        if not 0 <= params.batch_size <= 65536:
+            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} is outside [0, 65536]",
+                              "use B >= 1, or 0 for training.batch_size")
         check_one_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:

@@ -107,13 +107,13 @@ class MdGan(Algorithm):
         if params.k < 0 or params.k > n:
             raise ConfigError(src, "algorithm.k", f"k = {params.k} but the topology has N = {n} workers",
                               f"use 1 <= k <= {n}, or 0 for ceil(ln N) = {default_k(n)}")
-        if params.disc_steps < 1:
-            raise ConfigError(src, "algorithm.disc_steps", f"disc_steps = {params.disc_steps}", "use L >= 1")
-        if params.swap_every_epochs < 0:
-            raise ConfigError(src, "algorithm.swap_every_epochs", f"{params.swap_every_epochs} < 0",
+        if not 1 <= params.disc_steps <= 1000:
+            raise ConfigError(src, "algorithm.disc_steps", f"disc_steps = {params.disc_steps}", "use 1 <= L <= 1000")
+        if not 0 <= params.swap_every_epochs <= 10_000:
+            raise ConfigError(src, "algorithm.swap_every_epochs", f"{params.swap_every_epochs} is outside [0, 10000]",
                               "use E > 0 epochs, or 0 to never swap")
-        if params.batch_size < 0:
-            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} < 0",
+        if not 0 <= params.batch_size <= 65536:
+            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} is outside [0, 65536]",
                               "use b >= 1, or 0 for training.batch_size")
         check_one_datacenter(params.server_at, topology, src)
 

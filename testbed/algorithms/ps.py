@@ -207,8 +207,10 @@ class ParameterServer(Algorithm):
         if params.consistency not in CONSISTENCY:
             raise ConfigError(src, "algorithm.consistency", f"unknown consistency {params.consistency!r}",
                               f"use one of {list(CONSISTENCY)}")
-        if params.servers < 1 or params.tau < 0:
-            raise ConfigError(src, "algorithm.servers", "servers must be >= 1 and tau >= 0", "fix the numbers")
+        if not 1 <= params.servers <= 1024:
+            raise ConfigError(src, "algorithm.servers", f"servers = {params.servers}", "use 1 to 1024 shards")
+        if params.tau < 0:
+            raise ConfigError(src, "algorithm.tau", f"tau = {params.tau} is negative", "give a staleness bound >= 0")
         check_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:

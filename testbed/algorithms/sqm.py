@@ -65,8 +65,8 @@ class StatisticalQuery(Algorithm):
 
     @classmethod
     def validate(cls, params: SqmParams, topology: Topology, src: str) -> None:
-        if params.batch_size < 0:
-            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} < 0",
+        if not 0 <= params.batch_size <= 65536:
+            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} is outside [0, 65536]",
                               "use b >= 1, or 0 for training.batch_size")
         check_one_datacenter(params.server_at, topology, src)
 

@@ -3,19 +3,38 @@
 Each module in this package defines one or more subcommands with
 :func:`command`; :func:`main` imports every module here, so adding a command
 is adding a file -- no central ``if name == ...`` chain.  Bad user input
-(:class:`testbed.errors.ConfigError`) becomes one line on stderr and exit 2.
+(:class:`testbed.errors.ConfigError`, a usage error, a file the OS refuses) becomes
+one line on stderr and exit 2 -- never argparse's usage block, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from testbed.errors import ConfigError
+
+
+class UsageError(Exception):
+    """argparse's complaint about the command line, raised instead of printing usage and exiting."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        self.prog, self.message = prog, message
+        super().__init__(f"{prog}: {message}")
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are :class:`UsageError` (one line, said by :func:`main`)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(self.prog, message)
+
 
 Handler = Callable[[argparse.Namespace], int]
 Configure = Callable[[argparse.ArgumentParser], None]
@@ -62,7 +81,7 @@ def _load_command_modules() -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, with every registered subcommand."""
     _load_command_modules()
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m testbed",
         description="geo-GAN testbed: emulate geo-distributed GAN training on a modelled WAN.",
     )
@@ -85,17 +104,43 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except UsageError as err:
+        _say_error(f"{err.prog}: {err.message} (see: {err.prog} --help)")
+        return 2
     handler = getattr(args, "handler", None)
     if handler is None:
-        parser.print_help()
-        return 0 if not argv and len(sys.argv) <= 1 else 2
+        words = [w for w in (sys.argv[1:] if argv is None else argv) if not w.startswith("-")]
+        if not words:
+            parser.print_help()
+            return 0
+        _say_error(f"python -m testbed {' '.join(words)}: choose a command (see: python -m testbed "
+                   f"{' '.join(words)} --help)")
+        return 2
     try:
         return int(handler(args) or 0)
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        _say_error(str(err))
+        return 2
+    except PermissionError as err:
+        _say_error(f"{err.filename or 'a file'}: permission denied (fix: make it writable/readable, "
+                   "or pass another --out)")
+        return 2
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError) as err:
+        _say_error(f"{err.filename or 'a path'}: {err.strerror or err} (fix: check the path)")
+        return 2
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+            raise
+        _say_error(f"{err.filename or 'results'}: {err.strerror} (fix: free space or pass another --out)")
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _say_error(text: str) -> None:
+    """One line, however the message was built."""
+    print("error: " + " ".join(text.split()), file=sys.stderr)

@@ -1,11 +1,18 @@
-"""``python -m testbed plot RESULTS_DIR``: comparison figures and the summary table (DESIGN.md §8)."""
+"""``python -m testbed plot RESULTS_DIR``: comparison figures and the summary table (docs/design.md).
+
+Before anything is drawn, every complete run's ``traffic.parquet`` is opened: a
+corrupt one (a disk that filled up, a copy cut short) is one line naming the file
+and what to do, not a pyarrow traceback from deep inside the loader.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from testbed.cli import command
+from testbed.fileio import check_output_dir
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -16,9 +23,12 @@ def _plot(args: argparse.Namespace) -> int:
     only = args.only.split(",") if args.only else None
     unknown = sorted(set(only or ()) - set(all_figures()))
     if unknown:
-        raise ConfigError(None, "--only", f"unknown figure(s) {unknown}", f"use some of {sorted(all_figures())}")
-    results = load_results(args.results_dir)
+        raise ConfigError("command line", "--only", f"unknown figure(s) {unknown}",
+                          f"use some of {sorted(all_figures())}")
     out = Path(args.out) if args.out else Path(args.results_dir) / "plots"
+    _check_traffic_files(args.results_dir)
+    check_output_dir(out)
+    results = load_results(args.results_dir)
     report = plot_all(results, out, pdf=args.pdf, latex=args.latex, only=only)
     complete = int((results.runs["status"] == "complete").sum())
     print(f"{complete} complete run(s) of {len(results.runs)}; wrote {len(report.written)} file(s) to {out}")
@@ -27,6 +37,30 @@ def _plot(args: argparse.Namespace) -> int:
     for name, reason in report.skipped.items():
         print(f"  skipped {name}: {reason}")
     return 0
+
+
+def _check_traffic_files(root: str) -> None:
+    """ConfigError naming the first complete run whose ``traffic.parquet`` cannot be read."""
+    import pyarrow.parquet as pq
+
+    from analysis.discover import discover
+    from testbed.errors import ConfigError
+
+    for ref in discover(root).refs:
+        path = ref.run_dir / "traffic.parquet"
+        try:
+            complete = json.loads((ref.run_dir / "summary.json").read_text()).get("status") == "complete"
+        except (OSError, ValueError, AttributeError):
+            continue  # the loader reports a bad or missing summary itself
+        if not complete or not path.is_file():
+            continue
+        try:
+            pq.read_metadata(path)
+        except Exception as err:  # pyarrow raises several unrelated types
+            problem = " ".join(str(err).split())[:120]
+            raise ConfigError(path, "traffic.parquet", f"cannot be read ({type(err).__name__}: {problem})",
+                              f"re-run that run (delete {ref.run_dir / 'summary.json'} and run the suite "
+                              "with --resume), or move the directory away") from None
 
 
 @command("plot", help="comparison figures and summary table for a run dir, a dir of runs, or a suite dir")

@@ -6,7 +6,11 @@ import argparse
 from pathlib import Path
 
 from testbed.cli import command
+from testbed.errors import ConfigError
+from testbed.fileio import check_output_dir
 from testbed.topology import load_topology
+
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -24,8 +28,14 @@ def _configure_check(parser: argparse.ArgumentParser) -> None:
 def _show(args: argparse.Namespace) -> int:
     from testbed.topology_map import draw_topology
 
-    topology = load_topology(args.file)
     out = Path(args.out or f"{Path(args.file).stem}.png")
+    if out.is_dir():
+        raise ConfigError("command line", "--out", f"{out} is a directory", "give a file name, e.g. map.png")
+    if out.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigError("command line", "--out", f"{out.name}: unknown picture format {out.suffix or '(none)'}",
+                          f"end the name with one of {', '.join(IMAGE_SUFFIXES)}")
+    check_output_dir(out.parent, "--out")
+    topology = load_topology(args.file)
     draw_topology(topology, out)
     print(f"wrote {out}")
     return 0

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 
 from testbed.cli import command
+from testbed.errors import ConfigError
+from testbed.fileio import check_output_dir
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -19,6 +21,7 @@ def _run(args: argparse.Namespace) -> int:
     from testbed.training.local import default_config, train_local
     from testbed.training.plots import save_samples_png
 
+    _check_flags(args)
     torch.set_num_threads(args.threads)
     config = default_config(args.dataset, model=args.model, batch_size=args.batch_size, lr_g=args.lr_g,
                             lr_d=args.lr_d, r1_gamma=args.r1_gamma, eval_n=args.eval_n)
@@ -39,6 +42,30 @@ def _run(args: argparse.Namespace) -> int:
         save_samples_png(generate(result.state.G, 2000, seed=args.seed), args.dataset, out / "samples.png")
         print(f"wrote {out / 'metrics.csv'} and {out / 'samples.png'}")
     return 0
+
+
+FLAG_RANGES = {"iterations": (1, 10**9), "eval_every": (0, 10**9), "eval_n": (10, 100_000),
+               "batch_size": (1, 65536), "lr_g": (1e-12, 10), "lr_d": (1e-12, 10), "r1_gamma": (0, 1e6),
+               "seed": (0, 2**32 - 1), "threads": (1, 256)}
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Ranges first, then the data set name, then --out: one line each, before any training."""
+    from testbed.data import canonical_dataset_name, dataset_spec
+
+    for flag, (lo, hi) in FLAG_RANGES.items():
+        value = getattr(args, flag)
+        if value is not None and not lo <= value <= hi:
+            name = f"--{flag.replace('_', '-')}"
+            raise ConfigError("command line", name, f"{value:g} is outside [{lo:g}, {hi:g}]",
+                              f"give {name} a value in [{lo:g}, {hi:g}]")
+    args.dataset = canonical_dataset_name(args.dataset)
+    try:
+        dataset_spec(args.dataset)
+    except ConfigError as err:
+        raise ConfigError("command line", "--dataset", err.problem, err.fix) from None
+    if args.out:
+        check_output_dir(args.out)
 
 
 @command("train-local", help="train one GAN on one machine (reference trainer) and log its quality")

@@ -64,9 +64,19 @@ def register(spec: DatasetSpec) -> DatasetSpec:
     return spec
 
 
-def dataset_spec(name: str) -> DatasetSpec:
-    """The registered spec for ``name``; an unknown name is a one-line ConfigError."""
+def canonical_dataset_name(name: str) -> str:
+    """``fashion-mnist`` and ``Fashion_MNIST`` are ``fashion_mnist``: the registered spelling of a name."""
     _ensure_loaded()
+    if name in DATASETS:
+        return name
+    folded = {key.replace("-", "_").lower(): key for key in DATASETS}
+    return folded.get(str(name).replace("-", "_").lower(), name)
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The registered spec for ``name`` (any spelling :func:`canonical_dataset_name` accepts)."""
+    _ensure_loaded()
+    name = canonical_dataset_name(name)
     if name not in DATASETS:
         raise ConfigError(None, "dataset", f"unknown data set {name!r}",
                           f"use one of {', '.join(sorted(DATASETS))}")
@@ -77,6 +87,7 @@ def load_dataset(name: str, split: str = "train", data_dir: str | None = None, s
                  n: int | None = None) -> Dataset:
     """Load one split of a registered data set (``n`` samples, seeded subset, if given)."""
     spec = dataset_spec(name)
+    name = spec.name
     if split not in SPLITS:
         raise ConfigError(None, "split", f"unknown split {split!r}", f"use one of {', '.join(SPLITS)}")
     if n is not None and n <= 0:

@@ -21,9 +21,11 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from testbed.runtime.cluster import ensure_ray
+from testbed.errors import ConfigError
+from testbed.runtime.cluster import ensure_ray, node_capacity
 from testbed.runtime.ray_executor import Placement, RayExecutor
 from testbed.suite.backends import BackendOptions
+from testbed.suite.cell import failed_summary
 from testbed.suite.spec import Cell
 
 
@@ -57,6 +59,14 @@ class RayCells:
         self._started_here = not ray.is_initialized() and not options.address
         resources = ensure_ray(options.address)
         self.cpus, self.gpus = float(options.cpus_per_run), float(options.gpus_per_run)
+        node_cpus, node_gpus = node_capacity()
+        for flag, want, have, unit in (("--cpus-per-run", self.cpus, node_cpus, "CPUs"),
+                                       ("--gpus-per-run", self.gpus, node_gpus, "GPUs")):
+            if want > have:  # the run's placement group would wait for ever
+                if self._started_here:
+                    ray.shutdown()
+                raise ConfigError("command line", flag, f"{want:g} {unit} per run, but no node has more than "
+                                  f"{have:g}", f"use {flag} {have:g} or less")
         fit = int(resources.get("CPU", 1) // max(self.cpus, 1e-9))
         if self.gpus:
             fit = min(fit, int(resources.get("GPU", 0) // self.gpus))
@@ -82,7 +92,7 @@ class RayCells:
             try:
                 out.append((cell_id, ray.get(ref)))
             except Exception as err:
-                out.append((cell_id, {"status": "failed", "error": " ".join(f"{type(err).__name__}: {err}".split())}))
+                out.append((cell_id, failed_summary(cell_id, err)))
             remove_placement_group(group)
         return out
 

@@ -18,11 +18,12 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from testbed.suite.cell import run_cell
+from testbed.suite.cell import failed_summary, run_cell
 from testbed.suite.spec import Cell
 
 
@@ -70,13 +71,22 @@ class LocalProcesses:
     def __init__(self, options: BackendOptions) -> None:
         cores = os.cpu_count() or 1
         self.capacity = max(1, options.max_parallel or int(cores // max(options.cpus_per_run, 1e-9)) or 1)
-        threads = max(1, cores // self.capacity)
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.capacity, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_die_with_parent, initargs=(threads,))
+        self._threads = max(1, cores // self.capacity)
+        self._pool = self._new_pool()
         self._futures: dict[cf.Future, str] = {}
 
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.capacity, mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_die_with_parent, initargs=(self._threads,))
+
     def submit(self, cell: Cell, run_dir: Path) -> None:
-        self._futures[self._pool.submit(run_cell, cell.experiment, str(run_dir))] = cell.id
+        try:
+            future = self._pool.submit(run_cell, cell.experiment, str(run_dir))
+        except BrokenProcessPool:  # a worker process was killed: the pool is done, start another
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            future = self._pool.submit(run_cell, cell.experiment, str(run_dir))
+        self._futures[future] = cell.id
 
     def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
         if not self._futures:
@@ -88,7 +98,7 @@ class LocalProcesses:
             try:
                 out.append((cell_id, future.result()))
             except Exception as err:
-                out.append((cell_id, {"status": "failed", "error": f"{type(err).__name__}: {err}"}))
+                out.append((cell_id, failed_summary(cell_id, err)))
         return out
 
     def shutdown(self, cancel: bool) -> None:

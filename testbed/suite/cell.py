@@ -1,9 +1,13 @@
 """Running one cell, in whichever process the backend picked: success or a failed summary.
 
-A cell that raises does not stop its suite: its directory is wiped and gets a
-``summary.json`` with ``status: failed`` and the error on one line, so the index
-shows it and ``--resume`` retries it.  Where the run happened (host, Ray node id)
-is added to the summary, so a suite on a cluster can be audited.
+A cell that raises does not stop its suite: it gets a ``summary.json`` with
+``status: failed`` and the error on one line, so the index shows it and
+``--resume`` retries it.  A run that had started training keeps what it measured
+(``metrics.csv``, traffic; ``partial: true``), anything else is wiped.  Failures of
+the machinery rather than the experiment (a Ray actor or node that died, a killed
+worker process) are flagged ``infrastructure: true``: only those ``--retries`` repeats.
+Where the run happened (host, Ray node id) is added to the summary, so a suite on
+a cluster can be audited.
 """
 
 from __future__ import annotations
@@ -15,8 +19,33 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from testbed.errors import ConfigError
 from testbed.fileio import atomic_write_text
 from testbed.suite.index import read_summary, wipe
+
+INFRASTRUCTURE_ERRORS = frozenset({
+    "RayActorError", "ActorDiedError", "ActorUnavailableError", "NodeDiedError", "WorkerCrashedError",
+    "LocalRayletDiedError", "OwnerDiedError", "ObjectLostError", "ObjectReconstructionFailedError",
+    "RaySystemError", "BrokenProcessPool", "TaskUnschedulableError", "ActorUnschedulableError",
+})
+"""Exception class names that say the cluster, not the experiment, failed."""
+
+
+def is_infrastructure(err: BaseException) -> bool:
+    """True when ``err`` (or what it wraps) is a death of an actor, node or worker process."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if any(cls.__name__ in INFRASTRUCTURE_ERRORS for cls in type(err).__mro__):
+            return True
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def failed_summary(run_id: Any, err: BaseException, location: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The summary of a cell that raised ``err`` (one-line error, infrastructure flag)."""
+    return {"run_id": run_id, "status": "failed", "error": " ".join(f"{type(err).__name__}: {err}".split()),
+            "infrastructure": is_infrastructure(err), **({"ran_on": location} if location else {})}
 
 
 def run_cell(experiment: dict[str, Any], run_dir: str | Path, *, executor: Any = None,
@@ -36,9 +65,14 @@ def run_cell(experiment: dict[str, Any], run_dir: str | Path, *, executor: Any =
         atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
         return summary
     except Exception as err:
-        error = " ".join(f"{type(err).__name__}: {err}".split())
-        wipe(run_dir)
-        summary = {"run_id": experiment.get("name"), "status": "failed", "error": error, "ran_on": location,
-                   "traceback": traceback.format_exc()}
+        if isinstance(err, ConfigError) and err.source == "<input>":  # say which cell, not "<input>"
+            err = ConfigError(f"cell {experiment.get('name')}", err.field, err.problem, err.fix)
+        summary = failed_summary(experiment.get("name"), err, location)
+        partial = read_summary(run_dir) or {}
+        if partial.get("partial"):  # the run wrote what it had measured before it died
+            summary = {**partial, **summary, "partial": True}
+        else:
+            wipe(run_dir)
+        summary["traceback"] = traceback.format_exc()
         atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
         return summary

@@ -1,14 +1,36 @@
-"""``--dry-run``: each cell's estimated cost from a two-point probe, without writing anything.
+"""``--dry-run``: each cell's estimated cost from a short probe, without writing anything.
 
-What is estimated, and how: every cell is run in this process for 1 and then 2
-global iterations (in-process executor, no quality evaluation, the cell's own
-compute model -- so ``calibrated`` cells time their tasks, which is the "short
-calibration").  The difference is the per-iteration cost, the rest the one-off
-cost (e.g. ``centralized`` shipping raw data), and the run's total is
-``one_off + per_iteration x iterations``, where iterations is ``max_iterations``
-or, for a time budget, ``max_virtual_time / virtual seconds per iteration``.
-Bytes and virtual time are exact for methods whose traffic is the same every
-iteration; wall time is rough (the probe's timings on this machine, no evaluation).
+How: the cell runs in this process (in-process executor, its own compute model, so
+``calibrated`` cells time their tasks) for up to :data:`PROBE_ITERATIONS` global
+iterations -- fewer if the probe's wall-clock budget runs out -- recording bytes,
+WAN bytes, dollars, virtual and wall seconds after every iteration.  The slope over
+the probe's second half is the steady per-iteration cost; the run's total is the
+probe's last point plus that slope for the remaining iterations.  A second half,
+not two single iterations, because several methods warm up or act periodically:
+
+* Gaia's first clock ticks run ahead of its mirrors (virtual time per tick grows
+  for a few ticks, then is steady);
+* MD-GAN swaps discriminators every P iterations (once per local epoch), so a
+  one-iteration slope missed every swap (-40 % bytes), and a slope over a window
+  that happens to hold one swap counts it too often: such *periodic* message kinds
+  (``swap_d``) are taken out of the slope and added back as (bytes per swap seen in
+  the probe) x floor(iterations / P), P read from the algorithm (``period``);
+* one iteration's wall time is noise.
+
+Iterations are ``max_iterations`` or, for a time or byte budget, where the slope
+crosses it.  One real evaluation is timed and charged for every evaluation the run
+will do.  What stays an estimate, and is marked so (``bound``):
+
+* **Gaia**'s bytes depend on the parameter values: only updates above the
+  significance threshold are sent, and fewer are as training settles, so bytes
+  extrapolated from early iterations are an *upper bound* (measured: WAN bytes
+  +12 % to +300 %), as is virtual time on a slow WAN (+63 % at 10 Mbps);
+* **wall time** is this machine, now, in process: a Ray run adds actor start-up and
+  per-call overhead, and other load on the machine changes it (a rough figure).
+
+Bytes and virtual time are otherwise exact for methods whose traffic is the same
+every iteration (ps, fedavg, sqm, centralized, local) and within a few per cent for
+MD-GAN.
 """
 
 from __future__ import annotations
@@ -22,16 +44,49 @@ from testbed.experiment import ExperimentSpec
 from testbed.run import Run
 from testbed.suite.spec import Cell
 
+PROBE_ITERATIONS = 16
+"""Most iterations a probe runs (all of them if the cell has no more)."""
+PROBE_MIN_ITERATIONS = 6
+PROBE_WALL_BUDGET_S = 8.0
+"""A probe stops after this much training wall time, once it has PROBE_MIN_ITERATIONS."""
+VALUE_DEPENDENT = {"gaia": "bytes depend on the values (only significant updates are sent, fewer as training "
+                           "settles): extrapolated from early iterations, an upper bound -- and so is virtual "
+                           "time where the WAN is the bottleneck"}
+KEYS = ("bytes", "wan_bytes", "egress_usd", "virtual_s", "wall_s")
+PERIODIC_KINDS = ("swap_d",)
+"""Message kinds sent every ``algorithm.period`` iterations rather than every iteration."""
+
 
 class _ProbeRun(Run):
-    """A run that skips quality evaluation (the probe measures cost, not quality)."""
+    """A run that records its cost after every iteration and evaluates once (to time it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.points: list[dict[str, float]] = []
+        self.eval_wall_s = 0.0
+        self._train_start = 0.0
 
     def evaluate(self) -> dict[str, float]:
+        if self.eval_wall_s == 0.0 and self.iteration == 0:
+            start = time.perf_counter()
+            result = super().evaluate()
+            self.eval_wall_s = time.perf_counter() - start
+            self._train_start = time.perf_counter()
+            return result
         self.metrics.append({"iteration": self.iteration})
         return {}
 
+    def complete_iteration(self) -> None:
+        super().complete_iteration()
+        acc = self.engine.accountant
+        self.points.append({"bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes, "egress_usd": acc.egress_usd,
+                            "virtual_s": self.engine.now_s, "wall_s": time.perf_counter() - self._train_start})
+        if self.iteration >= PROBE_MIN_ITERATIONS and self.points[-1]["wall_s"] > PROBE_WALL_BUDGET_S:
+            self._stop("probe budget")
 
-def _probe(spec: ExperimentSpec, iterations: int) -> dict[str, float]:
+
+def _probe(spec: ExperimentSpec) -> tuple[_ProbeRun, float]:
+    iterations = min(spec.max_iterations or PROBE_ITERATIONS, PROBE_ITERATIONS)
     spec = dataclasses.replace(spec, max_iterations=iterations, max_virtual_time_s=None, max_bytes=None,
                                eval_every=10**9, backend="inprocess")
     executor = InProcessExecutor()
@@ -41,28 +96,70 @@ def _probe(spec: ExperimentSpec, iterations: int) -> dict[str, float]:
         run.execute()
     finally:
         executor.shutdown()
-    acc = run.engine.accountant
-    return {"bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes, "egress_usd": acc.egress_usd,
-            "virtual_s": run.virtual_time_s, "wall_s": time.perf_counter() - start}
+    return run, time.perf_counter() - start
+
+
+def _split_periodic(run: _ProbeRun) -> tuple[list[dict[str, float]], Any, str]:
+    """Points without the periodic kinds; (events seen, cost per event, period) or None; a bound note."""
+    period = getattr(run.algorithm, "period", None)
+    frame = run.engine.accountant.frame() if run.engine is not None and len(run.engine.accountant) else None
+    if frame is None or not period:
+        return run.points, None, ""
+    sent = frame[frame["kind"].isin(PERIODIC_KINDS)]
+    if sent.empty:
+        return run.points, None, (f"sends {'/'.join(PERIODIC_KINDS)} every {period} iterations, none within the "
+                                  f"probe: those bytes are left out, a lower bound")
+    points = []
+    for point in run.points:
+        before = sent[sent["t_send_s"] <= point["virtual_s"]]
+        points.append({**point, "bytes": point["bytes"] - float(before["nbytes"].sum()),
+                       "wan_bytes": point["wan_bytes"] - float(before.loc[before["scope"] == "wan", "nbytes"].sum()),
+                       "egress_usd": point["egress_usd"] - float(before["egress_usd"].sum())})
+    events = max(1, round(len(sent) / max(1, len(run.workers))))
+    total = {"bytes": float(sent["nbytes"].sum()), "wan_bytes": float(sent.loc[sent["scope"] == "wan", "nbytes"].sum()),
+             "egress_usd": float(sent["egress_usd"].sum())}
+    return points, (events, {key: value / events for key, value in total.items()}, period), ""
 
 
 def estimate_cell(cell: Cell) -> dict[str, Any]:
-    """Estimated iterations, bytes, WAN bytes, egress, virtual and wall seconds of one cell."""
-    one, two = _probe(cell.spec, 1), _probe(cell.spec, 2)
-    per = {k: two[k] - one[k] for k in one}
-    fixed = {k: one[k] - per[k] for k in one}
-    per["wall_s"] = max(per["wall_s"], 0.0)  # wall clock is noisy: one-off = the first probe, slope >= 0
-    fixed["wall_s"] = one["wall_s"] - per["wall_s"]
+    """Estimated iterations, bytes, WAN bytes, egress, virtual and wall seconds of one cell (+ ``bound``)."""
     spec = cell.spec
+    run, probe_wall = _probe(spec)
+    points, periodic, bound = _split_periodic(run)
+    k = len(points)
+    if k == 0:
+        per = dict.fromkeys(KEYS, 0.0)
+        last = dict.fromkeys(KEYS, 0.0)
+    else:
+        last = points[-1]
+        i0 = max(0, k // 2 - 1)
+        first = points[i0] if k > 1 else dict.fromkeys(KEYS, 0.0)
+        span = (k - 1 - i0) if k > 1 else 1
+        per = {key: max(0.0, (last[key] - first[key]) / span) for key in KEYS}
+        if k > 2:  # wall time has no warm-up to skip, only noise: use every probe iteration
+            per["wall_s"] = max(0.0, (last["wall_s"] - points[0]["wall_s"]) / (k - 1))
     iterations = spec.max_iterations
     if spec.max_virtual_time_s is not None and per["virtual_s"] > 0:
-        by_time = int(max(0.0, spec.max_virtual_time_s - fixed["virtual_s"]) // per["virtual_s"])
+        by_time = k + int(max(0.0, spec.max_virtual_time_s - last["virtual_s"]) // per["virtual_s"])
         iterations = by_time if iterations is None else min(iterations, by_time)
     if spec.max_bytes is not None and per["bytes"] > 0:
-        by_bytes = int(max(0.0, spec.max_bytes - fixed["bytes"]) // per["bytes"]) + 1
+        by_bytes = k + int(max(0.0, spec.max_bytes - last["bytes"]) // per["bytes"]) + 1
         iterations = by_bytes if iterations is None else min(iterations, by_bytes)
     n = iterations or 0
+    total = {key: last[key] + per[key] * (n - k) for key in KEYS}
+    if periodic is not None:  # add back the periodic messages at their own rate
+        _, each, period = periodic
+        for key in ("bytes", "wan_bytes", "egress_usd"):
+            total[key] += each[key] * (n // period)
+    if n <= k:
+        bound = ""  # nothing periodic was missed
+    if n <= k and k:  # the probe was the whole run
+        exact = run.points[n - 1] if n else dict.fromkeys(KEYS, 0.0)
+        total.update({key: exact[key] for key in ("bytes", "wan_bytes", "egress_usd", "virtual_s")})
+    evaluations = 1 + n // spec.eval_every + (1 if n % spec.eval_every else 0)
+    setup_wall = max(0.0, probe_wall - last["wall_s"] - run.eval_wall_s)
+    total["wall_s"] = setup_wall + total["wall_s"] + evaluations * run.eval_wall_s
     return {"cell": cell.id, "algorithm": spec.algorithm, "iterations": iterations,
-            "bytes_per_iteration": per["bytes"],
-            **{f"est_{k}": fixed[k] + per[k] * n for k in ("bytes", "wan_bytes", "egress_usd", "virtual_s",
-                                                            "wall_s")}}
+            "bytes_per_iteration": per["bytes"], "probe_iterations": k,
+            "bound": VALUE_DEPENDENT.get(spec.algorithm, "") or bound,
+            **{f"est_{key}": total[key] for key in KEYS}}

@@ -4,11 +4,17 @@ The scheduler keeps up to ``backend.capacity`` cells in flight, rebuilds
 ``index.csv`` after every finished cell, and on Ctrl-C / SIGTERM cancels what is
 running and leaves the index showing those cells as pending -- exactly the state
 ``--resume`` picks up: complete cells are skipped, the rest are wiped and re-run.
+While it runs it holds ``results/<suite>/.lock`` (:mod:`testbed.suite.lock`), so a
+second suite on the same directory refuses instead of corrupting it.  A cell that
+failed because the machinery died (``infrastructure: true`` in its summary: a Ray
+actor or node, a killed worker process) is re-submitted up to ``retries`` times;
+a cell whose experiment itself raised is never retried -- it would fail again.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +24,9 @@ from tqdm import tqdm
 
 from testbed.errors import ConfigError
 from testbed.fileio import atomic_write_text
-from testbed.suite.backends import BACKENDS, BackendOptions
+from testbed.suite.backends import BACKENDS, Backend, BackendOptions
 from testbed.suite.index import cell_status, wipe, write_index
+from testbed.suite.lock import SuiteLock
 from testbed.suite.spec import Suite
 
 
@@ -39,14 +46,35 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", options: BackendOptions | None = None,
-              resume: bool = False, overwrite: bool = False, quiet: bool = False) -> SuiteOutcome:
+              resume: bool = False, overwrite: bool = False, quiet: bool = False, retries: int = 0) -> SuiteOutcome:
     """Run every cell of ``suite`` into ``out_dir/<suite.name>/``; see the module docstring."""
     root = Path(out_dir) / suite.name
+    created = _first_missing(root)
+    with SuiteLock(root, suite.source):  # first: a running suite's cells are its own, not "existing"
+        existing = [c for c in suite.cells if (root / c.id).exists()]
+        if existing and not (resume or overwrite):
+            raise ConfigError(suite.source, "results", f"{root} already holds {len(existing)} cell(s)",
+                              "pass --resume to skip complete cells, or --overwrite to start over")
+        try:
+            runner = BACKENDS[backend](options or BackendOptions())
+        except BaseException:
+            if created is not None:  # nothing was written: leave no trace of the attempt
+                shutil.rmtree(created, ignore_errors=True)
+            raise
+        return _run_locked(suite, root, runner, resume=resume, quiet=quiet, retries=retries)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost directory of ``path`` that does not exist yet (None if ``path`` exists)."""
+    missing = None
+    while not path.exists() and path.parent != path:
+        missing, path = path, path.parent
+    return missing
+
+
+def _run_locked(suite: Suite, root: Path, runner: Backend, *, resume: bool, quiet: bool,
+                retries: int) -> SuiteOutcome:
     outcome = SuiteOutcome(root=root)
-    existing = [c for c in suite.cells if (root / c.id).exists()]
-    if existing and not (resume or overwrite):
-        raise ConfigError(suite.source, "results", f"{root} already holds {len(existing)} cell(s)",
-                          "pass --resume to skip complete cells, or --overwrite to start over")
     todo = []
     for cell in suite.cells:
         if resume and cell_status(root / cell.id) == "complete":
@@ -57,9 +85,11 @@ def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", option
     root.mkdir(parents=True, exist_ok=True)
     write_index(suite, root)
     if not todo:
+        runner.shutdown(cancel=False)
         _say(f"{suite.name}: all {len(suite.cells)} cells already complete ({root})", quiet, None)
         return outcome
-    runner = BACKENDS[backend](options or BackendOptions())
+    by_id = {cell.id: cell for cell in suite.cells}
+    attempts = dict.fromkeys(by_id, 0)
     bar = tqdm(total=len(suite.cells), initial=outcome.skipped, desc=suite.name, unit="cell",
                disable=quiet, dynamic_ncols=True)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -73,6 +103,13 @@ def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", option
             _postfix(bar, outcome, running)
             for cell_id, summary in runner.wait(timeout_s=1.0):
                 running -= 1
+                if summary.get("status") != "complete" and summary.get("infrastructure") \
+                        and attempts[cell_id] < retries:
+                    attempts[cell_id] += 1
+                    _say(f"{cell_id}: {summary.get('error', '?')} -- retry {attempts[cell_id]} of {retries}",
+                         quiet, bar)
+                    queue.insert(0, by_id[cell_id])
+                    continue
                 _finish(root / cell_id, summary, outcome)
                 write_index(suite, root)
                 _say(_line(cell_id, summary), quiet, bar)
@@ -99,7 +136,8 @@ def _finish(run_dir: Path, summary: dict[str, Any], outcome: SuiteOutcome) -> No
     if cell_status(run_dir) != "failed":  # the worker died before it could record the failure
         wipe(run_dir)
         atomic_write_text(run_dir / "summary.json", json.dumps(
-            {"run_id": run_dir.name, "status": "failed", "error": summary.get("error", "unknown error")}))
+            {"run_id": run_dir.name, "status": "failed", "error": summary.get("error", "unknown error"),
+             "infrastructure": bool(summary.get("infrastructure"))}))
 
 
 def _postfix(bar: tqdm, outcome: SuiteOutcome, running: int) -> None:
@@ -108,7 +146,8 @@ def _postfix(bar: tqdm, outcome: SuiteOutcome, running: int) -> None:
 
 def _line(cell_id: str, s: dict[str, Any]) -> str:
     if s.get("status") != "complete":
-        return f"{cell_id}: FAILED -- {s.get('error', '?')}"
+        kept = " (partial metrics and traffic kept)" if s.get("partial") else ""
+        return f"{cell_id}: FAILED -- {s.get('error', '?')}{kept}"
     value = (s.get("final_quality") or {}).get(s.get("headline_metric"))
     quality = f"{s['headline_metric']} = {value:.4g}" if isinstance(value, (int, float)) else ""
     return (f"{cell_id}: {s['iterations']} it, {s['virtual_time_s']:.1f} s virtual, {s['wall_time_s']:.1f} s wall, "

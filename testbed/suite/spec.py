@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,8 @@ from testbed.topology_schema import read_yaml
 SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat"} | set(TRANSFORMS)
 NAMED_FIELDS = ("algorithm", "dataset", "model")
 """Experiment fields written either as a name or as ``{name: .., ...}``; grid columns use ``<field>.name``."""
+MAX_CELLS = 10_000
+"""Cells per suite: a grid of ten 10-value axes would otherwise expand for ever before any message."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 
 
@@ -80,6 +84,9 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
     axes = _grid(data.get("grid") or {}, src, "grid")
     if "grid" in data and not axes and not data.get("cells"):
         raise ConfigError(src, "grid", "empty grid", "give at least one axis, e.g. grid: {seed: [0, 1]}")
+    size = math.prod(len(values) for _, values in axes) * _repeat(data, src)
+    if size > MAX_CELLS:
+        raise ConfigError(src, "grid", f"{size:,} cells", f"a suite may have at most {MAX_CELLS:,}: split it")
     variants = [dict(zip([k for k, _ in axes], combo, strict=True))
                 for combo in itertools.product(*[values for _, values in axes])] if axes else []
     variants = [_labelled(v) for v in variants]
@@ -87,9 +94,7 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
         variants.append(([name], overrides))
     if not variants:
         variants = [([], {})]
-    repeat = data.get("repeat", 1)
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise ConfigError(src, "repeat", f"expected an integer >= 1, got {repeat!r}", "write repeat: 3")
+    repeat = _repeat(data, src)
     if repeat > 1:
         if any("seed" in overrides for _, overrides in variants):
             raise ConfigError(src, "repeat", "the grid already sweeps seed", "drop repeat or the seed axis")
@@ -107,17 +112,45 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
                               "name the values: write the axis as {label: value, ...}")
         seen.add(cell_id)
         cells.append(_cell(cell_id, base, overrides, suite_transforms, columns, src, base_dir, topology_cache))
+    _check_distinct(cells, src)
     name = str(data.get("name") or Path(src).stem)
     if _safe(name) != name:
         raise ConfigError(src, "name", f"{name!r} is not a usable directory name", "use letters, digits, - _ .")
     return Suite(name=name, source=src, columns=tuple(columns), cells=tuple(cells))
 
 
+def _repeat(data: dict[str, Any], src: str) -> int:
+    repeat = data.get("repeat", 1)
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= 1000:
+        raise ConfigError(src, "repeat", f"expected an integer in [1, 1000], got {repeat!r}", "write repeat: 3")
+    return repeat
+
+
+def _check_distinct(cells: list[Cell], src: str) -> None:
+    """Two cells that resolve to the same experiment (``ps`` and ``{name: ps, consistency: sequential}``,
+    ``0.001`` and ``1e-3``) would run the same thing twice under two names: refuse."""
+    seen: dict[str, str] = {}
+    for cell in cells:
+        resolved = {k: v for k, v in cell.spec.resolved().items() if k != "name"}
+        key = json.dumps(resolved, sort_keys=True, default=str)
+        if key in seen:
+            raise ConfigError(src, f"cells {seen[key]} and {cell.id}", "are the same experiment after defaults",
+                              "drop one of the values, or make them differ")
+        seen[key] = cell.id
+
+
 def _base(value: Any, src: str, base_dir: Path) -> dict[str, Any]:
     if isinstance(value, str):
         for candidate in (base_dir / value, Path(value)):
             if candidate.is_file():
-                return read_yaml(candidate)
+                base = read_yaml(candidate)
+                ref = base.get("topology")
+                if isinstance(ref, str):  # relative to the base experiment's file, as when it runs alone
+                    for near in (candidate.parent / ref, candidate.parent.parent / ref):
+                        if near.is_file():
+                            base["topology"] = str(near)
+                            break
+                return base
         raise ConfigError(src, "base", f"experiment file {value!r} not found", "give a path relative to the suite")
     if not isinstance(value, dict):
         raise ConfigError(src, "base", "expected an experiment mapping or a file path", "write base: {dataset: ..}")

@@ -22,13 +22,13 @@ Transform = Callable[[dict[str, Any], Any, str], dict[str, Any]]
 
 
 def _scaled(value: Any, scale: float, src: str, fieldname: str) -> Any:
-    """A link bandwidth (scalar, ``[fwd, rev]`` or ``{dc: bw}``) times ``scale``, in bits/s."""
+    """A link bandwidth (scalar, ``[fwd, rev]`` or ``{dc: bw}``) times ``scale``, written in bps."""
     if isinstance(value, list):
         return [_scaled(v, scale, src, f"{fieldname}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
         return {k: _scaled(v, scale, src, f"{fieldname}.{k}") for k, v in value.items()}
     try:
-        return parse_bandwidth_bps(value) * scale
+        return f"{parse_bandwidth_bps(value) * scale!r}bps"  # topologies need units
     except UnitError as err:
         raise ConfigError(src, fieldname, str(err), "write a bandwidth such as 200Mbps") from None
 
