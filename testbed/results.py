@@ -1,4 +1,4 @@
-"""The run directory: every file a finished experiment leaves behind (DESIGN.md §7).
+"""The run directory: every file a finished experiment leaves behind (docs/design.md §3).
 
 ``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
 ``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
