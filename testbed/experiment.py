@@ -325,11 +325,15 @@ def _compute(value: Any, src: str) -> dict[str, Any]:
 
 
 EXECUTOR_KEYS = {"placement", "pool", "num_cpus", "num_gpus", "torch_threads"}
-PLACEMENTS = ("per_datacenter", "per_worker")
+PLACEMENTS = ("per_datacenter", "per_worker", "in_task")
+"""``in_task``: every node of the run lives in the run's own process (on Ray: the cell's task, inside its
+placement group) -- no actors.  For small models, where an actor round trip (~1-3 ms on a 2-core machine)
+costs more than a training step, this is what keeps a suite of many small runs fast; runs still spread
+over a cluster one per placement group."""
 
 
 def _executors(value: Any, src: str) -> Any:
-    """``per_datacenter`` | ``per_worker`` | {placement|pool, num_cpus, num_gpus, torch_threads}."""
+    """``per_datacenter`` | ``per_worker`` | ``in_task`` | {placement|pool, num_cpus, num_gpus, torch_threads}."""
     if value is None:
         return None
     if isinstance(value, str):

@@ -166,9 +166,18 @@ class Run:
         return self.stop_time_s if self.stop_time_s is not None else self.engine.now_s
 
 
+def placement_kind(executors: Any) -> str:
+    """The ``executors`` setting's placement name (``per_datacenter`` by default)."""
+    if isinstance(executors, str):
+        return executors
+    if isinstance(executors, dict):
+        return "pool" if "pool" in executors else str(executors.get("placement", "per_datacenter"))
+    return "per_datacenter"
+
+
 def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
     """The executor the spec asks for (Ray is imported only when chosen)."""
-    if spec.backend == "ray":
+    if spec.backend == "ray" and placement_kind(spec.executors) != "in_task":
         from testbed.runtime.cluster import ensure_ray
         from testbed.runtime.ray_executor import Placement, RayExecutor
 

@@ -34,3 +34,20 @@ def test_suite_runs_on_both_nodes(tmp_path: Path, experiment, two_nodes) -> None
     # one CPU per node and one CPU per run: the two runs (in flight together) must use both nodes
     assert node_ids == {n["NodeID"] for n in ray.nodes() if n["Alive"]}
     assert len(node_ids) == 2
+
+
+def test_in_task_runs_on_the_cluster_with_the_same_traffic_as_actors(tmp_path: Path, experiment, two_nodes) -> None:
+    import pandas as pd
+
+    frames = {}
+    for placement in ("in_task", {"pool": 1}):
+        base = experiment({"name": "ps", "server_at": "a"}, max_iterations=4, executors=placement)
+        name = "task" if placement == "in_task" else "actor"
+        suite = parse_suite({"name": name, "base": base, "grid": {"seed": [0]}}, f"{name}.yaml", Path("."))
+        outcome = run_suite(suite, tmp_path, backend="ray", quiet=True,
+                            options=BackendOptions(address=two_nodes.address, cpus_per_run=1.0))
+        assert (outcome.complete, outcome.failed) == (1, 0)
+        run_dir = tmp_path / name / suite.cells[0].id
+        assert "ray_node_id" in json.loads((run_dir / "summary.json").read_text())["ran_on"]
+        frames[name] = pd.read_parquet(run_dir / "traffic.parquet")[["kind", "src", "dst", "nbytes", "t_arrive_s"]]
+    pd.testing.assert_frame_equal(frames["task"], frames["actor"])

@@ -22,6 +22,8 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from testbed.errors import ConfigError
+from testbed.executor import InProcessExecutor
+from testbed.run import placement_kind
 from testbed.runtime.cluster import ensure_ray, node_capacity
 from testbed.runtime.ray_executor import Placement, RayExecutor
 from testbed.suite.backends import BackendOptions
@@ -39,12 +41,15 @@ def _run_cell_task(experiment: dict[str, Any], run_dir: str, cpus: float, gpus: 
 
     torch.set_num_threads(max(1, int(cpus)))
     spec = parse_experiment(experiment, f"cell {experiment.get('name')}", Path("."))
+    where = {"ray_node_id": ray.get_runtime_context().get_node_id()}
+    if placement_kind(spec.executors) == "in_task":  # every node in this task: no actor round trips
+        return run_cell(experiment, run_dir, executor=InProcessExecutor(torch_threads=max(1, int(cpus))),
+                        where=where)
     placement = Placement.parse(spec.executors)
     groups = len(placement.groups(list(spec.topology.nodes)))
     placement = dataclasses.replace(placement, num_cpus=placement.num_cpus or round(cpus / groups - 5e-5, 4),
                                     num_gpus=placement.num_gpus if placement.num_gpus is not None
                                     else round(gpus / groups - 5e-5, 4) if gpus else 0.0)
-    where = {"ray_node_id": ray.get_runtime_context().get_node_id()}
     executor = RayExecutor(list(spec.topology.nodes), placement)
     try:
         return run_cell(experiment, run_dir, executor=executor, where=where)
