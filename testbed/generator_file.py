@@ -41,8 +41,8 @@ def load_generator_file(run_dir: Path) -> dict[str, Any]:
     """The contents of ``RUN_DIR/generator.pt``; one ConfigError line if it is missing or unreadable."""
     path = Path(run_dir) / FILENAME
     if not path.is_file():
-        raise ConfigError(path, FILENAME, "not found", "give a finished run directory (runs save generator.pt last "
-                                                       "but one, before summary.json)")
+        raise ConfigError(run_dir, "RUN_DIR", f"has no {FILENAME}",
+                          "give a finished run directory (every run saves generator.pt just before summary.json)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
