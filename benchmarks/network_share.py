@@ -21,39 +21,23 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+TIMED_METHODS = ("start_flow", "advance", "next_event_s", "link_busy_s")
+
+
 def _timed(network_cls: type, clock: list[float]) -> type:
     """A subclass of ``network_cls`` whose public calls add their process time to ``clock[0]``."""
 
-    class Timed(network_cls):  # type: ignore[misc, valid-type]
-        def start_flow(self, *args: Any, **kwargs: Any) -> int:
+    def wrap(method: Any) -> Any:
+        def timed(self: Any, *args: Any, **kwargs: Any) -> Any:
             t0 = time.process_time()
             try:
-                return super().start_flow(*args, **kwargs)
+                return method(self, *args, **kwargs)
             finally:
                 clock[0] += time.process_time() - t0
 
-        def advance(self, t_s: float) -> list:
-            t0 = time.process_time()
-            try:
-                return super().advance(t_s)
-            finally:
-                clock[0] += time.process_time() - t0
+        return timed
 
-        def next_event_s(self) -> float:
-            t0 = time.process_time()
-            try:
-                return super().next_event_s()
-            finally:
-                clock[0] += time.process_time() - t0
-
-        def link_busy_s(self) -> dict:
-            t0 = time.process_time()
-            try:
-                return super().link_busy_s()
-            finally:
-                clock[0] += time.process_time() - t0
-
-    return Timed
+    return type("Timed", (network_cls,), {name: wrap(getattr(network_cls, name)) for name in TIMED_METHODS})
 
 
 def gaia_network_share(network_cls: type, iterations: int = 60, seed: int = 0) -> dict[str, float]:
