@@ -33,6 +33,7 @@ from typing import Any
 import yaml
 
 from testbed.errors import ConfigError
+from testbed.executors_spec import parse_executors
 from testbed.fields import checked_number
 from testbed.topology import Topology, load_topology
 from testbed.topology_schema import read_yaml
@@ -176,7 +177,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         eval_every=_int(data.get("eval_every", 50), src, "eval_every", minimum=1),
         eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10, maximum=100_000),
         seed=_int(data.get("seed", 0), src, "seed", minimum=0, maximum=2**32 - 1),
-        compute=compute, backend=backend, executors=_executors(data.get("executors"), src),
+        compute=compute, backend=backend, executors=parse_executors(data.get("executors"), src),
         tcp=_bool(network.get("tcp", False), src, "network.tcp"),
         tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes,
                                     True),
@@ -322,32 +323,6 @@ def _compute(value: Any, src: str) -> dict[str, Any]:
         out["default"] = _quantity(default, src, "compute.default", parse_seconds)
     out["repeats"] = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
     return out
-
-
-EXECUTOR_KEYS = {"placement", "pool", "num_cpus", "num_gpus", "torch_threads"}
-PLACEMENTS = ("per_datacenter", "per_worker", "in_task")
-"""``in_task``: every node of the run lives in the run's own process (on Ray: the cell's task, inside its
-placement group) -- no actors.  For small models, where an actor round trip (~1-3 ms on a 2-core machine)
-costs more than a training step, this is what keeps a suite of many small runs fast; runs still spread
-over a cluster one per placement group."""
-
-
-def _executors(value: Any, src: str) -> Any:
-    """``per_datacenter`` | ``per_worker`` | ``in_task`` | {placement|pool, num_cpus, num_gpus, torch_threads}."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = {"placement": value}
-    if not isinstance(value, dict):
-        raise _fail(src, "executors", "expected a placement name or a mapping", "write executors: {pool: 4}")
-    _check_keys(value, EXECUTOR_KEYS, src, "executors")
-    if value.get("placement", "per_datacenter") not in PLACEMENTS:
-        raise _fail(src, "executors.placement", f"unknown placement {value['placement']!r}",
-                    f"use one of {list(PLACEMENTS)} or pool: N")
-    for key in ("pool", "torch_threads"):
-        if key in value:
-            _int(value[key], src, f"executors.{key}", minimum=1)
-    return value
 
 
 def _check_partition(spec: ExperimentSpec, src: str) -> None:

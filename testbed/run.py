@@ -20,6 +20,7 @@ from testbed.algorithms import algorithm_class
 from testbed.compute import ComputeModel, CostTable, make_compute_model
 from testbed.engine import Engine
 from testbed.executor import Executor, InProcessExecutor
+from testbed.executors_spec import placement_kind
 from testbed.experiment import ExperimentSpec
 from testbed.nodes.evaluator import EVAL_SEED_OFFSET, Evaluator
 from testbed.nodes.setup import NodeSetup
@@ -164,15 +165,6 @@ class Run:
     def virtual_time_s(self) -> float:
         """Virtual seconds until the stop condition was met."""
         return self.stop_time_s if self.stop_time_s is not None else self.engine.now_s
-
-
-def placement_kind(executors: Any) -> str:
-    """The ``executors`` setting's placement name (``per_datacenter`` by default)."""
-    if isinstance(executors, str):
-        return executors
-    if isinstance(executors, dict):
-        return "pool" if "pool" in executors else str(executors.get("placement", "per_datacenter"))
-    return "per_datacenter"
 
 
 def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:

@@ -22,6 +22,7 @@ from typing import Any
 import ray
 
 from testbed.executor import Executor, Handle
+from testbed.executors_spec import placement_kind
 from testbed.runtime.actor import NodeHost
 
 
@@ -56,8 +57,7 @@ class Placement:
         if unknown:
             raise ValueError(f"unknown executors key(s) {sorted(unknown)}; "
                              "use placement, pool, num_cpus, num_gpus, torch_threads")
-        kind = "pool" if "pool" in spec else spec.get("placement", "per_datacenter")
-        return cls(kind, int(spec.get("pool", 0)), spec.get("num_cpus"), spec.get("num_gpus"),
+        return cls(placement_kind(spec), int(spec.get("pool", 0)), spec.get("num_cpus"), spec.get("num_gpus"),
                    spec.get("torch_threads"))
 
     def groups(self, nodes: Sequence[str]) -> dict[str, list[str]]:

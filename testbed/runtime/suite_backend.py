@@ -23,7 +23,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from testbed.errors import ConfigError
 from testbed.executor import InProcessExecutor
-from testbed.run import placement_kind
+from testbed.executors_spec import placement_kind
 from testbed.runtime.cluster import ensure_ray, node_capacity
 from testbed.runtime.ray_executor import Placement, RayExecutor
 from testbed.suite.backends import BackendOptions
