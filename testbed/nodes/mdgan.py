@@ -24,7 +24,6 @@ from testbed.gan import (
     d_step,
     feedback_on_samples,
     generator_snapshot,
-    get_params,
     make_adam,
     sample_fakes,
     set_params,
@@ -71,9 +70,6 @@ class MdganServer:
         apply_feedback((self.G, self.opt_g), [self._z[b] for b in used], summed)
         self.steps += 1
         return len(used)
-
-    def get_g(self) -> dict[str, np.ndarray]:
-        return get_params(self.G)
 
     def generator_snapshot(self) -> dict[str, dict[str, np.ndarray]]:
         """The server's G as trained: parameters and BatchNorm running statistics."""

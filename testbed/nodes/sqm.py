@@ -49,9 +49,6 @@ class SqLearner:
     def get_d(self) -> ParamDict:
         return get_params(self.state.D)
 
-    def get_g(self) -> ParamDict:
-        return get_params(self.state.G)
-
     def generator_snapshot(self) -> dict[str, ParamDict]:
         """The learner's G as trained: parameters and BatchNorm running statistics."""
         return generator_snapshot(self.state.G)

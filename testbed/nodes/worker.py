@@ -132,13 +132,6 @@ class GanWorker:
     def get_d(self) -> dict[str, np.ndarray]:
         return get_params(self.state.D)
 
-    def get_gd(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        return self.get_g(), self.get_d()
-
-    def set_gd(self, g: dict[str, np.ndarray], d: dict[str, np.ndarray]) -> None:
-        set_params(self.state.G, g)
-        set_params(self.state.D, d)
-
     def fedavg_round(self, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray], epochs: float,
                      batch_size: int, lr_factor: float = 1.0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """FedAvg client update: load the global G (parameters and BatchNorm statistics) and D, fresh
