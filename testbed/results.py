@@ -37,10 +37,8 @@ def write_run(run: Run, out_dir: Path) -> Path:
     """Write every file of a finished run into ``out_dir``; returns it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     spec, engine = run.spec, run.engine
-    atomic_write_text(out_dir / "config.yaml", dump_yaml(spec.resolved()))
-    engine.accountant.write(out_dir, engine.network.link_busy_s(), run.virtual_time_s)
-    metrics = pd.DataFrame(run.metrics)
-    atomic_write(out_dir / "metrics.csv", lambda p: metrics.to_csv(p, index=False))
+    for write in _measured(run, out_dir, run.virtual_time_s):
+        write()
     nodes = pd.DataFrame([{"node": node, "compute_s": s.compute_s, "communication_s": s.communication_s,
                            "waiting_s": s.waiting_s, **{f"tasks_{k}": v for k, v in s.tasks.items()}}
                           for node, s in sorted(engine.stats.items())])
@@ -67,14 +65,9 @@ def write_partial(run: Run, out_dir: Path, error: BaseException) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     spec, engine = run.spec, run.engine
     now = engine.now_s if engine is not None else 0.0
-    steps: list[Callable[[], Any]] = [
-        lambda: atomic_write_text(out_dir / "config.yaml", dump_yaml(spec.resolved())),
-        lambda: atomic_write(out_dir / "metrics.csv", lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
-        lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), now),
-    ]
-    for step in steps:
+    for write in _measured(run, out_dir, now):
         try:
-            step()
+            write()
         except Exception:
             continue
     acc = engine.accountant
@@ -87,6 +80,15 @@ def write_partial(run: Run, out_dir: Path, error: BaseException) -> Path:
     }
     atomic_write_text(out_dir / "summary.json", json.dumps(fields, indent=2, default=_jsonable))
     return out_dir
+
+
+def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], Any]]:
+    """Writers of what a run measured -- ``config.yaml``, ``metrics.csv``, the traffic files -- shared by a
+    finished run (all must succeed) and one that died mid-training (each is best effort)."""
+    engine = run.engine
+    return [lambda: atomic_write_text(out_dir / "config.yaml", dump_yaml(run.spec.resolved())),
+            lambda: atomic_write(out_dir / "metrics.csv", lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
+            lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
 
 
 BOOKKEEPING = ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",
