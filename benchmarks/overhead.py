@@ -24,8 +24,9 @@ from common import save_result  # noqa: E402
 
 from testbed.executor import set_torch_threads  # noqa: E402
 from testbed.experiment import load_experiment  # noqa: E402
-from testbed.nodes.worker import GanWorker  # noqa: E402
-from testbed.run import Run, make_executor  # noqa: E402
+from testbed.launch import make_executor  # noqa: E402
+from testbed.methods.common.worker import GanWorker  # noqa: E402
+from testbed.run import Run  # noqa: E402
 
 WORKLOADS = {"ring8-mlp": ("ring8", "mlp2d", 256), "digits-dcgan": ("digits", "dcgan", 64)}
 

@@ -24,7 +24,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from common import PeakRss, save_result  # noqa: E402
 
 from testbed.experiment import load_experiment  # noqa: E402
-from testbed.run import Run, make_executor  # noqa: E402
+from testbed.launch import make_executor  # noqa: E402
+from testbed.run import Run  # noqa: E402
 
 
 def measure(clients: int, rounds: int, backend: str, fraction: float) -> dict:

@@ -7,8 +7,12 @@ primitives on its :class:`NodeContext`:
 * ``yield ctx.compute(kind, method, *args)`` -- dispatch ``method`` to the node's
   executor at once (non-blocking), and finish after the compute model's virtual
   duration; the value is a :class:`~testbed.executor.Handle`.
-* ``ctx.send(dst, payload, kind)`` -- hand the message to the flow network; returns
-  an event that fires when it *arrives* (yield it to wait for delivery, or don't).
+* ``ctx.send(dst, payload, kind, nbytes=...)`` -- hand the message to the flow network;
+  returns a :class:`Delivery`: an event that fires when the message *arrives* (yield it to
+  wait, or don't), carrying the message's sequence number.  A payload still being computed
+  on an executor must come with its size (known from the shapes: testbed.methods.common.sizes)
+  -- the engine never blocks on an executor to size a message; the in-process executor checks
+  each declared size against the real payload.
 * ``msg = yield ctx.recv(kind=..., src=...)`` -- wait for a matching message.
 
 ``ctx.resolve(handle)`` blocks on the executor only when control flow needs a value.
@@ -56,6 +60,17 @@ class Message:
     payload_nbytes: int
     t_send_s: float
     t_arrive_s: float
+
+
+class Delivery(simpy.Event):
+    """Fires with the :class:`Message` when it arrives; knows the message's sequence number at once."""
+
+    def __init__(self, env: simpy.Environment, seq: int, t_send_s: float, wire_nbytes: int) -> None:
+        super().__init__(env)
+        self.seq = seq
+        self.t_send_s = t_send_s
+        self.wire_nbytes = wire_nbytes
+        """Payload plus header: the bytes the flow carries."""
 
 
 @dataclass
@@ -115,20 +130,34 @@ class Engine:
         self.env.run(until=until)
 
     # -- network ---------------------------------------------------------------------------------
-    def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> simpy.Event:
-        if nbytes is None:
-            nbytes = self.executor.nbytes(payload) if isinstance(payload, Handle) else payload_nbytes(payload)
+    def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> Delivery:
+        if isinstance(payload, Handle):
+            nbytes = self._handle_nbytes(payload, kind, nbytes)
+        elif nbytes is None:
+            nbytes = payload_nbytes(payload)
         self._register(dst)
         now = self.now_s
         seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
                                           self.topology.route(src, dst))
-        delivered = self.env.event()
+        delivered = Delivery(self.env, seq, now, nbytes + self.header_nbytes)
         message = Message(seq, src, dst, kind, payload, nbytes, now, math.nan)
         flow_id = self.network.start_flow(src, dst, nbytes + self.header_nbytes, now)
         self._in_flight[flow_id] = (message, delivered)
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
         return delivered
+
+    def _handle_nbytes(self, handle: Handle, kind: str, nbytes: int | None) -> int:
+        """The size of a computed payload: declared by the sender (checked where that is free), or
+        known to the executor without waiting; never a blocking fetch."""
+        if nbytes is None:
+            nbytes = self.executor.known_nbytes(handle)
+            if nbytes is None:
+                raise TypeError(f"a {kind!r} message carries a computed payload of unknown size: pass nbytes= "
+                                "(known from the shapes, testbed.methods.common.sizes)")
+            return nbytes
+        self.executor.check_nbytes(handle, nbytes, kind)
+        return int(nbytes)
 
     def _pump(self) -> Generator[simpy.Event, Any, None]:
         while True:
@@ -191,8 +220,10 @@ class NodeContext:
         """Dispatch a cheap method (a read) on this node's state, taking no virtual time."""
         return self.engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
 
-    def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None) -> simpy.Event:
-        """Send ``payload`` to ``dst``; the returned event fires (with the Message) on arrival."""
+    def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None) -> Delivery:
+        """Send ``payload`` to ``dst``; the returned :class:`Delivery` (``.seq``: the message's sequence
+        number) fires with the Message on arrival.  A computed payload (a handle) needs ``nbytes``
+        unless the executor knows its size without waiting."""
         return self.engine._transmit(self.node_id, dst, payload, kind, nbytes)
 
     def send_and_wait(self, dst: str, payload: Any, kind: str,
@@ -242,3 +273,29 @@ class RealtimeEngine(Engine):
 
     def _make_environment(self) -> simpy.Environment:
         return simpy.rt.RealtimeEnvironment(factor=self.time_scale, strict=False)
+
+
+class ExecutorSession:
+    """The Session verbs that only forward: ``host``/``call``/``resolve`` to an executor, ``spawn`` to an
+    engine (testbed.run.Run and the tests' fake session share them; the rest of a Session is theirs)."""
+
+    executor: Executor
+    engine: Engine | None
+
+    def host(self, node: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Create a node's state on the executor."""
+        self.executor.host(node, factory, *args, **kwargs)
+
+    def call(self, node: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
+        """Dispatch a cheap call on a node's state (outside virtual time); returns a handle."""
+        return self.executor.call(node, method, *args, num_returns=num_returns, **kwargs)
+
+    def resolve(self, handle: Any) -> Any:
+        """The value behind a handle."""
+        return self.executor.resolve(handle)
+
+    def spawn(self, node: str, process: Process) -> None:
+        """Start a node's process on the engine (once training has begun)."""
+        if self.engine is None:
+            raise RuntimeError("processes are spawned in Algorithm.start(), after setup")
+        self.engine.spawn(node, process)

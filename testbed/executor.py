@@ -13,7 +13,6 @@ GPUs), which implements the same interface.
 from __future__ import annotations
 
 import inspect
-import statistics
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -54,21 +53,19 @@ class Executor(ABC):
     def resolve(self, handle: Handle) -> Any:
         """The value behind a handle (blocks until it is computed)."""
 
-    def nbytes(self, handle: Handle) -> int:
-        """Payload bytes of the value behind ``handle``."""
-        return payload_nbytes(self.resolve(handle))
+    def known_nbytes(self, handle: Handle) -> int | None:
+        """Payload bytes of the value behind ``handle`` if known without waiting for it, else None.
+
+        The engine sizes a message the moment it is sent; it must never block on a computation
+        to do so (on Ray that would be a driver-side get per message)."""
+        return None
+
+    def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:  # noqa: B027 - optional check
+        """Verify a sender's declared size where that costs nothing (the in-process executor)."""
 
     @abstractmethod
     def elapsed_s(self, handle: Handle) -> float:
         """Measured wall seconds of the call that produced ``handle`` (blocks)."""
-
-    def time_calls(self, node_id: str, method: str, args: tuple = (), repeats: int = 5) -> list[float]:
-        """Wall seconds of ``repeats`` consecutive calls (for the calibrated compute model)."""
-        return [self.elapsed_s(self.call(node_id, method, *args)) for _ in range(repeats)]
-
-    def median_time_s(self, node_id: str, method: str, args: tuple = (), repeats: int = 5) -> float:
-        """Median of :meth:`time_calls`: the calibrated cost of one call."""
-        return statistics.median(self.time_calls(node_id, method, args, repeats))
 
     def barrier(self) -> None:  # noqa: B027 - in-process calls are already done
         """Block until every call dispatched so far has finished."""
@@ -132,6 +129,15 @@ class InProcessExecutor(Executor):
 
     def resolve(self, handle: Handle) -> Any:
         return _unwrap(handle)
+
+    def known_nbytes(self, handle: Handle) -> int | None:
+        return payload_nbytes(_unwrap(handle))  # the value is already here
+
+    def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:
+        actual = payload_nbytes(_unwrap(handle))
+        if actual != nbytes:
+            raise ValueError(f"a {kind!r} message was declared {nbytes} B but its payload is {actual} B: "
+                             "the method's size formula is wrong")
 
     def elapsed_s(self, handle: Handle) -> float:
         assert isinstance(handle, LocalHandle)

@@ -35,6 +35,7 @@ import yaml
 from testbed.errors import ConfigError
 from testbed.executors_spec import parse_executors
 from testbed.fields import checked_number
+from testbed.methods.common.training import Training
 from testbed.topology import Topology, load_topology
 from testbed.topology_schema import read_yaml
 from testbed.units import UnitError, parse_nbytes, parse_seconds
@@ -51,23 +52,6 @@ BACKENDS = ("inprocess", "ray")
 
 
 @dataclass(frozen=True)
-class Training:
-    """Optimiser and batch settings shared by every algorithm."""
-
-    batch_size: int = 64
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    r1_gamma: float = 0.0
-    lr_final_fraction: float = 1.0
-    """Learning rates decay linearly to this fraction of their start over ``max_iterations`` (1 = constant)."""
-    update_order: str | None = None
-    """``alternating`` (D step, then G step against the new D) or ``simultaneous`` (both gradients from
-    the same parameters); None until parsing resolves it to the method's native order."""
-
-
-@dataclass(frozen=True)
 class ExperimentSpec:
     """A fully resolved experiment (see the module docstring for the YAML)."""
 
@@ -81,7 +65,7 @@ class ExperimentSpec:
     model_overrides: dict[str, Any]
     algorithm: str
     algorithm_params: Any
-    training: Training = Training()
+    training: Training = field(default_factory=Training)
     max_iterations: int | None = None
     max_virtual_time_s: float | None = None
     max_bytes: float | None = None
@@ -135,7 +119,7 @@ def _check_keys(mapping: dict[str, Any], allowed: set[str], src: str, prefix: st
 
 def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> ExperimentSpec:
     """Validate a parsed experiment mapping; see :func:`load_experiment`."""
-    from testbed.algorithms import algorithm_class, parse_params
+    from testbed.methods import algorithm_class, parse_params
 
     _check_keys(data, EXPERIMENT_KEYS, src, "")
     for required in ("topology", "dataset", "algorithm"):

@@ -26,7 +26,7 @@ from testbed.fileio import atomic_write, atomic_write_text
 from testbed.gan import count_params
 from testbed.generator_file import FILENAME as GENERATOR_FILE
 from testbed.generator_file import save_generators
-from testbed.nodes.evaluator import EVAL_SEED_OFFSET
+from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
 from testbed.sample_pictures import save_samples_picture
 
 if TYPE_CHECKING:

@@ -1,36 +1,34 @@
 """One experiment end to end: build, calibrate, train in virtual time, evaluate, write.
 
-:class:`Run` is the orchestrator the algorithms talk to (``run.should_stop()``,
-``run.complete_iteration()``, ``run.rng``); it owns the things algorithms may not
-touch -- the wall clock, the evaluator, the progress bar, files.  Evaluation
-happens every ``eval_every`` iterations, outside virtual time.
-:func:`run_experiment` is the public entry: spec in, run directory out.
+:class:`Run` implements the :class:`~testbed.methods.api.Session` a method talks to (host a
+node state, call a node, spawn a process, ``should_stop()``, ``complete_iteration()``, the
+seeded ``rng``) and owns everything a method may not touch -- the wall clock, the evaluator,
+the progress bar, files.  Evaluation happens every ``eval_every`` iterations, outside virtual time.
+The public entry -- spec in, run directory out -- is :func:`testbed.launch.run_experiment`.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
-from testbed.algorithms import algorithm_class
 from testbed.compute import ComputeModel, CostTable, make_compute_model
-from testbed.engine import Engine
-from testbed.executor import Executor, InProcessExecutor
-from testbed.executors_spec import placement_kind
+from testbed.engine import Engine, ExecutorSession
+from testbed.executor import Executor
 from testbed.experiment import ExperimentSpec
-from testbed.nodes.evaluator import EVAL_SEED_OFFSET, Evaluator
-from testbed.nodes.setup import NodeSetup
+from testbed.methods import algorithm_class
+from testbed.methods.common.evaluator import EVAL_SEED_OFFSET, Evaluator
+from testbed.methods.common.setup import NodeSetup
 from testbed.quality import headline_metric
 from testbed.tcp import TcpModel
 
 EVALUATOR_NODE = "eval"
 
 
-class Run:
+class Run(ExecutorSession):
     """The state of one experiment while it runs."""
 
     def __init__(self, spec: ExperimentSpec, executor: Executor, progress: bool = True) -> None:
@@ -62,7 +60,7 @@ class Run:
         self.wall_time_s = 0.0
         self.train_wall_s = 0.0
 
-    # -- what algorithms call -------------------------------------------------------------------
+    # -- the rest of the Session a method talks to (host/call/resolve/spawn: ExecutorSession) ---------
     def should_stop(self) -> bool:
         """True once a stop condition has been met."""
         if self.stop_reason is None and self.engine is not None:
@@ -165,40 +163,3 @@ class Run:
     def virtual_time_s(self) -> float:
         """Virtual seconds until the stop condition was met."""
         return self.stop_time_s if self.stop_time_s is not None else self.engine.now_s
-
-
-def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
-    """The executor the spec asks for (Ray is imported only when chosen)."""
-    if spec.backend == "ray" and placement_kind(spec.executors) != "in_task":
-        from testbed.runtime.cluster import ensure_ray
-        from testbed.runtime.ray_executor import Placement, RayExecutor
-
-        ensure_ray(address)
-        placement = Placement.parse(spec.executors)
-        nodes = list(spec.topology.nodes)
-        return RayExecutor(nodes, placement)
-    threads = (spec.executors or {}).get("torch_threads", 1) if isinstance(spec.executors, dict) else 1
-    return InProcessExecutor(torch_threads=threads)
-
-
-def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Executor | None = None,
-                   progress: bool = True, address: str | None = None) -> Path:
-    """Run one experiment and write its run directory; returns the directory."""
-    from testbed.results import write_run
-
-    own = executor is None
-    executor = executor or make_executor(spec, address)
-    try:
-        run = Run(spec, executor, progress=progress)
-        try:
-            run.execute()
-        except Exception as err:
-            if run.engine is not None:  # training had started: keep what it measured
-                from testbed.results import write_partial
-
-                write_partial(run, Path(out_dir), err)
-            raise
-        return write_run(run, Path(out_dir))
-    finally:
-        if own:
-            executor.shutdown()

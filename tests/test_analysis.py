@@ -29,7 +29,7 @@ from analysis.wan_bytes import wan_bytes_by_kind
 from testbed.cli import main
 from testbed.errors import ConfigError
 from testbed.experiment import load_experiment
-from testbed.run import run_experiment
+from testbed.launch import run_experiment
 
 METHODS = ("local", "ps", "fedavg")
 TOPOLOGIES = {"fast": "100Mbps", "slow": "10Mbps"}

@@ -10,6 +10,7 @@ import pytest
 from testbed.compute import CostTable, MeasuredCompute, calibrate, make_compute_model
 from testbed.engine import Engine, RealtimeEngine
 from testbed.executor import InProcessExecutor
+from testbed.methods.common.timing import median_seconds
 from testbed.payload import HEADER_NBYTES
 from testbed.topology import load_topology
 
@@ -189,7 +190,7 @@ def test_compute_models_registry_and_calibration() -> None:
         make_compute_model("guess")
     executor = InProcessExecutor()
     executor.host("a/w0", Box, 4000)
-    table = calibrate(lambda kind: executor.median_time_s("a/w0", "payload", repeats=3), ["payload"])
+    table = calibrate(lambda kind: median_seconds(lambda: executor.call("a/w0", "payload"), 3), ["payload"])
     assert table.name == "calibrated" and 0 < table.costs()["payload"] < 1.0
     measured = MeasuredCompute()
     assert measured.duration_s("x", 2.0, measured_s=0.5) == 0.25 and measured.costs() == {"x": 0.5}

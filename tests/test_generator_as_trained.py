@@ -25,9 +25,10 @@ from testbed.executor import InProcessExecutor
 from testbed.experiment import load_experiment
 from testbed.gan import get_params, set_params, unflatten
 from testbed.generator_file import load_generator_file, rebuild
-from testbed.nodes.evaluator import EVAL_SEED_OFFSET
+from testbed.launch import run_experiment
+from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
 from testbed.quality import evaluate_samples, generate
-from testbed.run import Run, run_experiment
+from testbed.run import Run
 
 EVAL_N = 200
 

@@ -20,9 +20,9 @@ from testbed.errors import ConfigError
 from testbed.executor import InProcessExecutor
 from testbed.experiment import Training, load_experiment
 from testbed.gan import apply_feedback, get_params
+from testbed.methods.common.setup import NodeSetup
+from testbed.methods.mdgan.state import MdganServer
 from testbed.models import build_models, model_config
-from testbed.nodes.mdgan import MdganServer
-from testbed.nodes.setup import NodeSetup
 from testbed.run import Run
 
 COSTS = {"mdgan_generate": 0.001, "mdgan_d_step": 0.01, "mdgan_feedback": 0.002, "mdgan_backprop": 0.003}
@@ -133,6 +133,6 @@ def test_bad_params_name_the_field(experiment, params: dict, field: str) -> None
 
 
 def test_default_k_is_ceil_natural_log() -> None:
-    from testbed.algorithms.mdgan import default_k
+    from testbed.methods.mdgan import default_k
 
     assert [default_k(n) for n in (1, 2, 3, 4, 12, 100)] == [1, 1, 2, 2, 3, 5]

@@ -56,10 +56,16 @@ def test_ray_matches_in_process_and_handles_travel(cluster) -> None:
         h1 = executor.call("a/w0", "add", {"x": np.float32(2.0)})
         h2 = executor.call("b/w0", "add", h1)  # a/w0's value goes straight to b/w0's actor
         first, second = executor.call("a/w0", "split", num_returns=2)
-        results.append((executor.resolve(h2)["x"].tolist(), executor.nbytes(h2), executor.nbytes(second),
-                        executor.resolve(first)["x"].tolist(), executor.elapsed_s(h2) >= 0))
+        executor.check_nbytes(h2, 4, "x")  # declared sizes agree with each backend's own count
+        executor.check_nbytes(second, 12, "x")
+        executor.barrier()
+        with pytest.raises(ValueError, match="declared 5 B but its payload is 4 B"):
+            executor.check_nbytes(h2, 5, "x")  # in process: at once; on Ray: at the barrier
+            executor.barrier()
+        results.append((executor.resolve(h2)["x"].tolist(), executor.resolve(first)["x"].tolist(),
+                        executor.elapsed_s(h2) >= 0))
         executor.shutdown()
-    assert results[0] == results[1] == ([13.0], 4, 12, [3.0], True)
+    assert results[0] == results[1] == ([13.0], [3.0], True)
 
 
 def test_declared_gpus_are_shared_and_fall_back_to_cpu(cluster) -> None:

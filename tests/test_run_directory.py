@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from testbed.experiment import load_experiment
-from testbed.run import run_experiment
+from testbed.launch import run_experiment
 
 SUMMARY_FIELDS = {"run_id", "algorithm", "topology", "dataset", "partition", "seed", "iterations",
                   "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",

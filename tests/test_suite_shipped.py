@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from testbed.algorithms import ALGORITHMS, algorithm_class
+from testbed.methods import ALGORITHMS, algorithm_class
 from testbed.suite import load_suite
 
 

@@ -90,7 +90,7 @@ def _refuse_missing_data(named_specs: list[tuple[str, ExperimentSpec]]) -> int:
 
 
 def _run_single(args: argparse.Namespace) -> int:
-    from testbed.run import run_experiment
+    from testbed.launch import run_experiment
 
     spec = _with_data_dir(load_experiment(args.file), args.data_dir)
     if args.backend:

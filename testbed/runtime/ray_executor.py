@@ -25,6 +25,9 @@ from testbed.executor import Executor, Handle
 from testbed.executors_spec import placement_kind
 from testbed.runtime.actor import NodeHost
 
+SIZE_CHECK_BATCH = 4096
+"""Declared message sizes are checked against the actors' counts in batches of this many."""
+
 
 @dataclass
 class RayHandle(Handle):
@@ -87,6 +90,7 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             raise RuntimeError("start Ray first (testbed.runtime.cluster.ensure_ray)")
         self.placement = placement or Placement()
+        self._size_checks: list[tuple[ray.ObjectRef, int, str]] = []
         groups = self.placement.groups(list(nodes))
         resources = ray.cluster_resources()
         n = len(groups)
@@ -129,12 +133,23 @@ class RayExecutor(Executor):
         assert isinstance(handle, RayHandle)
         return ray.get(handle.ref)
 
-    def nbytes(self, handle: Handle) -> int:
+    def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:
+        """Queue the check of a declared size against the actor's count; checked in batches of
+        finished calls and at :meth:`barrier`, so a send never waits for its payload."""
         assert isinstance(handle, RayHandle)
-        size = ray.get(handle.nbytes_ref)
-        if size < 0:
-            raise TypeError("cannot size this payload; send numpy arrays or dicts of them")
-        return int(size)
+        self._size_checks.append((handle.nbytes_ref, int(nbytes), kind))
+        if len(self._size_checks) >= SIZE_CHECK_BATCH:
+            refs = [ref for ref, _, _ in self._size_checks]
+            ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            self._check_sizes({r.hex() for r in ready})
+
+    def _check_sizes(self, ready: set[str] | None) -> None:
+        done = [c for c in self._size_checks if ready is None or c[0].hex() in ready]
+        self._size_checks = [c for c in self._size_checks if not (ready is None or c[0].hex() in ready)]
+        for (_, declared, kind), actual in zip(done, ray.get([ref for ref, _, _ in done]), strict=True):
+            if actual != declared:
+                raise ValueError(f"a {kind!r} message was declared {declared} B but its payload is {actual} B: "
+                                 "the method's size formula is wrong")
 
     def elapsed_s(self, handle: Handle) -> float:
         assert isinstance(handle, RayHandle)
@@ -147,6 +162,7 @@ class RayExecutor(Executor):
     def barrier(self) -> None:
         # Actor calls run in submission order, so a trivial call returning means all before it ran.
         ray.get([actor.info.remote() for actor in self._actors.values()])
+        self._check_sizes(None)
 
     def shutdown(self) -> None:
         for actor in self._actors.values():

@@ -52,7 +52,7 @@ def run_cell(experiment: dict[str, Any], run_dir: str | Path, *, executor: Any =
              where: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one cell's experiment into ``run_dir``; returns its summary (``status`` complete or failed)."""
     from testbed.experiment import parse_experiment
-    from testbed.run import run_experiment
+    from testbed.launch import run_experiment
 
     run_dir = Path(run_dir)
     wipe(run_dir)

@@ -5,19 +5,15 @@ MD-GAN (Hardy et al., IPDPS 2019) splits one GAN across machines so that only
 latents, generates batches and back-propagates the workers' feedback through G;
 an :class:`MdganWorker` trains its own discriminator on generated and local real
 data, answers with F_n = dL_G/dx, and swaps its D with a peer now and then.
-The algorithm (testbed.algorithms.mdgan) decides who gets which batch and when.
+The method (testbed.methods.mdgan) decides who gets which batch and when.
 """
 
 from __future__ import annotations
 
-import copy
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 
 from testbed.gan import (
     apply_feedback,
@@ -28,18 +24,20 @@ from testbed.gan import (
     sample_fakes,
     set_params,
 )
-from testbed.nodes.setup import NodeSetup, optimizer_lr, scale_lr
-from testbed.nodes.worker import GanWorker
+from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
+from testbed.methods.common.timing import Calibrated
+from testbed.methods.common.worker import GanWorker
 
 SERVER_STREAM = 10_000_019
 """Torch RNG stream of the server's latents (far from the workers' streams 1..N)."""
 
 
-class MdganServer:
+class MdganServer(Calibrated):
     """Holds G and its Adam state; generates batches and applies error feedback."""
 
     def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:
         state = setup.gan_state(device)
+        self.device = device
         self.G, self.opt_g = state.G, state.opt_g
         self.setup = setup
         self.steps = 0  # G updates applied: MD-GAN's iteration unit, which indexes the lr schedule
@@ -79,17 +77,9 @@ class MdganServer:
         """G's learning rate now (the discriminators live on the workers)."""
         return {"lr_g": optimizer_lr(self.opt_g), "lr_d": None}
 
-    def time_task(self, kind: str, repeats: int = 3) -> float:
-        """Median seconds of one ``mdgan_generate`` or ``mdgan_backprop`` (one batch each), on a copy."""
-        probe = copy.deepcopy(self)
-        x = probe.generate(1)[0]
-        tasks: dict[str, Callable[[], Any]] = {
-            "mdgan_generate": lambda: probe.generate(1),
-            "mdgan_backprop": lambda: probe.apply([0], np.zeros_like(x)),
-        }
-        if kind not in tasks:
-            raise KeyError(f"the MD-GAN server cannot time task kind {kind!r}")
-        return median_seconds(tasks[kind], repeats)
+    def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
+        x = self.generate(1)[0]  # one batch each
+        return {"mdgan_generate": lambda: self.generate(1), "mdgan_backprop": lambda: self.apply([0], np.zeros_like(x))}
 
 
 class MdganWorker(GanWorker):
@@ -123,26 +113,7 @@ class MdganWorker(GanWorker):
         self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
         return sum(int(p.size) for p in params.values())
 
-    def time_task(self, kind: str, repeats: int = 3) -> float:
-        """Median seconds of one ``mdgan_d_step`` or one ``mdgan_feedback`` on a copy of the state."""
-        probe = copy.deepcopy(self)
-        fake = probe._batch(probe.batch_size).cpu().numpy()
-        tasks: dict[str, Callable[[], Any]] = {
-            "mdgan_d_step": lambda: probe.d_steps(fake, 1),
-            "mdgan_feedback": lambda: probe.feedback(fake),
-        }
-        if kind not in tasks:
-            return super().time_task(kind, repeats)
-        return median_seconds(tasks[kind], repeats)
-
-
-def median_seconds(task: Callable[[], Any], repeats: int) -> float:
-    """Median wall seconds of ``repeats`` calls of ``task`` after one warm-up call."""
-    times = []
-    for _ in range(repeats + 1):  # the first call warms up
-        start = time.perf_counter()
-        task()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
+        fake = self._batch(self.batch_size).cpu().numpy()
+        return {**super().calibration_tasks(), "mdgan_d_step": lambda: self.d_steps(fake, 1),
+                "mdgan_feedback": lambda: self.feedback(fake)}

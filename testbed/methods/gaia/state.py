@@ -20,8 +20,8 @@ import math
 import numpy as np
 import torch
 
-from testbed.nodes.server import ParamShard
-from testbed.nodes.setup import NodeSetup
+from testbed.methods.common.setup import NodeSetup
+from testbed.methods.ps.state import ParamShard
 
 
 def significance_threshold(threshold: float, clock: int, decay: bool) -> float:

@@ -10,14 +10,15 @@ the mean over all sites' generators (``<metric>_std``: their spread).
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from testbed.algorithms import register
-from testbed.algorithms.base import Algorithm
-from testbed.engine import NodeContext
-from testbed.nodes.worker import GanWorker
+from testbed.methods.api import Algorithm, register
+from testbed.methods.common.worker import GanWorker
+
+if TYPE_CHECKING:
+    from testbed.engine import NodeContext
 
 
 @register("local")
@@ -28,31 +29,33 @@ class Local(Algorithm):
     update_orders = ("alternating", "simultaneous")
 
     def setup(self) -> None:
-        for i, worker in enumerate(self.run.workers):
-            self.run.executor.host(worker, GanWorker, self.run.setup, i)
-        self.steps = dict.fromkeys(self.run.workers, 0)
+        s = self.session
+        for i, worker in enumerate(s.workers):
+            s.host(worker, GanWorker, s.setup, i)
+        self.steps = dict.fromkeys(s.workers, 0)
 
     def start(self) -> None:
-        for worker in self.run.workers:
-            self.run.engine.spawn(worker, self._train)
+        for worker in self.session.workers:
+            self.session.spawn(worker, self._train)
 
     def _train(self, ctx: NodeContext) -> Generator[simpy.Event, Any, None]:
-        limit = self.run.spec.max_iterations
-        while not self.run.should_stop() and (limit is None or self.steps[ctx.node_id] < limit):
+        s = self.session
+        limit = s.setup.max_iterations
+        while not s.should_stop() and (limit is None or self.steps[ctx.node_id] < limit):
             yield ctx.compute("train_step", "train_steps", 1)
             before = min(self.steps.values())
             self.steps[ctx.node_id] += 1
             if min(self.steps.values()) > before:
-                self.run.complete_iteration()
+                s.complete_iteration()
 
     def generators(self) -> dict[str, Any]:
-        return {worker: self.snapshot_of(worker) for worker in self.run.workers}
+        return {worker: self.snapshot_of(worker) for worker in self.session.workers}
 
     def lr_probes(self) -> list[Any]:
-        return self.probes_of(self.run.workers)
+        return self.probes_of(self.session.workers)
 
     def footing(self) -> dict[str, Any]:
-        sites = len(self.run.workers)
-        return {"update_order": self.run.setup.training.update_order,
+        sites = len(self.session.workers)
+        return {"update_order": self.session.setup.training.update_order,
                 "iteration": "one local step at every site (each site trains its own G and D)",
                 "g_steps_per_iteration": sites, "d_steps_per_iteration": sites}

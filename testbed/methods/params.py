@@ -1,52 +1,20 @@
-"""Registry of distribution methods: ``ALGORITHMS[name]`` is an :class:`Algorithm` class.
+"""A method's YAML parameters -> its ``Params`` dataclass, checked by name and type.
 
-Adding a method is adding a module here with ``@register("name")`` on its class;
-its ``Params`` dataclass is the schema of its YAML parameters (unknown keys and
-wrong types are one-line ConfigErrors), so there is no ``if name == ...`` anywhere.
+Each method's ``Params`` dataclass is the schema of its ``algorithm:`` block, so unknown keys
+and wrong types are one-line ConfigErrors naming the field, and there is no per-method parsing
+code (nor any ``if name == ...``).  The config parser calls this; methods never see raw YAML.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
-import pkgutil
 import typing
-from collections.abc import Callable
 from typing import Any
 
-from testbed.algorithms.base import Algorithm
 from testbed.errors import ConfigError
+from testbed.methods.api import Algorithm
 from testbed.topology import Topology
-
-ALGORITHMS: dict[str, type[Algorithm]] = {}
-
-
-def register(name: str) -> Callable[[type[Algorithm]], type[Algorithm]]:
-    """Class decorator: register an algorithm under ``name``."""
-
-    def add(cls: type[Algorithm]) -> type[Algorithm]:
-        if name in ALGORITHMS:
-            raise RuntimeError(f"algorithm {name!r} registered twice")
-        cls.name = name
-        ALGORITHMS[name] = cls
-        return cls
-
-    return add
-
-
-def _load_all() -> None:
-    for info in pkgutil.iter_modules(__path__):
-        if info.name != "base":
-            importlib.import_module(f"{__name__}.{info.name}")
-
-
-def algorithm_class(name: str) -> type[Algorithm]:
-    """The class registered as ``name`` (KeyError with the known names otherwise)."""
-    _load_all()
-    if name not in ALGORITHMS:
-        raise KeyError(f"unknown algorithm {name!r}; use one of {sorted(ALGORITHMS)}")
-    return ALGORITHMS[name]
 
 
 def parse_params(cls: type[Algorithm], raw: dict[str, Any], src: str, topology: Topology) -> Any:
@@ -93,5 +61,3 @@ def _coerce(value: Any, hint: Any, src: str, fieldname: str) -> Any:
         return tuple(value)
     return value
 
-
-__all__ = ["ALGORITHMS", "Algorithm", "algorithm_class", "parse_params", "register"]

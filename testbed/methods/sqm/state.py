@@ -10,7 +10,6 @@ real data is the real-data half of D's gradient, so an :class:`SqWorker` answers
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -28,19 +27,20 @@ from testbed.gan import (
     sample_fakes,
     set_params,
 )
-from testbed.nodes.mdgan import median_seconds
-from testbed.nodes.setup import NodeSetup, optimizer_lr, scale_lr
-from testbed.nodes.worker import GanWorker
+from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
+from testbed.methods.common.timing import Calibrated
+from testbed.methods.common.worker import GanWorker
 
 LEARNER_STREAM = 10_000_033
 """Torch RNG stream of the learner's latents (far from the workers' streams 1..N)."""
 
 
-class SqLearner:
+class SqLearner(Calibrated):
     """Holds G and D with their Adam states; never sees a real sample."""
 
     def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:
         self.state = setup.gan_state(device)
+        self.device = device
         self.setup = setup
         self.steps = 0  # learner steps taken: the iteration unit that indexes the lr schedule
         self.batch_size = batch_size
@@ -79,17 +79,9 @@ class SqLearner:
         apply_d_grads(self.state, add_grads(real, fake))
         return g_step(self.state, self.batch_size, self.gen)
 
-    def time_task(self, kind: str, repeats: int = 3) -> float:
-        """Median seconds of one ``sq_fake`` or ``sq_step`` (one DC answer) on a copy."""
-        probe = copy.deepcopy(self)
-        grad = probe.fake_grad()
-        tasks: dict[str, Callable[[], Any]] = {
-            "sq_fake": probe.fake_grad,
-            "sq_step": lambda: probe.step([1.0], grad, grad),
-        }
-        if kind not in tasks:
-            raise KeyError(f"the SQ learner cannot time task kind {kind!r}")
-        return median_seconds(tasks[kind], repeats)
+    def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
+        grad = self.fake_grad()
+        return {"sq_fake": self.fake_grad, "sq_step": lambda: self.step([1.0], grad, grad)}  # one DC answer
 
 
 class SqWorker(GanWorker):
@@ -109,11 +101,7 @@ class SqWorker(GanWorker):
         total = float(sum(weights))
         return add_grads(*answers, weights=[w / total for w in weights])
 
-    def time_task(self, kind: str, repeats: int = 3) -> float:
-        """Median seconds of one ``sq_query`` on a copy of the state."""
-        if kind != "sq_query":
-            return super().time_task(kind, repeats)
-        probe = copy.deepcopy(self)
-        d = probe.get_d()
-        return median_seconds(lambda: probe.sq_answer(d), repeats)
+    def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
+        d = self.get_d()
+        return {**super().calibration_tasks(), "sq_query": lambda: self.sq_answer(d)}
 

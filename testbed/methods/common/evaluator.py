@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from testbed.gan import get_params, set_buffers, set_params, unflatten
-from testbed.nodes.setup import NodeSetup
+from testbed.methods.common.setup import NodeSetup
 from testbed.quality import evaluate_samples, generate
 
 PICTURE_SAMPLES = {"mixture": 1000, "image": 64}

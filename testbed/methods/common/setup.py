@@ -16,8 +16,8 @@ import torch
 
 from testbed.data import Dataset, load_dataset
 from testbed.data.partition import partition
-from testbed.experiment import Training
 from testbed.gan import GanState, make_gan_state
+from testbed.methods.common.training import Training
 from testbed.models import ModelConfig, model_config
 
 

@@ -32,17 +32,13 @@ Decisions:
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-import simpy
-
-from testbed.algorithms import register
-from testbed.algorithms.base import Algorithm, check_one_datacenter, server_datacenters
-from testbed.engine import NodeContext
 from testbed.errors import ConfigError
-from testbed.nodes.sqm import SqLearner, SqWorker
+from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters, workers_by_datacenter
+from testbed.methods.sqm.protocol import SqmPlan, head, learn, member
+from testbed.methods.sqm.state import SqLearner, SqWorker
 from testbed.topology import Topology
 
 
@@ -71,58 +67,26 @@ class StatisticalQuery(Algorithm):
         check_one_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:
-        run = self.run
-        self.learner = f"{server_datacenters(self.params.server_at, run.topology)[0]}/learner"
-        b = self.params.batch_size or run.spec.training.batch_size
-        self.members: dict[str, list[str]] = {}
-        for worker in run.workers:
-            self.members.setdefault(run.topology.datacenter_of(worker), []).append(worker)
-        for i, worker in enumerate(run.workers):
-            run.executor.host(worker, SqWorker, run.setup, i, b)
-        run.executor.host(self.learner, SqLearner, run.setup, b)
-        self.n_k = {w: int(run.executor.resolve(run.executor.call(w, "num_samples"))) for w in run.workers}
+        s = self.session
+        self.learner = f"{server_datacenters(self.params.server_at, s.topology)[0]}/learner"
+        b = self.params.batch_size or s.setup.training.batch_size
+        self.members = workers_by_datacenter(s)
+        for i, worker in enumerate(s.workers):
+            s.host(worker, SqWorker, s.setup, i, b)
+        s.host(self.learner, SqLearner, s.setup, b)
+        self.n_k = {w: int(s.resolve(s.call(w, "num_samples"))) for w in s.workers}
         total = sum(self.n_k.values())
         self.dc_weights = [sum(self.n_k[w] for w in ws) / total for ws in self.members.values()]
+        self.plan = SqmPlan(self.learner, self.members, self.n_k, self.dc_weights)
 
     def start(self) -> None:
-        engine = self.run.engine
-        engine.spawn(self.learner, self._learn)
+        s, plan = self.session, self.plan
+        s.spawn(self.learner, lambda ctx: learn(ctx, s, plan))
         for workers in self.members.values():
-            head, others = workers[0], workers[1:]
-            engine.spawn(head, lambda ctx, others=others: self._head(ctx, others))
+            first, others = workers[0], workers[1:]
+            s.spawn(first, lambda ctx, others=others: head(ctx, s, plan, others))
             for worker in others:
-                engine.spawn(worker, lambda ctx, head=head: self._member(ctx, head))
-
-    def _learn(self, ctx: NodeContext) -> Generator[simpy.Event, Any, None]:
-        run, heads = self.run, [ws[0] for ws in self.members.values()]
-        while not run.should_stop():
-            d = ctx.call("get_d")
-            for head in heads:
-                ctx.send(head, d, "params_d")
-            fake = yield ctx.compute("sq_fake", "fake_grad")
-            answers = []
-            for head in heads:
-                answers.append((yield ctx.recv(kind="sq_answer", src=head)).payload)
-            yield ctx.compute("sq_step", "step", self.dc_weights, fake, *answers)
-            run.complete_iteration()
-
-    def _head(self, ctx: NodeContext, others: list[str]) -> Generator[simpy.Event, Any, None]:
-        weights = [float(self.n_k[w]) for w in [ctx.node_id, *others]]
-        while True:
-            query = (yield ctx.recv(kind="params_d", src=self.learner)).payload
-            for worker in others:
-                ctx.send(worker, query, "params_d")
-            answers = [(yield ctx.compute("sq_query", "sq_answer", query))]
-            for worker in others:
-                answers.append((yield ctx.recv(kind="sq_answer", src=worker)).payload)
-            answer = ctx.call("combine", weights, *answers) if others else answers[0]
-            ctx.send(self.learner, answer, "sq_answer")
-
-    def _member(self, ctx: NodeContext, head: str) -> Generator[simpy.Event, Any, None]:
-        while True:
-            query = (yield ctx.recv(kind="params_d", src=head)).payload
-            answer = yield ctx.compute("sq_query", "sq_answer", query)
-            ctx.send(head, answer, "sq_answer")
+                s.spawn(worker, lambda ctx, first=first: member(ctx, s, first))
 
     def generators(self) -> dict[str, Any]:
         return {"sqm": self.snapshot_of(self.learner)}
@@ -131,9 +95,9 @@ class StatisticalQuery(Algorithm):
         return self.probes_of([self.learner])
 
     def footing(self) -> dict[str, Any]:
-        return {"update_order": self.run.setup.training.update_order,
+        return {"update_order": self.session.setup.training.update_order,
                 "iteration": "one learner step (D on the datacenters' answers, then G)",
                 "g_steps_per_iteration": 1, "d_steps_per_iteration": 1}
 
     def calibration_node(self, kind: str) -> str:
-        return self.learner if kind in ("sq_fake", "sq_step") else self.run.workers[0]
+        return self.learner if kind in ("sq_fake", "sq_step") else self.session.workers[0]

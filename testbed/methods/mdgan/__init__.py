@@ -15,7 +15,8 @@ schedule of G's optimiser and of every worker's D_n):
 3. the server back-propagates every F_n through G, averages and takes one Adam step
    (``mdgan_backprop`` x distinct X(g) batches).
 
-Server traffic per iteration is 3*b*d*4*N B: the paper's O(bdN).
+Server traffic per iteration is 3*b*d*4*N B: the paper's O(bdN).  The package: ``protocol.py``
+(the server's and a worker's loops), ``state.py`` (the server's G, a worker's D_n).
 
 Decisions (the paper leaves them open or the design asks to fix them):
 
@@ -43,22 +44,19 @@ Decisions (the paper leaves them open or the design asks to fix them):
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import simpy
 
-from testbed.algorithms import register
-from testbed.algorithms.base import Algorithm, check_one_datacenter, server_datacenters
-from testbed.engine import NodeContext
 from testbed.errors import ConfigError
-from testbed.nodes.mdgan import MdganServer, MdganWorker
+from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters
+from testbed.methods.mdgan.protocol import MdganPlan, SwapSchedule, serve, work
+from testbed.methods.mdgan.state import MdganServer, MdganWorker
 from testbed.topology import Topology
 
 SWAP_RNG_SALT = 0x5A4B
-"""Seeds the swap permutations apart from ``run.rng`` (batch assignment)."""
+"""Seeds the swap permutations apart from the session's rng (batch assignment)."""
 
 
 @dataclass(frozen=True)
@@ -83,14 +81,6 @@ def swap_period(mean_local_samples: float, epochs: float, batch_size: int) -> in
     if epochs <= 0:
         return None
     return max(1, math.ceil(mean_local_samples * epochs / batch_size))
-
-
-def derangement(n: int, rng: np.random.Generator) -> list[int]:
-    """A uniformly random permutation of range(n) with no fixed point (n >= 2), by rejection."""
-    while True:
-        perm = rng.permutation(n)
-        if not np.any(perm == np.arange(n)):
-            return [int(p) for p in perm]
 
 
 @register("mdgan")
@@ -118,84 +108,40 @@ class MdGan(Algorithm):
         check_one_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:
-        run, p = self.run, self.params
-        self.server = f"{server_datacenters(p.server_at, run.topology)[0]}/server"
-        self.batch_size = p.batch_size or run.spec.training.batch_size
-        n = len(run.workers)
+        s, p = self.session, self.params
+        self.server = f"{server_datacenters(p.server_at, s.topology)[0]}/server"
+        self.batch_size = p.batch_size or s.setup.training.batch_size
+        n = len(s.workers)
         self.k = p.k or default_k(n)
         self.generated = max(self.k, 2)
-        for i, worker in enumerate(run.workers):
-            run.executor.host(worker, MdganWorker, run.setup, i, self.batch_size)
-        run.executor.host(self.server, MdganServer, run.setup, self.batch_size)
-        sizes = [int(run.executor.resolve(run.executor.call(w, "num_samples"))) for w in run.workers]
+        for i, worker in enumerate(s.workers):
+            s.host(worker, MdganWorker, s.setup, i, self.batch_size)
+        s.host(self.server, MdganServer, s.setup, self.batch_size)
+        sizes = [int(s.resolve(s.call(w, "num_samples"))) for w in s.workers]
         self.period = swap_period(sum(sizes) / n, p.swap_every_epochs, self.batch_size) if n >= 2 else None
-        self.simultaneous = run.setup.training.update_order == "simultaneous"
-        self._swap_rng = np.random.default_rng([run.spec.seed, SWAP_RNG_SALT])
-        self._perms: list[list[int]] = []
-
-    def peers(self, swap_index: int) -> list[int]:
-        """Swap number ``swap_index`` (0-based): worker i sends its D to worker ``peers[i]``."""
-        while len(self._perms) <= swap_index:
-            self._perms.append(derangement(len(self.run.workers), self._swap_rng))
-        return self._perms[swap_index]
+        simultaneous = s.setup.training.update_order == "simultaneous"
+        swaps = SwapSchedule(n, np.random.default_rng([s.setup.seed, SWAP_RNG_SALT]))
+        self.plan = MdganPlan(self.server, self.batch_size, self.generated, p.disc_steps, self.period, simultaneous,
+                              swaps)
 
     def start(self) -> None:
-        self.run.engine.spawn(self.server, self._serve)
-        for i, worker in enumerate(self.run.workers):
-            self.run.engine.spawn(worker, lambda ctx, i=i: self._work(ctx, i))
-
-    def _serve(self, ctx: NodeContext) -> Generator[simpy.Event, Any, None]:
-        run, workers, count = self.run, self.run.workers, self.generated
-        while not run.should_stop():
-            shift = int(run.rng.integers(count))
-            batches = yield ctx.compute("mdgan_generate", "generate", count, units=count, num_returns=count)
-            g_batch = []
-            for i, worker in enumerate(workers):
-                ctx.send(worker, batches[(shift + i) % count], "samples")  # X(d), sent first
-                ctx.send(worker, batches[(shift + i + 1) % count], "samples")  # X(g)
-                g_batch.append((shift + i + 1) % count)
-            feedbacks = []
-            for worker in workers:
-                feedbacks.append((yield ctx.recv(kind="feedback", src=worker)).payload)
-            yield ctx.compute("mdgan_backprop", "apply", g_batch, *feedbacks, units=len(set(g_batch)))
-            run.complete_iteration()
-
-    def _work(self, ctx: NodeContext, index: int) -> Generator[simpy.Event, Any, None]:
-        workers, steps = self.run.workers, self.params.disc_steps
-        iteration = 0
-        while True:
-            first = yield ctx.recv(kind="samples", src=self.server)
-            second = yield ctx.recv(kind="samples", src=self.server)
-            x_d, x_g = sorted((first, second), key=lambda m: m.seq)
-            lr_factor = self.run.setup.lr_scale(iteration)
-            if self.simultaneous:  # feedback from the D that has not yet seen this iteration's X(d)
-                feedback = yield ctx.compute("mdgan_feedback", "feedback", x_g.payload)
-                ctx.send(self.server, feedback, "feedback")
-                yield ctx.compute("mdgan_d_step", "d_steps", x_d.payload, steps, lr_factor, units=steps)
-            else:
-                yield ctx.compute("mdgan_d_step", "d_steps", x_d.payload, steps, lr_factor, units=steps)
-                feedback = yield ctx.compute("mdgan_feedback", "feedback", x_g.payload)
-                ctx.send(self.server, feedback, "feedback")
-            iteration += 1
-            if self.period is not None and iteration % self.period == 0:
-                peers = self.peers(iteration // self.period - 1)
-                source = workers[peers.index(index)]
-                ctx.send(workers[peers[index]], ctx.call("get_d"), "swap_d")
-                incoming = yield ctx.recv(kind="swap_d", src=source)
-                ctx.call("load_d", incoming.payload)
+        s = self.session
+        s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
+        for i, worker in enumerate(s.workers):
+            s.spawn(worker, lambda ctx, i=i: work(ctx, s, self.plan, i))
 
     def generators(self) -> dict[str, Any]:
         return {"mdgan": self.snapshot_of(self.server)}
 
     def lr_probes(self) -> list[Any]:
-        return self.probes_of([self.server, *self.run.workers[:1]])
+        return self.probes_of([self.server, *self.session.workers[:1]])
 
     def footing(self) -> dict[str, Any]:
-        n = len(self.run.workers)
-        return {"update_order": self.run.setup.training.update_order,
+        n = len(self.session.workers)
+        return {"update_order": self.session.setup.training.update_order,
                 "iteration": "one G update from every worker's feedback",
                 "g_steps_per_iteration": 1, "d_steps_per_iteration": n * self.params.disc_steps,
                 "model_copies_d": n}
 
     def calibration_node(self, kind: str) -> str:
-        return self.server if kind in ("mdgan_generate", "mdgan_backprop") else self.run.workers[0]
+        return self.server if kind in ("mdgan_generate", "mdgan_backprop") else self.session.workers[0]

@@ -14,16 +14,39 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import simpy
+import numpy as np
+import torch
 
-from testbed.algorithms import register
-from testbed.algorithms.base import Algorithm, check_one_datacenter, server_datacenters
-from testbed.algorithms.ps import ShardProgress, host_shards, plan_shards, ps_shard, ps_worker, shard_generator
-from testbed.engine import NodeContext
-from testbed.nodes.worker import GanWorker
+from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters
+from testbed.methods.ps.protocol import ShardProgress, plan_shards, ps_shard, ps_worker, shard_generator
+from testbed.methods.ps.state import ParamShard, PsWorker
 from testbed.topology import Topology
+
+if TYPE_CHECKING:
+    import simpy
+
+    from testbed.engine import NodeContext
+
+
+class CentralWorker(PsWorker):
+    """A parameter-server worker that can ship its partition, or take in shipped ones."""
+
+    def raw_data(self) -> dict[str, np.ndarray]:
+        """The partition as stored (what ``centralized`` ships)."""
+        return {"x": self.x, "y": self.y}
+
+    def raw_nbytes(self) -> int:
+        """Bytes of :meth:`raw_data`: the stored arrays, x and labels."""
+        return int(self.x.nbytes + self.y.nbytes)
+
+    def add_data(self, *payloads: dict[str, np.ndarray]) -> int:
+        """Append shipped partitions to the local data; returns the new size."""
+        self.x = np.concatenate([self.x, *(p["x"] for p in payloads)])
+        self.y = np.concatenate([self.y, *(p["y"] for p in payloads)])
+        self._x_t = torch.as_tensor(self.x, device=self.device)
+        return self.num_samples()
 
 
 @dataclass(frozen=True)
@@ -45,30 +68,31 @@ class Centralized(Algorithm):
         check_one_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:
-        run = self.run
-        center = server_datacenters(self.params.server_at, run.topology)[0]
-        self.central = [w for w in run.workers if run.topology.datacenter_of(w) == center]
-        remote = [w for w in run.workers if w not in self.central]
+        s = self.session
+        center = server_datacenters(self.params.server_at, s.topology)[0]
+        self.central = [w for w in s.workers if s.topology.datacenter_of(w) == center]
+        remote = [w for w in s.workers if w not in self.central]
         self.destination = {w: self.central[i % len(self.central)] for i, w in enumerate(remote)}
-        for i, worker in enumerate(run.workers):
-            run.executor.host(worker, GanWorker, run.setup, i)
-        self.shards = plan_shards(run, [center], 1)
-        host_shards(run, self.shards)
+        for i, worker in enumerate(s.workers):
+            s.host(worker, CentralWorker, s.setup, i)
+        self.shards = plan_shards(s, [center], 1)
+        for shard in self.shards:
+            s.host(shard.node, ParamShard, s.setup, shard.lo, shard.hi)
+        self.raw_nbytes = {w: int(s.resolve(s.call(w, "raw_nbytes"))) for w in remote}
 
     def start(self) -> None:
-        run = self.run
+        s = self.session
         for source, target in self.destination.items():
-            run.engine.spawn(source, lambda ctx, t=target: self._ship(ctx, t))
+            s.spawn(source, lambda ctx, t=target: self._ship(ctx, t))
         for worker in self.central:
             incoming = sum(1 for t in self.destination.values() if t == worker)
-            run.engine.spawn(worker, lambda ctx, n=incoming: self._central_worker(ctx, n))
+            s.spawn(worker, lambda ctx, n=incoming: self._central_worker(ctx, n))
         shard = self.shards[0]
-        progress = ShardProgress(run, self.shards)
-        run.engine.spawn(shard.node, lambda ctx: ps_shard(ctx, run, shard, self.central, "sequential", 0, 1.0,
-                                                          progress))
+        progress = ShardProgress(s, self.shards)
+        s.spawn(shard.node, lambda ctx: ps_shard(ctx, s, shard, self.central, "sequential", 0, 1.0, progress))
 
     def _ship(self, ctx: NodeContext, target: str) -> Generator[simpy.Event, Any, None]:
-        yield ctx.send(target, ctx.call("raw_data"), "raw_data")
+        yield ctx.send(target, ctx.call("raw_data"), "raw_data", nbytes=self.raw_nbytes[ctx.node_id])
 
     def _central_worker(self, ctx: NodeContext, incoming: int) -> Generator[simpy.Event, Any, None]:
         payloads = []
@@ -76,10 +100,10 @@ class Centralized(Algorithm):
             payloads.append((yield ctx.recv(kind="raw_data")).payload)
         if payloads:
             ctx.call("add_data", *payloads)
-        yield from ps_worker(ctx, self.run, self.shards)
+        yield from ps_worker(ctx, self.session, self.shards)
 
     def generators(self) -> dict[str, Any]:
-        return {"centralized": shard_generator(self.run, self.shards, self.central[0])}
+        return {"centralized": shard_generator(self.session, self.shards, self.central[0])}
 
     def lr_probes(self) -> list[Any]:
         return self.probes_of([self.shards[0].node])
@@ -89,4 +113,4 @@ class Centralized(Algorithm):
                 "g_steps_per_iteration": 1, "d_steps_per_iteration": 1}
 
     def calibration_node(self, kind: str) -> str:
-        return self.shards[0].node if kind == "server_update" else self.run.workers[0]
+        return self.shards[0].node if kind == "server_update" else self.session.workers[0]

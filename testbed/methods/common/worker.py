@@ -1,0 +1,113 @@
+"""A training worker's state: its data shard, its G and D, its RNGs -- the operations every method shares.
+
+Each public method is one task an algorithm can dispatch; parameters go in and out as
+``{name: numpy array}`` dicts, which is what crosses the (emulated) network.  Operations
+that belong to one method live in that method's ``state.py`` as a subclass (the parameter
+server's gradient push, FedAvg's client round, MD-GAN's D steps, SQ answers, centralised
+data shipping), so this class reads as what a worker *is*, not as the union of every protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from testbed.gan import (
+    GanState,
+    apply_d_grads,
+    apply_g_grads,
+    d_grads,
+    d_step,
+    g_grads,
+    g_step,
+    generator_snapshot,
+    get_buffers,
+    get_params,
+)
+from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
+from testbed.methods.common.timing import Calibrated
+
+
+class GanWorker(Calibrated):
+    """Worker ``index`` of a run: trains on its own partition."""
+
+    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu") -> None:
+        self.setup = setup
+        self.index = index
+        self.device = device
+        data = setup.data()
+        idx = setup.shard(index)
+        self.x = np.ascontiguousarray(data.x[idx])
+        self.y = np.ascontiguousarray(data.y[idx])
+        self._x_t = torch.as_tensor(self.x, device=device)
+        self._state: GanState | None = None  # built on first use; FedAvg clients release it
+        self.steps = 0  # local training steps taken (drives the lr schedule of ``local``)
+        self.gen = setup.torch_generator(1 + index, device)
+        self.rng = np.random.default_rng(setup.seed * 7919 + index)
+
+    @property
+    def state(self) -> GanState:
+        """G, D and their optimisers (built on first use from the run's seeded initial models)."""
+        if self._state is None:
+            self._state = self.setup.gan_state(self.device)
+        return self._state
+
+    # -- data ----------------------------------------------------------------------------------
+    def num_samples(self) -> int:
+        """Local data size n_k (FedAvg and SQ weights)."""
+        return int(self.x.shape[0])
+
+    def _batch(self, batch_size: int | None = None) -> torch.Tensor:
+        """A random batch of local samples (``training.batch_size`` unless given), on the device."""
+        b = batch_size or self.setup.training.batch_size
+        idx = self.rng.integers(0, self.x.shape[0], size=min(b, self.x.shape[0]))
+        return self._x_t[torch.as_tensor(idx, device=self.device)]
+
+    # -- local training --------------------------------------------------------------------------
+    def train_steps(self, steps: int = 1, lr_factor: float | None = None) -> dict[str, float]:
+        """``steps`` local GAN steps (one D and one G update each) in ``training.update_order``:
+        *alternating* (D steps, then G steps against the new D) or *simultaneous* (both gradients
+        from the same parameters, as a parameter-server worker computes them).  Returns the last losses."""
+        stats: dict[str, float] = {}
+        t = self.setup.training
+        for _ in range(int(steps)):
+            factor = self.setup.lr_scale(self.steps) if lr_factor is None else lr_factor
+            scale_lr(self.state.opt_d, [t.lr_d], factor)
+            scale_lr(self.state.opt_g, [t.lr_g], factor)
+            self.steps += 1
+            if t.update_order == "simultaneous":
+                grad_d, stats = d_grads(self.state, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
+                grad_g, g_stats = g_grads(self.state, t.batch_size, self.gen)
+                apply_d_grads(self.state, grad_d)
+                apply_g_grads(self.state, grad_g)
+                stats.update(g_stats)
+            else:
+                stats = d_step(self.state, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
+                stats.update(g_step(self.state, t.batch_size, self.gen))
+        return stats
+
+    # -- what the evaluator and the lr columns read -------------------------------------------------
+    def generator_snapshot(self) -> dict[str, dict[str, np.ndarray]]:
+        """This worker's G as trained: parameters and BatchNorm running statistics."""
+        return generator_snapshot(self.state.G)
+
+    def g_buffers(self) -> dict[str, np.ndarray]:
+        """G's BatchNorm running statistics (for a G whose parameters live on PS shards)."""
+        return get_buffers(self.state.G)
+
+    def current_lrs(self) -> dict[str, float | None]:
+        """The learning rates in G's and D's optimisers now."""
+        return {"lr_g": optimizer_lr(self.state.opt_g), "lr_d": optimizer_lr(self.state.opt_d)}
+
+    def get_g(self) -> dict[str, np.ndarray]:
+        return get_params(self.state.G)
+
+    def get_d(self) -> dict[str, np.ndarray]:
+        return get_params(self.state.D)
+
+    # -- calibration -----------------------------------------------------------------------------
+    def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
+        return {"train_step": lambda: self.train_steps(1)}

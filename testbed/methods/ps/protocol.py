@@ -1,0 +1,150 @@
+"""The parameter server's processes: what a worker and a shard do, message by message.
+
+A worker pulls every shard's key range, computes gradients, pushes them, and repeats; a shard
+answers pulls when its consistency model allows and applies pushed gradients.  Gaia (inside a
+datacenter) and the centralised baseline (inside the central datacenter) run these same loops.
+Every payload's size is declared from the shapes (testbed.methods.common.sizes): a shard's G
+part is 4 x its G keys, its D part 4 x its D keys, and gradients are cut the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from testbed.methods.api import EMPTY, Session
+from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
+from testbed.methods.ps.state import shard_ranges
+
+if TYPE_CHECKING:
+    import simpy
+
+    from testbed.engine import NodeContext
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A shard node and the key range it owns, split into its G and D parts."""
+
+    node: str
+    lo: int
+    hi: int
+    n_g: int
+
+    @property
+    def has_g(self) -> bool:
+        return self.lo < self.n_g
+
+    @property
+    def has_d(self) -> bool:
+        return self.hi > self.n_g
+
+    @property
+    def g_nbytes(self) -> int:
+        """Bytes of this shard's part of G (parameters or gradients)."""
+        return FLOAT_NBYTES * max(min(self.hi, self.n_g) - self.lo, 0)
+
+    @property
+    def d_nbytes(self) -> int:
+        """Bytes of this shard's part of D."""
+        return FLOAT_NBYTES * max(self.hi - max(self.lo, self.n_g), 0)
+
+
+def plan_shards(session: Session, datacenters: list[str], count: int, prefix: str = "ps") -> list[Shard]:
+    """Shard nodes and key ranges for ``count`` shards over ``datacenters`` (round-robin)."""
+    sizes = wire_sizes(session.setup)
+    n_g = sizes.g_params
+    return [Shard(f"{datacenters[i % len(datacenters)]}/{prefix}{i}", lo, hi, n_g)
+            for i, (lo, hi) in enumerate(shard_ranges(n_g + sizes.d_params, count))]
+
+
+def shard_generator(session: Session, shards: list[Shard], buffers_from: str) -> dict[str, Any]:
+    """The snapshot of a G held by ``shards``: their G segments, and ``buffers_from``'s BN statistics."""
+    return {"segments": [session.call(s.node, "g_segment") for s in shards if s.has_g],
+            "buffers": session.call(buffers_from, "g_buffers")}
+
+
+class ShardProgress:
+    """Update counts of every shard; the run's iteration is the slowest shard's count."""
+
+    def __init__(self, session: Session, shards: list[Shard]) -> None:
+        self.session = session
+        self.versions = {shard.node: 0 for shard in shards}
+
+    def updated(self, node: str) -> None:
+        """Shard ``node`` applied one more update: complete an iteration if it was the last to."""
+        before = min(self.versions.values())
+        self.versions[node] += 1
+        if min(self.versions.values()) > before:
+            self.session.complete_iteration()
+
+
+def within_budget(session: Session, step: int) -> bool:
+    """Whether step ``step`` (0-based) can still run under the iteration budget."""
+    budget = session.setup.max_iterations
+    return budget is None or step < budget
+
+
+def ps_worker(ctx: NodeContext, session: Session, shards: list[Shard]) -> Generator[simpy.Event, Any, None]:
+    """Pull every shard's range, compute gradients, push them; repeat until the run stops."""
+    clock = 0
+    while not session.should_stop():
+        for shard in shards:
+            ctx.send(shard.node, clock, "pull", nbytes=0)
+        segments: list[Any] = []
+        for shard in shards:
+            for kind, held in (("params_g", shard.has_g), ("params_d", shard.has_d)):
+                segments.append((yield ctx.recv(kind=kind, src=shard.node)).payload if held else EMPTY)
+        if session.should_stop():
+            return
+        grads = yield ctx.compute("grad_step", "flat_grads", *segments, num_returns=2 * len(shards))
+        for i, shard in enumerate(shards):
+            if shard.has_g:
+                ctx.send(shard.node, grads[2 * i], "grads_g", nbytes=shard.g_nbytes)
+            if shard.has_d:
+                ctx.send(shard.node, grads[2 * i + 1], "grads_d", nbytes=shard.d_nbytes)
+        clock += 1
+
+
+def ps_shard(ctx: NodeContext, session: Session, shard: Shard, workers: list[str], consistency: str, tau: int,
+             share: float, progress: ShardProgress) -> Generator[simpy.Event, Any, None]:
+    """Answer pulls when the consistency model allows; apply pushed gradients."""
+    version = 0
+    pushes = dict.fromkeys(workers, 0)
+    pending: list[tuple[str, int]] = []
+    partial: dict[str, dict[str, Any]] = {}
+    step_buffer: list[Any] = []
+    needed = {kind for kind, held in (("grads_g", shard.has_g), ("grads_d", shard.has_d)) if held}
+    while True:
+        msg = yield ctx.recv()
+        if session.should_stop():
+            continue
+        if msg.kind == "pull":
+            pending.append((msg.src, msg.payload))
+        else:
+            part = partial.setdefault(msg.src, {})
+            part[msg.kind] = msg.payload
+            if set(part) == needed:
+                del partial[msg.src]
+                pushes[msg.src] += 1
+                step_buffer.extend([part.get("grads_g", EMPTY), part.get("grads_d", EMPTY)])
+                if consistency != "sequential" or len(step_buffer) == 2 * len(workers):
+                    yield ctx.compute("server_update", "apply", *step_buffer, units=share)
+                    step_buffer = []
+                    version += 1
+                    progress.updated(shard.node)
+                    if session.should_stop():
+                        continue
+        slowest = min(pushes.values())
+        ready = [(w, c) for w, c in pending if consistency == "eventual"
+                 or (consistency == "sequential" and version >= c and within_budget(session, c))
+                 or (consistency == "bounded_delay" and slowest >= c - tau)]
+        if ready:
+            g_seg, d_seg = ctx.call("segments", num_returns=2)
+            for worker, clock in ready:
+                pending.remove((worker, clock))
+                if shard.has_g:
+                    ctx.send(worker, g_seg, "params_g", nbytes=shard.g_nbytes)
+                if shard.has_d:
+                    ctx.send(worker, d_seg, "params_d", nbytes=shard.d_nbytes)

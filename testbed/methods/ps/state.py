@@ -1,0 +1,116 @@
+"""What lives on an executor for a parameter server: a key-range shard, and a worker that pushes gradients.
+
+A :class:`ParamShard` owns one contiguous key range of the flat ``[G; D]`` vector (Li et
+al.'s key ranges) with its own Adam state and applies pushed gradients; a :class:`PsWorker`
+receives parameter segments, computes G's and D's gradients on a local batch, and cuts them
+the same way.  Both start from the same seeded G and D.  Gaia's datacenter server and the
+centralised baseline build on these two.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from testbed.gan import d_grads, flatten, g_grads, get_params, set_params, unflatten
+from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
+from testbed.methods.common.timing import Calibrated
+from testbed.methods.common.worker import GanWorker
+
+
+def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
+    """Split ``range(total)`` into ``shards`` contiguous, near-equal key ranges."""
+    edges = [round(i * total / shards) for i in range(shards + 1)]
+    return list(itertools.pairwise(edges))
+
+
+class ParamShard(Calibrated):
+    """Keys ``[lo, hi)`` of the flat ``[G; D]`` parameter vector, with Adam."""
+
+    def __init__(self, setup: NodeSetup, lo: int, hi: int, device: str = "cpu") -> None:
+        state = setup.gan_state("cpu")
+        flat_g, flat_d = flatten(get_params(state.G)), flatten(get_params(state.D))
+        self.n_g = len(flat_g)
+        self.lo, self.hi = lo, hi
+        self.device = device
+        full = np.concatenate([flat_g, flat_d])
+        g_hi = min(hi, self.n_g)
+        d_lo = max(lo, self.n_g)
+        self.g = torch.nn.Parameter(torch.as_tensor(full[lo:g_hi].copy(), device=device)) if lo < g_hi else None
+        self.d = torch.nn.Parameter(torch.as_tensor(full[d_lo:hi].copy(), device=device)) if d_lo < hi else None
+        t = setup.training
+        groups = [{"params": [p], "lr": lr} for p, lr in ((self.g, t.lr_g), (self.d, t.lr_d)) if p is not None]
+        self.opt = torch.optim.Adam(groups, betas=(t.beta1, t.beta2))
+        self._base_lrs = [g["lr"] for g in groups]
+        self._groups = [name for name, p in (("lr_g", self.g), ("lr_d", self.d)) if p is not None]
+        self.setup = setup
+        self.version = 0
+
+    def segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """This shard's (G part, D part) of the current parameters (either may be empty)."""
+        return _numpy(self.g), _numpy(self.d)
+
+    def g_segment(self) -> np.ndarray:
+        """This shard's part of G (for evaluating the current generator)."""
+        return _numpy(self.g)
+
+    def apply(self, *pushes: np.ndarray) -> int:
+        """Average pushed gradients ``[g_w0, d_w0, g_w1, d_w1, ...]`` and take one Adam step at the
+        learning rate of update number ``version`` (the parameter server's iteration unit)."""
+        return self._step(self.version, pushes)
+
+    def _step(self, lr_step: int, pushes: tuple[np.ndarray, ...]) -> int:
+        g_pushes, d_pushes = pushes[0::2], pushes[1::2]
+        for param, grads in ((self.g, g_pushes), (self.d, d_pushes)):
+            if param is not None:
+                param.grad = torch.as_tensor(np.mean(np.stack(grads), axis=0), device=param.device)
+        scale_lr(self.opt, self._base_lrs, self.setup.lr_scale(lr_step))
+        self.opt.step()
+        self.version += 1
+        return self.version
+
+    def current_lrs(self) -> dict[str, float | None]:
+        """The rates in this shard's Adam now (None for a net it holds no part of)."""
+        lrs: dict[str, float | None] = {"lr_g": None, "lr_d": None}
+        lrs.update({name: optimizer_lr(self.opt, i) for i, name in enumerate(self._groups)})
+        return lrs
+
+    def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
+        g, d = self.segments()
+        return {"server_update": lambda: self.apply(*([g, d] * 4))}  # averaging 4 pushes + Adam
+
+
+class PsWorker(GanWorker):
+    """A worker that computes gradients for parameter segments it is sent (ps, gaia, centralized)."""
+
+    def flat_grads(self, *segments: np.ndarray) -> list[np.ndarray]:
+        """PS step: params arrive as ``[g_0, d_0, g_1, d_1, ...]`` segments of the flat [G; D]
+        vectors from each shard; returns the G and D gradients cut the same way."""
+        g_parts, d_parts = segments[0::2], segments[1::2]
+        set_params(self.state.G, unflatten(np.concatenate(g_parts), get_params(self.state.G)))
+        set_params(self.state.D, unflatten(np.concatenate(d_parts), get_params(self.state.D)))
+        grad_d, _ = d_grads(self.state, self._batch(), r1_gamma=self.setup.training.r1_gamma, generator=self.gen)
+        grad_g, _ = g_grads(self.state, self.setup.training.batch_size, self.gen)
+        flat_g, flat_d = flatten(grad_g), flatten(grad_d)
+        out: list[np.ndarray] = []
+        g_at = d_at = 0
+        for g_part, d_part in zip(g_parts, d_parts, strict=True):
+            out.append(flat_g[g_at:g_at + len(g_part)])
+            out.append(flat_d[d_at:d_at + len(d_part)])
+            g_at += len(g_part)
+            d_at += len(d_part)
+        return out
+
+    def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
+        g_seg, d_seg = flatten(self.get_g()), flatten(self.get_d())
+        return {**super().calibration_tasks(), "grad_step": lambda: self.flat_grads(g_seg, d_seg)}
+
+
+def _numpy(param: torch.nn.Parameter | None) -> np.ndarray:
+    if param is None:
+        return np.zeros(0, dtype=np.float32)
+    return param.detach().cpu().numpy().copy()

@@ -1,0 +1,76 @@
+"""A small fake :class:`~testbed.methods.api.Session`: drive one method without a Run.
+
+Why: a method is supposed to need nothing of the testbed but the Session's few verbs.  This
+fake provides exactly those -- an in-process executor, a virtual-time engine with fixed task
+costs, an iteration counter that stops at a budget -- and no evaluator, results, wall clock or
+progress bar, so a test that passes through it shows the method stands on the Session alone.
+Its executor also refuses to size computed payloads for free (as Ray cannot), so every message
+a method sends must declare its size, and each declared size is checked against the payload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from conftest import tiny_topology
+
+from testbed.compute import CostTable
+from testbed.engine import Engine, ExecutorSession
+from testbed.executor import Handle, InProcessExecutor
+from testbed.methods import algorithm_class, parse_params
+from testbed.methods.api import Algorithm
+from testbed.methods.common.setup import NodeSetup
+from testbed.methods.common.training import Training
+from testbed.topology import Topology, load_topology
+
+
+class SizeBlindExecutor(InProcessExecutor):
+    """In-process, but like Ray it does not know a computed payload's size without waiting."""
+
+    def known_nbytes(self, handle: Handle) -> int | None:
+        return None
+
+
+class FakeSession(ExecutorSession):
+    """Workers, topology, setup, a seeded rng and the Session verbs; stops after ``budget`` iterations."""
+
+    def __init__(self, topology: Topology, setup: NodeSetup, budget: int) -> None:
+        self.topology = topology
+        self.workers = list(topology.nodes)
+        self.setup = setup
+        self.rng = np.random.default_rng(setup.seed)
+        self.iteration = 0
+        self.budget = budget
+        self.executor = SizeBlindExecutor()
+        self.engine: Engine | None = None
+
+    def should_stop(self) -> bool:
+        return self.iteration >= self.budget
+
+    def complete_iteration(self) -> None:
+        self.iteration += 1
+
+    def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None) -> Engine:
+        """Set the method up, run it to the budget in virtual time; returns the engine (traffic, stats)."""
+        method.setup()
+        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002))
+        method.start()
+        self.engine.run()
+        return self.engine
+
+
+def fake_method(algorithm: dict[str, Any], *, workers: tuple[int, ...] = (2, 1, 2), budget: int = 3,
+                update_order: str = "alternating", batch_size: int = 16) -> tuple[Algorithm, FakeSession]:
+    """A method on a fake session: ring8 (400 samples), a small MLP, ``workers`` per datacenter."""
+    topology = load_topology(tiny_topology(workers, latency="15ms"))
+    dcs = {dc.name: i for i, dc in enumerate(topology.datacenters)}
+    setup = NodeSetup(dataset="ring8", partition="iid", num_workers=len(topology.nodes),
+                      groups=tuple(dcs[topology.datacenter_of(w)] for w in topology.nodes), model="mlp2d",
+                      model_overrides=(("depth", 2), ("hidden", 16)),
+                      training=Training(batch_size=batch_size, update_order=update_order), seed=0, dataset_n=400,
+                      max_iterations=budget)
+    session = FakeSession(topology, setup, budget)
+    raw = dict(algorithm)
+    cls = algorithm_class(raw.pop("name"))
+    return cls(session, parse_params(cls, raw, "<test>", topology)), session
