@@ -103,14 +103,15 @@ class TrafficAccountant:
         Utilisation = bits carried / (nominal bandwidth x run duration).  Every WAN
         link is listed; LAN NIC links only if they carried something.
         """
-        pairs: dict[tuple[str, str], None] = {(link.a, link.b): None for link in self.topology.links}
-        for a, b in list(self._link_nbytes) + list(busy_s):
-            pairs.setdefault((a, b) if "/" in a or (b, a) not in pairs else (b, a), None)
+        topology = self.topology
+        pairs: dict[tuple[str, str], None] = {(link.a, link.b): None for link in topology.links}
+        for a, b in list(self._link_nbytes) + list(busy_s):  # a NIC is listed node first
+            keep = topology.link((a, b)).kind == "nic_up" or (b, a) not in pairs
+            pairs.setdefault((a, b) if keep else (b, a), None)
         rows = []
         for a, b in pairs:
-            scope = "lan" if "/" in a or "/" in b else "wan"
-            bw_ab = self.topology.link_capacity_bps((a, b))
-            bw_ba = self.topology.link_capacity_bps((b, a))
+            forward, backward = topology.link((a, b)), topology.link((b, a))
+            scope, bw_ab, bw_ba = forward.scope, forward.bandwidth_bps, backward.bandwidth_bps
             bytes_ab, bytes_ba = self._link_nbytes.get((a, b), 0), self._link_nbytes.get((b, a), 0)
             rows.append([
                 f"{a}<->{b}", a, b, scope, bw_ab, bw_ba, bytes_ab, bytes_ba,
