@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from testbed.registry import Registry
+
 
 class ComputeModel(ABC):
     """Virtual duration of one task on one node."""
@@ -82,17 +84,13 @@ def calibrate(time_task: Callable[[str], float], kinds: list[str]) -> CostTable:
     return CostTable({kind: float(time_task(kind)) for kind in kinds}, source="calibrated")
 
 
-COMPUTE_MODELS: dict[str, Callable[..., ComputeModel]] = {
-    "fixed": lambda costs=None, default=None: CostTable(dict(costs or {}), "fixed", default),
-    "calibrated": lambda costs=None, default=None: CostTable(dict(costs or {}), "calibrated", default),
-    "measured": lambda costs=None, default=None: MeasuredCompute(),
-}
+COMPUTE_MODELS: Registry[Callable[..., ComputeModel]] = Registry("compute model")
+COMPUTE_MODELS.add("fixed", lambda costs=None, default=None: CostTable(dict(costs or {}), "fixed", default))
+COMPUTE_MODELS.add("calibrated", lambda costs=None, default=None: CostTable(dict(costs or {}), "calibrated", default))
+COMPUTE_MODELS.add("measured", lambda costs=None, default=None: MeasuredCompute())
 
 
 def make_compute_model(name: str, **params: Any) -> ComputeModel:
     """A compute model by registered name (``fixed``, ``calibrated``, ``measured``)."""
-    try:
-        factory = COMPUTE_MODELS[name]
-    except KeyError:
-        raise KeyError(f"unknown compute model {name!r}; use one of {sorted(COMPUTE_MODELS)}") from None
-    return factory(**params)
+    return COMPUTE_MODELS[name](**params)
+
