@@ -17,10 +17,9 @@ import numpy as np
 from tqdm import tqdm
 
 from testbed.algorithms import algorithm_class
-from testbed.compute import ComputeModel, CostTable, make_compute_model
+from testbed.compute import ComputeModel, CostTable
 from testbed.engine import Engine
 from testbed.executor import Executor, InProcessExecutor
-from testbed.executors_spec import placement_kind
 from testbed.experiment import ExperimentSpec
 from testbed.nodes.evaluator import EVAL_SEED_OFFSET, Evaluator
 from testbed.nodes.setup import NodeSetup
@@ -125,13 +124,13 @@ class Run:
     # -- the whole run ----------------------------------------------------------------------------
     def _compute_model(self) -> ComputeModel:
         cfg = self.spec.compute
-        model = make_compute_model(cfg["model"], costs=cfg.get("costs"), default=cfg.get("default"))
+        model = cfg.build()
         if isinstance(model, CostTable) and model.source == "calibrated":
             missing = [k for k in self.algorithm.task_kinds if k not in model.costs_s]
             for kind in missing:
                 node = self.algorithm.calibration_node(kind)
                 model.costs_s[kind] = float(self.executor.resolve(
-                    self.executor.call(node, "time_task", kind, cfg.get("repeats", 3))))
+                    self.executor.call(node, "time_task", kind, cfg.repeats)))
         return model
 
     def execute(self) -> None:
@@ -169,7 +168,7 @@ class Run:
 
 def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
     """The executor the spec asks for (Ray is imported only when chosen)."""
-    if spec.backend == "ray" and placement_kind(spec.executors) != "in_task":
+    if spec.backend == "ray" and spec.executors.kind != "in_task":
         from testbed.runtime.cluster import ensure_ray
         from testbed.runtime.ray_executor import Placement, RayExecutor
 
@@ -177,8 +176,7 @@ def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
         placement = Placement.parse(spec.executors)
         nodes = list(spec.topology.nodes)
         return RayExecutor(nodes, placement)
-    threads = (spec.executors or {}).get("torch_threads", 1) if isinstance(spec.executors, dict) else 1
-    return InProcessExecutor(torch_threads=threads)
+    return InProcessExecutor(torch_threads=spec.executors.torch_threads or 1)
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Executor | None = None,
