@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from analysis.load import Results
+from testbed.registry import Registry
 
 Build = Callable[[Results], Figure]
 
@@ -32,22 +33,20 @@ class FigureSpec:
     build: Build
 
 
-FIGURES: dict[str, FigureSpec] = {}
+FIGURES: Registry[FigureSpec] = Registry("figure")
 
 
 def figure(name: str, description: str) -> Callable[[Build], Build]:
     """Register ``build`` as the figure ``name`` (written as ``name.png``)."""
 
     def register(build: Build) -> Build:
-        if name in FIGURES:
-            raise RuntimeError(f"figure {name!r} registered twice")
-        FIGURES[name] = FigureSpec(name, description, build)
+        FIGURES.add(name, FigureSpec(name, description, build))
         return build
 
     return register
 
 
-def all_figures() -> dict[str, FigureSpec]:
+def all_figures() -> Registry[FigureSpec]:
     """Every figure, after importing the figure modules."""
     import analysis
 

@@ -13,8 +13,10 @@ $0.01/GB across zones).
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -31,13 +33,51 @@ LINK_COLUMNS = (
 )
 
 
+class SentMessage(NamedTuple):
+    """One message as it was sent: every column of :data:`RECORD_COLUMNS` but ``t_arrive_s``.
+
+    The arrival time comes later (a tuple cannot change), so the accountant keeps it in a list
+    beside the records and :meth:`TrafficAccountant.frame` puts it in its column.
+    """
+
+    run_id: str
+    seq: int
+    kind: str
+    src: str
+    dst: str
+    src_dc: str
+    dst_dc: str
+    scope: str
+    nbytes: int
+    payload_nbytes: int
+    header_nbytes: int
+    t_send_s: float
+    path: str
+    egress_usd: float
+
+
+assert tuple(c for c in RECORD_COLUMNS if c != "t_arrive_s") == SentMessage._fields
+
+
+class _RouteFacts(NamedTuple):
+    """What every message on one route shares, worked out on its first message."""
+
+    route: Route
+    src_dc: str
+    dst_dc: str
+    path: str
+    egress_usd_per_gb: float
+
+
 class TrafficAccountant:
     """Collects message records and running totals while a run is in progress."""
 
     def __init__(self, topology: Topology, run_id: str = "run") -> None:
         self.topology = topology
         self.run_id = run_id
-        self._rows: list[list[object]] = []
+        self._sent: list[SentMessage] = []
+        self._t_arrive_s: list[float] = []
+        self._facts: dict[tuple[str, str], _RouteFacts] = {}
         self._link_nbytes: dict[LinkKey, int] = defaultdict(int)
         self.total_nbytes = 0
         self.wan_nbytes = 0
@@ -48,13 +88,14 @@ class TrafficAccountant:
                     t_send_s: float, route: Route) -> int:
         """Log a message as it is sent; returns its sequence number."""
         nbytes = payload_nbytes + header_nbytes
-        src_dc, dst_dc = self.topology.datacenter_of(src), self.topology.datacenter_of(dst)
-        egress = self._egress_usd(route, src_dc, nbytes)
-        seq = len(self._rows)
-        self._rows.append([
-            self.run_id, seq, kind, src, dst, src_dc, dst_dc, route.scope, nbytes, payload_nbytes,
-            header_nbytes, t_send_s, float("nan"), " > ".join(route.hops), egress,
-        ])
+        facts = self._facts.get((src, dst))
+        if facts is None or facts.route is not route:
+            facts = self._facts[(src, dst)] = self._route_facts(src, dst, route)
+        egress = nbytes / 1e9 * facts.egress_usd_per_gb if route.links else 0.0
+        seq = len(self._sent)
+        self._sent.append(SentMessage(self.run_id, seq, kind, src, dst, facts.src_dc, facts.dst_dc, route.scope,
+                                      nbytes, payload_nbytes, header_nbytes, t_send_s, facts.path, egress))
+        self._t_arrive_s.append(math.nan)
         for link in route.links:
             self._link_nbytes[link] += nbytes
         self.total_nbytes += nbytes
@@ -67,34 +108,38 @@ class TrafficAccountant:
 
     def record_arrival(self, seq: int, t_arrive_s: float) -> None:
         """Fill in the arrival time of message ``seq``."""
-        self._rows[seq][12] = t_arrive_s
+        self._t_arrive_s[seq] = t_arrive_s
 
-    def _egress_usd(self, route: Route, src_dc: str, nbytes: int) -> float:
-        gb = nbytes / 1e9
+    def _route_facts(self, src: str, dst: str, route: Route) -> _RouteFacts:
+        """Datacenters, path text and egress price per GB of a route (each WAN hop bills; else the LAN)."""
+        topology = self.topology
+        src_dc, dst_dc = topology.datacenter_of(src), topology.datacenter_of(dst)
         if route.wan_hops:
-            return gb * sum(self.topology.wan_link(a, b).egress_usd_per_gb for a, b in route.wan_hops)
-        if route.links:
-            return gb * self.topology.datacenter(src_dc).lan.egress_usd_per_gb
-        return 0.0
+            usd_per_gb = sum(topology.wan_link(a, b).egress_usd_per_gb for a, b in route.wan_hops)
+        else:
+            usd_per_gb = topology.datacenter(src_dc).lan.egress_usd_per_gb
+        return _RouteFacts(route, src_dc, dst_dc, " > ".join(route.hops), usd_per_gb)
 
     # -- views -------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._sent)
 
     def frame(self) -> pd.DataFrame:
         """All messages as a DataFrame with :data:`RECORD_COLUMNS`."""
-        frame = pd.DataFrame(self._rows, columns=list(RECORD_COLUMNS))
+        frame = pd.DataFrame(self._sent, columns=list(SentMessage._fields))
+        # an empty log keeps the untyped column pandas gives every column of an empty frame
+        frame.insert(RECORD_COLUMNS.index("t_arrive_s"), "t_arrive_s",
+                     self._t_arrive_s if self._sent else pd.Series(dtype=object))
         for column in ("seq", "nbytes", "payload_nbytes", "header_nbytes"):
             frame[column] = frame[column].astype("int64")
         return frame
 
     def bytes_by_kind(self, scope: str | None = None, payload_only: bool = True) -> dict[str, int]:
         """Bytes per message kind (payload only by default), optionally for one scope."""
-        column = 9 if payload_only else 8
         totals: dict[str, int] = defaultdict(int)
-        for row in self._rows:
-            if scope is None or row[7] == scope:
-                totals[str(row[2])] += int(row[column])  # type: ignore[call-overload]
+        for sent in self._sent:
+            if scope is None or sent.scope == scope:
+                totals[str(sent.kind)] += int(sent.payload_nbytes if payload_only else sent.nbytes)
         return dict(sorted(totals.items()))
 
     def link_frame(self, busy_s: dict[LinkKey, float], duration_s: float) -> pd.DataFrame:
@@ -103,14 +148,15 @@ class TrafficAccountant:
         Utilisation = bits carried / (nominal bandwidth x run duration).  Every WAN
         link is listed; LAN NIC links only if they carried something.
         """
-        pairs: dict[tuple[str, str], None] = {(link.a, link.b): None for link in self.topology.links}
-        for a, b in list(self._link_nbytes) + list(busy_s):
-            pairs.setdefault((a, b) if "/" in a or (b, a) not in pairs else (b, a), None)
+        topology = self.topology
+        pairs: dict[tuple[str, str], None] = {(link.a, link.b): None for link in topology.links}
+        for a, b in list(self._link_nbytes) + list(busy_s):  # a NIC is listed node first
+            keep = topology.link((a, b)).kind == "nic_up" or (b, a) not in pairs
+            pairs.setdefault((a, b) if keep else (b, a), None)
         rows = []
         for a, b in pairs:
-            scope = "lan" if "/" in a or "/" in b else "wan"
-            bw_ab = self.topology.link_capacity_bps((a, b))
-            bw_ba = self.topology.link_capacity_bps((b, a))
+            forward, backward = topology.link((a, b)), topology.link((b, a))
+            scope, bw_ab, bw_ba = forward.scope, forward.bandwidth_bps, backward.bandwidth_bps
             bytes_ab, bytes_ba = self._link_nbytes.get((a, b), 0), self._link_nbytes.get((b, a), 0)
             rows.append([
                 f"{a}<->{b}", a, b, scope, bw_ab, bw_ba, bytes_ab, bytes_ba,

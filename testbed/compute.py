@@ -6,7 +6,8 @@ the executor's own device *before* training, keeps the median, and from then on
 charges ``cost / speed`` for every call (``speed`` from the topology models slower
 or faster workers).  ``fixed`` takes the table from YAML (tests; replaying a run
 exactly); ``measured`` times every call for real (non-deterministic; for studies
-of real interference).  Models are registered by name.
+of real interference).  Models are registered by name; the ``compute:`` setting
+that picks one is a :class:`ComputeSpec`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from testbed.registry import Registry
 
 
 class ComputeModel(ABC):
@@ -82,17 +85,39 @@ def calibrate(time_task: Callable[[str], float], kinds: list[str]) -> CostTable:
     return CostTable({kind: float(time_task(kind)) for kind in kinds}, source="calibrated")
 
 
-COMPUTE_MODELS: dict[str, Callable[..., ComputeModel]] = {
-    "fixed": lambda costs=None, default=None: CostTable(dict(costs or {}), "fixed", default),
-    "calibrated": lambda costs=None, default=None: CostTable(dict(costs or {}), "calibrated", default),
-    "measured": lambda costs=None, default=None: MeasuredCompute(),
-}
+COMPUTE_MODELS: Registry[Callable[..., ComputeModel]] = Registry("compute model")
+COMPUTE_MODELS.add("fixed", lambda costs=None, default=None: CostTable(dict(costs or {}), "fixed", default))
+COMPUTE_MODELS.add("calibrated", lambda costs=None, default=None: CostTable(dict(costs or {}), "calibrated", default))
+COMPUTE_MODELS.add("measured", lambda costs=None, default=None: MeasuredCompute())
 
 
 def make_compute_model(name: str, **params: Any) -> ComputeModel:
     """A compute model by registered name (``fixed``, ``calibrated``, ``measured``)."""
-    try:
-        factory = COMPUTE_MODELS[name]
-    except KeyError:
-        raise KeyError(f"unknown compute model {name!r}; use one of {sorted(COMPUTE_MODELS)}") from None
-    return factory(**params)
+    return COMPUTE_MODELS[name](**params)
+
+
+@dataclass(frozen=True)
+class ComputeSpec:
+    """The experiment's ``compute:`` setting, parsed (:func:`testbed.experiment.load_experiment`).
+
+    ``costs_s``: seconds per task kind at speed 1, in the order written; ``default_s``: the cost of
+    a kind not listed (None: such a kind is an error, or calibrated); ``repeats``: how many times
+    calibration times each task kind.
+    """
+
+    model: str = "calibrated"
+    costs_s: tuple[tuple[str, float], ...] = ()
+    default_s: float | None = None
+    repeats: int = 3
+
+    def build(self) -> ComputeModel:
+        """A fresh compute model for one run (a calibrated table fills in as the run calibrates)."""
+        return make_compute_model(self.model, costs=dict(self.costs_s), default=self.default_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The setting as ``config.yaml`` holds it."""
+        out: dict[str, Any] = {"model": self.model, "costs": dict(self.costs_s)}
+        if self.default_s is not None:
+            out["default"] = self.default_s
+        out["repeats"] = self.repeats
+        return out

@@ -1,12 +1,14 @@
 """The ``executors:`` setting of an experiment: where a run's logical nodes are hosted.
 
 Why its own module: the placement is read by the experiment parser (validation), the run (which
-executor to build) and the Ray runtime (how many actors, what each asks for); one definition of
-the names and of :func:`placement_kind` keeps the three agreeing.  Plain data, no Ray import.
+executor to build) and the Ray runtime (how many actors, what each asks for); one frozen
+:class:`ExecutorsSpec` and its :attr:`~ExecutorsSpec.kind` keep the three agreeing.  Plain data,
+no Ray import.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from testbed.errors import ConfigError
@@ -20,20 +22,42 @@ costs more than a training step, this is what keeps a suite of many small runs f
 over a cluster one per placement group."""
 
 
-def placement_kind(executors: Any) -> str:
-    """The ``executors`` setting's placement name: ``pool`` when a pool size is given, else the named
-    placement (``per_datacenter`` by default)."""
-    if isinstance(executors, str):
-        return executors
-    if isinstance(executors, dict):
-        return "pool" if "pool" in executors else str(executors.get("placement", "per_datacenter"))
-    return "per_datacenter"
+@dataclass(frozen=True)
+class ExecutorsSpec:
+    """The ``executors:`` setting, parsed.
+
+    ``placement``: a name of :data:`PLACEMENTS`; ``pool_size``: that many actors, nodes dealt round
+    robin (overrides ``placement``); ``num_cpus`` / ``num_gpus``: what each actor asks Ray for (None:
+    an even share); ``torch_threads``: torch's threads per executor (None: 1 in process, Ray's
+    default on actors).  ``written``: the keys the YAML gave, in its order (None: no ``executors``
+    setting), so :meth:`to_dict` dumps the setting as it was written.
+    """
+
+    placement: str = "per_datacenter"
+    pool_size: int | None = None
+    num_cpus: float | None = None
+    num_gpus: float | None = None
+    torch_threads: int | None = None
+    written: tuple[str, ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        """The placement in force: ``pool`` when a pool size is given, else the named placement."""
+        return "pool" if self.pool_size is not None else self.placement
+
+    def to_dict(self) -> dict[str, Any] | None:
+        """The setting as ``config.yaml`` holds it (None when the experiment has none)."""
+        if self.written is None:
+            return None
+        values = {"placement": self.placement, "pool": self.pool_size, "num_cpus": self.num_cpus,
+                  "num_gpus": self.num_gpus, "torch_threads": self.torch_threads}
+        return {key: values[key] for key in self.written}
 
 
-def parse_executors(value: Any, src: str) -> Any:
+def parse_executors(value: Any, src: str) -> ExecutorsSpec:
     """``per_datacenter`` | ``per_worker`` | ``in_task`` | {placement|pool, num_cpus, num_gpus, torch_threads}."""
     if value is None:
-        return None
+        return ExecutorsSpec()
     if isinstance(value, str):
         value = {"placement": value}
     if not isinstance(value, dict):
@@ -45,7 +69,8 @@ def parse_executors(value: Any, src: str) -> Any:
     if value.get("placement", "per_datacenter") not in PLACEMENTS:
         raise ConfigError(src, "executors.placement", f"unknown placement {value['placement']!r}",
                           f"use one of {list(PLACEMENTS)} or pool: N")
-    for key in ("pool", "torch_threads"):
-        if key in value:
-            checked_number(value[key], src, f"executors.{key}", int, 1, 10**9)
-    return value
+    counts = {key: checked_number(value[key], src, f"executors.{key}", int, 1, 10**9)
+              for key in ("pool", "torch_threads") if key in value}
+    return ExecutorsSpec(placement=value.get("placement", "per_datacenter"), pool_size=counts.get("pool"),
+                         num_cpus=value.get("num_cpus"), num_gpus=value.get("num_gpus"),
+                         torch_threads=counts.get("torch_threads"), written=tuple(value))

@@ -32,8 +32,9 @@ from typing import Any
 
 import yaml
 
+from testbed.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.errors import ConfigError
-from testbed.executors_spec import parse_executors
+from testbed.executors_spec import ExecutorsSpec, parse_executors
 from testbed.fields import checked_number
 from testbed.methods.common.training import Training
 from testbed.topology import Topology, load_topology
@@ -72,9 +73,9 @@ class ExperimentSpec:
     eval_every: int = 50
     eval_samples: int = 2000
     seed: int = 0
-    compute: dict[str, Any] = field(default_factory=lambda: {"model": "calibrated", "costs": {}})
+    compute: ComputeSpec = field(default_factory=ComputeSpec)
     backend: str = "inprocess"
-    executors: Any = None
+    executors: ExecutorsSpec = field(default_factory=ExecutorsSpec)
     tcp: bool = False
     tcp_window_nbytes: float = 4 * 2**20
     header_nbytes: int = 64
@@ -92,7 +93,8 @@ class ExperimentSpec:
             "algorithm": algo, "training": dataclasses.asdict(self.training),
             "max_iterations": self.max_iterations, "max_virtual_time": self.max_virtual_time_s,
             "max_bytes": self.max_bytes, "eval_every": self.eval_every, "eval_samples": self.eval_samples,
-            "seed": self.seed, "compute": self.compute, "backend": self.backend, "executors": self.executors,
+            "seed": self.seed, "compute": self.compute.to_dict(), "backend": self.backend,
+            "executors": self.executors.to_dict(),
             "network": {"tcp": self.tcp, "tcp_window": self.tcp_window_nbytes, "header_nbytes": self.header_nbytes},
             "data_dir": self.data_dir,
         }
@@ -285,9 +287,7 @@ def _update_order(training: Training, cls: Any, src: str) -> Training:
     return training
 
 
-def _compute(value: Any, src: str) -> dict[str, Any]:
-    from testbed.compute import COMPUTE_MODELS
-
+def _compute(value: Any, src: str) -> ComputeSpec:
     if isinstance(value, str):
         value = {"model": value}
     if not isinstance(value, dict):
@@ -295,18 +295,16 @@ def _compute(value: Any, src: str) -> dict[str, Any]:
     _check_keys(value, COMPUTE_KEYS, src, "compute")
     model = value.get("model", "calibrated")
     if model not in COMPUTE_MODELS:
-        raise _fail(src, "compute.model", f"unknown compute model {model!r}", f"use one of {sorted(COMPUTE_MODELS)}")
+        raise _fail(src, "compute.model", f"unknown compute model {model!r}", f"use one of {COMPUTE_MODELS.names()}")
     costs = {}
     for kind, cost in (value.get("costs") or {}).items():
         costs[str(kind)] = _quantity(cost, src, f"compute.costs.{kind}", parse_seconds)
     default = value.get("default")
     if model == "fixed" and not costs and default is None:
         raise _fail(src, "compute.costs", "the fixed model needs costs", "give costs: {train_step: 0.01} or default")
-    out: dict[str, Any] = {"model": model, "costs": costs}
-    if default is not None:
-        out["default"] = _quantity(default, src, "compute.default", parse_seconds)
-    out["repeats"] = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
-    return out
+    default_s = _quantity(default, src, "compute.default", parse_seconds)
+    repeats = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
+    return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats)
 
 
 def _check_partition(spec: ExperimentSpec, src: str) -> None:

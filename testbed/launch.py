@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from testbed.executor import Executor, InProcessExecutor
-from testbed.executors_spec import placement_kind
 from testbed.experiment import ExperimentSpec
 from testbed.results import write_partial, write_run
 from testbed.run import Run
@@ -18,7 +17,7 @@ from testbed.run import Run
 
 def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
     """The executor the spec asks for (Ray is imported only when chosen)."""
-    if spec.backend == "ray" and placement_kind(spec.executors) != "in_task":
+    if spec.backend == "ray" and spec.executors.kind != "in_task":
         from testbed.runtime.cluster import ensure_ray
         from testbed.runtime.ray_executor import Placement, RayExecutor
 
@@ -26,8 +25,7 @@ def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
         placement = Placement.parse(spec.executors)
         nodes = list(spec.topology.nodes)
         return RayExecutor(nodes, placement)
-    threads = (spec.executors or {}).get("torch_threads", 1) if isinstance(spec.executors, dict) else 1
-    return InProcessExecutor(torch_threads=threads)
+    return InProcessExecutor(torch_threads=spec.executors.torch_threads or 1)
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Executor | None = None,

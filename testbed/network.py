@@ -115,7 +115,7 @@ class FlowNetwork:
     def _link(self, key: LinkKey) -> int:
         idx = self._link_index.get(key)
         if idx is None:
-            nominal = self.topology.link_capacity_bps(key)
+            nominal = self.topology.link(key).bandwidth_bps
             idx = self._rates.add_link(self._schedule.capacity_bps(key, self.now_s, nominal) / 8.0)
             self._link_index[key] = idx
             self._links.append(key)
@@ -150,7 +150,7 @@ class FlowNetwork:
         cls = self._classes[cls_id]
         latency = cls.static_latency_s
         if latency is None:
-            latency = sum(self._schedule.latency_s(k, now_s, self.topology.link_latency_s(k)) for k in cls.links)
+            latency = sum(self._schedule.latency_s(k, now_s, self.topology.link(k).latency_s) for k in cls.links)
         if cls.jitters_s:
             jitter = 0.0
             for amplitude in cls.jitters_s:
@@ -178,38 +178,22 @@ class FlowNetwork:
         route = topo.route(src, dst)
         cls = _Class(route.links, route.latency_s)
         link_ids = tuple(self._link(k) for k in route.links)
-        nominal_latency_s = [topo.link_latency_s(k) for k in route.links]
-        if not any(self._latency_varies(k) for k in route.links):
+        infos = [topo.link(k) for k in route.links]
+        nominal_latency_s = [info.latency_s for info in infos]
+        if not any(info.latency_varies for info in infos):
             cls.static_latency_s = sum(nominal_latency_s)
-        cls.jitters_s = [j for j in (self._jitter_s(k) for k in route.links) if j > 0]
+        cls.jitters_s = [info.jitter_s for info in infos if info.jitter_s > 0]
         cls.latency_floor_s = -sum(nominal_latency_s)
         cap = math.inf
         if route.links:
             cls.path_capacity_bps = float(min(self._nominal_bps[i] for i in link_ids))
             if self.tcp is not None:
-                loss = 1.0 - math.prod(1.0 - self._loss(k) for k in route.links)
+                loss = 1.0 - math.prod(1.0 - info.loss for info in infos)
                 cap = self.tcp.rate_cap_bps(2 * route.latency_s, loss) / 8.0
         cls_id = self._rates.add_class(link_ids, cap)
         self._classes.append(cls)
         self._class_of_route[(src, dst)] = cls_id
         return cls_id
-
-    def _latency_varies(self, key: LinkKey) -> bool:
-        a, b = key
-        if "/" in a or "/" in b:
-            return False
-        return any(step.latency_s is not None for step in self.topology.wan_link(a, b).profile)
-
-    def _jitter_s(self, key: LinkKey) -> float:
-        a, b = key
-        if "/" in a or "/" in b:
-            dc = b if "/" in a else a
-            return self.topology.datacenter(dc).lan.jitter_s / 2
-        return self.topology.wan_link(a, b).jitter_s
-
-    def _loss(self, key: LinkKey) -> float:
-        a, b = key
-        return 0.0 if ("/" in a or "/" in b) else self.topology.wan_link(a, b).loss
 
     def _join(self, cls_id: int, flow_id: int, nbytes: float, latency_s: float) -> None:
         cls = self._classes[cls_id]

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from testbed.compute import ComputeModel, CostTable, make_compute_model
+from testbed.compute import ComputeModel, CostTable
 from testbed.engine import Engine, ExecutorSession
 from testbed.executor import Executor
 from testbed.experiment import ExperimentSpec
@@ -123,13 +123,13 @@ class Run(ExecutorSession):
     # -- the whole run ----------------------------------------------------------------------------
     def _compute_model(self) -> ComputeModel:
         cfg = self.spec.compute
-        model = make_compute_model(cfg["model"], costs=cfg.get("costs"), default=cfg.get("default"))
+        model = cfg.build()
         if isinstance(model, CostTable) and model.source == "calibrated":
             missing = [k for k in self.algorithm.task_kinds if k not in model.costs_s]
             for kind in missing:
                 node = self.algorithm.calibration_node(kind)
                 model.costs_s[kind] = float(self.executor.resolve(
-                    self.executor.call(node, "time_task", kind, cfg.get("repeats", 3))))
+                    self.executor.call(node, "time_task", kind, cfg.repeats)))
         return model
 
     def execute(self) -> None:

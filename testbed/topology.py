@@ -104,6 +104,34 @@ class WanLink:
 
 
 @dataclass(frozen=True)
+class LinkInfo:
+    """One directed link as :meth:`Topology.link` describes it: its kind and nominal parameters.
+
+    ``kind`` is ``nic_up`` (node -> its DC switch), ``nic_down`` (DC switch -> node) or ``wan``.
+    A NIC carries half its LAN's one-way latency and jitter and loses nothing.
+    """
+
+    key: LinkKey
+    kind: str
+    bandwidth_bps: float
+    latency_s: float
+    jitter_s: float
+    loss: float
+    datacenter: str | None  # NIC links: the datacenter whose LAN it is; None for WAN links
+    wan: WanLink | None  # WAN links: the (undirected) link; None for NIC links
+
+    @property
+    def scope(self) -> str:
+        """``lan`` for a NIC link, ``wan`` for a WAN link."""
+        return "wan" if self.wan is not None else "lan"
+
+    @property
+    def latency_varies(self) -> bool:
+        """Whether a profile step changes this link's latency (NIC links never vary)."""
+        return self.wan is not None and any(step.latency_s is not None for step in self.wan.profile)
+
+
+@dataclass(frozen=True)
 class Route:
     """A path between two nodes: the directed links crossed and their one-way latency."""
 
@@ -185,23 +213,39 @@ class Topology:
         return dc.workers[int(match.group(1))].speed if match else dc.speed
 
     # -- links and routes --------------------------------------------------------------------
+    def link(self, key: LinkKey) -> LinkInfo:
+        """What directed link ``key`` is and its nominal parameters (cached: the network asks per flow).
+
+        The one place that tells a NIC link from a WAN link: a node id holds a ``/``, a
+        datacenter (switch) name does not.  KeyError for a link the topology does not have.
+        """
+        info = self._link_info.get(key)
+        if info is None:
+            info = self._link_info[key] = self._describe_link(key)
+        return info
+
+    @cached_property
+    def _link_info(self) -> dict[LinkKey, LinkInfo]:
+        return {}
+
+    def _describe_link(self, key: LinkKey) -> LinkInfo:
+        a, b = key
+        if "/" in a or "/" in b:  # a NIC: node -> its DC switch (up) or DC switch -> node (down)
+            up = "/" in a
+            dc = b if up else a
+            lan = self._dc_by_name[dc].lan
+            return LinkInfo(key, "nic_up" if up else "nic_down", lan.up_bps if up else lan.down_bps,
+                            lan.latency_s / 2, lan.jitter_s / 2, 0.0, dc, None)
+        wan = self.wan_link(a, b)
+        return LinkInfo(key, "wan", wan.bandwidth_bps(a), wan.latency_s, wan.jitter_s, wan.loss, None, wan)
+
     def link_capacity_bps(self, key: LinkKey) -> float:
         """Nominal capacity of a directed link (NIC or WAN)."""
-        a, b = key
-        if "/" in a:  # NIC up: node -> its DC switch
-            return self._dc_by_name[b].lan.up_bps
-        if "/" in b:  # NIC down: DC switch -> node
-            return self._dc_by_name[a].lan.down_bps
-        return self.wan_link(a, b).bandwidth_bps(a)
+        return self.link(key).bandwidth_bps
 
     def link_latency_s(self, key: LinkKey) -> float:
         """Nominal one-way latency of a directed link."""
-        a, b = key
-        if "/" in a:
-            return self._dc_by_name[b].lan.latency_s / 2
-        if "/" in b:
-            return self._dc_by_name[a].lan.latency_s / 2
-        return self.wan_link(a, b).latency_s
+        return self.link(key).latency_s
 
     @cached_property
     def _dc_paths(self) -> dict[str, dict[str, list[str]]]:

@@ -137,11 +137,7 @@ class FlowNetwork:
         return max(total, -sum(self.topology.link_latency_s(k) for k in links))
 
     def _jitter_s(self, key: LinkKey) -> float:
-        a, b = key
-        if "/" in a or "/" in b:
-            dc = b if "/" in a else a
-            return self.topology.datacenter(dc).lan.jitter_s / 2
-        return self.topology.wan_link(a, b).jitter_s
+        return self.topology.link(key).jitter_s
 
     def _class_id(self, src: str, dst: str) -> int:
         key = (src, dst)
@@ -160,8 +156,7 @@ class FlowNetwork:
         return cls_id
 
     def _loss(self, key: LinkKey) -> float:
-        a, b = key
-        return 0.0 if ("/" in a or "/" in b) else self.topology.wan_link(a, b).loss
+        return self.topology.link(key).loss
 
     def _path_capacity_bps(self, cls: _Class) -> float:
         if len(cls.links) == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,26 @@ def test_resolved_config_round_trips(experiment) -> None:
                                      "batch_size": 0, "server_at": None}
     again = load_experiment(yaml.safe_load(yaml.safe_dump(resolved)))
     assert again.resolved() == resolved
+
+
+@pytest.mark.parametrize(("executors", "kind"), [(None, "per_datacenter"), ("in_task", "in_task"),
+                                               ({"num_gpus": 0.5, "pool": 3}, "pool"),
+                                               ({"placement": "per_worker", "torch_threads": 2}, "per_worker")])
+def test_compute_and_executors_parse_to_frozen_specs_that_dump_as_written(experiment, executors, kind) -> None:
+    from testbed.compute import ComputeSpec, CostTable
+    from testbed.executors_spec import ExecutorsSpec
+
+    spec = load_experiment(experiment("local", executors=executors,
+                                      compute={"model": "fixed", "costs": {"train_step": "10ms"}, "default": 0.5}))
+    assert spec.compute == ComputeSpec("fixed", (("train_step", 0.01),), 0.5, 3)
+    assert spec.compute.to_dict() == {"model": "fixed", "costs": {"train_step": 0.01}, "default": 0.5, "repeats": 3}
+    model = spec.compute.build()
+    assert isinstance(model, CostTable) and model.costs_s == {"train_step": 0.01} and model.default_s == 0.5
+    assert isinstance(spec.executors, ExecutorsSpec)
+    assert spec.executors.to_dict() == ({"placement": executors} if isinstance(executors, str) else executors)
+    assert spec.executors.kind == kind
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.executors.pool_size = 4  # type: ignore[misc]
 
 
 def test_cli_bad_experiment_is_one_line(tmp_path: Path, experiment) -> None:

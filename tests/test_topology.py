@@ -46,6 +46,26 @@ def test_per_datacenter_lan_override_and_asymmetric_nic() -> None:
     assert (lan.up_bps, lan.down_bps, lan.latency_s) == (5e6, 20e6, 1e-4)
 
 
+def test_link_says_kind_and_nominal_parameters_of_each_direction() -> None:
+    data = with_changes(**{"datacenters__eu-west__lan": {"bandwidth": {"up": "5Mbps", "down": "20Mbps"},
+                                                         "latency": "2ms", "jitter": "1ms"},
+                           "links__0__bandwidth": ["200Mbps", "50Mbps"], "links__0__loss": 0.01})
+    topo = load_topology(data)
+    up, down = topo.link(("eu-west/w1", "eu-west")), topo.link(("eu-west", "eu-west/w1"))
+    assert (up.kind, up.scope, up.bandwidth_bps, up.latency_s, up.jitter_s, up.loss, up.datacenter, up.wan) == \
+        ("nic_up", "lan", 5e6, 0.001, 0.0005, 0.0, "eu-west", None)
+    assert (down.kind, down.bandwidth_bps, down.datacenter) == ("nic_down", 20e6, "eu-west")
+    forward, back = topo.link(("us-east", "eu-west")), topo.link(("eu-west", "us-east"))
+    assert (forward.kind, forward.scope, forward.bandwidth_bps, back.bandwidth_bps) == ("wan", "wan", 2e8, 5e7)
+    assert (forward.latency_s, forward.loss, forward.datacenter) == (0.038, 0.01, None)
+    assert forward.wan is topo.wan_link("eu-west", "us-east") and not forward.latency_varies
+    assert topo.link(("us-east", "eu-west")) is forward  # cached per key
+    assert topo.link_capacity_bps(("eu-west", "us-east")) == 5e7 and topo.link_latency_s(("eu-west/w1", "eu-west")) \
+        == 0.001
+    with pytest.raises(KeyError):
+        topo.link(("us-east", "mars"))
+
+
 def test_load_from_file(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text(yaml.safe_dump(BASE))

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from testbed.errors import ConfigError
+from testbed.registry import Registry
 
 
 class UsageError(Exception):
@@ -50,7 +51,8 @@ class Command:
     handler: Handler
 
 
-COMMANDS: dict[tuple[str, ...], Command] = {}
+COMMANDS: Registry[Command] = Registry("command")
+"""Every subcommand, by its words joined with spaces (``"topo check"``)."""
 
 
 def command(*words: str, help: str) -> Callable[[Configure], Configure]:
@@ -65,9 +67,7 @@ def command(*words: str, help: str) -> Callable[[Configure], Configure]:
     """
 
     def register(configure: Configure) -> Configure:
-        if words in COMMANDS:
-            raise RuntimeError(f"command {' '.join(words)!r} registered twice")
-        COMMANDS[words] = Command(words, help, configure, handler=lambda args: 0)
+        COMMANDS.add(" ".join(words), Command(words, help, configure, handler=lambda args: 0))
         return configure
 
     return register
@@ -89,14 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
         (): parser.add_subparsers(dest="command", metavar="COMMAND")
     }
     parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {}
-    for words in sorted(COMMANDS, key=lambda w: (len(w), w)):
+    for cmd in sorted(COMMANDS.values(), key=lambda c: (len(c.words), c.words)):
+        words = cmd.words
         for depth in range(1, len(words)):
             prefix = words[:depth]
             if prefix not in groups:
                 group_parser = groups[prefix[:-1]].add_parser(prefix[-1], help=f"{prefix[-1]} commands")
                 parsers[prefix] = group_parser
                 groups[prefix] = group_parser.add_subparsers(dest="_".join(prefix), metavar="COMMAND")
-        cmd = COMMANDS[words]
         sub = groups[words[:-1]].add_parser(words[-1], help=cmd.help, description=cmd.help)
         cmd.configure(sub)
     return parser

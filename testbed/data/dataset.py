@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from testbed.errors import ConfigError
+from testbed.registry import Registry
 
 SPLITS = ("train", "test")
 
@@ -53,15 +54,12 @@ class DatasetSpec:
     description: str
 
 
-DATASETS: dict[str, DatasetSpec] = {}
+DATASETS: Registry[DatasetSpec] = Registry("data set")
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
     """Add a data set to the registry (each name once)."""
-    if spec.name in DATASETS:
-        raise RuntimeError(f"data set {spec.name!r} registered twice")
-    DATASETS[spec.name] = spec
-    return spec
+    return DATASETS.add(spec.name, spec)
 
 
 def canonical_dataset_name(name: str) -> str:
@@ -76,11 +74,7 @@ def canonical_dataset_name(name: str) -> str:
 def dataset_spec(name: str) -> DatasetSpec:
     """The registered spec for ``name`` (any spelling :func:`canonical_dataset_name` accepts)."""
     _ensure_loaded()
-    name = canonical_dataset_name(name)
-    if name not in DATASETS:
-        raise ConfigError(None, "dataset", f"unknown data set {name!r}",
-                          f"use one of {', '.join(sorted(DATASETS))}")
-    return DATASETS[name]
+    return DATASETS.require(canonical_dataset_name(name), None, "dataset")
 
 
 def load_dataset(name: str, split: str = "train", data_dir: str | None = None, seed: int = 0,

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from testbed.errors import ConfigError
+from testbed.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -32,40 +33,30 @@ class ModelConfig:
 
 
 Builder = Callable[[ModelConfig, tuple[int, ...]], tuple[nn.Module, nn.Module]]
-BUILDERS: dict[str, Builder] = {}
-PRESETS: dict[str, ModelConfig] = {}
+BUILDERS: Registry[Builder] = Registry("builder")
+PRESETS: Registry[ModelConfig] = Registry("model")
 
 
 def register_builder(name: str) -> Callable[[Builder], Builder]:
     """Decorator: register a function ``(config, sample_shape) -> (G, D)`` under ``name``."""
-    def register(fn: Builder) -> Builder:
-        if name in BUILDERS:
-            raise RuntimeError(f"model builder {name!r} registered twice")
-        BUILDERS[name] = fn
-        return fn
-    return register
+    return BUILDERS.register(name)
 
 
 def register_preset(config: ModelConfig) -> ModelConfig:
     """Make ``config`` available as ``model_config(config.name)``."""
-    if config.name in PRESETS:
-        raise RuntimeError(f"model preset {config.name!r} registered twice")
-    PRESETS[config.name] = config
-    return config
+    return PRESETS.add(config.name, config)
 
 
 def model_config(name: str, **overrides: object) -> ModelConfig:
     """The preset ``name`` with fields replaced by ``overrides``; unknown name or key -> ConfigError."""
     _ensure_loaded()
-    if name not in PRESETS:
-        raise ConfigError(None, "model", f"unknown model {name!r}",
-                          f"use one of {', '.join(sorted(PRESETS))}")
+    preset = PRESETS.require(name, None, "model")
     fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "builder"}
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise ConfigError(None, f"model.{unknown[0]}", f"unknown model setting {unknown[0]!r}",
                           f"use one of {', '.join(sorted(fields))}")
-    return dataclasses.replace(PRESETS[name], **overrides)  # type: ignore[arg-type]
+    return dataclasses.replace(preset, **overrides)  # type: ignore[arg-type]
 
 
 def build_models(config: ModelConfig, sample_shape: tuple[int, ...],
@@ -76,12 +67,10 @@ def build_models(config: ModelConfig, sample_shape: tuple[int, ...],
     samples to logits of shape (B,).  G carries ``G.latent_dim``.
     """
     _ensure_loaded()
-    if config.builder not in BUILDERS:
-        raise ConfigError(None, "model.builder", f"unknown builder {config.builder!r}",
-                          f"use one of {', '.join(sorted(BUILDERS))}")
+    build = BUILDERS.require(config.builder, None, "model.builder")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        generator, discriminator = BUILDERS[config.builder](config, tuple(sample_shape))
+        generator, discriminator = build(config, tuple(sample_shape))
     generator.latent_dim = config.latent_dim  # type: ignore[assignment]
     return generator, discriminator
 

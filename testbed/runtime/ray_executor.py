@@ -22,7 +22,7 @@ from typing import Any
 import ray
 
 from testbed.executor import Executor, Handle
-from testbed.executors_spec import placement_kind
+from testbed.executors_spec import ExecutorsSpec, parse_executors
 from testbed.runtime.actor import NodeHost
 
 SIZE_CHECK_BATCH = 4096
@@ -49,19 +49,11 @@ class Placement:
     torch_threads: int | None = None
 
     @classmethod
-    def parse(cls, spec: str | dict[str, Any] | None) -> Placement:
-        """``'per_worker'``, ``{'pool': 4, 'num_cpus': 0.5}``, ``{'placement': 'per_datacenter'}``."""
-        if spec is None:
-            return cls()
-        if isinstance(spec, str):
-            return cls(kind=spec)
-        spec = dict(spec)
-        unknown = set(spec) - {"pool", "placement", "num_cpus", "num_gpus", "torch_threads"}
-        if unknown:
-            raise ValueError(f"unknown executors key(s) {sorted(unknown)}; "
-                             "use placement, pool, num_cpus, num_gpus, torch_threads")
-        return cls(placement_kind(spec), int(spec.get("pool", 0)), spec.get("num_cpus"), spec.get("num_gpus"),
-                   spec.get("torch_threads"))
+    def parse(cls, spec: ExecutorsSpec | str | dict[str, Any] | None) -> Placement:
+        """From the ``executors`` setting, parsed or as written: ``'per_worker'``, ``{'pool': 4, 'num_cpus': 0.5}``."""
+        if not isinstance(spec, ExecutorsSpec):
+            spec = parse_executors(spec, "executors")
+        return cls(spec.kind, spec.pool_size or 0, spec.num_cpus, spec.num_gpus, spec.torch_threads)
 
     def groups(self, nodes: Sequence[str]) -> dict[str, list[str]]:
         """Actor name -> the node ids it hosts (service nodes included in ``nodes``)."""

@@ -23,7 +23,6 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from testbed.errors import ConfigError
 from testbed.executor import InProcessExecutor
-from testbed.executors_spec import placement_kind
 from testbed.runtime.cluster import ensure_ray, node_capacity
 from testbed.runtime.ray_executor import Placement, RayExecutor
 from testbed.suite.backends import BackendOptions
@@ -42,7 +41,7 @@ def _run_cell_task(experiment: dict[str, Any], run_dir: str, cpus: float, gpus: 
     torch.set_num_threads(max(1, int(cpus)))
     spec = parse_experiment(experiment, f"cell {experiment.get('name')}", Path("."))
     where = {"ray_node_id": ray.get_runtime_context().get_node_id()}
-    if placement_kind(spec.executors) == "in_task":  # every node in this task: no actor round trips
+    if spec.executors.kind == "in_task":  # every node in this task: no actor round trips
         return run_cell(experiment, run_dir, executor=InProcessExecutor(torch_threads=max(1, int(cpus))),
                         where=where)
     placement = Placement.parse(spec.executors)

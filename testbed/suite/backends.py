@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from testbed.registry import Registry
 from testbed.suite.cell import failed_summary, run_cell
 from testbed.suite.spec import Cell
 
@@ -115,4 +116,6 @@ def _ray_backend(options: BackendOptions) -> Backend:
     return RayCells(options)
 
 
-BACKENDS: dict[str, Callable[[BackendOptions], Backend]] = {"inprocess": LocalProcesses, "ray": _ray_backend}
+BACKENDS: Registry[Callable[[BackendOptions], Backend]] = Registry("suite backend")
+BACKENDS.add("inprocess", LocalProcesses)
+BACKENDS.add("ray", _ray_backend)
