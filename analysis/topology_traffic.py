@@ -20,8 +20,9 @@ from analysis.load import Results
 from analysis.registry import NotApplicable, figure
 from analysis.style import byte_unit, new_figure
 from testbed.errors import ConfigError
-from testbed.topology import Topology, load_topology
+from testbed.topology import Topology
 from testbed.topology_map import topology_figure
+from testbed.topology_schema import load_topology
 
 
 def link_bytes(results: Results) -> dict[str, dict[tuple[str, str], float]]:

@@ -54,7 +54,8 @@ import network_reference  # noqa: E402
 from network_share import gaia_network_share  # noqa: E402
 
 from testbed.network import FlowNetwork, simulate_flows  # noqa: E402
-from testbed.topology import Topology, load_topology  # noqa: E402
+from testbed.topology import Topology  # noqa: E402
+from testbed.topology_schema import load_topology  # noqa: E402
 
 MIN_NBYTES, MAX_NBYTES = 10e3, 100e6
 MEAN_NBYTES = (MAX_NBYTES - MIN_NBYTES) / math.log(MAX_NBYTES / MIN_NBYTES)  # log-uniform mean, 10.86 MB

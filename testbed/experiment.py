@@ -37,8 +37,8 @@ from testbed.errors import ConfigError
 from testbed.executors_spec import ExecutorsSpec, parse_executors
 from testbed.fields import checked_number
 from testbed.methods.common.training import Training
-from testbed.topology import Topology, load_topology
-from testbed.topology_schema import read_yaml
+from testbed.topology import Topology
+from testbed.topology_schema import load_topology, read_yaml
 from testbed.units import UnitError, parse_nbytes, parse_seconds
 
 EXPERIMENT_KEYS = {

@@ -4,7 +4,8 @@ Mininet's lesson: a topology is plain data, and the running network is built
 from it.  Nothing downstream reads raw YAML dicts; every quantity is converted
 to SI units here (``bandwidth_bps``, ``latency_s``) and every mistake is
 reported at load time as one :class:`~testbed.errors.ConfigError` line naming the
-file, the field and the fix.  The YAML schema lives in :mod:`testbed.topology_schema`.
+file, the field and the fix.  The YAML schema and :func:`~testbed.topology_schema.load_topology` live in
+:mod:`testbed.topology_schema`.
 
 Model of a path (docs/design.md §2):
 
@@ -27,7 +28,6 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -302,18 +302,6 @@ class Topology:
             lines.append(f"  {link.a} <-> {link.b}: {bw}, {format_seconds(link.latency_s)}"
                          + (f" ({', '.join(extras)})" if extras else ""))
         return "\n".join(lines)
-
-
-def load_topology(source: str | Path | dict[str, Any]) -> Topology:
-    """Load and validate a topology from a YAML file path or an already-parsed dict.
-
-    Raises :class:`ConfigError` (one line: file, field, fix) on any bad input.
-    """
-    from testbed.topology_schema import parse_topology, read_yaml
-
-    if isinstance(source, dict):
-        return parse_topology(source, "<dict>")
-    return parse_topology(read_yaml(source), str(source))
 
 
 def check_unknown_node(topology: Topology, node_id: str, where: str, field_name: str) -> None:

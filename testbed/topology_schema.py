@@ -298,3 +298,13 @@ def _check_connected(r: _Reader, dc_names: set[str], links: list[WanLink]) -> No
         stranded = [dc for comp in components[1:] for dc in comp]
         raise r.fail("links", f"no path reaches datacenter(s) {stranded} from {components[0][0]}",
                      f"add a link between {stranded[0]} and one of {components[0]}")
+
+
+def load_topology(source: str | Path | dict[str, Any]) -> Topology:
+    """Load and validate a topology from a YAML file path or an already-parsed dict.
+
+    Raises :class:`ConfigError` (one line: file, field, fix) on any bad input.
+    """
+    if isinstance(source, dict):
+        return parse_topology(source, "<dict>")
+    return parse_topology(read_yaml(source), str(source))

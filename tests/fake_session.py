@@ -22,7 +22,8 @@ from testbed.methods import algorithm_class, parse_params
 from testbed.methods.api import Algorithm
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.training import Training
-from testbed.topology import Topology, load_topology
+from testbed.topology import Topology
+from testbed.topology_schema import load_topology
 
 
 class SizeBlindExecutor(InProcessExecutor):

@@ -12,7 +12,7 @@ from testbed.engine import Engine, RealtimeEngine
 from testbed.executor import InProcessExecutor
 from testbed.methods.common.timing import median_seconds
 from testbed.payload import HEADER_NBYTES
-from testbed.topology import load_topology
+from testbed.topology_schema import load_topology
 
 MB = 1_000_000
 TOPO = {

@@ -127,7 +127,7 @@ def _engine_with_one_node():
     from testbed.compute import CostTable
     from testbed.engine import Engine
     from testbed.executor import InProcessExecutor
-    from testbed.topology import load_topology
+    from testbed.topology_schema import load_topology
 
     topology = load_topology(tiny_topology((1, 1)))
     executors = {"blind": SizeBlindExecutor(), "inprocess": InProcessExecutor()}

@@ -12,7 +12,7 @@ import pytest
 
 from testbed.network import FlowNetwork, max_min_rates, simulate_flows
 from testbed.tcp import TcpModel
-from testbed.topology import load_topology
+from testbed.topology_schema import load_topology
 
 MB = 1e6
 FAST_LAN = {"bandwidth": "1Tbps", "latency": 0}

@@ -22,7 +22,8 @@ import pytest
 
 from testbed.network import FlowNetwork, max_min_rates, simulate_flows
 from testbed.tcp import TcpModel
-from testbed.topology import Topology, load_topology
+from testbed.topology import Topology
+from testbed.topology_schema import load_topology
 
 REL = 1e-9
 Flow = tuple[str, str, float, float]

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from testbed.network import simulate_flows
-from testbed.topology import Topology, load_topology
+from testbed.topology import Topology
+from testbed.topology_schema import load_topology
 
 TOPOLOGIES = Path(__file__).resolve().parent.parent / "topologies"
 MB = 1e6

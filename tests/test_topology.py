@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from testbed.errors import ConfigError
-from testbed.topology import load_topology
+from testbed.topology_schema import load_topology
 
 BASE = {
     "name": "t",

@@ -16,7 +16,8 @@ import numpy as np
 
 from testbed.network import simulate_flows
 from testbed.tcp import TcpModel
-from testbed.topology import Topology, load_topology
+from testbed.topology import Topology
+from testbed.topology_schema import load_topology
 
 KB, MB = 1e3, 1e6
 SIZES_NBYTES = (10 * KB, 1 * MB, 10 * MB, 100 * MB)

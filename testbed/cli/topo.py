@@ -8,7 +8,7 @@ from pathlib import Path
 from testbed.cli import command
 from testbed.errors import ConfigError
 from testbed.fileio import check_output_dir
-from testbed.topology import load_topology
+from testbed.topology_schema import load_topology
 
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 

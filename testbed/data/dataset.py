@@ -4,7 +4,9 @@ Algorithms, partitions and metrics only ever see a :class:`Dataset`: arrays in
 one fixed convention (float32 samples, images as (N, 1, H, W) in [-1, 1],
 int64 labels) plus the string saying where the bytes came from.  Each data set
 registers a :class:`DatasetSpec` here, so adding one is adding an entry, and
-``data status`` can list them all without an ``if name == ...`` chain.
+``data status`` can list them all without an ``if name == ...`` chain.  Importing this module
+imports the package first, whose ``__init__`` imports every data set module, so the registry is
+full before any lookup.
 """
 
 from __future__ import annotations
@@ -64,7 +66,6 @@ def register(spec: DatasetSpec) -> DatasetSpec:
 
 def canonical_dataset_name(name: str) -> str:
     """``fashion-mnist`` and ``Fashion_MNIST`` are ``fashion_mnist``: the registered spelling of a name."""
-    _ensure_loaded()
     if name in DATASETS:
         return name
     folded = {key.replace("-", "_").lower(): key for key in DATASETS}
@@ -73,7 +74,6 @@ def canonical_dataset_name(name: str) -> str:
 
 def dataset_spec(name: str) -> DatasetSpec:
     """The registered spec for ``name`` (any spelling :func:`canonical_dataset_name` accepts)."""
-    _ensure_loaded()
     return DATASETS.require(canonical_dataset_name(name), None, "dataset")
 
 
@@ -97,8 +97,3 @@ def subsample(x: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[n
         return x, y
     idx = np.sort(np.random.default_rng(seed).choice(len(x), size=n, replace=False))
     return x[idx], y[idx]
-
-
-def _ensure_loaded() -> None:
-    # The concrete data sets register themselves on import; importing the package does it.
-    import testbed.data  # noqa: F401

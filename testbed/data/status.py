@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from testbed.data.dataset import DATASETS, _ensure_loaded
+from testbed.data.dataset import DATASETS
 from testbed.errors import ConfigError
 
 
@@ -20,7 +20,6 @@ class DatasetStatus:
 
 def dataset_status(data_dir: str | None = None) -> list[DatasetStatus]:
     """One status per registered data set, without loading any of them."""
-    _ensure_loaded()
     rows = []
     for spec in DATASETS.values():
         try:

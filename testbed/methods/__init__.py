@@ -28,15 +28,13 @@ def _load_all() -> None:
 def algorithm_class(name: str) -> type[Algorithm]:
     """The class registered as ``name`` (KeyError with the known names otherwise)."""
     _load_all()
-    if name not in ALGORITHMS:
-        raise KeyError(f"unknown algorithm {name!r}; use one of {sorted(ALGORITHMS)}")
     return ALGORITHMS[name]
 
 
 def algorithm_names() -> list[str]:
     """Every registered method's name, sorted."""
     _load_all()
-    return sorted(ALGORITHMS)
+    return ALGORITHMS.names()
 
 
 __all__ = ["ALGORITHMS", "Algorithm", "Session", "algorithm_class", "algorithm_names", "parse_params", "register"]

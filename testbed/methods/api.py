@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from testbed.errors import ConfigError
+from testbed.registry import Registry
 from testbed.topology import Topology
 
 if TYPE_CHECKING:
@@ -133,18 +134,15 @@ class Algorithm(ABC):
         return self.session.workers[0]
 
 
-ALGORITHMS: dict[str, type[Algorithm]] = {}
+ALGORITHMS: Registry[type[Algorithm]] = Registry("algorithm")
 
 
 def register(name: str) -> Callable[[type[Algorithm]], type[Algorithm]]:
     """Class decorator: register an algorithm under ``name`` (the YAML's ``algorithm.name``)."""
 
     def add(cls: type[Algorithm]) -> type[Algorithm]:
-        if name in ALGORITHMS:
-            raise RuntimeError(f"algorithm {name!r} registered twice")
         cls.name = name
-        ALGORITHMS[name] = cls
-        return cls
+        return ALGORITHMS.add(name, cls)
 
     return add
 

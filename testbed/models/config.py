@@ -3,7 +3,9 @@
 A run's model is a :class:`ModelConfig` (resolved from a preset name plus
 overrides in the experiment YAML), never module-level globals, so the same
 config builds the same networks on every executor.  Builders register under
-``ModelConfig.builder``; presets under their name.
+``ModelConfig.builder``; presets under their name.  Importing this module imports the package
+first, whose ``__init__`` imports every builder module, so the registries are full before any
+lookup (no lazy re-import, and no import circle).
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ def register_preset(config: ModelConfig) -> ModelConfig:
 
 def model_config(name: str, **overrides: object) -> ModelConfig:
     """The preset ``name`` with fields replaced by ``overrides``; unknown name or key -> ConfigError."""
-    _ensure_loaded()
     preset = PRESETS.require(name, None, "model")
     fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"name", "builder"}
     unknown = sorted(set(overrides) - fields)
@@ -66,14 +67,9 @@ def build_models(config: ModelConfig, sample_shape: tuple[int, ...],
     G maps (B, latent_dim) to (B, *sample_shape) in the data set's range; D maps
     samples to logits of shape (B,).  G carries ``G.latent_dim``.
     """
-    _ensure_loaded()
     build = BUILDERS.require(config.builder, None, "model.builder")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         generator, discriminator = build(config, tuple(sample_shape))
     generator.latent_dim = config.latent_dim  # type: ignore[assignment]
     return generator, discriminator
-
-
-def _ensure_loaded() -> None:
-    import testbed.models  # noqa: F401  (registers builders and presets)

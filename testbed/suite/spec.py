@@ -34,8 +34,7 @@ from typing import Any
 from testbed.errors import ConfigError
 from testbed.experiment import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
 from testbed.suite.transforms import TRANSFORMS
-from testbed.topology import load_topology
-from testbed.topology_schema import read_yaml
+from testbed.topology_schema import load_topology, read_yaml
 
 SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat"} | set(TRANSFORMS)
 NAMED_FIELDS = ("algorithm", "dataset", "model")
