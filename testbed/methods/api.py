@@ -163,6 +163,16 @@ def check_one_datacenter(value: Any, topology: Topology, src: str, fieldname: st
     check_datacenter(value, topology, src, fieldname)
 
 
+MAX_BATCH_SIZE = 65536
+
+
+def check_batch_size(value: int, src: str, symbol: str = "b") -> None:
+    """ConfigError unless a method's own ``batch_size`` is in [0, 65536] (0: use ``training.batch_size``)."""
+    if not 0 <= value <= MAX_BATCH_SIZE:
+        raise ConfigError(src, "algorithm.batch_size", f"{value} is outside [0, {MAX_BATCH_SIZE}]",
+                          f"use {symbol} >= 1, or 0 for training.batch_size")
+
+
 def server_datacenters(value: Any, topology: Topology) -> list[str]:
     """``server_at`` as a list of datacenters (default: the first datacenter)."""
     if value is None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.errors import ConfigError
-from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters
+from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
 from testbed.topology import Topology
@@ -58,9 +58,7 @@ class FedAvg(Algorithm):
         if not 0 < params.local_epochs <= 1000:
             raise ConfigError(src, "algorithm.local_epochs", f"{params.local_epochs} is outside (0, 1000]",
                               "give E > 0 local epochs, e.g. 1")
-        if not 0 <= params.batch_size <= 65536:
-            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} is outside [0, 65536]",
-                              "use B >= 1, or 0 for training.batch_size")
+        check_batch_size(params.batch_size, src, "B")
         check_one_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from testbed.errors import ConfigError
-from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters
+from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.mdgan.protocol import MdganPlan, SwapSchedule, serve, work
 from testbed.methods.mdgan.state import MdganServer, MdganWorker
 from testbed.topology import Topology
@@ -102,9 +102,7 @@ class MdGan(Algorithm):
         if not 0 <= params.swap_every_epochs <= 10_000:
             raise ConfigError(src, "algorithm.swap_every_epochs", f"{params.swap_every_epochs} is outside [0, 10000]",
                               "use E > 0 epochs, or 0 to never swap")
-        if not 0 <= params.batch_size <= 65536:
-            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} is outside [0, 65536]",
-                              "use b >= 1, or 0 for training.batch_size")
+        check_batch_size(params.batch_size, src)
         check_one_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:

@@ -35,8 +35,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.errors import ConfigError
-from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters, workers_by_datacenter
+from testbed.methods.api import (
+    Algorithm,
+    check_batch_size,
+    check_one_datacenter,
+    register,
+    server_datacenters,
+    workers_by_datacenter,
+)
 from testbed.methods.sqm.protocol import SqmPlan, head, learn, member
 from testbed.methods.sqm.state import SqLearner, SqWorker
 from testbed.topology import Topology
@@ -61,9 +67,7 @@ class StatisticalQuery(Algorithm):
 
     @classmethod
     def validate(cls, params: SqmParams, topology: Topology, src: str) -> None:
-        if not 0 <= params.batch_size <= 65536:
-            raise ConfigError(src, "algorithm.batch_size", f"{params.batch_size} is outside [0, 65536]",
-                              "use b >= 1, or 0 for training.batch_size")
+        check_batch_size(params.batch_size, src)
         check_one_datacenter(params.server_at, topology, src)
 
     def setup(self) -> None:
