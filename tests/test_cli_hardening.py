@@ -16,12 +16,12 @@ from testbed.errors import ConfigError
 
 def test_experiment_dry_run_estimates_and_runs_nothing(tmp_path: Path, experiment, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import testbed.run
+    import testbed.launch
 
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(experiment({"name": "ps"}, max_iterations=4)))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(testbed.run, "run_experiment", lambda *a, **k: pytest.fail("--dry-run ran the experiment"))
+    monkeypatch.setattr(testbed.launch, "run_experiment", lambda *a, **k: pytest.fail("--dry-run ran the experiment"))
     assert main(["run", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "tiny" in out and "WAN MB" in out
