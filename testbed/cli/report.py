@@ -1,8 +1,8 @@
 """``python -m testbed report RESULTS_DIR [--out DIR]``: one self-contained HTML page of the results.
 
-Checked before anything is written, as ``plot`` checks: the results path (one line naming it and
-the fix when it is missing or holds no complete run), every complete run's ``traffic.parquet``, and
-that ``--out`` can be written.
+Checked before anything is written, as ``plot`` checks: that ``--out`` can be written, the results
+path (one line naming it and the fix when it is missing or holds no complete run) and every
+complete run's ``traffic.parquet``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def _report(args: argparse.Namespace) -> int:
     from testbed.report import write_report
 
     out = Path(args.out) if args.out else Path(args.results_dir)
-    _check_traffic_files(args.results_dir)
     check_output_dir(out)
+    _check_traffic_files(args.results_dir)
     command_line = os.environ.get(COMMAND_ENV) or shlex.join(["python", "-m", "testbed", *sys.argv[1:]])
     path = write_report(args.results_dir, out, command=command_line)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, self-contained: open it in any browser)")
