@@ -34,7 +34,7 @@ th { background: var(--band); font-weight: 600; white-space: normal; min-width: 
 tbody tr:nth-child(even) td { background: #fbfcfd; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.bad { color: #cf222e; font-weight: 600; }
-td.wrap { white-space: normal; max-width: 60ch; }
+td.wrap { white-space: normal; max-width: 60ch; min-width: 6em; }
 figure { margin: 16px 0 28px; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--rule); border-radius: 4px; }
 figcaption { font-size: 13px; margin-top: 4px; }

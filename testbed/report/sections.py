@@ -50,11 +50,12 @@ def _header(results: Results, runs: list[RunFacts], command: str) -> str:
 
 def _summary(results: Results) -> str:
     shown = display_table(results, summary_table(results))
+    shown = shown.apply(lambda column: column.astype(str).str.replace(" ± ", " ±\u00a0"))  # wraps before ±, not after
     out = ['<h2 id="summary">Summary</h2>',
            '<p class="note">Mean &plusmn; std over seeds of each method\'s final evaluation and totals (std is 0 '
            "for a single run); the same rows as <code>summary.md</code> from <code>python -m testbed plot</code>. "
            "<em>runs</em>: completed runs averaged; failed ones are listed under Runs.</p>",
-           table(list(shown.columns), shown.itertuples(index=False))]
+           table(list(shown.columns), shown.itertuples(index=False), wrap=shown.columns[2:])]  # fit the width
     return "".join(out)
 
 
