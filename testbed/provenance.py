@@ -49,11 +49,12 @@ def machine() -> dict[str, Any]:
 
     from testbed import __version__
 
-    cuda = torch.cuda.is_available()
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    named = gpus and torch.cuda.is_initialized()  # naming a GPU would create a CUDA context here: only if one exists
     return {
         "hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
         "cpu_count": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-        "cuda_device": torch.cuda.get_device_name(0) if cuda else None, "testbed": __version__,
+        "cuda_devices": gpus, "cuda_device": torch.cuda.get_device_name(0) if named else None, "testbed": __version__,
     }
 
 

@@ -55,6 +55,10 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         path.write_text(yaml.safe_dump(tiny_experiment({"name": method}, max_iterations=4, eval_every=2,
                                                        name=f"tiny-{method}")))
         assert main(["run", str(path), "--out", str(root / "runs" / method), "--quiet"]) == 0
+    broken = root / "runs" / "broken"  # what a suite leaves for a cell that raised before it ran
+    broken.mkdir()
+    shutil.copy(root / "runs" / "ps" / "config.yaml", broken / "config.yaml")
+    (broken / "summary.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: <out of memory>"}))
     suite = {"name": "s", "base": tiny_experiment("local", max_iterations=2, eval_every=2),
              "grid": {"algorithm": ["local", "ps"], "seed": [0, 1]}}
     (root / "suite.yaml").write_text(yaml.safe_dump(suite))
@@ -86,7 +90,7 @@ def test_runs_record_their_command_line_and_machine(made: dict[str, Path]) -> No
     assert "suite.yaml --backend inprocess" in cell["command"], "a suite cell records the suite's command"
 
 
-@pytest.mark.parametrize(("shape", "runs"), [("run", ["copy"]), ("runs", ["fedavg", "ps"]),
+@pytest.mark.parametrize(("shape", "runs"), [("run", ["copy"]), ("runs", ["broken", "fedavg", "ps"]),
                                               ("suite", ["local_seed=0", "local_seed=1", "ps_seed=0", "ps_seed=1"])])
 def test_report_is_one_self_contained_page(pages: dict[str, Path], shape: str, runs: list[str]) -> None:
     html = pages[shape].read_text()
@@ -106,7 +110,11 @@ def test_report_is_one_self_contained_page(pages: dict[str, Path], shape: str, r
     for name in runs:
         assert f"<summary>{name}<span" in html, name
     assert "max_iterations: " in html and "name: tiny" in html, "each run's resolved config.yaml"
-    assert html.count("Command: <code>python -m testbed run ") == len(runs)
+    made_by_cli = [name for name in runs if name != "broken"]
+    assert html.count("Command: <code>python -m testbed run ") == len(made_by_cli)
+    if "broken" in runs:  # a failed run keeps its row, its error escaped, and says what was not recorded
+        assert '<td class="bad">failed</td>' in html and "RuntimeError: &lt;out of memory&gt;" in html
+        assert "Command: not recorded" in html
     assert "quality_vs_time" in html and "topology_traffic" in html
 
 
