@@ -4,7 +4,8 @@
 ``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
 ``nodes.csv`` (compute / communication / waiting per node), ``compute_costs.json``,
 ``samples/``, ``generator.pt`` (the final generator(s) with their buffers, see
-testbed.generator_file) and ``summary.json`` (with the method's *footing*: update
+testbed.generator_file), ``run_info.json`` (the command line and the machine, see
+testbed.provenance) and ``summary.json`` (with the method's *footing*: update
 order and optimiser steps per iteration).  Every file is written
 atomically and ``summary.json`` last, so a directory whose summary says
 ``status: complete`` is whole; anything else is safe to re-run.
@@ -27,6 +28,8 @@ from testbed.gan import count_params
 from testbed.generator_file import FILENAME as GENERATOR_FILE
 from testbed.generator_file import save_generators
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
+from testbed.provenance import FILENAME as RUN_INFO_FILE
+from testbed.provenance import run_info
 from testbed.sample_pictures import save_samples_picture
 
 if TYPE_CHECKING:
@@ -83,10 +86,11 @@ def write_partial(run: Run, out_dir: Path, error: BaseException) -> Path:
 
 
 def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], Any]]:
-    """Writers of what a run measured -- ``config.yaml``, ``metrics.csv``, the traffic files -- shared by a
-    finished run (all must succeed) and one that died mid-training (each is best effort)."""
+    """Writers of what a run measured -- ``config.yaml``, ``run_info.json``, ``metrics.csv``, the traffic
+    files -- shared by a finished run (all must succeed) and one that died mid-training (each is best effort)."""
     engine = run.engine
     return [lambda: atomic_write_text(out_dir / "config.yaml", dump_yaml(run.spec.resolved())),
+            lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2)),
             lambda: atomic_write(out_dir / "metrics.csv", lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
             lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
 

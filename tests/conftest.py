@@ -22,6 +22,25 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 def _tmp_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TESTBED_CACHE", str(tmp_path_factory.getbasetemp() / "testbed-cache"))
 
+
+def require_datasets(*names: str) -> None:
+    """Skip, in one line naming the install command, unless every data set in ``names`` is here.
+
+    Under ``CI=true`` a missing data set fails the test instead: ``.ci/run`` installs MNIST and
+    Fashion-MNIST (``scripts/install-data.sh``), so a skip there would hide a broken install.
+    """
+    from testbed.data import dataset_status
+
+    available = {row.name for row in dataset_status() if row.available}
+    missing = [name for name in names if name not in available]
+    if not missing:
+        return
+    message = f"{' and '.join(missing)} not installed: bash scripts/install-data.sh"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {message} (.ci/run should have installed it)", pytrace=False)
+    pytest.skip(message)
+
+
 FAST_LAN = {"bandwidth": "100Gbps", "latency": 0}
 
 

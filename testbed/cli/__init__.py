@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from testbed.errors import ConfigError
+from testbed.provenance import command_line
 from testbed.registry import Registry
 
 
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"{' '.join(words)} --help)")
         return 2
     try:
-        return int(handler(args) or 0)
+        with command_line(sys.argv[1:] if argv is None else argv):  # recorded in each run's run_info.json
+            return int(handler(args) or 0)
     except ConfigError as err:
         _say_error(str(err))
         return 2

@@ -122,13 +122,16 @@ def _run_single(args: argparse.Namespace) -> int:
 
 def _run_suite(args: argparse.Namespace) -> int:
     from testbed.suite import BackendOptions, load_suite, run_suite
+    from testbed.suite.index import cell_status
 
     suite = load_suite(args.file)
     if args.data_dir is not None:
         suite = _suite_with_data_dir(suite, args.data_dir)
-    if args.dry_run:  # a real run lets the cells without data fail, one failed cell each
-        if _refuse_missing_data([(f"{suite.source} [cell {c.id}]", c.spec) for c in suite.cells]):
-            return 2
+    root = Path(args.out or "results") / suite.name
+    to_run = [c for c in suite.cells if not (args.resume and cell_status(root / c.id) == "complete")]
+    if _refuse_missing_data([(f"{suite.source} [cell {c.id}]", c.spec) for c in to_run]):
+        return 2  # every cell without its data set is named, before anything runs or is written
+    if args.dry_run:
         return _dry_run(suite.name, list(suite.cells))
     options = BackendOptions(max_parallel=args.max_parallel, address=args.address,
                              cpus_per_run=args.cpus_per_run or 1.0, gpus_per_run=args.gpus_per_run or 0.0)

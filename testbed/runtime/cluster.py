@@ -20,6 +20,7 @@ from typing import Any
 import ray
 
 from testbed.errors import ConfigError
+from testbed.provenance import COMMAND_ENV
 
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 PROBE_TIMEOUT_S = 10.0
@@ -32,8 +33,11 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
     if not ray.is_initialized():
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         pythonpath = os.pathsep.join(p for p in (REPO_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+        env_vars = {"PYTHONPATH": pythonpath}
+        if COMMAND_ENV in os.environ:  # the command line each run records (testbed.provenance)
+            env_vars[COMMAND_ENV] = os.environ[COMMAND_ENV]
         kwargs: dict[str, Any] = {
-            "runtime_env": {"env_vars": {"PYTHONPATH": pythonpath}},
+            "runtime_env": {"env_vars": env_vars},
             "log_to_driver": False,
             "configure_logging": False,
         }

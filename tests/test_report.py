@@ -1,0 +1,158 @@
+"""``python -m testbed report``: one self-contained page for a run, a folder of runs and a suite.
+
+A module fixture makes two tiny runs and a tiny suite through the CLI in a few seconds (the suite's
+cells run one after another in this process: a serial backend stands in for the spawned ones), so
+``run_info.json`` holds the real command lines.  The browser test renders the page with headless
+Chromium and fails on a broken image or a script error.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import tiny_experiment
+from PIL import Image
+
+from testbed.cli import main
+from testbed.suite import backends
+from testbed.suite.cell import run_cell
+
+IMG_SRC = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+ANY_REF = re.compile(r'(?:src|href)\s*=\s*"([^"]*)"')
+
+
+class _Serial:
+    """Runs each cell as it is submitted, in this process (the scheduler, index and cell code are real)."""
+
+    def __init__(self, options: backends.BackendOptions) -> None:
+        self.capacity, self._done = 1, []
+
+    def submit(self, cell: Any, run_dir: Path) -> None:
+        self._done.append((cell.id, run_cell(cell.experiment, run_dir)))
+
+    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+        done, self._done = self._done, []
+        return done
+
+    def shutdown(self, cancel: bool) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("report")
+    for method in ("ps", "fedavg"):
+        path = root / f"{method}.yaml"
+        path.write_text(yaml.safe_dump(tiny_experiment({"name": method}, max_iterations=4, eval_every=2,
+                                                       name=f"tiny-{method}")))
+        assert main(["run", str(path), "--out", str(root / "runs" / method), "--quiet"]) == 0
+    broken = root / "runs" / "broken"  # what a suite leaves for a cell that raised before it ran
+    broken.mkdir()
+    shutil.copy(root / "runs" / "ps" / "config.yaml", broken / "config.yaml")
+    (broken / "summary.json").write_text(json.dumps({"status": "failed", "error": "RuntimeError: <out of memory>"}))
+    suite = {"name": "s", "base": tiny_experiment("local", max_iterations=2, eval_every=2),
+             "grid": {"algorithm": ["local", "ps"], "seed": [0, 1]}}
+    (root / "suite.yaml").write_text(yaml.safe_dump(suite))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(backends.BACKENDS, "inprocess", _Serial)
+        assert main(["run", str(root / "suite.yaml"), "--backend", "inprocess", "--out", str(root / "suites"),
+                     "--quiet", "--no-plots"]) == 0
+    return {"run": root / "runs" / "ps", "runs": root / "runs", "suite": root / "suites" / "s", "root": root}
+
+
+@pytest.fixture(scope="module")
+def pages(made: dict[str, Path]) -> dict[str, Path]:
+    """``report.html`` of the run (written into a copy of it: the default place), the runs and the suite."""
+    shutil.copytree(made["run"], made["root"] / "copy")
+    assert main(["report", str(made["root"] / "copy")]) == 0
+    out = {"run": made["root"] / "copy" / "report.html"}
+    for shape in ("runs", "suite"):
+        assert main(["report", str(made[shape]), "--out", str(made["root"] / f"page-{shape}")]) == 0
+        assert sorted(p.name for p in (made["root"] / f"page-{shape}").iterdir()) == ["report.html"]
+        out[shape] = made["root"] / f"page-{shape}" / "report.html"
+    return out
+
+
+def test_runs_record_their_command_line_and_machine(made: dict[str, Path]) -> None:
+    info = json.loads((made["run"] / "run_info.json").read_text())
+    assert info["command"].startswith("python -m testbed run ") and info["command"].endswith("--quiet")
+    assert info["machine"]["cpu_count"] >= 1 and info["machine"]["python"]
+    cell = json.loads((made["suite"] / "ps_seed=1" / "run_info.json").read_text())
+    assert "suite.yaml --backend inprocess" in cell["command"], "a suite cell records the suite's command"
+
+
+@pytest.mark.parametrize(("shape", "runs"), [("run", ["copy"]), ("runs", ["broken", "fedavg", "ps"]),
+                                              ("suite", ["local_seed=0", "local_seed=1", "ps_seed=0", "ps_seed=1"])])
+def test_report_is_one_self_contained_page(pages: dict[str, Path], shape: str, runs: list[str]) -> None:
+    html = pages[shape].read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<style>" in html
+    images = IMG_SRC.findall(html)
+    assert len(images) >= 5, "the plot command's figures and the topology map"
+    for data in images:
+        png = base64.b64decode(data, validate=True)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        assert min(Image.open(io.BytesIO(png)).size) > 50
+    refs = ANY_REF.findall(html)
+    assert all(ref.startswith(("data:image/png;base64,", "#")) for ref in refs), "nothing outside the page"
+    assert "http://" not in html and "https://" not in html and "url(" not in html
+    for heading in ('id="summary"', 'id="runs"', 'id="figures"', 'id="topologies"', 'id="details"'):
+        assert heading in html
+    assert html.count("<table>") >= 3 and "optimiser steps / iteration" in html
+    for name in runs:
+        assert f"<summary>{name}<span" in html, name
+    assert "max_iterations: " in html and "name: tiny" in html, "each run's resolved config.yaml"
+    made_by_cli = [name for name in runs if name != "broken"]
+    assert html.count("Command: <code>python -m testbed run ") == len(made_by_cli)
+    if "broken" in runs:  # a failed run keeps its row, its error escaped, and says what was not recorded
+        assert '<td class="bad">failed</td>' in html and "RuntimeError: &lt;out of memory&gt;" in html
+        assert "Command: not recorded" in html
+    assert "quality_vs_time" in html and "topology_traffic" in html
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if found := shutil.which(name):
+            return found
+    pytest.skip("chromium not installed: apt-get install chromium")
+
+
+CHECK = """<script>
+window.__errors = [];
+window.addEventListener("error", e => window.__errors.push(String(e.message || e.type)), true);
+window.addEventListener("load", () => {
+  const imgs = Array.from(document.images);
+  const broken = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt);
+  const out = document.createElement("pre");
+  out.id = "browser-check";
+  out.textContent = JSON.stringify({images: imgs.length, broken: broken, errors: window.__errors,
+                                    width: document.documentElement.scrollWidth});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def test_page_renders_in_headless_chromium(pages: dict[str, Path], tmp_path: Path) -> None:
+    chromium = _chromium()
+    page = tmp_path / "checked.html"
+    page.write_text(pages["suite"].read_text().replace("<head>", "<head>" + CHECK, 1))
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,3000",
+             "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="browser-check">(.*?)</pre>', dom.stdout)
+    assert found, f"the check never ran (chromium exit {dom.returncode}): {dom.stderr[-500:]}"
+    check = json.loads(found.group(1).replace("&quot;", '"'))
+    assert check["images"] >= 5 and check["broken"] == [] and check["errors"] == [], check
+    assert check["width"] <= 1400, "nothing wider than the window but the tables' own scroll boxes"
+    shot = tmp_path / "shot.png"
+    subprocess.run([*flags, f"--screenshot={shot}", pages["suite"].as_uri()],
+                   capture_output=True, timeout=120)
+    assert Image.open(shot).size == (1400, 3000)
