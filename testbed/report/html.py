@@ -87,7 +87,8 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], bad_column: str
     for row in rows:
         cells = []
         for column, value in zip(columns, row, strict=True):
-            text = "" if value is None else str(value)
+            missing = value is None or (isinstance(value, float) and value != value)  # None or NaN: not set
+            text = "" if missing else str(value)
             classes = [c for c, on in (("num", _is_number(text)), ("wrap", column in wrapped),
                                        ("bad", column == bad_column and text not in ("complete", ""))) if on]
             attr = f' class="{" ".join(classes)}"' if classes else ""
