@@ -45,9 +45,14 @@ class FakeSession(ExecutorSession):
         self.budget = budget
         self.executor = SizeBlindExecutor()
         self.engine: Engine | None = None
+        self.stop_reason: str | None = None
 
     def should_stop(self) -> bool:
-        return self.iteration >= self.budget
+        return self.stop_reason is not None or self.iteration >= self.budget
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
 
     def complete_iteration(self) -> None:
         self.iteration += 1
@@ -55,7 +60,9 @@ class FakeSession(ExecutorSession):
     def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None) -> Engine:
         """Set the method up, run it to the budget in virtual time; returns the engine (traffic, stats)."""
         method.setup()
-        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002))
+        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002),
+                             seed=self.setup.seed)
+        self.watch_crashes(method.node_crashed)
         method.start()
         self.engine.run()
         return self.engine
