@@ -70,7 +70,8 @@ def _slowdown(r: Reader, raw: object, where: str) -> Slowdown:
     spec = r.keys(raw, SLOWDOWN_KEYS, where)
     if "lognormal" in spec:
         if len(spec) != 1:
-            raise r.fail(where, "lognormal takes no p or factor", "write {lognormal: {sigma: 0.5}} or {p: 0.1, factor: 5}")
+            raise r.fail(where, "lognormal takes no p or factor",
+                         "write {lognormal: {sigma: 0.5}} or {p: 0.1, factor: 5}")
         inner = r.keys(spec["lognormal"], {"sigma"}, f"{where}.lognormal")
         if "sigma" not in inner:
             raise r.fail(f"{where}.lognormal.sigma", "missing", "write {lognormal: {sigma: 0.5}}")

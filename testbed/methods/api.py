@@ -3,7 +3,8 @@
 A method (Flower's ``Strategy`` spirit) only decides *who computes what and who sends what to
 whom*.  It sees a :class:`Session` -- its workers and topology, the node setup, a seeded RNG, and
 the verbs (host a node state, call a node, resolve a value, spawn a process, ask whether to
-stop, complete an iteration, stop with a reason, ask whether a node is up) -- and never the orchestrator behind it: not the wall clock, the
+stop, complete an iteration, stop with a reason, ask whether a node is up) -- and never the
+orchestrator behind it: not the wall clock, the
 evaluator, the progress bar, the files, the transport.  testbed.run implements the Session for
 real runs; a test can drive a method through a small fake one.
 
