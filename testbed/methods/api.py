@@ -101,6 +101,8 @@ class Algorithm(ABC):
     Params: ClassVar[type] = NoParams
     task_kinds: ClassVar[tuple[str, ...]] = ()
     """Compute task kinds this method charges (calibrated before training)."""
+    crash_note: ClassVar[str] = "it cannot go on without it"
+    """Why a crash stops this method (the default :meth:`node_crashed` puts it in the stop reason)."""
     update_orders: ClassVar[tuple[str, ...]] = ("simultaneous",)
     """G/D update orders the method offers (``training.update_order``); the first is its native one."""
 
@@ -137,7 +139,7 @@ class Algorithm(ABC):
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """Node ``node`` crashed at ``t_s`` (its process has stopped, its state is lost): return the run's
         stop reason, or None where the method goes on without it.  Default: stop, naming the node."""
-        return f"crashed: {node} at {t_s:g}s ({self.name} cannot go on without it)"
+        return f"crashed: {node} at {t_s:g}s ({self.name}: {self.crash_note})"
 
     def snapshot_of(self, node: str) -> Any:
         """The snapshot handle of a node holding a whole G (worker, server, learner)."""

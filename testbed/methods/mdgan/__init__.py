@@ -39,6 +39,10 @@ Decisions (the paper leaves them open or the design asks to fix them):
   worker really sends and receives one D; no swap with N = 1), and waits for the D it
   receives before its next D step.  The receiver resets D's Adam state: the moments
   were estimated for another network.  BatchNorm buffers, if D had any, are not swapped.
+
+Churn (topology ``availability``): a node that is down pauses; a crashed worker or server stops the
+run with ``stop_reason`` naming it (the server's G step waits for all N feedbacks, and a swap would
+send a discriminator to a node that is gone).
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ class MdGan(Algorithm):
     """Server-side generator, worker-side discriminators, samples and feedback on the wire."""
 
     Params = MdganParams
+    crash_note = ("the server waits for every worker's discriminator feedback and swaps pass through every worker")
     task_kinds = ("mdgan_generate", "mdgan_d_step", "mdgan_feedback", "mdgan_backprop")
     update_orders = ("alternating", "simultaneous")
 

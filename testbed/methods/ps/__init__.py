@@ -30,6 +30,10 @@ reuse them), ``state.py`` the shard and worker states.
 Evaluation: the generator's parameters are the shards' G segments; its BatchNorm running
 statistics (if any) are the first worker's -- the only place they exist, since workers run G
 forward (G's statistics depend on latents and G, not on a worker's data).
+
+Churn (topology ``availability``): a node that is down pauses (its compute waits until it is back), so
+BSP waits for it; a crashed worker or shard stops the run with ``stop_reason`` naming it (the
+shards' step rule counts every worker's pushes and the key ranges live on the shards).
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class ParameterServer(Algorithm):
     """Sharded parameter server with BSP / SSP / asynchronous consistency."""
 
     Params = PsParams
+    crash_note = ("it keeps every worker's push clock (BSP waits for all N gradients, bounded delay for the slowest) "
+                  "and shards hold parts of the model")
     task_kinds = ("grad_step", "server_update")
 
     @classmethod
