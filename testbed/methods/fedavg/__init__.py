@@ -7,6 +7,14 @@ those weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one
 update, alternating by default or simultaneous with ``training.update_order``) and
 sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted by
 n_k.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
+
+Churn (topology ``availability``; ``protocol.py`` has the details): the server samples only the
+clients available at a round's start (m = min(m, available)); ``round_deadline`` (virtual seconds
+from the round's start) makes it average what has arrived by then and drop later replies when they
+arrive (their bytes are in the traffic log: they were sent); ``over_select`` f chooses
+ceil((1+f) m) clients and keeps the first m complete replies.  A client that crashes is skipped (the
+server stops waiting for it at once); a crashed server, or no client left, stops the run with that
+stop_reason.  A round without any reply leaves the model unchanged and still counts.
 The package: ``protocol.py`` (the server's rounds, a client's answer), ``state.py``
 (the aggregator and the stateless client).
 
