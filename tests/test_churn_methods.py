@@ -55,7 +55,7 @@ STOPPING = [  # (method, crash time: mid-run on this topology, why it stops)
     ({"name": "ps", "consistency": "eventual"}, "0.03s", "push clock"),
     ({"name": "centralized", "server_at": "b"}, "0.05s", "central worker"),
     ({"name": "gaia", "threshold": 0.0}, "0.1s", "clock barrier"),
-    ({"name": "mdgan", "swap_every_epochs": 0}, "0.3s", "feedback"),
+    ({"name": "mdgan", "swap_every_epochs": 0.2}, "0.3s", "D swaps"),
     ({"name": "sqm", "server_at": "c"}, "0.3s", "statistical query"),
 ]
 
@@ -83,6 +83,16 @@ def test_local_stops_when_every_site_has_crashed() -> None:
     _, session, _ = _drive({"name": "local"}, _topology({"a": crash * 2, "b": crash, "c": crash * 2}))
     assert session.stop_reason == "crashed: every site (the last, c/w1, at 0.045s)"
     assert session.iteration == 4
+
+
+def test_mdgan_without_swaps_drops_a_crashed_workers_feedback() -> None:
+    method, session, engine = _drive({"name": "mdgan", "swap_every_epochs": 0}, _crash_c_w1("0.3s"))
+    assert session.stop_reason is None and session.iteration == BUDGET
+    to_crashed = _sends(engine, "samples", src=method.server, dst="c/w1")
+    assert len(to_crashed) > 0 and to_crashed.t_send_s.max() < 0.3  # served while alive only
+    served = len(to_crashed) // 2
+    assert len(_sends(engine, "feedback", src="c/w1")) in (served - 1, served)  # the last one, if any, dropped
+    assert len(_sends(engine, "samples", src=method.server)) == 2 * (5 * BUDGET - (BUDGET - served))
 
 
 def test_fedavg_skips_a_client_that_crashes_mid_round() -> None:
