@@ -99,6 +99,7 @@ class Engine:
         self.stats: dict[str, NodeStats] = {}
         self.clock = NodeClock(topology, seed)
         self.crash_listeners: list[Callable[[str], None]] = []
+        self._crashes_pending = 0
         """Called with a node's id when it crashes (after its process is stopped)."""
         self._mailboxes: dict[str, simpy.FilterStore] = {}
         self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
@@ -133,17 +134,29 @@ class Engine:
         proc = self.env.process(_until_interrupted(process(self.node(node_id))))
         timer = self.env.timeout(max(crash_s - self.now_s, 0.0))
         timer.callbacks.append(lambda _event: self._crash(node_id, proc))
+        self._crashes_pending += 1
         return proc
 
     def _crash(self, node_id: str, proc: simpy.Process) -> None:
+        self._crashes_pending -= 1
         if proc.is_alive:
             proc.interrupt("crashed")
         for listener in self.crash_listeners:
             listener(node_id)
 
     def run(self, until: float | simpy.Event | None = None) -> None:
-        """Advance virtual time until ``until`` (a time or an event) or until nothing is left."""
-        self.env.run(until=until)
+        """Advance virtual time until ``until`` (a time or an event) or until nothing is left.
+
+        A crash still to come is not "something left": once only crash timers remain, the run is over
+        (else a crash configured at 1 h would drag every run's clock to 1 h)."""
+        if not self._crashes_pending or isinstance(until, simpy.Event):
+            self.env.run(until=until)
+            return
+        limit = math.inf if until is None else float(until)
+        while self.env.peek() <= limit and len(self.env._queue) > self._crashes_pending:  # SimPy: no public size
+            self.env.step()
+        if math.isfinite(limit) and self.env.peek() > limit:
+            self.env.run(until=limit)  # as env.run(until=limit) would end: at the limit
 
     # -- network ---------------------------------------------------------------------------------
     def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> Delivery:

@@ -51,8 +51,6 @@ def _sends(engine: Any, kind: str, src: str | None = None, dst: str | None = Non
 
 
 STOPPING = [  # (method, crash time: mid-run on this topology, why it stops)
-    ({"name": "ps"}, "0.3s", "BSP waits for all N gradients"),
-    ({"name": "ps", "consistency": "eventual"}, "0.03s", "push clock"),
     ({"name": "centralized", "server_at": "b"}, "0.05s", "central worker"),
     ({"name": "gaia", "threshold": 0.0}, "0.1s", "clock barrier"),
     ({"name": "mdgan", "swap_every_epochs": 0.2}, "0.3s", "D swaps"),
@@ -63,12 +61,34 @@ STOPPING = [  # (method, crash time: mid-run on this topology, why it stops)
 @pytest.mark.parametrize(("algorithm", "at", "why"), STOPPING, ids=lambda v: v.get("name") if isinstance(v, dict)
                          else None)
 def test_a_crash_stops_the_method_with_a_reason(algorithm: dict[str, Any], at: str, why: str) -> None:
-    _, session, engine = _drive(algorithm, _crash_c_w1(at))
+    _, session, _ = _drive(algorithm, _crash_c_w1(at))
     t = float(at.removesuffix("s"))
     assert session.stop_reason is not None and session.stop_reason.startswith(f"crashed: c/w1 at {t:g}s (")
     assert why in session.stop_reason
     assert 0 < session.iteration < BUDGET
-    assert _sends(engine, "pull", src="c/w1").t_send_s.max() < t if algorithm["name"] == "ps" else True
+
+
+@pytest.mark.parametrize(("consistency", "at"), [("sequential", 0.3), ("bounded_delay", 0.3), ("eventual", 0.1)])
+def test_ps_skips_a_crashed_worker(consistency: str, at: float) -> None:
+    _, session, engine = _drive({"name": "ps", "consistency": consistency, "tau": 1}, _crash_c_w1(f"{at}s"),
+                                     budget=60 if consistency == "sequential" else 80)
+    assert session.stop_reason is None and session.iteration == session.budget
+    pushes = _sends(engine, "grads_g", src="c/w1")
+    assert len(pushes) > 0 and pushes.t_send_s.max() < at < engine.now_s
+    assert len(_sends(engine, "grads_g", src="c/w0")) > len(pushes)
+
+
+def test_ps_bsp_steps_on_the_live_workers_from_the_crash_on() -> None:
+    method, _, engine = _drive({"name": "ps"}, _crash_c_w1("0.3s"), budget=20)
+    c_w1 = len(_sends(engine, "grads_g", src="c/w1"))
+    # every step but the ones after the crash has all five pushes; later steps have the other four's
+    assert len(_sends(engine, "grads_g")) == 5 * c_w1 + 4 * (20 - c_w1)
+    assert engine.stats[method.shards[0].node].tasks["server_update"] == 20
+
+
+def test_ps_shard_crash_stops_the_run() -> None:
+    _, session, _ = _drive({"name": "ps"}, _topology(a={"availability": {"crash_at": "0.3s"}}))
+    assert session.stop_reason == "crashed: a/ps0 at 0.3s (ps: each shard holds its part of G and D)"
 
 
 def test_local_skips_a_crashed_site_and_loses_its_generator() -> None:
@@ -150,10 +170,17 @@ def test_fedavg_over_selection_keeps_the_first_m_replies() -> None:
 
 
 def test_a_crash_in_a_run_is_its_stop_reason() -> None:
-    topology = tiny_topology((2, 1, 2), latency="15ms")
-    topology["datacenters"]["c"] = {"workers": [{}, {"availability": {"crash_at": "0.3s"}}]}
-    run = Run(load_experiment(tiny_experiment({"name": "ps"}, topology=topology, max_iterations=50)),
+    run = Run(load_experiment(tiny_experiment({"name": "sqm", "server_at": "c"}, topology=_crash_c_w1("0.3s"),
+                                              max_iterations=50, compute={"model": "fixed", "default": 0.003})),
               InProcessExecutor(), progress=False)
     run.execute()
-    assert run.stop_reason.startswith("crashed: c/w1 at 0.3s (ps:")
+    assert run.stop_reason.startswith("crashed: c/w1 at 0.3s (sqm:")
     assert 0 < run.iteration < 50 and run.virtual_time_s == pytest.approx(0.3)
+
+
+def test_a_crash_after_the_run_has_ended_does_not_move_its_clock() -> None:
+    run = Run(load_experiment(tiny_experiment({"name": "local"}, topology=_crash_c_w1("1h"), max_iterations=5)),
+              InProcessExecutor(), progress=False)
+    run.execute()
+    assert run.stop_reason == "max_iterations" and run.engine.now_s < 1.0
+    assert run.metrics[-1]["virtual_time_s"] < 1.0
