@@ -99,8 +99,8 @@ class Engine:
         self.stats: dict[str, NodeStats] = {}
         self.clock = NodeClock(topology, seed)
         self.crash_listeners: list[Callable[[str], None]] = []
-        self._crashes_pending = 0
         """Called with a node's id when it crashes (after its process is stopped)."""
+        self._crashes_pending = 0
         self._mailboxes: dict[str, simpy.FilterStore] = {}
         self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
         self._wake: simpy.Event | None = None
