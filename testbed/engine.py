@@ -38,6 +38,7 @@ import simpy
 import simpy.rt
 
 from testbed.accounting import TrafficAccountant
+from testbed.churn import NodeClock
 from testbed.compute import ComputeModel
 from testbed.executor import Executor, Handle
 from testbed.network import FlowNetwork
@@ -96,6 +97,10 @@ class Engine:
         self.network = FlowNetwork(topology, seed=seed, tcp=tcp)
         self.accountant = TrafficAccountant(topology, run_id)
         self.stats: dict[str, NodeStats] = {}
+        self.clock = NodeClock(topology, seed)
+        self.crash_listeners: list[Callable[[str], None]] = []
+        """Called with a node's id when it crashes (after its process is stopped)."""
+        self._crashes_pending = 0
         self._mailboxes: dict[str, simpy.FilterStore] = {}
         self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
         self._wake: simpy.Event | None = None
@@ -122,12 +127,36 @@ class Engine:
             self._mailboxes[node_id] = simpy.FilterStore(self.env)
 
     def spawn(self, node_id: str, process: Process) -> simpy.Process:
-        """Start ``process(ctx)`` as node ``node_id``'s SimPy process."""
-        return self.env.process(process(self.node(node_id)))
+        """Start ``process(ctx)`` as node ``node_id``'s SimPy process; a node that crashes is stopped then."""
+        crash_s = self.clock.crash_time_s(node_id)
+        if not math.isfinite(crash_s):
+            return self.env.process(process(self.node(node_id)))
+        proc = self.env.process(_until_interrupted(process(self.node(node_id))))
+        timer = self.env.timeout(max(crash_s - self.now_s, 0.0))
+        timer.callbacks.append(lambda _event: self._crash(node_id, proc))
+        self._crashes_pending += 1
+        return proc
+
+    def _crash(self, node_id: str, proc: simpy.Process) -> None:
+        self._crashes_pending -= 1
+        if proc.is_alive:
+            proc.interrupt("crashed")
+        for listener in self.crash_listeners:
+            listener(node_id)
 
     def run(self, until: float | simpy.Event | None = None) -> None:
-        """Advance virtual time until ``until`` (a time or an event) or until nothing is left."""
-        self.env.run(until=until)
+        """Advance virtual time until ``until`` (a time or an event) or until nothing is left.
+
+        A crash still to come is not "something left": once only crash timers remain, the run is over
+        (else a crash configured at 1 h would drag every run's clock to 1 h)."""
+        if not self._crashes_pending or isinstance(until, simpy.Event):
+            self.env.run(until=until)
+            return
+        limit = math.inf if until is None else float(until)
+        while self.env.peek() <= limit and len(self.env._queue) > self._crashes_pending:  # SimPy: no public size
+            self.env.step()
+        if math.isfinite(limit) and self.env.peek() > limit:
+            self.env.run(until=limit)  # as env.run(until=limit) would end: at the limit
 
     # -- network ---------------------------------------------------------------------------------
     def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> Delivery:
@@ -182,6 +211,15 @@ class Engine:
         delivered.succeed(message)
 
 
+def _until_interrupted(gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:
+    """Run a node's process until it ends or its node crashes (an Interrupt): then it just stops."""
+    try:
+        return (yield from gen)
+    except simpy.Interrupt:
+        gen.close()
+        return None
+
+
 class NodeContext:
     """What a node's process can do: compute, send, receive, resolve."""
 
@@ -191,6 +229,7 @@ class NodeContext:
         self.speed = engine.topology.speed_of(node_id)
         self.datacenter = engine.topology.datacenter_of(node_id)
         self._stats = engine.stats[node_id]
+        self._static = engine.topology.dynamics_of(node_id).static
 
     @property
     def now_s(self) -> float:
@@ -211,7 +250,12 @@ class NodeContext:
         if engine.compute_model.needs_measurement:
             first = handle[0] if isinstance(handle, list) else handle
             measured = engine.executor.elapsed_s(first) / max(units, 1e-12)
-        duration = units * engine.compute_model.duration_s(kind, self.speed, measured)
+        if self._static:
+            duration = units * engine.compute_model.duration_s(kind, self.speed, measured)
+        else:  # speed profile, slowdown, down time: testbed.churn
+            work_s = units * engine.compute_model.duration_s(kind, 1.0, measured) * engine.clock.slowdown_factor(
+                self.node_id)
+            duration = engine.clock.finish_s(self.node_id, self.now_s, work_s) - self.now_s
         self._stats.compute_s += duration
         self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
         return engine.env.timeout(duration, value=handle)
@@ -245,6 +289,25 @@ class NodeContext:
         event = mailbox.get(matches)
         event.callbacks.append(lambda ev: self._account_wait(start, ev.value))
         return event
+
+    def recv_until(self, deadline_s: float, accept: Callable[[Message], bool]) -> Generator[
+            simpy.Event, Any, Message | None]:
+        """``msg = yield from ctx.recv_until(t, accept)``: the next message ``accept`` takes, or None at
+        virtual time ``deadline_s`` (the wait is then withdrawn: a later message stays in the mailbox)."""
+        engine = self.engine
+        start = self.now_s
+        get = engine._mailboxes[self.node_id].get(accept)
+        if math.isfinite(deadline_s):
+            timer = engine.env.timeout(max(deadline_s - start, 0.0))
+            yield get | timer
+        else:
+            yield get
+        if get.triggered:
+            self._account_wait(start, get.value)
+            return get.value
+        get.cancel()
+        self._stats.waiting_s += self.now_s - start
+        return None
 
     def _account_wait(self, start_s: float, message: Message) -> None:
         end = self.now_s
@@ -299,3 +362,31 @@ class ExecutorSession:
         if self.engine is None:
             raise RuntimeError("processes are spawned in Algorithm.start(), after setup")
         self.engine.spawn(node, process)
+
+    def available(self, node: str) -> bool:
+        """Whether ``node`` is up now (virtual time; testbed.churn)."""
+        return self.engine is None or self.engine.clock.available(node, self.engine.now_s)
+
+    def next_change_s(self, node: str) -> float:
+        """When ``node``'s availability next changes (virtual seconds; ``inf``: never)."""
+        return math.inf if self.engine is None else self.engine.clock.next_change_s(node, self.engine.now_s)
+
+    def crash_time_s(self, node: str) -> float:
+        """When ``node`` crashes for good (``inf``: never)."""
+        return math.inf if self.engine is None else self.engine.clock.crash_time_s(node)
+
+    def watch_crashes(self, on_crash: Callable[[str, float], str | None]) -> None:
+        """After the engine exists: ask ``on_crash(node, t_s)`` at every crash; a returned reason stops the run."""
+        engine = self.engine
+        assert engine is not None
+
+        def listen(node: str) -> None:
+            reason = on_crash(node, engine.now_s)
+            if reason is not None:
+                self.stop(reason)
+
+        engine.crash_listeners.append(listen)
+
+    def stop(self, reason: str) -> None:
+        """End the run with ``reason`` (its stop_reason); a Session implements it."""
+        raise NotImplementedError

@@ -82,6 +82,10 @@ class Run(ExecutorSession):
             self._stop("max_iterations")
         self.should_stop()
 
+    def stop(self, reason: str) -> None:
+        """End the run with ``reason`` (a method's: e.g. a node it needs crashed)."""
+        self._stop(reason)
+
     def _stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
@@ -141,6 +145,7 @@ class Run(ExecutorSession):
         tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
         self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,
                              run_id=spec.name, header_nbytes=spec.header_nbytes)
+        self.watch_crashes(self.algorithm.node_crashed)
         self.evaluate()
         self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,
                          disable=not self._progress_enabled, dynamic_ncols=True)

@@ -33,6 +33,7 @@ from typing import Any
 import networkx as nx
 
 from testbed.errors import ConfigError
+from testbed.node_dynamics import STATIC, NodeDynamics
 
 LinkKey = tuple[str, str]
 """A directed link: (from, to), each a node id or a datacenter name (the DC switch)."""
@@ -60,6 +61,8 @@ class Worker:
     index: int
     speed: float = 1.0
     gpus: float = 0.0
+    dynamics: NodeDynamics = STATIC
+    """Availability, speed profile and slowdown (testbed.node_dynamics), its datacenter's merged in."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Datacenter:
     lan: LanParams
     speed: float = 1.0
     location: tuple[float, float] | None = None
+    dynamics: NodeDynamics = STATIC
+    """The datacenter's default: its service nodes' behaviour over time, and its workers' fallback."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +216,17 @@ class Topology:
         dc = self._dc_by_name[self.datacenter_of(node_id)]
         match = _WORKER_ID.match(node_id.partition("/")[2])
         return dc.workers[int(match.group(1))].speed if match else dc.speed
+
+    def dynamics_of(self, node_id: str) -> NodeDynamics:
+        """A node's availability, speed profile and slowdown (workers: their own; service nodes: the DC's)."""
+        dc = self._dc_by_name[self.datacenter_of(node_id)]
+        match = _WORKER_ID.match(node_id.partition("/")[2])
+        return dc.workers[int(match.group(1))].dynamics if match else dc.dynamics
+
+    @property
+    def static(self) -> bool:
+        """True when no node's availability, speed or slowdown varies (the engine's original path)."""
+        return all(dc.dynamics.static and all(w.dynamics.static for w in dc.workers) for dc in self.datacenters)
 
     # -- links and routes --------------------------------------------------------------------
     def link(self, key: LinkKey) -> LinkInfo:

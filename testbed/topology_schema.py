@@ -11,6 +11,8 @@ Schema (docs/design.md §3)::
     lan: {bandwidth: 10Gbps, latency: 0.1ms}           # default for every DC
     datacenters:
       us-east: {workers: 4, device: {speed: 1.0}, gpus_per_worker: 1, location: [39.0, -77.5]}
+      edge: {workers: [{availability: {down: [[100s, 200s]], crash_at: 900s}}],   # testbed.node_dynamics_schema
+             device: {speed_profile: [[0s, 1.0], [600s, 0.5]], slowdown: {p: 0.1, factor: 5}}}
       ap-south: {workers: [{speed: 1.0}, {speed: 0.5, gpus: 1}],
                  lan: {bandwidth: {up: 5Mbps, down: 20Mbps}, latency: 30ms}}
     links:
@@ -30,15 +32,16 @@ from typing import Any
 import networkx as nx
 
 from testbed.errors import ConfigError
+from testbed.node_dynamics_schema import parse_dynamics
 from testbed.topology import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker
 from testbed.units import UnitError, parse_bandwidth_bps, parse_seconds
 from testbed.yamlio import read_yaml_file
 
 TOP_KEYS = {"name", "lan", "datacenters", "links", "description"}
 LAN_KEYS = {"bandwidth", "latency", "jitter", "egress_usd_per_gb"}
-DC_KEYS = {"workers", "device", "gpus_per_worker", "lan", "location"}
-WORKER_KEYS = {"speed", "gpus"}
-DEVICE_KEYS = {"speed"}
+DC_KEYS = {"workers", "device", "gpus_per_worker", "lan", "location", "availability"}
+WORKER_KEYS = {"speed", "gpus", "speed_profile", "slowdown", "availability"}
+DEVICE_KEYS = {"speed", "speed_profile", "slowdown"}
 LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile"}
 PROFILE_KEYS = {"at", "bandwidth", "latency"}
 DEFAULT_LAN = {"bandwidth": "10Gbps", "latency": "0.1ms"}
@@ -181,6 +184,7 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     device = r.keys(spec.get("device", {}), DEVICE_KEYS, f"{where}.device")
     dc_speed = r.number(device.get("speed", 1.0), f"{where}.device.speed", lo=0, lo_open=True, hi=1e6)
     gpus = r.number(spec.get("gpus_per_worker", 0), f"{where}.gpus_per_worker", hi=64)
+    dc_dynamics = parse_dynamics(r, device, f"{where}.device", spec.get("availability"))
     lan = default_lan
     if "lan" in spec:
         merged = {**DEFAULT_LAN, **raw_default_lan, **r.keys(spec["lan"], LAN_KEYS, f"{where}.lan")}
@@ -207,6 +211,7 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
             node_id=f"{name}/w{i}", datacenter=name, index=i,
             speed=r.number(w.get("speed", dc_speed), f"{where}.workers[{i}].speed", lo=0, lo_open=True, hi=1e6),
             gpus=r.number(w.get("gpus", gpus), f"{where}.workers[{i}].gpus", hi=64),
+            dynamics=parse_dynamics(r, w, f"{where}.workers[{i}]", w.get("availability")).merged_over(dc_dynamics),
         ))
     location = spec.get("location")
     if location is not None:
@@ -214,7 +219,8 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
             raise r.fail(f"{where}.location", "expected [latitude, longitude]", "write location: [39.0, -77.5]")
         location = (r.number(location[0], f"{where}.location[0]", lo=-90, hi=90),
                     r.number(location[1], f"{where}.location[1]", lo=-180, hi=180))
-    return Datacenter(name=name, workers=tuple(workers), lan=lan, speed=dc_speed, location=location)
+    return Datacenter(name=name, workers=tuple(workers), lan=lan, speed=dc_speed, location=location,
+                      dynamics=dc_dynamics)
 
 
 def _link(r: _Reader, spec: object, where: str, dc_names: set[str]) -> WanLink:

@@ -45,9 +45,14 @@ class FakeSession(ExecutorSession):
         self.budget = budget
         self.executor = SizeBlindExecutor()
         self.engine: Engine | None = None
+        self.stop_reason: str | None = None
 
     def should_stop(self) -> bool:
-        return self.iteration >= self.budget
+        return self.stop_reason is not None or self.iteration >= self.budget
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
 
     def complete_iteration(self) -> None:
         self.iteration += 1
@@ -55,16 +60,20 @@ class FakeSession(ExecutorSession):
     def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None) -> Engine:
         """Set the method up, run it to the budget in virtual time; returns the engine (traffic, stats)."""
         method.setup()
-        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002))
+        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002),
+                             seed=self.setup.seed)
+        self.watch_crashes(method.node_crashed)
         method.start()
         self.engine.run()
         return self.engine
 
 
 def fake_method(algorithm: dict[str, Any], *, workers: tuple[int, ...] = (2, 1, 2), budget: int = 3,
-                update_order: str = "alternating", batch_size: int = 16) -> tuple[Algorithm, FakeSession]:
-    """A method on a fake session: ring8 (400 samples), a small MLP, ``workers`` per datacenter."""
-    topology = load_topology(tiny_topology(workers, latency="15ms"))
+                update_order: str = "alternating", batch_size: int = 16,
+                topology_dict: dict[str, Any] | None = None) -> tuple[Algorithm, FakeSession]:
+    """A method on a fake session: ring8 (400 samples), a small MLP, ``workers`` per datacenter
+    (or the topology ``topology_dict``)."""
+    topology = load_topology(topology_dict or tiny_topology(workers, latency="15ms"))
     dcs = {dc.name: i for i, dc in enumerate(topology.datacenters)}
     setup = NodeSetup(dataset="ring8", partition="iid", num_workers=len(topology.nodes),
                       groups=tuple(dcs[topology.datacenter_of(w)] for w in topology.nodes), model="mlp2d",

@@ -46,7 +46,8 @@ def test_resolved_config_round_trips(experiment) -> None:
     spec = load_experiment(experiment({"name": "fedavg", "client_fraction": 0.5}))
     resolved = spec.resolved()
     assert resolved["algorithm"] == {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1.0,
-                                     "batch_size": 0, "server_at": None}
+                                     "batch_size": 0, "server_at": None, "round_deadline": None,
+                                     "over_select": 0.0}
     again = load_experiment(yaml.safe_load(yaml.safe_dump(resolved)))
     assert again.resolved() == resolved
 

@@ -2,8 +2,9 @@
 
 A method (Flower's ``Strategy`` spirit) only decides *who computes what and who sends what to
 whom*.  It sees a :class:`Session` -- its workers and topology, the node setup, a seeded RNG, and
-six verbs (host a node state, call a node, resolve a value, spawn a process, ask whether to
-stop, complete an iteration) -- and never the orchestrator behind it: not the wall clock, the
+the verbs (host a node state, call a node, resolve a value, spawn a process, ask whether to
+stop, complete an iteration, stop with a reason, ask whether a node is up) -- and never the
+orchestrator behind it: not the wall clock, the
 evaluator, the progress bar, the files, the transport.  testbed.run implements the Session for
 real runs; a test can drive a method through a small fake one.
 
@@ -75,6 +76,18 @@ class Session(Protocol):
     def complete_iteration(self) -> None:
         """One iteration of the method finished (the run may evaluate or stop)."""
 
+    def stop(self, reason: str) -> None:
+        """End the run now with ``reason`` as its stop_reason (e.g. a node the method needs crashed)."""
+
+    def available(self, node: str) -> bool:
+        """Whether ``node`` is up at the current virtual time (topology ``availability``; testbed.churn)."""
+
+    def next_change_s(self, node: str) -> float:
+        """The virtual time at which ``node``'s availability next changes (``inf``: never)."""
+
+    def crash_time_s(self, node: str) -> float:
+        """The virtual time at which ``node`` crashes for good (``inf``: never)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class NoParams:
@@ -88,6 +101,8 @@ class Algorithm(ABC):
     Params: ClassVar[type] = NoParams
     task_kinds: ClassVar[tuple[str, ...]] = ()
     """Compute task kinds this method charges (calibrated before training)."""
+    crash_note: ClassVar[str] = "it cannot go on without it"
+    """Why a crash stops this method (the default :meth:`node_crashed` puts it in the stop reason)."""
     update_orders: ClassVar[tuple[str, ...]] = ("simultaneous",)
     """G/D update orders the method offers (``training.update_order``); the first is its native one."""
 
@@ -120,6 +135,11 @@ class Algorithm(ABC):
     def footing(self) -> dict[str, Any]:
         """``update_order``, what one ``iteration`` is, and the optimiser steps it applies to G and D
         (``g_steps_per_iteration``, ``d_steps_per_iteration``, summed over every copy of each net)."""
+
+    def node_crashed(self, node: str, t_s: float) -> str | None:
+        """Node ``node`` crashed at ``t_s`` (its process has stopped, its state is lost): return the run's
+        stop reason, or None where the method goes on without it.  Default: stop, naming the node."""
+        return f"crashed: {node} at {t_s:g}s ({self.name}: {self.crash_note})"
 
     def snapshot_of(self, node: str) -> Any:
         """The snapshot handle of a node holding a whole G (worker, server, learner)."""

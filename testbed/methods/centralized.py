@@ -8,6 +8,10 @@ joins data-parallel training inside the datacenter: a synchronous parameter
 server on a service node ``<dc>/ps0`` over the LAN (per step per central worker:
 4(|G|+|D|) B of gradients up and of parameters down).  Iterations are training steps.
 The generator evaluated is the shard's G with the first central worker's BatchNorm statistics.
+
+Churn (topology ``availability``): a node that is down pauses; a crashed node stops the run with
+``stop_reason`` naming it (the central BSP waits for every central worker, and a crashed sender's
+data never arrives).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class Centralized(Algorithm):
     """Move the data, then train data-parallel in one datacenter."""
 
     Params = CentralizedParams
+    crash_note = ("training waits for every central worker's gradients and for all the shipped data")
     task_kinds = ("grad_step", "server_update")
 
     @classmethod

@@ -5,6 +5,11 @@ a non-IID partition leaves each generator seeing only its own classes.  Each
 worker takes ``max_iterations`` training steps (one D step + one G step); the
 run's iteration is the slowest worker's step count, and the reported quality is
 the mean over all sites' generators (``<metric>_std``: their spread).
+
+Churn (topology ``availability``): a site that is down pauses (its steps wait until it is back); a
+site that crashes is skipped -- the others go on, the run's iteration becomes the slowest *live*
+site's count, and the crashed site's generator is lost (no longer scored).  When every site has
+crashed the run stops with that reason.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Local(Algorithm):
         for i, worker in enumerate(s.workers):
             s.host(worker, GanWorker, s.setup, i)
         self.steps = dict.fromkeys(s.workers, 0)
+        self.live = list(s.workers)
 
     def start(self) -> None:
         for worker in self.session.workers:
@@ -43,16 +49,32 @@ class Local(Algorithm):
         limit = s.setup.max_iterations
         while not s.should_stop() and (limit is None or self.steps[ctx.node_id] < limit):
             yield ctx.compute("train_step", "train_steps", 1)
-            before = min(self.steps.values())
             self.steps[ctx.node_id] += 1
-            if min(self.steps.values()) > before:
-                s.complete_iteration()
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Complete the iterations every live site has now taken."""
+        s = self.session
+        while s.iteration < min(self.steps[w] for w in self.live):
+            s.complete_iteration()
+
+    def node_crashed(self, node: str, t_s: float) -> str | None:
+        """Skip the crashed site; stop once none is left."""
+        if node in self.live:
+            self.live.remove(node)
+        if not self.live:
+            return f"crashed: every site (the last, {node}, at {t_s:g}s)"
+        self._catch_up()
+        return None
+
+    def _sites(self) -> list[str]:
+        return self.live or self.session.workers
 
     def generators(self) -> dict[str, Any]:
-        return {worker: self.snapshot_of(worker) for worker in self.session.workers}
+        return {worker: self.snapshot_of(worker) for worker in self._sites()}
 
     def lr_probes(self) -> list[Any]:
-        return self.probes_of(self.session.workers)
+        return self.probes_of(self._sites())
 
     def footing(self) -> dict[str, Any]:
         sites = len(self.session.workers)

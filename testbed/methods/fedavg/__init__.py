@@ -7,6 +7,14 @@ those weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one
 update, alternating by default or simultaneous with ``training.update_order``) and
 sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted by
 n_k.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
+
+Churn (topology ``availability``; ``protocol.py`` has the details): the server samples only the
+clients available at a round's start (m = min(m, available)); ``round_deadline`` (virtual seconds
+from the round's start) makes it average what has arrived by then and drop later replies when they
+arrive (their bytes are in the traffic log: they were sent); ``over_select`` f chooses
+ceil((1+f) m) clients and keeps the first m complete replies.  A client that crashes is skipped (the
+server stops waiting for it at once); a crashed server, or no client left, stops the run with that
+stop_reason.  A round without any reply leaves the model unchanged and still counts.
 The package: ``protocol.py`` (the server's rounds, a client's answer), ``state.py``
 (the aggregator and the stateless client).
 
@@ -29,17 +37,39 @@ from testbed.methods.api import Algorithm, check_batch_size, check_one_datacente
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
 from testbed.topology import Topology
+from testbed.units import UnitError, parse_seconds
 
 
 @dataclass(frozen=True)
 class FedAvgParams:
     """``client_fraction`` C, ``local_epochs`` E, ``batch_size`` B (default: training.batch_size),
-    ``server_at``: the aggregating datacenter."""
+    ``server_at``: the aggregating datacenter; ``round_deadline`` and ``over_select`` (churn, stragglers)."""
 
     client_fraction: float = 1.0
     local_epochs: float = 1.0
     batch_size: int = 0
     server_at: Any = None
+    round_deadline: Any = None
+    """Virtual seconds from a round's start (``30s``); replies later than that are dropped. None: wait."""
+    over_select: float = 0.0
+    """Choose ceil((1 + over_select) m) clients, keep the first m complete replies."""
+
+
+def round_deadline_s(params: FedAvgParams, src: str) -> float:
+    """``round_deadline`` in seconds (inf when unset); a ConfigError unless it is a positive time with a unit."""
+    value = params.round_deadline
+    if value is None:
+        return math.inf
+    fix = "write a time with its unit, e.g. round_deadline: 30s"
+    if isinstance(value, bool) or not isinstance(value, str) or value.strip()[-1:].isdigit():
+        raise ConfigError(src, "algorithm.round_deadline", f"{value!r} has no unit", fix)
+    try:
+        seconds = parse_seconds(value)
+    except UnitError as err:
+        raise ConfigError(src, "algorithm.round_deadline", str(err), fix) from None
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ConfigError(src, "algorithm.round_deadline", f"must be > 0, got {value!r}", fix)
+    return seconds
 
 
 @register("fedavg")
@@ -60,6 +90,10 @@ class FedAvg(Algorithm):
                               "give E > 0 local epochs, e.g. 1")
         check_batch_size(params.batch_size, src, "B")
         check_one_datacenter(params.server_at, topology, src)
+        round_deadline_s(params, src)
+        if not 0 <= params.over_select <= 10:
+            raise ConfigError(src, "algorithm.over_select", f"{params.over_select} is outside [0, 10]",
+                              "give the extra fraction of clients to choose, e.g. 0.3")
 
     def setup(self) -> None:
         s = self.session
@@ -71,13 +105,20 @@ class FedAvg(Algorithm):
         sizes = [s.call(w, "num_samples") for w in s.workers]
         self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, self.params.local_epochs,
-                               self.clients_per_round())
+                               self.clients_per_round(), round_deadline_s(self.params, "<params>"),
+                               self.params.over_select)
 
     def start(self) -> None:
         s = self.session
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
         for worker in s.workers:
             s.spawn(worker, lambda ctx: client(ctx, s, self.plan))
+
+    def node_crashed(self, node: str, t_s: float) -> str | None:
+        """A client may crash (the server stops waiting for it); the server may not."""
+        if node == self.server:
+            return f"crashed: {node} at {t_s:g}s (the fedavg server holds the global model)"
+        return None
 
     def clients_per_round(self) -> int:
         return max(math.floor(self.params.client_fraction * len(self.session.workers)), 1)

@@ -48,6 +48,10 @@ workers get no PS; every DC holds a full, approximately synchronised replica) is
 metrics are their mean, with ``<metric>_std`` the spread across datacenters.  The filter and mirror additions run on the
 PS state without a compute charge (a few vector ops, cheaper than the Adam step,
 which is charged ``server_update``).
+
+Churn (topology ``availability``): a node that is down pauses; a crashed worker, server or datacenter
+stops the run with ``stop_reason`` naming it (the inter-DC clock barrier and each DC's BSP wait for
+every member).
 """
 
 from __future__ import annotations
@@ -87,6 +91,8 @@ class Gaia(Algorithm):
     """A parameter server per datacenter; significance-filtered updates across datacenters."""
 
     Params = GaiaParams
+    crash_note = ("each datacenter's copy and its parameter servers are part of the global model, "
+                  "and the clock barrier waits for every datacenter")
     task_kinds = ("grad_step", "server_update")
 
     @classmethod

@@ -39,6 +39,12 @@ Decisions (the paper leaves them open or the design asks to fix them):
   worker really sends and receives one D; no swap with N = 1), and waits for the D it
   receives before its next D step.  The receiver resets D's Adam state: the moments
   were estimated for another network.  BatchNorm buffers, if D had any, are not swapped.
+
+Churn (topology ``availability``): a node that is down pauses (the server waits for its feedback).
+Without swaps (``swap_every_epochs: 0``) a crashed worker is skipped: the server stops waiting for its
+feedback at the crash, drops it, steps G on the others' and serves only live workers from then on
+(its D_n is lost).  With swaps, or when the server crashes, the run stops with ``stop_reason`` naming
+the node (a swap's derangement would send a discriminator to, or wait for one from, a node that is gone).
 """
 
 from __future__ import annotations
@@ -88,6 +94,7 @@ class MdGan(Algorithm):
     """Server-side generator, worker-side discriminators, samples and feedback on the wire."""
 
     Params = MdganParams
+    crash_note = ("D swaps pass through every worker, and the server holds G")
     task_kinds = ("mdgan_generate", "mdgan_d_step", "mdgan_feedback", "mdgan_backprop")
     update_orders = ("alternating", "simultaneous")
 
@@ -127,6 +134,12 @@ class MdGan(Algorithm):
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
         for i, worker in enumerate(s.workers):
             s.spawn(worker, lambda ctx, i=i: work(ctx, s, self.plan, i))
+
+    def node_crashed(self, node: str, t_s: float) -> str | None:
+        """Without swaps a crashed worker is skipped (the server drops its feedback); else stop."""
+        if node != self.server and self.period is None:
+            return None
+        return super().node_crashed(node, t_s)
 
     def generators(self) -> dict[str, Any]:
         return {"mdgan": self.snapshot_of(self.server)}

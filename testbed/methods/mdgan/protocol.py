@@ -5,10 +5,13 @@ every feedback, back-propagate it through G (one G step), count the iteration.  
 its two batches, take L steps of D_n on X(d) and answer F_n on X(g) (in the configured update
 order), and every P iterations swap D_n with its peer under the iteration's derangement.
 Sizes: a batch and a feedback are 4 b d B each; a swapped D is 4|D| B.
+Churn (without swaps): the server serves only workers that have not crashed, and stops waiting for
+a worker's feedback when it crashes (that feedback is dropped; G steps on the others').
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +24,7 @@ from testbed.methods.common.sizes import wire_sizes
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import NodeContext
+    from testbed.engine import Message, NodeContext
 
 
 def derangement(n: int, rng: np.random.Generator) -> list[int]:
@@ -64,9 +67,12 @@ class MdganPlan:
 def serve(ctx: NodeContext, s: Session, plan: MdganPlan) -> Generator[simpy.Event, Any, None]:
     """The server: generate, hand out X(d) and X(g), apply the feedback; one G step per iteration."""
     count = plan.generated
-    workers = s.workers
     batch_nbytes = wire_sizes(s.setup).samples_nbytes(plan.batch_size)
     while not s.should_stop():
+        workers = [w for w in s.workers if s.crash_time_s(w) > ctx.now_s]  # all, unless some crashed
+        if not workers:
+            s.stop("mdgan: every worker has crashed")
+            return
         shift = int(s.rng.integers(count))
         batches = yield ctx.compute("mdgan_generate", "generate", count, units=count, num_returns=count)
         g_batch = []
@@ -74,11 +80,23 @@ def serve(ctx: NodeContext, s: Session, plan: MdganPlan) -> Generator[simpy.Even
             ctx.send(worker, batches[(shift + i) % count], "samples", nbytes=batch_nbytes)  # X(d), sent first
             ctx.send(worker, batches[(shift + i + 1) % count], "samples", nbytes=batch_nbytes)  # X(g)
             g_batch.append((shift + i + 1) % count)
-        feedbacks = []
-        for worker in workers:
-            feedbacks.append((yield ctx.recv(kind="feedback", src=worker)).payload)
-        yield ctx.compute("mdgan_backprop", "apply", g_batch, *feedbacks, units=len(set(g_batch)))
+        feedbacks, kept = [], []
+        for worker, batch in zip(workers, g_batch, strict=True):
+            message = yield from _feedback(ctx, s, worker)
+            if message is not None:  # None: the worker crashed first, its feedback is dropped
+                feedbacks.append(message.payload)
+                kept.append(batch)
+        if kept:
+            yield ctx.compute("mdgan_backprop", "apply", kept, *feedbacks, units=len(set(kept)))
         s.complete_iteration()
+
+
+def _feedback(ctx: NodeContext, s: Session, worker: str) -> Generator[simpy.Event, Any, Message | None]:
+    """``worker``'s feedback, or None if it crashes before the feedback arrives."""
+    crash_s = s.crash_time_s(worker)
+    if crash_s == math.inf:
+        return (yield ctx.recv(kind="feedback", src=worker))
+    return (yield from ctx.recv_until(crash_s, lambda m: m.kind == "feedback" and m.src == worker))
 
 
 def work(ctx: NodeContext, s: Session, plan: MdganPlan, index: int) -> Generator[simpy.Event, Any, None]:

@@ -30,6 +30,12 @@ reuse them), ``state.py`` the shard and worker states.
 Evaluation: the generator's parameters are the shards' G segments; its BatchNorm running
 statistics (if any) are the first worker's -- the only place they exist, since workers run G
 forward (G's statistics depend on latents and G, not on a worker's data).
+
+Churn (topology ``availability``): a node that is down pauses (its compute waits until it is back), so
+BSP waits for it.  A crashed worker is skipped: from its crash on, each shard's BSP step waits only
+for the live workers (a push it made before crashing still counts), bounded delay measures the
+slowest live worker, and its pending pulls go unanswered.  A crashed shard (its key range is lost), or
+every worker crashed, stops the run with ``stop_reason`` naming it.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class ParameterServer(Algorithm):
     """Sharded parameter server with BSP / SSP / asynchronous consistency."""
 
     Params = PsParams
+    crash_note = "each shard holds its part of G and D"
     task_kinds = ("grad_step", "server_update")
 
     @classmethod
@@ -92,6 +99,15 @@ class ParameterServer(Algorithm):
         for shard in self.shards:
             s.spawn(shard.node, lambda ctx, sh=shard: ps_shard(
                 ctx, s, sh, s.workers, p.consistency, p.tau, (sh.hi - sh.lo) / total, progress))
+
+    def node_crashed(self, node: str, t_s: float) -> str | None:
+        """A crashed worker is skipped (the shards' step rule counts the live ones); a shard is not."""
+        s = self.session
+        if node not in s.workers:
+            return super().node_crashed(node, t_s)
+        if all(s.crash_time_s(w) <= t_s for w in s.workers):
+            return f"crashed: every worker (the last, {node}, at {t_s:g}s)"
+        return None
 
     def generators(self) -> dict[str, Any]:
         return {"ps": shard_generator(self.session, self.shards, self.session.workers[0])}

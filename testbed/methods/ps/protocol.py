@@ -3,12 +3,16 @@
 A worker pulls every shard's key range, computes gradients, pushes them, and repeats; a shard
 answers pulls when its consistency model allows and applies pushed gradients.  Gaia (inside a
 datacenter) and the centralised baseline (inside the central datacenter) run these same loops.
+Churn: a worker that crashes is dropped from the shard's step rule from then on (BSP waits for
+the live workers' pushes, a crashed worker's push already in still counts; bounded delay measures
+the slowest live worker); the shard is woken at each worker's crash to re-check.
 Every payload's size is declared from the shapes (testbed.methods.common.sizes): a shard's G
 part is 4 x its G keys, its D part 4 x its D keys, and gradients are cut the same way.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,7 +24,7 @@ from testbed.methods.ps.state import shard_ranges
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import NodeContext
+    from testbed.engine import Message, NodeContext
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,35 @@ def ps_worker(ctx: NodeContext, session: Session, shards: list[Shard]) -> Genera
         clock += 1
 
 
+class LiveWorkers:
+    """A shard's view of its workers under churn: who is still alive, and a wake-up at each crash.
+
+    Without crashes configured it is the plain loop (every worker, ``ctx.recv()``), byte for byte."""
+
+    def __init__(self, session: Session, workers: list[str]) -> None:
+        self.workers = workers
+        self.crash_s = {w: t for w in workers if (t := session.crash_time_s(w)) != math.inf}
+
+    def live(self, now_s: float) -> list[str]:
+        """The workers that have not crashed by ``now_s``."""
+        if not self.crash_s:
+            return self.workers
+        return [w for w in self.workers if self.crash_s.get(w, math.inf) > now_s] or self.workers
+
+    def all_pushed(self, pushers: set[str], now_s: float) -> bool:
+        """BSP: every live worker has pushed this step (a crashed worker's push, if in, still counts)."""
+        if not self.crash_s:
+            return len(pushers) == len(self.workers)
+        return pushers.issuperset(self.live(now_s))
+
+    def next_message(self, ctx: NodeContext) -> Generator[simpy.Event, Any, Message | None]:
+        """The next message, or None when a worker crashes first (the step rule is then re-checked)."""
+        if not self.crash_s:
+            return (yield ctx.recv())
+        upcoming = [t for t in self.crash_s.values() if t > ctx.now_s]
+        return (yield from ctx.recv_until(min(upcoming, default=math.inf), lambda _m: True))
+
+
 def ps_shard(ctx: NodeContext, session: Session, shard: Shard, workers: list[str], consistency: str, tau: int,
              share: float, progress: ShardProgress) -> Generator[simpy.Event, Any, None]:
     """Answer pulls when the consistency model allows; apply pushed gradients."""
@@ -116,27 +149,30 @@ def ps_shard(ctx: NodeContext, session: Session, shard: Shard, workers: list[str
     partial: dict[str, dict[str, Any]] = {}
     step_buffer: list[Any] = []
     needed = {kind for kind, held in (("grads_g", shard.has_g), ("grads_d", shard.has_d)) if held}
+    churn = LiveWorkers(session, workers)
+    pushers: set[str] = set()
     while True:
-        msg = yield ctx.recv()
+        msg = yield from churn.next_message(ctx)
         if session.should_stop():
             continue
-        if msg.kind == "pull":
+        if msg is not None and msg.kind == "pull":
             pending.append((msg.src, msg.payload))
-        else:
+        elif msg is not None:
             part = partial.setdefault(msg.src, {})
             part[msg.kind] = msg.payload
             if set(part) == needed:
                 del partial[msg.src]
                 pushes[msg.src] += 1
+                pushers.add(msg.src)
                 step_buffer.extend([part.get("grads_g", EMPTY), part.get("grads_d", EMPTY)])
-                if consistency != "sequential" or len(step_buffer) == 2 * len(workers):
-                    yield ctx.compute("server_update", "apply", *step_buffer, units=share)
-                    step_buffer = []
-                    version += 1
-                    progress.updated(shard.node)
-                    if session.should_stop():
-                        continue
-        slowest = min(pushes.values())
+        if step_buffer and (consistency != "sequential" or churn.all_pushed(pushers, ctx.now_s)):
+            yield ctx.compute("server_update", "apply", *step_buffer, units=share)
+            step_buffer, pushers = [], set()
+            version += 1
+            progress.updated(shard.node)
+            if session.should_stop():
+                continue
+        slowest = min(pushes[w] for w in churn.live(ctx.now_s))
         ready = [(w, c) for w, c in pending if consistency == "eventual"
                  or (consistency == "sequential" and version >= c and within_budget(session, c))
                  or (consistency == "bounded_delay" and slowest >= c - tau)]

@@ -28,6 +28,9 @@ Decisions:
   the mean over *all* data, so a DC's answer is its workers' answers weighted by
   their shard sizes n_k / n_dc, and the learner weights DCs by n_dc / n.  With
   non-IID data (``by_datacenter``) this keeps every class at its true frequency.
+
+Churn (topology ``availability``): a node that is down pauses; a crashed worker or learner stops the
+run with ``stop_reason`` naming it (each query's answer sums over every datacenter).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class StatisticalQuery(Algorithm):
     """A central learner asking datacenters for real-data gradient statistics."""
 
     Params = SqmParams
+    crash_note = ("the learner waits for every datacenter's answer to each statistical query")
     task_kinds = ("sq_query", "sq_fake", "sq_step")
     update_orders = ("alternating", "simultaneous")
 
