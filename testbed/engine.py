@@ -29,6 +29,7 @@ communication.  :class:`RealtimeEngine` makes virtual time follow the wall clock
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ import simpy
 import simpy.rt
 
 from testbed.accounting import TrafficAccountant
+from testbed.compression.spec import CompressionSpec
+from testbed.compression.wire import Wire
 from testbed.compute import ComputeModel
 from testbed.executor import Executor, Handle
 from testbed.network import FlowNetwork
@@ -87,11 +90,14 @@ class Engine:
     """Runs node processes against the flow network and the compute model."""
 
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
-                 tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES) -> None:
+                 tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES,
+                 compression: CompressionSpec | None = None) -> None:
         self.topology = topology
         self.executor = executor
         self.compute_model = compute
         self.header_nbytes = header_nbytes
+        self.wire = Wire(compression, executor) if compression else None
+        """Compressed message kinds (testbed.compression.wire), or None."""
         self.env = self._make_environment()
         self.network = FlowNetwork(topology, seed=seed, tcp=tcp)
         self.accountant = TrafficAccountant(topology, run_id)
@@ -131,6 +137,8 @@ class Engine:
 
     # -- network ---------------------------------------------------------------------------------
     def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> Delivery:
+        if self.wire is not None:
+            payload, nbytes = self.wire.outgoing(src, dst, kind, payload, nbytes)
         if isinstance(payload, Handle):
             nbytes = self._handle_nbytes(payload, kind, nbytes)
         elif nbytes is None:
@@ -178,6 +186,9 @@ class Engine:
 
     def _arrive(self, message: Message, delivered: simpy.Event) -> None:
         self.accountant.record_arrival(message.seq, message.t_arrive_s)
+        if self.wire is not None:
+            payload = self.wire.incoming(message.dst, message.kind, message.payload)
+            message = dataclasses.replace(message, payload=payload)
         self._mailboxes[message.dst].put(message)
         delivered.succeed(message)
 

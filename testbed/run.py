@@ -140,7 +140,7 @@ class Run(ExecutorSession):
         self.executor.host(EVALUATOR_NODE, Evaluator, self.setup)
         tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
         self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,
-                             run_id=spec.name, header_nbytes=spec.header_nbytes)
+                             run_id=spec.name, header_nbytes=spec.header_nbytes, compression=spec.compression)
         self.evaluate()
         self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,
                          disable=not self._progress_enabled, dynamic_ncols=True)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from conftest import tiny_topology
 
+from testbed.compression import CompressionSpec
 from testbed.compute import CostTable
 from testbed.engine import Engine, ExecutorSession
 from testbed.executor import Handle, InProcessExecutor
@@ -52,10 +53,12 @@ class FakeSession(ExecutorSession):
     def complete_iteration(self) -> None:
         self.iteration += 1
 
-    def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None) -> Engine:
+    def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None,
+              compression: CompressionSpec | None = None) -> Engine:
         """Set the method up, run it to the budget in virtual time; returns the engine (traffic, stats)."""
         method.setup()
-        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002))
+        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002),
+                             compression=compression)
         method.start()
         self.engine.run()
         return self.engine

@@ -62,6 +62,7 @@ class Centralized(Algorithm):
 
     Params = CentralizedParams
     task_kinds = ("grad_step", "server_update")
+    compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
 
     @classmethod
     def validate(cls, params: CentralizedParams, topology: Topology, src: str) -> None:

@@ -48,6 +48,7 @@ class FedAvg(Algorithm):
 
     Params = FedAvgParams
     task_kinds = ("train_step", "average")
+    compressible_kinds = ("params_g", "params_d")
     update_orders = ("alternating", "simultaneous")
 
     @classmethod

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_params, make_adam, set_buffers, set_params
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
@@ -27,7 +28,7 @@ def local_steps(num_samples: int, epochs: float, batch_size: int) -> int:
     return max(1, math.ceil(epochs * math.ceil(num_samples / batch_size)))
 
 
-class Aggregator(Calibrated):
+class Aggregator(Calibrated, WireEndpoint):
     """The FedAvg server's model pair; averages client models weighted by data size."""
 
     calibration_units: ClassVar[dict[str, float]] = {"average": 2.0}  # one calibration call averages two clients

@@ -88,6 +88,7 @@ class Gaia(Algorithm):
 
     Params = GaiaParams
     task_kinds = ("grad_step", "server_update")
+    compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
 
     @classmethod
     def validate(cls, params: GaiaParams, topology: Topology, src: str) -> None:

@@ -89,6 +89,7 @@ class MdGan(Algorithm):
 
     Params = MdganParams
     task_kinds = ("mdgan_generate", "mdgan_d_step", "mdgan_feedback", "mdgan_backprop")
+    compressible_kinds = ("samples", "feedback", "swap_d")
     update_orders = ("alternating", "simultaneous")
 
     @classmethod

@@ -63,6 +63,7 @@ class ParameterServer(Algorithm):
 
     Params = PsParams
     task_kinds = ("grad_step", "server_update")
+    compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
 
     @classmethod
     def validate(cls, params: PsParams, topology: Topology, src: str) -> None:

@@ -63,6 +63,7 @@ class StatisticalQuery(Algorithm):
 
     Params = SqmParams
     task_kinds = ("sq_query", "sq_fake", "sq_step")
+    compressible_kinds = ("params_d", "sq_answer")
     update_orders = ("alternating", "simultaneous")
 
     @classmethod
