@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.errors import ConfigError
+from testbed.fields import checked_number
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
+from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
 from testbed.topology import Topology
 
@@ -34,12 +36,26 @@ from testbed.topology import Topology
 @dataclass(frozen=True)
 class FedAvgParams:
     """``client_fraction`` C, ``local_epochs`` E, ``batch_size`` B (default: training.batch_size),
-    ``server_at``: the aggregating datacenter."""
+    ``server_at``: the aggregating datacenter; ``server_optimizer`` (fedavg | fedavgm | fedadam |
+    nesterov) with ``server_lr`` (None: the optimiser's default), ``server_momentum`` (fedavgm,
+    nesterov), ``server_beta1``, ``server_beta2``, ``server_tau`` (fedadam)."""
 
     client_fraction: float = 1.0
     local_epochs: float = 1.0
     batch_size: int = 0
     server_at: Any = None
+    server_optimizer: str = "fedavg"
+    server_lr: float | None = None
+    server_momentum: float = 0.9
+    server_beta1: float = 0.9
+    server_beta2: float = 0.99
+    server_tau: float = 1e-3
+
+    def server_spec(self) -> ServerOptimizerSpec:
+        """The server optimiser's resolved settings."""
+        lr = default_lr(self.server_optimizer) if self.server_lr is None else float(self.server_lr)
+        return ServerOptimizerSpec(self.server_optimizer, lr, self.server_momentum, self.server_beta1,
+                                   self.server_beta2, self.server_tau)
 
 
 @register("fedavg")
@@ -61,6 +77,7 @@ class FedAvg(Algorithm):
                               "give E > 0 local epochs, e.g. 1")
         check_batch_size(params.batch_size, src, "B")
         check_one_datacenter(params.server_at, topology, src)
+        check_server_optimizer(params, src)
 
     def setup(self) -> None:
         s = self.session
@@ -68,7 +85,7 @@ class FedAvg(Algorithm):
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
         for i, worker in enumerate(s.workers):
             s.host(worker, FedAvgClient, s.setup, i)
-        s.host(self.server, Aggregator, s.setup)
+        s.host(self.server, Aggregator, s.setup, self.params.server_spec())
         sizes = [s.call(w, "num_samples") for w in s.workers]
         self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, self.params.local_epochs,
@@ -92,10 +109,27 @@ class FedAvg(Algorithm):
     def footing(self) -> dict[str, Any]:
         steps = [local_steps(n, self.params.local_epochs, self.batch_size) for n in self.n_k.values()]
         per_round = self.clients_per_round() * sum(steps) / len(steps)
-        return {"update_order": self.session.setup.training.update_order,
-                "iteration": "one round: E local epochs at each chosen client, then averaging",
-                "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
-                "local_steps_per_client": sum(steps) / len(steps), "clients_per_round": self.clients_per_round()}
+        footing = {"update_order": self.session.setup.training.update_order,
+                   "iteration": "one round: E local epochs at each chosen client, then averaging",
+                   "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
+                   "local_steps_per_client": sum(steps) / len(steps), "clients_per_round": self.clients_per_round()}
+        if self.params.server_optimizer != "fedavg":  # plain FedAvg's footing stays as it was
+            footing["server_optimizer"] = self.params.server_optimizer
+        return footing
 
     def calibration_node(self, kind: str) -> str:
         return self.server if kind == "average" else self.session.workers[0]
+
+
+def check_server_optimizer(params: FedAvgParams, src: str) -> None:
+    """One-line ConfigErrors for ``server_optimizer`` and its hyper-parameters."""
+    SERVER_OPTIMIZERS.require(params.server_optimizer, src, "algorithm.server_optimizer")
+    if params.server_lr is not None:
+        if params.server_optimizer == "fedavg":
+            raise ConfigError(src, "algorithm.server_lr", "plain fedavg takes the clients' average, with no step size",
+                              "remove it, or set server_optimizer: fedavgm | fedadam | nesterov")
+        checked_number(params.server_lr, src, "algorithm.server_lr", float, 0, 10, "(]")
+    checked_number(params.server_momentum, src, "algorithm.server_momentum", float, 0, 1, "[)")
+    checked_number(params.server_beta1, src, "algorithm.server_beta1", float, 0, 1, "[)")
+    checked_number(params.server_beta2, src, "algorithm.server_beta2", float, 0, 1, "[)")
+    checked_number(params.server_tau, src, "algorithm.server_tau", float, 0, 1, "(]")
