@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from testbed.compression.tree import Tree
+from testbed.errors import ConfigError
 from testbed.registry import Registry
 
 INDEX_NBYTES = 4
@@ -70,3 +71,25 @@ class Packet:
 TRANSFORMS: Registry[type[Transform]] = Registry("compression transform")
 """Transform classes by the name written in the YAML (``topk``, ``quantize``, ``fp16``); each class
 has a ``parse(value, src, fieldname)`` classmethod that checks its argument."""
+
+
+def register(name: str) -> Any:
+    """Class decorator: register a transform under ``name`` (its YAML name) and set ``cls.name``."""
+
+    def add(cls: type[Transform]) -> type[Transform]:
+        cls.name = name
+        return TRANSFORMS.add(name, cls)
+
+    return add
+
+
+def argument_mapping(value: Any, src: str, fieldname: str, keys: tuple[str, ...], example: str) -> dict[str, Any]:
+    """A transform's argument as a mapping: a bare value is its first key's (``topk: 0.01`` is
+    ``{ratio: 0.01}``); unknown keys and a missing first key are one-line ConfigErrors."""
+    mapping = value if isinstance(value, dict) else {keys[0]: value}
+    for key in mapping:
+        if key not in keys:
+            raise ConfigError(src, f"{fieldname}.{key}", "unknown key", f"use one of {list(keys)}")
+    if keys[0] not in mapping:
+        raise ConfigError(src, f"{fieldname}.{keys[0]}", "missing", f"give it, e.g. {example}")
+    return mapping

@@ -14,18 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from testbed.compression.base import TRANSFORMS, Transform
+from testbed.compression.base import Transform, register
 from testbed.errors import ConfigError
 
 HALF_NBYTES = 2
 HALF_MAX = 65504.0
 
 
+@register("fp16")
 @dataclass(frozen=True)
 class Fp16(Transform):
     """Half precision; no parameters."""
 
-    name = "fp16"
 
     def nbytes(self, numel: int) -> int:
         """2 n."""
@@ -47,5 +47,3 @@ class Fp16(Transform):
             raise ConfigError(src, fieldname, f"fp16 takes no parameters, got {value!r}", "write just fp16")
         return cls()
 
-
-TRANSFORMS.add("fp16", Fp16)

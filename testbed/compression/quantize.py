@@ -18,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from testbed.compression.base import TRANSFORMS, VALUE_NBYTES, Transform
-from testbed.errors import ConfigError
+from testbed.compression.base import VALUE_NBYTES, Transform, argument_mapping, register
 from testbed.fields import checked_number
 
 KEYS = ("bits", "bucket")
@@ -27,13 +26,13 @@ DEFAULT_BUCKET = 512
 MAX_BUCKET = 65536
 
 
+@register("quantize")
 @dataclass(frozen=True)
 class Quantize(Transform):
     """``bits`` b in [1, 16] per entry; ``bucket`` s entries share one (min, max) pair."""
 
     bits: int
     bucket: int = DEFAULT_BUCKET
-    name = "quantize"
 
     def nbytes(self, numel: int) -> int:
         """ceil(n b / 8) + 8 ceil(n / s)."""
@@ -78,16 +77,8 @@ class Quantize(Transform):
     @classmethod
     def parse(cls, value: Any, src: str, fieldname: str) -> Quantize:
         """``quantize: 8`` or ``quantize: {bits: 8, bucket: 512}``."""
-        if not isinstance(value, dict):
-            value = {"bits": value}
-        for key in value:
-            if key not in KEYS:
-                raise ConfigError(src, f"{fieldname}.{key}", "unknown key", f"use one of {list(KEYS)}")
-        if "bits" not in value:
-            raise ConfigError(src, f"{fieldname}.bits", "missing", "give the bits per entry, e.g. 8")
+        value = argument_mapping(value, src, fieldname, KEYS, "bits: 8 (per entry)")
         bits = checked_number(value["bits"], src, f"{fieldname}.bits", int, 1, 16)
         bucket = checked_number(value.get("bucket", DEFAULT_BUCKET), src, f"{fieldname}.bucket", int, 1, MAX_BUCKET)
         return cls(bits, bucket)
 
-
-TRANSFORMS.add("quantize", Quantize)

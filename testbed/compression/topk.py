@@ -16,24 +16,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from testbed.compression.base import INDEX_NBYTES, TRANSFORMS, VALUE_NBYTES, Transform
+from testbed.compression.base import INDEX_NBYTES, VALUE_NBYTES, Transform, argument_mapping, register
 from testbed.errors import ConfigError
 from testbed.fields import checked_number
 
-KEYS = ("ratio", "error_feedback")
 
-
+@register("topk")
 @dataclass(frozen=True)
 class TopK(Transform):
     """The ``ratio`` r in (0, 1] of entries to send; ``error_feedback`` (default on)."""
 
     ratio: float
     error_feedback: bool = True
-    name = "topk"
+    keys: ClassVar[tuple[str, ...]] = ("ratio", "error_feedback")
+    """The argument's keys; a bare number is the ratio."""
 
     def count(self, numel: int) -> int:
         """k = ceil(r * n), with r taken exactly as its decimal text."""
@@ -62,13 +62,7 @@ class TopK(Transform):
     @classmethod
     def parse(cls, value: Any, src: str, fieldname: str) -> TopK:
         """``topk: 0.01`` or ``topk: {ratio: 0.01, error_feedback: false}``."""
-        if not isinstance(value, dict):
-            value = {"ratio": value}
-        for key in value:
-            if key not in KEYS:
-                raise ConfigError(src, f"{fieldname}.{key}", "unknown key", f"use one of {list(KEYS)}")
-        if "ratio" not in value:
-            raise ConfigError(src, f"{fieldname}.ratio", "missing", "give the fraction of entries to send, e.g. 0.01")
+        value = argument_mapping(value, src, fieldname, cls.keys, "ratio: 0.01 (the fraction of entries sent)")
         ratio = checked_number(value["ratio"], src, f"{fieldname}.ratio", float, 0, 1, "(]")
         feedback = value.get("error_feedback", True)
         if not isinstance(feedback, bool):
@@ -76,5 +70,3 @@ class TopK(Transform):
                               "write true or false")
         return cls(ratio, feedback)
 
-
-TRANSFORMS.add("topk", TopK)
