@@ -15,6 +15,10 @@ primitives on its :class:`NodeContext`:
   each declared size against the real payload.
 * ``msg = yield ctx.recv(kind=..., src=...)`` -- wait for a matching message.
 
+A message kind named in ``network.compression`` goes through its transform on the way
+(testbed.compression.wire): compressed on the sender's executor, charged the transform's bytes,
+decompressed on the receiver's -- all dispatched, never waited for.
+
 ``ctx.resolve(handle)`` blocks on the executor only when control flow needs a value.
 The network is driven by one "pump" process that sleeps until the flow model's next
 event and is woken whenever a new flow starts.  Given a seed and a compute-cost

@@ -7,6 +7,8 @@ those weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one
 update, alternating by default or simultaneous with ``training.update_order``) and
 sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted by
 n_k.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
+``server_optimizer`` (fedavgm, fedadam, nesterov: ``server_optimizers.py``) makes the average
+a step on the pseudo-gradient global - average instead, for G and D separately; bytes unchanged.
 The package: ``protocol.py`` (the server's rounds, a client's answer), ``state.py``
 (the aggregator and the stateless client).
 
