@@ -220,3 +220,11 @@ def test_gaia_and_quantized_fedavg_run_through_the_wire() -> None:
     assert set(sizes) == {n_g + 8 * math.ceil(n_g / 512)}  # mlp2d has no BatchNorm: n = |G|
     g = session.resolve(method.generators()["fedavg"])
     assert all(np.all(np.isfinite(v)) for v in g["params"].values())
+
+
+def test_topk_of_everything_trains_exactly_as_uncompressed() -> None:
+    """r = 1 sends every entry (8n bytes instead of 4n): under BSP the trained values must not change."""
+    plain, full = _ps_run(None), _ps_run({"grads_g": {"topk": 1.0}, "grads_d": {"topk": 1.0}})
+    assert full.engine.accountant.bytes_by_kind()["grads_g"] == 2 * plain.engine.accountant.bytes_by_kind()["grads_g"]
+    a, b = plain.generators["ps"], full.generators["ps"]
+    assert a and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
