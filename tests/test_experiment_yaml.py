@@ -46,7 +46,10 @@ def test_resolved_config_round_trips(experiment) -> None:
     spec = load_experiment(experiment({"name": "fedavg", "client_fraction": 0.5}))
     resolved = spec.resolved()
     assert resolved["algorithm"] == {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1.0,
-                                     "batch_size": 0, "server_at": None}
+                                     "batch_size": 0, "server_at": None, "server_optimizer": "fedavg",
+                                     "server_lr": None, "server_momentum": 0.9, "server_beta1": 0.9,
+                                     "server_beta2": 0.99, "server_tau": 1e-3}
+    assert resolved["network"]["compression"] == {}
     again = load_experiment(yaml.safe_load(yaml.safe_dump(resolved)))
     assert again.resolved() == resolved
 
