@@ -15,6 +15,10 @@ primitives on its :class:`NodeContext`:
   each declared size against the real payload.
 * ``msg = yield ctx.recv(kind=..., src=...)`` -- wait for a matching message.
 
+A message kind named in ``network.compression`` goes through its transform on the way
+(testbed.compression.wire): compressed on the sender's executor, charged the transform's bytes,
+decompressed on the receiver's -- all dispatched, never waited for.
+
 ``ctx.resolve(handle)`` blocks on the executor only when control flow needs a value.
 The network is driven by one "pump" process that sleeps until the flow model's next
 event and is woken whenever a new flow starts.  Given a seed and a compute-cost
@@ -29,6 +33,7 @@ communication.  :class:`RealtimeEngine` makes virtual time follow the wall clock
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
@@ -39,6 +44,8 @@ import simpy.rt
 
 from testbed.accounting import TrafficAccountant
 from testbed.churn import NodeClock
+from testbed.compression.spec import CompressionSpec
+from testbed.compression.wire import Wire
 from testbed.compute import ComputeModel
 from testbed.executor import Executor, Handle
 from testbed.network import FlowNetwork
@@ -88,11 +95,14 @@ class Engine:
     """Runs node processes against the flow network and the compute model."""
 
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
-                 tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES) -> None:
+                 tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES,
+                 compression: CompressionSpec | None = None) -> None:
         self.topology = topology
         self.executor = executor
         self.compute_model = compute
         self.header_nbytes = header_nbytes
+        self.wire = Wire(compression, executor) if compression else None
+        """Compressed message kinds (testbed.compression.wire), or None."""
         self.env = self._make_environment()
         self.network = FlowNetwork(topology, seed=seed, tcp=tcp)
         self.accountant = TrafficAccountant(topology, run_id)
@@ -160,6 +170,8 @@ class Engine:
 
     # -- network ---------------------------------------------------------------------------------
     def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> Delivery:
+        if self.wire is not None:
+            payload, nbytes = self.wire.outgoing(src, dst, kind, payload, nbytes)
         if isinstance(payload, Handle):
             nbytes = self._handle_nbytes(payload, kind, nbytes)
         elif nbytes is None:
@@ -207,6 +219,9 @@ class Engine:
 
     def _arrive(self, message: Message, delivered: simpy.Event) -> None:
         self.accountant.record_arrival(message.seq, message.t_arrive_s)
+        if self.wire is not None:
+            payload = self.wire.incoming(message.dst, message.kind, message.payload)
+            message = dataclasses.replace(message, payload=payload)
         self._mailboxes[message.dst].put(message)
         delivered.succeed(message)
 
@@ -336,57 +351,3 @@ class RealtimeEngine(Engine):
 
     def _make_environment(self) -> simpy.Environment:
         return simpy.rt.RealtimeEnvironment(factor=self.time_scale, strict=False)
-
-
-class ExecutorSession:
-    """The Session verbs that only forward: ``host``/``call``/``resolve`` to an executor, ``spawn`` to an
-    engine (testbed.run.Run and the tests' fake session share them; the rest of a Session is theirs)."""
-
-    executor: Executor
-    engine: Engine | None
-
-    def host(self, node: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Create a node's state on the executor."""
-        self.executor.host(node, factory, *args, **kwargs)
-
-    def call(self, node: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
-        """Dispatch a cheap call on a node's state (outside virtual time); returns a handle."""
-        return self.executor.call(node, method, *args, num_returns=num_returns, **kwargs)
-
-    def resolve(self, handle: Any) -> Any:
-        """The value behind a handle."""
-        return self.executor.resolve(handle)
-
-    def spawn(self, node: str, process: Process) -> None:
-        """Start a node's process on the engine (once training has begun)."""
-        if self.engine is None:
-            raise RuntimeError("processes are spawned in Algorithm.start(), after setup")
-        self.engine.spawn(node, process)
-
-    def available(self, node: str) -> bool:
-        """Whether ``node`` is up now (virtual time; testbed.churn)."""
-        return self.engine is None or self.engine.clock.available(node, self.engine.now_s)
-
-    def next_change_s(self, node: str) -> float:
-        """When ``node``'s availability next changes (virtual seconds; ``inf``: never)."""
-        return math.inf if self.engine is None else self.engine.clock.next_change_s(node, self.engine.now_s)
-
-    def crash_time_s(self, node: str) -> float:
-        """When ``node`` crashes for good (``inf``: never)."""
-        return math.inf if self.engine is None else self.engine.clock.crash_time_s(node)
-
-    def watch_crashes(self, on_crash: Callable[[str, float], str | None]) -> None:
-        """After the engine exists: ask ``on_crash(node, t_s)`` at every crash; a returned reason stops the run."""
-        engine = self.engine
-        assert engine is not None
-
-        def listen(node: str) -> None:
-            reason = on_crash(node, engine.now_s)
-            if reason is not None:
-                self.stop(reason)
-
-        engine.crash_listeners.append(listen)
-
-    def stop(self, reason: str) -> None:
-        """End the run with ``reason`` (its stop_reason); a Session implements it."""
-        raise NotImplementedError

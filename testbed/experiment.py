@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from testbed.compression import CompressionSpec, parse_compression
 from testbed.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.errors import ConfigError
 from testbed.executors_spec import ExecutorsSpec, parse_executors
@@ -48,7 +49,7 @@ EXPERIMENT_KEYS = {
 }
 TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
-NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes"}
+NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
 BACKENDS = ("inprocess", "ray")
 
 
@@ -79,6 +80,7 @@ class ExperimentSpec:
     tcp: bool = False
     tcp_window_nbytes: float = 4 * 2**20
     header_nbytes: int = 64
+    compression: CompressionSpec = field(default_factory=CompressionSpec)
     data_dir: str | None = None
     source: str = "<dict>"
 
@@ -95,7 +97,8 @@ class ExperimentSpec:
             "max_bytes": self.max_bytes, "eval_every": self.eval_every, "eval_samples": self.eval_samples,
             "seed": self.seed, "compute": self.compute.to_dict(), "backend": self.backend,
             "executors": self.executors.to_dict(),
-            "network": {"tcp": self.tcp, "tcp_window": self.tcp_window_nbytes, "header_nbytes": self.header_nbytes},
+            "network": {"tcp": self.tcp, "tcp_window": self.tcp_window_nbytes, "header_nbytes": self.header_nbytes,
+                        "compression": self.compression.to_dict()},
             "data_dir": self.data_dir,
         }
 
@@ -168,6 +171,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes,
                                     True),
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
+        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
         data_dir=data.get("data_dir"), source=src,
     )
     _check_partition(spec, src)

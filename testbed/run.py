@@ -16,13 +16,14 @@ import numpy as np
 from tqdm import tqdm
 
 from testbed.compute import ComputeModel, CostTable
-from testbed.engine import Engine, ExecutorSession
+from testbed.engine import Engine
 from testbed.executor import Executor
 from testbed.experiment import ExperimentSpec
 from testbed.methods import algorithm_class
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET, Evaluator
 from testbed.methods.common.setup import NodeSetup
 from testbed.quality import headline_metric
+from testbed.session import ExecutorSession
 from testbed.tcp import TcpModel
 
 EVALUATOR_NODE = "eval"
@@ -144,7 +145,7 @@ class Run(ExecutorSession):
         self.executor.host(EVALUATOR_NODE, Evaluator, self.setup)
         tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
         self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,
-                             run_id=spec.name, header_nbytes=spec.header_nbytes)
+                             run_id=spec.name, header_nbytes=spec.header_nbytes, compression=spec.compression)
         self.watch_crashes(self.algorithm.node_crashed)
         self.evaluate()
         self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,

@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 from conftest import tiny_topology
 
+from testbed.compression import CompressionSpec
 from testbed.compute import CostTable
-from testbed.engine import Engine, ExecutorSession
+from testbed.engine import Engine
 from testbed.executor import Handle, InProcessExecutor
 from testbed.methods import algorithm_class, parse_params
 from testbed.methods.api import Algorithm
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.training import Training
+from testbed.session import ExecutorSession
 from testbed.topology import Topology
 from testbed.topology_schema import load_topology
 
@@ -57,11 +59,12 @@ class FakeSession(ExecutorSession):
     def complete_iteration(self) -> None:
         self.iteration += 1
 
-    def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None) -> Engine:
+    def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None,
+              compression: CompressionSpec | None = None) -> Engine:
         """Set the method up, run it to the budget in virtual time; returns the engine (traffic, stats)."""
         method.setup()
         self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002),
-                             seed=self.setup.seed)
+                             seed=self.setup.seed, compression=compression)
         self.watch_crashes(method.node_crashed)
         method.start()
         self.engine.run()

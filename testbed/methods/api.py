@@ -105,6 +105,8 @@ class Algorithm(ABC):
     """Why a crash stops this method (the default :meth:`node_crashed` puts it in the stop reason)."""
     update_orders: ClassVar[tuple[str, ...]] = ("simultaneous",)
     """G/D update orders the method offers (``training.update_order``); the first is its native one."""
+    compressible_kinds: ClassVar[tuple[str, ...]] = ()
+    """Message kinds whose payloads are float32 tensors, so ``network.compression`` may name them."""
 
     def __init__(self, session: Session, params: Any) -> None:
         self.session = session

@@ -67,6 +67,7 @@ class Centralized(Algorithm):
     Params = CentralizedParams
     crash_note = ("training waits for every central worker's gradients and for all the shipped data")
     task_kinds = ("grad_step", "server_update")
+    compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
 
     @classmethod
     def validate(cls, params: CentralizedParams, topology: Topology, src: str) -> None:

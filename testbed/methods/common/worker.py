@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import (
     GanState,
     apply_d_grads,
@@ -31,7 +32,7 @@ from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
 
 
-class GanWorker(Calibrated):
+class GanWorker(Calibrated, WireEndpoint):
     """Worker ``index`` of a run: trains on its own partition."""
 
     def __init__(self, setup: NodeSetup, index: int, device: str = "cpu") -> None:

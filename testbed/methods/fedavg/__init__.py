@@ -15,6 +15,8 @@ arrive (their bytes are in the traffic log: they were sent); ``over_select`` f c
 ceil((1+f) m) clients and keeps the first m complete replies.  A client that crashes is skipped (the
 server stops waiting for it at once); a crashed server, or no client left, stops the run with that
 stop_reason.  A round without any reply leaves the model unchanged and still counts.
+``server_optimizer`` (fedavgm, fedadam, nesterov: ``server_optimizers.py``) makes the average
+a step on the pseudo-gradient global - average instead, for G and D separately; bytes unchanged.
 The package: ``protocol.py`` (the server's rounds, a client's answer), ``state.py``
 (the aggregator and the stateless client).
 
@@ -33,8 +35,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.errors import ConfigError
+from testbed.fields import checked_number
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
+from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
 from testbed.topology import Topology
 from testbed.units import UnitError, parse_seconds
@@ -43,7 +47,10 @@ from testbed.units import UnitError, parse_seconds
 @dataclass(frozen=True)
 class FedAvgParams:
     """``client_fraction`` C, ``local_epochs`` E, ``batch_size`` B (default: training.batch_size),
-    ``server_at``: the aggregating datacenter; ``round_deadline`` and ``over_select`` (churn, stragglers)."""
+    ``server_at``: the aggregating datacenter; ``round_deadline`` and ``over_select`` (churn, stragglers);
+    ``server_optimizer`` (fedavg | fedavgm | fedadam | nesterov) with ``server_lr`` (None: the
+    optimiser's default), ``server_momentum`` (fedavgm, nesterov), ``server_beta1``, ``server_beta2``,
+    ``server_tau`` (fedadam)."""
 
     client_fraction: float = 1.0
     local_epochs: float = 1.0
@@ -53,6 +60,18 @@ class FedAvgParams:
     """Virtual seconds from a round's start (``30s``); replies later than that are dropped. None: wait."""
     over_select: float = 0.0
     """Choose ceil((1 + over_select) m) clients, keep the first m complete replies."""
+    server_optimizer: str = "fedavg"
+    server_lr: float | None = None
+    server_momentum: float = 0.9
+    server_beta1: float = 0.9
+    server_beta2: float = 0.99
+    server_tau: float = 1e-3
+
+    def server_spec(self) -> ServerOptimizerSpec:
+        """The server optimiser's resolved settings."""
+        lr = default_lr(self.server_optimizer) if self.server_lr is None else float(self.server_lr)
+        return ServerOptimizerSpec(self.server_optimizer, lr, self.server_momentum, self.server_beta1,
+                                   self.server_beta2, self.server_tau)
 
 
 def round_deadline_s(params: FedAvgParams, src: str) -> float:
@@ -78,6 +97,7 @@ class FedAvg(Algorithm):
 
     Params = FedAvgParams
     task_kinds = ("train_step", "average")
+    compressible_kinds = ("params_g", "params_d")
     update_orders = ("alternating", "simultaneous")
 
     @classmethod
@@ -94,6 +114,7 @@ class FedAvg(Algorithm):
         if not 0 <= params.over_select <= 10:
             raise ConfigError(src, "algorithm.over_select", f"{params.over_select} is outside [0, 10]",
                               "give the extra fraction of clients to choose, e.g. 0.3")
+        check_server_optimizer(params, src)
 
     def setup(self) -> None:
         s = self.session
@@ -101,7 +122,7 @@ class FedAvg(Algorithm):
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
         for i, worker in enumerate(s.workers):
             s.host(worker, FedAvgClient, s.setup, i)
-        s.host(self.server, Aggregator, s.setup)
+        s.host(self.server, Aggregator, s.setup, self.params.server_spec())
         sizes = [s.call(w, "num_samples") for w in s.workers]
         self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, self.params.local_epochs,
@@ -132,10 +153,27 @@ class FedAvg(Algorithm):
     def footing(self) -> dict[str, Any]:
         steps = [local_steps(n, self.params.local_epochs, self.batch_size) for n in self.n_k.values()]
         per_round = self.clients_per_round() * sum(steps) / len(steps)
-        return {"update_order": self.session.setup.training.update_order,
-                "iteration": "one round: E local epochs at each chosen client, then averaging",
-                "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
-                "local_steps_per_client": sum(steps) / len(steps), "clients_per_round": self.clients_per_round()}
+        footing = {"update_order": self.session.setup.training.update_order,
+                   "iteration": "one round: E local epochs at each chosen client, then averaging",
+                   "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
+                   "local_steps_per_client": sum(steps) / len(steps), "clients_per_round": self.clients_per_round()}
+        if self.params.server_optimizer != "fedavg":  # plain FedAvg's footing stays as it was
+            footing["server_optimizer"] = self.params.server_optimizer
+        return footing
 
     def calibration_node(self, kind: str) -> str:
         return self.server if kind == "average" else self.session.workers[0]
+
+
+def check_server_optimizer(params: FedAvgParams, src: str) -> None:
+    """One-line ConfigErrors for ``server_optimizer`` and its hyper-parameters."""
+    SERVER_OPTIMIZERS.require(params.server_optimizer, src, "algorithm.server_optimizer")
+    if params.server_lr is not None:
+        if params.server_optimizer == "fedavg":
+            raise ConfigError(src, "algorithm.server_lr", "plain fedavg takes the clients' average, with no step size",
+                              "remove it, or set server_optimizer: fedavgm | fedadam | nesterov")
+        checked_number(params.server_lr, src, "algorithm.server_lr", float, 0, 10, "(]")
+    checked_number(params.server_momentum, src, "algorithm.server_momentum", float, 0, 1, "[)")
+    checked_number(params.server_beta1, src, "algorithm.server_beta1", float, 0, 1, "[)")
+    checked_number(params.server_beta2, src, "algorithm.server_beta2", float, 0, 1, "[)")
+    checked_number(params.server_tau, src, "algorithm.server_tau", float, 0, 1, "(]")

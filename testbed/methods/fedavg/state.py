@@ -4,8 +4,11 @@ The :class:`Aggregator` holds the global G (as a snapshot: parameters *and* Batc
 statistics) and D, and averages client models weighted by n_k -- the usual FedAvg treatment of
 BN buffers, so the server holds a generator that can be sampled in eval mode.  D's buffers do
 not travel: D only ever runs in training mode, so its running statistics are never read (and
-the shipped discriminators have none).  A :class:`FedAvgClient` runs one round from the global
-weights with a fresh Adam and keeps no model in between (10,000 of them fit in memory).
+the shipped discriminators have none).  With a server optimiser (``server_optimizer``: FedAvgM,
+FedAdam, DiLoCo's Nesterov step) the weights' average becomes one optimiser step on the
+pseudo-gradient, per net; the BN statistics are still plainly averaged.  A :class:`FedAvgClient`
+runs one round from the global weights with a fresh Adam and keeps no model in between (10,000
+of them fit in memory).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_params, make_adam, set_buffers, set_params
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker
+from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, build
 
 
 def local_steps(num_samples: int, epochs: float, batch_size: int) -> int:
@@ -27,14 +32,19 @@ def local_steps(num_samples: int, epochs: float, batch_size: int) -> int:
     return max(1, math.ceil(epochs * math.ceil(num_samples / batch_size)))
 
 
-class Aggregator(Calibrated):
-    """The FedAvg server's model pair; averages client models weighted by data size."""
+class Aggregator(Calibrated, WireEndpoint):
+    """The FedAvg server's model pair; averages client models weighted by data size, then (optionally)
+    steps a server optimiser on the pseudo-gradient (testbed.methods.fedavg.server_optimizers)."""
 
     calibration_units: ClassVar[dict[str, float]] = {"average": 2.0}  # one calibration call averages two clients
 
-    def __init__(self, setup: NodeSetup, device: str = "cpu") -> None:
+    def __init__(self, setup: NodeSetup, server: ServerOptimizerSpec | None = None, device: str = "cpu") -> None:
         state = setup.gan_state("cpu")
         self.g, self.d = generator_snapshot(state.G), get_params(state.D)
+        self.setup = setup
+        self.server = server or ServerOptimizerSpec()
+        self.opt_g, self.opt_d = build(self.server), build(self.server)  # G and D step separately
+        self.rounds = 0
 
     def params(self) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, np.ndarray]]:
         """The global (G snapshot, D parameters)."""
@@ -48,9 +58,14 @@ class Aggregator(Calibrated):
         """Set the global G (parameters and buffers) and D to the weighted average of
         ``[g_0, d_0, g_1, d_1, ...]`` (G entries are snapshots)."""
         snapshots = list(models[0::2])
-        self.g = {"params": average_params([m["params"] for m in snapshots], weights),
-                  "buffers": average_params([m["buffers"] for m in snapshots], weights)}
-        self.d = average_params(list(models[1::2]), weights)
+        g = average_params([m["params"] for m in snapshots], weights)
+        d = average_params(list(models[1::2]), weights)
+        if self.opt_g is not None and self.opt_d is not None:  # a server optimiser steps on x - avg
+            lr = self.server.lr * self.setup.lr_scale(self.rounds)
+            g, d = self.opt_g.step(self.g["params"], g, lr), self.opt_d.step(self.d, d, lr)
+        self.g = {"params": g, "buffers": average_params([m["buffers"] for m in snapshots], weights)}
+        self.d = d
+        self.rounds += 1
         return len(weights)
 
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:

@@ -94,6 +94,7 @@ class Gaia(Algorithm):
     crash_note = ("each datacenter's copy and its parameter servers are part of the global model, "
                   "and the clock barrier waits for every datacenter")
     task_kinds = ("grad_step", "server_update")
+    compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
 
     @classmethod
     def validate(cls, params: GaiaParams, topology: Topology, src: str) -> None:

@@ -96,6 +96,7 @@ class MdGan(Algorithm):
     Params = MdganParams
     crash_note = ("D swaps pass through every worker, and the server holds G")
     task_kinds = ("mdgan_generate", "mdgan_d_step", "mdgan_feedback", "mdgan_backprop")
+    compressible_kinds = ("samples", "feedback", "swap_d")
     update_orders = ("alternating", "simultaneous")
 
     @classmethod

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import (
     apply_feedback,
     d_step,
@@ -32,7 +33,7 @@ SERVER_STREAM = 10_000_019
 """Torch RNG stream of the server's latents (far from the workers' streams 1..N)."""
 
 
-class MdganServer(Calibrated):
+class MdganServer(Calibrated, WireEndpoint):
     """Holds G and its Adam state; generates batches and applies error feedback."""
 
     def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:

@@ -70,6 +70,7 @@ class ParameterServer(Algorithm):
     Params = PsParams
     crash_note = "each shard holds its part of G and D"
     task_kinds = ("grad_step", "server_update")
+    compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
 
     @classmethod
     def validate(cls, params: PsParams, topology: Topology, src: str) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import d_grads, flatten, g_grads, get_params, set_params, unflatten
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
@@ -28,7 +29,7 @@ def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(edges))
 
 
-class ParamShard(Calibrated):
+class ParamShard(Calibrated, WireEndpoint):
     """Keys ``[lo, hi)`` of the flat ``[G; D]`` parameter vector, with Adam."""
 
     def __init__(self, setup: NodeSetup, lo: int, hi: int, device: str = "cpu") -> None:

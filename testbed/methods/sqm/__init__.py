@@ -67,6 +67,7 @@ class StatisticalQuery(Algorithm):
     Params = SqmParams
     crash_note = ("the learner waits for every datacenter's answer to each statistical query")
     task_kinds = ("sq_query", "sq_fake", "sq_step")
+    compressible_kinds = ("params_d", "sq_answer")
     update_orders = ("alternating", "simultaneous")
 
     @classmethod

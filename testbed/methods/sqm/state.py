@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import (
     ParamDict,
     add_grads,
@@ -35,7 +36,7 @@ LEARNER_STREAM = 10_000_033
 """Torch RNG stream of the learner's latents (far from the workers' streams 1..N)."""
 
 
-class SqLearner(Calibrated):
+class SqLearner(Calibrated, WireEndpoint):
     """Holds G and D with their Adam states; never sees a real sample."""
 
     def __init__(self, setup: NodeSetup, batch_size: int, device: str = "cpu") -> None:

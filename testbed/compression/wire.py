@@ -1,0 +1,50 @@
+"""The engine's side of compression: swap a message for its compressed packet, and back on arrival.
+
+Why here and not in each method: compression is a property of the wire, configured per message kind
+(testbed.compression.spec), and every method sends through ``ctx.send``.  When a kind is compressed,
+the send dispatches ``wire_compress`` on the *sender's* executor (non-blocking; the payload stays
+there) and the message carries the packet, whose size is the transform's formula in the entry count
+n = declared bytes / 4 -- known from the shapes, so the engine never waits for a value.  On arrival
+``wire_decompress`` is dispatched on the *receiver's* executor, and the receiver's process gets a
+handle to the dense payload.  Encoding takes no virtual time (like any cheap ``call``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from testbed.compression.spec import CompressionSpec
+from testbed.executor import Executor, Handle
+from testbed.payload import payload_nbytes
+
+FLOAT_NBYTES = 4
+
+
+class Wire:
+    """Applies a :class:`CompressionSpec` to the messages an engine sends."""
+
+    def __init__(self, spec: CompressionSpec, executor: Executor) -> None:
+        self.spec = spec
+        self.executor = executor
+
+    def outgoing(self, src: str, dst: str, kind: str, payload: Any, nbytes: int | None) -> tuple[Any, int | None]:
+        """The (payload, declared bytes) that travel: unchanged, or the packet and its formula's bytes."""
+        transform = self.spec.get(kind)
+        if transform is None:
+            return payload, nbytes
+        if nbytes is None:
+            if isinstance(payload, Handle):
+                raise TypeError(f"a compressed {kind!r} message needs nbytes= (4 per float32 entry)")
+            nbytes = payload_nbytes(payload)
+        elif isinstance(payload, Handle):
+            self.executor.check_nbytes(payload, nbytes, kind)  # the uncompressed formula still holds
+        if nbytes % FLOAT_NBYTES:
+            raise ValueError(f"a compressed {kind!r} message must be float32 entries, but is declared {nbytes} B")
+        packet = self.executor.call(src, "wire_compress", transform, (kind, dst), payload)
+        return packet, transform.nbytes(nbytes // FLOAT_NBYTES)
+
+    def incoming(self, dst: str, kind: str, payload: Any) -> Any:
+        """What the receiver gets: the decompressed payload (a handle on its executor), or ``payload``."""
+        if self.spec.get(kind) is None:
+            return payload
+        return self.executor.call(dst, "wire_decompress", payload)

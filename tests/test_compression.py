@@ -1,0 +1,230 @@
+"""Compression transforms: exact byte formulas, round trips, error feedback, and the wire end to end.
+
+Why: the bytes a compressed method is charged must be what would really be sent (values, indices,
+scales) -- each transform's formula is checked here against numbers worked out by hand, and the
+arrays it produces against the formula; the receiver must get a faithful dense tensor (error bounds);
+and top-k's error feedback must deliver every entry eventually (the residual sums match).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from conftest import tiny_experiment
+from fake_session import fake_method
+
+from testbed.compression import CompressionSpec, parse_compression
+from testbed.compression.endpoint import WireEndpoint
+from testbed.compression.fp16 import Fp16
+from testbed.compression.quantize import Quantize
+from testbed.compression.topk import TopK
+from testbed.compression.tree import flatten, unflatten
+from testbed.executor import InProcessExecutor
+from testbed.experiment import load_experiment
+from testbed.gan import count_params
+from testbed.run import Run
+
+RNG = np.random.default_rng(7)
+
+
+def _parts_nbytes(transform, n: int) -> int:
+    values = RNG.normal(size=n).astype(np.float32)
+    return sum(part.nbytes for part in transform.encode(values).values())
+
+
+# -- byte formulas, by hand -------------------------------------------------------------------------
+@pytest.mark.parametrize(("transform", "n", "expected"), [
+    (TopK(0.01), 1000, 80),        # k = 10: 10 int32 indices + 10 float32 values
+    (TopK(0.07), 100, 56),         # k = 7 exactly (0.07 * 100 is 7.000000000000001 in floating point)
+    (TopK(0.01), 1, 8),            # k = ceil(0.01) = 1
+    (TopK(0.001), 1500, 16),       # k = ceil(1.5) = 2
+    (TopK(1.0), 33, 264),          # everything: 33 * 8
+    (Quantize(8), 1000, 1016),     # 1000 one-byte levels + 2 buckets x (min, max) float32
+    (Quantize(3, bucket=4), 10, 28),   # ceil(30 / 8) = 4 B of levels + 3 buckets x 8 B
+    (Quantize(1, bucket=512), 513, 81),  # ceil(513 / 8) = 65 + 2 x 8
+    (Quantize(16, bucket=1), 5, 50),     # 10 B of levels + 5 x 8
+    (Fp16(), 1000, 2000),
+    (Fp16(), 3, 6),
+])
+def test_byte_formula_by_hand(transform, n: int, expected: int) -> None:
+    assert transform.nbytes(n) == expected
+    assert _parts_nbytes(transform, n) == expected  # the arrays produced are exactly that big
+
+
+@pytest.mark.parametrize("transform", [TopK(0.013), TopK(0.5, error_feedback=False), Quantize(5, bucket=7),
+                                       Quantize(8), Quantize(12, bucket=100), Fp16()])
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 511, 512, 513, 4097])
+def test_encoded_size_equals_formula(transform, n: int) -> None:
+    assert _parts_nbytes(transform, n) == transform.nbytes(n)
+
+
+# -- round trips --------------------------------------------------------------------------------------
+def test_fp16_error_bound_and_saturation() -> None:
+    x = np.concatenate([RNG.normal(scale=3.0, size=5000), [1e-6, -7e-7, 0.0, 1e6, -1e9]]).astype(np.float32)
+    t = Fp16()
+    y = t.decode(t.encode(x), len(x))
+    normal = np.abs(x) >= 2.0**-14
+    inside = np.abs(x) <= 65504
+    assert np.all(np.abs(y - x)[normal & inside] <= np.abs(x[normal & inside]) * 2.0**-11)
+    assert np.all(np.abs(y - x)[~normal] <= 2.0**-25)
+    assert np.all(np.isfinite(y)) and y[-2] == 65504 and y[-1] == -65504
+
+
+@pytest.mark.parametrize(("bits", "bucket"), [(8, 512), (4, 100), (2, 3), (1, 1000)])
+def test_quantize_error_at_most_half_a_level_per_bucket(bits: int, bucket: int) -> None:
+    x = (RNG.normal(size=2345) * np.repeat([0.01, 1.0, 100.0], 782)[:2345]).astype(np.float32)
+    t = Quantize(bits, bucket)
+    y = t.decode(t.encode(x), len(x))
+    for start in range(0, len(x), bucket):
+        chunk = x[start:start + bucket].astype(np.float64)
+        half_level = (chunk.max() - chunk.min()) / (2**bits - 1) / 2
+        assert np.max(np.abs(y[start:start + bucket] - chunk)) <= half_level * (1 + 1e-5) + 1e-6 * abs(chunk).max()
+
+
+def test_quantize_constant_bucket_is_exact() -> None:
+    x = np.full(20, 0.25, dtype=np.float32)
+    t = Quantize(4, bucket=8)
+    assert np.array_equal(t.decode(t.encode(x), 20), x)
+
+
+def test_topk_keeps_the_largest_entries() -> None:
+    x = RNG.normal(size=1000).astype(np.float32)
+    t = TopK(0.05)
+    y = t.decode(t.encode(x), len(x))
+    largest = np.argsort(-np.abs(x))[:50]
+    assert set(np.flatnonzero(y)) == set(largest.tolist())
+    assert np.array_equal(y[largest], x[largest])
+
+
+def test_tree_round_trip_and_float32_only() -> None:
+    payload = {"params": {"w": RNG.normal(size=(3, 2)).astype(np.float32), "b": np.ones(2, np.float32)},
+               "buffers": {}, "more": [np.zeros(1, np.float32)]}
+    flat, tree = flatten(payload)
+    assert flat.shape == (9,)
+    back = unflatten(flat, tree)
+    assert np.array_equal(back["params"]["w"], payload["params"]["w"]) and back["buffers"] == {}
+    assert isinstance(back["more"], list)
+    with pytest.raises(TypeError, match="float32"):
+        flatten({"y": np.zeros(3, dtype=np.int64)})
+
+
+# -- error feedback -------------------------------------------------------------------------------------
+def test_error_feedback_carries_the_residual_to_the_next_send() -> None:
+    sender, receiver, t = WireEndpoint(), WireEndpoint(), TopK(0.1)
+    xs = [RNG.normal(size=200).astype(np.float32) for _ in range(6)]
+    first = receiver.wire_decompress(sender.wire_compress(t, ("grads_g", "a/ps0"), xs[0]))
+    residual = sender.wire_residuals()[("grads_g", "a/ps0")]
+    assert np.array_equal(residual + first, xs[0]) and np.count_nonzero(first) == 20
+    second = receiver.wire_decompress(sender.wire_compress(t, ("grads_g", "a/ps0"), xs[1]))
+    expected = xs[1] + residual  # the next send compresses x_2 + r_1
+    keep = np.argsort(-np.abs(expected))[:20]
+    assert set(np.flatnonzero(second)) == set(keep.tolist())
+    delivered = first + second
+    for x in xs[2:]:
+        delivered = delivered + receiver.wire_decompress(sender.wire_compress(t, ("grads_g", "a/ps0"), x))
+    # Everything sent so far plus what is still held equals everything the sender was given.
+    np.testing.assert_allclose(delivered + sender.wire_residuals()[("grads_g", "a/ps0")], np.sum(xs, axis=0),
+                               rtol=0, atol=1e-5)
+
+
+def test_error_feedback_is_kept_per_kind_and_destination_and_can_be_off() -> None:
+    sender = WireEndpoint()
+    x = RNG.normal(size=50).astype(np.float32)
+    sender.wire_compress(TopK(0.1), ("grads_g", "a/ps0"), x)
+    sender.wire_compress(TopK(0.1), ("grads_g", "b/ps1"), 2 * x)
+    sender.wire_compress(TopK(0.1, error_feedback=False), ("grads_d", "a/ps0"), x)
+    assert set(sender.wire_residuals()) == {("grads_g", "a/ps0"), ("grads_g", "b/ps1")}
+    with pytest.raises(ValueError, match="changed size"):
+        sender.wire_compress(TopK(0.1), ("grads_g", "a/ps0"), x[:10])
+
+
+# -- YAML -------------------------------------------------------------------------------------------------
+def test_parse_forms_and_resolved_round_trip() -> None:
+    kinds = ("grads_g", "grads_d", "params_d")
+    spec = parse_compression({"grads_g": {"topk": 0.01}, "grads_d": {"quantize": {"bits": 4, "bucket": 64}},
+                              "params_d": "fp16"}, "<t>", kinds, "ps")
+    assert spec.get("grads_g") == TopK(0.01) and spec.get("grads_d") == Quantize(4, 64)
+    assert spec.get("params_d") == Fp16()
+    assert parse_compression(spec.to_dict(), "<t>", kinds, "ps") == spec
+    assert not parse_compression(None, "<t>", kinds, "ps") and not CompressionSpec()
+    assert parse_compression({"grads_g": {"topk": {"ratio": 0.5, "error_feedback": False}}}, "<t>", kinds,
+                             "ps").get("grads_g") == TopK(0.5, False)
+
+
+# -- the wire, end to end -----------------------------------------------------------------------------------
+def _ps_run(compression: dict | None) -> Run:
+    spec = tiny_experiment("ps", max_iterations=4, network={"compression": compression} if compression else {})
+    run = Run(load_experiment(spec), InProcessExecutor(), progress=False)
+    run.execute()
+    return run
+
+
+def test_ps_with_top1_percent_gradients_logs_the_formula_and_trains() -> None:
+    run = _ps_run({"grads_g": {"topk": 0.01}, "grads_d": {"topk": 0.01}})
+    state = run.setup.gan_state("cpu")
+    n_g, n_d = count_params(state.G), count_params(state.D)
+    frame = run.engine.accountant.frame()
+    workers, steps = 4, 4
+    for kind, n in (("grads_g", n_g), ("grads_d", n_d)):
+        sizes = frame[frame.kind == kind]["payload_nbytes"]
+        assert len(sizes) == workers * steps
+        assert set(sizes) == {8 * math.ceil(n / 100)}  # k = ceil(0.01 n) int32 indices + float32 values
+    assert run.engine.accountant.bytes_by_kind()["params_g"] == workers * steps * 4 * n_g  # parameters uncompressed
+    snapshot = run.executor.resolve(run.algorithm.generators()["ps"])
+    g = np.concatenate(snapshot["segments"])
+    initial = np.concatenate([p.detach().numpy().ravel() for p in state.G.parameters()])
+    assert np.all(np.isfinite(g)) and not np.allclose(g, initial)  # it trained, and stayed finite
+    assert np.isfinite(run.metrics[-1][run.headline])
+    assert run.spec.resolved()["network"]["compression"]["grads_g"] == {"topk": {"ratio": 0.01, "error_feedback": True}}
+
+
+def test_uncompressed_config_resolves_to_an_empty_block() -> None:
+    spec = load_experiment(tiny_experiment("ps"))
+    assert spec.compression == CompressionSpec() and spec.resolved()["network"]["compression"] == {}
+
+
+FP16_CASES = {
+    "ps": {"name": "ps", "servers": 2, "server_at": ["a", "c"]},
+    "centralized": {"name": "centralized", "server_at": "b"},
+    "fedavg": {"name": "fedavg", "client_fraction": 0.6},
+    "mdgan": {"name": "mdgan", "server_at": "a", "swap_every_epochs": 1},
+    "sqm": {"name": "sqm", "server_at": "c"},
+}
+
+
+@pytest.mark.parametrize("case", list(FP16_CASES))
+def test_fp16_halves_every_compressed_kind_of_every_method(case: str) -> None:
+    """Through the fake session (sizes declared, packets checked against the formula on every send)."""
+    plain_method, plain = fake_method(FP16_CASES[case])
+    plain_bytes = plain.drive(plain_method).accountant.bytes_by_kind()
+    method, session = fake_method(FP16_CASES[case])
+    spec = CompressionSpec(tuple((kind, Fp16()) for kind in method.compressible_kinds))
+    engine = session.drive(method, compression=spec)
+    halved = engine.accountant.bytes_by_kind()
+    assert set(halved) == set(plain_bytes)
+    for kind, nbytes in plain_bytes.items():
+        assert halved[kind] == (nbytes // 2 if kind in method.compressible_kinds else nbytes), kind
+    assert session.iteration == plain.iteration
+
+
+def test_gaia_and_quantized_fedavg_run_through_the_wire() -> None:
+    method, session = fake_method({"name": "gaia", "threshold": 0.05})
+    engine = session.drive(method, compression=CompressionSpec((("grads_g", Quantize(8)), ("grads_d", Quantize(8)))))
+    assert session.iteration == 3 and "significant_update" in engine.accountant.bytes_by_kind()
+    method, session = fake_method({"name": "fedavg"})
+    engine = session.drive(method, compression=CompressionSpec((("params_g", Quantize(8)), ("params_d", Fp16()))))
+    n_g = count_params(session.setup.gan_state("cpu").G)
+    sizes = engine.accountant.frame().query("kind == 'params_g'")["payload_nbytes"]
+    assert set(sizes) == {n_g + 8 * math.ceil(n_g / 512)}  # mlp2d has no BatchNorm: n = |G|
+    g = session.resolve(method.generators()["fedavg"])
+    assert all(np.all(np.isfinite(v)) for v in g["params"].values())
+
+
+def test_topk_of_everything_trains_exactly_as_uncompressed() -> None:
+    """r = 1 sends every entry (8n bytes instead of 4n): under BSP the trained values must not change."""
+    plain, full = _ps_run(None), _ps_run({"grads_g": {"topk": 1.0}, "grads_d": {"topk": 1.0}})
+    assert full.engine.accountant.bytes_by_kind()["grads_g"] == 2 * plain.engine.accountant.bytes_by_kind()["grads_g"]
+    a, b = plain.generators["ps"], full.generators["ps"]
+    assert a and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
