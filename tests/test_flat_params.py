@@ -112,3 +112,21 @@ def test_ps_worker_layouts_follow_a_replaced_state() -> None:
     first = worker.layouts()
     worker._state = worker.setup.gan_state()
     assert worker.layouts()[0].module is worker.state.G and worker.layouts() is not first
+
+
+def test_a_deep_copied_layout_loads_into_the_copied_module() -> None:
+    module = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1))
+    holder = {"module": module, "layout": FlatLayout(module)}
+    clone = copy.deepcopy(holder)
+    target = np.arange(clone["layout"].numel, dtype=np.float32)
+    clone["layout"].load([target])
+    np.testing.assert_array_equal(flatten(get_params(clone["module"])), target)
+    assert not np.array_equal(flatten(get_params(module)), target)  # the original is untouched
+
+
+def test_batches_are_the_rows_plain_indexing_draws() -> None:
+    worker = PsWorker(setup_for("dcgan"), 0)
+    rng = copy.deepcopy(worker.rng)
+    for _ in range(3):
+        idx = rng.integers(0, worker.x.shape[0], size=min(16, worker.x.shape[0]))
+        assert torch.equal(worker._batch(), torch.as_tensor(worker.x)[torch.as_tensor(idx)])

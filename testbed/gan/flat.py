@@ -11,6 +11,7 @@ same to the bit: only float32 copies are involved (tests/test_flat_params.py).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,6 +31,12 @@ class FlatLayout:
         ends = np.cumsum([p.numel() for p in self.params], dtype=np.int64)
         self.spans = list(zip([0, *ends[:-1].tolist()], ends.tolist(), strict=True))
         self.numel = int(ends[-1]) if len(ends) else 0
+        self._numels = [p.numel() for p in self.params]
+        self._targets = [p.detach().view(-1) for p in self.params]  # the parameters' own memory, flat
+
+    def __deepcopy__(self, memo: dict[int, object]) -> FlatLayout:
+        # rebuilt on the copied module: copied flat views would no longer share the copied parameters' memory
+        return FlatLayout(copy.deepcopy(self.module, memo))
 
     def load(self, parts: Sequence[np.ndarray]) -> None:
         """Copy consecutive pieces of the flat vector (e.g. one per shard) into the parameters."""
@@ -37,10 +44,12 @@ class FlatLayout:
         if sizes != self.numel:
             raise ValueError(f"segments hold {sizes} values, the module has {self.numel} parameters")
         vector = parts[0] if len(parts) == 1 else np.concatenate([np.asarray(p).reshape(-1) for p in parts])
-        source = torch.as_tensor(np.asarray(vector, np.float32).reshape(-1))
-        with torch.no_grad():
-            for p, (lo, hi) in zip(self.params, self.spans, strict=True):
-                p.copy_(source[lo:hi].view(p.shape))
+        source = torch.as_tensor(np.asarray(vector, np.float32).reshape(-1), device=self._device())
+        if self.params:
+            torch._foreach_copy_(self._targets, torch.split(source, self._numels))
+
+    def _device(self) -> torch.device:
+        return self.params[0].device if self.params else torch.device("cpu")
 
     def vector(self) -> np.ndarray:
         """A float32 copy of the parameters as one flat vector (``flatten(get_params(module))``)."""
