@@ -32,13 +32,13 @@ def setup_for(model: str) -> NodeSetup:
 def reference_round(client: FedAvgClient, g: dict, d: dict, epochs: float, batch_size: int,
                     lr_factor: float) -> tuple[dict, dict]:
     """``FedAvgClient.fedavg_round`` as it was before the scratch pair (commit 897b693)."""
-    state = client.state  # built afresh from the seeded initial models
-    set_params(state.G, g["params"])
+    state = client._state = client.setup.gan_state()  # what the old code's ``self.state`` built afresh
+    for module, values in ((state.G, g["params"]), (state.D, d)):
+        set_params(module, values)
     set_buffers(state.G, g["buffers"])
-    set_params(state.D, d)
     t = client.setup.training
-    state.opt_g = make_adam(state.G, t.lr_g, (t.beta1, t.beta2))
-    state.opt_d = make_adam(state.D, t.lr_d, (t.beta1, t.beta2))
+    state.opt_g, state.opt_d = (make_adam(module, lr, (t.beta1, t.beta2))
+                                for module, lr in ((state.G, t.lr_g), (state.D, t.lr_d)))
     client.train_steps(local_steps(client.num_samples(), epochs, batch_size), lr_factor=lr_factor)
     result = client.generator_snapshot(), client.get_d()
     client.last_lrs = {"lr_g": state.opt_g.param_groups[0]["lr"], "lr_d": state.opt_d.param_groups[0]["lr"]}
