@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from testbed.gan.flat import FlatLayout
 from testbed.gan.losses import d_fake_loss, d_real_objective, g_loss
 from testbed.gan.params import ParamDict, set_grads
 from testbed.gan.state import GanState
@@ -95,6 +96,19 @@ def g_grads(state: GanState, batch_size: int,
     """Gradient of G's loss (as in :func:`g_step`) without stepping, and the loss number."""
     loss = g_loss(state.D, state.G(sample_latent(batch_size, state.latent_dim, generator)))
     return _grads_of(loss, state.G), {"g_loss": loss.item()}
+
+
+def d_grad_vector(state: GanState, layout: FlatLayout, real: ArrayLike, r1_gamma: float = 0.0,
+                  generator: torch.Generator | None = None) -> np.ndarray:
+    """:func:`d_grads` as one flat vector (``flatten(d_grads(...)[0])``, to the bit) via D's ``layout``."""
+    total, _ = _d_objective(state, real, None, r1_gamma, generator)
+    return layout.grad_vector(total)
+
+
+def g_grad_vector(state: GanState, layout: FlatLayout, batch_size: int, generator: torch.Generator) -> np.ndarray:
+    """:func:`g_grads` as one flat vector (``flatten(g_grads(...)[0])``, to the bit) via G's ``layout``."""
+    loss = g_loss(state.D, state.G(sample_latent(batch_size, state.latent_dim, generator)))
+    return layout.grad_vector(loss)
 
 
 def apply_grads(module: nn.Module, optimizer: torch.optim.Optimizer, grads: ParamDict) -> None:

@@ -65,7 +65,8 @@ class GanWorker(Calibrated, WireEndpoint):
         """A random batch of local samples (``training.batch_size`` unless given), on the device."""
         b = batch_size or self.setup.training.batch_size
         idx = self.rng.integers(0, self.x.shape[0], size=min(b, self.x.shape[0]))
-        return self._x_t[torch.as_tensor(idx, device=self.device)]
+        # index_select gathers the same rows as x[idx] with half the per-call overhead
+        return torch.index_select(self._x_t, 0, torch.as_tensor(idx, device=self.device))
 
     # -- local training --------------------------------------------------------------------------
     def train_steps(self, steps: int = 1, lr_factor: float | None = None) -> dict[str, float]:

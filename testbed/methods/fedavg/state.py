@@ -24,6 +24,7 @@ from testbed.gan import average_params, generator_snapshot, get_params, make_ada
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker
+from testbed.methods.fedavg.scratch import ScratchModels
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, build
 
 
@@ -85,12 +86,15 @@ class FedAvgClient(GanWorker):
         Adam, E local epochs; returns G's snapshot and D's parameters.
 
         ``lr_factor`` is the server's schedule factor for this round (clients keep no step count)."""
-        set_params(self.state.G, g["params"])
-        set_buffers(self.state.G, g["buffers"])
-        set_params(self.state.D, d)
+        scratch = ScratchModels.of(self.setup, self.device)
+        scratch.reset_buffers()
+        state = self._state = scratch.state
+        set_params(state.G, g["params"])
+        set_buffers(state.G, g["buffers"])
+        set_params(state.D, d)
         t = self.setup.training
-        self.state.opt_g = make_adam(self.state.G, t.lr_g, (t.beta1, t.beta2))
-        self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
+        state.opt_g = make_adam(state.G, t.lr_g, (t.beta1, t.beta2))
+        state.opt_d = make_adam(state.D, t.lr_d, (t.beta1, t.beta2))
         self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
         result = self.generator_snapshot(), self.get_d()
         self.last_lrs = super().current_lrs()

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from testbed.compression.endpoint import WireEndpoint
-from testbed.gan import d_grads, flatten, g_grads, get_params, set_params, unflatten
+from testbed.gan import flatten, get_params
+from testbed.gan.flat import FlatLayout
+from testbed.gan.steps import d_grad_vector, g_grad_vector
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker
@@ -88,15 +90,31 @@ class ParamShard(Calibrated, WireEndpoint):
 class PsWorker(GanWorker):
     """A worker that computes gradients for parameter segments it is sent (ps, gaia, centralized)."""
 
+    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu") -> None:
+        super().__init__(setup, index, device)
+        self._layouts: tuple[FlatLayout, FlatLayout] | None = None  # G's and D's, for the state they index
+
+    def layouts(self) -> tuple[FlatLayout, FlatLayout]:
+        """G's and D's flat layouts, built once for the current state (rebuilt if the state is replaced)."""
+        if self._layouts is None or self._layouts[0].module is not self.state.G \
+                or self._layouts[1].module is not self.state.D:
+            self._layouts = FlatLayout(self.state.G), FlatLayout(self.state.D)
+        return self._layouts
+
     def flat_grads(self, *segments: np.ndarray) -> list[np.ndarray]:
         """PS step: params arrive as ``[g_0, d_0, g_1, d_1, ...]`` segments of the flat [G; D]
-        vectors from each shard; returns the G and D gradients cut the same way."""
+        vectors from each shard; returns the G and D gradients cut the same way.
+
+        The segments are copied straight into G's and D's parameters and the gradients come out
+        as one flat vector each (testbed.gan.flat): the same values as going through
+        ``unflatten`` + ``set_params`` and ``flatten(d_grads(...))``, with a fraction of the copies."""
         g_parts, d_parts = segments[0::2], segments[1::2]
-        set_params(self.state.G, unflatten(np.concatenate(g_parts), get_params(self.state.G)))
-        set_params(self.state.D, unflatten(np.concatenate(d_parts), get_params(self.state.D)))
-        grad_d, _ = d_grads(self.state, self._batch(), r1_gamma=self.setup.training.r1_gamma, generator=self.gen)
-        grad_g, _ = g_grads(self.state, self.setup.training.batch_size, self.gen)
-        flat_g, flat_d = flatten(grad_g), flatten(grad_d)
+        layout_g, layout_d = self.layouts()
+        layout_g.load(g_parts)
+        layout_d.load(d_parts)
+        t = self.setup.training
+        flat_d = d_grad_vector(self.state, layout_d, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
+        flat_g = g_grad_vector(self.state, layout_g, t.batch_size, self.gen)
         out: list[np.ndarray] = []
         g_at = d_at = 0
         for g_part, d_part in zip(g_parts, d_parts, strict=True):
