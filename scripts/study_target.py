@@ -7,7 +7,8 @@ Used by the gaia-vs-ps, fedavg-vs-fedsgd and consistency studies (docs/studies/)
 evaluation meeting the target (analysis/to_target.py); per series (method x sweep values), the mean
 and sample std over the seeds that reached it, and how many did.  Figure: the metric against ``--x``
 (virtual time by default) and against WAN bytes, seed mean ± std band (analysis.style.seed_band),
-target dashed.  ``--staleness`` adds each parameter-server run's push staleness (analysis/staleness.py).
+target dashed.  ``--label`` names the series by run columns.  ``--staleness`` adds each
+parameter-server run's push staleness (analysis/staleness.py).
 Writes OUT_DIR/NAME.png, NAME-table.md and NAME.csv.
 """
 
@@ -32,6 +33,13 @@ X_LABELS = {"virtual_time_s": "virtual time (s)", "iteration": "iterations (each
 def staleness_of(run_dir: Path, consistency: str) -> tuple[float, float]:
     s = push_staleness(pd.read_parquet(run_dir / "traffic.parquet"), consistency)["staleness"]
     return float(s.mean()), float(s.max())
+
+
+def relabel(results, columns: list[str]) -> None:
+    """Name each series by ``columns`` of the runs (short labels where an inline topology is an axis)."""
+    runs = results.runs
+    runs["series"] = [" · ".join(map(str, values)) for values in runs[columns].itertuples(index=False)]
+    results.metrics["series"] = results.metrics["run"].map(runs.set_index("run")["series"])
 
 
 def per_run(results, metric: str, target: float, staleness: bool) -> pd.DataFrame:
@@ -109,8 +117,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--target", type=float, required=True)
     p.add_argument("--x", default="virtual_time_s")
     p.add_argument("--staleness", action="store_true")
+    p.add_argument("--label", help="comma-separated run columns naming a series (default: the analysis label)")
     args = p.parse_args(argv)
     results = load_results(args.results)
+    if args.label:
+        relabel(results, args.label.split(","))
     hits = per_run(results, args.metric, args.target, args.staleness)
     out_dir = Path(args.out)
     figure(results, args.metric, args.target, args.x, out_dir, args.name)
