@@ -38,7 +38,13 @@ def staleness_of(run_dir: Path, consistency: str) -> tuple[float, float]:
 def relabel(results, columns: list[str]) -> None:
     """Name each series by ``columns`` of the runs (short labels where an inline topology is an axis)."""
     runs = results.runs
-    runs["series"] = [" · ".join(map(str, values)) for values in runs[columns].itertuples(index=False)]
+    def text(value: object) -> str | None:
+        if isinstance(value, float):
+            return None if value != value else (f"{value:g}")  # NaN: the column does not apply
+        return str(value)
+
+    runs["series"] = [" · ".join(t for t in map(text, values) if t is not None)
+                      for values in runs[columns].itertuples(index=False)]
     results.metrics["series"] = results.metrics["run"].map(runs.set_index("run")["series"])
 
 
