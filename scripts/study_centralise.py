@@ -20,6 +20,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from analysis import load_results
+from analysis.study_files import write_study_table
 from analysis.style import method_colors, new_figure, save
 
 BASE_MBPS = 500.0  # wan-3dc us-east <-> eu-west at bandwidth_scale 1
@@ -98,9 +99,7 @@ def main(root: str, out: str) -> None:
     out_dir = Path(out)
     df = table(Path(root))
     figure(df, out_dir)
-    df.to_csv(out_dir / "centralise-or-not.csv", index=False, float_format="%.6g")
-    (out_dir / "centralise-or-not-table.md").write_text(markdown(df))
-    print(markdown(df))
+    write_study_table(df, markdown(df), out_dir, "centralise-or-not")
 
 
 if __name__ == "__main__":

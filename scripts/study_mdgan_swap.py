@@ -18,6 +18,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from analysis import load_results
+from analysis.study_files import write_study_table
 from analysis.style import new_figure, save
 
 LABELS = {1.0: "swap every epoch (E = 1)", 0.0: "no swap (E = 0)"}
@@ -77,9 +78,7 @@ def main(root: str, out: str) -> None:
     out_dir = Path(out)
     df, metrics = per_run(Path(root))
     figure(metrics, out_dir)
-    df.to_csv(out_dir / "mdgan-swap.csv", index=False, float_format="%.6g")
-    (out_dir / "mdgan-swap-table.md").write_text(markdown(df))
-    print(markdown(df))
+    write_study_table(df, markdown(df), out_dir, "mdgan-swap")
 
 
 if __name__ == "__main__":

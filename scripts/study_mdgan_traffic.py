@@ -31,6 +31,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from analysis import load_results
+from analysis.study_files import write_study_table
 from analysis.style import method_colors, new_figure, save
 
 D_FLOATS = 784  # MNIST, 28 x 28
@@ -125,9 +126,7 @@ def main(root: str, out: str) -> None:
     out_dir, name = Path(out), Path(root).name
     df = table(Path(root))
     figure(df, out_dir, name)
-    df.to_csv(out_dir / f"{name}.csv", index=False, float_format="%.6g")
-    (out_dir / f"{name}-table.md").write_text(markdown(df))
-    print(markdown(df))
+    write_study_table(df, markdown(df), out_dir, name)
     print(f"crossover N* = {crossover(df):.2f}")
 
 

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis import load_results
 from analysis.staleness import push_staleness
+from analysis.study_files import write_study_table
 from analysis.style import new_figure, quality_label, save, seed_band, series_styles
 from analysis.to_target import first_reaching
 
@@ -131,10 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     hits = per_run(results, args.metric, args.target, args.staleness)
     out_dir = Path(args.out)
     figure(results, args.metric, args.target, args.x, out_dir, args.name)
-    hits.to_csv(out_dir / f"{args.name}.csv", index=False, float_format="%.6g")
-    table = markdown(hits, args.metric, args.target)
-    (out_dir / f"{args.name}-table.md").write_text(table)
-    print(table)
+    write_study_table(hits, markdown(hits, args.metric, args.target), out_dir, args.name)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
@@ -32,17 +32,13 @@ from testbed.registry import Registry
 from testbed.topology import Topology
 
 if TYPE_CHECKING:
-    import simpy
 
-    from testbed.engine import NodeContext
+    from testbed.engine import Process
     from testbed.methods.common.setup import NodeSetup
 
 EMPTY = np.zeros(0, dtype=np.float32)
 """Stands in for a parameter segment a shard does not hold."""
 
-NodeProcess = Callable[["NodeContext"], Generator["simpy.Event", Any, Any]]
-"""What a logical node does, in order: a SimPy generator over its NodeContext's primitives
-(the same type as testbed.engine.Process)."""
 
 
 class Session(Protocol):
@@ -67,7 +63,7 @@ class Session(Protocol):
     def resolve(self, handle: Any) -> Any:
         """The value behind a handle (blocks: only for setup and control flow)."""
 
-    def spawn(self, node: str, process: NodeProcess) -> None:
+    def spawn(self, node: str, process: Process) -> None:
         """Start node ``node``'s process on the virtual-time engine."""
 
     def should_stop(self) -> bool:
