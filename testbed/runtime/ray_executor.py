@@ -83,6 +83,7 @@ class RayExecutor(Executor):
             raise RuntimeError("start Ray first (testbed.runtime.cluster.ensure_ray)")
         self.placement = placement or Placement()
         self._size_checks: list[tuple[ray.ObjectRef, int, str]] = []
+        self._next_size_check = SIZE_CHECK_BATCH
         groups = self.placement.groups(list(nodes))
         resources = ray.cluster_resources()
         n = len(groups)
@@ -130,10 +131,11 @@ class RayExecutor(Executor):
         finished calls and at :meth:`barrier`, so a send never waits for its payload."""
         assert isinstance(handle, RayHandle)
         self._size_checks.append((handle.nbytes_ref, int(nbytes), kind))
-        if len(self._size_checks) >= SIZE_CHECK_BATCH:
+        if len(self._size_checks) >= self._next_size_check:  # every SIZE_CHECK_BATCH sends, not every send
             refs = [ref for ref, _, _ in self._size_checks]
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             self._check_sizes({r.hex() for r in ready})
+            self._next_size_check = len(self._size_checks) + SIZE_CHECK_BATCH
 
     def _check_sizes(self, ready: set[str] | None) -> None:
         done = [c for c in self._size_checks if ready is None or c[0].hex() in ready]
