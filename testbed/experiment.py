@@ -47,7 +47,8 @@ EXPERIMENT_KEYS = {
     "max_iterations", "max_virtual_time", "max_bytes", "eval_every", "eval_samples", "seed", "compute",
     "backend", "executors", "network", "data_dir",
 }
-TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order"}
+TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
+                 "fused_adam"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
 BACKENDS = ("inprocess", "ray")
@@ -276,6 +277,9 @@ def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
+    if "fused_adam" in value and not isinstance(value["fused_adam"], bool):
+        raise _fail(src, "training.fused_adam", f"expected true or false, got {value['fused_adam']!r}",
+                    "write fused_adam: true (torch's fused Adam kernel) or leave it out")
     return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
                           if key in TRAINING_RANGES else raw for key, raw in value.items()})
 

@@ -73,15 +73,17 @@ class FakeSession(ExecutorSession):
 
 def fake_method(algorithm: dict[str, Any], *, workers: tuple[int, ...] = (2, 1, 2), budget: int = 3,
                 update_order: str = "alternating", batch_size: int = 16,
-                topology_dict: dict[str, Any] | None = None) -> tuple[Algorithm, FakeSession]:
+                topology_dict: dict[str, Any] | None = None,
+                training: dict[str, Any] | None = None) -> tuple[Algorithm, FakeSession]:
     """A method on a fake session: ring8 (400 samples), a small MLP, ``workers`` per datacenter
-    (or the topology ``topology_dict``)."""
+    (or the topology ``topology_dict``); ``training``: further :class:`Training` fields."""
     topology = load_topology(topology_dict or tiny_topology(workers, latency="15ms"))
     dcs = {dc.name: i for i, dc in enumerate(topology.datacenters)}
     setup = NodeSetup(dataset="ring8", partition="iid", num_workers=len(topology.nodes),
                       groups=tuple(dcs[topology.datacenter_of(w)] for w in topology.nodes), model="mlp2d",
                       model_overrides=(("depth", 2), ("hidden", 16)),
-                      training=Training(batch_size=batch_size, update_order=update_order), seed=0, dataset_n=400,
+                      training=Training(batch_size=batch_size, update_order=update_order, **(training or {})),
+                      seed=0, dataset_n=400,
                       max_iterations=budget)
     session = FakeSession(topology, setup, budget)
     raw = dict(algorithm)

@@ -174,6 +174,7 @@ EXPERIMENT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("r1-negative", {"training.r1_gamma": -1}, "training.r1_gamma"),
     ("lr-final-zero", {"training.lr_final_fraction": 0}, "training.lr_final_fraction"),
     ("training-unknown", {"training.momentum": 0.9}, "training.momentum"),
+    ("fused-adam-word", {"training.fused_adam": "yes"}, "training.fused_adam"),
     ("training-word", {"training": "fast"}, "training"),
     ("hidden-zero", {"model.hidden": 0}, "model.hidden"),
     ("hidden-word", {"model.hidden": "wide"}, "model.hidden"),

@@ -61,7 +61,7 @@ class NodeSetup:
         """G and D with Adam, identical on every node (seeded by the run seed), on ``device``."""
         t = self.training
         state = make_gan_state(self.model_config(), self.data().sample_shape, self.seed,
-                               lr_g=t.lr_g, lr_d=t.lr_d, betas=(t.beta1, t.beta2))
+                               lr_g=t.lr_g, lr_d=t.lr_d, betas=(t.beta1, t.beta2), fused=t.fused_adam)
         if device != "cpu":
             state.G.to(device)
             state.D.to(device)

@@ -25,3 +25,6 @@ class Training:
     update_order: str | None = None
     """``alternating`` (D step, then G step against the new D) or ``simultaneous`` (both gradients from
     the same parameters); None until parsing resolves it to the method's native order."""
+    fused_adam: bool = False
+    """Use torch's fused Adam kernel (CPU and CUDA): faster per step, but a different rounding, so runs
+    differ from the default (foreach) kernel's in the last bits -- and GAN training amplifies that."""

@@ -93,8 +93,8 @@ class FedAvgClient(GanWorker):
         set_buffers(state.G, g["buffers"])
         set_params(state.D, d)
         t = self.setup.training
-        state.opt_g = make_adam(state.G, t.lr_g, (t.beta1, t.beta2))
-        state.opt_d = make_adam(state.D, t.lr_d, (t.beta1, t.beta2))
+        state.opt_g = make_adam(state.G, t.lr_g, (t.beta1, t.beta2), t.fused_adam)
+        state.opt_d = make_adam(state.D, t.lr_d, (t.beta1, t.beta2), t.fused_adam)
         self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
         result = self.generator_snapshot(), self.get_d()
         self.last_lrs = super().current_lrs()

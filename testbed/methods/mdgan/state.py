@@ -111,7 +111,7 @@ class MdganWorker(GanWorker):
         """Take a peer's D after a swap; its Adam state is reset (moments belong to the old D)."""
         set_params(self.state.D, params)
         t = self.setup.training
-        self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2))
+        self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2), t.fused_adam)
         return sum(int(p.size) for p in params.values())
 
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:

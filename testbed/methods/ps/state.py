@@ -19,6 +19,7 @@ import torch
 from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import flatten, get_params
 from testbed.gan.flat import FlatLayout
+from testbed.gan.state import adam_kernel
 from testbed.gan.steps import d_grad_vector, g_grad_vector
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
@@ -47,7 +48,7 @@ class ParamShard(Calibrated, WireEndpoint):
         self.d = torch.nn.Parameter(torch.as_tensor(full[d_lo:hi].copy(), device=device)) if d_lo < hi else None
         t = setup.training
         groups = [{"params": [p], "lr": lr} for p, lr in ((self.g, t.lr_g), (self.d, t.lr_d)) if p is not None]
-        self.opt = torch.optim.Adam(groups, betas=(t.beta1, t.beta2))
+        self.opt = torch.optim.Adam(groups, betas=(t.beta1, t.beta2), **adam_kernel(t.fused_adam))
         self._base_lrs = [g["lr"] for g in groups]
         self._groups = [name for name, p in (("lr_g", self.g), ("lr_d", self.d)) if p is not None]
         self.setup = setup
