@@ -68,6 +68,9 @@ class Message:
     payload_nbytes: int
     t_send_s: float
     t_arrive_s: float
+    tag: Any = None
+    """Protocol metadata the sender attaches (e.g. the round a reply answers); not counted as bytes,
+    like the other header fields (``network.header_nbytes`` stands for all of them)."""
 
 
 class Delivery(simpy.Event):
@@ -169,7 +172,7 @@ class Engine:
             self.env.run(until=limit)  # as env.run(until=limit) would end: at the limit
 
     # -- network ---------------------------------------------------------------------------------
-    def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None) -> Delivery:
+    def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None, tag: Any = None) -> Delivery:
         if self.wire is not None:
             payload, nbytes = self.wire.outgoing(src, dst, kind, payload, nbytes)
         if isinstance(payload, Handle):
@@ -181,7 +184,7 @@ class Engine:
         seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
                                           self.topology.route(src, dst))
         delivered = Delivery(self.env, seq, now, nbytes + self.header_nbytes)
-        message = Message(seq, src, dst, kind, payload, nbytes, now, math.nan)
+        message = Message(seq, src, dst, kind, payload, nbytes, now, math.nan, tag)
         flow_id = self.network.start_flow(src, dst, nbytes + self.header_nbytes, now)
         self._in_flight[flow_id] = (message, delivered)
         if self._wake is not None and not self._wake.triggered:
@@ -279,11 +282,12 @@ class NodeContext:
         """Dispatch a cheap method (a read) on this node's state, taking no virtual time."""
         return self.engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
 
-    def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None) -> Delivery:
+    def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None, tag: Any = None) -> Delivery:
         """Send ``payload`` to ``dst``; the returned :class:`Delivery` (``.seq``: the message's sequence
         number) fires with the Message on arrival.  A computed payload (a handle) needs ``nbytes``
-        unless the executor knows its size without waiting."""
-        return self.engine._transmit(self.node_id, dst, payload, kind, nbytes)
+        unless the executor knows its size without waiting.  ``tag`` travels as the message's header
+        metadata (messages can overtake each other under jitter, so order alone cannot match them)."""
+        return self.engine._transmit(self.node_id, dst, payload, kind, nbytes, tag)
 
     def send_and_wait(self, dst: str, payload: Any, kind: str,
                       nbytes: int | None = None) -> Generator[simpy.Event, Any, Message]:

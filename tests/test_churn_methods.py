@@ -184,3 +184,33 @@ def test_a_crash_after_the_run_has_ended_does_not_move_its_clock() -> None:
     run.execute()
     assert run.stop_reason == "max_iterations" and run.engine.now_s < 1.0
     assert run.metrics[-1]["virtual_time_s"] < 1.0
+
+
+def test_fedavg_never_averages_a_reply_to_an_earlier_round_even_when_jitter_reorders_them() -> None:
+    """A late reply overtaken by the same client's next one (jitter on its path) is still matched to
+    its own round: the k-th reply a client sends answers the k-th model the server sent it (its
+    process answers in order), so the traffic log says which round every averaged reply trained for."""
+    topology = tiny_topology((2, 1, 2), latency="100ms")
+    for link in topology["links"]:
+        link["jitter"] = "140ms"
+    method, session, engine = _drive({"name": "fedavg", "round_deadline": "0.3s", "server_at": "a"}, topology,
+                                     budget=30)
+    assert session.iteration == 30
+    models = _sends(engine, "params_g", src=method.server)
+    replies = engine.accountant.frame()
+    replies = replies[(replies.kind == "params_g") & (replies.dst == method.server)]
+    # the round each model was sent in: rounds are the server's sends grouped by send time
+    round_starts = sorted(set(models.t_send_s))
+    answered: dict[int, int] = {}  # reply seq -> round it trained for
+    overtaken = 0
+    for client in set(models.dst):
+        sent = models[models.dst == client].sort_values("seq")
+        back = replies[replies.src == client].sort_values("seq")
+        for (_, model), (_, reply) in zip(sent.iterrows(), back.iterrows(), strict=False):
+            answered[int(reply.seq)] = round_starts.index(model.t_send_s)
+        arrival = back.t_arrive_s.to_numpy()
+        overtaken += int((arrival[1:] < arrival[:-1]).sum())
+    assert overtaken > 0, "the scenario must reorder some replies, or it tests nothing"
+    assert method.plan.averaged, "no reply was averaged"
+    for round_index, _client, seq in method.plan.averaged:
+        assert answered[seq] == round_index
