@@ -20,10 +20,12 @@ from test_golden_traffic import CASES, GOLDEN, traffic_hash
 from testbed.batching import BatchingExecutor, plan_groups
 from testbed.executor import InProcessExecutor
 from testbed.experiment import load_experiment
+from testbed.gan import flatten
 from testbed.launch import make_executor
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.training import Training
 from testbed.methods.common.worker import GanWorker
+from testbed.methods.ps.state import PsWorker
 from testbed.run import Run
 
 RTOL, ATOL = 1e-5, 1e-6
@@ -83,6 +85,30 @@ def test_batched_steps_equal_unbatched(model: str, training: dict[str, Any]) -> 
     for sa, sb in zip(plain_stats, batched_stats, strict=True):
         assert sa.keys() == sb.keys()
         np.testing.assert_allclose([sb[k] for k in sa], [sa[k] for k in sa], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize(("model", "r1_gamma"), [("dcgan", 0.0), ("mlp2d", 0.5)])
+def test_batched_ps_gradients_equal_unbatched(model: str, r1_gamma: float) -> None:
+    setup = _setup(model, 3, r1_gamma=r1_gamma)
+    results, workers = {}, {}
+    for name, executor in (("plain", InProcessExecutor()), ("batched", BatchingExecutor())):
+        for i in range(3):
+            executor.host(f"w{i}", PsWorker, setup, i)
+        g, d = flatten(executor.state("w0").get_g()), flatten(executor.state("w0").get_d())
+        segments = [g[:7], d[:5], g[7:], d[5:]]  # two shards' key ranges
+        for _ in range(3):  # three rounds: the BatchNorm statistics and RNG streams carry over
+            handles = [executor.call(f"w{i}", "flat_grads", *segments) for i in range(3)]
+        results[name] = [executor.resolve(h) for h in handles]
+        workers[name] = [executor.state(f"w{i}") for i in range(3)]
+        if name == "batched":
+            assert executor.groups_run == [("flat_grads", 3)] * 3
+    for plain, batched in zip(results["plain"], results["batched"], strict=True):
+        assert [p.shape for p in plain] == [b.shape for b in batched]
+        for p, b in zip(plain, batched, strict=True):
+            np.testing.assert_allclose(b, p, rtol=RTOL, atol=ATOL)
+    for a, b in zip(workers["plain"], workers["batched"], strict=True):
+        for key, value in a.state.G.state_dict().items():  # BatchNorm statistics advanced alike
+            torch.testing.assert_close(b.state.G.state_dict()[key], value, rtol=RTOL, atol=ATOL)
 
 
 def test_unequal_batches_fall_back_to_one_by_one() -> None:
@@ -146,8 +172,8 @@ def test_flush_points_and_deferred_size_check() -> None:
 def test_traffic_identical_with_batching(name: str) -> None:
     executor = BatchingExecutor()
     assert traffic_hash(CASES[name], executor) == json.loads(GOLDEN.read_text())[name]
-    if name == "local":
-        assert executor.groups_run, "local's train steps should have been batched"
+    if name in ("local", "ps-bsp-2shards"):
+        assert executor.groups_run, f"{name}'s worker steps should have been batched"
 
 
 def test_local_run_same_traffic_metrics_and_generators() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
@@ -49,11 +50,12 @@ class StackedNet:
         return vmap(one)(dict(zip(self.names, self.params, strict=True)),
                          dict(zip(self.buffer_names, self.buffers, strict=True)), x)
 
-    def write_back(self) -> None:
-        """Copy the stacked parameters and buffers into each worker's own tensors."""
+    def write_back(self, params: bool = True) -> None:
+        """Copy the stacked parameters (unless ``params`` is False) and buffers into each worker's own tensors."""
         with torch.no_grad():
             for k, (row, brow) in enumerate(zip(self.own, self.own_buffers, strict=True)):
-                torch._foreach_copy_(row, [p[k] for p in self.params])
+                if params:
+                    torch._foreach_copy_(row, [p[k] for p in self.params])
                 if brow:
                     torch._foreach_copy_(brow, [b[k] for b in self.buffers])
 
@@ -148,6 +150,12 @@ def _softplus_mean(logits: torch.Tensor) -> torch.Tensor:
     return F.softplus(logits.reshape(logits.shape[0], -1)).mean(dim=1)
 
 
+def _grads(losses: torch.Tensor, net: StackedNet) -> list[torch.Tensor]:
+    """Each worker's gradient of its own loss (the K losses are independent: one call on their sum)."""
+    grads = torch.autograd.grad(losses.sum(), net.params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(net.params, grads, strict=True)]
+
+
 def _d_objective(d_net: StackedNet, real: torch.Tensor, fake: torch.Tensor,
                  r1_gamma: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-worker (real loss, fake loss, R1 penalty), each of shape (K,).
@@ -181,13 +189,11 @@ def train_step(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor
         fake = g_net(z_d)
     loss_real, loss_fake, penalty = _d_objective(d_net, real, fake.detach(), r1_gamma)
     total = loss_real + loss_fake + penalty
-    grad_d = torch.autograd.grad(total.sum(), d_net.params, allow_unused=True)
-    grad_d = [torch.zeros_like(p) if g is None else g for p, g in zip(d_net.params, grad_d, strict=True)]
+    grad_d = _grads(total, d_net)
     if not simultaneous:
         opt_d.step(grad_d)
     loss_g = _softplus_mean(-d_net(g_net(z_g)))
-    grad_g = torch.autograd.grad(loss_g.sum(), g_net.params, allow_unused=True)
-    grad_g = [torch.zeros_like(p) if g is None else g for p, g in zip(g_net.params, grad_g, strict=True)]
+    grad_g = _grads(loss_g, g_net)
     if simultaneous:
         opt_d.step(grad_d)
     opt_g.step(grad_g)
@@ -197,3 +203,22 @@ def train_step(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor
                   strict=True)
     return [{"d_loss": t, "d_loss_real": r, "d_loss_fake": f, "r1_penalty": p, "g_loss": g}
             for t, r, f, p, g in columns]
+
+
+def gradients(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor,
+              r1_gamma: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each state's flat G and D gradient vectors, as ``g_grad_vector`` / ``d_grad_vector`` compute them
+    (testbed.gan.steps): no step; G's BatchNorm statistics advance as in the unbatched calls."""
+    g_net, d_net = StackedNet([s.G for s in states]), StackedNet([s.D for s in states])
+    with torch.no_grad():
+        fake = g_net(z_d)
+    loss_real, loss_fake, penalty = _d_objective(d_net, real, fake.detach(), r1_gamma)
+    grad_d = _grads(loss_real + loss_fake + penalty, d_net)
+    grad_g = _grads(_softplus_mean(-d_net(g_net(z_g))), g_net)
+    g_net.write_back(params=False)
+    d_net.write_back(params=False)
+
+    def flat(grads: list[torch.Tensor], k: int) -> np.ndarray:
+        return torch.cat([g[k].reshape(-1) for g in grads]).detach().cpu().numpy().astype(np.float32, copy=False)
+
+    return [flat(grad_g, k) for k in range(len(states))], [flat(grad_d, k) for k in range(len(states))]
