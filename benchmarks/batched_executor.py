@@ -7,13 +7,14 @@ each paired in one process (the same workers, the same seeds, unbatched and batc
   experiments/digits-all-methods.yaml) hosted on an :class:`InProcessExecutor` and on a
   :class:`BatchingExecutor`; one iteration is one ``train_steps(1)`` call on every worker, then a
   resolve (what ``local`` dispatches).  CPU = ``time.process_time`` per iteration.
-* **run** (``--run``): the whole ``local`` cell of experiments/digits-all-methods.yaml (wan-3dc,
-  12 workers, ``compute: fixed``), ``Run.execute()``'s process time with batch off and on, and a check
-  that both runs end with the same metrics row, traffic and virtual time.
+* **run** (``--run local ps``): whole cells of experiments/digits-all-methods.yaml (wan-3dc, 12
+  workers, ``compute: fixed``), ``Run.execute()``'s process time with batch off and on, and a check
+  that both runs have the same traffic (messages, bytes) and virtual time.
 
 Fair CPU: one torch thread, and ``OMP_NUM_THREADS=1`` set before torch is imported.
 
-    OMP_NUM_THREADS=1 python benchmarks/batched_executor.py --workers 1 12 100 --iterations 20 --run
+    OMP_NUM_THREADS=1 python benchmarks/batched_executor.py --workers 1 12 100 --iterations 20 --repeats 3 \
+        --run local ps
 """
 
 from __future__ import annotations
@@ -76,16 +77,21 @@ def steps_case(workers: int, iterations: int, repeats: int) -> dict[str, Any]:
             "all_batched": batched}
 
 
-def run_case(iterations: int) -> dict[str, Any]:
-    """The ``local`` cell of digits-all-methods (12 workers), whole-run CPU with batch off and on."""
+ALGORITHMS = {"local": "local", "ps": {"name": "ps", "consistency": "sequential", "server_at": "us-east"}}
+"""The cells of experiments/digits-all-methods.yaml that ``--run`` can time."""
+
+
+def run_case(algorithm: str, iterations: int) -> dict[str, Any]:
+    """A cell of digits-all-methods (12 workers), whole-run CPU with batch off and on."""
     from testbed.experiment import load_experiment
     from testbed.run import Run
     from testbed.yamlio import load_yaml
 
     root = Path(__file__).resolve().parents[1]
     data = load_yaml(root / "experiments/digits-all-methods.yaml")["base"]
-    data.update({"name": "digits-local", "max_iterations": iterations, "eval_every": iterations})
-    out: dict[str, Any] = {"iterations": iterations}
+    data.update({"name": f"digits-{algorithm}", "algorithm": ALGORITHMS[algorithm], "max_iterations": iterations,
+                 "eval_every": iterations})
+    out: dict[str, Any] = {"algorithm": algorithm, "iterations": iterations}
     rows = {}
     for batch in (False, True):
         spec = load_experiment({**data, "executors": {"batch": batch}}, base_dir=root)
@@ -108,7 +114,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 12])
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--run", action="store_true", help="also the whole digits local run, 12 workers")
+    parser.add_argument("--run", nargs="*", choices=sorted(ALGORITHMS), default=None,
+                        help="also whole digits runs, 12 workers (default: local)")
     parser.add_argument("--run-iterations", type=int, default=60)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -120,12 +127,13 @@ def main() -> None:
         results["steps"].append(case)
         print(f"{workers:9d} | {case['unbatched_cpu_s']:18.4f} | {case['batched_cpu_s']:16.4f} | {case['ratio']:.2f}x",
               flush=True)
-    if args.run:
-        case = run_case(args.run_iterations)
-        results["run"] = case
-        print(f"digits local run, 12 workers, {case['iterations']} it: {case['unbatched_cpu_s']:.2f} -> "
+    results["runs"] = []
+    for algorithm in [] if args.run is None else args.run or ["local"]:
+        case = run_case(algorithm, args.run_iterations)
+        results["runs"].append(case)
+        print(f"digits {algorithm} run, 12 workers, {case['iterations']} it: {case['unbatched_cpu_s']:.2f} -> "
               f"{case['batched_cpu_s']:.2f} CPU-s, {case['ratio']:.2f}x; same traffic and virtual time: "
-              f"{case['same_traffic_and_time']}")
+              f"{case['same_traffic_and_time']}", flush=True)
     print(f"wrote {save_result('batched_executor', results)}")
 
 

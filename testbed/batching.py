@@ -25,11 +25,10 @@ surfaces at the next flush, not at dispatch.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.executor import Handle, InProcessExecutor, LocalHandle
+from testbed.executor import Handle, InProcessExecutor, LocalHandle, map_handles
 from testbed.executors_spec import ExecutorsSpec
 from testbed.payload import payload_nbytes
 
@@ -77,7 +76,7 @@ class BatchingExecutor(InProcessExecutor):
         state = self._states[node_id]
         getattr(state, method)  # an unknown method fails at dispatch, as it does unbatched
         call = _Call(node_id, state, method, args, kwargs, num_returns)
-        _collect_sources((args, kwargs), call.sources)
+        call.sources = {id(source) for source in _deferred((args, kwargs))}
         self._queue.append(call)
         handles = [DeferredHandle(call, i) for i in range(num_returns)]
         if len(self._queue) >= MAX_QUEUED:
@@ -177,37 +176,25 @@ def plan_groups(queue: list[_Call]) -> list[list[_Call]]:
     return groups
 
 
+def _deferred(value: Any) -> list[_Call]:
+    """The queued calls whose handles ``value`` holds, at any depth."""
+    found: list[_Call] = []
+    map_handles(value, lambda h: found.append(h.call) if isinstance(h, DeferredHandle) else None)
+    return found
+
+
 def _pending(value: Any) -> bool:
-    """Whether ``value`` is, or holds at any depth, a deferred handle not yet computed."""
-    if isinstance(value, DeferredHandle):
-        return value.call.values is None
-    if isinstance(value, (list, tuple)):
-        return any(_pending(v) for v in value)
-    if isinstance(value, Mapping):
-        return any(_pending(v) for v in value.values())
-    return False
+    """Whether ``value`` is, or holds, a deferred handle not yet computed."""
+    return any(call.values is None for call in _deferred(value))
 
 
-def _collect_sources(value: Any, into: set[int]) -> None:
-    if isinstance(value, DeferredHandle):
-        into.add(id(value.call))
-    elif isinstance(value, (list, tuple)):
-        for v in value:
-            _collect_sources(v, into)
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            _collect_sources(v, into)
+def _value_of(handle: Handle) -> Any:
+    if isinstance(handle, DeferredHandle):
+        assert handle.call.values is not None, "a deferred call ran before the call producing its argument"
+        return handle.call.values[handle.index]
+    return handle.value if isinstance(handle, LocalHandle) else handle
 
 
 def _resolve(value: Any) -> Any:
     """``value`` with every handle replaced by its value (deferred ones are computed by now)."""
-    if isinstance(value, DeferredHandle):
-        assert value.call.values is not None, "a deferred call ran before the call producing its argument"
-        return value.call.values[value.index]
-    if isinstance(value, LocalHandle):
-        return value.value
-    if isinstance(value, (list, tuple)):
-        return type(value)(_resolve(v) for v in value)
-    if isinstance(value, Mapping):
-        return {k: _resolve(v) for k, v in value.items()}
-    return value
+    return map_handles(value, _value_of)
