@@ -85,10 +85,10 @@ def run_case(algorithm: str, iterations: int) -> dict[str, Any]:
     """A cell of digits-all-methods (12 workers), whole-run CPU with batch off and on."""
     from testbed.experiment import load_experiment
     from testbed.run import Run
-    from testbed.yamlio import load_yaml
+    from testbed.yamlio import read_yaml_file
 
     root = Path(__file__).resolve().parents[1]
-    data = load_yaml(root / "experiments/digits-all-methods.yaml")["base"]
+    data = read_yaml_file(root / "experiments/digits-all-methods.yaml")["base"]
     data.update({"name": f"digits-{algorithm}", "algorithm": ALGORITHMS[algorithm], "max_iterations": iterations,
                  "eval_every": iterations})
     out: dict[str, Any] = {"algorithm": algorithm, "iterations": iterations}

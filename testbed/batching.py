@@ -34,6 +34,11 @@ from testbed.payload import payload_nbytes
 
 MAX_QUEUED = 4096
 """A flush is forced at this many queued calls (bounds memory; still a function of the call sequence)."""
+MAX_GROUP = 16
+"""At most this many calls form one batched group.  Measured on the digits DCGAN (CPU, one thread,
+benchmarks/batched_executor.py): 12 workers in one group cost ~1.5-1.8x less CPU than unbatched, but
+100 in one group no less at all (the stacked working set outgrows the caches), so longer runs of
+calls are cut into groups of this size (still a function of the call sequence alone)."""
 
 
 @dataclass(eq=False)
@@ -166,7 +171,7 @@ def plan_groups(queue: list[_Call]) -> list[list[_Call]]:
         group = groups[-1] if groups else None
         joins = (group is not None and call.method == group[0].method and type(call.state) is type(group[0].state)
                  and hasattr(type(call.state), f"batched_{call.method}") and call.node_id not in nodes
-                 and not (call.sources & members))
+                 and not (call.sources & members) and len(group) < MAX_GROUP)
         if not joins:
             groups.append([])
             nodes, members = set(), set()

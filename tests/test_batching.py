@@ -17,7 +17,7 @@ import torch
 from conftest import tiny_experiment
 from test_golden_traffic import CASES, GOLDEN, traffic_hash
 
-from testbed.batching import BatchingExecutor, plan_groups
+from testbed.batching import MAX_GROUP, BatchingExecutor, plan_groups
 from testbed.executor import InProcessExecutor
 from testbed.experiment import load_experiment
 from testbed.gan import flatten
@@ -155,6 +155,11 @@ def test_grouping_respects_nodes_methods_and_dependencies() -> None:
     assert ex.resolve(dep) == 1
     assert [ex.state(n).total for n in "abc"] == [9, 3, 1]
     assert ex.groups_run == [("add", 2), ("add", 2)]
+
+    for n in range(MAX_GROUP + 3):
+        ex.host(f"n{n}", _Acc)
+    ex.resolve([ex.call(f"n{n}", "add", 1) for n in range(MAX_GROUP + 3)])
+    assert ex.groups_run[2:] == [("add", MAX_GROUP), ("add", 3)]  # long runs are cut into groups of MAX_GROUP
 
 
 def test_flush_points_and_deferred_size_check() -> None:
