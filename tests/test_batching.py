@@ -181,10 +181,11 @@ def test_traffic_identical_with_batching(name: str) -> None:
         assert executor.groups_run, f"{name}'s worker steps should have been batched"
 
 
-def test_local_run_same_traffic_metrics_and_generators() -> None:
+@pytest.mark.parametrize("algorithm", ["local", {"name": "gaia", "threshold": 0.01}])
+def test_run_same_traffic_metrics_and_generators(algorithm: Any) -> None:
     """A whole run through the YAML key (the digits DCGAN's steps are compared above, without the
-    digits classifier an evaluation needs)."""
-    spec = tiny_experiment("local", max_iterations=6, eval_every=3)
+    digits classifier an evaluation needs); Gaia's traffic reads the weights, and still agrees."""
+    spec = tiny_experiment(algorithm, max_iterations=6, eval_every=3)
     runs = {}
     for batch in (False, True):
         experiment = load_experiment({**spec, "executors": {"batch": batch}})
