@@ -34,11 +34,11 @@ from testbed.payload import payload_nbytes
 
 MAX_QUEUED = 4096
 """A flush is forced at this many queued calls (bounds memory; still a function of the call sequence)."""
-MAX_GROUP = 16
+MAX_GROUP = 12
 """At most this many calls form one batched group.  Measured on the digits DCGAN (CPU, one thread,
-benchmarks/batched_executor.py): 12 workers in one group cost ~1.5-1.8x less CPU than unbatched, but
-100 in one group no less at all (the stacked working set outgrows the caches), so longer runs of
-calls are cut into groups of this size (still a function of the call sequence alone)."""
+benchmarks/batched_executor.py): 12 workers in one group cost ~2x less CPU than unbatched, 100 in one
+group no less at all and groups of 16 little less (the stacked working set outgrows the caches), so
+longer runs of calls are cut into groups of this size (still a function of the call sequence alone)."""
 
 
 @dataclass(eq=False)
