@@ -39,9 +39,13 @@ def _setup(model: str, workers: int, **training: Any) -> NodeSetup:
                      max_iterations=8)
 
 
-def _train(executor: InProcessExecutor, setup: NodeSetup, workers: int, steps: int) -> tuple[list[GanWorker], list]:
+def _train(executor: InProcessExecutor, setup: NodeSetup, workers: int, steps: int,
+           ahead: int = 0) -> tuple[list[GanWorker], list]:
+    """``steps`` rounds of one step at every worker, after ``ahead`` steps of worker 0 alone."""
     for i in range(workers):
         executor.host(f"w{i}", GanWorker, setup, i)
+    for _ in range(ahead):
+        executor.resolve(executor.call("w0", "train_steps", 1))
     handles: list = []
     for _ in range(steps):
         handles = [executor.call(f"w{i}", "train_steps", 1) for i in range(workers)]
@@ -59,20 +63,21 @@ def _tensors(worker: GanWorker) -> dict[str, torch.Tensor]:
     return out
 
 
-@pytest.mark.parametrize(("model", "training"), [
-    ("mlp2d", {}),
-    ("dcgan", {}),
-    ("dcgan", {"update_order": "simultaneous", "r1_gamma": 1.0}),
-    ("mlp2d", {"r1_gamma": 0.5, "lr_final_fraction": 0.2}),
+@pytest.mark.parametrize(("model", "training", "ahead"), [
+    ("mlp2d", {}, 0),
+    ("dcgan", {}, 0),
+    ("dcgan", {"update_order": "simultaneous", "r1_gamma": 1.0}, 0),
+    ("mlp2d", {"r1_gamma": 0.5, "lr_final_fraction": 0.2}, 0),
+    ("mlp2d", {"lr_final_fraction": 0.2}, 2),  # worker 0 ahead: per-worker Adam steps and rates
 ])
-def test_batched_steps_equal_unbatched(model: str, training: dict[str, Any]) -> None:
+def test_batched_steps_equal_unbatched(model: str, training: dict[str, Any], ahead: int) -> None:
     setup = _setup(model, 3, **training)
-    plain, plain_stats = _train(InProcessExecutor(), setup, 3, 4)
+    plain, plain_stats = _train(InProcessExecutor(), setup, 3, 4, ahead)
     executor = BatchingExecutor()
-    batched, batched_stats = _train(executor, setup, 3, 4)
+    batched, batched_stats = _train(executor, setup, 3, 4, ahead)
     assert executor.groups_run == [("train_steps", 3)] * 4  # really batched, not the one-by-one fallback
-    for a, b in zip(plain, batched, strict=True):
-        assert a.steps == b.steps == 4
+    for i, (a, b) in enumerate(zip(plain, batched, strict=True)):
+        assert a.steps == b.steps == 4 + (ahead if i == 0 else 0)
         ta, tb = _tensors(a), _tensors(b)
         assert ta.keys() == tb.keys()
         if model == "dcgan":
