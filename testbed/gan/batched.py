@@ -7,9 +7,9 @@ Adam moments are stacked along a new leading dimension, the forward passes run t
 ``torch.func.functional_call`` under ``torch.vmap``, the backward pass is one autograd call on the
 sum of the K per-worker losses (the workers do not interact, so each slice of the gradient is that
 worker's own gradient), Adam is the same element-wise update as ``torch.optim.Adam``'s
-single-tensor path on the stacked tensors, and everything is written back into each worker's own
-modules and optimiser state.  Each worker's real batch and noise are drawn by the caller from its
-own generators in the unbatched order, so the RNG streams are untouched.  Results equal the
+non-fused paths on the stacked tensors (a fused optimiser is declined), and everything is written
+back into each worker's own modules and optimiser state.  Each worker's real batch and noise are
+drawn by the caller from its own generators in the unbatched order, so the RNG streams are untouched.  Results equal the
 unbatched step to float rounding (vmapped convolutions sum in another order): tests/test_batching.py.
 """
 
@@ -91,7 +91,7 @@ class StackedAdam:
                             for k, row in enumerate(states)])
 
     def step(self, grads: Sequence[torch.Tensor]) -> None:
-        """One Adam update of every worker's slice, as ``torch.optim.Adam`` (single-tensor path) computes it."""
+        """One Adam update of every worker's slice, with ``torch.optim.Adam``'s formula (non-fused)."""
         with torch.no_grad():
             for i, (param, grad) in enumerate(zip(self.net.params, grads, strict=True)):
                 for row in self.steps:
