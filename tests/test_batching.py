@@ -116,14 +116,34 @@ def test_batched_ps_gradients_equal_unbatched(model: str, r1_gamma: float) -> No
             torch.testing.assert_close(b.state.G.state_dict()[key], value, rtol=RTOL, atol=ATOL)
 
 
-def test_unequal_batches_fall_back_to_one_by_one() -> None:
+def test_unequal_batches_run_one_by_one() -> None:
     setup = _setup("mlp2d", 2)
     executor = BatchingExecutor()
     workers, _ = _train(executor, setup, 2, 1)
     workers[1].x = workers[1].x[:5]  # a shard smaller than the batch: batches of different sizes
     workers[1]._x_t = workers[1]._x_t[:5]
     executor.resolve([executor.call(f"w{i}", "train_steps", 1) for i in range(2)])
-    assert executor.groups_run == [("train_steps", 2)] and workers[1].steps == 2
+    assert executor.groups_run == [("train_steps", 2)] * 2 and workers[1].steps == 2
+
+
+def test_batch_sizes_are_batched_size_by_size() -> None:
+    setup = _setup("mlp2d", 4)
+    results = {}
+    for name, executor in (("plain", InProcessExecutor()), ("batched", BatchingExecutor())):
+        for i in range(4):
+            executor.host(f"w{i}", GanWorker, setup, i)
+            if i % 2:  # workers 1 and 3: shards smaller than the batch
+                worker = executor.state(f"w{i}")
+                worker.x, worker._x_t = worker.x[:5], worker._x_t[:5]
+        for _ in range(2):
+            handles = [executor.call(f"w{i}", "train_steps", 1) for i in range(4)]
+        results[name] = [executor.resolve(h) for h in handles], [executor.state(f"w{i}") for i in range(4)]
+    for a, b in zip(results["plain"][1], results["batched"][1], strict=True):
+        ta, tb = _tensors(a), _tensors(b)
+        for key in ta:
+            torch.testing.assert_close(tb[key], ta[key], rtol=RTOL, atol=ATOL, msg=key)
+    for sa, sb in zip(results["plain"][0], results["batched"][0], strict=True):
+        np.testing.assert_allclose([sb[k] for k in sa], [sa[k] for k in sa], rtol=RTOL, atol=ATOL)
 
 
 class _Acc:

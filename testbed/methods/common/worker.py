@@ -96,14 +96,19 @@ class GanWorker(Calibrated, WireEndpoint):
     @classmethod
     def batched_train_steps(cls, workers: Sequence[GanWorker],
                             calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[dict[str, float]] | None:
-        """:meth:`train_steps` of several workers as one vmapped computation (testbed.gan.batched), or
-        None when they cannot step together (different step counts or batch sizes, an optimiser other
-        than plain Adam): the executor then runs the calls one by one.  Each worker draws its batch and
-        noise from its own generators in the unbatched order, so results equal the unbatched calls'."""
+        """:meth:`train_steps` of several workers as one vmapped computation (testbed.gan.batched) per
+        batch size, or None when they cannot step together (different step counts or settings, an
+        optimiser other than plain Adam): the executor then runs the calls one by one.  Each worker draws
+        its batch and noise from its own generators in the unbatched order, so results equal the
+        unbatched calls'."""
+        return by_batch_size(workers, calls, "train_steps", cls._batched_train_steps)
+
+    @classmethod
+    def _batched_train_steps(cls, workers: Sequence[GanWorker],
+                             calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[dict[str, float]] | None:
         args = [_train_args(*a, **kw) for a, kw in calls]
         t = workers[0].setup.training
         if len({steps for steps, _ in args}) != 1 or any(w.setup.training != t for w in workers) \
-                or len({min(t.batch_size, w.x.shape[0]) for w in workers}) != 1 \
                 or not batched.supported([w.state for w in workers]):
             return None
         stats: list[dict[str, float]] = [{} for _ in workers]
@@ -148,3 +153,25 @@ class GanWorker(Calibrated, WireEndpoint):
 def _train_args(steps: int = 1, lr_factor: float | None = None) -> tuple[int, float | None]:
     """:meth:`GanWorker.train_steps`'s arguments, bound as the method binds them."""
     return steps, lr_factor
+
+
+def by_batch_size(workers: Sequence[GanWorker], calls: Sequence[tuple[tuple, dict[str, Any]]], method: str,
+                  batched_fn: Callable[[Sequence[Any], Sequence[tuple[tuple, dict[str, Any]]]], list | None],
+                  ) -> list | None:
+    """``batched_fn`` once per batch size among ``workers`` (a shard smaller than ``training.batch_size``
+    gives smaller batches, which cannot be stacked with the others).  A batched group's calls are on
+    different nodes and independent, so running them size by size equals running them in order; a size
+    held by one worker, or one ``batched_fn`` declines, runs ``method`` directly.  None: a single size
+    that ``batched_fn`` declined (the executor then runs the calls itself)."""
+    sizes = [min(w.setup.training.batch_size, w.x.shape[0]) for w in workers]
+    if len(set(sizes)) == 1:
+        return batched_fn(workers, calls)
+    values: list[Any] = [None] * len(workers)
+    for size in dict.fromkeys(sizes):
+        idx = [i for i, s in enumerate(sizes) if s == size]
+        part = batched_fn([workers[i] for i in idx], [calls[i] for i in idx]) if len(idx) > 1 else None
+        if part is None:
+            part = [getattr(workers[i], method)(*calls[i][0], **calls[i][1]) for i in idx]
+        for i, value in zip(idx, part, strict=True):
+            values[i] = value
+    return values

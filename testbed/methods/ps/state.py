@@ -22,7 +22,7 @@ from testbed.gan.flat import FlatLayout
 from testbed.gan.steps import d_grad_vector, g_grad_vector
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
-from testbed.methods.common.worker import GanWorker
+from testbed.methods.common.worker import GanWorker, by_batch_size
 
 
 def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
@@ -122,10 +122,15 @@ class PsWorker(GanWorker):
                            calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[list[np.ndarray]] | None:
         """:meth:`flat_grads` of several workers as one vmapped computation (testbed.gan.batched), or None
         (the executor then runs them one by one) when their batches or settings differ.  Each worker
-        loads its own segments and draws its batch and noise from its own generators in the unbatched order."""
+        loads its own segments and draws its batch and noise from its own generators in the unbatched order;
+        one computation per batch size (testbed.methods.common.worker.by_batch_size)."""
+        return by_batch_size(workers, calls, "flat_grads", cls._batched_flat_grads)
+
+    @classmethod
+    def _batched_flat_grads(cls, workers: Sequence[PsWorker],
+                            calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[list[np.ndarray]] | None:
         t = workers[0].setup.training
         if any(kwargs for _, kwargs in calls) or any(w.setup.training != t for w in workers) \
-                or len({min(t.batch_size, w.x.shape[0]) for w in workers}) != 1 \
                 or not batched.supported([w.state for w in workers]):
             return None
         reals, z_d, z_g = [], [], []
