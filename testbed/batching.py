@@ -35,10 +35,9 @@ from testbed.payload import payload_nbytes
 MAX_QUEUED = 4096
 """A flush is forced at this many queued calls (bounds memory; still a function of the call sequence)."""
 MAX_GROUP = 12
-"""At most this many calls form one batched group.  Measured on the digits DCGAN (CPU, one thread,
-benchmarks/batched_executor.py): 12 workers in one group cost ~2x less CPU than unbatched, 100 in one
-group no less at all and groups of 16 little less (the stacked working set outgrows the caches), so
-longer runs of calls are cut into groups of this size (still a function of the call sequence alone)."""
+"""At most this many calls form one batched group (bounds the stacked working set).  Measured on the
+digits DCGAN (CPU, one thread, benchmarks/batched_executor.py): 36 workers in one group cost 8.3-10.8
+ms per worker step against 8.1-8.4 in groups of 12, so larger groups were not seen to help."""
 
 
 @dataclass(eq=False)
