@@ -144,11 +144,17 @@ class InProcessExecutor(Executor):
         return handle.elapsed_s
 
 
-def _unwrap(value: Any) -> Any:
-    if isinstance(value, LocalHandle):
-        return value.value
+def map_handles(value: Any, fn: Callable[[Handle], Any]) -> Any:
+    """``value`` with every handle in it replaced by ``fn(handle)``: handles may sit at any depth of
+    lists, tuples and mappings (e.g. an evaluation's snapshots)."""
+    if isinstance(value, Handle):
+        return fn(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(_unwrap(v) for v in value)
-    if isinstance(value, Mapping):  # handles may sit at any depth (e.g. an evaluation's snapshots)
-        return {k: _unwrap(v) for k, v in value.items()}
+        return type(value)(map_handles(v, fn) for v in value)
+    if isinstance(value, Mapping):
+        return {k: map_handles(v, fn) for k, v in value.items()}
     return value
+
+
+def _unwrap(value: Any) -> Any:
+    return map_handles(value, lambda h: h.value if isinstance(h, LocalHandle) else h)

@@ -14,7 +14,7 @@ from typing import Any
 from testbed.errors import ConfigError
 from testbed.fields import checked_number
 
-EXECUTOR_KEYS = {"placement", "pool", "num_cpus", "num_gpus", "torch_threads"}
+EXECUTOR_KEYS = {"placement", "pool", "num_cpus", "num_gpus", "torch_threads", "batch"}
 PLACEMENTS = ("per_datacenter", "per_worker", "in_task")
 """``in_task``: every node of the run lives in the run's own process (on Ray: the cell's task, inside its
 placement group) -- no actors.  For small models, where an actor round trip (~1-3 ms on a 2-core machine)
@@ -29,8 +29,10 @@ class ExecutorsSpec:
     ``placement``: a name of :data:`PLACEMENTS`; ``pool_size``: that many actors, nodes dealt round
     robin (overrides ``placement``); ``num_cpus`` / ``num_gpus``: what each actor asks Ray for (None:
     an even share); ``torch_threads``: torch's threads per executor (None: 1 in process, Ray's
-    default on actors).  ``written``: the keys the YAML gave, in its order (None: no ``executors``
-    setting), so :meth:`to_dict` dumps the setting as it was written.
+    default on actors); ``batch``: defer calls and run same-kind calls of many nodes as one batched
+    computation (testbed.batching; in process only, not with ``compute: measured``).  ``written``: the
+    keys the YAML gave, in its order (None: no ``executors`` setting), so :meth:`to_dict` dumps the
+    setting as it was written.
     """
 
     placement: str = "per_datacenter"
@@ -38,6 +40,7 @@ class ExecutorsSpec:
     num_cpus: float | None = None
     num_gpus: float | None = None
     torch_threads: int | None = None
+    batch: bool = False
     written: tuple[str, ...] | None = None
 
     @property
@@ -50,12 +53,13 @@ class ExecutorsSpec:
         if self.written is None:
             return None
         values = {"placement": self.placement, "pool": self.pool_size, "num_cpus": self.num_cpus,
-                  "num_gpus": self.num_gpus, "torch_threads": self.torch_threads}
+                  "num_gpus": self.num_gpus, "torch_threads": self.torch_threads, "batch": self.batch}
         return {key: values[key] for key in self.written}
 
 
 def parse_executors(value: Any, src: str) -> ExecutorsSpec:
-    """``per_datacenter`` | ``per_worker`` | ``in_task`` | {placement|pool, num_cpus, num_gpus, torch_threads}."""
+    """``per_datacenter`` | ``per_worker`` | ``in_task`` | {placement|pool, num_cpus, num_gpus, torch_threads,
+    batch}."""
     if value is None:
         return ExecutorsSpec()
     if isinstance(value, str):
@@ -71,6 +75,22 @@ def parse_executors(value: Any, src: str) -> ExecutorsSpec:
                           f"use one of {list(PLACEMENTS)} or pool: N")
     counts = {key: checked_number(value[key], src, f"executors.{key}", int, 1, 10**9)
               for key in ("pool", "torch_threads") if key in value}
+    batch = value.get("batch", False)
+    if not isinstance(batch, bool):
+        raise ConfigError(src, "executors.batch", f"expected true or false, got {batch!r}", "write batch: true")
     return ExecutorsSpec(placement=value.get("placement", "per_datacenter"), pool_size=counts.get("pool"),
                          num_cpus=value.get("num_cpus"), num_gpus=value.get("num_gpus"),
-                         torch_threads=counts.get("torch_threads"), written=tuple(value))
+                         torch_threads=counts.get("torch_threads"), batch=batch, written=tuple(value))
+
+
+def check_batch(spec: ExecutorsSpec, backend: str, compute_model: str, src: str) -> None:
+    """Refuse ``batch: true`` where batching cannot apply (testbed.batching): ``compute: measured``
+    needs each call's own wall time when it is dispatched, and Ray actors run calls elsewhere."""
+    if not spec.batch:
+        return
+    if compute_model == "measured":
+        raise ConfigError(src, "executors.batch", "batched calls run deferred, so compute: measured cannot time "
+                          "each one", "use compute: calibrated or fixed, or drop executors.batch")
+    if backend == "ray" and spec.kind != "in_task":
+        raise ConfigError(src, "executors.batch", f"batching runs in process, not on Ray actors ({spec.kind})",
+                          "use placement: in_task on Ray, --backend inprocess, or drop executors.batch")

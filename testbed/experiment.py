@@ -35,7 +35,7 @@ import yaml
 from testbed.compression import CompressionSpec, parse_compression
 from testbed.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.errors import ConfigError
-from testbed.executors_spec import ExecutorsSpec, parse_executors
+from testbed.executors_spec import ExecutorsSpec, check_batch, parse_executors
 from testbed.fields import checked_number
 from testbed.methods.common.training import Training
 from testbed.topology import Topology
@@ -176,6 +176,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         data_dir=data.get("data_dir"), source=src,
     )
     _check_partition(spec, src)
+    check_batch(spec.executors, spec.backend, spec.compute.model, src)
     return spec
 
 

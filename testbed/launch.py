@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from testbed.executor import Executor, InProcessExecutor
+from testbed.batching import in_process_executor
+from testbed.executor import Executor
+from testbed.executors_spec import check_batch
 from testbed.experiment import ExperimentSpec
 from testbed.results import write_partial, write_run
 from testbed.run import Run
@@ -17,6 +19,7 @@ from testbed.run import Run
 
 def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
     """The executor the spec asks for (Ray is imported only when chosen)."""
+    check_batch(spec.executors, spec.backend, spec.compute.model, spec.source)  # the backend may come from the CLI
     if spec.backend == "ray" and spec.executors.kind != "in_task":
         from testbed.runtime.cluster import ensure_ray
         from testbed.runtime.ray_executor import Placement, RayExecutor
@@ -25,7 +28,7 @@ def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
         placement = Placement.parse(spec.executors)
         nodes = list(spec.topology.nodes)
         return RayExecutor(nodes, placement)
-    return InProcessExecutor(torch_threads=spec.executors.torch_threads or 1)
+    return in_process_executor(spec.executors, spec.executors.torch_threads or 1)
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Executor | None = None,

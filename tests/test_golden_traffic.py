@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import tiny_experiment, tiny_topology
 
-from testbed.executor import InProcessExecutor
+from testbed.executor import Executor, InProcessExecutor
 from testbed.experiment import load_experiment
 from testbed.run import Run
 
@@ -36,10 +36,11 @@ CASES = {
 }
 
 
-def traffic_hash(case: dict | str) -> str:
+def traffic_hash(case: dict | str, executor: Executor | None = None) -> str:
+    """The hash of ``case``'s run (on ``executor``, default an eager :class:`InProcessExecutor`)."""
     spec = tiny_experiment(case, max_iterations=5, topology=tiny_topology((2, 1, 2), latency="15ms"),
                            compute={"model": "fixed", "default": 0.003, "costs": {"train_step": 0.01}})
-    run = Run(load_experiment(spec), InProcessExecutor(), progress=False)
+    run = Run(load_experiment(spec), executor or InProcessExecutor(), progress=False)
     run.execute()
     frame = run.engine.accountant.frame()
     rows = [(r.kind, r.src, r.dst, int(r.nbytes), f"{r.t_send_s:.9f}", f"{r.t_arrive_s:.9f}")

@@ -21,8 +21,8 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
+from testbed.batching import in_process_executor
 from testbed.errors import ConfigError
-from testbed.executor import InProcessExecutor
 from testbed.runtime.cluster import ensure_ray, node_capacity
 from testbed.runtime.ray_executor import Placement, RayExecutor
 from testbed.suite.backends import BackendOptions
@@ -42,7 +42,7 @@ def _run_cell_task(experiment: dict[str, Any], run_dir: str, cpus: float, gpus: 
     spec = parse_experiment(experiment, f"cell {experiment.get('name')}", Path("."))
     where = {"ray_node_id": ray.get_runtime_context().get_node_id()}
     if spec.executors.kind == "in_task":  # every node in this task: no actor round trips
-        return run_cell(experiment, run_dir, executor=InProcessExecutor(torch_threads=max(1, int(cpus))),
+        return run_cell(experiment, run_dir, executor=in_process_executor(spec.executors, max(1, int(cpus))),
                         where=where)
     placement = Placement.parse(spec.executors)
     groups = len(placement.groups(list(spec.topology.nodes)))

@@ -9,7 +9,7 @@ data shipping), so this class reads as what a worker *is*, not as the union of e
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from testbed.gan import (
     GanState,
     apply_d_grads,
     apply_g_grads,
+    batched,
     d_grads,
     d_step,
     g_grads,
@@ -27,6 +28,7 @@ from testbed.gan import (
     generator_snapshot,
     get_buffers,
     get_params,
+    sample_latent,
 )
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
@@ -91,6 +93,39 @@ class GanWorker(Calibrated, WireEndpoint):
                 stats.update(g_step(self.state, t.batch_size, self.gen))
         return stats
 
+    @classmethod
+    def batched_train_steps(cls, workers: Sequence[GanWorker],
+                            calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[dict[str, float]] | None:
+        """:meth:`train_steps` of several workers as one vmapped computation (testbed.gan.batched) per
+        batch size, or None when they cannot step together (different step counts or settings, an
+        optimiser other than plain Adam): the executor then runs the calls one by one.  Each worker draws
+        its batch and noise from its own generators in the unbatched order, so results equal the
+        unbatched calls'."""
+        return by_batch_size(workers, calls, "train_steps", cls._batched_train_steps)
+
+    @classmethod
+    def _batched_train_steps(cls, workers: Sequence[GanWorker],
+                             calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[dict[str, float]] | None:
+        args = [_train_args(*a, **kw) for a, kw in calls]
+        t = workers[0].setup.training
+        if len({steps for steps, _ in args}) != 1 or any(w.setup.training != t for w in workers) \
+                or not batched.supported([w.state for w in workers]):
+            return None
+        stats: list[dict[str, float]] = [{} for _ in workers]
+        for _ in range(int(args[0][0])):
+            reals, z_d, z_g = [], [], []
+            for w, (_, lr_factor) in zip(workers, args, strict=True):
+                factor = w.setup.lr_scale(w.steps) if lr_factor is None else lr_factor
+                scale_lr(w.state.opt_d, [t.lr_d], factor)
+                scale_lr(w.state.opt_g, [t.lr_g], factor)
+                w.steps += 1
+                reals.append(w._batch())
+                z_d.append(sample_latent(reals[-1].shape[0], w.state.latent_dim, w.gen))
+                z_g.append(sample_latent(t.batch_size, w.state.latent_dim, w.gen))
+            stats = batched.train_step([w.state for w in workers], torch.stack(reals), torch.stack(z_d),
+                                       torch.stack(z_g), t.r1_gamma, t.update_order == "simultaneous")
+        return stats
+
     # -- what the evaluator and the lr columns read -------------------------------------------------
     def generator_snapshot(self) -> dict[str, dict[str, np.ndarray]]:
         """This worker's G as trained: parameters and BatchNorm running statistics."""
@@ -113,3 +148,30 @@ class GanWorker(Calibrated, WireEndpoint):
     # -- calibration -----------------------------------------------------------------------------
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
         return {"train_step": lambda: self.train_steps(1)}
+
+
+def _train_args(steps: int = 1, lr_factor: float | None = None) -> tuple[int, float | None]:
+    """:meth:`GanWorker.train_steps`'s arguments, bound as the method binds them."""
+    return steps, lr_factor
+
+
+def by_batch_size(workers: Sequence[GanWorker], calls: Sequence[tuple[tuple, dict[str, Any]]], method: str,
+                  batched_fn: Callable[[Sequence[Any], Sequence[tuple[tuple, dict[str, Any]]]], list | None],
+                  ) -> list | None:
+    """``batched_fn`` once per batch size among ``workers`` (a shard smaller than ``training.batch_size``
+    gives smaller batches, which cannot be stacked with the others).  A batched group's calls are on
+    different nodes and independent, so running them size by size equals running them in order; a size
+    held by one worker, or one ``batched_fn`` declines, runs ``method`` directly.  None: a single size
+    that ``batched_fn`` declined (the executor then runs the calls itself)."""
+    sizes = [min(w.setup.training.batch_size, w.x.shape[0]) for w in workers]
+    if len(set(sizes)) == 1:
+        return batched_fn(workers, calls)
+    values: list[Any] = [None] * len(workers)
+    for size in dict.fromkeys(sizes):
+        idx = [i for i, s in enumerate(sizes) if s == size]
+        part = batched_fn([workers[i] for i in idx], [calls[i] for i in idx]) if len(idx) > 1 else None
+        if part is None:
+            part = [getattr(workers[i], method)(*calls[i][0], **calls[i][1]) for i in idx]
+        for i, value in zip(idx, part, strict=True):
+            values[i] = value
+    return values

@@ -10,20 +10,20 @@ centralised baseline build on these two.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from testbed.compression.endpoint import WireEndpoint
-from testbed.gan import flatten, get_params
+from testbed.gan import batched, flatten, get_params, sample_latent
 from testbed.gan.flat import FlatLayout
 from testbed.gan.state import adam_kernel
 from testbed.gan.steps import d_grad_vector, g_grad_vector
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
-from testbed.methods.common.worker import GanWorker
+from testbed.methods.common.worker import GanWorker, by_batch_size
 
 
 def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
@@ -116,18 +116,51 @@ class PsWorker(GanWorker):
         t = self.setup.training
         flat_d = d_grad_vector(self.state, layout_d, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
         flat_g = g_grad_vector(self.state, layout_g, t.batch_size, self.gen)
-        out: list[np.ndarray] = []
-        g_at = d_at = 0
-        for g_part, d_part in zip(g_parts, d_parts, strict=True):
-            out.append(flat_g[g_at:g_at + len(g_part)])
-            out.append(flat_d[d_at:d_at + len(d_part)])
-            g_at += len(g_part)
-            d_at += len(d_part)
-        return out
+        return _cut(segments, flat_g, flat_d)
+
+    @classmethod
+    def batched_flat_grads(cls, workers: Sequence[PsWorker],
+                           calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[list[np.ndarray]] | None:
+        """:meth:`flat_grads` of several workers as one vmapped computation (testbed.gan.batched), or None
+        (the executor then runs them one by one) when their batches or settings differ.  Each worker
+        loads its own segments and draws its batch and noise from its own generators in the unbatched order;
+        one computation per batch size (testbed.methods.common.worker.by_batch_size)."""
+        return by_batch_size(workers, calls, "flat_grads", cls._batched_flat_grads)
+
+    @classmethod
+    def _batched_flat_grads(cls, workers: Sequence[PsWorker],
+                            calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[list[np.ndarray]] | None:
+        t = workers[0].setup.training
+        if any(kwargs for _, kwargs in calls) or any(w.setup.training != t for w in workers) \
+                or not batched.supported([w.state for w in workers]):
+            return None
+        reals, z_d, z_g = [], [], []
+        for w, (segments, _) in zip(workers, calls, strict=True):
+            layout_g, layout_d = w.layouts()
+            layout_g.load(segments[0::2])
+            layout_d.load(segments[1::2])
+            reals.append(w._batch())
+            z_d.append(sample_latent(reals[-1].shape[0], w.state.latent_dim, w.gen))
+            z_g.append(sample_latent(t.batch_size, w.state.latent_dim, w.gen))
+        flat_g, flat_d = batched.gradients([w.state for w in workers], torch.stack(reals), torch.stack(z_d),
+                                           torch.stack(z_g), t.r1_gamma)
+        return [_cut(segments, g, d) for (segments, _), g, d in zip(calls, flat_g, flat_d, strict=True)]
 
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
         g_seg, d_seg = flatten(self.get_g()), flatten(self.get_d())
         return {**super().calibration_tasks(), "grad_step": lambda: self.flat_grads(g_seg, d_seg)}
+
+
+def _cut(segments: Sequence[np.ndarray], flat_g: np.ndarray, flat_d: np.ndarray) -> list[np.ndarray]:
+    """Flat G and D gradients cut as the received ``[g_0, d_0, g_1, d_1, ...]`` segments are."""
+    out: list[np.ndarray] = []
+    g_at = d_at = 0
+    for g_part, d_part in zip(segments[0::2], segments[1::2], strict=True):
+        out.append(flat_g[g_at:g_at + len(g_part)])
+        out.append(flat_d[d_at:d_at + len(d_part)])
+        g_at += len(g_part)
+        d_at += len(d_part)
+    return out
 
 
 def _numpy(param: torch.nn.Parameter | None) -> np.ndarray:
