@@ -230,3 +230,17 @@ def test_run_same_traffic_metrics_and_generators(algorithm: Any) -> None:
         for key, value in g.items():
             torch.testing.assert_close(torch.as_tensor(runs[True].generators[label][key]), torch.as_tensor(value),
                                        rtol=RTOL, atol=ATOL, msg=f"{label}.{key}")
+
+
+def test_fused_adam_declines_batching_and_stays_exact() -> None:
+    """With ``training.fused_adam`` the stacked update (the default kernel's formula) would change the
+    values, so the batched form is declined: every call runs one by one, equal to the bit."""
+    setup = _setup("mlp2d", 3, fused_adam=True)
+    plain, _ = _train(InProcessExecutor(), setup, 3, 2)
+    executor = BatchingExecutor()
+    batched, _ = _train(executor, setup, 3, 2)
+    assert executor.groups_run == []  # no group ran batched (the same calls without fused_adam do)
+    for a, b in zip(plain, batched, strict=True):
+        assert a.state.opt_d.defaults["fused"] and b.state.opt_d.defaults["fused"]
+        ta, tb = _tensors(a), _tensors(b)
+        assert all(torch.equal(ta[key], tb[key]) for key in ta)
