@@ -60,18 +60,17 @@ def markdown(hits: pd.DataFrame) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("results")
-    p.add_argument("out")
-    p.add_argument("name")
+    p.add_argument("paths", nargs=3, metavar=("RESULTS_DIR", "OUT_DIR", "NAME"))
     p.add_argument("--label", help="comma-separated run columns naming a series, or cell (as study_target.py)")
     args = p.parse_args(argv)
-    results = load_results(args.results)
+    results_dir, out_dir, name = args.paths
+    results = load_results(results_dir)
     if args.label:
         from study_target import relabel  # the sibling script: one way to name series
 
         relabel(results, args.label.split(","))
     hits = per_run(results)
-    write_study_table(hits, markdown(hits), Path(args.out), args.name)
+    write_study_table(hits, markdown(hits), Path(out_dir), name)
 
 
 if __name__ == "__main__":
