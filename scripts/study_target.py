@@ -3,18 +3,20 @@
 Usage: python scripts/study_target.py RESULTS_DIR OUT_DIR NAME --metric M --target T [--x COLUMN]
                                       [--staleness]
 
-Used by the gaia-vs-ps, fedavg-vs-fedsgd and consistency studies (docs/studies/).  Per run, the first
-evaluation meeting the target (analysis/to_target.py); per series (method x sweep values), the mean
-and sample std over the seeds that reached it, and how many did.  Figure: the metric against ``--x``
+Used by the gaia-vs-ps, fedavg-vs-fedsgd, consistency and beyond-the-seed studies (docs/studies/).
+Per run, the first evaluation meeting the target (analysis/to_target.py); per series (method x sweep
+values), the mean and sample std over the seeds that reached it, and how many did.  Figure: the metric against ``--x``
 (virtual time by default) and against WAN bytes, seed mean ± std band (analysis.style.seed_band),
-target dashed.  ``--label`` names the series by run columns.  ``--staleness`` adds each
-parameter-server run's push staleness (analysis/staleness.py).
+target dashed.  ``--label`` names the series by run columns (``cell``: the suite cell, the run's name
+without its ``_seed=N``).  ``--staleness`` adds each parameter-server run's push staleness
+(analysis/staleness.py).
 Writes OUT_DIR/NAME.png, NAME-table.md and NAME.csv.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -36,9 +38,16 @@ def staleness_of(run_dir: Path, consistency: str) -> tuple[float, float]:
     return float(s.mean()), float(s.max())
 
 
+def cell_name(run: str) -> str:
+    """The suite cell a run belongs to: its name without the ``_seed=N`` that ``repeat`` appends."""
+    return re.sub(r"_seed=\d+$", "", run)
+
+
 def relabel(results, columns: list[str]) -> None:
     """Name each series by ``columns`` of the runs (short labels where an inline topology is an axis)."""
     runs = results.runs
+    if "cell" in columns:
+        runs["cell"] = runs["run"].map(cell_name)
     def text(value: object) -> str | None:
         if isinstance(value, float):
             return None if value != value else (f"{value:g}")  # NaN: the column does not apply
@@ -124,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--target", type=float, required=True)
     p.add_argument("--x", default="virtual_time_s")
     p.add_argument("--staleness", action="store_true")
-    p.add_argument("--label", help="comma-separated run columns naming a series (default: the analysis label)")
+    p.add_argument("--label", help="comma-separated run columns naming a series, or cell (default: the analysis label)")
     args = p.parse_args(argv)
     results = load_results(args.results)
     if args.label:
