@@ -11,15 +11,16 @@ n_k as the testbed's aggregator does.  The testbed runs in-process and on Ray (`
 Flower on its Ray backend with one CPU per ClientApp (two at a time on this 2-CPU machine).
 
 Flower pins its own Ray, so it lives in a separate venv (``--flower-python``).  Each side runs in its
-own subprocess, twice (SHORT and LONG rounds), which reads the CPU time (user + system) of its whole
-process tree -- itself, Ray's GCS, raylet, dashboard, workers and actors, and every child they reaped --
-from ``/proc`` once all its rounds are done.  Per round = (LONG's - SHORT's) / (LONG - SHORT); start-up =
-SHORT's - SHORT x per round (the interpreter, imports, Ray's start, first model builds, the testbed's
-initial and final evaluation of 100 samples).  The machine may be shared:
-CPU times, not wall times, are what count.  Both sides must train: each reports the mean absolute change
-of the global G's parameters.
+own subprocess, which reads the CPU time (user + system) of its whole process tree -- itself, Ray's GCS,
+raylet, dashboard, workers and actors, and every child they reaped -- from ``/proc`` after every round
+(Flower: in its strategy's ``aggregate_fit``; the testbed: after the round's ``complete_iteration`` and an
+executor barrier).  Per round = (after the last round - after the first) / (R - 1), so the start-up's
+large run-to-run noise (Ray's start) cancels; start-up = after the first round - one round (the
+interpreter, imports, Ray's start, first model builds, the testbed's initial evaluation of 100 samples).
+The machine may be shared: CPU times, not wall times, are what count.  Both sides must train: each
+reports the mean absolute change of the global G's parameters (and a run that did not is an error).
 
-    python benchmarks/flower_compare.py --flower-python /tmp/flwr-venv/bin/python [--clients 12 100] [--rounds 2 6]
+    python benchmarks/flower_compare.py --flower-python /tmp/flwr-venv/bin/python [--clients 12 100] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -86,28 +87,36 @@ def g_change(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> flo
 
 
 def run_testbed(clients: int, rounds: int, backend: str) -> dict[str, Any]:
-    """The testbed's run API (Run.execute on the executor make_executor picks); the tree's CPU at the end.
+    """The testbed's run API (Run.execute on the executor make_executor picks), a CPU mark after every round.
 
-    On Ray the engine runs ahead of the actors (results are futures), so a mark inside a round would not
-    have seen that round's work: only the mark after ``execute()`` (which ends with a barrier) is used."""
+    On Ray the engine runs ahead of the actors (results are futures), so each mark first waits for the
+    executor's barrier: the mark then includes that round's training (in-process calls are synchronous)."""
     from testbed.executor import set_torch_threads
     from testbed.experiment import load_experiment
     from testbed.launch import make_executor
     from testbed.run import Run
 
+    class MarkedRun(Run):
+        marks: list[float]
+
+        def complete_iteration(self) -> None:
+            super().complete_iteration()
+            self.executor.barrier()
+            self.marks.append(tree_cpu_s())
+
     set_torch_threads(1)
     spec = load_experiment(experiment(clients, rounds, backend))
     executor = make_executor(spec)
     try:
-        run = Run(spec, executor, progress=False)
+        run = MarkedRun(spec, executor, progress=False)
+        run.marks = []
         initial = {k: v.detach().numpy().copy() for k, v in run.setup.gan_state().G.named_parameters()}
-        run.execute()  # ends with the executor's barrier: every dispatched round has run
-        end_cpu_s = tree_cpu_s()
+        run.execute()
         processes = tree_size()
     finally:
         executor.shutdown()
     final = {k.removeprefix("params."): v for k, v in next(iter(run.generators.values())).items()}
-    return {"end_cpu_s": end_cpu_s, "g_change": g_change(initial, {k: final[k].numpy() for k in initial}),
+    return {"marks_cpu_s": run.marks, "g_change": g_change(initial, {k: final[k].numpy() for k in initial}),
             "rounds": run.iteration, "processes": processes}
 
 
@@ -191,7 +200,7 @@ def run_flower(clients: int, rounds: int) -> dict[str, Any]:
     if len(marks) != rounds:
         raise RuntimeError(f"flower ran {len(marks)} of {rounds} rounds")
     g_final, _ = unflatten(final)
-    return {"end_cpu_s": marks[-1], "g_change": g_change(g0["params"], g_final["params"]),
+    return {"marks_cpu_s": marks, "g_change": g_change(g0["params"], g_final["params"]),
             "rounds": len(marks),
             "processes": processes[0], "flwr": flwr.__version__}
 
@@ -234,19 +243,19 @@ def run_once(python: str, side: str, clients: int, rounds: int) -> dict[str, Any
         tail = (proc.stderr or proc.stdout)[-1500:]
         raise RuntimeError(f"{side} at K={clients}, {rounds} rounds failed (exit {proc.returncode}):\n{tail}")
     result = json.loads(lines[-1].removeprefix("RESULT "))
-    if result["rounds"] != rounds or not result["g_change"] > 0:
+    if result["rounds"] != rounds or len(result["marks_cpu_s"]) != rounds or not result["g_change"] > 0:
         raise RuntimeError(f"{side} at K={clients} did not train: {result}")
     return {**result, "wall_s": wall_s,
             "reaped_cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)}
 
 
-def run_side(python: str, side: str, clients: int, short: int, long: int) -> dict[str, Any]:
-    """A short and a long run of one side: per round = CPU difference / round difference, start-up = the rest."""
-    a, b = run_once(python, side, clients, short), run_once(python, side, clients, long)
-    per_round = (b["end_cpu_s"] - a["end_cpu_s"]) / (long - short)
-    return {"side": side, "clients": clients, "per_round_cpu_s": per_round,
-            "startup_cpu_s": a["end_cpu_s"] - short * per_round, "g_change": b["g_change"],
-            "processes": b["processes"], "short": a, "long": b}
+def run_side(python: str, side: str, clients: int, rounds: int) -> dict[str, Any]:
+    """Per round = (mark after the last round - after the first) / (R - 1); start-up = the first mark - one round."""
+    result = run_once(python, side, clients, rounds)
+    marks = result.pop("marks_cpu_s")
+    per_round = (marks[-1] - marks[0]) / (len(marks) - 1)
+    return {"side": side, "clients": clients, **result, "per_round_cpu_s": per_round,
+            "startup_cpu_s": marks[0] - per_round, "round_marks_cpu_s": marks}
 
 
 def flower_available(python: str) -> str | None:
@@ -264,17 +273,16 @@ def main() -> None:
     parser.add_argument("--flower-python", default=os.environ.get("FLOWER_PYTHON", "/tmp/flwr-venv/bin/python"),
                         help="an interpreter with flwr[simulation] (and torch, numpy) installed")
     parser.add_argument("--clients", type=int, nargs="+", default=[12, 100])
-    parser.add_argument("--rounds", type=int, nargs="+", default=[2, 6],
-                        help="SHORT LONG: rounds of the two runs per side whose CPU difference gives per round")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds per run (>= 2; per round uses the last R-1)")
     parser.add_argument("--repeats", type=int, default=1, help="paired repeats; the median is reported")
     parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES))
     parser.add_argument("--worker", choices=SIDES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker_main(args.worker, args.clients[0], args.rounds[0])
+        worker_main(args.worker, args.clients[0], args.rounds)
         return
-    if len(args.rounds) != 2 or not 1 <= args.rounds[0] < args.rounds[1]:
-        parser.error("--rounds takes SHORT LONG with 1 <= SHORT < LONG (per round is their CPU difference)")
+    if args.rounds < 2:
+        parser.error("--rounds must be >= 2 (per round is a difference of marks)")
     flwr_version = flower_available(args.flower_python) if "flower" in args.sides else ""
     if flwr_version is None:
         print(SKIP_LINE)
@@ -284,7 +292,7 @@ def main() -> None:
         for repeat in range(args.repeats):
             for side in args.sides:  # paired: the sides alternate within each repeat
                 python = args.flower_python if side == "flower" else sys.executable
-                row = run_side(python, side, clients, *args.rounds)
+                row = run_side(python, side, clients, args.rounds)
                 rows.append({**row, "repeat": repeat})
                 print(f"K={clients:4d} {side:18s} per round {row['per_round_cpu_s']:7.3f} CPU-s  start-up "
                       f"{row['startup_cpu_s']:6.2f} CPU-s  G change {row['g_change']:.2e}  "
