@@ -46,9 +46,9 @@ CLIENT_FRACTION, LOCAL_EPOCHS, BATCH_SIZE = 0.5, 1, 256
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_s(root_pid: int | None = None) -> float:
-    """User + system CPU seconds of ``root_pid`` (default: this process), its live descendants and every
-    child they reaped, read from ``/proc/<pid>/stat`` (a reaped child's time is in its parent's cutime)."""
+def process_tree(root_pid: int | None = None) -> dict[int, int]:
+    """CPU clock ticks (utime + stime + cutime + cstime) of ``root_pid`` (default: this process) and each of
+    its live descendants, by pid, from ``/proc/<pid>/stat``: a reaped child's time is in its parent's cutime."""
     root = os.getpid() if root_pid is None else root_pid
     parent: dict[int, int] = {}
     ticks: dict[int, int] = {}
@@ -60,13 +60,18 @@ def tree_cpu_s(root_pid: int | None = None) -> float:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        parent[int(entry)] = int(fields[1])  # fields[0] is the state; then ppid ...; utime is field 14 overall
-        ticks[int(entry)] = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
-    members, frontier = {root}, [root]
+        parent[int(entry)] = int(fields[1])  # fields[0] is the state, [1] the ppid, [11:15] the four times
+        ticks[int(entry)] = sum(int(x) for x in fields[11:15])
+    members, frontier = {root}, {root}
     while frontier:
-        frontier = [p for p, pp in parent.items() if pp in frontier and p not in members]
-        members.update(frontier)
-    return sum(ticks.get(p, 0) for p in members) / CLK_TCK
+        frontier = {p for p, pp in parent.items() if pp in frontier and p not in members}
+        members |= frontier
+    return {p: ticks[p] for p in members if p in ticks}
+
+
+def tree_cpu_s() -> float:
+    """User + system CPU seconds of this process's whole tree (Ray's processes included)."""
+    return sum(process_tree().values()) / CLK_TCK
 
 
 def experiment(clients: int, rounds: int, backend: str) -> dict[str, Any]:
@@ -112,7 +117,7 @@ def run_testbed(clients: int, rounds: int, backend: str) -> dict[str, Any]:
         run.marks = []
         initial = {k: v.detach().numpy().copy() for k, v in run.setup.gan_state().G.named_parameters()}
         run.execute()
-        processes = tree_size()
+        processes = len(process_tree())
     finally:
         executor.shutdown()
     final = {k.removeprefix("params."): v for k, v in next(iter(run.generators.values())).items()}
@@ -184,7 +189,7 @@ def run_flower(clients: int, rounds: int) -> dict[str, Any]:
             aggregated, metrics = super().aggregate_fit(server_round, results, failures)
             final[:] = parameters_to_ndarrays(aggregated)
             marks.append(tree_cpu_s())
-            processes[:] = [tree_size()]
+            processes[:] = [len(process_tree())]
             return aggregated, metrics
 
     def server_fn(context: Context) -> ServerAppComponents:
@@ -203,20 +208,6 @@ def run_flower(clients: int, rounds: int) -> dict[str, Any]:
     return {"marks_cpu_s": marks, "g_change": g_change(g0["params"], g_final["params"]),
             "rounds": len(marks),
             "processes": processes[0], "flwr": flwr.__version__}
-
-
-def tree_size() -> int:
-    """Processes in this process's tree now (Ray's included): shows the tree really is what Ray started."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True, check=False).stdout
-    children: dict[int, list[int]] = {}
-    for line in out.splitlines():
-        pid, ppid = (int(x) for x in line.split())
-        children.setdefault(ppid, []).append(pid)
-    members, frontier = {os.getpid()}, [os.getpid()]
-    while frontier:
-        frontier = [c for p in frontier for c in children.get(p, [])]
-        members.update(frontier)
-    return len(members) - 1  # less the ps it ran
 
 
 def worker_main(side: str, clients: int, rounds: int) -> None:
@@ -283,7 +274,7 @@ def main() -> None:
         return
     if args.rounds < 2:
         parser.error("--rounds must be >= 2 (per round is a difference of marks)")
-    flwr_version = flower_available(args.flower_python) if "flower" in args.sides else ""
+    flwr_version = flower_available(args.flower_python) if "flower" in args.sides else "not run"
     if flwr_version is None:
         print(SKIP_LINE)
         return
@@ -308,13 +299,16 @@ def main() -> None:
 
 
 def summarise(rows: list[dict[str, Any]], clients_list: list[int], sides: list[str]) -> list[dict[str, Any]]:
-    """Median per-round and start-up CPU per (K, side), and flower / testbed ratios; prints the table."""
+    """Median (and range over repeats of) per-round and start-up CPU per (K, side), and flower / testbed
+    ratios of the medians; prints the ratios."""
     summary = []
     for clients in clients_list:
         cell: dict[str, Any] = {"clients": clients}
         for side in sides:
             mine = [r for r in rows if r["clients"] == clients and r["side"] == side]
             cell[f"{side}_per_round_cpu_s"] = statistics.median(r["per_round_cpu_s"] for r in mine)
+            cell[f"{side}_per_round_range_cpu_s"] = [min(r["per_round_cpu_s"] for r in mine),
+                                                     max(r["per_round_cpu_s"] for r in mine)]
             cell[f"{side}_startup_cpu_s"] = statistics.median(r["startup_cpu_s"] for r in mine)
         if "flower" in sides:
             for side in sides:
