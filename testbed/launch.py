@@ -8,6 +8,7 @@ neither imports the other's consumer.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from testbed.batching import in_process_executor
 from testbed.executor import Executor
@@ -32,8 +33,10 @@ def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
 
 
 def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Executor | None = None,
-                   progress: bool = True, address: str | None = None) -> Path:
-    """Run one experiment and write its run directory; returns the directory."""
+                   progress: bool = True, address: str | None = None,
+                   extra_summary: dict[str, Any] | None = None) -> Path:
+    """Run one experiment and write its run directory; returns the directory.  ``extra_summary``:
+    fields added to ``summary.json`` in the same write (e.g. where a suite cell ran)."""
     own = executor is None
     executor = executor or make_executor(spec, address)
     try:
@@ -42,9 +45,9 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Execu
             run.execute()
         except Exception as err:
             if run.engine is not None:  # training had started: keep what it measured
-                write_partial(run, Path(out_dir), err)
+                write_partial(run, Path(out_dir), err, extra_summary)
             raise
-        return write_run(run, Path(out_dir))
+        return write_run(run, Path(out_dir), extra_summary)
     finally:
         if own:
             executor.shutdown()

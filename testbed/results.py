@@ -36,8 +36,9 @@ if TYPE_CHECKING:
     from testbed.run import Run
 
 
-def write_run(run: Run, out_dir: Path) -> Path:
-    """Write every file of a finished run into ``out_dir``; returns it."""
+def write_run(run: Run, out_dir: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write every file of a finished run into ``out_dir``; returns it.  ``extra``: more summary fields
+    (a suite cell's ``ran_on``), written with the rest so no reader ever sees a summary without them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     spec, engine = run.spec, run.engine
     for write in _measured(run, out_dir, run.virtual_time_s):
@@ -55,11 +56,12 @@ def write_run(run: Run, out_dir: Path) -> Path:
     save_generators(out_dir / GENERATOR_FILE, run.generators, model=spec.model, model_overrides=spec.model_overrides,
                     dataset=spec.dataset, sample_shape=dataset_spec(spec.dataset).sample_shape, seed=spec.seed,
                     eval_seed=spec.seed + EVAL_SEED_OFFSET)
-    atomic_write_text(out_dir / "summary.json", json.dumps(summary(run), indent=2, default=_jsonable))
+    atomic_write_text(out_dir / "summary.json", json.dumps({**summary(run), **(extra or {})}, indent=2,
+                                                         default=_jsonable))
     return out_dir
 
 
-def write_partial(run: Run, out_dir: Path, error: BaseException) -> Path:
+def write_partial(run: Run, out_dir: Path, error: BaseException, extra: dict[str, Any] | None = None) -> Path:
     """What a run that died mid-training had measured: config, metrics and traffic so far.
 
     ``summary.json`` says ``status: failed`` and ``partial: true``.  Best effort: the
@@ -80,6 +82,7 @@ def write_partial(run: Run, out_dir: Path, error: BaseException) -> Path:
         "virtual_time_s": now, "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes,
         "lan_bytes": acc.lan_nbytes, "egress_usd": acc.egress_usd, "messages": len(acc),
         "status": "failed", "partial": True, "error": " ".join(f"{type(error).__name__}: {error}".split()),
+        **(extra or {}),
     }
     atomic_write_text(out_dir / "summary.json", json.dumps(fields, indent=2, default=_jsonable))
     return out_dir

@@ -59,11 +59,8 @@ def run_cell(experiment: dict[str, Any], run_dir: str | Path, *, executor: Any =
     location = {"hostname": socket.gethostname(), "pid": os.getpid(), **(where or {})}
     try:
         spec = parse_experiment(experiment, f"cell {experiment.get('name')}", Path("."))
-        run_experiment(spec, run_dir, executor=executor, progress=False)
-        summary = read_summary(run_dir) or {}
-        summary["ran_on"] = location
-        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
-        return summary
+        run_experiment(spec, run_dir, executor=executor, progress=False, extra_summary={"ran_on": location})
+        return read_summary(run_dir) or {}
     except Exception as err:
         if isinstance(err, ConfigError) and err.source == "<input>":  # say which cell, not "<input>"
             err = ConfigError(f"cell {experiment.get('name')}", err.field, err.problem, err.fix)
