@@ -7,8 +7,8 @@ method at a worker count N (the hub's worker + the edge's).  Per series, mean ±
 seeds: final classifier-FID (after the same number of epochs for both methods), the run's WAN bytes
 and virtual time, the FID at *equal WAN bytes* -- the last evaluation within the smaller of the two
 methods' WAN totals at that N (analysis/at_budget.py) -- and the WAN bytes to a FID target
-(analysis/to_target.py via scripts/study_target.py).  Figure: scripts/study_target.py's, FID vs
-virtual time and vs WAN bytes, mean ± std band over seeds.
+(analysis/to_target.py via scripts/study_target.py).  Figure: one row per N, FID vs WAN bytes and
+vs virtual time, mean ± std band over seeds, the equal-bytes budget and the target marked.
 Writes OUT_DIR/mdgan-vs-flgan-quality.png, -table.md and .csv.
 """
 
@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from analysis import load_results
 from analysis.at_budget import metric_at_budget
 from analysis.study_files import write_study_table
-from scripts.study_target import _ms, figure, per_run
+from analysis.style import new_figure, save, seed_band, series_styles
+from scripts.study_target import _ms, per_run
 
 NAME = "mdgan-vs-flgan-quality"
 TRAINING_TASKS = ("tasks_mdgan_d_step", "tasks_train_step")  # what only a worker runs
@@ -37,9 +38,9 @@ def label_series(results) -> None:
     runs, nodes = results.runs, results.nodes
     present = [c for c in TRAINING_TASKS if c in nodes]
     workers = nodes[nodes[present].fillna(0).sum(axis=1) > 0].groupby("run").size()
-    runs["N"] = runs["run"].map(workers).astype(int)
+    runs["N"] = runs["run"].map(workers).astype("Int64")  # <NA>: a run that did not finish has no nodes
     names = runs["algorithm.name"].map(lambda m: METHODS.get(m, m))
-    runs["series"] = [f"{m} · N = {n:2d}" for m, n in zip(names, runs["N"], strict=True)]
+    runs["series"] = [f"{m} · N = {n:>2}" for m, n in zip(names, runs["N"], strict=True)]
     results.metrics["series"] = results.metrics["run"].map(runs.set_index("run")["series"])
     results.metrics["N"] = results.metrics["run"].map(runs.set_index("run")["N"])
 
@@ -57,16 +58,55 @@ def equal_bytes(results) -> pd.DataFrame:
                                             "wan_bytes": "wan_bytes_at_budget"})
 
 
+def second_half(results) -> pd.DataFrame:
+    """Per run: mean FID over the evaluations in the second half of its epochs (one evaluation is noisy)."""
+    rows = []
+    for run, m in results.metrics.groupby("run"):
+        late = m[m["iteration"] >= m["iteration"].max() / 2]
+        rows.append({"run": run, "fid_second_half": late["fid"].mean()})
+    return pd.DataFrame(rows)
+
+
+def figure(results, budgets: dict[int, float], target: float, out_dir: Path) -> None:
+    """Rows: N; columns: FID vs WAN MB (equal-bytes budget dotted) and vs virtual time; target dashed."""
+    styles = series_styles(results.complete)
+    ns = sorted(budgets)
+    fig = new_figure(12, 4.2 * len(ns))
+    panels = fig.subplots(len(ns), 2, squeeze=False)
+    for row, n in zip(panels, ns, strict=True):
+        for ax, column, scale, label in ((row[0], "wan_bytes", 1e6, "WAN bytes (MB)"),
+                                         (row[1], "virtual_time_s", 1.0, "virtual time (s)")):
+            rows = results.metrics[results.metrics["N"] == n]
+            for series, group in rows.groupby("series", sort=True):
+                curves = [(g[column].to_numpy() / scale, g["fid"].to_numpy())
+                          for _, g in group.sort_values("iteration").groupby("run")]
+                grid, mean, std = seed_band(curves)
+                ax.plot(grid, mean, marker="o", ms=3, label=f"{series} (mean of {len(curves)} seeds, band ± std)",
+                        **styles[series])
+                ax.fill_between(grid, mean - std, mean + std, color=styles[series]["color"], alpha=0.15, lw=0)
+            ax.axhline(target, color="k", ls="--", lw=1)
+            ax.set(xlabel=label, ylabel="classifier-FID (n = 1000, lower is better)")
+            ax.grid(alpha=0.3)
+        row[0].axvline(budgets[n] / 1e6, color="grey", ls=":", lw=1.5)
+        row[0].set_title(f"N = {n}: FID vs WAN bytes (dotted: equal-bytes budget; dashed: FID {target:g})")
+        row[1].set_title(f"N = {n}: the same against virtual time")
+        row[0].legend(fontsize=7, loc="upper right")
+    save(fig, out_dir, NAME)
+
+
 def markdown(df: pd.DataFrame, target: float) -> str:
-    out = ("| series | seeds | final FID | run WAN MB | run virtual s | equal-bytes budget MB | FID at budget "
-           f"| seeds reaching FID {target:g} | WAN MB to FID {target:g} | virtual s to FID {target:g} |\n"
-           "|---|---|---|---|---|---|---|---|---|---|\n")
+    head = ["series", "seeds", "final FID", "mean FID, 2nd half", "run WAN MB", "run virtual s",
+            "equal-bytes budget MB", "FID at budget", f"seeds reaching FID {target:g}",
+            f"WAN MB to FID {target:g}", f"virtual s to FID {target:g}"]
+    out = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
     for series, g in df.groupby("series", sort=True):
         reached = g[g["reached"]]
-        out += (f"| {series} | {len(g)} | {_ms(g['final'], '.0f')} | {_ms(g['run_wan_bytes'] / 1e6, '.0f')} | "
-                f"{_ms(g['run_virtual_time_s'], '.1f')} | {g['budget_wan_bytes'].iloc[0] / 1e6:.0f} | "
-                f"{_ms(g['fid_at_budget'], '.0f')} | {len(reached)} of {len(g)} | "
-                f"{_ms(reached['wan_bytes'] / 1e6, '.0f')} | {_ms(reached['virtual_time_s'], '.1f')} |\n")
+        cells = [series, str(len(g)), _ms(g["final"], ".0f"), _ms(g["fid_second_half"], ".0f"),
+                 _ms(g["run_wan_bytes"] / 1e6, ".0f"), _ms(g["run_virtual_time_s"], ".1f"),
+                 f"{g['budget_wan_bytes'].iloc[0] / 1e6:.0f}", _ms(g["fid_at_budget"], ".0f"),
+                 f"{len(reached)} of {len(g)}", _ms(reached["wan_bytes"] / 1e6, ".0f"),
+                 _ms(reached["virtual_time_s"], ".1f")]
+        out += "| " + " | ".join(cells) + " |\n"
     return out
 
 
@@ -79,9 +119,12 @@ def main(argv: list[str] | None = None) -> None:
     results = load_results(args.results)
     label_series(results)
     hits = per_run(results, "fid", args.target, staleness=False)
-    df = hits.merge(equal_bytes(results), on="run").sort_values(["series", "seed"])
+    df = hits.merge(equal_bytes(results), on="run").merge(second_half(results), on="run")
+    df["N"] = df["run"].map(results.runs.set_index("run")["N"])
+    df = df.sort_values(["series", "seed"])
     out_dir = Path(args.out)
-    figure(results, "fid", args.target, "virtual_time_s", out_dir, NAME)
+    budgets = {int(n): float(b) for n, b in df.groupby("N")["budget_wan_bytes"].first().items()}
+    figure(results, budgets, args.target, out_dir)
     write_study_table(df, markdown(df, args.target), out_dir, NAME)
 
 
