@@ -1,6 +1,6 @@
-"""Figure and table of the MD-GAN vs FL-GAN quality study (docs/studies/mdgan-vs-flgan-traffic.md, "Quality").
+"""Figure and table of the MD-GAN vs FL-GAN quality study (docs/studies/mdgan-vs-flgan-quality.md).
 
-Usage: python scripts/study_mdgan_quality.py RESULTS/mdgan-vs-flgan-quality OUT_DIR [--target FID]
+Usage: python scripts/study_mdgan_quality.py RESULTS/mdgan-vs-flgan-quality OUT_DIR [--target FID] [--name STEM]
 
 The traffic half counts bytes per epoch; this half asks what quality those bytes buy.  A series is a
 method at a worker count N (the hub's worker + the edge's).  Per series, mean ± sample std over
@@ -9,7 +9,7 @@ and virtual time, the FID at *equal WAN bytes* -- the last evaluation within the
 methods' WAN totals at that N (analysis/at_budget.py) -- and the WAN bytes to a FID target
 (analysis/to_target.py via scripts/study_target.py).  Figure: one row per N, FID vs WAN bytes and
 vs virtual time, mean ± std band over seeds, the equal-bytes budget and the target marked.
-Writes OUT_DIR/mdgan-vs-flgan-quality.png, -table.md and .csv.
+Writes OUT_DIR/STEM.png, STEM-table.md and STEM.csv (STEM: mdgan-vs-flgan-quality by default).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis import load_results
 from analysis.at_budget import metric_at_budget
+from analysis.load import Results
 from analysis.study_files import write_study_table
 from analysis.style import new_figure, save, seed_band, series_styles
 from scripts.study_target import _ms, per_run
@@ -33,7 +34,7 @@ TRAINING_TASKS = ("tasks_mdgan_d_step", "tasks_train_step")  # what only a worke
 METHODS = {"mdgan": "MD-GAN", "fedavg": "FL-GAN"}
 
 
-def label_series(results) -> None:
+def label_series(results: Results) -> None:
     """Series = method and N (nodes that ran a training task), e.g. ``MD-GAN · N = 17``, on runs and metrics."""
     runs, nodes = results.runs, results.nodes
     present = [c for c in TRAINING_TASKS if c in nodes]
@@ -45,7 +46,7 @@ def label_series(results) -> None:
     results.metrics["N"] = results.metrics["run"].map(runs.set_index("run")["N"])
 
 
-def equal_bytes(results) -> pd.DataFrame:
+def equal_bytes(results: Results) -> pd.DataFrame:
     """Per run: the FID at the smallest WAN total of any run with the same N (every run has spent it)."""
     runs = results.complete
     parts = []
@@ -58,7 +59,7 @@ def equal_bytes(results) -> pd.DataFrame:
                                             "wan_bytes": "wan_bytes_at_budget"})
 
 
-def second_half(results) -> pd.DataFrame:
+def second_half(results: Results) -> pd.DataFrame:
     """Per run: mean FID over the evaluations in the second half of its epochs (one evaluation is noisy)."""
     rows = []
     for run, m in results.metrics.groupby("run"):
@@ -67,7 +68,7 @@ def second_half(results) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figure(results, budgets: dict[int, float], target: float, out_dir: Path) -> None:
+def figure(results: Results, budgets: dict[int, float], target: float, out_dir: Path, name: str) -> None:
     """Rows: N; columns: FID vs WAN MB (equal-bytes budget dotted) and vs virtual time; target dashed."""
     styles = series_styles(results.complete)
     ns = sorted(budgets)
@@ -91,7 +92,7 @@ def figure(results, budgets: dict[int, float], target: float, out_dir: Path) -> 
         row[0].set_title(f"N = {n}: FID vs WAN bytes (dotted: equal-bytes budget; dashed: FID {target:g})")
         row[1].set_title(f"N = {n}: the same against virtual time")
         row[0].legend(fontsize=7, loc="upper right")
-    save(fig, out_dir, NAME)
+    save(fig, out_dir, name)
 
 
 def markdown(df: pd.DataFrame, target: float) -> str:
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results")
     p.add_argument("out")
-    p.add_argument("--target", type=float, default=150.0, help="FID target (lower is better)")
+    p.add_argument("--target", type=float, default=250.0, help="FID target (lower is better)")
+    p.add_argument("--name", default=NAME, help="output file stem (the -full suite: give it its own)")
     args = p.parse_args(argv)
     results = load_results(args.results)
     label_series(results)
@@ -124,8 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     df = df.sort_values(["series", "seed"])
     out_dir = Path(args.out)
     budgets = {int(n): float(b) for n, b in df.groupby("N")["budget_wan_bytes"].first().items()}
-    figure(results, budgets, args.target, out_dir)
-    write_study_table(df, markdown(df, args.target), out_dir, NAME)
+    figure(results, budgets, args.target, out_dir, args.name)
+    write_study_table(df, markdown(df, args.target), out_dir, args.name)
 
 
 if __name__ == "__main__":
