@@ -1,0 +1,134 @@
+"""Figure and table of the MD-GAN vs FL-GAN quality study (docs/studies/mdgan-vs-flgan-quality.md).
+
+Usage: python scripts/study_mdgan_quality.py RESULTS/mdgan-vs-flgan-quality OUT_DIR [--target FID] [--name STEM]
+
+The traffic half counts bytes per epoch; this half asks what quality those bytes buy.  A series is a
+method at a worker count N (the hub's worker + the edge's).  Per series, mean ± sample std over
+seeds: final classifier-FID (after the same number of epochs for both methods), the run's WAN bytes
+and virtual time, the FID at *equal WAN bytes* -- the last evaluation within the smaller of the two
+methods' WAN totals at that N (analysis/at_budget.py) -- and the WAN bytes to a FID target
+(analysis/to_target.py via scripts/study_target.py).  Figure: one row per N, FID vs WAN bytes and
+vs virtual time, mean ± std band over seeds, the equal-bytes budget and the target marked.
+Writes OUT_DIR/STEM.png, STEM-table.md and STEM.csv (STEM: mdgan-vs-flgan-quality by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from analysis import load_results
+from analysis.at_budget import metric_at_budget
+from analysis.load import Results
+from analysis.study_files import write_study_table
+from analysis.style import new_figure, save, seed_band, series_styles
+from scripts.study_target import _ms, per_run
+
+NAME = "mdgan-vs-flgan-quality"
+TRAINING_TASKS = ("tasks_mdgan_d_step", "tasks_train_step")  # what only a worker runs
+METHODS = {"mdgan": "MD-GAN", "fedavg": "FL-GAN"}
+
+
+def label_series(results: Results) -> None:
+    """Series = method and N (nodes that ran a training task), e.g. ``MD-GAN · N = 17``, on runs and metrics."""
+    runs, nodes = results.runs, results.nodes
+    present = [c for c in TRAINING_TASKS if c in nodes]
+    workers = nodes[nodes[present].fillna(0).sum(axis=1) > 0].groupby("run").size()
+    runs["N"] = runs["run"].map(workers).astype("Int64")  # <NA>: a run that did not finish has no nodes
+    names = runs["algorithm.name"].map(lambda m: METHODS.get(m, m))
+    runs["series"] = [f"{m} · N = {n:>2}" for m, n in zip(names, runs["N"], strict=True)]
+    results.metrics["series"] = results.metrics["run"].map(runs.set_index("run")["series"])
+    results.metrics["N"] = results.metrics["run"].map(runs.set_index("run")["N"])
+
+
+def equal_bytes(results: Results) -> pd.DataFrame:
+    """Per run: the FID at the smallest WAN total of any run with the same N (every run has spent it)."""
+    runs = results.complete
+    parts = []
+    for n, group in runs.groupby("N"):
+        budget = float(group["wan_bytes"].min())
+        at = metric_at_budget(results.metrics[results.metrics["N"] == n], "fid", "wan_bytes", budget)
+        at["budget_wan_bytes"] = budget
+        parts.append(at)
+    return pd.concat(parts).rename(columns={"fid": "fid_at_budget", "iteration": "budget_iteration",
+                                            "wan_bytes": "wan_bytes_at_budget"})
+
+
+def second_half(results: Results) -> pd.DataFrame:
+    """Per run: mean FID over the evaluations in the second half of its epochs (one evaluation is noisy)."""
+    rows = []
+    for run, m in results.metrics.groupby("run"):
+        late = m[m["iteration"] >= m["iteration"].max() / 2]
+        rows.append({"run": run, "fid_second_half": late["fid"].mean()})
+    return pd.DataFrame(rows)
+
+
+def figure(results: Results, budgets: dict[int, float], target: float, out_dir: Path, name: str) -> None:
+    """Rows: N; columns: FID vs WAN MB (equal-bytes budget dotted) and vs virtual time; target dashed."""
+    styles = series_styles(results.complete)
+    ns = sorted(budgets)
+    fig = new_figure(12, 4.2 * len(ns))
+    panels = fig.subplots(len(ns), 2, squeeze=False)
+    for row, n in zip(panels, ns, strict=True):
+        for ax, column, scale, label in ((row[0], "wan_bytes", 1e6, "WAN bytes (MB)"),
+                                         (row[1], "virtual_time_s", 1.0, "virtual time (s)")):
+            rows = results.metrics[results.metrics["N"] == n]
+            for series, group in rows.groupby("series", sort=True):
+                curves = [(g[column].to_numpy() / scale, g["fid"].to_numpy())
+                          for _, g in group.sort_values("iteration").groupby("run")]
+                grid, mean, std = seed_band(curves)
+                ax.plot(grid, mean, marker="o", ms=3, label=f"{series} (mean of {len(curves)} seeds, band ± std)",
+                        **styles[series])
+                ax.fill_between(grid, mean - std, mean + std, color=styles[series]["color"], alpha=0.15, lw=0)
+            ax.axhline(target, color="k", ls="--", lw=1)
+            ax.set(xlabel=label, ylabel="classifier-FID (n = 1000, lower is better)")
+            ax.grid(alpha=0.3)
+        row[0].axvline(budgets[n] / 1e6, color="grey", ls=":", lw=1.5)
+        row[0].set_title(f"N = {n}: FID vs WAN bytes (dotted: equal-bytes budget; dashed: FID {target:g})")
+        row[1].set_title(f"N = {n}: the same against virtual time")
+        row[0].legend(fontsize=7, loc="upper right")
+    save(fig, out_dir, name)
+
+
+def markdown(df: pd.DataFrame, target: float) -> str:
+    head = ["series", "seeds", "final FID", "mean FID, 2nd half", "run WAN MB", "run virtual s",
+            "equal-bytes budget MB", "FID at budget", f"seeds reaching FID {target:g}",
+            f"WAN MB to FID {target:g}", f"virtual s to FID {target:g}"]
+    out = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
+    for series, g in df.groupby("series", sort=True):
+        reached = g[g["reached"]]
+        cells = [series, str(len(g)), _ms(g["final"], ".0f"), _ms(g["fid_second_half"], ".0f"),
+                 _ms(g["run_wan_bytes"] / 1e6, ".0f"), _ms(g["run_virtual_time_s"], ".1f"),
+                 f"{g['budget_wan_bytes'].iloc[0] / 1e6:.0f}", _ms(g["fid_at_budget"], ".0f"),
+                 f"{len(reached)} of {len(g)}", _ms(reached["wan_bytes"] / 1e6, ".0f"),
+                 _ms(reached["virtual_time_s"], ".1f")]
+        out += "| " + " | ".join(cells) + " |\n"
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results")
+    p.add_argument("out")
+    p.add_argument("--target", type=float, default=250.0, help="FID target (lower is better)")
+    p.add_argument("--name", default=NAME, help="output file stem (the -full suite: give it its own)")
+    args = p.parse_args(argv)
+    results = load_results(args.results)
+    label_series(results)
+    hits = per_run(results, "fid", args.target, staleness=False)
+    df = hits.merge(equal_bytes(results), on="run").merge(second_half(results), on="run")
+    df["N"] = df["run"].map(results.runs.set_index("run")["N"])
+    df = df.sort_values(["series", "seed"])
+    out_dir = Path(args.out)
+    budgets = {int(n): float(b) for n, b in df.groupby("N")["budget_wan_bytes"].first().items()}
+    figure(results, budgets, args.target, out_dir, args.name)
+    write_study_table(df, markdown(df, args.target), out_dir, args.name)
+
+
+if __name__ == "__main__":
+    main()
