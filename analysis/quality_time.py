@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from analysis.load import Results
 from analysis.registry import figure
-from analysis.style import new_figure, quality_label, seed_band, series_styles
+from analysis.style import band_limits, new_figure, quality_label, seed_band, series_styles
 from testbed.quality import METRIC_HIGHER_IS_BETTER, key_metrics
 
 
@@ -51,7 +51,7 @@ def build(results: Results) -> Figure:
             style = styles[series]
             ax.plot(x, mean, marker="o", markersize=3, label=f"{series} (n={len(curves)})", **style)
             if len(curves) > 1:
-                ax.fill_between(x, mean - std, mean + std, color=style["color"], alpha=0.18, linewidth=0)
+                ax.fill_between(x, *band_limits(mean, std, metric), color=style["color"], alpha=0.18, linewidth=0)
         ax.set_xlabel("virtual time (s)")
         _log_x_if_wide(ax, rows)
         ax.set_ylabel(quality_label(metric, higher))

@@ -20,6 +20,8 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from testbed.quality import METRIC_RANGE
+
 LINESTYLES = ("-", "--", ":", "-.")
 BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
 
@@ -71,6 +73,12 @@ def seed_band(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
         grid = np.unique(np.concatenate([x[(x >= lo) & (x <= hi)] for x in xs]))
         stack = np.vstack([np.interp(grid, x, y) for x, y in zip(xs, ys, strict=True)])
     return grid, stack.mean(axis=0), stack.std(axis=0)
+
+
+def band_limits(mean: np.ndarray, std: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """The mean ± std band, clipped to the values ``metric`` can take (``METRIC_RANGE``; unknown: unclipped)."""
+    lo, hi = METRIC_RANGE.get(metric, (-np.inf, np.inf))
+    return np.clip(mean - std, lo, hi), np.clip(mean + std, lo, hi)
 
 
 def quality_label(metric: str, higher_is_better: bool) -> str:

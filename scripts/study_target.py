@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from analysis import load_results
 from analysis.staleness import push_staleness
 from analysis.study_files import write_study_table
-from analysis.style import new_figure, quality_label, save, seed_band, series_styles
+from analysis.style import band_limits, new_figure, quality_label, save, seed_band, series_styles
 from analysis.to_target import first_reaching
 
 X_LABELS = {"virtual_time_s": "virtual time (s)", "iteration": "iterations (each method's unit)"}
@@ -114,7 +114,7 @@ def figure(results, metric: str, target: float, x: str, out_dir: Path, name: str
                 curves = [(cx[cx > 0], cy[cx > 0]) for cx, cy in curves]
             grid, mean, std = seed_band(curves)
             ax.plot(grid, mean, label=f"{series} ({len(curves)} seeds)", **styles[series])
-            ax.fill_between(grid, mean - std, mean + std, color=styles[series]["color"], alpha=0.15, lw=0)
+            ax.fill_between(grid, *band_limits(mean, std, metric), color=styles[series]["color"], alpha=0.15, lw=0)
         ax.axhline(target, color="k", ls="--", lw=1)
         ax.set(xlabel=label, ylabel=quality_label(metric, higher), xscale="log" if log else "linear")
         ax.grid(alpha=0.3, which="both")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from testbed.quality.classifier import FeatureClassifier, features_and_probs, get_classifier
 from testbed.quality.evaluate import (
     METRIC_HIGHER_IS_BETTER,
+    METRIC_RANGE,
     evaluate,
     evaluate_samples,
     generate,
@@ -21,7 +22,7 @@ from testbed.quality.precision_recall import precision_recall
 from testbed.quality.scores import classifier_score
 
 __all__ = [
-    "METRIC_HIGHER_IS_BETTER", "FeatureClassifier", "classifier_score", "evaluate", "evaluate_samples",
+    "METRIC_HIGHER_IS_BETTER", "METRIC_RANGE", "FeatureClassifier", "classifier_score", "evaluate", "evaluate_samples",
     "features_and_probs", "fid_from_features", "frechet_distance", "gaussian_stats", "generate",
     "get_classifier", "headline_metric", "key_metrics", "mixture_metrics", "precision_recall",
 ]

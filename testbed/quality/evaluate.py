@@ -32,6 +32,12 @@ METRIC_HIGHER_IS_BETTER: dict[str, bool] = {
     "fid": False, "classifier_score": True, "precision": True, "recall": True,
     "modes_covered": True, "high_quality_fraction": True, "mode_kl": False,
 }
+METRIC_RANGE: dict[str, tuple[float, float]] = {
+    "fid": (0.0, np.inf), "classifier_score": (1.0, np.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0),
+    "modes_covered": (0.0, np.inf), "high_quality_fraction": (0.0, 1.0), "mode_kl": (0.0, np.inf),
+}
+"""The values each metric can take: a mean ± std band over seeds is drawn inside them (a fraction's
+band below 0 would show values no run can have)."""
 KEY_METRICS_BY_KIND: dict[str, tuple[str, ...]] = {
     "image": ("fid", "classifier_score"),
     "mixture": ("high_quality_fraction", "mode_kl", "modes_covered"),
