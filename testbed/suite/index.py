@@ -10,14 +10,13 @@ contract with the analysis package (``analysis/``): keep it.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from testbed.fileio import atomic_write
+from testbed.fileio import atomic_write, read_json_object
 from testbed.suite.spec import Suite
 
 INDEX_NAME = "index.csv"
@@ -28,10 +27,7 @@ STATUSES = ("complete", "failed", "pending")
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     """A cell's summary, or None when it has none (or a torn one -- never the case with atomic writes)."""
-    try:
-        return json.loads((run_dir / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
+    return read_json_object(run_dir / "summary.json")
 
 
 def cell_status(run_dir: Path) -> str:

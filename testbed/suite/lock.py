@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.errors import ConfigError
+from testbed.fileio import read_json_object
 
 LOCK_NAME = ".lock"
 
@@ -46,7 +47,7 @@ class SuiteLock:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                holder = _read(self.path)
+                holder = read_json_object(self.path)
                 if holder is not None and _is_stale(holder):
                     self.path.unlink(missing_ok=True)  # its suite was killed: take over
                     continue
@@ -58,7 +59,7 @@ class SuiteLock:
                 json.dump(me, handle)
             self.held = True
             return
-        raise self._busy(_read(self.path))
+        raise self._busy(read_json_object(self.path))
 
     def release(self) -> None:
         if self.held:
@@ -70,14 +71,6 @@ class SuiteLock:
                if holder else "another suite")
         return ConfigError(self.source, "--out", f"{self.path.parent} is being written by {who}",
                            f"wait for it to finish or use another --out; if it is gone, delete {self.path}")
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _mtime(path: Path) -> float:
