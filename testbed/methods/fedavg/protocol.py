@@ -6,8 +6,8 @@ global G snapshot and D; wait for the replies -- all of them, or, with a ``round
 over-selection / clients that can crash, the first m complete ones that arrive by the deadline and
 from clients still alive -- average them weighted by n_k, count a round.  A reply that comes later is
 dropped when it arrives (its bytes were sent, so the traffic log has them); replies carry the round
-they answer as the message's tag, so one overtaken by jitter is never taken for a later round's; a round with no reply
-leaves the model as it was and still counts.  If every client has crashed the run stops, saying so.
+they answer as the message's tag, so one overtaken by jitter is never taken for a later round's; a
+round with no reply leaves the model as it was and still counts.  If every client has crashed the run stops, saying so.
 Client: wait for the weights, train E local epochs (charged ``train_step`` x local steps; paused
 while the client is down), send both nets back.  Sizes: the G snapshot is 4(|G|+|G_bn|) B, D 4|D| B,
 each way.
@@ -83,7 +83,7 @@ def serve(ctx: NodeContext, s: Session, plan: FedAvgPlan) -> Generator[simpy.Eve
         kept = [c for c in clients if c in replies]
         if kept:
             plan.last_clients = kept
-            plan.averaged.extend((s.iteration, c, replies[c]["params_g"].seq) for c in kept)
+            plan.averaged.extend((round_id, c, replies[c]["params_g"].seq) for c in kept)
             models = [replies[c][kind].payload for c in kept for kind in REPLY_KINDS]
             yield ctx.compute("average", "average", [float(plan.n_k[c]) for c in kept], *models, units=len(kept))
         s.complete_iteration()
