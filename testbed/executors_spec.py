@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.errors import ConfigError
-from testbed.fields import checked_number
+from testbed.fields import checked_bool, checked_number
 
 EXECUTOR_KEYS = {"placement", "pool", "num_cpus", "num_gpus", "torch_threads", "batch"}
 PLACEMENTS = ("per_datacenter", "per_worker", "in_task")
@@ -75,9 +75,7 @@ def parse_executors(value: Any, src: str) -> ExecutorsSpec:
                           f"use one of {list(PLACEMENTS)} or pool: N")
     counts = {key: checked_number(value[key], src, f"executors.{key}", int, 1, 10**9)
               for key in ("pool", "torch_threads") if key in value}
-    batch = value.get("batch", False)
-    if not isinstance(batch, bool):
-        raise ConfigError(src, "executors.batch", f"expected true or false, got {batch!r}", "write batch: true")
+    batch = checked_bool(value.get("batch", False), src, "executors.batch", "write batch: true")
     return ExecutorsSpec(placement=value.get("placement", "per_datacenter"), pool_size=counts.get("pool"),
                          num_cpus=value.get("num_cpus"), num_gpus=value.get("num_gpus"),
                          torch_threads=counts.get("torch_threads"), batch=batch, written=tuple(value))

@@ -36,7 +36,7 @@ from testbed.compression import CompressionSpec, parse_compression
 from testbed.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.errors import ConfigError
 from testbed.executors_spec import ExecutorsSpec, check_batch, parse_executors
-from testbed.fields import checked_number
+from testbed.fields import checked_bool, checked_number
 from testbed.methods.common.training import Training
 from testbed.topology import Topology
 from testbed.topology_schema import load_topology, read_yaml
@@ -168,7 +168,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10, maximum=100_000),
         seed=_int(data.get("seed", 0), src, "seed", minimum=0, maximum=2**32 - 1),
         compute=compute, backend=backend, executors=parse_executors(data.get("executors"), src),
-        tcp=_bool(network.get("tcp", False), src, "network.tcp"),
+        tcp=checked_bool(network.get("tcp", False), src, "network.tcp"),
         tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes,
                                     True),
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
@@ -178,12 +178,6 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     _check_partition(spec, src)
     check_batch(spec.executors, spec.backend, spec.compute.model, src)
     return spec
-
-
-def _bool(value: Any, src: str, fieldname: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(src, fieldname, f"expected true or false, got {value!r}", "write true or false")
-    return value
 
 
 def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
@@ -278,9 +272,9 @@ def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
-    if "fused_adam" in value and not isinstance(value["fused_adam"], bool):
-        raise _fail(src, "training.fused_adam", f"expected true or false, got {value['fused_adam']!r}",
-                    "write fused_adam: true (torch's fused Adam kernel) or leave it out")
+    if "fused_adam" in value:
+        checked_bool(value["fused_adam"], src, "training.fused_adam",
+                     "write fused_adam: true (torch's fused Adam kernel) or leave it out")
     return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
                           if key in TRAINING_RANGES else raw for key, raw in value.items()})
 

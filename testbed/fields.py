@@ -13,6 +13,13 @@ from typing import Any
 from testbed.errors import ConfigError
 
 
+def checked_bool(value: Any, src: str, fieldname: str, fix: str = "write true or false") -> bool:
+    """``value`` if it is a YAML boolean, else a one-line ConfigError (``yes`` in quotes, 1, "true" are not)."""
+    if not isinstance(value, bool):
+        raise ConfigError(src, fieldname, f"expected true or false, got {value!r}", fix)
+    return value
+
+
 def checked_number(value: Any, src: str, fieldname: str, kind: type, lo: float, hi: float, interval: str = "[]") -> Any:
     """``value`` as ``kind`` (int or float) inside the interval, else a one-line ConfigError."""
     if isinstance(value, float) and kind is int and value.is_integer():

@@ -21,8 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from testbed.compression.base import INDEX_NBYTES, VALUE_NBYTES, Transform, argument_mapping, register
-from testbed.errors import ConfigError
-from testbed.fields import checked_number
+from testbed.fields import checked_bool, checked_number
 
 
 @register("topk")
@@ -64,9 +63,5 @@ class TopK(Transform):
         """``topk: 0.01`` or ``topk: {ratio: 0.01, error_feedback: false}``."""
         value = argument_mapping(value, src, fieldname, cls.keys, "ratio: 0.01 (the fraction of entries sent)")
         ratio = checked_number(value["ratio"], src, f"{fieldname}.ratio", float, 0, 1, "(]")
-        feedback = value.get("error_feedback", True)
-        if not isinstance(feedback, bool):
-            raise ConfigError(src, f"{fieldname}.error_feedback", f"expected true or false, got {feedback!r}",
-                              "write true or false")
-        return cls(ratio, feedback)
+        return cls(ratio, checked_bool(value.get("error_feedback", True), src, f"{fieldname}.error_feedback"))
 

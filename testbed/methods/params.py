@@ -13,6 +13,7 @@ import typing
 from typing import Any
 
 from testbed.errors import ConfigError
+from testbed.fields import checked_bool
 from testbed.methods.api import Algorithm
 from testbed.topology import Topology
 
@@ -38,9 +39,7 @@ MAX_INT_PARAM = 1_000_000
 
 def _coerce(value: Any, hint: Any, src: str, fieldname: str) -> Any:
     if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(src, fieldname, f"expected true or false, got {value!r}", "write true or false")
-        return value
+        return checked_bool(value, src, fieldname)
     if hint is int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
