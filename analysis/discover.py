@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 
 INDEX_FILE = "index.csv"
 RUN_MARKERS = ("summary.json", "config.yaml", "metrics.csv")

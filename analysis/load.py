@@ -20,7 +20,7 @@ import yaml
 
 from analysis.axes import identify
 from analysis.discover import RunRef, discover
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 
 RERUN_FIX = "re-run that experiment (python -m testbed run X.yaml --out DIR) or delete the directory"
 IDENTITY = ("run", "method", "series", "seed", "dataset")

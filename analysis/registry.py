@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from matplotlib.figure import Figure
 
 from analysis.load import Results
-from testbed.registry import Registry
+from testbed.core.registry import Registry
 
 Build = Callable[[Results], Figure]
 

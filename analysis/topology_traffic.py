@@ -2,7 +2,7 @@
 
 Why: totals hide *where* traffic goes -- a parameter server in us-east loads the links into
 us-east, a ring all-reduce loads every link equally.  Each panel is
-:func:`testbed.topology_map.topology_figure` with ``link_values`` = bytes carried per WAN link in
+:func:`testbed.topology.drawing.topology_figure` with ``link_values`` = bytes carried per WAN link in
 both directions (``links.csv``; mean over seeds); a dashed link carried nothing.  The topology is
 read from the run's ``config.yaml`` (inline, or the file it names).
 """
@@ -19,10 +19,10 @@ from matplotlib.figure import Figure
 from analysis.load import Results
 from analysis.registry import NotApplicable, figure
 from analysis.style import byte_unit, new_figure
-from testbed.errors import ConfigError
-from testbed.topology import Topology
-from testbed.topology_map import topology_figure
-from testbed.topology_schema import load_topology
+from testbed.core.errors import ConfigError
+from testbed.topology.drawing import topology_figure
+from testbed.topology.model import Topology
+from testbed.topology.schema import load_topology
 
 
 def link_bytes(results: Results) -> dict[str, dict[tuple[str, str], float]]:

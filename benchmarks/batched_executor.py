@@ -33,8 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import save_result
-from testbed.batching import BatchingExecutor
-from testbed.executor import InProcessExecutor
+from testbed.exec.batching import BatchingExecutor
+from testbed.exec.executor import InProcessExecutor
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.training import Training
 from testbed.methods.common.worker import GanWorker
@@ -83,9 +83,9 @@ ALGORITHMS = {"local": "local", "ps": {"name": "ps", "consistency": "sequential"
 
 def run_case(algorithm: str, iterations: int) -> dict[str, Any]:
     """A cell of digits-all-methods (12 workers), whole-run CPU with batch off and on."""
-    from testbed.experiment import load_experiment
-    from testbed.run import Run
-    from testbed.yamlio import read_yaml_file
+    from testbed.core.yamlio import read_yaml_file
+    from testbed.experiment.run import Run
+    from testbed.experiment.spec import load_experiment
 
     root = Path(__file__).resolve().parents[1]
     data = read_yaml_file(root / "experiments/digits-all-methods.yaml")["base"]

@@ -1,6 +1,6 @@
 """How fast is the flow-level network model, and does its cost per flow stay flat as flows grow?
 
-Why this exists: DESIGN.md §2 and testbed/network.py claim that grouping flows by route makes an
+Why this exists: DESIGN.md §2 and testbed/sim/network.py claim that grouping flows by route makes an
 event cost linear in the number of *active routes*, not flows, so 10,000 concurrent flows stay
 cheap.  An experiment suite pushes hundreds of thousands of messages through the model, so the
 claim decides whether the virtual clock or the GPUs set the pace.  This script measures it on
@@ -53,9 +53,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 import network_reference  # noqa: E402
 from network_share import gaia_network_share  # noqa: E402
 
-from testbed.network import FlowNetwork, simulate_flows  # noqa: E402
-from testbed.topology import Topology  # noqa: E402
-from testbed.topology_schema import load_topology  # noqa: E402
+from testbed.sim.network import FlowNetwork, simulate_flows  # noqa: E402
+from testbed.topology.model import Topology  # noqa: E402
+from testbed.topology.schema import load_topology  # noqa: E402
 
 MIN_NBYTES, MAX_NBYTES = 10e3, 100e6
 MEAN_NBYTES = (MAX_NBYTES - MIN_NBYTES) / math.log(MAX_NBYTES / MIN_NBYTES)  # log-uniform mean, 10.86 MB

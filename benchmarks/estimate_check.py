@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from testbed.launch import run_experiment  # noqa: E402
+from testbed.experiment.launch import run_experiment  # noqa: E402
 from testbed.suite import load_suite  # noqa: E402
 from testbed.suite.estimate import estimate_cell  # noqa: E402
 

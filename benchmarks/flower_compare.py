@@ -96,10 +96,10 @@ def run_testbed(clients: int, rounds: int, backend: str) -> dict[str, Any]:
 
     On Ray the engine runs ahead of the actors (results are futures), so each mark first waits for the
     executor's barrier: the mark then includes that round's training (in-process calls are synchronous)."""
-    from testbed.executor import set_torch_threads
-    from testbed.experiment import load_experiment
-    from testbed.launch import make_executor
-    from testbed.run import Run
+    from testbed.exec.executor import set_torch_threads
+    from testbed.experiment.launch import make_executor
+    from testbed.experiment.run import Run
+    from testbed.experiment.spec import load_experiment
 
     class MarkedRun(Run):
         marks: list[float]
@@ -136,10 +136,10 @@ def run_flower(clients: int, rounds: int) -> dict[str, Any]:
     from flwr.server.strategy import FedAvg
     from flwr.simulation import run_simulation
 
-    from testbed.executor import InProcessExecutor
-    from testbed.experiment import load_experiment
+    from testbed.exec.executor import InProcessExecutor
+    from testbed.experiment.run import Run
+    from testbed.experiment.spec import load_experiment
     from testbed.methods.fedavg.state import FedAvgClient
-    from testbed.run import Run
 
     setup = Run(load_experiment(experiment(clients, rounds, "inprocess")), InProcessExecutor(), progress=False).setup
     state = setup.gan_state()

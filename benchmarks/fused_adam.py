@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from testbed.executor import set_torch_threads  # noqa: E402
+from testbed.exec.executor import set_torch_threads  # noqa: E402
 from testbed.gan import GanState, d_step, flatten, g_step, get_params  # noqa: E402
 from testbed.methods.common.setup import NodeSetup  # noqa: E402
 from testbed.methods.common.training import Training  # noqa: E402

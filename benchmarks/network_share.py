@@ -45,10 +45,10 @@ def gaia_network_share(network_cls: type, iterations: int = 60, seed: int = 0) -
 
     Returns total and network CPU seconds, their ratio, the number of flows and the virtual time.
     """
-    import testbed.engine as engine_module
-    from testbed.executor import InProcessExecutor
-    from testbed.experiment import load_experiment
-    from testbed.run import Run
+    import testbed.sim.engine as engine_module
+    from testbed.exec.executor import InProcessExecutor
+    from testbed.experiment.run import Run
+    from testbed.experiment.spec import load_experiment
 
     spec = load_experiment({
         "name": "gaia-geo11-network-share", "topology": str(ROOT / "topologies" / "geo-11.yaml"),

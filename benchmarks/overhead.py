@@ -22,11 +22,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import save_result  # noqa: E402
 
-from testbed.executor import set_torch_threads  # noqa: E402
-from testbed.experiment import load_experiment  # noqa: E402
-from testbed.launch import make_executor  # noqa: E402
+from testbed.exec.executor import set_torch_threads  # noqa: E402
+from testbed.experiment.launch import make_executor  # noqa: E402
+from testbed.experiment.run import Run  # noqa: E402
+from testbed.experiment.spec import load_experiment  # noqa: E402
 from testbed.methods.common.worker import GanWorker  # noqa: E402
-from testbed.run import Run  # noqa: E402
 
 WORKLOADS = {"ring8-mlp": ("ring8", "mlp2d", 256), "digits-dcgan": ("digits", "dcgan", 64)}
 

@@ -49,19 +49,20 @@ HERE = Path(__file__).resolve().parent
 CATEGORIES = ("training", "copies", "batches", "aggregate", "rebuild", "engine", "network", "accounting",
               "evaluation", "setup", "other")
 OVERRIDES = {  # (module, qualname) whose callees all count to this category, outermost first
-    ("testbed.run", "Run.evaluate"): "evaluation", ("testbed.run", "Run.final_generators"): "evaluation",
-    ("testbed.executor", "construct"): "setup", ("testbed.run", "Run._compute_model"): "setup",
-    ("testbed.engine", "Engine.__init__"): "setup",
+    ("testbed.experiment.run", "Run.evaluate"): "evaluation",
+    ("testbed.experiment.run", "Run.final_generators"): "evaluation",
+    ("testbed.exec.executor", "construct"): "setup", ("testbed.experiment.run", "Run._compute_model"): "setup",
+    ("testbed.sim.engine", "Engine.__init__"): "setup",
     ("testbed.methods.common.setup", "NodeSetup.gan_state"): "rebuild",
     ("testbed.gan.state", "make_adam"): "rebuild", ("testbed.gan.state", "make_gan_state"): "rebuild",
 }
 MODULE_PREFIXES = [  # innermost testbed frame's module -> category (first matching prefix)
     ("testbed.quality", "evaluation"), ("testbed.methods.common.evaluator", "evaluation"),
-    ("testbed.network", "network"), ("testbed.maxmin", "network"), ("testbed.tcp", "network"),
-    ("testbed.link_schedule", "network"), ("testbed.accounting", "accounting"),
+    ("testbed.sim.network", "network"), ("testbed.sim.maxmin", "network"), ("testbed.sim.tcp", "network"),
+    ("testbed.sim.link_schedule", "network"), ("testbed.sim.accounting", "accounting"),
     ("testbed.gan.flat", "copies"), ("testbed.gan.params", "copies"), ("testbed.models", "training"),
-    ("testbed.gan", "training"), ("testbed.data", "setup"), ("testbed.topology", "setup"),
-    ("testbed.experiment", "setup"),
+    ("testbed.gan", "training"), ("testbed.data", "setup"), ("testbed.topology.model", "setup"),
+    ("testbed.experiment.spec", "setup"),
 ]
 FUNCTIONS = {  # (module, qualname) -> category, checked before the module prefixes
     ("testbed.gan.params", "average_params"): "aggregate",
@@ -163,9 +164,9 @@ METHODS = {"ps": {"name": "ps", "consistency": "sequential"},
 
 def run_once(method: str, iterations: int, root: Path, interval_s: float | None = None) -> dict[str, Any]:
     """One run of ``method`` on wan-3dc: its process CPU seconds and, if ``interval_s``, the sampled shares."""
-    from testbed.executor import InProcessExecutor
-    from testbed.experiment import load_experiment
-    from testbed.run import Run
+    from testbed.exec.executor import InProcessExecutor
+    from testbed.experiment.run import Run
+    from testbed.experiment.spec import load_experiment
 
     spec = load_experiment({
         "name": f"overhead-breakdown-{method}", "topology": str(root / "topologies" / "wan-3dc.yaml"),
@@ -232,7 +233,7 @@ def main() -> None:
     sys.path[:0] = [str(root), str(HERE)]
     from common import save_result
 
-    from testbed.executor import set_torch_threads
+    from testbed.exec.executor import set_torch_threads
 
     set_torch_threads(1)
     iterations = {"ps": args.ps_iterations, "fedavg": args.fedavg_iterations}

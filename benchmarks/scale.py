@@ -23,9 +23,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import PeakRss, save_result  # noqa: E402
 
-from testbed.experiment import load_experiment  # noqa: E402
-from testbed.launch import make_executor  # noqa: E402
-from testbed.run import Run  # noqa: E402
+from testbed.experiment.launch import make_executor  # noqa: E402
+from testbed.experiment.run import Run  # noqa: E402
+from testbed.experiment.spec import load_experiment  # noqa: E402
 
 
 def measure(clients: int, rounds: int, backend: str, fraction: float) -> dict:

@@ -20,9 +20,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import save_result  # noqa: E402
 
-from testbed.executor import InProcessExecutor  # noqa: E402
-from testbed.experiment import load_experiment  # noqa: E402
-from testbed.run import Run  # noqa: E402
+from testbed.exec.executor import InProcessExecutor  # noqa: E402
+from testbed.experiment.run import Run  # noqa: E402
+from testbed.experiment.spec import load_experiment  # noqa: E402
 
 METHODS = {"ps": {"name": "ps", "consistency": "sequential"},
            "fedavg": {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1}}

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from analysis import load_results
 from analysis.dropped_replies import fedavg_replies
 from analysis.study_files import write_study_table
-from testbed.units import parse_seconds
+from testbed.core.units import parse_seconds
 
 
 def _ms(values: pd.Series, fmt: str) -> str:

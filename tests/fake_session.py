@@ -16,16 +16,16 @@ import numpy as np
 from conftest import tiny_topology
 
 from testbed.compression import CompressionSpec
-from testbed.compute import CostTable
-from testbed.engine import Engine
-from testbed.executor import Handle, InProcessExecutor
+from testbed.exec.executor import Handle, InProcessExecutor
+from testbed.experiment.session import ExecutorSession
 from testbed.methods import algorithm_class, parse_params
 from testbed.methods.api import Algorithm
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.training import Training
-from testbed.session import ExecutorSession
-from testbed.topology import Topology
-from testbed.topology_schema import load_topology
+from testbed.sim.compute import CostTable
+from testbed.sim.engine import Engine
+from testbed.topology.model import Topology
+from testbed.topology.schema import load_topology
 
 
 class SizeBlindExecutor(InProcessExecutor):

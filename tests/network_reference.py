@@ -1,6 +1,6 @@
 """Reference flow model for tests: the network core as it was before the incremental rewrite.
 
-Why keep it: ``testbed/network.py`` now recomputes max-min rates only for the classes an event
+Why keep it: ``testbed/sim/network.py`` now recomputes max-min rates only for the classes an event
 can affect and skips idle classes, which is fast but intricate.  This file is the old, simple
 implementation (every event recomputes every class's rate by vectorised progressive filling)
 that agreed with SimGrid's max-min solver to 5e-14; ``tests/test_network_reference.py`` runs
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from testbed.link_schedule import LinkSchedule
-from testbed.tcp import TcpModel
-from testbed.topology import LinkKey, Topology
+from testbed.sim.link_schedule import LinkSchedule
+from testbed.sim.tcp import TcpModel
+from testbed.topology.model import LinkKey, Topology
 
 _REL_TOL = 1e-9  # a flow whose remaining bytes are below this share of its size is done
 

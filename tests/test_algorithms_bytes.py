@@ -11,10 +11,10 @@ import pytest
 
 from testbed.data import load_dataset
 from testbed.data.partition import partition
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.models import build_models, model_config
-from testbed.run import Run
 
 
 def run_spec(spec_dict: dict) -> Run:

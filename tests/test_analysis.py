@@ -27,9 +27,9 @@ from analysis.time_breakdown import worker_breakdown
 from analysis.topology_traffic import link_bytes
 from analysis.wan_bytes import wan_bytes_by_kind
 from testbed.cli import main
-from testbed.errors import ConfigError
-from testbed.experiment import load_experiment
-from testbed.launch import run_experiment
+from testbed.core.errors import ConfigError
+from testbed.experiment.launch import run_experiment
+from testbed.experiment.spec import load_experiment
 
 METHODS = ("local", "ps", "fedavg")
 TOPOLOGIES = {"fast": "100Mbps", "slow": "10Mbps"}

@@ -2,9 +2,9 @@
 
 Why a test: an import circle, a method that reaches into the orchestrator, or Ray imported
 outside ``testbed/runtime/`` creeps back one line at a time and is invisible in review.
-Every import is an edge -- module level, inside functions and under ``if TYPE_CHECKING:`` -- except
-lazy imports of ``testbed.runtime`` (they keep Ray optional): a circle hidden behind a lazy import
-is still a circle a reader has to untangle.
+Every import is an edge -- module level, inside functions and under ``if TYPE_CHECKING:``, with no
+exemption: a circle hidden behind a lazy import is still a circle a reader has to untangle.  The
+packages under ``testbed/`` are layers (docs/design.md §2) and their imports form a DAG too.
 """
 
 from __future__ import annotations
@@ -36,15 +36,13 @@ def _names(node: ast.AST) -> list[str]:
 
 
 def _imports(path: Path) -> set[str]:
-    """Every module ``path`` imports, wherever the import statement is (but lazy Ray-side ones)."""
+    """Every module ``path`` imports, wherever the import statement is."""
     tree = ast.parse(path.read_text())
     package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
     found: set[str] = set()
 
-    def visit(statements: list[ast.stmt], lazy: bool = False) -> None:
+    def visit(statements: list[ast.stmt]) -> None:
         for node in statements:
-            if lazy and any(name.startswith("testbed.runtime") for name in _names(node)):
-                continue
             if isinstance(node, ast.Import):
                 found.update(alias.name for alias in node.names)
             elif isinstance(node, ast.ImportFrom):
@@ -56,12 +54,10 @@ def _imports(path: Path) -> set[str]:
                 found.update(submodules)  # ``from pkg import submodule`` needs the submodule, not pkg's own names
                 if len(submodules) < len(node.names):
                     found.add(base)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                visit(node.body, lazy=True)
             else:
                 for child in ast.iter_child_nodes(node):
                     if isinstance(child, ast.stmt):
-                        visit([child], lazy)
+                        visit([child])
 
     visit(tree.body)
     return found
@@ -86,11 +82,11 @@ def test_no_import_circle_among_testbed_modules() -> None:
 def test_methods_never_import_the_orchestrator() -> None:
     graph = _graph()
     offenders = {(m, t) for m, t in graph.edges
-                 if m.startswith("testbed.methods") and t in ("testbed.run", "testbed.experiment", "testbed.results")}
+                 if m.startswith("testbed.methods") and t.startswith("testbed.experiment")}
     lazy = set()
     for path in (PACKAGE / "methods").rglob("*.py"):
         text = path.read_text()
-        for banned in ("testbed.run", "testbed.experiment", "testbed.results"):
+        for banned in ("testbed.experiment",):
             if f"from {banned} import" in text or f"import {banned}" in text:
                 lazy.add((_module_name(path), banned))
     assert offenders == set() and lazy == set(), f"methods importing the orchestrator: {offenders | lazy}"
@@ -117,3 +113,23 @@ def test_every_module_says_why() -> None:
     missing = [str(p.relative_to(ROOT)) for p in PACKAGE.rglob("*.py")
                if p.stat().st_size and not ast.get_docstring(ast.parse(p.read_text()))]
     assert missing == []
+
+
+def _package(module: str) -> str:
+    """``testbed.sim.engine`` -> ``testbed.sim``; the root's own modules stand for themselves."""
+    parts = module.split(".")
+    return ".".join(parts[:2])
+
+
+def test_the_packages_form_a_dag_lazy_imports_included() -> None:
+    graph = nx.DiGraph()
+    for module, target in _graph().edges:
+        if _package(module) != _package(target) and _package(target) != "testbed":
+            graph.add_edge(_package(module), _package(target))
+    cycles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    assert cycles == [], f"packages that import each other (directly or round a circle): {cycles}"
+
+
+def test_the_top_level_holds_only_layer_packages() -> None:
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert loose == [], f"modules outside a layer package (put each in core/, sim/, exec/, ...): {loose}"

@@ -1,4 +1,4 @@
-"""``executors: {batch: true}`` (testbed.batching, testbed.gan.batched): same results, same traffic.
+"""``executors: {batch: true}`` (testbed.exec.batching, testbed.gan.batched): same results, same traffic.
 
 Why: batching is only an optimisation.  K workers' vmapped GAN steps must leave every parameter,
 BatchNorm buffer and Adam moment where the unbatched steps leave them (to float rounding), a run's
@@ -17,16 +17,16 @@ import torch
 from conftest import tiny_experiment
 from test_golden_traffic import CASES, GOLDEN, traffic_hash
 
-from testbed.batching import MAX_GROUP, BatchingExecutor, plan_groups
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.exec.batching import MAX_GROUP, BatchingExecutor, plan_groups
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.launch import make_executor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.gan import flatten
-from testbed.launch import make_executor
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.training import Training
 from testbed.methods.common.worker import GanWorker
 from testbed.methods.ps.state import PsWorker
-from testbed.run import Run
 
 RTOL, ATOL = 1e-5, 1e-6
 

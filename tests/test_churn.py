@@ -1,4 +1,4 @@
-"""Availability, crashes, speed profiles and slowdowns (testbed.churn): exact, seeded, and static by default.
+"""Availability, crashes, speed profiles and slowdowns (testbed.sim.node_clock): exact, seeded, and static by default.
 
 Why: churn and stragglers must change virtual time by exactly what the topology says -- a down interval
 is honoured to the instant, a speed step or a slowdown factor scales the charge by exactly its amount --
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from conftest import tiny_topology
 
-from testbed.churn import NodeClock
-from testbed.compute import CostTable
-from testbed.engine import Engine, NodeContext
-from testbed.executor import InProcessExecutor
-from testbed.topology_schema import load_topology
+from testbed.exec.executor import InProcessExecutor
+from testbed.sim.compute import CostTable
+from testbed.sim.engine import Engine, NodeContext
+from testbed.sim.node_clock import NodeClock
+from testbed.topology.schema import load_topology
 
 
 def _topology(**worker: Any) -> Any:

@@ -14,9 +14,9 @@ import pytest
 from conftest import tiny_experiment, tiny_topology
 from fake_session import fake_method
 
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
-from testbed.run import Run
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 
 COSTS = {"train_step": 0.01, "grad_step": 0.01, "server_update": 0.001, "average": 0.001}
 BUDGET = 10

@@ -11,17 +11,18 @@ import pytest
 import yaml
 
 from testbed.cli import main
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 
 
 def test_experiment_dry_run_estimates_and_runs_nothing(tmp_path: Path, experiment, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import testbed.launch
+    import testbed.experiment.launch
 
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(experiment({"name": "ps"}, max_iterations=4)))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(testbed.launch, "run_experiment", lambda *a, **k: pytest.fail("--dry-run ran the experiment"))
+    monkeypatch.setattr(testbed.experiment.launch, "run_experiment",
+                        lambda *a, **k: pytest.fail("--dry-run ran the experiment"))
     assert main(["run", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "tiny" in out and "WAN MB" in out
@@ -77,7 +78,7 @@ def test_suite_run_names_every_cell_without_data_before_running_anything(tmp_pat
 
 
 def test_fashion_mnist_is_accepted_with_a_hyphen(experiment) -> None:
-    from testbed.experiment import load_experiment
+    from testbed.experiment.spec import load_experiment
 
     for spelling in ("fashion-mnist", "fashion_mnist", "Fashion-MNIST"):
         spec = load_experiment(experiment("local", dataset=spelling, model="dcgan"))
@@ -96,7 +97,7 @@ def test_run_data_dir_reaches_every_cell(tmp_path: Path, experiment) -> None:
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
 def test_results_respect_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
-    from testbed.fileio import atomic_write_text
+    from testbed.core.fileio import atomic_write_text
 
     previous = os.umask(umask)
     try:

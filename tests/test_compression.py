@@ -21,10 +21,10 @@ from testbed.compression.fp16 import Fp16
 from testbed.compression.quantize import Quantize
 from testbed.compression.topk import TopK
 from testbed.compression.tree import flatten, unflatten
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.gan import count_params
-from testbed.run import Run
 
 RNG = np.random.default_rng(7)
 

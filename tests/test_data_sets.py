@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from testbed.core.errors import ConfigError
 from testbed.data import MIXTURES, load_dataset
-from testbed.errors import ConfigError
 
 
 @pytest.mark.parametrize("name", ["ring8", "grid25"])

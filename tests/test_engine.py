@@ -7,12 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from testbed.compute import CostTable, MeasuredCompute, calibrate, make_compute_model
-from testbed.engine import Engine, RealtimeEngine
-from testbed.executor import InProcessExecutor
+from testbed.core.payload import HEADER_NBYTES
+from testbed.exec.executor import InProcessExecutor
 from testbed.methods.common.timing import median_seconds
-from testbed.payload import HEADER_NBYTES
-from testbed.topology_schema import load_topology
+from testbed.sim.compute import CostTable, MeasuredCompute, calibrate, make_compute_model
+from testbed.sim.engine import Engine, RealtimeEngine
+from testbed.topology.schema import load_topology
 
 MB = 1_000_000
 TOPO = {

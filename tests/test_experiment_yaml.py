@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbed.errors import ConfigError
-from testbed.experiment import load_experiment
+from testbed.core.errors import ConfigError
+from testbed.experiment.spec import load_experiment
 
 
 @pytest.mark.parametrize(
@@ -59,8 +59,8 @@ def test_resolved_config_round_trips(experiment) -> None:
                                                ({"num_gpus": 0.5, "pool": 3}, "pool"),
                                                ({"placement": "per_worker", "torch_threads": 2}, "per_worker")])
 def test_compute_and_executors_parse_to_frozen_specs_that_dump_as_written(experiment, executors, kind) -> None:
-    from testbed.compute import ComputeSpec, CostTable
-    from testbed.executors_spec import ExecutorsSpec
+    from testbed.exec.spec import ExecutorsSpec
+    from testbed.sim.compute import ComputeSpec, CostTable
 
     spec = load_experiment(experiment("local", executors=executors,
                                       compute={"model": "fixed", "costs": {"train_step": "10ms"}, "default": 0.5}))

@@ -22,11 +22,11 @@ import pytest
 import yaml
 
 from testbed.cli import main
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.suite import backends as suite_backends
 from testbed.suite import parse_suite, run_suite
-from testbed.suite.backends import BackendOptions
 from testbed.suite.lock import LOCK_NAME, SuiteLock
+from testbed.suite.options import BackendOptions
 
 
 def _one_line(capsys: pytest.CaptureFixture[str]) -> str:

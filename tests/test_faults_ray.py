@@ -70,8 +70,8 @@ def test_stale_cluster_file_does_not_affect_a_local_run(stale_then_local) -> Non
 
 def test_killed_actor_leaves_a_failed_cell_with_partial_metrics(stale_then_local, experiment, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    from testbed.experiment import load_experiment
-    from testbed.run import Run
+    from testbed.experiment.run import Run
+    from testbed.experiment.spec import load_experiment
 
     cell = experiment({"name": "ps"}, max_iterations=60, eval_every=5, eval_samples=100, backend="ray")
     spec = load_experiment(cell)
@@ -105,7 +105,7 @@ def test_killed_actor_leaves_a_failed_cell_with_partial_metrics(stale_then_local
 def test_ray_deaths_are_infrastructure_and_config_errors_are_not() -> None:
     from ray import exceptions
 
-    from testbed.errors import ConfigError
+    from testbed.core.errors import ConfigError
 
     assert is_infrastructure(exceptions.RayActorError())
     assert is_infrastructure(exceptions.WorkerCrashedError())

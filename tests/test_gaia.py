@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from conftest import tiny_topology
 
-from testbed.errors import ConfigError
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.core.errors import ConfigError
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.gan import count_params
 from testbed.methods.gaia import ENTRY_NBYTES
 from testbed.methods.gaia.state import GaiaServer, select_significant, significance_threshold
-from testbed.run import Run
 
 THREE_DCS = tiny_topology((2, 2, 2))
 

@@ -21,14 +21,14 @@ import torch
 from conftest import tiny_topology
 
 from testbed.cli import main as cli_main
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.generator_file import load_generator_file, rebuild
+from testbed.experiment.launch import run_experiment
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.gan import get_params, set_params, unflatten
-from testbed.generator_file import load_generator_file, rebuild
-from testbed.launch import run_experiment
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
 from testbed.quality import evaluate_samples, generate
-from testbed.run import Run
 
 EVAL_N = 200
 

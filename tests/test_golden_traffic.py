@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import tiny_experiment, tiny_topology
 
-from testbed.executor import Executor, InProcessExecutor
-from testbed.experiment import load_experiment
-from testbed.run import Run
+from testbed.exec.executor import Executor, InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 
 GOLDEN = Path(__file__).with_name("golden_traffic.json")
 CASES = {

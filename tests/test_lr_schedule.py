@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from conftest import tiny_topology
 
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.models import build_models, model_config
-from testbed.run import Run
 
 T, F, LR_G, LR_D = 12, 0.1, 1e-3, 2e-3
 
@@ -78,7 +78,7 @@ def test_ps_bytes_equal_the_formula_for_several_shards() -> None:
 
 
 def test_update_order_is_an_option_where_cheap_and_rejected_elsewhere(experiment) -> None:
-    from testbed.errors import ConfigError
+    from testbed.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"training\.update_order"):
         load_experiment(experiment("ps", training={"batch_size": 16, "update_order": "alternating"}))

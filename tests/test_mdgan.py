@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from conftest import tiny_topology
 
+from testbed.core.errors import ConfigError
 from testbed.data import load_dataset
 from testbed.data.partition import partition
-from testbed.errors import ConfigError
-from testbed.executor import InProcessExecutor
-from testbed.experiment import Training, load_experiment
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import Training, load_experiment
 from testbed.gan import apply_feedback, get_params
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.mdgan.state import MdganServer
 from testbed.models import build_models, model_config
-from testbed.run import Run
 
 COSTS = {"mdgan_generate": 0.001, "mdgan_d_step": 0.01, "mdgan_feedback": 0.002, "mdgan_backprop": 0.003}
 D_FLOATS = 2  # ring8 samples are 2-D points

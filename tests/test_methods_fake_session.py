@@ -124,10 +124,10 @@ def _engine_with_one_node():
     from conftest import tiny_topology
     from fake_session import SizeBlindExecutor
 
-    from testbed.compute import CostTable
-    from testbed.engine import Engine
-    from testbed.executor import InProcessExecutor
-    from testbed.topology_schema import load_topology
+    from testbed.exec.executor import InProcessExecutor
+    from testbed.sim.compute import CostTable
+    from testbed.sim.engine import Engine
+    from testbed.topology.schema import load_topology
 
     topology = load_topology(tiny_topology((1, 1)))
     executors = {"blind": SizeBlindExecutor(), "inprocess": InProcessExecutor()}

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.gan import count_params, get_params
 from testbed.models import build_models, model_config
 

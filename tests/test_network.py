@@ -10,9 +10,9 @@ import signal
 import numpy as np
 import pytest
 
-from testbed.network import FlowNetwork, max_min_rates, simulate_flows
-from testbed.tcp import TcpModel
-from testbed.topology_schema import load_topology
+from testbed.sim.network import FlowNetwork, max_min_rates, simulate_flows
+from testbed.sim.tcp import TcpModel
+from testbed.topology.schema import load_topology
 
 MB = 1e6
 FAST_LAN = {"bandwidth": "1Tbps", "latency": 0}

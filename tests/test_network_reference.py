@@ -1,6 +1,6 @@
 """The fast network core against the simple reference implementation on random scenarios.
 
-Why: ``testbed/network.py`` recomputes max-min rates only for the classes an event can reach and
+Why: ``testbed/sim/network.py`` recomputes max-min rates only for the classes an event can reach and
 keeps lazy per-class counters and event heaps; a mistake there would shift completion times
 without failing the hand-worked examples in ``test_network.py``.  ``network_reference.py`` is the
 previous implementation (every event recomputes every class's rate; it matched SimGrid to 5e-14),
@@ -20,10 +20,10 @@ import network_reference as ref
 import numpy as np
 import pytest
 
-from testbed.network import FlowNetwork, max_min_rates, simulate_flows
-from testbed.tcp import TcpModel
-from testbed.topology import Topology
-from testbed.topology_schema import load_topology
+from testbed.sim.network import FlowNetwork, max_min_rates, simulate_flows
+from testbed.sim.tcp import TcpModel
+from testbed.topology.model import Topology
+from testbed.topology.schema import load_topology
 
 REL = 1e-9
 Flow = tuple[str, str, float, float]

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from testbed.core.errors import ConfigError
 from testbed.data import partition, partition_summary
-from testbed.errors import ConfigError
 
 LABELS = np.random.default_rng(0).integers(0, 10, 3000)
 GROUPS = [0, 0, 0, 1, 1, 2, 2, 2]

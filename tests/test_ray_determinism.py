@@ -14,9 +14,9 @@ from conftest import tiny_topology
 
 ray = pytest.importorskip("ray")
 
-from testbed.executor import InProcessExecutor  # noqa: E402
-from testbed.experiment import load_experiment  # noqa: E402
-from testbed.run import Run  # noqa: E402
+from testbed.exec.executor import InProcessExecutor  # noqa: E402
+from testbed.experiment.run import Run  # noqa: E402
+from testbed.experiment.spec import load_experiment  # noqa: E402
 from testbed.runtime.cluster import ensure_ray, shutdown_ray  # noqa: E402
 from testbed.runtime.ray_executor import Placement, RayExecutor  # noqa: E402
 

@@ -11,7 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from testbed.executor import InProcessExecutor  # noqa: E402
+from testbed.exec.executor import InProcessExecutor  # noqa: E402
 from testbed.runtime.cluster import ensure_ray, shutdown_ray  # noqa: E402
 from testbed.runtime.ray_executor import Placement, RayExecutor  # noqa: E402
 

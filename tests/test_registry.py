@@ -3,8 +3,8 @@ registries built on it (data sets, models, compute models, suite backends, comma
 
 import pytest
 
-from testbed.errors import ConfigError
-from testbed.registry import Registry
+from testbed.core.errors import ConfigError
+from testbed.core.registry import Registry
 
 
 def test_add_and_register_store_items_and_refuse_a_second_entry() -> None:
@@ -46,11 +46,12 @@ def test_item_assignment_replaces_for_tests(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_the_testbeds_registries_are_registries() -> None:
+    import testbed.runtime  # noqa: F401  (registers "ray")
     from analysis.registry import all_figures
     from testbed.cli import COMMANDS, build_parser
-    from testbed.compute import COMPUTE_MODELS
     from testbed.data import DATASETS, dataset_spec
     from testbed.models import BUILDERS, PRESETS, model_config
+    from testbed.sim.compute import COMPUTE_MODELS
     from testbed.suite.backends import BACKENDS
 
     build_parser()

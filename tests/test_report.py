@@ -25,6 +25,7 @@ from PIL import Image
 from testbed.cli import main
 from testbed.suite import backends
 from testbed.suite.cell import run_cell
+from testbed.suite.options import BackendOptions
 
 IMG_SRC = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 ANY_REF = re.compile(r'(?:src|href)\s*=\s*"([^"]*)"')
@@ -33,7 +34,7 @@ ANY_REF = re.compile(r'(?:src|href)\s*=\s*"([^"]*)"')
 class _Serial:
     """Runs each cell as it is submitted, in this process (the scheduler, index and cell code are real)."""
 
-    def __init__(self, options: backends.BackendOptions) -> None:
+    def __init__(self, options: BackendOptions) -> None:
         self.capacity, self._done = 1, []
 
     def submit(self, cell: Any, run_dir: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from testbed.experiment import load_experiment
-from testbed.launch import run_experiment
+from testbed.experiment.launch import run_experiment
+from testbed.experiment.spec import load_experiment
 
 SUMMARY_FIELDS = {"run_id", "algorithm", "topology", "dataset", "partition", "seed", "iterations",
                   "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",

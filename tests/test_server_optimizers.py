@@ -15,12 +15,12 @@ import pytest
 from conftest import tiny_experiment
 from fake_session import fake_method
 
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec
 from testbed.methods.fedavg.state import Aggregator
-from testbed.run import Run
 
 WEIGHTS = [3.0, 1.0]  # n_k of the two clients
 ROUNDS = 3

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbed.network import simulate_flows
-from testbed.topology import Topology
-from testbed.topology_schema import load_topology
+from testbed.sim.network import simulate_flows
+from testbed.topology.model import Topology
+from testbed.topology.schema import load_topology
 
 TOPOLOGIES = Path(__file__).resolve().parent.parent / "topologies"
 MB = 1e6

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 from conftest import tiny_topology
 
-from testbed.errors import ConfigError
-from testbed.executor import InProcessExecutor
-from testbed.experiment import load_experiment
+from testbed.core.errors import ConfigError
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import load_experiment
 from testbed.gan import add_grads, apply_d_grads, get_params
 from testbed.models import build_models, model_config
-from testbed.run import Run
 
 COSTS = {"sq_query": 0.01, "sq_fake": 0.002, "sq_step": 0.003}
 WORKERS = (2, 1, 3)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testbed.experiment import parse_experiment
+from testbed.experiment.spec import parse_experiment
 from testbed.suite.spec import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,6 +10,7 @@ import pytest
 ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
+import testbed.runtime  # noqa: E402, F401  (registers the ray suite backend)
 from testbed.suite import BackendOptions, parse_suite, run_suite  # noqa: E402
 
 

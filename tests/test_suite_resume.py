@@ -91,7 +91,7 @@ def test_dry_run_estimates_bytes_from_a_probe(tmp_path: Path, experiment, capsys
     suite = parse_suite({"base": experiment({"name": "ps"}, max_iterations=10)}, "x.yaml", Path("."))
     estimate = estimate_cell(suite.cells[0])
     # ps on 2+2 workers, |G|+|D| floats each way per worker per step (+ headers): exactly linear in steps
-    from testbed.launch import run_experiment
+    from testbed.experiment.launch import run_experiment
 
     run_dir = run_experiment(suite.cells[0].spec, tmp_path / "real", progress=False)
     real = json.loads((run_dir / "summary.json").read_text())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.suite import load_suite, parse_suite
 from testbed.suite.index import write_index
 

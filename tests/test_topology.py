@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from testbed.errors import ConfigError
-from testbed.topology_schema import load_topology
+from testbed.core.errors import ConfigError
+from testbed.topology.schema import load_topology
 
 BASE = {
     "name": "t",

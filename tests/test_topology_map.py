@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from matplotlib.collections import LineCollection
 
-from testbed.topology import Topology
-from testbed.topology_map import draw_topology, topology_figure
-from testbed.topology_schema import load_topology
+from testbed.topology.drawing import draw_topology, topology_figure
+from testbed.topology.model import Topology
+from testbed.topology.schema import load_topology
 
 TOPOLOGIES = Path(__file__).resolve().parent.parent / "topologies"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from testbed.units import UnitError, parse_bandwidth_bps, parse_nbytes, parse_seconds
+from testbed.core.units import UnitError, parse_bandwidth_bps, parse_nbytes, parse_seconds
 
 
 @pytest.mark.parametrize(

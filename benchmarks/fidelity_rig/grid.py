@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from testbed.network import simulate_flows
-from testbed.tcp import TcpModel
-from testbed.topology import Topology
-from testbed.topology_schema import load_topology
+from testbed.sim.network import simulate_flows
+from testbed.sim.tcp import TcpModel
+from testbed.topology.model import Topology
+from testbed.topology.schema import load_topology
 
 KB, MB = 1e3, 1e6
 SIZES_NBYTES = (10 * KB, 1 * MB, 10 * MB, 100 * MB)

@@ -3,7 +3,7 @@
 Each module in this package defines one or more subcommands with
 :func:`command`; :func:`main` imports every module here, so adding a command
 is adding a file -- no central ``if name == ...`` chain.  Bad user input
-(:class:`testbed.errors.ConfigError`, a usage error, a file the OS refuses) becomes
+(:class:`testbed.core.errors.ConfigError`, a usage error, a file the OS refuses) becomes
 one line on stderr and exit 2 -- never argparse's usage block, never a traceback.
 """
 
@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from testbed.errors import ConfigError
-from testbed.provenance import command_line
-from testbed.registry import Registry
+from testbed.core.errors import ConfigError
+from testbed.core.provenance import command_line
+from testbed.core.registry import Registry
 
 
 class UsageError(Exception):

@@ -12,13 +12,13 @@ import json
 from pathlib import Path
 
 from testbed.cli import command
-from testbed.fileio import check_output_dir
+from testbed.core.fileio import check_output_dir
 
 
 def _plot(args: argparse.Namespace) -> int:
     from analysis import load_results, plot_all
     from analysis.registry import all_figures
-    from testbed.errors import ConfigError
+    from testbed.core.errors import ConfigError
 
     only = args.only.split(",") if args.only else None
     unknown = sorted(set(only or ()) - set(all_figures()))
@@ -44,7 +44,7 @@ def _check_traffic_files(root: str) -> None:
     import pyarrow.parquet as pq
 
     from analysis.discover import discover
-    from testbed.errors import ConfigError
+    from testbed.core.errors import ConfigError
 
     for ref in discover(root).refs:
         path = ref.run_dir / "traffic.parquet"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from testbed.cli import command
 from testbed.cli.plot import _check_traffic_files
-from testbed.fileio import check_output_dir
-from testbed.provenance import COMMAND_ENV
+from testbed.core.fileio import check_output_dir
+from testbed.core.provenance import COMMAND_ENV
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from testbed.cli import command
-from testbed.errors import ConfigError
-from testbed.experiment import ExperimentSpec, load_experiment
-from testbed.fileio import check_output_dir
-from testbed.topology_schema import read_yaml
+from testbed.core.errors import ConfigError
+from testbed.core.fileio import check_output_dir
+from testbed.experiment.spec import ExperimentSpec, load_experiment
+from testbed.topology.schema import read_yaml
 
 SUITE_ONLY = ("resume", "overwrite", "max_parallel", "cpus_per_run", "gpus_per_run", "retries")
 CMD = "command line"
@@ -90,11 +90,13 @@ def _refuse_missing_data(named_specs: list[tuple[str, ExperimentSpec]]) -> int:
 
 
 def _run_single(args: argparse.Namespace) -> int:
-    from testbed.launch import run_experiment
+    from testbed.experiment.launch import run_experiment
 
     spec = _with_data_dir(load_experiment(args.file), args.data_dir)
     if args.backend:
         spec = dataclasses.replace(spec, backend=args.backend)
+    if spec.backend == "ray" and spec.executors.kind != "in_task" and not args.dry_run:
+        import testbed.runtime  # noqa: F401  (registers the Ray executor backend)
     if _refuse_missing_data([(None, spec)]):
         return 2
     if args.dry_run:
@@ -133,6 +135,8 @@ def _run_suite(args: argparse.Namespace) -> int:
         return 2  # every cell without its data set is named, before anything runs or is written
     if args.dry_run:
         return _dry_run(suite.name, list(suite.cells))
+    if (args.backend or "ray") == "ray":
+        import testbed.runtime  # noqa: F401  (registers the Ray suite backend)
     options = BackendOptions(max_parallel=args.max_parallel, address=args.address,
                              cpus_per_run=args.cpus_per_run or 1.0, gpus_per_run=args.gpus_per_run or 0.0)
     outcome = run_suite(suite, Path(args.out or "results"), backend=args.backend or "ray", options=options,

@@ -13,14 +13,14 @@ import argparse
 from pathlib import Path
 
 from testbed.cli import command
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 
 
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from testbed.generator_file import load_generator_file, sample_saved
-    from testbed.sample_pictures import save_samples_picture
+    from testbed.experiment.generator_file import load_generator_file, sample_saved
+    from testbed.experiment.sample_pictures import save_samples_picture
 
     if not args.out and not args.png:
         raise ConfigError(None, "--out", "nothing to write", "give --out FILE.npy and/or --png FILE.png")

@@ -6,9 +6,9 @@ import argparse
 from pathlib import Path
 
 from testbed.cli import command
-from testbed.errors import ConfigError
-from testbed.fileio import check_output_dir
-from testbed.topology_schema import load_topology
+from testbed.core.errors import ConfigError
+from testbed.core.fileio import check_output_dir
+from testbed.topology.schema import load_topology
 
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 
@@ -26,7 +26,7 @@ def _configure_check(parser: argparse.ArgumentParser) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from testbed.topology_map import draw_topology
+    from testbed.topology.drawing import draw_topology
 
     out = Path(args.out or f"{Path(args.file).stem}.png")
     if out.is_dir():

@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 
 from testbed.cli import command
-from testbed.errors import ConfigError
-from testbed.fileio import check_output_dir
+from testbed.core.errors import ConfigError
+from testbed.core.fileio import check_output_dir
 
 
 def _run(args: argparse.Namespace) -> int:

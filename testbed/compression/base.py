@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from testbed.compression.tree import Tree
-from testbed.errors import ConfigError
-from testbed.registry import Registry
+from testbed.core.errors import ConfigError
+from testbed.core.registry import Registry
 
 INDEX_NBYTES = 4
 """Sparse indices travel as int32."""
@@ -54,7 +54,7 @@ class Transform(ABC):
 class Packet:
     """A compressed message: the arrays that travel, and the structure the receiver rebuilds.
 
-    ``nbytes`` (what testbed.payload counts) is the travelling arrays only: the structure is known
+    ``nbytes`` (what testbed.core.payload counts) is the travelling arrays only: the structure is known
     to both ends from the model's shapes."""
 
     transform: Transform

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from testbed.compression.base import Transform, register
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 
 HALF_NBYTES = 2
 HALF_MAX = 65504.0

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from testbed.compression.base import VALUE_NBYTES, Transform, argument_mapping, register
-from testbed.fields import checked_number
+from testbed.core.fields import checked_number
 
 KEYS = ("bits", "bucket")
 DEFAULT_BUCKET = 512

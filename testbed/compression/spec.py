@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.compression.base import TRANSFORMS, Transform
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 
 FIELD = "network.compression"
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from testbed.compression.base import INDEX_NBYTES, VALUE_NBYTES, Transform, argument_mapping, register
-from testbed.fields import checked_bool, checked_number
+from testbed.core.fields import checked_bool, checked_number
 
 
 @register("topk")

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from testbed.compression.spec import CompressionSpec
-from testbed.executor import Executor, Handle
-from testbed.payload import payload_nbytes
+from testbed.core.payload import payload_nbytes
+from testbed.exec.executor import Executor, Handle
 
 FLOAT_NBYTES = 4
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from testbed.errors import ConfigError
-from testbed.registry import Registry
+from testbed.core.errors import ConfigError
+from testbed.core.registry import Registry
 
 SPLITS = ("train", "test")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ The testbed must run without internet, so the loaders look, in this order, at:
    its data file and never import its code, which pins numpy<2);
 4. the public mirrors, only when ``TESTBED_DOWNLOAD=1`` (so tests never touch the
    network), cached under ``$TESTBED_CACHE``.
-When nothing is there, :class:`~testbed.errors.ConfigError` says how to get it.
+When nothing is there, :class:`~testbed.core.errors.ConfigError` says how to get it.
 The search paths are module attributes so tests can point them elsewhere.
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from testbed.core.errors import ConfigError
 from testbed.data.idx import IDX_FILES, has_idx_split, read_idx_split
-from testbed.errors import ConfigError
 
 DEBIAN_DIRS: dict[str, list[Path]] = {
     "fashion_mnist": [Path("/usr/share/datasets/fashion-mnist")],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from testbed.core.errors import ConfigError
 from testbed.data.dataset import DATASETS
-from testbed.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """K workers' GAN training steps as one vmapped computation over stacked parameters.
 
 Why: a logical worker's step on a small model (the digits DCGAN, mlp2d) is dominated by per-op
-overhead, not arithmetic.  With ``executors: {batch: true}`` (testbed.batching) K workers' queued
+overhead, not arithmetic.  With ``executors: {batch: true}`` (testbed.exec.batching) K workers' queued
 ``train_steps`` calls run here as one computation: each net's parameters, BatchNorm buffers and
 Adam moments are stacked along a new leading dimension, the forward passes run through
 ``torch.func.functional_call`` under ``torch.vmap``, the backward pass is one autograd call on the

@@ -5,7 +5,7 @@ whom*.  It sees a :class:`Session` -- its workers and topology, the node setup, 
 the verbs (host a node state, call a node, resolve a value, spawn a process, ask whether to
 stop, complete an iteration, stop with a reason, ask whether a node is up) -- and never the
 orchestrator behind it: not the wall clock, the
-evaluator, the progress bar, the files, the transport.  testbed.run implements the Session for
+evaluator, the progress bar, the files, the transport.  testbed.experiment.run implements the Session for
 real runs; a test can drive a method through a small fake one.
 
 An :class:`Algorithm` hosts node states (:meth:`Algorithm.setup`), starts one process per
@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from testbed.errors import ConfigError
-from testbed.registry import Registry
-from testbed.topology import Topology
+from testbed.core.errors import ConfigError
+from testbed.core.registry import Registry
+from testbed.topology.model import Topology
 
 if TYPE_CHECKING:
 
-    from testbed.engine import Process
     from testbed.methods.common.setup import NodeSetup
+    from testbed.sim.engine import Process
 
 EMPTY = np.zeros(0, dtype=np.float32)
 """Stands in for a parameter segment a shard does not hold."""
@@ -76,7 +76,7 @@ class Session(Protocol):
         """End the run now with ``reason`` as its stop_reason (e.g. a node the method needs crashed)."""
 
     def available(self, node: str) -> bool:
-        """Whether ``node`` is up at the current virtual time (topology ``availability``; testbed.churn)."""
+        """Whether ``node`` is up at the current virtual time (topology ``availability``; testbed.sim.node_clock)."""
 
     def next_change_s(self, node: str) -> float:
         """The virtual time at which ``node``'s availability next changes (``inf``: never)."""

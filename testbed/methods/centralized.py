@@ -26,12 +26,12 @@ import torch
 from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters
 from testbed.methods.ps.protocol import ShardProgress, plan_shards, ps_shard, ps_worker, shard_generator
 from testbed.methods.ps.state import ParamShard, PsWorker
-from testbed.topology import Topology
+from testbed.topology.model import Topology
 
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import NodeContext
+    from testbed.sim.engine import NodeContext
 
 
 class CentralWorker(PsWorker):

@@ -23,7 +23,7 @@ from testbed.methods.api import Algorithm, register
 from testbed.methods.common.worker import GanWorker
 
 if TYPE_CHECKING:
-    from testbed.engine import NodeContext
+    from testbed.sim.engine import NodeContext
 
 
 @register("local")

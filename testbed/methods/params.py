@@ -12,10 +12,10 @@ import math
 import typing
 from typing import Any
 
-from testbed.errors import ConfigError
-from testbed.fields import checked_bool
+from testbed.core.errors import ConfigError
+from testbed.core.fields import checked_bool
 from testbed.methods.api import Algorithm
-from testbed.topology import Topology
+from testbed.topology.model import Topology
 
 
 def parse_params(cls: type[Algorithm], raw: dict[str, Any], src: str, topology: Topology) -> Any:

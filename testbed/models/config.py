@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from testbed.errors import ConfigError
-from testbed.registry import Registry
+from testbed.core.errors import ConfigError
+from testbed.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.models.config import ModelConfig, register_builder, register_preset
 from testbed.models.mlp2d import FlatLogit, Reshape
 

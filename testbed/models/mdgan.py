@@ -35,7 +35,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.models.config import ModelConfig, register_builder, register_preset
 from testbed.models.mlp2d import Reshape
 

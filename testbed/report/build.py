@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis import load_results
-from testbed.fileio import atomic_write_text
+from testbed.core.fileio import atomic_write_text
 from testbed.report.collect import collect_runs
 from testbed.report.figures import draw_pictures
 from testbed.report.html import page

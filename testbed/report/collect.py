@@ -2,7 +2,7 @@
 
 Why a module of its own: the figures and the summary table come from :mod:`analysis` (the same code
 ``python -m testbed plot`` uses); what is left is read straight from each run directory --
-``summary.json``, ``config.yaml``, ``run_info.json`` (:mod:`testbed.provenance`) -- and a run made
+``summary.json``, ``config.yaml``, ``run_info.json`` (:mod:`testbed.core.provenance`) -- and a run made
 before ``run_info.json`` existed still gets what its summary says (a suite cell's ``ran_on``).
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from analysis.discover import discover
-from testbed.fileio import read_json_object
-from testbed.provenance import FILENAME as RUN_INFO_FILE
+from testbed.core.fileio import read_json_object
+from testbed.core.provenance import FILENAME as RUN_INFO_FILE
 
 
 @dataclass(frozen=True)

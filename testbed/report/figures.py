@@ -3,7 +3,7 @@
 Why: the report must show exactly what ``python -m testbed plot`` draws, so it asks the same
 registry (:mod:`analysis.registry`) for the same figures and only changes where they go (bytes in
 memory, embedded in the page, instead of files).  Topology maps come from
-:func:`testbed.topology_map.topology_figure`, as ``python -m testbed topo show`` draws them, once
+:func:`testbed.topology.drawing.topology_figure`, as ``python -m testbed topo show`` draws them, once
 per distinct topology among the runs.
 """
 
@@ -18,7 +18,7 @@ from analysis.load import Results
 from analysis.registry import NotApplicable, all_figures
 from analysis.topology_traffic import run_topology
 from testbed.report.collect import RunFacts
-from testbed.topology_map import topology_figure
+from testbed.topology.drawing import topology_figure
 
 DPI = 110
 ORDER = ("quality_vs_time", "quality_vs_wan_bytes", "sweep", "wan_bytes", "time_breakdown", "samples",

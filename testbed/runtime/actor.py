@@ -15,8 +15,8 @@ from typing import Any
 
 import ray
 
-from testbed.executor import construct, set_torch_threads
-from testbed.payload import payload_nbytes
+from testbed.core.payload import payload_nbytes
+from testbed.exec.executor import construct, set_torch_threads
 
 
 def _resolve_nested(value: Any) -> Any:

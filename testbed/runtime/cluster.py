@@ -19,8 +19,8 @@ from typing import Any
 
 import ray
 
-from testbed.errors import ConfigError
-from testbed.provenance import COMMAND_ENV
+from testbed.core.errors import ConfigError
+from testbed.core.provenance import COMMAND_ENV
 
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 PROBE_TIMEOUT_S = 10.0
@@ -34,7 +34,7 @@ def ensure_ray(address: str | None = None, num_cpus: int | None = None, num_gpus
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         pythonpath = os.pathsep.join(p for p in (REPO_ROOT, os.environ.get("PYTHONPATH", "")) if p)
         env_vars = {"PYTHONPATH": pythonpath}
-        if COMMAND_ENV in os.environ:  # the command line each run records (testbed.provenance)
+        if COMMAND_ENV in os.environ:  # the command line each run records (testbed.core.provenance)
             env_vars[COMMAND_ENV] = os.environ[COMMAND_ENV]
         kwargs: dict[str, Any] = {
             "runtime_env": {"env_vars": env_vars},

@@ -1,4 +1,4 @@
-"""The Ray executor: the :class:`~testbed.executor.Executor` interface over NodeHost actors.
+"""The Ray executor: the :class:`~testbed.exec.executor.Executor` interface over NodeHost actors.
 
 Placement (which actor hosts which logical node):
 
@@ -21,8 +21,8 @@ from typing import Any
 
 import ray
 
-from testbed.executor import Executor, Handle
-from testbed.executors_spec import ExecutorsSpec, parse_executors
+from testbed.exec.executor import Executor, Handle
+from testbed.exec.spec import ExecutorsSpec, parse_executors
 from testbed.runtime.actor import NodeHost
 
 SIZE_CHECK_BATCH = 4096

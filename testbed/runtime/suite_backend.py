@@ -21,12 +21,12 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from testbed.batching import in_process_executor
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
+from testbed.exec.batching import in_process_executor
 from testbed.runtime.cluster import ensure_ray, node_capacity
 from testbed.runtime.ray_executor import Placement, RayExecutor
-from testbed.suite.backends import BackendOptions
 from testbed.suite.cell import failed_summary
+from testbed.suite.options import BackendOptions
 from testbed.suite.spec import Cell
 
 
@@ -35,7 +35,7 @@ def _run_cell_task(experiment: dict[str, Any], run_dir: str, cpus: float, gpus: 
     """The engine of one run, inside the run's placement group."""
     import torch
 
-    from testbed.experiment import parse_experiment
+    from testbed.experiment.spec import parse_experiment
     from testbed.suite.cell import run_cell
 
     torch.set_num_threads(max(1, int(cpus)))

@@ -2,11 +2,11 @@
 
 ``spec`` expands and validates a suite YAML into cells, ``transforms`` holds the
 suite-only keys (``bandwidth_scale``), ``backends`` and ``scheduler`` run cells in
-local processes or on Ray, ``index`` owns ``results/<suite>/index.csv`` and
+local processes or on Ray (registered by testbed.runtime), ``index`` owns ``results/<suite>/index.csv`` and
 ``estimate`` answers ``--dry-run``.  The CLI entry is ``python -m testbed run SUITE.yaml``.
 """
 
-from testbed.suite.backends import BackendOptions
+from testbed.suite.options import BackendOptions
 from testbed.suite.scheduler import SuiteOutcome, run_suite
 from testbed.suite.spec import Cell, Suite, is_suite, load_suite, parse_suite
 

@@ -6,7 +6,8 @@ pool of spawned local processes, each with the in-process executor -- no Ray, fo
 laptops and CI.  On Linux each child asks the kernel to kill it when the suite's
 process dies (``PR_SET_PDEATHSIG``), so a SIGKILLed suite leaves no orphan still
 writing into a directory that ``--resume`` is about to wipe.  The Ray backend lives
-in :mod:`testbed.runtime.suite_backend` (only ``testbed/runtime`` imports Ray).
+in :mod:`testbed.runtime.suite_backend` and registers itself here as ``ray`` when testbed.runtime is
+imported (only ``testbed/runtime`` imports Ray; nothing here imports it).
 """
 
 from __future__ import annotations
@@ -19,23 +20,14 @@ import signal
 import sys
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from testbed.registry import Registry
+from testbed.core.errors import ConfigError
+from testbed.core.registry import Registry
 from testbed.suite.cell import failed_summary, run_cell
+from testbed.suite.options import BackendOptions
 from testbed.suite.spec import Cell
-
-
-@dataclass(frozen=True)
-class BackendOptions:
-    """What the user asked for on the command line."""
-
-    max_parallel: int | None = None
-    address: str | None = None
-    cpus_per_run: float = 1.0
-    gpus_per_run: float = 0.0
 
 
 class Backend(Protocol):
@@ -110,12 +102,15 @@ class LocalProcesses:
         self._pool.shutdown(wait=True, cancel_futures=cancel)
 
 
-def _ray_backend(options: BackendOptions) -> Backend:
-    from testbed.runtime.suite_backend import RayCells
-
-    return RayCells(options)
-
-
 BACKENDS: Registry[Callable[[BackendOptions], Backend]] = Registry("suite backend")
 BACKENDS.add("inprocess", LocalProcesses)
-BACKENDS.add("ray", _ray_backend)
+
+
+def suite_backend(name: str) -> Callable[[BackendOptions], Backend]:
+    """The suite backend registered as ``name``; ``ray`` before testbed.runtime is imported says so."""
+    if name in BACKENDS:
+        return BACKENDS[name]
+    if name == "ray":
+        raise ConfigError("command line", "--backend", "the 'ray' suite backend is not loaded in this process",
+                          "run the suite with `python -m testbed run`, or `import testbed.runtime` first")
+    return BACKENDS[name]  # an unknown name: the registry's error lists the known ones

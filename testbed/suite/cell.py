@@ -19,8 +19,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from testbed.errors import ConfigError
-from testbed.fileio import atomic_write_text
+from testbed.core.errors import ConfigError
+from testbed.core.fileio import atomic_write_text
 from testbed.suite.index import read_summary, wipe
 
 INFRASTRUCTURE_ERRORS = frozenset({
@@ -51,8 +51,8 @@ def failed_summary(run_id: Any, err: BaseException, location: dict[str, Any] | N
 def run_cell(experiment: dict[str, Any], run_dir: str | Path, *, executor: Any = None,
              where: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one cell's experiment into ``run_dir``; returns its summary (``status`` complete or failed)."""
-    from testbed.experiment import parse_experiment
-    from testbed.launch import run_experiment
+    from testbed.experiment.launch import run_experiment
+    from testbed.experiment.spec import parse_experiment
 
     run_dir = Path(run_dir)
     wipe(run_dir)

@@ -39,9 +39,9 @@ import dataclasses
 import time
 from typing import Any
 
-from testbed.executor import InProcessExecutor
-from testbed.experiment import ExperimentSpec
-from testbed.run import Run
+from testbed.exec.executor import InProcessExecutor
+from testbed.experiment.run import Run
+from testbed.experiment.spec import ExperimentSpec
 from testbed.suite.spec import Cell
 
 PROBE_ITERATIONS = 16

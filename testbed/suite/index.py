@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from testbed.fileio import atomic_write, read_json_object
+from testbed.core.fileio import atomic_write, read_json_object
 from testbed.suite.spec import Suite
 
 INDEX_NAME = "index.csv"

@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from testbed.errors import ConfigError
-from testbed.fileio import read_json_object
+from testbed.core.errors import ConfigError
+from testbed.core.fileio import read_json_object
 
 LOCK_NAME = ".lock"
 

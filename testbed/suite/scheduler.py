@@ -22,11 +22,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from testbed.errors import ConfigError
-from testbed.fileio import atomic_write_text
-from testbed.suite.backends import BACKENDS, Backend, BackendOptions
+from testbed.core.errors import ConfigError
+from testbed.core.fileio import atomic_write_text
+from testbed.suite.backends import Backend, suite_backend
 from testbed.suite.index import cell_status, wipe, write_index
 from testbed.suite.lock import SuiteLock
+from testbed.suite.options import BackendOptions
 from testbed.suite.spec import Suite
 
 
@@ -56,7 +57,7 @@ def run_suite(suite: Suite, out_dir: str | Path, *, backend: str = "ray", option
             raise ConfigError(suite.source, "results", f"{root} already holds {len(existing)} cell(s)",
                               "pass --resume to skip complete cells, or --overwrite to start over")
         try:
-            runner = BACKENDS[backend](options or BackendOptions())
+            runner = suite_backend(backend)(options or BackendOptions())
         except BaseException:
             if created is not None:  # nothing was written: leave no trace of the attempt
                 shutil.rmtree(created, ignore_errors=True)

@@ -3,7 +3,7 @@
 A suite is a ``base:`` experiment plus a ``grid:`` of dotted keys, each with a list of
 values (or a mapping ``label: value`` to name them); every combination is a *cell*.
 Named ``cells:`` add hand-written combinations, and ``repeat: n`` runs each one with
-n seeds.  Every cell is parsed with :mod:`testbed.experiment` here, before anything
+n seeds.  Every cell is parsed with :mod:`testbed.experiment.spec` here, before anything
 runs, so a typo in the last cell fails in a second, not after an hour.  Cells carry
 their topology inline (suite transforms such as ``bandwidth_scale`` applied), so a
 cell is a self-contained dict that any process on any machine can run.
@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testbed.errors import ConfigError
-from testbed.experiment import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
+from testbed.core.errors import ConfigError
+from testbed.experiment.spec import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
 from testbed.suite.transforms import TRANSFORMS
-from testbed.topology_schema import load_topology, read_yaml
+from testbed.topology.schema import load_topology, read_yaml
 
 SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat"} | set(TRANSFORMS)
 NAMED_FIELDS = ("algorithm", "dataset", "model")

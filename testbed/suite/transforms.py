@@ -14,8 +14,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from testbed.errors import ConfigError
-from testbed.units import UnitError, parse_bandwidth_bps
+from testbed.core.errors import ConfigError
+from testbed.core.units import UnitError, parse_bandwidth_bps
 
 Transform = Callable[[dict[str, Any], Any, str], dict[str, Any]]
 """``(experiment dict with an inline topology, value, source) -> new experiment dict``."""

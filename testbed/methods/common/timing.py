@@ -1,6 +1,6 @@
 """Calibration timing: how long one task of a kind takes on this node's device.
 
-The calibrated compute model (testbed.compute) charges each task the median wall time measured
+The calibrated compute model (testbed.sim.compute) charges each task the median wall time measured
 here before training.  Every node state times its tasks the same way -- on a deep copy of
 itself (calibration must not change the state that will train), one warm-up call, then the
 median of ``repeats`` calls -- and on a GPU it synchronises CUDA before reading the clock, or it

@@ -1,7 +1,7 @@
 """The optimiser and batch settings every method trains with (the YAML's ``training:`` block).
 
 It lives with the methods, not with the config parser, because the methods are what it
-configures: the parser (testbed.experiment) builds it, the node states read it, and so
+configures: the parser (testbed.experiment.spec) builds it, the node states read it, and so
 the dependency points from the parser to the methods and never back.
 """
 

@@ -34,14 +34,14 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.errors import ConfigError
-from testbed.fields import checked_number
+from testbed.core.errors import ConfigError
+from testbed.core.fields import checked_number
+from testbed.core.units import UnitError, parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
-from testbed.topology import Topology
-from testbed.units import UnitError, parse_seconds
+from testbed.topology.model import Topology
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from testbed.methods.fedavg.state import local_steps
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import Message, NodeContext
+    from testbed.sim.engine import Message, NodeContext
 
 REPLY_KINDS = ("params_g", "params_d")
 

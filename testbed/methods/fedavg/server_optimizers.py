@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from testbed.core.registry import Registry
 from testbed.gan import ParamDict
-from testbed.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -59,14 +59,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.methods.api import Algorithm, register, workers_by_datacenter
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.gaia.protocol import ENTRY_NBYTES, DcState, GaiaPlan, serve
 from testbed.methods.gaia.state import GaiaServer
 from testbed.methods.ps.protocol import Shard, ps_worker, shard_generator
 from testbed.methods.ps.state import PsWorker
-from testbed.topology import Topology
+from testbed.topology.model import Topology
 
 CONSISTENCY = ("sequential", "bounded_delay")
 __all__ = ["CONSISTENCY", "ENTRY_NBYTES", "Gaia", "GaiaParams"]

@@ -23,7 +23,7 @@ from testbed.methods.ps.protocol import Shard
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import Delivery, Message, NodeContext
+    from testbed.sim.engine import Delivery, Message, NodeContext
 
 ENTRY_NBYTES = 8
 """An int32 index and a float32 value per significant entry."""

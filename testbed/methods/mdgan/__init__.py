@@ -55,11 +55,11 @@ from typing import Any
 
 import numpy as np
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.mdgan.protocol import MdganPlan, SwapSchedule, serve, work
 from testbed.methods.mdgan.state import MdganServer, MdganWorker
-from testbed.topology import Topology
+from testbed.topology.model import Topology
 
 SWAP_RNG_SALT = 0x5A4B
 """Seeds the swap permutations apart from the session's rng (batch assignment)."""

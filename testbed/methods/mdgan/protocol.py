@@ -24,7 +24,7 @@ from testbed.methods.common.sizes import wire_sizes
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import Message, NodeContext
+    from testbed.sim.engine import Message, NodeContext
 
 
 def derangement(n: int, rng: np.random.Generator) -> list[int]:

@@ -43,11 +43,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.errors import ConfigError
+from testbed.core.errors import ConfigError
 from testbed.methods.api import Algorithm, check_datacenter, register, server_datacenters
 from testbed.methods.ps.protocol import ShardProgress, plan_shards, ps_shard, ps_worker, shard_generator
 from testbed.methods.ps.state import ParamShard, PsWorker
-from testbed.topology import Topology
+from testbed.topology.model import Topology
 
 CONSISTENCY = ("sequential", "bounded_delay", "eventual")
 

@@ -24,7 +24,7 @@ from testbed.methods.ps.state import shard_ranges
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import Message, NodeContext
+    from testbed.sim.engine import Message, NodeContext
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from testbed.methods.api import (
 )
 from testbed.methods.sqm.protocol import SqmPlan, head, learn, member
 from testbed.methods.sqm.state import SqLearner, SqWorker
-from testbed.topology import Topology
+from testbed.topology.model import Topology
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from testbed.methods.common.sizes import wire_sizes
 if TYPE_CHECKING:
     import simpy
 
-    from testbed.engine import NodeContext
+    from testbed.sim.engine import NodeContext
 
 
 @dataclass(frozen=True)

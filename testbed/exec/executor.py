@@ -1,0 +1,160 @@
+"""Where the real compute happens: the executor interface and its in-process form.
+
+An executor hosts the state (models, optimiser state, data shard, RNG) of many
+logical nodes and runs method calls on it.  The engine dispatches a call and gets
+a :class:`Handle` back at once; it only asks for the value (:meth:`Executor.resolve`)
+when control flow needs it.  Handles can be passed as arguments to later calls,
+on any node: the executor resolves them where the call runs.  That is all an
+algorithm sees, so it runs unchanged on :class:`InProcessExecutor` (unit tests,
+one process) and on the Ray executor in ``testbed.runtime`` (real actors, possibly
+GPUs), which implements the same interface.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from testbed.core.payload import payload_nbytes
+
+
+class Handle:
+    """A reference to a value produced on an executor (opaque to algorithms)."""
+
+
+@dataclass
+class LocalHandle(Handle):
+    """In-process handle: the value itself and how long the call took (wall seconds)."""
+
+    value: Any
+    elapsed_s: float
+
+
+class Executor(ABC):
+    """Runs method calls on the state of logical nodes."""
+
+    @abstractmethod
+    def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Create node ``node_id``'s state object as ``factory(*args, **kwargs)``."""
+
+    @abstractmethod
+    def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
+        """Run ``state.method(*args, **kwargs)``; handles among args are resolved first.
+
+        Returns one :class:`Handle`, or a list of ``num_returns`` handles when the method
+        returns that many values (so each can be sent to a different node).
+        """
+
+    @abstractmethod
+    def resolve(self, handle: Handle) -> Any:
+        """The value behind a handle (blocks until it is computed)."""
+
+    def known_nbytes(self, handle: Handle) -> int | None:
+        """Payload bytes of the value behind ``handle`` if known without waiting for it, else None.
+
+        The engine sizes a message the moment it is sent; it must never block on a computation
+        to do so (on Ray that would be a driver-side get per message)."""
+        return None
+
+    def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:  # noqa: B027 - optional check
+        """Verify a sender's declared size where that costs nothing (the in-process executor)."""
+
+    @abstractmethod
+    def elapsed_s(self, handle: Handle) -> float:
+        """Measured wall seconds of the call that produced ``handle`` (blocks)."""
+
+    def barrier(self) -> None:  # noqa: B027 - in-process calls are already done
+        """Block until every call dispatched so far has finished."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (actors, GPUs)."""
+
+
+def set_torch_threads(threads: int) -> None:
+    """Pin torch's intra-op threads for this process.
+
+    Tiny GAN models gain nothing from more threads, and on a loaded machine torch's
+    default (one per core) oversubscribes the CPU: measured here, a ps step on ring8
+    ran 10x slower with 2 threads than with 1 while other work shared the 2 cores.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def construct(factory: Callable[..., Any], device: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+    """Build a node state, passing ``device=`` if the factory takes it (executors share this)."""
+    try:
+        wants_device = "device" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        wants_device = False
+    return factory(*args, **({"device": device} if wants_device else {}), **kwargs)
+
+
+class InProcessExecutor(Executor):
+    """Runs every call eagerly in this process (tests; small experiments)."""
+
+    def __init__(self, device: str = "cpu", torch_threads: int | None = 1) -> None:
+        self.device = device
+        self._states: dict[str, Any] = {}
+        if torch_threads:
+            set_torch_threads(torch_threads)
+
+    def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if node_id in self._states:
+            raise ValueError(f"node {node_id!r} is already hosted")
+        self._states[node_id] = construct(factory, self.device, args, kwargs)
+
+    def state(self, node_id: str) -> Any:
+        """The state object of a node (for tests and inspection)."""
+        return self._states[node_id]
+
+    def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
+        target = getattr(self._states[node_id], method)
+        args = tuple(_unwrap(a) for a in args)
+        kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
+        start = time.perf_counter()
+        value = target(*args, **kwargs)
+        elapsed = time.perf_counter() - start
+        if num_returns == 1:
+            return LocalHandle(value, elapsed)
+        values = list(value)
+        if len(values) != num_returns:
+            raise ValueError(f"{method} returned {len(values)} values, expected {num_returns}")
+        return [LocalHandle(v, elapsed) for v in values]
+
+    def resolve(self, handle: Handle) -> Any:
+        return _unwrap(handle)
+
+    def known_nbytes(self, handle: Handle) -> int | None:
+        return payload_nbytes(_unwrap(handle))  # the value is already here
+
+    def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:
+        actual = payload_nbytes(_unwrap(handle))
+        if actual != nbytes:
+            raise ValueError(f"a {kind!r} message was declared {nbytes} B but its payload is {actual} B: "
+                             "the method's size formula is wrong")
+
+    def elapsed_s(self, handle: Handle) -> float:
+        assert isinstance(handle, LocalHandle)
+        return handle.elapsed_s
+
+
+def map_handles(value: Any, fn: Callable[[Handle], Any]) -> Any:
+    """``value`` with every handle in it replaced by ``fn(handle)``: handles may sit at any depth of
+    lists, tuples and mappings (e.g. an evaluation's snapshots)."""
+    if isinstance(value, Handle):
+        return fn(value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(map_handles(v, fn) for v in value)
+    if isinstance(value, Mapping):
+        return {k: map_handles(v, fn) for k, v in value.items()}
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    return map_handles(value, lambda h: h.value if isinstance(h, LocalHandle) else h)

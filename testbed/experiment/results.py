@@ -1,0 +1,134 @@
+"""The run directory: every file a finished experiment leaves behind (docs/design.md §3).
+
+``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
+``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
+``nodes.csv`` (compute / communication / waiting per node), ``compute_costs.json``,
+``samples/``, ``generator.pt`` (the final generator(s) with their buffers, see
+testbed.experiment.generator_file), ``run_info.json`` (the command line and the machine, see
+testbed.core.provenance) and ``summary.json`` (with the method's *footing*: update
+order and optimiser steps per iteration).  Every file is written
+atomically and ``summary.json`` last, so a directory whose summary says
+``status: complete`` is whole; anything else is safe to re-run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from testbed.core.fileio import atomic_write, atomic_write_text
+from testbed.core.provenance import FILENAME as RUN_INFO_FILE
+from testbed.core.provenance import run_info
+from testbed.data import dataset_spec
+from testbed.experiment.generator_file import FILENAME as GENERATOR_FILE
+from testbed.experiment.generator_file import save_generators
+from testbed.experiment.sample_pictures import save_samples_picture
+from testbed.experiment.spec import dump_yaml
+from testbed.gan import count_params
+from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
+
+if TYPE_CHECKING:
+    from testbed.experiment.run import Run
+
+
+def write_run(run: Run, out_dir: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write every file of a finished run into ``out_dir``; returns it.  ``extra``: more summary fields
+    (a suite cell's ``ran_on``), written with the rest so no reader ever sees a summary without them."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec, engine = run.spec, run.engine
+    for write in _measured(run, out_dir, run.virtual_time_s):
+        write()
+    nodes = pd.DataFrame([{"node": node, "compute_s": s.compute_s, "communication_s": s.communication_s,
+                           "waiting_s": s.waiting_s, **{f"tasks_{k}": v for k, v in s.tasks.items()}}
+                          for node, s in sorted(engine.stats.items())])
+    atomic_write(out_dir / "nodes.csv", lambda p: nodes.to_csv(p, index=False))
+    costs = {"model": engine.compute_model.name, "costs_s": engine.compute_model.costs()}
+    atomic_write_text(out_dir / "compute_costs.json", json.dumps(costs, indent=2))
+    for iteration, t_s, samples in run.pictures:
+        if samples is not None:
+            save_samples_picture(samples, spec.dataset, out_dir / "samples" / f"iter_{iteration:06d}.png",
+                                 title=f"{spec.algorithm} · iteration {iteration} · t = {t_s:.1f} s (virtual)")
+    save_generators(out_dir / GENERATOR_FILE, run.generators, model=spec.model, model_overrides=spec.model_overrides,
+                    dataset=spec.dataset, sample_shape=dataset_spec(spec.dataset).sample_shape, seed=spec.seed,
+                    eval_seed=spec.seed + EVAL_SEED_OFFSET)
+    atomic_write_text(out_dir / "summary.json", json.dumps({**summary(run), **(extra or {})}, indent=2,
+                                                         default=_jsonable))
+    return out_dir
+
+
+def write_partial(run: Run, out_dir: Path, error: BaseException, extra: dict[str, Any] | None = None) -> Path:
+    """What a run that died mid-training had measured: config, metrics and traffic so far.
+
+    ``summary.json`` says ``status: failed`` and ``partial: true``.  Best effort: the
+    run is already failing, so a file that cannot be written is skipped, never raised.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec, engine = run.spec, run.engine
+    now = engine.now_s if engine is not None else 0.0
+    for write in _measured(run, out_dir, now):
+        try:
+            write()
+        except Exception:
+            continue
+    acc = engine.accountant
+    fields = {
+        "run_id": spec.name, "algorithm": spec.algorithm, "topology": spec.topology.name, "dataset": spec.dataset,
+        "partition": spec.partition, "model": spec.model, "seed": spec.seed, "iterations": run.iteration,
+        "virtual_time_s": now, "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes,
+        "lan_bytes": acc.lan_nbytes, "egress_usd": acc.egress_usd, "messages": len(acc),
+        "status": "failed", "partial": True, "error": " ".join(f"{type(error).__name__}: {error}".split()),
+        **(extra or {}),
+    }
+    atomic_write_text(out_dir / "summary.json", json.dumps(fields, indent=2, default=_jsonable))
+    return out_dir
+
+
+def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], Any]]:
+    """Writers of what a run measured -- ``config.yaml``, ``run_info.json``, ``metrics.csv``, the traffic
+    files -- shared by a finished run (all must succeed) and one that died mid-training (each is best effort)."""
+    engine = run.engine
+    return [lambda: atomic_write_text(out_dir / "config.yaml", dump_yaml(run.spec.resolved())),
+            lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2)),
+            lambda: atomic_write(out_dir / "metrics.csv", lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
+            lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
+
+
+BOOKKEEPING = ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",
+               "lr_g", "lr_d")
+
+
+def summary(run: Run) -> dict[str, Any]:
+    """The ``summary.json`` fields."""
+    spec, acc = run.spec, run.engine.accountant
+    state = run.setup.gan_state("cpu")
+    last = run.metrics[-1]
+    final = {k: v for k, v in last.items() if k not in BOOKKEEPING and not k.endswith("_std")}
+    spread = {k[:-len("_std")]: v for k, v in last.items() if k.endswith("_std")}
+    return {
+        "run_id": spec.name, "algorithm": spec.algorithm, "topology": spec.topology.name,
+        "dataset": spec.dataset, "partition": spec.partition, "model": spec.model, "seed": spec.seed,
+        "iterations": run.iteration, "virtual_time_s": run.virtual_time_s, "wall_time_s": run.wall_time_s,
+        "train_wall_s": run.train_wall_s,
+        "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes, "lan_bytes": acc.lan_nbytes,
+        "egress_usd": acc.egress_usd, "messages": len(acc),
+        "bytes_by_kind": acc.bytes_by_kind(), "wan_bytes_by_kind": acc.bytes_by_kind(scope="wan"),
+        "generator_params": count_params(state.G), "discriminator_params": count_params(state.D),
+        "final_quality": final, "final_quality_std": spread, "final_quality_by_generator": run.final_by_generator,
+        "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
+        "footing": run.algorithm.footing(),
+        "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
+        "stop_reason": run.stop_reason, "status": "complete",
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

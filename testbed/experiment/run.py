@@ -1,0 +1,171 @@
+"""One experiment end to end: build, calibrate, train in virtual time, evaluate, write.
+
+:class:`Run` implements the :class:`~testbed.methods.api.Session` a method talks to (host a
+node state, call a node, spawn a process, ``should_stop()``, ``complete_iteration()``, the
+seeded ``rng``) and owns everything a method may not touch -- the wall clock, the evaluator,
+the progress bar, files.  Evaluation happens every ``eval_every`` iterations, outside virtual time.
+The public entry -- spec in, run directory out -- is :func:`testbed.experiment.launch.run_experiment`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from testbed.exec.executor import Executor
+from testbed.experiment.session import ExecutorSession
+from testbed.experiment.spec import ExperimentSpec
+from testbed.methods import algorithm_class
+from testbed.methods.common.evaluator import EVAL_SEED_OFFSET, Evaluator
+from testbed.methods.common.setup import NodeSetup
+from testbed.quality import headline_metric
+from testbed.sim.compute import ComputeModel, CostTable
+from testbed.sim.engine import Engine
+from testbed.sim.tcp import TcpModel
+
+EVALUATOR_NODE = "eval"
+
+
+class Run(ExecutorSession):
+    """The state of one experiment while it runs."""
+
+    def __init__(self, spec: ExperimentSpec, executor: Executor, progress: bool = True) -> None:
+        self.spec = spec
+        self.topology = spec.topology
+        self.workers = list(spec.topology.nodes)
+        dc_index = {dc.name: i for i, dc in enumerate(spec.topology.datacenters)}
+        self.setup = NodeSetup(
+            dataset=spec.dataset, partition=spec.partition, num_workers=len(self.workers),
+            groups=tuple(dc_index[spec.topology.datacenter_of(w)] for w in self.workers),
+            model=spec.model, model_overrides=tuple(sorted(spec.model_overrides.items())),
+            training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n, data_dir=spec.data_dir,
+            max_iterations=spec.max_iterations)
+        self.executor = executor
+        self.rng = np.random.default_rng(spec.seed)
+        self.iteration = 0
+        self.stop_reason: str | None = None
+        self.stop_time_s: float | None = None
+        self.metrics: list[dict[str, Any]] = []
+        self.final_by_generator: dict[str, dict[str, float]] = {}
+        self.generators: dict[str, dict[str, Any]] = {}
+        self.pictures: list[tuple[int, float, np.ndarray]] = []
+        self.algorithm = algorithm_class(spec.algorithm)(self, spec.algorithm_params)
+        self.engine: Engine | None = None
+        self.headline, self.higher_is_better = headline_metric(spec.dataset)
+        self._progress_enabled = progress
+        self._bar: tqdm | None = None
+        self._wall_start = 0.0
+        self.wall_time_s = 0.0
+        self.train_wall_s = 0.0
+
+    # -- the rest of the Session a method talks to (host/call/resolve/spawn: ExecutorSession) ---------
+    def should_stop(self) -> bool:
+        """True once a stop condition has been met."""
+        if self.stop_reason is None and self.engine is not None:
+            spec = self.spec
+            if spec.max_virtual_time_s is not None and self.engine.now_s >= spec.max_virtual_time_s:
+                self._stop("max_virtual_time")
+            elif spec.max_bytes is not None and self.engine.accountant.total_nbytes >= spec.max_bytes:
+                self._stop("max_bytes")
+        return self.stop_reason is not None
+
+    def complete_iteration(self) -> None:
+        """A global step finished: count it, evaluate if due, check the stop conditions."""
+        self.iteration += 1
+        if self._bar is not None:
+            self._bar.update(1)
+        if self.iteration % self.spec.eval_every == 0:
+            self.evaluate()
+        if self.spec.max_iterations is not None and self.iteration >= self.spec.max_iterations:
+            self._stop("max_iterations")
+        self.should_stop()
+
+    def stop(self, reason: str) -> None:
+        """End the run with ``reason`` (a method's: e.g. a node it needs crashed)."""
+        self._stop(reason)
+
+    def _stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self.stop_time_s = self.engine.now_s if self.engine is not None else 0.0
+
+    # -- evaluation -------------------------------------------------------------------------------
+    def evaluate(self) -> dict[str, float]:
+        """Score the current generator(s) and log a metrics row (no virtual time passes).
+
+        The row also holds ``lr_g`` / ``lr_d``: the learning rates read back from the optimisers
+        that train G and D (the mean over the method's probes), not recomputed from the schedule."""
+        result = self.executor.resolve(self.executor.call(
+            EVALUATOR_NODE, "evaluate", self.spec.eval_samples, self.spec.seed + EVAL_SEED_OFFSET,
+            self.algorithm.generators()))
+        acc = self.engine.accountant
+        row = {"iteration": self.iteration, "virtual_time_s": self.engine.now_s,
+               "wall_time_s": time.perf_counter() - self._wall_start, "total_bytes": acc.total_nbytes,
+               "wan_bytes": acc.wan_nbytes, "lan_bytes": acc.lan_nbytes, "egress_usd": acc.egress_usd,
+               **self._lrs(), **result["metrics"]}
+        self.final_by_generator = result["by_generator"]
+        self.metrics.append(row)
+        self.pictures.append((self.iteration, self.engine.now_s, result["samples"]))
+        if self._bar is not None:
+            self._bar.set_postfix_str(f"t={self.engine.now_s:.1f}s {self.headline}={row.get(self.headline, 0):.3g}")
+        return result["metrics"]
+
+    def _lrs(self) -> dict[str, float]:
+        lrs = [self.executor.resolve(h) for h in self.algorithm.lr_probes()]
+        out = {}
+        for key in ("lr_g", "lr_d"):
+            values = [lr[key] for lr in lrs if lr.get(key) is not None]
+            out[key] = float(np.mean(values)) if values else float("nan")
+        return out
+
+    def final_generators(self) -> dict[str, dict[str, Any]]:
+        """Each trained generator as a torch ``state_dict`` (parameters and buffers), by label."""
+        return self.executor.resolve(self.executor.call(EVALUATOR_NODE, "state_dicts", self.algorithm.generators()))
+
+    # -- the whole run ----------------------------------------------------------------------------
+    def _compute_model(self) -> ComputeModel:
+        cfg = self.spec.compute
+        model = cfg.build()
+        if isinstance(model, CostTable) and model.source == "calibrated":
+            missing = [k for k in self.algorithm.task_kinds if k not in model.costs_s]
+            for kind in missing:
+                node = self.algorithm.calibration_node(kind)
+                model.costs_s[kind] = float(self.executor.resolve(
+                    self.executor.call(node, "time_task", kind, cfg.repeats)))
+        return model
+
+    def execute(self) -> None:
+        """Set up, calibrate, train until a stop condition, evaluate the end state."""
+        spec = self.spec
+        self._wall_start = time.perf_counter()
+        self.algorithm.setup()
+        self.executor.host(EVALUATOR_NODE, Evaluator, self.setup)
+        tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
+        self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,
+                             run_id=spec.name, header_nbytes=spec.header_nbytes, compression=spec.compression)
+        self.watch_crashes(self.algorithm.node_crashed)
+        self.evaluate()
+        self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,
+                         disable=not self._progress_enabled, dynamic_ncols=True)
+        train_start = time.perf_counter()
+        try:
+            self.algorithm.start()
+            self.engine.run(until=spec.max_virtual_time_s)
+            self.executor.barrier()
+        finally:
+            self._bar.close()
+        self.train_wall_s = time.perf_counter() - train_start
+        if self.stop_reason is None:
+            self._stop("max_virtual_time" if spec.max_virtual_time_s is not None else "finished")
+        if self.metrics[-1]["iteration"] != self.iteration:
+            self.evaluate()
+        self.generators = self.final_generators()
+        self.wall_time_s = time.perf_counter() - self._wall_start
+
+    @property
+    def virtual_time_s(self) -> float:
+        """Virtual seconds until the stop condition was met."""
+        return self.stop_time_s if self.stop_time_s is not None else self.engine.now_s

@@ -1,0 +1,359 @@
+"""The experiment YAML -> a fully resolved, frozen :class:`ExperimentSpec`.
+
+One experiment = one topology x data set x partition x model x algorithm x seed,
+trained until a stop condition.  Parsing resolves every default, so the run
+directory's ``config.yaml`` says exactly what ran and can be run again.  Bad input
+(unknown key, unknown algorithm or parameter, a ``server_at`` that is not a
+datacenter, a missing topology file) is one ConfigError line: file, field, fix.
+
+Example::
+
+    name: ring8-ps
+    topology: topologies/wan-3dc.yaml     # path (relative to this file or the cwd) or inline
+    dataset: ring8                        # or {name: mnist, n: 10000}
+    partition: iid
+    model: mlp2d                          # or {name: mlp2d, hidden: 64}
+    algorithm: {name: ps, consistency: sequential, server_at: us-east}
+    training: {batch_size: 64, lr_g: 0.0002, lr_d: 0.0002}
+    max_iterations: 200                   # and/or max_virtual_time: 1h, max_bytes: 1GB
+    eval_every: 50
+    seed: 0
+    compute: {model: fixed, costs: {train_step: 0.01}, default: 0.001}
+    backend: inprocess                    # or ray
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from testbed.compression import CompressionSpec, parse_compression
+from testbed.core.errors import ConfigError
+from testbed.core.fields import checked_bool, checked_number
+from testbed.core.units import UnitError, parse_nbytes, parse_seconds
+from testbed.exec.spec import ExecutorsSpec, check_batch, parse_executors
+from testbed.methods.common.training import Training
+from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
+from testbed.topology.model import Topology
+from testbed.topology.schema import load_topology, read_yaml
+
+EXPERIMENT_KEYS = {
+    "name", "description", "topology", "dataset", "partition", "model", "algorithm", "training",
+    "max_iterations", "max_virtual_time", "max_bytes", "eval_every", "eval_samples", "seed", "compute",
+    "backend", "executors", "network", "data_dir",
+}
+TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
+                 "fused_adam"}
+COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
+NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
+BACKENDS = ("inprocess", "ray")
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A fully resolved experiment (see the module docstring for the YAML)."""
+
+    name: str
+    topology: Topology
+    topology_ref: Any
+    dataset: str
+    dataset_n: int | None
+    partition: str
+    model: str
+    model_overrides: dict[str, Any]
+    algorithm: str
+    algorithm_params: Any
+    training: Training = field(default_factory=Training)
+    max_iterations: int | None = None
+    max_virtual_time_s: float | None = None
+    max_bytes: float | None = None
+    eval_every: int = 50
+    eval_samples: int = 2000
+    seed: int = 0
+    compute: ComputeSpec = field(default_factory=ComputeSpec)
+    backend: str = "inprocess"
+    executors: ExecutorsSpec = field(default_factory=ExecutorsSpec)
+    tcp: bool = False
+    tcp_window_nbytes: float = 4 * 2**20
+    header_nbytes: int = 64
+    compression: CompressionSpec = field(default_factory=CompressionSpec)
+    data_dir: str | None = None
+    source: str = "<dict>"
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec as plain YAML-able data (what ``config.yaml`` holds)."""
+        params = self.algorithm_params
+        algo = {"name": self.algorithm, **(dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {})}
+        return {
+            "name": self.name, "topology": self.topology_ref,
+            "dataset": {"name": self.dataset, "n": self.dataset_n} if self.dataset_n else self.dataset,
+            "partition": self.partition, "model": {"name": self.model, **self.model_overrides},
+            "algorithm": algo, "training": dataclasses.asdict(self.training),
+            "max_iterations": self.max_iterations, "max_virtual_time": self.max_virtual_time_s,
+            "max_bytes": self.max_bytes, "eval_every": self.eval_every, "eval_samples": self.eval_samples,
+            "seed": self.seed, "compute": self.compute.to_dict(), "backend": self.backend,
+            "executors": self.executors.to_dict(),
+            "network": {"tcp": self.tcp, "tcp_window": self.tcp_window_nbytes, "header_nbytes": self.header_nbytes,
+                        "compression": self.compression.to_dict()},
+            "data_dir": self.data_dir,
+        }
+
+
+def load_experiment(source: str | Path | dict[str, Any], base_dir: str | Path | None = None) -> ExperimentSpec:
+    """Parse an experiment YAML file (or dict) into an :class:`ExperimentSpec`."""
+    if isinstance(source, dict):
+        return parse_experiment(source, "<dict>", Path(base_dir or "."))
+    return parse_experiment(read_yaml(source), str(source), Path(source).parent)
+
+
+def _fail(src: str, fieldname: str, problem: str, fix: str) -> ConfigError:
+    return ConfigError(src, fieldname, problem, fix)
+
+
+def _check_keys(mapping: dict[str, Any], allowed: set[str], src: str, prefix: str) -> None:
+    """ConfigError naming ``prefix.key`` for the first key of ``mapping`` not in ``allowed``."""
+    for key in mapping:
+        if key not in allowed:
+            raise _fail(src, f"{prefix}.{key}" if prefix else str(key), "unknown key",
+                        f"remove it or use one of {sorted(allowed)}")
+
+
+def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> ExperimentSpec:
+    """Validate a parsed experiment mapping; see :func:`load_experiment`."""
+    from testbed.methods import algorithm_class, parse_params
+
+    _check_keys(data, EXPERIMENT_KEYS, src, "")
+    for required in ("topology", "dataset", "algorithm"):
+        if required not in data:
+            raise _fail(src, required, "missing", f"every experiment needs a {required}")
+    topology, topology_ref = _topology(data["topology"], src, base_dir)
+    dataset, dataset_n = _named(data["dataset"], src, "dataset", {"name", "n"})
+    model_name, model_overrides = _model(data.get("model"), dataset, src)
+    algo_name, algo_raw = _named_dict(data["algorithm"], src, "algorithm")
+    try:
+        cls = algorithm_class(algo_name)
+    except KeyError as err:
+        raise _fail(src, "algorithm.name", str(err.args[0]), "pick a registered algorithm") from None
+    params = parse_params(cls, algo_raw, src, topology)
+    training = _update_order(_training(data.get("training", {}), src), cls, src)
+    compute = _compute(data.get("compute", {"model": "calibrated"}), src)
+    backend = data.get("backend", "inprocess")
+    if backend not in BACKENDS:
+        raise _fail(src, "backend", f"unknown backend {backend!r}", f"use one of {list(BACKENDS)}")
+    network = data.get("network", {}) or {}
+    if not isinstance(network, dict):
+        raise _fail(src, "network", f"expected a mapping, got {network!r}", "write network: {tcp: true}")
+    _check_keys(network, NETWORK_KEYS, src, "network")
+    for key in ("data_dir", "partition"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise _fail(src, key, f"expected text, got {data[key]!r}",
+                        "write a directory path" if key == "data_dir" else "write e.g. iid or dirichlet(0.1)")
+    stops = {key: data.get(key) for key in ("max_iterations", "max_virtual_time", "max_bytes")}
+    if all(v is None for v in stops.values()):
+        raise _fail(src, "max_iterations", "no stop condition", "set max_iterations, max_virtual_time or max_bytes")
+    spec = ExperimentSpec(
+        name=str(data.get("name", Path(src).stem if src != "<dict>" else f"{algo_name}-{dataset}")),
+        topology=topology, topology_ref=topology_ref, dataset=dataset, dataset_n=dataset_n,
+        partition=str(data.get("partition", "iid")), model=model_name, model_overrides=model_overrides,
+        algorithm=algo_name, algorithm_params=params, training=training,
+        max_iterations=_int(stops["max_iterations"], src, "max_iterations", minimum=1),
+        max_virtual_time_s=_quantity(stops["max_virtual_time"], src, "max_virtual_time", parse_seconds, True),
+        max_bytes=_quantity(stops["max_bytes"], src, "max_bytes", parse_nbytes, True),
+        eval_every=_int(data.get("eval_every", 50), src, "eval_every", minimum=1),
+        eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10, maximum=100_000),
+        seed=_int(data.get("seed", 0), src, "seed", minimum=0, maximum=2**32 - 1),
+        compute=compute, backend=backend, executors=parse_executors(data.get("executors"), src),
+        tcp=checked_bool(network.get("tcp", False), src, "network.tcp"),
+        tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes,
+                                    True),
+        header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
+        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
+        data_dir=data.get("data_dir"), source=src,
+    )
+    _check_partition(spec, src)
+    check_batch(spec.executors, spec.backend, spec.compute.model, src)
+    return spec
+
+
+def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
+    if isinstance(ref, dict):
+        try:
+            return load_topology(ref), ref
+        except ConfigError as err:  # an inline topology: name this file, not "<dict>"
+            raise _fail(src, f"topology.{err.field}", err.problem, err.fix) from None
+    if not isinstance(ref, str):
+        raise _fail(src, "topology", "expected a file path or an inline mapping", "write topology: topologies/x.yaml")
+    for candidate in (base_dir / ref, Path(ref), base_dir.parent / ref):
+        if candidate.is_file():
+            return load_topology(candidate), str(candidate)
+    raise _fail(src, "topology", f"topology file {ref!r} not found", "give a path relative to the experiment or cwd")
+
+
+def _named(value: Any, src: str, fieldname: str, keys: set[str]) -> tuple[str, int | None]:
+    from testbed.data import canonical_dataset_name
+
+    if isinstance(value, str):
+        return canonical_dataset_name(value), None
+    if isinstance(value, dict) and "name" in value and set(value) <= keys and isinstance(value["name"], str):
+        return (canonical_dataset_name(value["name"]),
+                _int(value.get("n"), src, f"{fieldname}.n", minimum=1, maximum=10_000_000))
+    raise _fail(src, fieldname, f"expected a name or {{name: .., n: ..}}, got {value!r}", "write dataset: ring8")
+
+
+def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, dict) and "name" in value:
+        rest = dict(value)
+        return str(rest.pop("name")), rest
+    raise _fail(src, fieldname, f"expected a name or {{name: .., ...}}, got {value!r}",
+                f"write {fieldname}: {{name: ..}}")
+
+
+MODEL_RANGES: dict[str, tuple[type, float, float, str]] = {
+    "latent_dim": (int, 1, 4096, "[]"), "hidden": (int, 1, 65536, "[]"), "depth": (int, 1, 64, "[]"),
+    "channels": (int, 1, 4096, "[]"), "leaky_slope": (float, 0, 1, "[)"),
+}
+"""Numeric model overrides and their ranges (``hidden: 0`` used to crash inside torch)."""
+
+
+def _model(value: Any, dataset: str, src: str) -> tuple[str, dict[str, Any]]:
+    import torch
+
+    from testbed.data import dataset_spec
+    from testbed.models import build_models, model_config
+
+    if value is None:
+        kind = _dataset_kind(dataset, src)
+        value = "mlp2d" if kind == "mixture" else "dcgan"
+    name, overrides = _named_dict(value, src, "model")
+    for key, raw in overrides.items():
+        if key in MODEL_RANGES:
+            overrides[key] = checked_number(raw, src, f"model.{key}", *MODEL_RANGES[key])
+    try:
+        config = model_config(name, **overrides)
+        shape = dataset_spec(dataset).sample_shape
+        with torch.device("meta"):  # shape checks without allocating a single weight
+            build_models(config, shape, 0)
+    except ConfigError as err:
+        raise _fail(src, err.field if err.field.startswith(("dataset", "model")) else f"model.{err.field}",
+                    err.problem, err.fix) from None
+    return name, overrides
+
+
+def _dataset_kind(dataset: str, src: str) -> str:
+    from testbed.data import dataset_spec
+
+    try:
+        return dataset_spec(dataset).kind
+    except ConfigError as err:
+        raise _fail(src, "dataset", err.problem, err.fix) from None
+
+
+TRAINING_RANGES: dict[str, tuple[type, float, float, str]] = {
+    # field: (type, low, high, interval kind: "[]" closed, "(]" open low, "[)" open high)
+    "batch_size": (int, 1, 65536, "[]"),
+    "lr_g": (float, 0, 10, "(]"),
+    "lr_d": (float, 0, 10, "(]"),
+    "beta1": (float, 0, 1, "[)"),
+    "beta2": (float, 0, 1, "[)"),
+    "r1_gamma": (float, 0, 1e6, "[]"),
+    "lr_final_fraction": (float, 0, 1, "(]"),
+}
+"""Every numeric training field, its type and its range (checked at parse time, before torch sees it)."""
+
+
+def _training(value: Any, src: str) -> Training:
+    if not isinstance(value, dict):
+        raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
+    _check_keys(value, TRAINING_KEYS, src, "training")
+    if "fused_adam" in value:
+        checked_bool(value["fused_adam"], src, "training.fused_adam",
+                     "write fused_adam: true (torch's fused Adam kernel) or leave it out")
+    return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
+                          if key in TRAINING_RANGES else raw for key, raw in value.items()})
+
+
+def _update_order(training: Training, cls: Any, src: str) -> Training:
+    """Resolve ``training.update_order`` to the method's native order, or check the method offers it."""
+    offered = cls.update_orders
+    if training.update_order is None:
+        return dataclasses.replace(training, update_order=offered[0])
+    if training.update_order not in offered:
+        raise _fail(src, "training.update_order", f"{cls.name} does not offer {training.update_order!r} updates",
+                    f"use {' or '.join(offered)} (or leave it out for {offered[0]})")
+    return training
+
+
+def _compute(value: Any, src: str) -> ComputeSpec:
+    if isinstance(value, str):
+        value = {"model": value}
+    if not isinstance(value, dict):
+        raise _fail(src, "compute", "expected a mapping", "write compute: {model: calibrated}")
+    _check_keys(value, COMPUTE_KEYS, src, "compute")
+    model = value.get("model", "calibrated")
+    if model not in COMPUTE_MODELS:
+        raise _fail(src, "compute.model", f"unknown compute model {model!r}", f"use one of {COMPUTE_MODELS.names()}")
+    costs = {}
+    for kind, cost in (value.get("costs") or {}).items():
+        costs[str(kind)] = _quantity(cost, src, f"compute.costs.{kind}", parse_seconds)
+    default = value.get("default")
+    if model == "fixed" and not costs and default is None:
+        raise _fail(src, "compute.costs", "the fixed model needs costs", "give costs: {train_step: 0.01} or default")
+    default_s = _quantity(default, src, "compute.default", parse_seconds)
+    repeats = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
+    return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats)
+
+
+def _check_partition(spec: ExperimentSpec, src: str) -> None:
+    """Partition name, argument and fit (k classes per worker, classes per DC), before any data loads."""
+    import numpy as np
+
+    from testbed.data import dataset_spec
+    from testbed.data.partition import partition
+
+    workers = list(spec.topology.nodes)
+    dc_index = {dc.name: i for i, dc in enumerate(spec.topology.datacenters)}
+    groups = [dc_index[spec.topology.datacenter_of(w)] for w in workers]
+    labels = np.arange(dataset_spec(spec.dataset).num_classes)
+    try:
+        partition(labels, len(workers), spec.partition, spec.seed, groups=groups)
+    except ConfigError as err:
+        raise _fail(src, "partition", err.problem, err.fix) from None
+
+
+def _int(value: Any, src: str, fieldname: str, minimum: int = 0, maximum: int = 10**9) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise _fail(src, fieldname, f"expected an integer in [{minimum}, {maximum:,}], got {value!r}",
+                    f"give a whole number between {minimum} and {maximum:,}")
+    return value
+
+
+def _quantity(value: Any, src: str, fieldname: str, parse: Any, positive: bool = False) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = parse(value)
+    except UnitError as err:
+        raise _fail(src, fieldname, str(err), "write a number with a unit, e.g. 1h, 500MB") from None
+    if not math.isfinite(number):
+        raise _fail(src, fieldname, f"{value!r} is not finite", "write a number with a unit, e.g. 1h, 500MB")
+    if positive and number <= 0:
+        raise _fail(src, fieldname, f"must be > 0, got {value!r}", "give a positive value, e.g. 1h or 500MB")
+    if number < 0:
+        raise _fail(src, fieldname, f"must be >= 0, got {value!r}", "give a non-negative value")
+    return number
+
+
+def dump_yaml(data: dict[str, Any]) -> str:
+    """YAML text for a resolved spec (stable key order)."""
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,123 @@
+"""Compute models: how long a task takes in *virtual* time on a given node.
+
+The virtual clock only stays deterministic if compute durations do not come from
+the wall clock, so the default (``calibrated``) times each task kind a few times on
+the executor's own device *before* training, keeps the median, and from then on
+charges ``cost / speed`` for every call (``speed`` from the topology models slower
+or faster workers).  ``fixed`` takes the table from YAML (tests; replaying a run
+exactly); ``measured`` times every call for real (non-deterministic; for studies
+of real interference).  Models are registered by name; the ``compute:`` setting
+that picks one is a :class:`ComputeSpec`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from testbed.core.registry import Registry
+
+
+class ComputeModel(ABC):
+    """Virtual duration of one task on one node."""
+
+    name: str = ""
+    needs_measurement: bool = False
+
+    @abstractmethod
+    def duration_s(self, kind: str, speed: float, measured_s: float | None = None) -> float:
+        """Virtual seconds for a task of ``kind`` on a node of relative ``speed``."""
+
+    def costs(self) -> dict[str, float]:
+        """The cost table (seconds per task kind at speed 1), for ``compute_costs.json``."""
+        return {}
+
+
+@dataclass
+class CostTable(ComputeModel):
+    """Seconds per task kind at speed 1.0; ``source`` says fixed (YAML) or calibrated."""
+
+    costs_s: dict[str, float] = field(default_factory=dict)
+    source: str = "fixed"
+    default_s: float | None = None
+
+    def __post_init__(self) -> None:
+        self.name = self.source
+        for kind, cost in self.costs_s.items():
+            if cost < 0:
+                raise ValueError(f"compute cost of {kind!r} must be >= 0, got {cost}")
+
+    def duration_s(self, kind: str, speed: float, measured_s: float | None = None) -> float:
+        cost = self.costs_s.get(kind, self.default_s)
+        if cost is None:
+            raise KeyError(f"no compute cost for task kind {kind!r}; known: {sorted(self.costs_s)} "
+                           f"(add it under compute.costs, or set compute.default)")
+        return cost / speed
+
+    def costs(self) -> dict[str, float]:
+        return dict(self.costs_s)
+
+
+@dataclass
+class MeasuredCompute(ComputeModel):
+    """Each call's own wall time (divided by the node's speed)."""
+
+    name: str = "measured"
+    needs_measurement: bool = True
+    seen_s: dict[str, list[float]] = field(default_factory=dict)
+
+    def duration_s(self, kind: str, speed: float, measured_s: float | None = None) -> float:
+        if measured_s is None:
+            raise ValueError("the measured compute model needs the call's measured time")
+        self.seen_s.setdefault(kind, []).append(measured_s)
+        return measured_s / speed
+
+    def costs(self) -> dict[str, float]:
+        import statistics
+
+        return {kind: statistics.median(v) for kind, v in self.seen_s.items()}
+
+
+def calibrate(time_task: Callable[[str], float], kinds: list[str]) -> CostTable:
+    """Build a calibrated table from ``time_task(kind) -> median seconds`` per kind."""
+    return CostTable({kind: float(time_task(kind)) for kind in kinds}, source="calibrated")
+
+
+COMPUTE_MODELS: Registry[Callable[..., ComputeModel]] = Registry("compute model")
+COMPUTE_MODELS.add("fixed", lambda costs=None, default=None: CostTable(dict(costs or {}), "fixed", default))
+COMPUTE_MODELS.add("calibrated", lambda costs=None, default=None: CostTable(dict(costs or {}), "calibrated", default))
+COMPUTE_MODELS.add("measured", lambda costs=None, default=None: MeasuredCompute())
+
+
+def make_compute_model(name: str, **params: Any) -> ComputeModel:
+    """A compute model by registered name (``fixed``, ``calibrated``, ``measured``)."""
+    return COMPUTE_MODELS[name](**params)
+
+
+@dataclass(frozen=True)
+class ComputeSpec:
+    """The experiment's ``compute:`` setting, parsed (:func:`testbed.experiment.spec.load_experiment`).
+
+    ``costs_s``: seconds per task kind at speed 1, in the order written; ``default_s``: the cost of
+    a kind not listed (None: such a kind is an error, or calibrated); ``repeats``: how many times
+    calibration times each task kind.
+    """
+
+    model: str = "calibrated"
+    costs_s: tuple[tuple[str, float], ...] = ()
+    default_s: float | None = None
+    repeats: int = 3
+
+    def build(self) -> ComputeModel:
+        """A fresh compute model for one run (a calibrated table fills in as the run calibrates)."""
+        return make_compute_model(self.model, costs=dict(self.costs_s), default=self.default_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The setting as ``config.yaml`` holds it."""
+        out: dict[str, Any] = {"model": self.model, "costs": dict(self.costs_s)}
+        if self.default_s is not None:
+            out["default"] = self.default_s
+        out["repeats"] = self.repeats
+        return out

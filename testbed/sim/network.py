@@ -1,0 +1,353 @@
+"""Flow-level network model: when does each message arrive on the WAN the user described?
+
+Like SimGrid's fluid model: every message is a flow over the directed links of its
+route; concurrent flows share every link **max-min fairly** (progressive filling),
+and rates are recomputed whenever a flow starts or ends or a link changes capacity
+(a ``profile`` step, the start or end of an ``outage``).  A flow's bytes drain from
+its start at the rates it gets; it *arrives* one path latency after the last byte
+left (latency and jitter are sampled when the flow starts).
+
+Why flow classes: flows with the same route always get the same max-min rate, so
+rates are computed per class (route) with a flow count, and each class keeps a heap
+of per-flow finish thresholds on a shared "bytes served per flow" counter.
+
+Why events are cheap: an event touches only what it can change.  Rates are re-solved
+only for the classes an event can reach through their bottleneck links, and verified
+to be the global max-min allocation (:mod:`testbed.sim.maxmin`); a class's counter advances
+lazily (served = served at its last rate change + rate x elapsed); the next drain end
+comes from a heap of per-class finish times (entries retire when a class's rate
+changes); idle classes cost nothing.  So the cost of an event grows with the classes
+sharing a bottleneck with it, not with the active routes or the flows in flight.
+
+Pure: no clock, no SimPy.  :class:`FlowNetwork` is driven by explicit times
+(``start_flow(..., now_s)``, ``advance(t_s)``); the engine and :func:`simulate_flows`
+are its two drivers.  Optional TCP realism lives in :mod:`testbed.sim.tcp`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from testbed.sim.link_schedule import LinkSchedule
+from testbed.sim.maxmin import MaxMinRates, max_min_rates
+from testbed.sim.tcp import TcpModel
+from testbed.topology.model import LinkKey, Topology
+
+__all__ = ["Completion", "FlowNetwork", "max_min_rates", "simulate_flows"]
+
+_REL_TOL = 1e-9  # a flow whose remaining bytes are below this share of its threshold is done
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A flow whose last byte has left: when, and when it arrives at the destination."""
+
+    flow_id: int
+    drain_end_s: float
+    arrival_s: float
+
+
+class _Class:
+    """All active flows on one route: they share one rate and one lazily advanced service counter.
+
+    Bytes served to every flow of the class by time t: ``served_nbytes + rate * (t - since_s)``.
+    ``version`` changes whenever the rate or the first flow to finish changes, which retires the
+    class's entries in the network's event heaps.
+    """
+
+    __slots__ = ("count", "heap", "jitters_s", "latency_floor_s", "latency_s", "links", "path_capacity_bps",
+                 "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s", "version")
+
+    def __init__(self, links: tuple[LinkKey, ...], latency_s: float) -> None:
+        self.links = links
+        self.latency_s = latency_s  # nominal path latency (TCP's RTT)
+        self.static_latency_s: float | None = None  # sum of link latencies if no profile changes them
+        self.jitters_s: list[float] = []  # jitter amplitude of each jittery link, in route order
+        self.latency_floor_s = 0.0  # jitter never makes the latency negative
+        self.path_capacity_bps = math.inf
+        self.count = 0
+        self.served_nbytes = 0.0
+        self.since_s = 0.0
+        self.rate_nbytes_per_s = 0.0
+        self.heap: list[tuple[float, int, float]] = []  # (served threshold at which it ends, flow id, latency_s)
+        self.version = 0
+
+    def served_at(self, t_s: float) -> float:
+        return self.served_nbytes + self.rate_nbytes_per_s * (t_s - self.since_s) if t_s > self.since_s \
+            else self.served_nbytes
+
+
+class FlowNetwork:
+    """Event-driven max-min fair flow model over a :class:`Topology`.
+
+    Drive it with non-decreasing times: :meth:`start_flow` at ``now_s``,
+    :meth:`next_event_s` to learn the next time anything changes, and
+    :meth:`advance` to move to a time and collect the flows that finished draining.
+    """
+
+    def __init__(self, topology: Topology, seed: int = 0, tcp: TcpModel | None = None) -> None:
+        self.topology = topology
+        self.tcp = tcp
+        self.now_s = 0.0
+        self._rng = np.random.default_rng(seed)
+        self._schedule = LinkSchedule(topology)
+        self._link_index: dict[LinkKey, int] = {}
+        self._links: list[LinkKey] = []
+        self._nominal_bps: list[float] = []
+        self._rates = MaxMinRates()
+        self._classes: list[_Class] = []
+        self._class_of_route: dict[tuple[str, str], int] = {}
+        self._finish: list[tuple[float, int, int]] = []  # (drain end of a class's first flow, version, class)
+        self._due: list[tuple[float, int, int, float]] = []  # (earliest time it counts as done, ..., drain end)
+        self._reschedule: set[int] = set()  # classes whose heap entries must be renewed
+        self._pending: list[tuple[float, int, int, float, float]] = []  # delayed starts (tcp slow start)
+        self._completed: list[Completion] = []  # finished, not yet collected by advance()
+        self._next_flow_id = 0
+        self._settled_s = -math.inf  # the last time every event due was processed
+        self._link_change_s = self._schedule.next_change_s(0.0)  # next profile step or outage edge
+
+    # -- links -----------------------------------------------------------------------------
+    def _link(self, key: LinkKey) -> int:
+        idx = self._link_index.get(key)
+        if idx is None:
+            nominal = self.topology.link(key).bandwidth_bps
+            idx = self._rates.add_link(self._schedule.capacity_bps(key, self.now_s, nominal) / 8.0)
+            self._link_index[key] = idx
+            self._links.append(key)
+            self._nominal_bps.append(nominal)
+        return idx
+
+    @property
+    def links(self) -> list[LinkKey]:
+        """Directed links that have carried (or are carrying) traffic, in index order."""
+        return list(self._links)
+
+    @property
+    def busy_s(self) -> np.ndarray:
+        """Seconds each directed link (in :attr:`links` order) carried a flow at a positive rate."""
+        return np.array(self._rates.busy_s(self.now_s))
+
+    def link_busy_s(self) -> dict[LinkKey, float]:
+        """Seconds each directed link carried at least one flow at a positive rate."""
+        return dict(zip(self._links, self._rates.busy_s(self.now_s), strict=True))
+
+    # -- flows -------------------------------------------------------------------------------
+    def start_flow(self, src: str, dst: str, nbytes: float, now_s: float) -> int:
+        """Start a flow of ``nbytes`` from node ``src`` to ``dst`` at ``now_s``; returns its id."""
+        if nbytes < 0:
+            raise ValueError(f"flow size must be >= 0, got {nbytes}")
+        self._advance_to(now_s)
+        flow_id = self._next_flow_id
+        self._next_flow_id += 1
+        cls_id = self._class_of_route.get((src, dst))
+        if cls_id is None:
+            cls_id = self._new_class(src, dst)
+        cls = self._classes[cls_id]
+        latency = cls.static_latency_s
+        if latency is None:
+            latency = sum(self._schedule.latency_s(k, now_s, self.topology.link(k).latency_s) for k in cls.links)
+        if cls.jitters_s:
+            jitter = 0.0
+            for amplitude in cls.jitters_s:
+                jitter += float(self._rng.uniform(-amplitude, amplitude))
+            latency += max(jitter, cls.latency_floor_s)
+        else:
+            latency += max(0.0, cls.latency_floor_s)
+        delay_s, nbytes_left = 0.0, float(nbytes)
+        if self.tcp is not None and nbytes > 0:
+            delay_s, nbytes_left = self.tcp.slow_start(nbytes, 2 * cls.latency_s, cls.path_capacity_bps)
+        if not cls.links or nbytes_left <= 0:
+            end = now_s + delay_s
+            if delay_s == 0:
+                self._completed.append(Completion(flow_id, end, end + latency))
+            else:
+                heapq.heappush(self._pending, (end, flow_id, cls_id, 0.0, latency))
+        elif delay_s > 0:
+            heapq.heappush(self._pending, (now_s + delay_s, flow_id, cls_id, nbytes_left, latency))
+        else:
+            self._join(cls_id, flow_id, nbytes_left, latency)
+        return flow_id
+
+    def _new_class(self, src: str, dst: str) -> int:
+        topo = self.topology
+        route = topo.route(src, dst)
+        cls = _Class(route.links, route.latency_s)
+        link_ids = tuple(self._link(k) for k in route.links)
+        infos = [topo.link(k) for k in route.links]
+        nominal_latency_s = [info.latency_s for info in infos]
+        if not any(info.latency_varies for info in infos):
+            cls.static_latency_s = sum(nominal_latency_s)
+        cls.jitters_s = [info.jitter_s for info in infos if info.jitter_s > 0]
+        cls.latency_floor_s = -sum(nominal_latency_s)
+        cap = math.inf
+        if route.links:
+            cls.path_capacity_bps = float(min(self._nominal_bps[i] for i in link_ids))
+            if self.tcp is not None:
+                loss = 1.0 - math.prod(1.0 - info.loss for info in infos)
+                cap = self.tcp.rate_cap_bps(2 * route.latency_s, loss) / 8.0
+        cls_id = self._rates.add_class(link_ids, cap)
+        self._classes.append(cls)
+        self._class_of_route[(src, dst)] = cls_id
+        return cls_id
+
+    def _join(self, cls_id: int, flow_id: int, nbytes: float, latency_s: float) -> None:
+        cls = self._classes[cls_id]
+        heapq.heappush(cls.heap, (cls.served_at(self.now_s) + nbytes, flow_id, latency_s))
+        cls.count += 1
+        self._rates.set_count(cls_id, cls.count)
+        self._reschedule.add(cls_id)
+
+    # -- time --------------------------------------------------------------------------------
+    def next_event_s(self) -> float:
+        """When the driver should next call :meth:`advance` (now, if completions await collection)."""
+        return self.now_s if self._completed else self._next_change_s()
+
+    def _next_change_s(self) -> float:
+        """The next time at which a flow drains, a delayed flow starts or a link changes."""
+        if self._rates.dirty or self._reschedule:
+            self._ensure_rates()
+        t = self._link_change_s
+        if self._pending:
+            t = min(t, self._pending[0][0])
+        finish, classes = self._finish, self._classes
+        while finish and classes[finish[0][2]].version != finish[0][1]:
+            heapq.heappop(finish)
+        if finish:
+            t = min(t, max(finish[0][0], self.now_s))
+        return t
+
+    def advance(self, t_s: float) -> list[Completion]:
+        """Move the clock to ``t_s``; return the flows whose last byte left since the last call."""
+        self._advance_to(t_s)
+        done, self._completed = self._completed, []
+        return done
+
+    def _advance_to(self, t_s: float) -> None:
+        if t_s < self.now_s - 1e-9 * max(1.0, self.now_s):
+            raise ValueError(f"time goes forward only: now {self.now_s}, asked {t_s}")
+        if t_s <= self._settled_s:
+            # Everything due at this instant was handled, and flows started since cannot finish in
+            # zero time: skip the rate recomputation (a burst of N starts would otherwise pay N).
+            return
+        while True:
+            t_next = self._next_change_s()
+            if t_next > t_s:
+                break
+            self.now_s = max(self.now_s, t_next)
+            self._finish_drained()
+            if self._pending:
+                self._start_pending()
+            if self._link_change_s <= self.now_s:
+                self._schedule.apply_changes(self.now_s, self._refresh_capacity)
+                self._link_change_s = self._schedule.next_change_s(self.now_s)
+        self.now_s = max(t_s, self.now_s)
+        self._settled_s = self.now_s
+
+    def _finish_drained(self) -> None:
+        # Done: remaining bytes are a negligible share of the flow's threshold, or would take less
+        # time than the clock can represent at ``now`` (else now + dt == now and time never moves),
+        # or the drain end computed when its rate was set has come.  Only classes whose due time
+        # has come are looked at; they are finished in class order, as a full scan would.
+        now, due, classes = self.now_s, self._due, self._classes
+        candidates: dict[int, float] = {}
+        while due and due[0][0] <= now:
+            _, version, cls_id, end_s = heapq.heappop(due)
+            if classes[cls_id].version == version:
+                candidates[cls_id] = end_s
+        tick_s = 8 * math.ulp(max(now, 1.0))
+        for cls_id in sorted(candidates):
+            cls = classes[cls_id]
+            served, heap, rate = cls.served_at(now), cls.heap, cls.rate_nbytes_per_s
+            forced = candidates[cls_id] <= now
+            finished = 0
+            while heap and (forced or heap[0][0] - served <= max(_REL_TOL * max(heap[0][0], 1.0), rate * tick_s)):
+                _, flow_id, latency_s = heapq.heappop(heap)
+                self._completed.append(Completion(flow_id, now, now + latency_s))
+                finished += 1
+                forced = False
+            if not finished:  # rounding: not quite done; look again at its drain end
+                heapq.heappush(due, (candidates[cls_id], cls.version, cls_id, candidates[cls_id]))
+                continue
+            cls.count -= finished
+            self._rates.set_count(cls_id, cls.count)
+            self._reschedule.add(cls_id)
+            cls.version += 1
+            if not cls.count:
+                cls.served_nbytes, cls.since_s, cls.rate_nbytes_per_s = 0.0, now, 0.0
+
+    def _start_pending(self) -> None:
+        while self._pending and self._pending[0][0] <= self.now_s:
+            _, flow_id, cls_id, nbytes, latency_s = heapq.heappop(self._pending)
+            if nbytes <= 0:
+                self._completed.append(Completion(flow_id, self.now_s, self.now_s + latency_s))
+            else:
+                self._join(cls_id, flow_id, nbytes, latency_s)
+
+    def _refresh_capacity(self, key: LinkKey) -> None:
+        idx = self._link_index.get(key)
+        if idx is not None:
+            self._rates.set_capacity(idx, self._schedule.capacity_bps(key, self.now_s, self._nominal_bps[idx]) / 8.0)
+
+    # -- max-min fair rates ----------------------------------------------------------------------
+    def _ensure_rates(self) -> None:
+        now, classes = self.now_s, self._classes
+        if self._rates.dirty:
+            rates = self._rates.rate_nbytes_per_s
+            for cls_id in self._rates.update(now):
+                cls = classes[cls_id]
+                if now > cls.since_s:
+                    cls.served_nbytes += cls.rate_nbytes_per_s * (now - cls.since_s)
+                    cls.since_s = now
+                cls.rate_nbytes_per_s = rates[cls_id]
+                self._reschedule.add(cls_id)
+        finish, due = self._finish, self._due
+        tick_s = 8 * math.ulp(max(now, 1.0))
+        for cls_id in self._reschedule:
+            cls = classes[cls_id]
+            cls.version += 1
+            rate = cls.rate_nbytes_per_s
+            if cls.count and rate > 0:
+                threshold = cls.heap[0][0]
+                left = threshold - cls.served_nbytes - (rate * (now - cls.since_s) if now > cls.since_s else 0.0)
+                end_s = now + (left if left > 0 else 0.0) / rate
+                early_s = _REL_TOL * (threshold if threshold > 1.0 else 1.0) / rate
+                if early_s < tick_s:
+                    early_s = tick_s
+                heapq.heappush(finish, (end_s, cls.version, cls_id))
+                heapq.heappush(due, (end_s - early_s, cls.version, cls_id, end_s))
+        self._reschedule.clear()
+        if len(finish) > 64 + 4 * len(classes):  # drop retired entries now and then
+            self._finish = [e for e in finish if classes[e[2]].version == e[1]]
+            self._due = [e for e in due if classes[e[2]].version == e[1]]
+            heapq.heapify(self._finish)
+            heapq.heapify(self._due)
+
+
+def simulate_flows(topology: Topology, flows: Iterable[tuple[str, str, float, float]], *,
+                   seed: int = 0, tcp: TcpModel | None = None) -> list[float]:
+    """Arrival time of each flow ``(src, dst, nbytes, start_s)``, in input order.
+
+    The pure entry point for tests and analysis: no engine, no SimPy.
+    """
+    flows = list(flows)
+    order = sorted(range(len(flows)), key=lambda i: flows[i][3])
+    net = FlowNetwork(topology, seed=seed, tcp=tcp)
+    arrival: dict[int, float] = {}
+    flow_to_input: dict[int, int] = {}
+    for i in order:
+        src, dst, nbytes, start_s = flows[i]
+        for c in net.advance(start_s):
+            arrival[flow_to_input[c.flow_id]] = c.arrival_s
+        flow_to_input[net.start_flow(src, dst, nbytes, start_s)] = i
+    while len(arrival) < len(flows):
+        t = net.next_event_s()
+        if not math.isfinite(t):
+            raise RuntimeError("flows can never finish (a link is down forever?)")
+        for c in net.advance(t):
+            arrival[flow_to_input[c.flow_id]] = c.arrival_s
+    return [arrival[i] for i in range(len(flows))]
