@@ -128,7 +128,7 @@ def test_a_crashed_node_stops_and_listeners_hear_it() -> None:
     engine.executor.host("a/w0", _Idle)
     done: list[float] = []
     heard: list[tuple[str, float]] = []
-    engine.crash_listeners.append(lambda node: heard.append((node, engine.now_s)))
+    engine.on_crash(lambda node: heard.append((node, engine.now_s)))
 
     def process(ctx: NodeContext) -> Generator[Any, Any, None]:
         while True:

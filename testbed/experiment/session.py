@@ -43,15 +43,15 @@ class ExecutorSession:
 
     def available(self, node: str) -> bool:
         """Whether ``node`` is up now (virtual time; testbed.sim.node_clock)."""
-        return self.engine is None or self.engine.clock.available(node, self.engine.now_s)
+        return self.engine is None or self.engine.available(node)
 
     def next_change_s(self, node: str) -> float:
         """When ``node``'s availability next changes (virtual seconds; ``inf``: never)."""
-        return math.inf if self.engine is None else self.engine.clock.next_change_s(node, self.engine.now_s)
+        return math.inf if self.engine is None else self.engine.next_change_s(node)
 
     def crash_time_s(self, node: str) -> float:
         """When ``node`` crashes for good (``inf``: never)."""
-        return math.inf if self.engine is None else self.engine.clock.crash_time_s(node)
+        return math.inf if self.engine is None else self.engine.crash_time_s(node)
 
     def watch_crashes(self, on_crash: Callable[[str, float], str | None]) -> None:
         """After the engine exists: ask ``on_crash(node, t_s)`` at every crash; a returned reason stops the run."""
@@ -63,7 +63,7 @@ class ExecutorSession:
             if reason is not None:
                 self.stop(reason)
 
-        engine.crash_listeners.append(listen)
+        engine.on_crash(listen)
 
     def stop(self, reason: str) -> None:
         """End the run with ``reason`` (its stop_reason); a Session implements it."""

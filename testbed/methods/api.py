@@ -1,43 +1,94 @@
-"""The narrow interface between a distribution method and the testbed that runs it.
+"""The whole contract between a distribution method and the testbed that runs it.
 
 A method (Flower's ``Strategy`` spirit) only decides *who computes what and who sends what to
-whom*.  It sees a :class:`Session` -- its workers and topology, the node setup, a seeded RNG, and
-the verbs (host a node state, call a node, resolve a value, spawn a process, ask whether to
-stop, complete an iteration, stop with a reason, ask whether a node is up) -- and never the
-orchestrator behind it: not the wall clock, the
-evaluator, the progress bar, the files, the transport.  testbed.experiment.run implements the Session for
-real runs; a test can drive a method through a small fake one.
+whom*.  Everything it may use is declared in this module, so a newcomer reads one file
+(docs/adding-a-method.md walks through it):
 
-An :class:`Algorithm` hosts node states (:meth:`Algorithm.setup`), starts one process per
-logical node (:meth:`Algorithm.start`), says where its generator(s) live
-(:meth:`Algorithm.generators`: snapshots with parameters *and* BatchNorm buffers, evaluated
-exactly as trained), which optimisers to read the learning rates from
-(:meth:`Algorithm.lr_probes`), and its footing (:meth:`Algorithm.footing`: simultaneous or
-alternating G/D updates, optimiser steps per iteration) so equal-iteration comparisons are read
-right.  Methods register themselves by name (:func:`register`); their ``Params`` dataclass is the
-schema of their YAML parameters (testbed.methods.params).
+* :class:`Session` -- the run as the method sees it: its workers and topology, the node setup, a
+  seeded RNG, and the verbs (host a node state, call a node, resolve a value, spawn a process, ask
+  whether to stop, complete an iteration, stop with a reason, ask whether a node is up).  Never the
+  orchestrator behind it: not the wall clock, the evaluator, the progress bar, the files, the
+  transport.  testbed.experiment.run implements it for real runs; tests/fake_session.py in a few lines.
+* :class:`Context` -- what one node's process does, in virtual time: ``compute``, ``send``, ``recv``
+  (by kind, source and tag, until a deadline or a crash), ``wait``, ``call``, ``resolve``.  The engine
+  implements it (testbed.sim.context); :class:`Message`, :class:`Delivery` and :data:`Event` are its
+  vocabulary, re-exported here so that no method imports the engine, the run or the experiment.
+* :class:`Algorithm` -- what a method declares and does: its ``Params`` (the schema of its YAML block,
+  testbed.methods.params), the compute task kinds it charges (``task_kinds``: each needs a
+  calibration task on the state that runs it), the message kinds that may be compressed, its G/D
+  update orders, where its generator(s) live (:meth:`Algorithm.generators`: snapshots with parameters
+  *and* BatchNorm buffers, evaluated exactly as trained), which optimisers the lr columns are read
+  from, its footing, what a crash does, and what the dry-run estimator and replay need to know
+  (:meth:`Algorithm.periodic_kinds`, :attr:`Algorithm.value_dependent`,
+  :meth:`Algorithm.timing_dependence`).  Methods register themselves by name (:func:`register`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
+import simpy
 
 from testbed.core.errors import ConfigError
 from testbed.core.registry import Registry
+from testbed.sim.messages import Delivery, Message
 from testbed.topology.model import Topology
 
 if TYPE_CHECKING:
-
     from testbed.methods.common.setup import NodeSetup
-    from testbed.sim.engine import Process
+
+__all__ = ["ALGORITHMS", "EMPTY", "Algorithm", "Context", "Delivery", "Event", "Message", "NoParams", "Process",
+           "Session", "register"]
 
 EMPTY = np.zeros(0, dtype=np.float32)
 """Stands in for a parameter segment a shard does not hold."""
+
+Event = simpy.Event
+"""What a node's process yields: ``yield ctx.compute(...)``, ``msg = yield ctx.recv(...)``."""
+
+
+class Context(Protocol):
+    """What one logical node's process may do, in virtual time (the engine's testbed.sim.context)."""
+
+    node_id: str
+    datacenter: str
+
+    @property
+    def now_s(self) -> float:
+        """Current virtual time in seconds."""
+
+    def compute(self, kind: str, method: str, *args: Any, units: float = 1.0, num_returns: int = 1,
+                **kwargs: Any) -> Event:
+        """Run ``method`` on this node's state; completes after ``units`` x the compute model's cost of
+        one task of ``kind`` (a kind the Algorithm lists in ``task_kinds``).  Value: the call's handle
+        (a list of handles when ``num_returns`` > 1)."""
+
+    def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None, tag: Any = None) -> Delivery:
+        """Send ``payload`` to ``dst``; a computed payload (a handle) declares ``nbytes`` from the shapes
+        (methods/common/sizes.py).  ``tag`` is header metadata (no bytes), e.g. the round a reply answers."""
+
+    def recv(self, kind: str | tuple[str, ...] | None = None, src: str | None = None, tag: Any = None,
+             until_s: float = math.inf, or_crash_of: str | Iterable[str] | None = None) -> Event:
+        """Value: the next message matching ``kind``, ``src`` and ``tag`` (None matches any), or None once
+        virtual time reaches ``until_s`` or a node of ``or_crash_of`` crashes (the wait is withdrawn)."""
+
+    def wait(self, seconds: float) -> Event:
+        """Idle for ``seconds`` of virtual time."""
+
+    def call(self, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
+        """Run a cheap method (a read) on this node's state, outside virtual time; returns a handle."""
+
+    def resolve(self, handle: Any) -> Any:
+        """The value behind a handle (blocks on the executor: only where control flow needs a value)."""
+
+
+Process = Callable[[Context], Generator[Event, Any, Any]]
+"""A node's process: a generator over :class:`Context` events."""
 
 
 
@@ -96,13 +147,17 @@ class Algorithm(ABC):
     name: ClassVar[str] = ""
     Params: ClassVar[type] = NoParams
     task_kinds: ClassVar[tuple[str, ...]] = ()
-    """Compute task kinds this method charges (calibrated before training)."""
+    """Compute task kinds this method charges (calibrated before training): every ``ctx.compute(kind, ...)``
+    names one, and the state that runs it has a calibration task for it."""
     crash_note: ClassVar[str] = "it cannot go on without it"
     """Why a crash stops this method (the default :meth:`node_crashed` puts it in the stop reason)."""
     update_orders: ClassVar[tuple[str, ...]] = ("simultaneous",)
     """G/D update orders the method offers (``training.update_order``); the first is its native one."""
     compressible_kinds: ClassVar[tuple[str, ...]] = ()
     """Message kinds whose payloads are float32 tensors, so ``network.compression`` may name them."""
+    value_dependent: ClassVar[str] = ""
+    """Why the method's bytes depend on the trained values ('' where they do not): the dry-run estimate is
+    then an upper bound, marked ``~``."""
 
     def __init__(self, session: Session, params: Any) -> None:
         self.session = session
@@ -138,6 +193,19 @@ class Algorithm(ABC):
         """Node ``node`` crashed at ``t_s`` (its process has stopped, its state is lost): return the run's
         stop reason, or None where the method goes on without it.  Default: stop, naming the node."""
         return f"crashed: {node} at {t_s:g}s ({self.name}: {self.crash_note})"
+
+    def periodic_kinds(self) -> dict[str, int]:
+        """Message kinds sent every P iterations rather than every one, with their P (read after
+        :meth:`setup`): the dry-run estimator takes them out of its slope and adds them back per period."""
+        return {}
+
+    @classmethod
+    def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
+        """None where, for these parameters on this topology, every node's sequence of operations (what it
+        computes, sends and receives, in order) is the same whatever the link and compute times -- so a
+        finished run can be replayed exactly on another network (``testbed replay``); otherwise why not.
+        Default: not declared, so not replayable exactly."""
+        return f"{cls.name} does not declare that its operations are independent of timing"
 
     def snapshot_of(self, node: str) -> Any:
         """The snapshot handle of a node holding a whole G (worker, server, learner)."""

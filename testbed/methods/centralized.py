@@ -18,20 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
-from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters
+from testbed.methods.api import Algorithm, Context, Event, check_one_datacenter, register, server_datacenters
 from testbed.methods.ps.protocol import ShardProgress, plan_shards, ps_shard, ps_worker, shard_generator
 from testbed.methods.ps.state import ParamShard, PsWorker
 from testbed.topology.model import Topology
-
-if TYPE_CHECKING:
-    import simpy
-
-    from testbed.sim.engine import NodeContext
 
 
 class CentralWorker(PsWorker):
@@ -97,10 +92,10 @@ class Centralized(Algorithm):
         progress = ShardProgress(s, self.shards)
         s.spawn(shard.node, lambda ctx: ps_shard(ctx, s, shard, self.central, "sequential", 0, 1.0, progress))
 
-    def _ship(self, ctx: NodeContext, target: str) -> Generator[simpy.Event, Any, None]:
+    def _ship(self, ctx: Context, target: str) -> Generator[Event, Any, None]:
         yield ctx.send(target, ctx.call("raw_data"), "raw_data", nbytes=self.raw_nbytes[ctx.node_id])
 
-    def _central_worker(self, ctx: NodeContext, incoming: int) -> Generator[simpy.Event, Any, None]:
+    def _central_worker(self, ctx: Context, incoming: int) -> Generator[Event, Any, None]:
         payloads = []
         for _ in range(incoming):
             payloads.append((yield ctx.recv(kind="raw_data")).payload)

@@ -15,15 +15,10 @@ crashed the run stops with that reason.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import simpy
-
-from testbed.methods.api import Algorithm, register
+from testbed.methods.api import Algorithm, Context, Event, register
 from testbed.methods.common.worker import GanWorker
-
-if TYPE_CHECKING:
-    from testbed.sim.engine import NodeContext
 
 
 @register("local")
@@ -44,7 +39,7 @@ class Local(Algorithm):
         for worker in self.session.workers:
             self.session.spawn(worker, self._train)
 
-    def _train(self, ctx: NodeContext) -> Generator[simpy.Event, Any, None]:
+    def _train(self, ctx: Context) -> Generator[Event, Any, None]:
         s = self.session
         limit = s.setup.max_iterations
         while not s.should_stop() and (limit is None or self.steps[ctx.node_id] < limit):

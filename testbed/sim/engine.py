@@ -13,7 +13,8 @@ primitives on its :class:`NodeContext`:
   on an executor must come with its size (known from the shapes: testbed.methods.common.sizes)
   -- the engine never blocks on an executor to size a message; the in-process executor checks
   each declared size against the real payload.
-* ``msg = yield ctx.recv(kind=..., src=...)`` -- wait for a matching message.
+* ``msg = yield ctx.recv(kind=..., src=..., tag=..., until_s=..., or_crash_of=...)`` -- wait for a
+  matching message (or None at a deadline or a crash; testbed.sim.context).
 
 A message kind named in ``network.compression`` goes through its transform on the way
 (testbed.compression.wire): compressed on the sender's executor, charged the transform's bytes,
@@ -34,9 +35,9 @@ communication.  :class:`RealtimeEngine` makes virtual time follow the wall clock
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
@@ -48,50 +49,16 @@ from testbed.core.payload import HEADER_NBYTES, payload_nbytes
 from testbed.exec.executor import Executor, Handle
 from testbed.sim.accounting import TrafficAccountant
 from testbed.sim.compute import ComputeModel
+from testbed.sim.context import NodeContext, NodeStats
+from testbed.sim.messages import Delivery, Message
 from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import Topology
 
-Process = Callable[["NodeContext"], Generator[simpy.Event, Any, Any]]
+Process = Callable[[NodeContext], Generator[simpy.Event, Any, Any]]
 
-
-@dataclass(frozen=True)
-class Message:
-    """A delivered message."""
-
-    seq: int
-    src: str
-    dst: str
-    kind: str
-    payload: Any
-    payload_nbytes: int
-    t_send_s: float
-    t_arrive_s: float
-    tag: Any = None
-    """Protocol metadata the sender attaches (e.g. the round a reply answers); not counted as bytes,
-    like the other header fields (``network.header_nbytes`` stands for all of them)."""
-
-
-class Delivery(simpy.Event):
-    """Fires with the :class:`Message` when it arrives; knows the message's sequence number at once."""
-
-    def __init__(self, env: simpy.Environment, seq: int, t_send_s: float, wire_nbytes: int) -> None:
-        super().__init__(env)
-        self.seq = seq
-        self.t_send_s = t_send_s
-        self.wire_nbytes = wire_nbytes
-        """Payload plus header: the bytes the flow carries."""
-
-
-@dataclass
-class NodeStats:
-    """Where a node's virtual time went."""
-
-    compute_s: float = 0.0
-    communication_s: float = 0.0
-    waiting_s: float = 0.0
-    tasks: dict[str, int] = field(default_factory=dict)
+__all__ = ["Delivery", "Engine", "Message", "NodeContext", "NodeStats", "Process", "RealtimeEngine"]
 
 
 class Engine:
@@ -111,10 +78,12 @@ class Engine:
         self.accountant = TrafficAccountant(topology, run_id)
         self.stats: dict[str, NodeStats] = {}
         self.clock = NodeClock(topology, seed)
-        self.crash_listeners: list[Callable[[str], None]] = []
-        """Called with a node's id when it crashes (after its process is stopped)."""
-        self._crashes_pending = 0
+        self._crash_listeners: list[Callable[[str], None]] = []
+        self._crashes: list[tuple[float, int, str, simpy.Process]] = []
+        """Crashes still to come, (time, order, node, process), a heap: kept out of SimPy's queue so that
+        a run whose only future events are crashes is seen to be over without peeking into SimPy."""
         self._mailboxes: dict[str, simpy.FilterStore] = {}
+        self._contexts: dict[str, NodeContext] = {}
         self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
         self._wake: simpy.Event | None = None
         self.env.process(self._pump())
@@ -128,16 +97,17 @@ class Engine:
         return float(self.env.now)
 
     def node(self, node_id: str) -> NodeContext:
-        """The context through which node ``node_id``'s process acts."""
+        """The context through which node ``node_id``'s process acts (one per node)."""
         self._register(node_id)
-        return NodeContext(self, node_id)
+        return self._contexts[node_id]
 
     def _register(self, node_id: str) -> None:
-        """Give a node its mailbox and stats (once; validates the id)."""
+        """Give a node its mailbox, stats and context (once; validates the id)."""
         if node_id not in self._mailboxes:
             self.topology.datacenter_of(node_id)
             self.stats[node_id] = NodeStats()
             self._mailboxes[node_id] = simpy.FilterStore(self.env)
+            self._contexts[node_id] = NodeContext(self, node_id, self._mailboxes[node_id], self.stats[node_id])
 
     def spawn(self, node_id: str, process: Process) -> simpy.Process:
         """Start ``process(ctx)`` as node ``node_id``'s SimPy process; a node that crashes is stopped then."""
@@ -145,34 +115,79 @@ class Engine:
         if not math.isfinite(crash_s):
             return self.env.process(process(self.node(node_id)))
         proc = self.env.process(_until_interrupted(process(self.node(node_id))))
-        timer = self.env.timeout(max(crash_s - self.now_s, 0.0))
-        timer.callbacks.append(lambda _event: self._crash(node_id, proc))
-        self._crashes_pending += 1
+        heapq.heappush(self._crashes, (max(crash_s, self.now_s), len(self._crashes), node_id, proc))
         return proc
 
+    # -- what a node's process and the session may ask -------------------------------------------
+    def available(self, node_id: str) -> bool:
+        """Whether ``node_id`` is up now (topology ``availability``)."""
+        return self.clock.available(node_id, self.now_s)
+
+    def next_change_s(self, node_id: str) -> float:
+        """When ``node_id``'s availability next changes (``inf``: never)."""
+        return self.clock.next_change_s(node_id, self.now_s)
+
+    def crash_time_s(self, node_id: str) -> float:
+        """When ``node_id`` crashes for good (``inf``: never)."""
+        return self.clock.crash_time_s(node_id)
+
+    def on_crash(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(node_id)`` whenever a node crashes (after its process is stopped)."""
+        self._crash_listeners.append(listener)
+
+    def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float:
+        """Virtual seconds for ``units`` tasks of ``kind`` on ``node_id`` starting now: cost / speed, or
+        (speed profile, slowdown, down time) integrated over the node's clock (testbed.sim.node_clock)."""
+        measured = None
+        if self.compute_model.needs_measurement:
+            first = handle[0] if isinstance(handle, list) else handle
+            measured = self.executor.elapsed_s(first) / max(units, 1e-12)
+        dynamics = self.topology.dynamics_of(node_id)
+        if dynamics.static:
+            return units * self.compute_model.duration_s(kind, self.topology.speed_of(node_id), measured)
+        work_s = units * self.compute_model.duration_s(kind, 1.0, measured) * self.clock.slowdown_factor(node_id)
+        return self.clock.finish_s(node_id, self.now_s, work_s) - self.now_s
+
     def _crash(self, node_id: str, proc: simpy.Process) -> None:
-        self._crashes_pending -= 1
         if proc.is_alive:
             proc.interrupt("crashed")
-        for listener in self.crash_listeners:
+        for listener in self._crash_listeners:
             listener(node_id)
 
     def run(self, until: float | simpy.Event | None = None) -> None:
         """Advance virtual time until ``until`` (a time or an event) or until nothing is left.
 
-        A crash still to come is not "something left": once only crash timers remain, the run is over
-        (else a crash configured at 1 h would drag every run's clock to 1 h)."""
-        if not self._crashes_pending or isinstance(until, simpy.Event):
+        A crash still to come is not "something left": once only crashes remain, the run is over (else
+        a crash configured at 1 h would drag every run's clock to 1 h).  Crashes are kept in a heap of
+        their own and applied when virtual time reaches them, before the other events of that instant."""
+        if not self._crashes or isinstance(until, simpy.Event):
             self.env.run(until=until)
             return
         limit = math.inf if until is None else float(until)
-        while self.env.peek() <= limit and len(self.env._queue) > self._crashes_pending:  # SimPy: no public size
-            self.env.step()
-        if math.isfinite(limit) and self.env.peek() > limit:
-            self.env.run(until=limit)  # as env.run(until=limit) would end: at the limit
+        while self._crashes:
+            t_crash = self._crashes[0][0]
+            t_next = self.env.peek()
+            if not math.isfinite(t_next) or min(t_crash, t_next) > limit:
+                break
+            if t_crash <= t_next:
+                if t_crash > self.now_s:
+                    self.env.run(until=t_crash)
+                _, _, node_id, proc = heapq.heappop(self._crashes)
+                self._crash(node_id, proc)
+            else:
+                self.env.step()
+        if self._crashes:
+            if math.isfinite(limit) and self.env.peek() > limit and self.now_s < limit:
+                self.env.run(until=limit)  # as env.run(until=limit) would end: at the limit
+            return
+        if not math.isfinite(limit):
+            self.env.run()
+        elif limit > self.now_s:
+            self.env.run(until=limit)
 
     # -- network ---------------------------------------------------------------------------------
-    def _transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None, tag: Any = None) -> Delivery:
+    def transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None, tag: Any = None) -> Delivery:
+        """Hand a message from ``src`` to ``dst`` to the flow network (NodeContext.send)."""
         if self.wire is not None:
             payload, nbytes = self.wire.outgoing(src, dst, kind, payload, nbytes)
         if isinstance(payload, Handle):
@@ -236,112 +251,6 @@ def _until_interrupted(gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy
     except simpy.Interrupt:
         gen.close()
         return None
-
-
-class NodeContext:
-    """What a node's process can do: compute, send, receive, resolve."""
-
-    def __init__(self, engine: Engine, node_id: str) -> None:
-        self.engine = engine
-        self.node_id = node_id
-        self.speed = engine.topology.speed_of(node_id)
-        self.datacenter = engine.topology.datacenter_of(node_id)
-        self._stats = engine.stats[node_id]
-        self._static = engine.topology.dynamics_of(node_id).static
-
-    @property
-    def now_s(self) -> float:
-        """Current virtual time."""
-        return self.engine.now_s
-
-    def compute(self, kind: str, method: str, *args: Any, units: float = 1.0, num_returns: int = 1,
-                **kwargs: Any) -> simpy.Event:
-        """Dispatch ``method`` on this node's executor state; completes after the modelled duration.
-
-        ``units`` says how many tasks of ``kind`` the call performs (e.g. the local steps of
-        a federated round): the virtual duration is ``units`` x the cost of one.  The event's
-        value is the call's handle (a list of handles when ``num_returns`` > 1).
-        """
-        engine = self.engine
-        handle = engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
-        measured = None
-        if engine.compute_model.needs_measurement:
-            first = handle[0] if isinstance(handle, list) else handle
-            measured = engine.executor.elapsed_s(first) / max(units, 1e-12)
-        if self._static:
-            duration = units * engine.compute_model.duration_s(kind, self.speed, measured)
-        else:  # speed profile, slowdown, down time: testbed.sim.node_clock
-            work_s = units * engine.compute_model.duration_s(kind, 1.0, measured) * engine.clock.slowdown_factor(
-                self.node_id)
-            duration = engine.clock.finish_s(self.node_id, self.now_s, work_s) - self.now_s
-        self._stats.compute_s += duration
-        self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
-        return engine.env.timeout(duration, value=handle)
-
-    def call(self, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
-        """Dispatch a cheap method (a read) on this node's state, taking no virtual time."""
-        return self.engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
-
-    def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None, tag: Any = None) -> Delivery:
-        """Send ``payload`` to ``dst``; the returned :class:`Delivery` (``.seq``: the message's sequence
-        number) fires with the Message on arrival.  A computed payload (a handle) needs ``nbytes``
-        unless the executor knows its size without waiting.  ``tag`` travels as the message's header
-        metadata (messages can overtake each other under jitter, so order alone cannot match them)."""
-        return self.engine._transmit(self.node_id, dst, payload, kind, nbytes, tag)
-
-    def send_and_wait(self, dst: str, payload: Any, kind: str,
-                      nbytes: int | None = None) -> Generator[simpy.Event, Any, Message]:
-        """``yield from ctx.send_and_wait(...)``: send and block until delivered (counted as communication)."""
-        start = self.now_s
-        message = yield self.send(dst, payload, kind, nbytes)
-        self._stats.communication_s += self.now_s - start
-        return message
-
-    def recv(self, kind: str | None = None, src: str | None = None) -> simpy.Event:
-        """An event that yields the next message matching ``kind`` and ``src`` (None matches any)."""
-        mailbox = self.engine._mailboxes[self.node_id]
-        start = self.now_s
-
-        def matches(message: Message) -> bool:
-            return (kind is None or message.kind == kind) and (src is None or message.src == src)
-
-        event = mailbox.get(matches)
-        event.callbacks.append(lambda ev: self._account_wait(start, ev.value))
-        return event
-
-    def recv_until(self, deadline_s: float, accept: Callable[[Message], bool]) -> Generator[
-            simpy.Event, Any, Message | None]:
-        """``msg = yield from ctx.recv_until(t, accept)``: the next message ``accept`` takes, or None at
-        virtual time ``deadline_s`` (the wait is then withdrawn: a later message stays in the mailbox)."""
-        engine = self.engine
-        start = self.now_s
-        get = engine._mailboxes[self.node_id].get(accept)
-        if math.isfinite(deadline_s):
-            timer = engine.env.timeout(max(deadline_s - start, 0.0))
-            yield get | timer
-        else:
-            yield get
-        if get.triggered:
-            self._account_wait(start, get.value)
-            return get.value
-        get.cancel()
-        self._stats.waiting_s += self.now_s - start
-        return None
-
-    def _account_wait(self, start_s: float, message: Message) -> None:
-        end = self.now_s
-        in_flight_from = max(start_s, message.t_send_s)
-        self._stats.communication_s += max(end - in_flight_from, 0.0)
-        self._stats.waiting_s += max(min(message.t_send_s, end) - start_s, 0.0)
-
-    def resolve(self, handle: Any) -> Any:
-        """The value behind a handle (blocks on the executor; use only for control flow)."""
-        return self.engine.executor.resolve(handle) if isinstance(handle, Handle) else handle
-
-    def wait(self, seconds: float) -> simpy.Event:
-        """Idle for ``seconds`` of virtual time (counted as waiting)."""
-        self._stats.waiting_s += seconds
-        return self.engine.env.timeout(seconds)
 
 
 class RealtimeEngine(Engine):

@@ -14,17 +14,18 @@ not two single iterations, because several methods warm up or act periodically:
   one-iteration slope missed every swap (-40 % bytes), and a slope over a window
   that happens to hold one swap counts it too often: such *periodic* message kinds
   (``swap_d``) are taken out of the slope and added back as (bytes per swap seen in
-  the probe) x floor(iterations / P), P read from the algorithm (``period``);
+  the probe) x floor(iterations / P), the kinds and P declared by the algorithm
+  (``Algorithm.periodic_kinds()``);
 * one iteration's wall time is noise.
 
 Iterations are ``max_iterations`` or, for a time or byte budget, where the slope
 crosses it.  One real evaluation is timed and charged for every evaluation the run
 will do.  What stays an estimate, and is marked so (``bound``):
 
-* **Gaia**'s bytes depend on the parameter values: only updates above the
-  significance threshold are sent, and fewer are as training settles, so bytes
-  extrapolated from early iterations are an *upper bound* (measured: WAN bytes
-  +12 % to +300 %), as is virtual time on a slow WAN (+63 % at 10 Mbps);
+* a method whose bytes depend on the parameter values says so (``Algorithm.value_dependent``):
+  **Gaia** sends only updates above the significance threshold, fewer as training settles, so
+  bytes extrapolated from early iterations are an *upper bound* (measured: WAN bytes +12 % to
+  +300 %), as is virtual time on a slow WAN (+63 % at 10 Mbps);
 * **wall time** is this machine, now, in process: a Ray run adds actor start-up and
   per-call overhead, and other load on the machine changes it (a rough figure).
 
@@ -49,12 +50,7 @@ PROBE_ITERATIONS = 16
 PROBE_MIN_ITERATIONS = 6
 PROBE_WALL_BUDGET_S = 8.0
 """A probe stops after this much training wall time, once it has PROBE_MIN_ITERATIONS."""
-VALUE_DEPENDENT = {"gaia": "bytes depend on the values (only significant updates are sent, fewer as training "
-                           "settles): extrapolated from early iterations, an upper bound -- and so is virtual "
-                           "time where the WAN is the bottleneck"}
 KEYS = ("bytes", "wan_bytes", "egress_usd", "virtual_s", "wall_s")
-PERIODIC_KINDS = ("swap_d",)
-"""Message kinds sent every ``algorithm.period`` iterations rather than every iteration."""
 
 
 class _ProbeRun(Run):
@@ -101,13 +97,15 @@ def _probe(spec: ExperimentSpec) -> tuple[_ProbeRun, float]:
 
 def _split_periodic(run: _ProbeRun) -> tuple[list[dict[str, float]], Any, str]:
     """Points without the periodic kinds; (events seen, cost per event, period) or None; a bound note."""
-    period = getattr(run.algorithm, "period", None)
+    periodic = run.algorithm.periodic_kinds()
     frame = run.engine.accountant.frame() if run.engine is not None and len(run.engine.accountant) else None
-    if frame is None or not period:
+    if frame is None or not periodic:
         return run.points, None, ""
-    sent = frame[frame["kind"].isin(PERIODIC_KINDS)]
+    kinds = sorted(periodic)
+    period = min(periodic.values())
+    sent = frame[frame["kind"].isin(kinds)]
     if sent.empty:
-        return run.points, None, (f"sends {'/'.join(PERIODIC_KINDS)} every {period} iterations, none within the "
+        return run.points, None, (f"sends {'/'.join(kinds)} every {period} iterations, none within the "
                                   f"probe: those bytes are left out, a lower bound")
     points = []
     for point in run.points:
@@ -161,5 +159,5 @@ def estimate_cell(cell: Cell) -> dict[str, Any]:
     total["wall_s"] = setup_wall + total["wall_s"] + evaluations * run.eval_wall_s
     return {"cell": cell.id, "algorithm": spec.algorithm, "iterations": iterations,
             "bytes_per_iteration": per["bytes"], "probe_iterations": k,
-            "bound": VALUE_DEPENDENT.get(spec.algorithm, "") or bound,
+            "bound": run.algorithm.value_dependent or bound,
             **{f"est_{key}": total[key] for key in KEYS}}

@@ -29,6 +29,7 @@ from testbed.gan import (
     get_buffers,
     get_params,
     sample_latent,
+    set_params,
 )
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
@@ -139,11 +140,22 @@ class GanWorker(Calibrated, WireEndpoint):
         """The learning rates in G's and D's optimisers now."""
         return {"lr_g": optimizer_lr(self.state.opt_g), "lr_d": optimizer_lr(self.state.opt_d)}
 
+    # -- whole-model reads and writes (a method that moves whole nets: averaging, gossip) -----------
     def get_g(self) -> dict[str, np.ndarray]:
+        """G's parameters, by name."""
         return get_params(self.state.G)
 
     def get_d(self) -> dict[str, np.ndarray]:
+        """D's parameters, by name."""
         return get_params(self.state.D)
+
+    def set_g(self, params: dict[str, np.ndarray]) -> None:
+        """Overwrite G's parameters (its optimiser state is kept)."""
+        set_params(self.state.G, params)
+
+    def set_d(self, params: dict[str, np.ndarray]) -> None:
+        """Overwrite D's parameters (its optimiser state is kept)."""
+        set_params(self.state.D, params)
 
     # -- calibration -----------------------------------------------------------------------------
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:

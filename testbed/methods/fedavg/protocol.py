@@ -18,16 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from testbed.methods.api import Session
+from testbed.methods.api import Context, Event, Message, Session
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
-
-if TYPE_CHECKING:
-    import simpy
-
-    from testbed.sim.engine import Message, NodeContext
 
 REPLY_KINDS = ("params_g", "params_d")
 
@@ -50,7 +45,7 @@ class FedAvgPlan:
     averaged: list[tuple[int, str, int]] = field(default_factory=list)
 
 
-def serve(ctx: NodeContext, s: Session, plan: FedAvgPlan) -> Generator[simpy.Event, Any, None]:
+def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
     """The server: one round per iteration until the run stops."""
     sizes = wire_sizes(s.setup)
     waits_for_all = (plan.round_deadline_s == math.inf and plan.over_select == 0
@@ -89,8 +84,8 @@ def serve(ctx: NodeContext, s: Session, plan: FedAvgPlan) -> Generator[simpy.Eve
         s.complete_iteration()
 
 
-def _first_replies(ctx: NodeContext, s: Session, plan: FedAvgPlan, clients: list[str], keep: int,
-                   round_id: int) -> Generator[simpy.Event, Any, dict[str, dict[str, Message]]]:
+def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str], keep: int,
+                   round_id: int) -> Generator[Event, Any, dict[str, dict[str, Message]]]:
     """The first ``keep`` complete replies of ``clients`` to round ``round_id`` that arrive by the
     deadline from live clients.
 
@@ -100,13 +95,8 @@ def _first_replies(ctx: NodeContext, s: Session, plan: FedAvgPlan, clients: list
     got: dict[str, dict[str, Message]] = {c: {} for c in clients}
     pending = set(clients)
     done: dict[str, dict[str, Message]] = {}
-
-    def accept(message: Message) -> bool:
-        return message.kind in REPLY_KINDS
-
     while pending and len(done) < keep:
-        wake_s = min([deadline_s] + [s.crash_time_s(c) for c in pending])
-        message = yield from ctx.recv_until(wake_s, accept)
+        message = yield ctx.recv(kind=REPLY_KINDS, until_s=deadline_s, or_crash_of=pending)
         if message is None:
             if ctx.now_s >= deadline_s:
                 break
@@ -122,7 +112,7 @@ def _first_replies(ctx: NodeContext, s: Session, plan: FedAvgPlan, clients: list
     return done
 
 
-def client(ctx: NodeContext, s: Session, plan: FedAvgPlan) -> Generator[simpy.Event, Any, None]:
+def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
     """A client: answer every round it is chosen for with its locally trained G and D."""
     sizes = wire_sizes(s.setup)
     steps = local_steps(plan.n_k[ctx.node_id], plan.local_epochs, plan.batch_size)

@@ -94,6 +94,9 @@ class Gaia(Algorithm):
     crash_note = ("each datacenter's copy and its parameter servers are part of the global model, "
                   "and the clock barrier waits for every datacenter")
     task_kinds = ("grad_step", "server_update")
+    value_dependent = ("bytes depend on the values (only significant updates are sent, fewer as training settles): "
+                       "extrapolated from early iterations, an upper bound -- and so is virtual time where the "
+                       "WAN is the bottleneck")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
 
     @classmethod

@@ -13,17 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from testbed.methods.api import Session
+from testbed.methods.api import Context, Delivery, Event, Message, Session
 from testbed.methods.ps.protocol import Shard
-
-if TYPE_CHECKING:
-    import simpy
-
-    from testbed.sim.engine import Delivery, Message, NodeContext
 
 ENTRY_NBYTES = 8
 """An int32 index and a float32 value per significant entry."""
@@ -71,7 +66,7 @@ class DcState:
     """Per mirror: significant updates not yet seen delivered."""
 
 
-def serve(ctx: NodeContext, session: Session, plan: GaiaPlan, st: DcState) -> Generator[simpy.Event, Any, None]:
+def serve(ctx: Context, session: Session, plan: GaiaPlan, st: DcState) -> Generator[Event, Any, None]:
     """Datacenter ``st.dc``'s parameter server."""
     while True:
         msg = yield ctx.recv()
@@ -100,8 +95,8 @@ def serve(ctx: NodeContext, session: Session, plan: GaiaPlan, st: DcState) -> Ge
         _answer_pulls(ctx, plan, st)
 
 
-def _push(ctx: NodeContext, session: Session, plan: GaiaPlan, st: DcState,
-          msg: Message) -> Generator[simpy.Event, Any, None]:
+def _push(ctx: Context, session: Session, plan: GaiaPlan, st: DcState,
+          msg: Message) -> Generator[Event, Any, None]:
     """A worker's gradient half arrived: apply when the consistency model says, tick the clock."""
     part = st.partial.setdefault(msg.src, {})
     part[msg.kind] = msg.payload
@@ -122,7 +117,7 @@ def _push(ctx: NodeContext, session: Session, plan: GaiaPlan, st: DcState,
         _tick(ctx, session, plan, st)
 
 
-def _tick(ctx: NodeContext, session: Session, plan: GaiaPlan, st: DcState) -> None:
+def _tick(ctx: Context, session: Session, plan: GaiaPlan, st: DcState) -> None:
     """The DC reached clock ``st.clock``: share significant updates, announce the clock, count."""
     plan.tick(session, st.dc, st.clock)
     if session.should_stop():
@@ -142,7 +137,7 @@ def _tick(ctx: NodeContext, session: Session, plan: GaiaPlan, st: DcState) -> No
         ctx.send(mirror, np.array([st.clock], dtype=np.int32), "clock")
 
 
-def _lagging(ctx: NodeContext, session: Session, st: DcState, mirror: str) -> bool:
+def _lagging(ctx: Context, session: Session, st: DcState, mirror: str) -> bool:
     """An earlier update to ``mirror`` is still undelivered after the time it would take alone
     on the path (latency + size / bottleneck bandwidth): the WAN to it is backlogged."""
     in_flight = [u for u in st.in_flight.get(mirror, []) if not u.triggered]
@@ -153,7 +148,7 @@ def _lagging(ctx: NodeContext, session: Session, st: DcState, mirror: str) -> bo
     return any(ctx.now_s - u.t_send_s > route.latency_s + 8 * u.wire_nbytes / bottleneck_bps for u in in_flight)
 
 
-def _answer_pulls(ctx: NodeContext, plan: GaiaPlan, st: DcState) -> None:
+def _answer_pulls(ctx: Context, plan: GaiaPlan, st: DcState) -> None:
     """Send G and D to every waiting worker that consistency, mirror clock and barriers allow."""
     if st.awaited:
         return

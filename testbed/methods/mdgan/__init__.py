@@ -136,6 +136,10 @@ class MdGan(Algorithm):
         for i, worker in enumerate(s.workers):
             s.spawn(worker, lambda ctx, i=i: work(ctx, s, self.plan, i))
 
+    def periodic_kinds(self) -> dict[str, int]:
+        """Discriminator swaps every P iterations (none without swaps or with one worker)."""
+        return {"swap_d": self.period} if self.period else {}
+
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """Without swaps a crashed worker is skipped (the server drops its feedback); else stop."""
         if node != self.server and self.period is None:

@@ -11,20 +11,14 @@ a worker's feedback when it crashes (that feedback is dropped; G steps on the ot
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from testbed.methods.api import Session
+from testbed.methods.api import Context, Event, Session
 from testbed.methods.common.sizes import wire_sizes
-
-if TYPE_CHECKING:
-    import simpy
-
-    from testbed.sim.engine import Message, NodeContext
 
 
 def derangement(n: int, rng: np.random.Generator) -> list[int]:
@@ -64,7 +58,7 @@ class MdganPlan:
     swaps: SwapSchedule
 
 
-def serve(ctx: NodeContext, s: Session, plan: MdganPlan) -> Generator[simpy.Event, Any, None]:
+def serve(ctx: Context, s: Session, plan: MdganPlan) -> Generator[Event, Any, None]:
     """The server: generate, hand out X(d) and X(g), apply the feedback; one G step per iteration."""
     count = plan.generated
     batch_nbytes = wire_sizes(s.setup).samples_nbytes(plan.batch_size)
@@ -82,7 +76,7 @@ def serve(ctx: NodeContext, s: Session, plan: MdganPlan) -> Generator[simpy.Even
             g_batch.append((shift + i + 1) % count)
         feedbacks, kept = [], []
         for worker, batch in zip(workers, g_batch, strict=True):
-            message = yield from _feedback(ctx, s, worker)
+            message = yield ctx.recv(kind="feedback", src=worker, or_crash_of=worker)  # None: it crashed first
             if message is not None:  # None: the worker crashed first, its feedback is dropped
                 feedbacks.append(message.payload)
                 kept.append(batch)
@@ -91,15 +85,7 @@ def serve(ctx: NodeContext, s: Session, plan: MdganPlan) -> Generator[simpy.Even
         s.complete_iteration()
 
 
-def _feedback(ctx: NodeContext, s: Session, worker: str) -> Generator[simpy.Event, Any, Message | None]:
-    """``worker``'s feedback, or None if it crashes before the feedback arrives."""
-    crash_s = s.crash_time_s(worker)
-    if crash_s == math.inf:
-        return (yield ctx.recv(kind="feedback", src=worker))
-    return (yield from ctx.recv_until(crash_s, lambda m: m.kind == "feedback" and m.src == worker))
-
-
-def work(ctx: NodeContext, s: Session, plan: MdganPlan, index: int) -> Generator[simpy.Event, Any, None]:
+def work(ctx: Context, s: Session, plan: MdganPlan, index: int) -> Generator[Event, Any, None]:
     """Worker ``index``: D_n steps on X(d), feedback on X(g), and D swaps every ``plan.period`` iterations."""
     steps = plan.disc_steps
     workers = s.workers

@@ -15,16 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from testbed.methods.api import EMPTY, Session
+from testbed.methods.api import EMPTY, Context, Event, Session
 from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
 from testbed.methods.ps.state import shard_ranges
-
-if TYPE_CHECKING:
-    import simpy
-
-    from testbed.sim.engine import Message, NodeContext
 
 
 @dataclass(frozen=True)
@@ -90,7 +85,7 @@ def within_budget(session: Session, step: int) -> bool:
     return budget is None or step < budget
 
 
-def ps_worker(ctx: NodeContext, session: Session, shards: list[Shard]) -> Generator[simpy.Event, Any, None]:
+def ps_worker(ctx: Context, session: Session, shards: list[Shard]) -> Generator[Event, Any, None]:
     """Pull every shard's range, compute gradients, push them; repeat until the run stops."""
     clock = 0
     while not session.should_stop():
@@ -132,16 +127,13 @@ class LiveWorkers:
             return len(pushers) == len(self.workers)
         return pushers.issuperset(self.live(now_s))
 
-    def next_message(self, ctx: NodeContext) -> Generator[simpy.Event, Any, Message | None]:
+    def next_message(self, ctx: Context) -> Event:
         """The next message, or None when a worker crashes first (the step rule is then re-checked)."""
-        if not self.crash_s:
-            return (yield ctx.recv())
-        upcoming = [t for t in self.crash_s.values() if t > ctx.now_s]
-        return (yield from ctx.recv_until(min(upcoming, default=math.inf), lambda _m: True))
+        return ctx.recv(or_crash_of=[w for w, t in self.crash_s.items() if t > ctx.now_s])
 
 
-def ps_shard(ctx: NodeContext, session: Session, shard: Shard, workers: list[str], consistency: str, tau: int,
-             share: float, progress: ShardProgress) -> Generator[simpy.Event, Any, None]:
+def ps_shard(ctx: Context, session: Session, shard: Shard, workers: list[str], consistency: str, tau: int,
+             share: float, progress: ShardProgress) -> Generator[Event, Any, None]:
     """Answer pulls when the consistency model allows; apply pushed gradients."""
     version = 0
     pushes = dict.fromkeys(workers, 0)
@@ -152,7 +144,7 @@ def ps_shard(ctx: NodeContext, session: Session, shard: Shard, workers: list[str
     churn = LiveWorkers(session, workers)
     pushers: set[str] = set()
     while True:
-        msg = yield from churn.next_message(ctx)
+        msg = yield churn.next_message(ctx)
         if session.should_stop():
             continue
         if msg is not None and msg.kind == "pull":

@@ -10,15 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from testbed.methods.api import Session
+from testbed.methods.api import Context, Event, Session
 from testbed.methods.common.sizes import wire_sizes
-
-if TYPE_CHECKING:
-    import simpy
-
-    from testbed.sim.engine import NodeContext
 
 
 @dataclass(frozen=True)
@@ -31,7 +26,7 @@ class SqmPlan:
     dc_weights: list[float]
 
 
-def learn(ctx: NodeContext, s: Session, plan: SqmPlan) -> Generator[simpy.Event, Any, None]:
+def learn(ctx: Context, s: Session, plan: SqmPlan) -> Generator[Event, Any, None]:
     """The learner: one D and one G step per iteration from the datacenters' answers."""
     heads = [ws[0] for ws in plan.members.values()]
     d_nbytes = wire_sizes(s.setup).d_nbytes
@@ -47,7 +42,7 @@ def learn(ctx: NodeContext, s: Session, plan: SqmPlan) -> Generator[simpy.Event,
         s.complete_iteration()
 
 
-def head(ctx: NodeContext, s: Session, plan: SqmPlan, others: list[str]) -> Generator[simpy.Event, Any, None]:
+def head(ctx: Context, s: Session, plan: SqmPlan, others: list[str]) -> Generator[Event, Any, None]:
     """A datacenter's first worker: fan the query out in its DC, merge, answer the learner."""
     weights = [float(plan.n_k[w]) for w in [ctx.node_id, *others]]
     d_nbytes = wire_sizes(s.setup).d_nbytes
@@ -62,7 +57,7 @@ def head(ctx: NodeContext, s: Session, plan: SqmPlan, others: list[str]) -> Gene
         ctx.send(plan.learner, answer, "sq_answer", nbytes=d_nbytes)
 
 
-def member(ctx: NodeContext, s: Session, head_node: str) -> Generator[simpy.Event, Any, None]:
+def member(ctx: Context, s: Session, head_node: str) -> Generator[Event, Any, None]:
     """Another worker of a datacenter: answer its head's queries on its own shard."""
     d_nbytes = wire_sizes(s.setup).d_nbytes
     while True:
