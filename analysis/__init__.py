@@ -1,4 +1,4 @@
-"""Comparison plots and tables for testbed results (DESIGN.md §8): ``python -m testbed plot RESULTS_DIR``.
+"""Comparison plots and tables for testbed results (docs/analysis.md): ``python -m testbed plot RESULTS_DIR``.
 
 Why a package at the repo root: analysis reads results, it never runs training, so it depends on
 ``testbed`` only for the topology map, units and errors.  :func:`load_results` turns a results path

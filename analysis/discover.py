@@ -1,7 +1,7 @@
 """Find the run directories under a results path, and the grid axes a suite's ``index.csv`` names.
 
 Why a module of its own: a results path comes in three shapes -- one run directory, a directory of
-run directories, or a suite directory with ``index.csv`` (DESIGN.md §7) -- and every later step
+run directories, or a suite directory with ``index.csv`` (docs/design.md §3, Results) -- and every later step
 (loading, grouping, plotting) should not care which.  This module turns any of them into a list of
 :class:`RunRef` (a directory plus what the index says about it), or one ConfigError line.
 """

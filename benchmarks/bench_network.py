@@ -1,6 +1,6 @@
 """How fast is the flow-level network model, and does its cost per flow stay flat as flows grow?
 
-Why this exists: DESIGN.md §2 and testbed/sim/network.py claim that grouping flows by route makes an
+Why this exists: docs/design.md §2 and testbed/sim/network.py claim that grouping flows by route makes an
 event cost linear in the number of *active routes*, not flows, so 10,000 concurrent flows stay
 cheap.  An experiment suite pushes hundreds of thousands of messages through the model, so the
 claim decides whether the virtual clock or the GPUs set the pace.  This script measures it on

@@ -1,4 +1,4 @@
-"""Every method's recorded payload bytes equal its DESIGN.md §5 formula, exactly.
+"""Every method's recorded payload bytes equal its docs/design.md §4 formula, exactly.
 
 Sizes come from the accountant (the arrays that really travelled); the formulas
 are computed here from the model's parameter counts and the partition, independently.

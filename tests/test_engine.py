@@ -58,7 +58,7 @@ def test_worked_example_through_the_engine() -> None:
     engine.spawn("b/w0", receiver)
     engine.spawn("b/w1", receiver)
     engine.run()
-    # DESIGN.md: 1.2 s and 1.6 s to drain, plus the 10 ms link latency.
+    # docs/design.md §2: 1.2 s and 1.6 s to drain, plus the 10 ms link latency.
     assert arrivals == pytest.approx({"b/w0": 1.21, "b/w1": 1.61}, rel=1e-12)
 
 

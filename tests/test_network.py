@@ -1,4 +1,4 @@
-"""The network model against hand-computed numbers (DESIGN.md §2 worked example and more).
+"""The network model against hand-computed numbers (docs/design.md §2's worked example and more).
 
 Topologies use a 1 Tbit/s, zero-latency LAN so that only the WAN link(s) under test
 shape the flows; every expected time below is worked out in the comment beside it.

@@ -85,7 +85,7 @@ def _great_circle_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
-GEO11_TABLE_RTT_MS = {  # DESIGN.md §3, AWS 2017 column
+GEO11_TABLE_RTT_MS = {  # docs/topologies.md, AWS 2017 column
     ("virginia", "california"): 72.7, ("virginia", "ireland"): 80.6, ("virginia", "frankfurt"): 88.7,
     ("ireland", "frankfurt"): 19.6, ("virginia", "tokyo"): 145.3, ("tokyo", "singapore"): 73.8,
     ("virginia", "singapore"): 216.7, ("virginia", "sydney"): 230.0, ("virginia", "sao-paulo"): 119.5,
