@@ -81,7 +81,7 @@ def experiment(clients: int, rounds: int, backend: str) -> dict[str, Any]:
             "algorithm": {"name": "fedavg", "client_fraction": CLIENT_FRACTION, "local_epochs": LOCAL_EPOCHS,
                           "server_at": "dc"},
             "training": {"batch_size": BATCH_SIZE}, "max_iterations": rounds, "eval_every": 10**9,
-            "eval_samples": 100, "compute": {"model": "fixed", "costs": {"train_step": 0.01, "average": 0.001}},
+            "eval_samples": 100, "compute": {"model": "fixed", "costs": {"train_step": "10ms", "average": "1ms"}},
             "backend": backend, "executors": {"pool": 2} if backend == "ray" else "per_datacenter"}
 
 

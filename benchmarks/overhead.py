@@ -36,7 +36,7 @@ def experiment(workload: str, iterations: int, backend: str) -> dict:
     return {"name": f"overhead-{workload}", "topology": {"datacenters": {"dc": {"workers": 1}}},
             "dataset": dataset, "model": model, "algorithm": "local", "training": {"batch_size": batch},
             "max_iterations": iterations, "eval_every": 10**9, "eval_samples": 100,
-            "compute": {"model": "fixed", "costs": {"train_step": 0.01}}, "backend": backend}
+            "compute": {"model": "fixed", "costs": {"train_step": "10ms"}}, "backend": backend}
 
 
 def bare_loop(workload: str, iterations: int) -> float:

@@ -173,7 +173,7 @@ def run_once(method: str, iterations: int, root: Path, interval_s: float | None 
         "dataset": "ring8", "model": "mlp2d", "algorithm": METHODS[method],
         "training": {"batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3}, "max_iterations": iterations,
         "eval_every": 10**9, "eval_samples": 100,
-        "compute": {"model": "fixed", "default": 0.003, "costs": {"train_step": 0.01, "grad_step": 0.01}},
+        "compute": {"model": "fixed", "default": "3ms", "costs": {"train_step": "10ms", "grad_step": "10ms"}},
     })
     run = Run(spec, InProcessExecutor(), progress=False)
     start = time.process_time()

@@ -36,7 +36,7 @@ def measure(clients: int, rounds: int, backend: str, fraction: float) -> dict:
         "model": "mlp2d", "algorithm": {"name": "fedavg", "client_fraction": fraction, "local_epochs": 1,
                                         "server_at": "agg"},
         "training": {"batch_size": 32}, "max_iterations": rounds, "eval_every": 10**9, "eval_samples": 100,
-        "compute": {"model": "fixed", "costs": {"train_step": 0.05, "average": 0.001}},
+        "compute": {"model": "fixed", "costs": {"train_step": "50ms", "average": "1ms"}},
         "backend": backend, "executors": {"pool": 2},
     })
     with PeakRss() as rss:

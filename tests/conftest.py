@@ -71,8 +71,8 @@ def tiny_experiment(algorithm: dict[str, Any] | str, **overrides: Any) -> dict[s
         "eval_every": 100,
         "eval_samples": 200,
         "seed": 0,
-        "compute": {"model": "fixed", "costs": {"train_step": 0.01, "grad_step": 0.01, "server_update": 0.001,
-                                                 "average": 0.001}},
+        "compute": {"model": "fixed", "costs": {"train_step": "10ms", "grad_step": "10ms", "server_update": "1ms",
+                                                 "average": "1ms"}},
     }
     spec.update(overrides)
     return spec

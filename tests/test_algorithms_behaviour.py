@@ -19,7 +19,7 @@ def run_spec(spec_dict: dict) -> Run:
 
 def test_ps_sequential_waits_for_the_slow_worker_eventual_does_not(experiment) -> None:
     topo = tiny_topology(workers=(4,), speeds={"a": [1.0, 1.0, 1.0, 0.25]})
-    costs = {"grad_step": 1.0, "server_update": 0.0}
+    costs = {"grad_step": "1s", "server_update": 0}
     seq = run_spec(experiment({"name": "ps"}, topology=topo, max_iterations=5,
                               compute={"model": "fixed", "costs": costs}))
     # BSP: every step waits for the 0.25-speed worker: 1 s / 0.25 = 4 s (+ microseconds of LAN).

@@ -171,7 +171,7 @@ def test_fedavg_over_selection_keeps_the_first_m_replies() -> None:
 
 def test_a_crash_in_a_run_is_its_stop_reason() -> None:
     run = Run(load_experiment(tiny_experiment({"name": "sqm", "server_at": "c"}, topology=_crash_c_w1("0.3s"),
-                                              max_iterations=50, compute={"model": "fixed", "default": 0.003})),
+                                              max_iterations=50, compute={"model": "fixed", "default": "3ms"})),
               InProcessExecutor(), progress=False)
     run.execute()
     assert run.stop_reason.startswith("crashed: c/w1 at 0.3s (sqm:")

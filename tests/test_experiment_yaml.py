@@ -17,7 +17,7 @@ from testbed.experiment.spec import load_experiment
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
-        ({"algorithm": "gossip"}, "algorithm.name", "unknown algorithm 'gossip'"),
+        ({"algorithm": "no-such-method"}, "algorithm.name", "unknown algorithm 'no-such-method'"),
         ({"algorithm": {"name": "ps", "staleness": 3}}, "algorithm.staleness", "unknown parameter for ps"),
         ({"algorithm": {"name": "ps", "server_at": "mars"}}, "algorithm.server_at", "not a datacenter"),
         ({"algorithm": {"name": "fedavg", "server_at": "mars"}}, "algorithm.server_at", "not a datacenter"),
@@ -63,9 +63,10 @@ def test_compute_and_executors_parse_to_frozen_specs_that_dump_as_written(experi
     from testbed.sim.compute import ComputeSpec, CostTable
 
     spec = load_experiment(experiment("local", executors=executors,
-                                      compute={"model": "fixed", "costs": {"train_step": "10ms"}, "default": 0.5}))
+                                      compute={"model": "fixed", "costs": {"train_step": "10ms"}, "default": "0.5s"}))
     assert spec.compute == ComputeSpec("fixed", (("train_step", 0.01),), 0.5, 3)
-    assert spec.compute.to_dict() == {"model": "fixed", "costs": {"train_step": 0.01}, "default": 0.5, "repeats": 3}
+    assert spec.compute.to_dict() == {"model": "fixed", "costs": {"train_step": "0.01s"}, "default": "0.5s",
+                                      "repeats": 3}
     model = spec.compute.build()
     assert isinstance(model, CostTable) and model.costs_s == {"train_step": 0.01} and model.default_s == 0.5
     assert isinstance(spec.executors, ExecutorsSpec)

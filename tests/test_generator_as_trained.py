@@ -39,7 +39,7 @@ def image_experiment(algorithm: dict | str, **overrides) -> dict:
         "partition": "iid", "model": {"name": "dcgan", "channels": 8, "latent_dim": 16},
         "algorithm": algorithm, "training": {"batch_size": 32, "lr_g": 2e-3, "lr_d": 2e-3},
         "max_iterations": 6, "eval_every": 100, "eval_samples": EVAL_N, "seed": 0,
-        "compute": {"model": "fixed", "default": 0.001},
+        "compute": {"model": "fixed", "default": "1ms"},
     }
     spec.update(overrides)
     return spec

@@ -39,7 +39,7 @@ CASES = {
 def traffic_hash(case: dict | str, executor: Executor | None = None) -> str:
     """The hash of ``case``'s run (on ``executor``, default an eager :class:`InProcessExecutor`)."""
     spec = tiny_experiment(case, max_iterations=5, topology=tiny_topology((2, 1, 2), latency="15ms"),
-                           compute={"model": "fixed", "default": 0.003, "costs": {"train_step": 0.01}})
+                           compute={"model": "fixed", "default": "3ms", "costs": {"train_step": "10ms"}})
     run = Run(load_experiment(spec), executor or InProcessExecutor(), progress=False)
     run.execute()
     frame = run.engine.accountant.frame()

@@ -44,7 +44,7 @@ def label(case: dict | str) -> str:
 def test_final_rates_in_the_optimisers_are_lr_times_the_final_fraction(experiment, algorithm) -> None:
     spec = load_experiment(experiment(algorithm, max_iterations=T, eval_every=4, training={
         "batch_size": 16, "lr_g": LR_G, "lr_d": LR_D, "lr_final_fraction": F},
-        compute={"model": "fixed", "default": 0.002}))
+        compute={"model": "fixed", "default": "2ms"}))
     run = Run(spec, InProcessExecutor(), progress=False)
     run.execute()
     rows = run.metrics
@@ -101,7 +101,7 @@ def test_simultaneous_order_changes_the_updates_not_the_traffic(experiment, algo
     for order in ("alternating", "simultaneous"):
         spec = load_experiment(experiment(algorithm, max_iterations=3,
                                           training={"batch_size": 16, "update_order": order},
-                                          compute={"model": "fixed", "default": 0.002}))
+                                          compute={"model": "fixed", "default": "2ms"}))
         run = Run(spec, InProcessExecutor(), progress=False)
         run.execute()
         assert run.algorithm.footing()["update_order"] == order

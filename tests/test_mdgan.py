@@ -25,7 +25,7 @@ from testbed.methods.common.setup import NodeSetup
 from testbed.methods.mdgan.state import MdganServer
 from testbed.models import build_models, model_config
 
-COSTS = {"mdgan_generate": 0.001, "mdgan_d_step": 0.01, "mdgan_feedback": 0.002, "mdgan_backprop": 0.003}
+COSTS = {"mdgan_generate": "1ms", "mdgan_d_step": "10ms", "mdgan_feedback": "2ms", "mdgan_backprop": "3ms"}
 D_FLOATS = 2  # ring8 samples are 2-D points
 
 

@@ -20,8 +20,8 @@ from testbed.experiment.spec import load_experiment  # noqa: E402
 from testbed.runtime.cluster import ensure_ray, shutdown_ray  # noqa: E402
 from testbed.runtime.ray_executor import Placement, RayExecutor  # noqa: E402
 
-COSTS = {"mdgan_generate": 0.001, "mdgan_d_step": 0.01, "mdgan_feedback": 0.002, "mdgan_backprop": 0.003,
-         "sq_query": 0.01, "sq_fake": 0.002, "sq_step": 0.003}
+COSTS = {"mdgan_generate": "1ms", "mdgan_d_step": "10ms", "mdgan_feedback": "2ms", "mdgan_backprop": "3ms",
+         "sq_query": "10ms", "sq_fake": "2ms", "sq_step": "3ms"}
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from testbed.experiment.spec import load_experiment
 from testbed.gan import add_grads, apply_d_grads, get_params
 from testbed.models import build_models, model_config
 
-COSTS = {"sq_query": 0.01, "sq_fake": 0.002, "sq_step": 0.003}
+COSTS = {"sq_query": "10ms", "sq_fake": "2ms", "sq_step": "3ms"}
 WORKERS = (2, 1, 3)
 
 

@@ -1,16 +1,21 @@
-"""Typed, ranged numeric fields: one helper, so every range error reads the same.
+"""Typed, ranged fields: one helper per rule, so every error of a kind reads the same.
 
 A string where a number belongs (``batch_size: big``) or a value outside its range
 (``beta1: 1``) used to reach torch and end in a traceback; parsers call
-:func:`checked_number` instead, which says the field, the range and the fix.
+:func:`checked_number` instead, which says the field, the range and the fix.  Every time, size and
+rate in every YAML file -- topology, dynamics, experiment, a method's parameters -- goes through
+:func:`checked_quantity`: it must carry its unit (``latency: 20`` could be 20 s or 20 ms, and
+``max_virtual_time: 20`` was 20 s while ``latency: 20`` was refused), only ``0`` may be bare.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from testbed.core.errors import ConfigError
+from testbed.core.units import UnitError
 
 
 def checked_bool(value: Any, src: str, fieldname: str, fix: str = "write true or false") -> bool:
@@ -35,3 +40,31 @@ def checked_number(value: Any, src: str, fieldname: str, kind: type, lo: float, 
         rng = f"{interval[0]}{lo:g}, {hi:g}{interval[1]}"
         raise ConfigError(src, fieldname, f"{value!r} is outside {rng}", f"give a value in {rng}")
     return kind(value)
+
+
+def checked_quantity(value: Any, src: str, fieldname: str, parse: Callable[[object], float], unit: str, *,
+                     positive: bool = False, minimum: float = 0.0) -> float:
+    """``value`` (``'20ms'``, ``'1.5GB'``, ``'100Mbps'``) in base units via ``parse`` (testbed.core.units), else a
+    one-line ConfigError.  A bare number -- ``20`` or the text ``'20'`` -- is refused unless it is 0, with the
+    fix ``write 20<unit>``; ``positive``: must be > 0; otherwise it must be >= ``minimum``."""
+    bare = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(value, str) and value.strip() and value.strip()[-1].isdigit():
+        try:
+            bare, value = True, float(value)
+        except ValueError:
+            pass
+    if bare and not math.isfinite(value):
+        raise ConfigError(src, fieldname, f"{value!r} is not finite", f"write e.g. 20{unit}")
+    if bare and value != 0:
+        raise ConfigError(src, fieldname, f"{value!r} has no unit", f"write {value:g}{unit}")
+    try:
+        number = parse(value)
+    except UnitError as err:
+        raise ConfigError(src, fieldname, str(err), f"write a number with a unit, e.g. 20{unit}") from None
+    if not math.isfinite(number):
+        raise ConfigError(src, fieldname, f"{value!r} is not finite", f"write e.g. 20{unit}")
+    if positive and not number > 0:
+        raise ConfigError(src, fieldname, f"must be > 0, got {value!r}", "give a positive value")
+    if number < minimum:
+        raise ConfigError(src, fieldname, f"must be >= {minimum:g}, got {value!r}", "give a non-negative value")
+    return number

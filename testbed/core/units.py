@@ -4,8 +4,9 @@ Topology and experiment YAML say ``200Mbps``, ``38ms``, ``1.5GB``, ``64KiB``.
 Everything downstream works in SI base units carried in the name
 (``bandwidth_bps``, ``latency_s``, ``nbytes``), so the conversion happens once,
 here, and an unknown unit is an error rather than a silent factor of 1000.
-Bare numbers are taken to be in the base unit (bits/s, bytes, seconds); topology YAML
-rejects them for latencies, bandwidths and times (see :mod:`testbed.topology.schema`).
+Bare numbers are taken to be in the base unit (bits/s, bytes, seconds) here; every YAML field
+refuses them (only 0 may be bare: testbed.core.fields.checked_quantity), and what the testbed writes
+back (``config.yaml``) carries the unit: :func:`exact_quantity`.
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ def parse_nbytes(value: object) -> float:
 def parse_seconds(value: object) -> float:
     """``'38ms'`` -> ``0.038``; a bare number is seconds."""
     return _parse(value, TIME_UNITS_S, "duration")
+
+
+def exact_quantity(value: float | None, unit: str) -> str | None:
+    """``value`` (in base units) as YAML text that parses back to the same float: ``0.01`` -> ``'0.01s'``."""
+    return None if value is None else f"{float(value)!r}{unit}"
 
 
 def format_bandwidth(bandwidth_bps: float) -> str:

@@ -25,7 +25,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,8 @@ import yaml
 
 from testbed.compression import CompressionSpec, parse_compression
 from testbed.core.errors import ConfigError
-from testbed.core.fields import checked_bool, checked_number
-from testbed.core.units import UnitError, parse_nbytes, parse_seconds
+from testbed.core.fields import checked_bool, checked_number, checked_quantity
+from testbed.core.units import exact_quantity, parse_nbytes, parse_seconds
 from testbed.exec.spec import ExecutorsSpec, check_batch, parse_executors
 from testbed.methods.common.training import Training
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
@@ -94,11 +93,13 @@ class ExperimentSpec:
             "dataset": {"name": self.dataset, "n": self.dataset_n} if self.dataset_n else self.dataset,
             "partition": self.partition, "model": {"name": self.model, **self.model_overrides},
             "algorithm": algo, "training": dataclasses.asdict(self.training),
-            "max_iterations": self.max_iterations, "max_virtual_time": self.max_virtual_time_s,
-            "max_bytes": self.max_bytes, "eval_every": self.eval_every, "eval_samples": self.eval_samples,
+            "max_iterations": self.max_iterations, "max_virtual_time": exact_quantity(self.max_virtual_time_s, "s"),
+            "max_bytes": exact_quantity(self.max_bytes, "B"), "eval_every": self.eval_every,
+            "eval_samples": self.eval_samples,
             "seed": self.seed, "compute": self.compute.to_dict(), "backend": self.backend,
             "executors": self.executors.to_dict(),
-            "network": {"tcp": self.tcp, "tcp_window": self.tcp_window_nbytes, "header_nbytes": self.header_nbytes,
+            "network": {"tcp": self.tcp, "tcp_window": exact_quantity(self.tcp_window_nbytes, "B"),
+                        "header_nbytes": self.header_nbytes,
                         "compression": self.compression.to_dict()},
             "data_dir": self.data_dir,
         }
@@ -162,15 +163,15 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         partition=str(data.get("partition", "iid")), model=model_name, model_overrides=model_overrides,
         algorithm=algo_name, algorithm_params=params, training=training,
         max_iterations=_int(stops["max_iterations"], src, "max_iterations", minimum=1),
-        max_virtual_time_s=_quantity(stops["max_virtual_time"], src, "max_virtual_time", parse_seconds, True),
-        max_bytes=_quantity(stops["max_bytes"], src, "max_bytes", parse_nbytes, True),
+        max_virtual_time_s=_quantity(stops["max_virtual_time"], src, "max_virtual_time", parse_seconds, "s", True),
+        max_bytes=_quantity(stops["max_bytes"], src, "max_bytes", parse_nbytes, "B", True),
         eval_every=_int(data.get("eval_every", 50), src, "eval_every", minimum=1),
         eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10, maximum=100_000),
         seed=_int(data.get("seed", 0), src, "seed", minimum=0, maximum=2**32 - 1),
         compute=compute, backend=backend, executors=parse_executors(data.get("executors"), src),
         tcp=checked_bool(network.get("tcp", False), src, "network.tcp"),
-        tcp_window_nbytes=_quantity(network.get("tcp_window", 4 * 2**20), src, "network.tcp_window", parse_nbytes,
-                                    True),
+        tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window", parse_nbytes,
+                                    "B", True),
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
         compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
         data_dir=data.get("data_dir"), source=src,
@@ -301,11 +302,11 @@ def _compute(value: Any, src: str) -> ComputeSpec:
         raise _fail(src, "compute.model", f"unknown compute model {model!r}", f"use one of {COMPUTE_MODELS.names()}")
     costs = {}
     for kind, cost in (value.get("costs") or {}).items():
-        costs[str(kind)] = _quantity(cost, src, f"compute.costs.{kind}", parse_seconds)
+        costs[str(kind)] = _quantity(cost, src, f"compute.costs.{kind}", parse_seconds, "s")
     default = value.get("default")
     if model == "fixed" and not costs and default is None:
-        raise _fail(src, "compute.costs", "the fixed model needs costs", "give costs: {train_step: 0.01} or default")
-    default_s = _quantity(default, src, "compute.default", parse_seconds)
+        raise _fail(src, "compute.costs", "the fixed model needs costs", "give costs: {train_step: 10ms} or default")
+    default_s = _quantity(default, src, "compute.default", parse_seconds, "s")
     repeats = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
     return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats)
 
@@ -338,20 +339,9 @@ def _int(value: Any, src: str, fieldname: str, minimum: int = 0, maximum: int = 
     return value
 
 
-def _quantity(value: Any, src: str, fieldname: str, parse: Any, positive: bool = False) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = parse(value)
-    except UnitError as err:
-        raise _fail(src, fieldname, str(err), "write a number with a unit, e.g. 1h, 500MB") from None
-    if not math.isfinite(number):
-        raise _fail(src, fieldname, f"{value!r} is not finite", "write a number with a unit, e.g. 1h, 500MB")
-    if positive and number <= 0:
-        raise _fail(src, fieldname, f"must be > 0, got {value!r}", "give a positive value, e.g. 1h or 500MB")
-    if number < 0:
-        raise _fail(src, fieldname, f"must be >= 0, got {value!r}", "give a non-negative value")
-    return number
+def _quantity(value: Any, src: str, fieldname: str, parse: Any, unit: str, positive: bool = False) -> float | None:
+    """None stays None; anything else is a quantity with its unit (testbed.core.fields.checked_quantity)."""
+    return None if value is None else checked_quantity(value, src, fieldname, parse, unit, positive=positive)
 
 
 def dump_yaml(data: dict[str, Any]) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.core.registry import Registry
+from testbed.core.units import exact_quantity
 
 
 class ComputeModel(ABC):
@@ -116,8 +117,8 @@ class ComputeSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The setting as ``config.yaml`` holds it."""
-        out: dict[str, Any] = {"model": self.model, "costs": dict(self.costs_s)}
+        out: dict[str, Any] = {"model": self.model, "costs": {k: exact_quantity(v, "s") for k, v in self.costs_s}}
         if self.default_s is not None:
-            out["default"] = self.default_s
+            out["default"] = exact_quantity(self.default_s, "s")
         out["repeats"] = self.repeats
         return out

@@ -32,7 +32,8 @@ from typing import Any
 import networkx as nx
 
 from testbed.core.errors import ConfigError
-from testbed.core.units import UnitError, parse_bandwidth_bps, parse_seconds
+from testbed.core.fields import checked_quantity
+from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
 from testbed.topology.dynamics_schema import parse_dynamics
 from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker
@@ -80,28 +81,8 @@ class _Reader:
 
     def quantity(self, value: object, fieldname: str, parse: Callable[[object], float], *,
                  positive: bool = False, minimum: float = 0.0, unit: str = "ms") -> float:
-        """A quantity that must carry its unit: a bare ``20`` is ambiguous (20 s? 20 ms?), only 0 may be bare."""
-        bare = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if isinstance(value, str) and value.strip() and value.strip()[-1].isdigit():
-            try:
-                bare, value = True, float(value)
-            except ValueError:
-                pass
-        if bare and not math.isfinite(value):
-            raise self.fail(fieldname, f"{value!r} is not finite", f"write e.g. 20{unit}")
-        if bare and value != 0:
-            raise self.fail(fieldname, f"{value!r} has no unit", f"write {value:g}{unit}")
-        try:
-            number = parse(value)
-        except UnitError as err:
-            raise self.fail(fieldname, str(err), f"write a number with a unit, e.g. 20{unit}") from None
-        if not math.isfinite(number):
-            raise self.fail(fieldname, f"{value!r} is not finite", f"write e.g. 20{unit}")
-        if positive and not number > 0:
-            raise self.fail(fieldname, f"must be > 0, got {value!r}", "give a positive value")
-        if number < minimum:
-            raise self.fail(fieldname, f"must be >= {minimum:g}, got {value!r}", "give a non-negative value")
-        return number
+        """A quantity that must carry its unit (testbed.core.fields.checked_quantity): only 0 may be bare."""
+        return checked_quantity(value, self.source, fieldname, parse, unit, positive=positive, minimum=minimum)
 
     def number(self, value: object, fieldname: str, *, lo: float = 0.0, hi: float | None = None,
                lo_open: bool = False, hi_open: bool = False) -> float:

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.core.errors import ConfigError
-from testbed.core.fields import checked_number
-from testbed.core.units import UnitError, parse_seconds
+from testbed.core.fields import checked_number, checked_quantity
+from testbed.core.units import parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
@@ -76,19 +76,9 @@ class FedAvgParams:
 
 def round_deadline_s(params: FedAvgParams, src: str) -> float:
     """``round_deadline`` in seconds (inf when unset); a ConfigError unless it is a positive time with a unit."""
-    value = params.round_deadline
-    if value is None:
+    if params.round_deadline is None:
         return math.inf
-    fix = "write a time with its unit, e.g. round_deadline: 30s"
-    if isinstance(value, bool) or not isinstance(value, str) or value.strip()[-1:].isdigit():
-        raise ConfigError(src, "algorithm.round_deadline", f"{value!r} has no unit", fix)
-    try:
-        seconds = parse_seconds(value)
-    except UnitError as err:
-        raise ConfigError(src, "algorithm.round_deadline", str(err), fix) from None
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise ConfigError(src, "algorithm.round_deadline", f"must be > 0, got {value!r}", fix)
-    return seconds
+    return checked_quantity(params.round_deadline, src, "algorithm.round_deadline", parse_seconds, "s", positive=True)
 
 
 @register("fedavg")
