@@ -78,13 +78,10 @@ def fake_method(algorithm: dict[str, Any], *, workers: tuple[int, ...] = (2, 1, 
     """A method on a fake session: ring8 (400 samples), a small MLP, ``workers`` per datacenter
     (or the topology ``topology_dict``); ``training``: further :class:`Training` fields."""
     topology = load_topology(topology_dict or tiny_topology(workers, latency="15ms"))
-    dcs = {dc.name: i for i, dc in enumerate(topology.datacenters)}
-    setup = NodeSetup(dataset="ring8", partition="iid", num_workers=len(topology.nodes),
-                      groups=tuple(dcs[topology.datacenter_of(w)] for w in topology.nodes), model="mlp2d",
-                      model_overrides=(("depth", 2), ("hidden", 16)),
-                      training=Training(batch_size=batch_size, update_order=update_order, **(training or {})),
-                      seed=0, dataset_n=400,
-                      max_iterations=budget)
+    setup = NodeSetup.for_topology(
+        topology, dataset="ring8", partition="iid", model="mlp2d", model_overrides={"depth": 2, "hidden": 16},
+        training=Training(batch_size=batch_size, update_order=update_order, **(training or {})), seed=0,
+        dataset_n=400, max_iterations=budget)
     session = FakeSession(topology, setup, budget)
     raw = dict(algorithm)
     cls = algorithm_class(raw.pop("name"))

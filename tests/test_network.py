@@ -7,10 +7,10 @@ shape the flows; every expected time below is worked out in the comment beside i
 import math
 import signal
 
-import numpy as np
 import pytest
 
-from testbed.sim.network import FlowNetwork, max_min_rates, simulate_flows
+from testbed.sim.maxmin import MaxMinRates
+from testbed.sim.network import FlowNetwork, simulate_flows
 from testbed.sim.tcp import TcpModel
 from testbed.topology.schema import load_topology
 
@@ -49,14 +49,14 @@ def test_three_flows_one_bottlenecked_elsewhere_others_take_leftover() -> None:
 
 def test_max_min_rates_direct() -> None:
     # link 0 cap 10, link 1 cap 2; class 0 crosses both, classes 1 and 2 only link 0.
-    rates = max_min_rates(
-        capacity=np.array([10.0, 2.0]),
-        counts=np.array([1.0, 1.0, 1.0]),
-        caps=np.array([math.inf] * 3),
-        cls_of_entry=np.array([0, 0, 1, 2]),
-        link_of_entry=np.array([0, 1, 0, 0]),
-    )
-    assert list(rates) == pytest.approx([2.0, 4.0, 4.0])
+    solver = MaxMinRates()
+    first, second = solver.add_link(10.0), solver.add_link(2.0)
+    classes = [solver.add_class((first, second), math.inf), solver.add_class((first,), math.inf),
+               solver.add_class((first,), math.inf)]
+    for cls in classes:
+        solver.set_count(cls, 1)
+    solver.update(0.0)
+    assert solver.rate_nbytes_per_s == pytest.approx([2.0, 4.0, 4.0])
 
 
 def test_multi_hop_route_through_intermediate_datacenter() -> None:

@@ -20,7 +20,8 @@ import network_reference as ref
 import numpy as np
 import pytest
 
-from testbed.sim.network import FlowNetwork, max_min_rates, simulate_flows
+from testbed.sim.maxmin import MaxMinRates
+from testbed.sim.network import FlowNetwork, simulate_flows
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import Topology
 from testbed.topology.schema import load_topology
@@ -158,7 +159,9 @@ def test_geo11_scale_matches_the_reference(scenario: str) -> None:
     _same_times(simulate_flows(topology, flows), ref.simulate_flows(topology, flows))
 
 
-def test_max_min_rates_matches_the_reference_on_random_problems() -> None:
+def test_incremental_max_min_matches_the_reference_solver_on_random_problems() -> None:
+    """testbed.sim.maxmin.MaxMinRates (re-solves only what a change reaches) against the reference's
+    one-shot progressive filling, on a fresh problem and again after random count and capacity changes."""
     rng = np.random.default_rng(5)
     for _ in range(200):
         n_links, n_cls = int(rng.integers(1, 8)), int(rng.integers(1, 10))
@@ -169,6 +172,22 @@ def test_max_min_rates_matches_the_reference_on_random_problems() -> None:
         entries += [(c, int(rng.integers(n_links))) for c in range(n_cls) if all(e[0] != c for e in entries)]
         cls_of_entry = np.array([c for c, _ in entries])
         link_of_entry = np.array([link for _, link in entries])
-        got = max_min_rates(capacity, counts, caps, cls_of_entry, link_of_entry)
-        want = ref.max_min_rates(capacity, counts, caps, cls_of_entry, link_of_entry)
-        assert list(got) == pytest.approx(list(want), rel=1e-12)
+        solver = MaxMinRates()
+        for cap in capacity:
+            solver.add_link(float(cap))
+        for c in range(n_cls):
+            solver.add_class(tuple(int(link) for cls, link in entries if cls == c), float(caps[c]))
+        for step in range(2):
+            if step:  # change some counts and capacities: the incremental path
+                counts = np.where(rng.random(n_cls) < 0.5, rng.integers(0, 4, size=n_cls), counts).astype(float)
+                capacity = np.where(rng.random(n_links) < 0.3, rng.uniform(0, 10, size=n_links), capacity)
+                for link, cap in enumerate(capacity):
+                    if cap != solver.capacity_nbytes_per_s[link]:
+                        solver.set_capacity(link, float(cap))
+            for c in range(n_cls):
+                if counts[c] != solver.count[c]:
+                    solver.set_count(c, int(counts[c]))
+            solver.update(float(step))
+            want = ref.max_min_rates(capacity, counts, caps, cls_of_entry, link_of_entry)
+            got = [rate if counts[c] > 0 else 0.0 for c, rate in enumerate(solver.rate_nbytes_per_s)]
+            assert got == pytest.approx(list(want), rel=1e-9, abs=1e-12)

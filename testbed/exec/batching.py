@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.core.payload import payload_nbytes
-from testbed.exec.executor import Handle, InProcessExecutor, LocalHandle, map_handles
+from testbed.exec.executor import Handle, InProcessExecutor, LocalHandle, map_handles, split_returns
 from testbed.exec.spec import ExecutorsSpec
 
 MAX_QUEUED = 4096
@@ -121,10 +121,7 @@ class BatchingExecutor(InProcessExecutor):
 
     @staticmethod
     def _store(call: _Call, value: Any, elapsed_s: float) -> None:
-        values = [value] if call.num_returns == 1 else list(value)
-        if len(values) != call.num_returns:
-            raise ValueError(f"{call.method} returned {len(values)} values, expected {call.num_returns}")
-        call.values, call.elapsed_s = values, elapsed_s
+        call.values, call.elapsed_s = split_returns(value, call.num_returns, call.method), elapsed_s
 
     def _value(self, handle: DeferredHandle) -> Any:
         if handle.call.values is None:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import inspect
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from testbed.core.payload import payload_nbytes
+from testbed.core.tree import map_leaves
 
 
 class Handle:
@@ -120,12 +121,8 @@ class InProcessExecutor(Executor):
         start = time.perf_counter()
         value = target(*args, **kwargs)
         elapsed = time.perf_counter() - start
-        if num_returns == 1:
-            return LocalHandle(value, elapsed)
-        values = list(value)
-        if len(values) != num_returns:
-            raise ValueError(f"{method} returned {len(values)} values, expected {num_returns}")
-        return [LocalHandle(v, elapsed) for v in values]
+        handles = [LocalHandle(v, elapsed) for v in split_returns(value, num_returns, method)]
+        return handles[0] if num_returns == 1 else handles
 
     def resolve(self, handle: Handle) -> Any:
         return _unwrap(handle)
@@ -134,10 +131,7 @@ class InProcessExecutor(Executor):
         return payload_nbytes(_unwrap(handle))  # the value is already here
 
     def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:
-        actual = payload_nbytes(_unwrap(handle))
-        if actual != nbytes:
-            raise ValueError(f"a {kind!r} message was declared {nbytes} B but its payload is {actual} B: "
-                             "the method's size formula is wrong")
+        check_declared_nbytes(nbytes, payload_nbytes(_unwrap(handle)), kind)
 
     def elapsed_s(self, handle: Handle) -> float:
         assert isinstance(handle, LocalHandle)
@@ -146,14 +140,23 @@ class InProcessExecutor(Executor):
 
 def map_handles(value: Any, fn: Callable[[Handle], Any]) -> Any:
     """``value`` with every handle in it replaced by ``fn(handle)``: handles may sit at any depth of
-    lists, tuples and mappings (e.g. an evaluation's snapshots)."""
-    if isinstance(value, Handle):
-        return fn(value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(map_handles(v, fn) for v in value)
-    if isinstance(value, Mapping):
-        return {k: map_handles(v, fn) for k, v in value.items()}
-    return value
+    lists, tuples and mappings (e.g. an evaluation's snapshots; testbed.core.tree)."""
+    return map_leaves(value, fn, lambda v: isinstance(v, Handle))
+
+
+def split_returns(value: Any, num_returns: int, method: str) -> list[Any]:
+    """A call's value as the list of its ``num_returns`` values (every executor, in process or on an actor)."""
+    values = [value] if num_returns == 1 else list(value)
+    if len(values) != num_returns:
+        raise ValueError(f"{method} returned {len(values)} values, expected {num_returns}")
+    return values
+
+
+def check_declared_nbytes(declared: int, actual: int, kind: str) -> None:
+    """A sender's declared message size against its payload's real size (every executor, whenever it can)."""
+    if actual != declared:
+        raise ValueError(f"a {kind!r} message was declared {declared} B but its payload is {actual} B: "
+                         "the method's size formula is wrong")
 
 
 def _unwrap(value: Any) -> Any:

@@ -36,13 +36,10 @@ class Run(ExecutorSession):
         self.spec = spec
         self.topology = spec.topology
         self.workers = list(spec.topology.nodes)
-        dc_index = {dc.name: i for i, dc in enumerate(spec.topology.datacenters)}
-        self.setup = NodeSetup(
-            dataset=spec.dataset, partition=spec.partition, num_workers=len(self.workers),
-            groups=tuple(dc_index[spec.topology.datacenter_of(w)] for w in self.workers),
-            model=spec.model, model_overrides=tuple(sorted(spec.model_overrides.items())),
-            training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n, data_dir=spec.data_dir,
-            max_iterations=spec.max_iterations)
+        self.setup = NodeSetup.for_topology(
+            spec.topology, dataset=spec.dataset, partition=spec.partition, model=spec.model,
+            model_overrides=spec.model_overrides, training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n,
+            data_dir=spec.data_dir, max_iterations=spec.max_iterations)
         self.executor = executor
         self.rng = np.random.default_rng(spec.seed)
         self.iteration = 0

@@ -318,12 +318,9 @@ def _check_partition(spec: ExperimentSpec, src: str) -> None:
     from testbed.data import dataset_spec
     from testbed.data.partition import partition
 
-    workers = list(spec.topology.nodes)
-    dc_index = {dc.name: i for i, dc in enumerate(spec.topology.datacenters)}
-    groups = [dc_index[spec.topology.datacenter_of(w)] for w in workers]
     labels = np.arange(dataset_spec(spec.dataset).num_classes)
     try:
-        partition(labels, len(workers), spec.partition, spec.seed, groups=groups)
+        partition(labels, len(spec.topology.nodes), spec.partition, spec.seed, groups=list(spec.topology.worker_groups))
     except ConfigError as err:
         raise _fail(src, "partition", err.problem, err.fix) from None
 

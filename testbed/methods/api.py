@@ -37,7 +37,7 @@ import simpy
 from testbed.core.errors import ConfigError
 from testbed.core.registry import Registry
 from testbed.sim.messages import Delivery, Message
-from testbed.topology.model import Topology
+from testbed.topology.model import Topology, join_node_id
 
 if TYPE_CHECKING:
     from testbed.methods.common.setup import NodeSetup
@@ -264,6 +264,16 @@ def server_datacenters(value: Any, topology: Topology) -> list[str]:
     if value is None:
         return [topology.datacenters[0].name]
     return [value] if isinstance(value, str) else list(value)
+
+
+def service_node(datacenter: str, name: str) -> str:
+    """The id of a service node a method places: ``name`` (``server``, ``ps0``, ``learner``) in ``datacenter``."""
+    return join_node_id(datacenter, name)
+
+
+def server_node(server_at: Any, topology: Topology, name: str = "server") -> str:
+    """The one service node ``name`` a method places at ``server_at`` (default: the first datacenter)."""
+    return service_node(server_datacenters(server_at, topology)[0], name)
 
 
 def workers_by_datacenter(session: Session) -> dict[str, list[str]]:

@@ -16,18 +16,13 @@ from typing import Any
 import ray
 
 from testbed.core.payload import payload_nbytes
-from testbed.exec.executor import construct, set_torch_threads
+from testbed.core.tree import map_leaves
+from testbed.exec.executor import construct, set_torch_threads, split_returns
 
 
 def _resolve_nested(value: Any) -> Any:
     """Ray resolves only top-level ObjectRef arguments; resolve the ones inside lists/dicts too."""
-    if isinstance(value, ray.ObjectRef):
-        return ray.get(value)
-    if isinstance(value, (list, tuple)):
-        return type(value)(_resolve_nested(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _resolve_nested(v) for k, v in value.items()}
-    return value
+    return map_leaves(value, ray.get, lambda v: isinstance(v, ray.ObjectRef))
 
 
 @ray.remote
@@ -64,9 +59,7 @@ class NodeHost:
 
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - start
-        values = [value] if num_returns == 1 else list(value)
-        if len(values) != num_returns:
-            raise ValueError(f"{method} returned {len(values)} values, expected {num_returns}")
+        values = split_returns(value, num_returns, method)
         return (*values, *(_safe_nbytes(v) for v in values), elapsed)
 
 

@@ -21,9 +21,10 @@ from typing import Any
 
 import ray
 
-from testbed.exec.executor import Executor, Handle
+from testbed.exec.executor import Executor, Handle, check_declared_nbytes, map_handles
 from testbed.exec.spec import ExecutorsSpec, parse_executors
 from testbed.runtime.actor import NodeHost
+from testbed.topology.model import split_node_id, worker_id, worker_index
 
 SIZE_CHECK_BATCH = 4096
 """Declared message sizes are checked against the actors' counts in batches of this many."""
@@ -60,11 +61,10 @@ class Placement:
         groups: dict[str, list[str]] = {}
         if self.kind == "per_datacenter":
             for node in nodes:
-                groups.setdefault(node.partition("/")[0], []).append(node)
+                groups.setdefault(split_node_id(node)[0], []).append(node)
         elif self.kind == "per_worker":
             for node in nodes:
-                dc, _, local = node.partition("/")
-                key = node if local.startswith("w") and local[1:].isdigit() else f"{dc}/w0"
+                key = node if worker_index(node) is not None else worker_id(split_node_id(node)[0], 0)
                 groups.setdefault(key, []).append(node)
         elif self.kind == "pool":
             size = max(1, self.pool_size)
@@ -106,8 +106,8 @@ class RayExecutor(Executor):
     def _actor(self, node_id: str) -> Any:
         actor = self._actor_of.get(node_id)
         if actor is None:  # a node not known up front: its datacenter's actor, else the first
-            dc = node_id.partition("/")[0]
-            same_dc = [a for n, a in self._actor_of.items() if n.partition("/")[0] == dc]
+            dc = split_node_id(node_id)[0]
+            same_dc = [a for n, a in self._actor_of.items() if split_node_id(n)[0] == dc]
             actor = same_dc[0] if same_dc else next(iter(self._actors.values()))
             self._actor_of[node_id] = actor
         return actor
@@ -141,9 +141,7 @@ class RayExecutor(Executor):
         done = [c for c in self._size_checks if ready is None or c[0].hex() in ready]
         self._size_checks = [c for c in self._size_checks if not (ready is None or c[0].hex() in ready)]
         for (_, declared, kind), actual in zip(done, ray.get([ref for ref, _, _ in done]), strict=True):
-            if actual != declared:
-                raise ValueError(f"a {kind!r} message was declared {declared} B but its payload is {actual} B: "
-                                 "the method's size formula is wrong")
+            check_declared_nbytes(declared, actual, kind)
 
     def elapsed_s(self, handle: Handle) -> float:
         assert isinstance(handle, RayHandle)
@@ -167,10 +165,4 @@ class RayExecutor(Executor):
 
 def _refs(value: Any) -> Any:
     """Replace handles by their ObjectRefs, so Ray moves the data actor to actor."""
-    if isinstance(value, RayHandle):
-        return value.ref
-    if isinstance(value, (list, tuple)):
-        return type(value)(_refs(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _refs(v) for k, v in value.items()}
-    return value
+    return map_handles(value, lambda handle: handle.ref if isinstance(handle, RayHandle) else handle)

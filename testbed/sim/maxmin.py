@@ -15,14 +15,13 @@ the characterisation (classes whose bottleneck ``S`` does not cross keep a valid
 so the result is the global max-min allocation -- up to ``_CHECK_TOL`` in rates.  Growing ``S``
 until it holds every active class is the worst case, which is then the plain global solve.
 
-:func:`max_min_rates` is the original vectorised solver, kept as a public one-shot entry point.
+The original one-shot vectorised solver is tests/network_reference.py's ``max_min_rates``, which
+tests/test_network_reference.py checks this class against.
 """
 
 from __future__ import annotations
 
 import math
-
-import numpy as np
 
 _TIE = 1e-12  # constraints within this share of the current level bind at that level (as before)
 _CHECK_TOL = 1e-10  # slack in "saturated" and "no class gets more"; above _TIE and float noise
@@ -285,40 +284,3 @@ class MaxMinRates:
             high = level * (1 + _CHECK_TOL)
             return {cls: level}, {cls: bottleneck}, {o for o in members[bottleneck] if o != cls and rate[o] > high}
         return {cls: level}, {cls: bottleneck}, set()
-
-
-def max_min_rates(capacity: np.ndarray, counts: np.ndarray, caps: np.ndarray,
-                  cls_of_entry: np.ndarray, link_of_entry: np.ndarray) -> np.ndarray:
-    """Per-flow max-min fair rate of each class (progressive filling, vectorised).
-
-    ``capacity[l]`` is link l's capacity; class c has ``counts[c]`` flows, each capped
-    at ``caps[c]``; the pairs (``cls_of_entry[e]``, ``link_of_entry[e]``) say which links
-    each class crosses.  Classes with no flows get rate 0.  Repeatedly: the tightest
-    constraint (a link's leftover per unfrozen flow, or a class's own cap) fixes the
-    rate of every class it binds; their use is taken off every link they cross.
-    """
-    n_links = len(capacity)
-    rates = np.zeros(len(counts))
-    unfrozen = counts > 0
-    remaining = capacity.astype(float).copy()
-    weight = counts[cls_of_entry] * unfrozen[cls_of_entry]
-    users = np.bincount(link_of_entry, weights=weight, minlength=n_links)
-    while unfrozen.any():
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(users > 0, np.maximum(remaining, 0.0) / users, np.inf)
-        level = min(share.min(initial=np.inf), caps[unfrozen].min())
-        if not np.isfinite(level):  # classes with no links and no cap: unconstrained
-            rates[unfrozen] = np.inf
-            break
-        tight = share <= level * (1 + _TIE)
-        freeze = np.zeros(len(counts), dtype=bool)
-        hit = tight[link_of_entry] & unfrozen[cls_of_entry]
-        freeze[cls_of_entry[hit]] = True
-        freeze |= unfrozen & (caps <= level * (1 + _TIE))
-        rates[freeze] = level
-        entries = freeze[cls_of_entry]
-        flows = counts[cls_of_entry[entries]]
-        remaining -= np.bincount(link_of_entry[entries], weights=flows * level, minlength=n_links)
-        users -= np.bincount(link_of_entry[entries], weights=flows, minlength=n_links)
-        unfrozen &= ~freeze
-    return rates

@@ -34,11 +34,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from testbed.sim.link_schedule import LinkSchedule
-from testbed.sim.maxmin import MaxMinRates, max_min_rates
+from testbed.sim.maxmin import MaxMinRates
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import LinkKey, Topology
 
-__all__ = ["Completion", "FlowNetwork", "max_min_rates", "simulate_flows"]
+__all__ = ["Completion", "FlowNetwork", "simulate_flows"]
 
 _REL_TOL = 1e-9  # a flow whose remaining bytes are below this share of its threshold is done
 

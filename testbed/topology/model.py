@@ -41,6 +41,30 @@ LinkKey = tuple[str, str]
 _WORKER_ID = re.compile(r"^w(\d+)$")
 
 
+# -- node ids: written and read here only ------------------------------------------------------------
+def join_node_id(datacenter: str, local: str) -> str:
+    """The id of node ``local`` in ``datacenter``: ``('us-east', 'w3')`` -> ``'us-east/w3'``; a service
+    node a method places (``'server'``, ``'ps0'``) is named the same way."""
+    return f"{datacenter}/{local}"
+
+
+def worker_id(datacenter: str, index: int) -> str:
+    """Worker ``index`` of ``datacenter``: ``'us-east/w3'``."""
+    return join_node_id(datacenter, f"w{index}")
+
+
+def split_node_id(node: str) -> tuple[str, str]:
+    """``'us-east/w3'`` -> ``('us-east', 'w3')`` (no check that either exists: :meth:`Topology.datacenter_of`)."""
+    datacenter, _, local = node.partition("/")
+    return datacenter, local
+
+
+def worker_index(node: str) -> int | None:
+    """``'us-east/w3'`` -> 3; None for a service node (``'us-east/server'``)."""
+    match = _WORKER_ID.match(split_node_id(node)[1])
+    return int(match.group(1)) if match else None
+
+
 @dataclass(frozen=True)
 class LanParams:
     """A datacenter's LAN: every node's NIC to the DC switch."""
@@ -184,6 +208,11 @@ class Topology:
         return tuple(w.node_id for dc in self.datacenters for w in dc.workers)
 
     @property
+    def worker_groups(self) -> tuple[int, ...]:
+        """Each worker's datacenter index, in :attr:`nodes` order (what ``by_datacenter`` partitions by)."""
+        return tuple(i for i, dc in enumerate(self.datacenters) for _ in dc.workers)
+
+    @property
     def workers(self) -> tuple[Worker, ...]:
         """Every worker, datacenter by datacenter."""
         return tuple(w for dc in self.datacenters for w in dc.workers)
@@ -202,11 +231,11 @@ class Topology:
 
     def datacenter_of(self, node_id: str) -> str:
         """``'us-east/w3'`` -> ``'us-east'``; checks that the datacenter (and worker) exist."""
-        dc_name, _, local = node_id.partition("/")
+        dc_name, local = split_node_id(node_id)
         if not local or dc_name not in self._dc_by_name:
             raise KeyError(f"unknown node {node_id!r}: ids are '<datacenter>/<name>'")
-        match = _WORKER_ID.match(local)
-        if match and int(match.group(1)) >= len(self._dc_by_name[dc_name].workers):
+        index = worker_index(node_id)
+        if index is not None and index >= len(self._dc_by_name[dc_name].workers):
             raise KeyError(f"unknown worker {node_id!r}: {dc_name} has "
                            f"{len(self._dc_by_name[dc_name].workers)} workers")
         return dc_name
@@ -214,14 +243,14 @@ class Topology:
     def speed_of(self, node_id: str) -> float:
         """Relative compute speed of a node (workers: their own; service nodes: the DC's)."""
         dc = self._dc_by_name[self.datacenter_of(node_id)]
-        match = _WORKER_ID.match(node_id.partition("/")[2])
-        return dc.workers[int(match.group(1))].speed if match else dc.speed
+        index = worker_index(node_id)
+        return dc.speed if index is None else dc.workers[index].speed
 
     def dynamics_of(self, node_id: str) -> NodeDynamics:
         """A node's availability, speed profile and slowdown (workers: their own; service nodes: the DC's)."""
         dc = self._dc_by_name[self.datacenter_of(node_id)]
-        match = _WORKER_ID.match(node_id.partition("/")[2])
-        return dc.workers[int(match.group(1))].dynamics if match else dc.dynamics
+        index = worker_index(node_id)
+        return dc.dynamics if index is None else dc.workers[index].dynamics
 
     @property
     def static(self) -> bool:

@@ -36,7 +36,7 @@ from testbed.core.fields import checked_quantity
 from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
 from testbed.topology.dynamics_schema import parse_dynamics
-from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker
+from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker, worker_id
 
 TOP_KEYS = {"name", "lan", "datacenters", "links", "description"}
 LAN_KEYS = {"bandwidth", "latency", "jitter", "egress_usd_per_gb"}
@@ -189,7 +189,7 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     for i, w in enumerate(raw_workers):
         w = r.keys(w if w is not None else {}, WORKER_KEYS, f"{where}.workers[{i}]")
         workers.append(Worker(
-            node_id=f"{name}/w{i}", datacenter=name, index=i,
+            node_id=worker_id(name, i), datacenter=name, index=i,
             speed=r.number(w.get("speed", dc_speed), f"{where}.workers[{i}].speed", lo=0, lo_open=True, hi=1e6),
             gpus=r.number(w.get("gpus", gpus), f"{where}.workers[{i}].gpus", hi=64),
             dynamics=parse_dynamics(r, w, f"{where}.workers[{i}]", w.get("availability")).merged_over(dc_dynamics),

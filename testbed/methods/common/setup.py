@@ -9,6 +9,7 @@ what parameter-server and federated training assume.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from testbed.data.partition import partition
 from testbed.gan import GanState, make_gan_state
 from testbed.methods.common.training import Training
 from testbed.models import ModelConfig, model_config
+from testbed.topology.model import Topology
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,18 @@ class NodeSetup:
     dataset_n: int | None = None
     data_dir: str | None = None
     max_iterations: int | None = None
+
+    @classmethod
+    def for_topology(cls, topology: Topology, *, dataset: str, partition: str, model: str,
+                     model_overrides: Mapping[str, object], training: Training, seed: int,
+                     dataset_n: int | None = None, data_dir: str | None = None,
+                     max_iterations: int | None = None) -> NodeSetup:
+        """The setup of a run on ``topology``: one shard per worker, in topology order, each grouped by the
+        index of its datacenter (what ``by_datacenter`` partitions by)."""
+        return cls(dataset=dataset, partition=partition, num_workers=len(topology.nodes),
+                   groups=topology.worker_groups, model=model,
+                   model_overrides=tuple(sorted(model_overrides.items())), training=training, seed=seed,
+                   dataset_n=dataset_n, data_dir=data_dir, max_iterations=max_iterations)
 
     def lr_scale(self, step: int) -> float:
         """Learning-rate factor after ``step`` updates: linear decay to ``lr_final_fraction`` at

@@ -37,7 +37,7 @@ from typing import Any
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_quantity
 from testbed.core.units import parse_seconds
-from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
+from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
@@ -108,7 +108,7 @@ class FedAvg(Algorithm):
 
     def setup(self) -> None:
         s = self.session
-        self.server = f"{server_datacenters(self.params.server_at, s.topology)[0]}/server"
+        self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
         for i, worker in enumerate(s.workers):
             s.host(worker, FedAvgClient, s.setup, i)

@@ -60,7 +60,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.core.errors import ConfigError
-from testbed.methods.api import Algorithm, register, workers_by_datacenter
+from testbed.methods.api import Algorithm, register, service_node, workers_by_datacenter
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.gaia.protocol import ENTRY_NBYTES, DcState, GaiaPlan, serve
 from testbed.methods.gaia.state import GaiaServer
@@ -119,7 +119,7 @@ class Gaia(Algorithm):
         total = sizes.g_params + sizes.d_params
         self.members = workers_by_datacenter(s)
         self.datacenters = list(self.members)
-        self.servers = {dc: f"{dc}/ps" for dc in self.datacenters}
+        self.servers = {dc: service_node(dc, "ps") for dc in self.datacenters}
         self.shards = {dc: Shard(node, 0, total, sizes.g_params) for dc, node in self.servers.items()}
         p = self.params
         self.plan = GaiaPlan(p.consistency, p.tau, p.max_clock_gap, p.selective_barrier, self.shards,

@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from testbed.core.errors import ConfigError
-from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
+from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
 from testbed.methods.mdgan.protocol import MdganPlan, SwapSchedule, serve, work
 from testbed.methods.mdgan.state import MdganServer, MdganWorker
 from testbed.topology.model import Topology
@@ -115,7 +115,7 @@ class MdGan(Algorithm):
 
     def setup(self) -> None:
         s, p = self.session, self.params
-        self.server = f"{server_datacenters(p.server_at, s.topology)[0]}/server"
+        self.server = server_node(p.server_at, s.topology)
         self.batch_size = p.batch_size or s.setup.training.batch_size
         n = len(s.workers)
         self.k = p.k or default_k(n)

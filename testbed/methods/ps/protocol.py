@@ -17,7 +17,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from testbed.methods.api import EMPTY, Context, Event, Session
+from testbed.methods.api import EMPTY, Context, Event, Session, service_node
 from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
 from testbed.methods.ps.state import shard_ranges
 
@@ -54,7 +54,7 @@ def plan_shards(session: Session, datacenters: list[str], count: int, prefix: st
     """Shard nodes and key ranges for ``count`` shards over ``datacenters`` (round-robin)."""
     sizes = wire_sizes(session.setup)
     n_g = sizes.g_params
-    return [Shard(f"{datacenters[i % len(datacenters)]}/{prefix}{i}", lo, hi, n_g)
+    return [Shard(service_node(datacenters[i % len(datacenters)], f"{prefix}{i}"), lo, hi, n_g)
             for i, (lo, hi) in enumerate(shard_ranges(n_g + sizes.d_params, count))]
 
 

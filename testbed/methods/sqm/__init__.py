@@ -43,7 +43,7 @@ from testbed.methods.api import (
     check_batch_size,
     check_one_datacenter,
     register,
-    server_datacenters,
+    server_node,
     workers_by_datacenter,
 )
 from testbed.methods.sqm.protocol import SqmPlan, head, learn, member
@@ -77,7 +77,7 @@ class StatisticalQuery(Algorithm):
 
     def setup(self) -> None:
         s = self.session
-        self.learner = f"{server_datacenters(self.params.server_at, s.topology)[0]}/learner"
+        self.learner = server_node(self.params.server_at, s.topology, "learner")
         b = self.params.batch_size or s.setup.training.batch_size
         self.members = workers_by_datacenter(s)
         for i, worker in enumerate(s.workers):
