@@ -27,6 +27,9 @@ from testbed.sim.engine import Engine
 from testbed.topology.model import Topology
 from testbed.topology.schema import load_topology
 
+TASK_S = 0.002
+"""Virtual seconds of one task of any declared kind, unless a test says otherwise."""
+
 
 class SizeBlindExecutor(InProcessExecutor):
     """In-process, but like Ray it does not know a computed payload's size without waiting."""
@@ -61,10 +64,14 @@ class FakeSession(ExecutorSession):
 
     def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None,
               compression: CompressionSpec | None = None) -> Engine:
-        """Set the method up, run it to the budget in virtual time; returns the engine (traffic, stats)."""
+        """Set the method up, run it to the budget in virtual time; returns the engine (traffic, stats).
+
+        Every kind the method declares (``task_kinds``) costs :data:`TASK_S` unless ``costs_s`` says
+        otherwise; there is no default cost, so a kind charged but not declared fails here, as in a run."""
         method.setup()
-        self.engine = Engine(self.topology, self.executor, CostTable(dict(costs_s or {}), "fixed", 0.002),
-                             seed=self.setup.seed, compression=compression)
+        costs = {kind: TASK_S for kind in method.task_kinds} | dict(costs_s or {})
+        self.engine = Engine(self.topology, self.executor, CostTable(costs, "fixed", None), seed=self.setup.seed,
+                             compression=compression, task_kinds=method.task_kinds)
         self.watch_crashes(method.node_crashed)
         method.start()
         self.engine.run()

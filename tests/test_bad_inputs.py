@@ -242,6 +242,8 @@ EXPERIMENT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("compute-default-bare", {"compute.default": 0.002}, "compute.default"),
     ("compute-repeats-zero", {"compute.repeats": 0}, "compute.repeats"),
     ("compute-fixed-no-costs", {"compute": {"model": "fixed"}}, "compute.costs"),
+    ("compute-fixed-kind-unpriced", {"compute": {"model": "fixed", "costs": {"train_step": "1ms"}}},
+     "no cost for grad_step, server_update"),
     ("executors-pool-zero", {"executors": {"pool": 0}}, "executors.pool"),
     ("executors-placement", {"executors": {"placement": "per_rack"}}, "executors.placement"),
     ("executors-batch-word", {"executors": {"batch": "yes"}}, "executors.batch"),

@@ -36,6 +36,7 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_bool, checked_number, checked_quantity
 from testbed.core.units import exact_quantity, parse_nbytes, parse_seconds
 from testbed.exec.spec import ExecutorsSpec, check_batch, parse_executors
+from testbed.methods.api import Algorithm
 from testbed.methods.common.training import Training
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.topology.model import Topology
@@ -143,6 +144,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     params = parse_params(cls, algo_raw, src, topology)
     training = _update_order(_training(data.get("training", {}), src), cls, src)
     compute = _compute(data.get("compute", {"model": "calibrated"}), src)
+    _check_costs(compute, cls, src)
     backend = data.get("backend", "inprocess")
     if backend not in BACKENDS:
         raise _fail(src, "backend", f"unknown backend {backend!r}", f"use one of {list(BACKENDS)}")
@@ -309,6 +311,16 @@ def _compute(value: Any, src: str) -> ComputeSpec:
     default_s = _quantity(default, src, "compute.default", parse_seconds, "s")
     repeats = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
     return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats)
+
+
+def _check_costs(compute: ComputeSpec, cls: type[Algorithm], src: str) -> None:
+    """A fixed cost table without a default must price every task kind the method charges (not mid-run)."""
+    if compute.model != "fixed" or compute.default_s is not None:
+        return
+    missing = [kind for kind in cls.task_kinds if kind not in dict(compute.costs_s)]
+    if missing:
+        raise _fail(src, "compute.costs", f"no cost for {', '.join(missing)} ({cls.name} charges "
+                    f"{', '.join(cls.task_kinds)})", f"add {missing[0]}: 1ms (and the others), or set compute.default")
 
 
 def _check_partition(spec: ExperimentSpec, src: str) -> None:

@@ -158,6 +158,12 @@ class Algorithm(ABC):
     value_dependent: ClassVar[str] = ""
     """Why the method's bytes depend on the trained values ('' where they do not): the dry-run estimate is
     then an upper bound, marked ``~``."""
+    example_params: ClassVar[dict[str, Any]] = {}
+    """A small ``algorithm:`` block (without ``name``) that exercises the method's messages: the conformance
+    test (tests/test_conformance.py) runs every registered method from it, on datacenters ``a``, ``b``, ``c``
+    with 2, 1 and 2 workers (ring8, a 16-unit MLP, batch 16, a few iterations)."""
+    conformance_skips: ClassVar[dict[str, str]] = {}
+    """Conformance checks this method cannot pass, check name -> why (the checks: tests/test_conformance.py)."""
 
     def __init__(self, session: Session, params: Any) -> None:
         self.session = session
@@ -193,6 +199,14 @@ class Algorithm(ABC):
         """Node ``node`` crashed at ``t_s`` (its process has stopped, its state is lost): return the run's
         stop reason, or None where the method goes on without it.  Default: stop, naming the node."""
         return f"crashed: {node} at {t_s:g}s ({self.name}: {self.crash_note})"
+
+    def expected_payload_nbytes(self) -> dict[str, int] | None:
+        """Payload bytes per message kind that the documented formula gives for the iterations completed so
+        far (``session.iteration``), for a run without churn -- read after the run, from this method's own
+        plan and the shapes (testbed.methods.common.sizes); kinds with no bytes may be left out.  None where
+        the formula does not fix them in advance (value-dependent, asynchronous): then ``value_dependent``
+        or ``conformance_skips["bytes"]`` says why.  The conformance test compares it with the accountant."""
+        return None
 
     def periodic_kinds(self) -> dict[str, int]:
         """Message kinds sent every P iterations rather than every one, with their P (read after

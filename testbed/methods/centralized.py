@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from testbed.methods.api import Algorithm, Context, Event, check_one_datacenter, register, server_datacenters
+from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.ps.protocol import ShardProgress, plan_shards, ps_shard, ps_worker, shard_generator
 from testbed.methods.ps.state import ParamShard, PsWorker
 from testbed.topology.model import Topology
@@ -63,6 +64,7 @@ class Centralized(Algorithm):
     crash_note = ("training waits for every central worker's gradients and for all the shipped data")
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    example_params: ClassVar[dict[str, Any]] = {"server_at": "b"}
 
     @classmethod
     def validate(cls, params: CentralizedParams, topology: Topology, src: str) -> None:
@@ -102,6 +104,14 @@ class Centralized(Algorithm):
         if payloads:
             ctx.call("add_data", *payloads)
         yield from ps_worker(ctx, self.session, self.shards)
+
+    def expected_payload_nbytes(self) -> dict[str, int]:
+        """Every remote partition once; then per step per central worker 4(|G|+|D|) each way (one shard)."""
+        sizes = wire_sizes(self.session.setup)
+        steps = self.session.iteration * len(self.central)
+        return {"raw_data": sum(self.raw_nbytes.values()), "params_g": steps * sizes.g_nbytes,
+                "params_d": steps * sizes.d_nbytes, "grads_g": steps * sizes.g_nbytes,
+                "grads_d": steps * sizes.d_nbytes}
 
     def generators(self) -> dict[str, Any]:
         return {"centralized": shard_generator(self.session, self.shards, self.central[0])}

@@ -15,7 +15,7 @@ crashed the run stops with that reason.
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.methods.api import Algorithm, Context, Event, register
 from testbed.methods.common.worker import GanWorker
@@ -27,6 +27,7 @@ class Local(Algorithm):
 
     task_kinds = ("train_step",)
     update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {}
 
     def setup(self) -> None:
         s = self.session
@@ -61,6 +62,10 @@ class Local(Algorithm):
             return f"crashed: every site (the last, {node}, at {t_s:g}s)"
         self._catch_up()
         return None
+
+    def expected_payload_nbytes(self) -> dict[str, int]:
+        """Nothing crosses the network."""
+        return {}
 
     def _sites(self) -> list[str]:
         return self.live or self.session.workers

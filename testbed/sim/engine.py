@@ -66,8 +66,10 @@ class Engine:
 
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
                  tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES,
-                 compression: CompressionSpec | None = None) -> None:
+                 compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None) -> None:
         self.topology = topology
+        self.task_kinds = None if task_kinds is None else frozenset(task_kinds)
+        """The kinds the running method declares (Algorithm.task_kinds); None: not checked."""
         self.executor = executor
         self.compute_model = compute
         self.header_nbytes = header_nbytes
@@ -138,6 +140,10 @@ class Engine:
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float:
         """Virtual seconds for ``units`` tasks of ``kind`` on ``node_id`` starting now: cost / speed, or
         (speed profile, slowdown, down time) integrated over the node's clock (testbed.sim.node_clock)."""
+        if self.task_kinds is not None and kind not in self.task_kinds:
+            raise KeyError(f"{node_id} charged task kind {kind!r}, which its method does not declare: add it to the "
+                           f"Algorithm's task_kinds {tuple(sorted(self.task_kinds))}, with a calibration task on the "
+                           "state that runs it (testbed.methods.common.timing)")
         measured = None
         if self.compute_model.needs_measurement:
             first = handle[0] if isinstance(handle, list) else handle

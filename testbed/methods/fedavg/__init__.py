@@ -32,12 +32,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_quantity
 from testbed.core.units import parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
+from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
@@ -89,6 +90,7 @@ class FedAvg(Algorithm):
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d")
     update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {"client_fraction": 0.6, "local_epochs": 1}
 
     @classmethod
     def validate(cls, params: FedAvgParams, topology: Topology, src: str) -> None:
@@ -130,6 +132,15 @@ class FedAvg(Algorithm):
         if node == self.server:
             return f"crashed: {node} at {t_s:g}s (the fedavg server holds the global model)"
         return None
+
+    def expected_payload_nbytes(self) -> dict[str, int] | None:
+        """Per round m clients, each 4(|G|+|G_bn|) (``params_g``) and 4|D| (``params_d``) down and up.  With a
+        deadline or over-selection the number of replies sent depends on timing: not fixed in advance."""
+        if self.plan.round_deadline_s != math.inf or self.plan.over_select:
+            return None
+        sizes = wire_sizes(self.session.setup)
+        messages = 2 * self.session.iteration * min(self.clients_per_round(), len(self.session.workers))
+        return {"params_g": messages * sizes.g_snapshot_nbytes, "params_d": messages * sizes.d_nbytes}
 
     def clients_per_round(self) -> int:
         return max(math.floor(self.params.client_fraction * len(self.session.workers)), 1)

@@ -57,7 +57,7 @@ every member).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.methods.api import Algorithm, register, service_node, workers_by_datacenter
@@ -98,6 +98,7 @@ class Gaia(Algorithm):
                        "extrapolated from early iterations, an upper bound -- and so is virtual time where the "
                        "WAN is the bottleneck")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    example_params: ClassVar[dict[str, Any]] = {"threshold": 0.05, "decay": False}
 
     @classmethod
     def validate(cls, params: GaiaParams, topology: Topology, src: str) -> None:

@@ -51,12 +51,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from testbed.core.errors import ConfigError
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
+from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.mdgan.protocol import MdganPlan, SwapSchedule, serve, work
 from testbed.methods.mdgan.state import MdganServer, MdganWorker
 from testbed.topology.model import Topology
@@ -98,6 +99,7 @@ class MdGan(Algorithm):
     task_kinds = ("mdgan_generate", "mdgan_d_step", "mdgan_feedback", "mdgan_backprop")
     compressible_kinds = ("samples", "feedback", "swap_d")
     update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {"swap_every_epochs": 0.4, "server_at": "a"}
 
     @classmethod
     def validate(cls, params: MdganParams, topology: Topology, src: str) -> None:
@@ -139,6 +141,15 @@ class MdGan(Algorithm):
     def periodic_kinds(self) -> dict[str, int]:
         """Discriminator swaps every P iterations (none without swaps or with one worker)."""
         return {"swap_d": self.period} if self.period else {}
+
+    def expected_payload_nbytes(self) -> dict[str, int]:
+        """Per iteration per worker 2 b d 4 (``samples``) + b d 4 (``feedback``); every P iterations each
+        worker sends its D, 4|D| (``swap_d``)."""
+        sizes = wire_sizes(self.session.setup)
+        t, n = self.session.iteration, len(self.session.workers)
+        batch = sizes.samples_nbytes(self.batch_size)
+        swaps = t // self.period if self.period else 0
+        return {"samples": 2 * n * t * batch, "feedback": n * t * batch, "swap_d": n * swaps * sizes.d_nbytes}
 
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """Without swaps a crashed worker is skipped (the server drops its feedback); else stop."""

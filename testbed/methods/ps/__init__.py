@@ -41,10 +41,11 @@ every worker crashed, stops the run with ``stop_reason`` naming it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.methods.api import Algorithm, check_datacenter, register, server_datacenters
+from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.ps.protocol import ShardProgress, plan_shards, ps_shard, ps_worker, shard_generator
 from testbed.methods.ps.state import ParamShard, PsWorker
 from testbed.topology.model import Topology
@@ -71,6 +72,7 @@ class ParameterServer(Algorithm):
     crash_note = "each shard holds its part of G and D"
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    example_params: ClassVar[dict[str, Any]] = {"servers": 2, "server_at": ["a", "c"]}
 
     @classmethod
     def validate(cls, params: PsParams, topology: Topology, src: str) -> None:
@@ -109,6 +111,17 @@ class ParameterServer(Algorithm):
         if all(s.crash_time_s(w) <= t_s for w in s.workers):
             return f"crashed: every worker (the last, {node}, at {t_s:g}s)"
         return None
+
+    def expected_payload_nbytes(self) -> dict[str, int] | None:
+        """BSP: per step per worker, pull 4(|G|+|D|) and push 4(|G|+|D|) over all shards together.  Under
+        bounded delay and eventual consistency an iteration is one applied push, and pushes still in flight
+        when the run stops are sent too: not fixed by the iteration count."""
+        if self.params.consistency != "sequential":
+            return None
+        sizes = wire_sizes(self.session.setup)
+        pushes = self.session.iteration * len(self.session.workers)
+        return {"params_g": pushes * sizes.g_nbytes, "params_d": pushes * sizes.d_nbytes,
+                "grads_g": pushes * sizes.g_nbytes, "grads_d": pushes * sizes.d_nbytes}
 
     def generators(self) -> dict[str, Any]:
         return {"ps": shard_generator(self.session, self.shards, self.session.workers[0])}

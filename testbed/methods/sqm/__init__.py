@@ -36,7 +36,7 @@ run with ``stop_reason`` naming it (each query's answer sums over every datacent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.methods.api import (
     Algorithm,
@@ -46,6 +46,7 @@ from testbed.methods.api import (
     server_node,
     workers_by_datacenter,
 )
+from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.sqm.protocol import SqmPlan, head, learn, member
 from testbed.methods.sqm.state import SqLearner, SqWorker
 from testbed.topology.model import Topology
@@ -69,6 +70,7 @@ class StatisticalQuery(Algorithm):
     task_kinds = ("sq_query", "sq_fake", "sq_step")
     compressible_kinds = ("params_d", "sq_answer")
     update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {"server_at": "c"}
 
     @classmethod
     def validate(cls, params: SqmParams, topology: Topology, src: str) -> None:
@@ -96,6 +98,12 @@ class StatisticalQuery(Algorithm):
             s.spawn(first, lambda ctx, others=others: head(ctx, s, plan, others))
             for worker in others:
                 s.spawn(worker, lambda ctx, first=first: member(ctx, s, first))
+
+    def expected_payload_nbytes(self) -> dict[str, int]:
+        """Per step every worker gets D (from the learner, or its head over the LAN) and answers: 4|D| each."""
+        messages = self.session.iteration * len(self.session.workers)
+        d_nbytes = wire_sizes(self.session.setup).d_nbytes
+        return {"params_d": messages * d_nbytes, "sq_answer": messages * d_nbytes}
 
     def generators(self) -> dict[str, Any]:
         return {"sqm": self.snapshot_of(self.learner)}
