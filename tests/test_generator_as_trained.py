@@ -1,13 +1,13 @@
 """The FID a run reports is the FID of the generator it trained -- checked by a second path.
 
-For every place a generator lives (ps shards, the centralized trainer's shard, the FedAvg
-server, each Gaia datacenter, the MD-GAN server, the SQ learner, each local site), a tiny
-BatchNorm-generator run on digits reports its final FID; the test rebuilds the same generator
-straight from the node states (parameters from where they live, BatchNorm statistics from the
-module that ran G forward), samples it in eval mode with the same latents and n, and scores it
-independently.  The two must agree exactly.  A sensitivity check shows the statistics matter:
-the same parameters with reset BatchNorm statistics score a different FID.  Then ``generator.pt``
-and ``python -m testbed sample`` reproduce the run's final FID.
+:func:`where_generators_live` is that second path for every shipped method (ps shards, the centralized
+trainer's shard, the FedAvg server, each Gaia datacenter, the MD-GAN server, the SQ learner, each local
+site): it rebuilds the generator straight from the node states (parameters from where they live,
+BatchNorm statistics from the module that ran G forward), without the method's ``generators()``.
+tests/test_conformance.py runs the check for every registered method on a tiny BatchNorm-generator run
+(digits, DCGAN): the reported final FID must equal the FID of that rebuilt generator sampled in eval mode
+with the same latents and n, and the statistics must matter.  Here: ``generator.pt`` and
+``python -m testbed sample`` reproduce the run's final FID, and FedAvg's BatchNorm statistics travel.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def flat_g(run: Run, shard_nodes: list[str]) -> dict:
     return unflatten(np.concatenate(segments), template)
 
 
-def where_generators_live(run: Run) -> dict[str, tuple[dict, torch.nn.Module]]:
-    """label -> (G parameters, the module whose BatchNorm statistics go with them), read from node states."""
+def where_generators_live(run: Run) -> dict[str, tuple[dict, torch.nn.Module]] | None:
+    """label -> (G parameters, the module whose BatchNorm statistics go with them), read from node states;
+    None for a method this second path does not know (the conformance test then reads its snapshots)."""
     ex, name = run.executor, run.spec.algorithm
     first = ex.state(run.workers[0]).state.G
     if name == "ps":
@@ -100,32 +101,7 @@ def where_generators_live(run: Run) -> dict[str, tuple[dict, torch.nn.Module]]:
         return {"sqm": (get_params(learner_g), learner_g)}
     if name == "local":
         return {w: (get_params(ex.state(w).state.G), ex.state(w).state.G) for w in run.workers}
-    raise AssertionError(name)
-
-
-METHODS = ["local", {"name": "centralized", "server_at": "a"}, {"name": "ps", "servers": 2, "server_at": ["a", "b"]},
-           {"name": "fedavg", "client_fraction": 1.0}, {"name": "gaia", "threshold": 0.05, "decay": False},
-           {"name": "mdgan", "server_at": "a"}, {"name": "sqm", "server_at": "a"}]
-
-
-@pytest.mark.parametrize("algorithm", METHODS, ids=lambda a: a if isinstance(a, str) else a["name"])
-def test_reported_fid_is_the_fid_of_the_trained_generator(bn_experiment, algorithm) -> None:
-    run = run_in_process(bn_experiment(algorithm))
-    live = where_generators_live(run)
-    direct = {label: direct_fid(run, params, module) for label, (params, module) in live.items()}
-    assert set(run.final_by_generator) == set(direct)
-    for label, fid in direct.items():
-        assert run.final_by_generator[label]["fid"] == pytest.approx(fid, rel=1e-9), label
-    assert run.metrics[-1]["fid"] == pytest.approx(np.mean(list(direct.values())), rel=1e-9)
-    if len(direct) > 1:
-        assert run.metrics[-1]["fid_std"] == pytest.approx(np.std(list(direct.values()), ddof=1), rel=1e-6)
-    # Sensitivity: the BatchNorm statistics matter (trained ones moved away from mean 0 / var 1).
-    label, (params, module) = next(iter(live.items()))
-    reset = copy.deepcopy(module)
-    for m in reset.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.reset_running_stats()
-    assert direct_fid(run, params, reset) != pytest.approx(direct[label], rel=1e-3)
+    return None
 
 
 def test_saved_generator_and_sample_command_reproduce_the_final_fid(bn_experiment, tmp_path: Path) -> None:

@@ -5,8 +5,12 @@ How: the cell runs in this process (in-process executor, its own compute model, 
 iterations -- fewer if the probe's wall-clock budget runs out -- recording bytes,
 WAN bytes, dollars, virtual and wall seconds after every iteration.  The slope over
 the probe's second half is the steady per-iteration cost; the run's total is the
-probe's last point plus that slope for the remaining iterations.  A second half,
-not two single iterations, because several methods warm up or act periodically:
+probe's end plus that slope for the remaining iterations.  Its *end*, not its last
+iteration: messages sent once the last iteration is complete (a worker's D swap, a push in
+flight) are part of a full run's end too, and a method that knows the budget sends less in
+the last iteration (a parameter server answers no pull for a step beyond it), so that
+iteration is left out of the slope.  A second half, not two single iterations, because
+several methods warm up or act periodically:
 
 * Gaia's first clock ticks run ahead of its mirrors (virtual time per tick grows
   for a few ticks, then is steady);
@@ -26,12 +30,14 @@ will do.  What stays an estimate, and is marked so (``bound``):
   **Gaia** sends only updates above the significance threshold, fewer as training settles, so
   bytes extrapolated from early iterations are an *upper bound* (measured: WAN bytes +12 % to
   +300 %), as is virtual time on a slow WAN (+63 % at 10 Mbps);
+* bytes or virtual time per iteration that are not the same every iteration of the probe's
+  second half (FedAvg choosing a different client set each round, MD-GAN's swaps shifting
+  the timing): extrapolated from their mean, and the note says by how much they vary;
 * **wall time** is this machine, now, in process: a Ray run adds actor start-up and
   per-call overhead, and other load on the machine changes it (a rough figure).
 
-Bytes and virtual time are otherwise exact for methods whose traffic is the same
-every iteration (ps, fedavg, sqm, centralized, local) and within a few per cent for
-MD-GAN.
+Otherwise bytes and virtual time are exact: tests/test_conformance.py checks, for every registered
+method, that the estimate of a 24-iteration run equals the run or is marked.
 """
 
 from __future__ import annotations
@@ -96,7 +102,8 @@ def _probe(spec: ExperimentSpec) -> tuple[_ProbeRun, float]:
 
 
 def _split_periodic(run: _ProbeRun) -> tuple[list[dict[str, float]], Any, str]:
-    """Points without the periodic kinds; (events seen, cost per event, period) or None; a bound note."""
+    """Points without the periodic kinds; (events seen, cost per event, period, their totals) or None; a
+    bound note."""
     periodic = run.algorithm.periodic_kinds()
     frame = run.engine.accountant.frame() if run.engine is not None and len(run.engine.accountant) else None
     if frame is None or not periodic:
@@ -110,13 +117,47 @@ def _split_periodic(run: _ProbeRun) -> tuple[list[dict[str, float]], Any, str]:
     points = []
     for point in run.points:
         before = sent[sent["t_send_s"] <= point["virtual_s"]]
-        points.append({**point, "bytes": point["bytes"] - float(before["nbytes"].sum()),
-                       "wan_bytes": point["wan_bytes"] - float(before.loc[before["scope"] == "wan", "nbytes"].sum()),
-                       "egress_usd": point["egress_usd"] - float(before["egress_usd"].sum())})
+        points.append({**point, **{key: point[key] - value for key, value in _sums(before).items()}})
     events = max(1, round(len(sent) / max(1, len(run.workers))))
-    total = {"bytes": float(sent["nbytes"].sum()), "wan_bytes": float(sent.loc[sent["scope"] == "wan", "nbytes"].sum()),
-             "egress_usd": float(sent["egress_usd"].sum())}
-    return points, (events, {key: value / events for key, value in total.items()}, period), ""
+    total = _sums(sent)
+    return points, (events, {key: value / events for key, value in total.items()}, period, total), ""
+
+
+def _sums(frame: Any) -> dict[str, float]:
+    """Bytes, WAN bytes and dollars of the messages in ``frame``."""
+    wan = frame.loc[frame["scope"] == "wan", "nbytes"]
+    return {"bytes": float(frame["nbytes"].sum()), "wan_bytes": float(wan.sum()),
+            "egress_usd": float(frame["egress_usd"].sum())}
+
+
+def _drained(run: _ProbeRun) -> dict[str, float]:
+    """The probe's totals once its engine ran out: messages sent after its last iteration (a worker's
+    swap, an in-flight push) included, as they are in a full run's -- virtual and wall time at its last."""
+    acc = run.engine.accountant
+    last = run.points[-1]
+    return {"bytes": float(acc.total_nbytes), "wan_bytes": float(acc.wan_nbytes), "egress_usd": float(acc.egress_usd),
+            "virtual_s": last["virtual_s"], "wall_s": last["wall_s"]}
+
+
+def _slope(points: list[dict[str, float]]) -> tuple[dict[str, float], str]:
+    """The steady cost per iteration -- over the second half of the probe, without its last iteration
+    (whose messages a budget-aware method trims) -- and a note when it is not the same every iteration."""
+    zero = dict.fromkeys(KEYS, 0.0)
+    steady = points[:-1] if len(points) > 2 else points
+    series = [zero, *steady] if len(steady) == 1 else steady
+    if len(series) < 2:
+        return zero, ""
+    i0 = max(0, len(series) // 2 - 1)
+    span = len(series) - 1 - i0
+    per = {key: max(0.0, (series[-1][key] - series[i0][key]) / span) for key in KEYS}
+    if len(points) > 2:  # wall time has no warm-up to skip, only noise: use every probe iteration
+        per["wall_s"] = max(0.0, (points[-1]["wall_s"] - points[0]["wall_s"]) / (len(points) - 1))
+    uneven = []
+    for key, what, unit in (("bytes", "bytes", "B"), ("virtual_s", "virtual time", "s")):
+        steps = [series[i + 1][key] - series[i][key] for i in range(i0, len(series) - 1)]
+        if max(steps) - min(steps) > 1e-9 * max(abs(per[key]), 1e-12):
+            uneven.append(f"{what} per iteration varies within the probe ({min(steps):.6g}-{max(steps):.6g} {unit})")
+    return per, ("; ".join(uneven) + ": extrapolated from its mean") if uneven else ""
 
 
 def estimate_cell(cell: Cell) -> dict[str, Any]:
@@ -125,17 +166,11 @@ def estimate_cell(cell: Cell) -> dict[str, Any]:
     run, probe_wall = _probe(spec)
     points, periodic, bound = _split_periodic(run)
     k = len(points)
-    if k == 0:
-        per = dict.fromkeys(KEYS, 0.0)
-        last = dict.fromkeys(KEYS, 0.0)
-    else:
-        last = points[-1]
-        i0 = max(0, k // 2 - 1)
-        first = points[i0] if k > 1 else dict.fromkeys(KEYS, 0.0)
-        span = (k - 1 - i0) if k > 1 else 1
-        per = {key: max(0.0, (last[key] - first[key]) / span) for key in KEYS}
-        if k > 2:  # wall time has no warm-up to skip, only noise: use every probe iteration
-            per["wall_s"] = max(0.0, (last["wall_s"] - points[0]["wall_s"]) / (k - 1))
+    per, uneven = _slope(points)
+    last = points[-1] if k else dict.fromkeys(KEYS, 0.0)
+    end = _drained(run) if k else dict(last)
+    if periodic is not None:  # the probe's end without its periodic messages: they are added back below
+        end.update({key: end[key] - value for key, value in periodic[3].items()})
     iterations = spec.max_iterations
     if spec.max_virtual_time_s is not None and per["virtual_s"] > 0:
         by_time = k + int(max(0.0, spec.max_virtual_time_s - last["virtual_s"]) // per["virtual_s"])
@@ -144,15 +179,17 @@ def estimate_cell(cell: Cell) -> dict[str, Any]:
         by_bytes = k + int(max(0.0, spec.max_bytes - last["bytes"]) // per["bytes"]) + 1
         iterations = by_bytes if iterations is None else min(iterations, by_bytes)
     n = iterations or 0
-    total = {key: last[key] + per[key] * (n - k) for key in KEYS}
+    total = {key: end[key] + per[key] * (n - k) for key in KEYS}
     if periodic is not None:  # add back the periodic messages at their own rate
-        _, each, period = periodic
+        _, each, period, _ = periodic
         for key in ("bytes", "wan_bytes", "egress_usd"):
             total[key] += each[key] * (n // period)
     if n <= k:
-        bound = ""  # nothing periodic was missed
+        bound = ""  # nothing periodic was missed, nothing extrapolated
+    else:
+        bound = "; ".join(note for note in (bound, uneven) if note)
     if n <= k and k:  # the probe was the whole run
-        exact = run.points[n - 1] if n else dict.fromkeys(KEYS, 0.0)
+        exact = _drained(run) if n == k else run.points[n - 1]
         total.update({key: exact[key] for key in ("bytes", "wan_bytes", "egress_usd", "virtual_s")})
     evaluations = 1 + n // spec.eval_every + (1 if n % spec.eval_every else 0)
     setup_wall = max(0.0, probe_wall - last["wall_s"] - run.eval_wall_s)
