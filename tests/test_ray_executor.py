@@ -78,3 +78,18 @@ def test_declared_gpus_are_shared_and_fall_back_to_cpu(cluster) -> None:
     executor.host("a/w0", Acc, 0.0)
     assert executor.resolve(executor.call("a/w0", "where")) == "cpu"
     executor.shutdown()
+
+
+def test_one_payload_sent_to_many_nodes_is_checked_in_batches(cluster, monkeypatch) -> None:
+    """A payload sent to several neighbours (gossip, FedAvg's broadcast) queues one size check per send,
+    all on the same ObjectRef; a batch check must still work (ray.wait refuses repeated refs)."""
+    import testbed.runtime.ray_executor as ray_executor
+
+    monkeypatch.setattr(ray_executor, "SIZE_CHECK_BATCH", 3)
+    executor = RayExecutor(["a/w0"])
+    executor.host("a/w0", Acc, 1.0)
+    handle = executor.call("a/w0", "add", {"x": np.float32(2.0)})
+    for _ in range(7):
+        executor.check_nbytes(handle, 4, "x")
+    executor.barrier()
+    executor.shutdown()

@@ -132,7 +132,7 @@ class RayExecutor(Executor):
         assert isinstance(handle, RayHandle)
         self._size_checks.append((handle.nbytes_ref, int(nbytes), kind))
         if len(self._size_checks) >= self._next_size_check:  # every SIZE_CHECK_BATCH sends, not every send
-            refs = [ref for ref, _, _ in self._size_checks]
+            refs = list({ref.hex(): ref for ref, _, _ in self._size_checks}.values())  # one payload, many sends
             ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             self._check_sizes({r.hex() for r in ready})
             self._next_size_check = len(self._size_checks) + SIZE_CHECK_BATCH
