@@ -8,10 +8,12 @@ every name in ``testbed.methods.ALGORITHMS``, from the ``example_params`` the me
 MLP, batch 16).  A method that cannot pass a check names it in ``conformance_skips`` with why, and
 the check skips with that reason.  The checks (:data:`CHECKS`):
 
+* (always) the example parses, and every key of the method's YAML block refuses a wrong value in one line;
 * ``kinds``: every task kind charged is in ``task_kinds`` (the fake session has no default cost), and the
   state of every node that charged a kind -- and the method's ``calibration_node`` -- can time it;
 * ``bytes``: the accountant's payload bytes per kind equal ``expected_payload_nbytes()``, the method's
   formula (every computed payload declared its size, checked against the payload);
+* ``hash_seed``: the traffic log is the same in two processes with different ``PYTHONHASHSEED``;
 * ``ray``: the traffic log and every node's time breakdown are identical in process and on Ray (one
   local Ray with 2 CPUs for the module, one actor per run: values still travel as Ray objects);
 * ``generator_as_trained``: on a BatchNorm generator (digits, DCGAN) the reported FID is that of the
@@ -29,6 +31,7 @@ the check skips with that reason.  The checks (:data:`CHECKS`):
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -38,6 +41,7 @@ from conftest import tiny_experiment, tiny_topology
 from fake_session import FakeSession, fake_method
 from test_generator_as_trained import direct_fid, image_experiment, run_in_process, where_generators_live
 
+from testbed.core.errors import ConfigError
 from testbed.exec.executor import Executor, InProcessExecutor
 from testbed.experiment.run import Run
 from testbed.experiment.spec import load_experiment
@@ -47,7 +51,7 @@ from testbed.methods.api import Algorithm
 from testbed.suite.estimate import estimate_cell
 from testbed.suite.spec import Cell
 
-CHECKS = ("kinds", "bytes", "ray", "generator_as_trained", "fused_adam", "crash", "down", "estimate")
+CHECKS = ("kinds", "bytes", "hash_seed", "ray", "generator_as_trained", "fused_adam", "crash", "down", "estimate")
 NAMES = algorithm_names()
 WORKERS = (2, 1, 2)
 BUDGET = 6
@@ -82,6 +86,19 @@ def test_every_method_declares_an_example_and_only_known_skips() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_every_parameter_refuses_a_wrong_value_naming_itself(name: str) -> None:
+    """Each key of the method's YAML block, given a mapping where a value belongs: one ConfigError line
+    naming ``algorithm.<key>`` (the bad-input tables hold the method-specific ranges)."""
+    cls = algorithm_class(name)
+    for field in dataclasses.fields(cls.Params):
+        experiment = _experiment(cls)
+        experiment["algorithm"] = {**experiment["algorithm"], field.name: {"not": "a value"}}
+        with pytest.raises(ConfigError) as err:
+            load_experiment(experiment)
+        assert err.value.field == f"algorithm.{field.name}" and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_every_charged_kind_is_declared_and_calibrated(name: str) -> None:
     cls = _method(name, "kinds")
     method, session = _fake(cls, budget=3)
@@ -109,6 +126,44 @@ def test_bytes_equal_the_declared_formula(name: str) -> None:
         pytest.skip(f"{name}: {cls.value_dependent}")
     got = {kind: n for kind, n in engine.accountant.bytes_by_kind().items() if n}
     assert got == {kind: n for kind, n in expected.items() if n}
+
+
+HASHED_RUN = """
+import hashlib, sys
+sys.path[:0] = ["tests", "."]
+from test_conformance import NAMES, _fake, _method_or_none
+for name in NAMES:
+    cls = _method_or_none(name, "hash_seed")
+    if cls is None:
+        continue
+    method, session = _fake(cls, budget=3)
+    frame = session.drive(method).accountant.frame()
+    rows = frame[["kind", "src", "dst", "nbytes", "t_send_s", "t_arrive_s"]].to_csv(index=False)
+    print(name, hashlib.sha256(rows.encode()).hexdigest())
+"""
+
+
+def _method_or_none(name: str, check: str) -> type[Algorithm] | None:
+    cls = algorithm_class(name)
+    return None if check in cls.conformance_skips else cls
+
+
+def test_traffic_does_not_depend_on_string_hashing() -> None:
+    """Python salts ``hash(str)`` per process, so iterating a set of node ids orders sends differently in
+    the driver of each run: two processes with different ``PYTHONHASHSEED`` must log the same traffic for
+    every method (the Ray check cannot see this: its driver is this one process)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    logs = [subprocess.run([sys.executable, "-c", HASHED_RUN], cwd=root, capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}, timeout=300).stdout.splitlines()
+            for seed in ("1", "2")]
+    assert len(logs[0]) == len(NAMES) - sum("hash_seed" in algorithm_class(n).conformance_skips for n in NAMES)
+    differ = [a.split()[0] for a, b in zip(*logs, strict=True) if a != b]
+    assert differ == [], f"traffic depends on string hashing: {differ}"
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def metropolis_weights(edges: set[frozenset[str]]) -> dict[str, dict[str, float]
         for node in edge:
             degree[node] = degree.get(node, 0) + 1
     weights: dict[str, dict[str, float]] = {}
-    for edge in edges:
+    for edge in sorted(edges, key=sorted):  # a set's order follows string hashes, which differ per process
         a, b = sorted(edge)
         w = 1.0 / (1 + max(degree[a], degree[b]))
         weights.setdefault(a, {})[b] = w
@@ -81,12 +81,13 @@ class GossipGraph:
             static_edges(self.graph, self.groups))
 
     def neighbours(self, round_index: int, node: str) -> dict[str, float]:
-        """``node``'s neighbours in round ``round_index`` and their weights (the same for any caller order)."""
-        if self.fixed is not None:
-            return dict(self.fixed.get(node, {}))
-        while len(self.rounds) <= round_index:
-            self.rounds.append(metropolis_weights(random_matching(self.workers, self.rng)))
-        return dict(self.rounds[round_index].get(node, {}))
+        """``node``'s neighbours in round ``round_index``, in topology order, and their weights (the same for
+        any caller order: a process sends in this order, so it must not depend on the process's hashing)."""
+        if self.fixed is None:
+            while len(self.rounds) <= round_index:
+                self.rounds.append(metropolis_weights(random_matching(self.workers, self.rng)))
+        weights = (self.fixed if self.fixed is not None else self.rounds[round_index]).get(node, {})
+        return {n: weights[n] for n in self.workers if n in weights}
 
     def messages_per_round(self) -> int:
         """Models sent per averaging round without churn: twice the round's edges (one each way)."""
