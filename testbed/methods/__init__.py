@@ -6,6 +6,7 @@ first use, so the registry is complete without a list to keep in sync.  Each met
 reads top to bottom: ``__init__.py`` (its Params and the Algorithm: who is hosted where, what is
 spawned), ``protocol.py`` (what each node does, in order), ``state.py`` (what lives on an
 executor).  ``api.py`` is all a method may use of the testbed; ``common/`` what methods share.
+docs/adding-a-method.md is the checklist for a new one, worked through on ``gossip/``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ whom*.  Everything it may use is declared in this module, so a newcomer reads on
   *and* BatchNorm buffers, evaluated exactly as trained), which optimisers the lr columns are read
   from, its footing, what a crash does, and what the dry-run estimator and replay need to know
   (:meth:`Algorithm.periodic_kinds`, :attr:`Algorithm.value_dependent`,
-  :meth:`Algorithm.timing_dependence`).  Methods register themselves by name (:func:`register`).
+  :meth:`Algorithm.timing_dependence`), and what the conformance test (tests/test_conformance.py) runs it
+  from and checks it against (:attr:`Algorithm.example_params`, :attr:`Algorithm.conformance_skips`,
+  :meth:`Algorithm.expected_payload_nbytes`).  Methods register themselves by name (:func:`register`);
+  a service node a method places is named by :func:`service_node` / :func:`server_node`.
 """
 
 from __future__ import annotations
