@@ -168,8 +168,9 @@ def estimate_cell(cell: Cell) -> dict[str, Any]:
     k = len(points)
     per, uneven = _slope(points)
     last = points[-1] if k else dict.fromkeys(KEYS, 0.0)
-    end = _drained(run) if k else dict(last)
-    if periodic is not None:  # the probe's end without its periodic messages: they are added back below
+    whole = k > 0 and run.stop_reason == "max_iterations"  # not cut short by the probe's wall-clock budget
+    end = _drained(run) if whole else dict(last)  # cut short, later iterations' messages may be in flight
+    if whole and periodic is not None:  # its drained end without the periodic messages (``last`` has none)
         end.update({key: end[key] - value for key, value in periodic[3].items()})
     iterations = spec.max_iterations
     if spec.max_virtual_time_s is not None and per["virtual_s"] > 0:
