@@ -8,7 +8,10 @@ the rounds can be rebuilt: the server sends a round's ``params_g`` / ``params_d`
 client at the round's start; a client answers its requests in order, so its k-th reply pair answers
 its k-th request; a reply is complete when both of its messages have arrived.  Per round, the kept
 replies are the first ``keep`` complete ones arriving by start + deadline; every other reply is
-dropped.  Replies still in flight when the run stopped are not in the log and not counted.
+dropped.  Replies still in flight when the run stopped never arrived and are not counted.  Under
+churn with ``offline: drop`` a client that went down mid-round abandons that round without a reply,
+so the k-th pairing no longer holds for it: read such runs' drops from the method's own record
+(``FedAvgPlan.dropped`` / ``went_down``), not from this reconstruction.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def fedavg_replies(traffic: pd.DataFrame, server: str, keep: int, deadline_s: fl
     back = traffic[(traffic["dst"] == server) & traffic["kind"].isin(REPLY_KINDS)].copy()
     back["wan"] = back["scope"] == "wan"
     back["k"] = back.sort_values("t_send_s").groupby(["src", "kind"]).cumcount()
+    back = back[back["t_arrive_s"].notna()]  # in flight at the stop: never arrived
     pairs = back.groupby(["src", "k"]).agg(arrive_s=("t_arrive_s", "max"), parts=("kind", "nunique"),
                                           nbytes=("nbytes", "sum"))
     pairs["wan_nbytes"] = back.assign(w=back["nbytes"] * back["wan"]).groupby(["src", "k"])["w"].sum()

@@ -9,6 +9,7 @@ the push *arriving* (its ``grads_g`` and ``grads_d`` both in).  Under ``eventual
 of one push per worker, applied after a step's last push, and a push is never stale (0).  For one
 shard (``servers: 1``, the default); the server-side update cost is ignored (an update counts from
 its push's arrival), so a value can be off by one when two pushes arrive within one update's time.
+Pushes still in flight when the run stopped never arrived (the stop is the stop) and are left out.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def push_staleness(traffic: pd.DataFrame, consistency: str) -> pd.DataFrame:
     grads = traffic[traffic["kind"].isin(["grads_g", "grads_d"])]
     rows = []
     for worker, pushes in grads.groupby("src"):
-        g = pushes[pushes["kind"] == "grads_g"]["t_arrive_s"].sort_values().to_numpy()
-        d = pushes[pushes["kind"] == "grads_d"]["t_arrive_s"].sort_values().to_numpy()
+        g = pushes[pushes["kind"] == "grads_g"]["t_arrive_s"].dropna().sort_values().to_numpy()
+        d = pushes[pushes["kind"] == "grads_d"]["t_arrive_s"].dropna().sort_values().to_numpy()
         params = sent[sent["dst"] == worker]["t_send_s"].to_numpy()
         for k, t_push in enumerate(np.maximum(g[: len(d)], d[: len(g)])):
             if k < len(params):

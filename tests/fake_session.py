@@ -58,9 +58,17 @@ class FakeSession(ExecutorSession):
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
+            self._halt()
 
     def complete_iteration(self) -> None:
         self.iteration += 1
+        if self.iteration >= self.budget:
+            self._halt()
+
+    def _halt(self) -> None:
+        """As a real run: the stop is the stop (the engine halts; nothing is sent after it)."""
+        if self.engine is not None:
+            self.engine.halt()
 
     def drive(self, method: Algorithm, costs_s: dict[str, float] | None = None,
               compression: CompressionSpec | None = None) -> Engine:

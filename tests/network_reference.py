@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from testbed.sim.link_schedule import LinkSchedule
+from testbed.sim.node_clock import NodeClock
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import LinkKey, Topology
 
@@ -58,7 +59,7 @@ class FlowNetwork:
         self.tcp = tcp
         self.now_s = 0.0
         self._rng = np.random.default_rng(seed)
-        self._schedule = LinkSchedule(topology)
+        self._schedule = LinkSchedule(topology, NodeClock(topology, seed))  # the capacities, nodes down included
         self._link_index: dict[LinkKey, int] = {}
         self._links: list[LinkKey] = []
         self._nominal_bps: list[float] = []

@@ -5,7 +5,8 @@ keeps lazy per-class counters and event heaps; a mistake there would shift compl
 without failing the hand-worked examples in ``test_network.py``.  ``network_reference.py`` is the
 previous implementation (every event recomputes every class's rate; it matched SimGrid to 5e-14),
 so here both run the same random scenarios -- random meshes with asymmetric and time-varying links,
-outages, slow NICs, jitter, TCP caps and slow start, bursts of simultaneous starts, zero-byte and
+outages, nodes that go down (their NICs carry 0 meanwhile: testbed.sim.link_schedule, which both
+models read), slow NICs, jitter, TCP caps and slow start, bursts of simultaneous starts, zero-byte and
 self-addressed flows -- and must agree on every completion time and every link's busy time.
 """
 
@@ -49,8 +50,10 @@ def _mbps(rng: np.random.Generator, low: float, high: float) -> str:
     return f"{float(np.exp(rng.uniform(math.log(low), math.log(high)))):.6g}Mbps"
 
 
-def random_topology(rng: np.random.Generator) -> Topology:
-    """A connected mesh of 1-5 DCs with random LANs, links, profiles and outages."""
+def random_topology(rng: np.random.Generator, down: np.random.Generator | None = None) -> Topology:
+    """A connected mesh of 1-5 DCs with random LANs, links, profiles and outages; with ``down``, some
+    workers (or a whole datacenter) go down for a while or on and off (drawn from ``down`` only, so
+    the rest of the scenario is what ``rng`` alone gives)."""
     n_dc = int(rng.integers(1, 6))
     names = [f"d{i}" for i in range(n_dc)]
     lan: dict[str, Any] = {"latency": f"{rng.choice([0, 0.1, 1])}ms"}
@@ -82,6 +85,18 @@ def random_topology(rng: np.random.Generator) -> Topology:
             start = float(rng.uniform(0, 6))
             link["outages"] = [[f"{start:.4f}s", f"{start + rng.uniform(0.01, 2):.4f}s"]]
         links.append(link)
+    for dc in dcs.values() if down is not None else ():
+        draw = down.random()
+        if draw < 0.15:
+            dc["availability"] = {"down": [[f"{down.uniform(0, 4):.4f}s", f"{down.uniform(4, 6):.4f}s"]]}
+        elif draw < 0.5:
+            workers = []
+            for _ in range(dc["workers"]):
+                start = float(down.uniform(0, 6))
+                workers.append({"availability": {"down": [[f"{start:.4f}s", f"{start + down.uniform(0.01, 2):.4f}s"]]}}
+                               if down.random() < 0.5 else {"availability": {"mean_up": "1.5s", "mean_down": "0.4s"}}
+                               if down.random() < 0.3 else {})
+            dc["workers"] = workers
     return load_topology({"lan": lan, "datacenters": dcs, "links": links})
 
 
@@ -126,7 +141,7 @@ def _same_times(got: list[float], want: list[float]) -> None:
 def test_random_scenarios_match_the_reference(block: int) -> None:
     for seed in range(block * 40, block * 40 + 40):
         rng = np.random.default_rng(seed)
-        topology = random_topology(rng)
+        topology = random_topology(rng, np.random.default_rng([seed, 1]) if seed % 2 else None)
         flows = random_flows(topology, rng, int(rng.integers(1, 40)))
         tcp = [None, TcpModel(), TcpModel(window_nbytes=65536)][seed % 3]
         got = simulate_flows(topology, flows, seed=seed, tcp=tcp)

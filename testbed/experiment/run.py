@@ -85,9 +85,13 @@ class Run(ExecutorSession):
         self._stop(reason)
 
     def _stop(self, reason: str) -> None:
+        """The stop is the stop: the engine halts here, so nothing is sent, computed or delivered after it
+        and the totals written at the end are the traffic up to this instant."""
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_time_s = self.engine.now_s if self.engine is not None else 0.0
+            if self.engine is not None:
+                self.engine.halt()
 
     # -- evaluation -------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
@@ -158,8 +162,10 @@ class Run(ExecutorSession):
         self.train_wall_s = time.perf_counter() - train_start
         if self.stop_reason is None:
             self._stop("max_virtual_time" if spec.max_virtual_time_s is not None else "finished")
-        if self.metrics[-1]["iteration"] != self.iteration:
-            self.evaluate()
+        last, acc = self.metrics[-1], self.engine.accountant
+        if (last["iteration"], last.get("virtual_time_s"), last.get("total_bytes")) != (
+                self.iteration, self.engine.now_s, acc.total_nbytes):
+            self.evaluate()  # the last metrics row is taken at the stop, with the summary's totals
         self.generators = self.final_generators()
         self.wall_time_s = time.perf_counter() - self._wall_start
 

@@ -45,9 +45,9 @@ class ExecutorSession:
         """Whether ``node`` is up now (virtual time; testbed.sim.node_clock)."""
         return self.engine is None or self.engine.available(node)
 
-    def next_change_s(self, node: str) -> float:
-        """When ``node``'s availability next changes (virtual seconds; ``inf``: never)."""
-        return math.inf if self.engine is None else self.engine.next_change_s(node)
+    def next_change_s(self, node: str, after_s: float | None = None) -> float:
+        """When ``node``'s availability next changes after ``after_s`` (default: now; ``inf``: never)."""
+        return math.inf if self.engine is None else self.engine.next_change_s(node, after_s)
 
     def crash_time_s(self, node: str) -> float:
         """When ``node`` crashes for good (``inf``: never)."""

@@ -66,10 +66,11 @@ class Context(Protocol):
         """Current virtual time in seconds."""
 
     def compute(self, kind: str, method: str, *args: Any, units: float = 1.0, num_returns: int = 1,
-                **kwargs: Any) -> Event:
+                until_s: float = math.inf, **kwargs: Any) -> Event:
         """Run ``method`` on this node's state; completes after ``units`` x the compute model's cost of
         one task of ``kind`` (a kind the Algorithm lists in ``task_kinds``).  Value: the call's handle
-        (a list of handles when ``num_returns`` > 1)."""
+        (a list of handles when ``num_returns`` > 1), or None at ``until_s`` if the task would end later
+        (it is abandoned there; e.g. a FedAvg client that goes offline mid-round)."""
 
     def send(self, dst: str, payload: Any, kind: str, nbytes: int | None = None, tag: Any = None) -> Delivery:
         """Send ``payload`` to ``dst``; a computed payload (a handle) declares ``nbytes`` from the shapes
@@ -132,8 +133,9 @@ class Session(Protocol):
     def available(self, node: str) -> bool:
         """Whether ``node`` is up at the current virtual time (topology ``availability``; testbed.sim.node_clock)."""
 
-    def next_change_s(self, node: str) -> float:
-        """The virtual time at which ``node``'s availability next changes (``inf``: never)."""
+    def next_change_s(self, node: str, after_s: float | None = None) -> float:
+        """The first virtual time after ``after_s`` (default: now; an earlier time asks about the past) at
+        which ``node``'s availability changes (``inf``: never)."""
 
     def crash_time_s(self, node: str) -> float:
         """The virtual time at which ``node`` crashes for good (``inf``: never)."""

@@ -5,6 +5,10 @@ docs/design.md §4) is computed from this log, so it records exactly what was se
 ``payload_nbytes`` (the arrays' bytes, what the formulas predict), ``header_nbytes``
 (a fixed per-message header) and their sum ``nbytes`` (what the network carried).
 
+A message whose flow a crash ended (testbed.sim.engine) is marked ``lost``, never arrives, and
+keeps only the bytes it had moved (header first, then payload), so totals and egress count what
+really crossed the network.
+
 Egress is billed at the sender, per GB (10^9 B) of ``nbytes``: every WAN hop charges
 its link's ``egress_usd_per_gb`` (a relay through a third region pays twice, as on a
 cloud bill); a LAN message charges the datacenter's LAN price (0 unless set, e.g.
@@ -25,7 +29,7 @@ from testbed.topology.model import LinkKey, Route, Topology
 
 RECORD_COLUMNS = (
     "run_id", "seq", "kind", "src", "dst", "src_dc", "dst_dc", "scope", "nbytes", "payload_nbytes",
-    "header_nbytes", "t_send_s", "t_arrive_s", "path", "egress_usd",
+    "header_nbytes", "t_send_s", "t_arrive_s", "path", "egress_usd", "lost",
 )
 LINK_COLUMNS = (
     "link", "a", "b", "scope", "bandwidth_ab_bps", "bandwidth_ba_bps", "bytes_ab", "bytes_ba",
@@ -34,10 +38,10 @@ LINK_COLUMNS = (
 
 
 class SentMessage(NamedTuple):
-    """One message as it was sent: every column of :data:`RECORD_COLUMNS` but ``t_arrive_s``.
+    """One message as it was sent: every column of :data:`RECORD_COLUMNS` but ``t_arrive_s`` and ``lost``.
 
-    The arrival time comes later (a tuple cannot change), so the accountant keeps it in a list
-    beside the records and :meth:`TrafficAccountant.frame` puts it in its column.
+    The arrival time (or the loss) comes later (a tuple cannot change), so the accountant keeps it in
+    a list beside the records and :meth:`TrafficAccountant.frame` puts it in its column.
     """
 
     run_id: str
@@ -56,7 +60,7 @@ class SentMessage(NamedTuple):
     egress_usd: float
 
 
-assert tuple(c for c in RECORD_COLUMNS if c != "t_arrive_s") == SentMessage._fields
+assert tuple(c for c in RECORD_COLUMNS if c not in ("t_arrive_s", "lost")) == SentMessage._fields
 
 
 class _RouteFacts(NamedTuple):
@@ -77,6 +81,7 @@ class TrafficAccountant:
         self.run_id = run_id
         self._sent: list[SentMessage] = []
         self._t_arrive_s: list[float] = []
+        self._lost: set[int] = set()
         self._facts: dict[tuple[str, str], _RouteFacts] = {}
         self._link_nbytes: dict[LinkKey, int] = defaultdict(int)
         self.total_nbytes = 0
@@ -110,6 +115,28 @@ class TrafficAccountant:
         """Fill in the arrival time of message ``seq``."""
         self._t_arrive_s[seq] = t_arrive_s
 
+    def record_lost(self, seq: int, unsent_nbytes: float) -> None:
+        """Message ``seq`` will never arrive (a crash ended it): mark it lost, and take the
+        ``unsent_nbytes`` it had not moved off its record, the totals and the egress bill."""
+        sent = self._sent[seq]
+        self._lost.add(seq)
+        unsent = min(math.ceil(unsent_nbytes - 1e-6), sent.nbytes) if unsent_nbytes > 0 else 0
+        if not unsent:
+            return
+        moved = sent.nbytes - unsent
+        header = min(sent.header_nbytes, moved)
+        egress = sent.egress_usd * moved / sent.nbytes
+        self._sent[seq] = sent._replace(nbytes=moved, header_nbytes=header, payload_nbytes=moved - header,
+                                        egress_usd=egress)
+        for link in self._facts[(sent.src, sent.dst)].route.links:
+            self._link_nbytes[link] -= unsent
+        self.total_nbytes -= unsent
+        if sent.scope == "wan":
+            self.wan_nbytes -= unsent
+        else:
+            self.lan_nbytes -= unsent
+        self.egress_usd -= sent.egress_usd - egress
+
     def _route_facts(self, src: str, dst: str, route: Route) -> _RouteFacts:
         """Datacenters, path text and egress price per GB of a route (each WAN hop bills; else the LAN)."""
         topology = self.topology
@@ -130,6 +157,7 @@ class TrafficAccountant:
         # an empty log keeps the untyped column pandas gives every column of an empty frame
         frame.insert(RECORD_COLUMNS.index("t_arrive_s"), "t_arrive_s",
                      self._t_arrive_s if self._sent else pd.Series(dtype=object))
+        frame["lost"] = [seq in self._lost for seq in range(len(self._sent))] if self._sent else pd.Series(dtype=bool)
         for column in ("seq", "nbytes", "payload_nbytes", "header_nbytes"):
             frame[column] = frame[column].astype("int64")
         return frame

@@ -41,6 +41,7 @@ class EngineSide(Protocol):
     env: simpy.Environment
     executor: Executor
     topology: Topology
+    halted: bool
 
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float: ...
 
@@ -67,17 +68,24 @@ class NodeContext:
         return float(self._env.now)
 
     def compute(self, kind: str, method: str, *args: Any, units: float = 1.0, num_returns: int = 1,
-                **kwargs: Any) -> simpy.Event:
+                until_s: float = math.inf, **kwargs: Any) -> simpy.Event:
         """Dispatch ``method`` on this node's executor state; completes after the modelled duration.
 
         ``units`` says how many tasks of ``kind`` the call performs (e.g. the local steps of
         a federated round): the virtual duration is ``units`` x the cost of one.  The event's
-        value is the call's handle (a list of handles when ``num_returns`` > 1).
+        value is the call's handle (a list of handles when ``num_returns`` > 1) -- or None at
+        ``until_s`` if the task would end later (abandoned there: its work is lost).  After the
+        run's stop nothing is computed (the event never fires).
         """
+        if self.engine.halted:
+            return self._env.event()
         handle = self.engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
         duration = self.engine.task_duration_s(self.node_id, kind, units, handle)
+        if self.now_s + duration > until_s:
+            duration, handle = max(until_s - self.now_s, 0.0), None
+        else:
+            self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
         self._stats.compute_s += duration
-        self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
         return self._env.timeout(duration, value=handle)
 
     def call(self, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:

@@ -25,6 +25,15 @@ The network is driven by one "pump" process that sleeps until the flow model's n
 event and is woken whenever a new flow starts.  Given a seed and a compute-cost
 table the resulting traffic log is deterministic on any backend.
 
+**Offline means offline** (topology ``availability``, docs/design.md §2).  A node that is down
+cannot compute, send or receive: its process does not run (whatever it waits for, it resumes
+when the node is back), its flows stall at rate 0 (its NIC links carry nothing:
+testbed.sim.link_schedule), and a message that would arrive while it is down is delivered when
+it is back.  A crash stops the process for good and ends the node's flows: the bytes they moved
+stay in the traffic log, the message is marked lost and never delivered (so is one that reaches
+a crashed node after its last byte left).  **The stop is the stop**: once the run stops
+(:meth:`Engine.halt`) nothing more is sent, computed or delivered, and the engine returns.
+
 Per node the engine keeps a time breakdown (compute / communication / waiting):
 time blocked in ``recv`` counts as communication while the awaited message was in
 flight and as waiting before it was sent; time blocked on one's own ``send`` is
@@ -42,6 +51,7 @@ from typing import Any
 
 import simpy
 import simpy.rt
+from simpy.core import StopSimulation
 
 from testbed.compression.spec import CompressionSpec
 from testbed.compression.wire import Wire
@@ -76,10 +86,15 @@ class Engine:
         self.wire = Wire(compression, executor) if compression else None
         """Compressed message kinds (testbed.compression.wire), or None."""
         self.env = self._make_environment()
-        self.network = FlowNetwork(topology, seed=seed, tcp=tcp)
+        self.clock = NodeClock(topology, seed)
+        self.network = FlowNetwork(topology, seed=seed, tcp=tcp, clock=self.clock)
         self.accountant = TrafficAccountant(topology, run_id)
         self.stats: dict[str, NodeStats] = {}
-        self.clock = NodeClock(topology, seed)
+        self.halted = False
+        """True once the run has stopped (:meth:`halt`): nothing more is sent, computed or delivered."""
+        self._halt = self.env.event()
+        self._halt.callbacks.append(StopSimulation.callback)
+        self._refused = 0
         self._crash_listeners: list[Callable[[str], None]] = []
         self._crashes: list[tuple[float, int, str, simpy.Process]] = []
         """Crashes still to come, (time, order, node, process), a heap: kept out of SimPy's queue so that
@@ -112,22 +127,64 @@ class Engine:
             self._contexts[node_id] = NodeContext(self, node_id, self._mailboxes[node_id], self.stats[node_id])
 
     def spawn(self, node_id: str, process: Process) -> simpy.Process:
-        """Start ``process(ctx)`` as node ``node_id``'s SimPy process; a node that crashes is stopped then."""
+        """Start ``process(ctx)`` as node ``node_id``'s SimPy process: it runs only while the node is up,
+        and a node that crashes is stopped then."""
+        gen = process(self.node(node_id))
+        if self._can_be_down(node_id):
+            gen = self._while_up(node_id, gen)
         crash_s = self.clock.crash_time_s(node_id)
         if not math.isfinite(crash_s):
-            return self.env.process(process(self.node(node_id)))
-        proc = self.env.process(_until_interrupted(process(self.node(node_id))))
+            return self.env.process(gen)
+        proc = self.env.process(_until_interrupted(gen))
         heapq.heappush(self._crashes, (max(crash_s, self.now_s), len(self._crashes), node_id, proc))
         return proc
+
+    def halt(self) -> None:
+        """The run has stopped: from now on nothing is sent, computed or delivered, and :meth:`run`
+        returns once the events of this instant already queued are processed."""
+        if not self.halted:
+            self.halted = True
+            self._halt.succeed()
+
+    def _can_be_down(self, node_id: str) -> bool:
+        return self.clock.dynamics(node_id).availability is not None
+
+    def _while_up(self, node_id: str, gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:
+        """``gen`` (a node's process) run only while the node is up: every event it waits for that fires
+        while the node is down resumes it when the node is back (the wait counted as waiting)."""
+        clock, stats = self.clock, self.stats[node_id]
+        value: Any = None
+        error: Exception | None = None
+        try:
+            while True:
+                while not clock.available(node_id, self.now_s) and error is None:
+                    back_s, start_s = clock.next_change_s(node_id, self.now_s), self.now_s
+                    if not math.isfinite(back_s):
+                        return None  # crashed: nothing of it runs again
+                    try:
+                        yield self.env.timeout(back_s - start_s)
+                    except Exception as exc:  # an interrupt (its crash) goes to the process
+                        error = exc
+                    stats.waiting_s += self.now_s - start_s
+                try:
+                    event = gen.throw(error) if error is not None else gen.send(value)
+                except StopIteration as stop:
+                    return stop.value
+                try:
+                    value, error = (yield event), None
+                except Exception as exc:
+                    value, error = None, exc
+        finally:
+            gen.close()
 
     # -- what a node's process and the session may ask -------------------------------------------
     def available(self, node_id: str) -> bool:
         """Whether ``node_id`` is up now (topology ``availability``)."""
         return self.clock.available(node_id, self.now_s)
 
-    def next_change_s(self, node_id: str) -> float:
-        """When ``node_id``'s availability next changes (``inf``: never)."""
-        return self.clock.next_change_s(node_id, self.now_s)
+    def next_change_s(self, node_id: str, after_s: float | None = None) -> float:
+        """When ``node_id``'s availability next changes after ``after_s`` (default: now; ``inf``: never)."""
+        return self.clock.next_change_s(node_id, self.now_s if after_s is None else after_s)
 
     def crash_time_s(self, node_id: str) -> float:
         """When ``node_id`` crashes for good (``inf``: never)."""
@@ -155,6 +212,10 @@ class Engine:
         return self.clock.finish_s(node_id, self.now_s, work_s) - self.now_s
 
     def _crash(self, node_id: str, proc: simpy.Process) -> None:
+        for flow_id, unsent_nbytes in self.network.end_flows(node_id, self.now_s):
+            message, _ = self._in_flight.pop(flow_id)
+            self.accountant.record_lost(message.seq, unsent_nbytes)
+        self._wake_network()
         if proc.is_alive:
             proc.interrupt("crashed")
         for listener in self._crash_listeners:
@@ -165,12 +226,15 @@ class Engine:
 
         A crash still to come is not "something left": once only crashes remain, the run is over (else
         a crash configured at 1 h would drag every run's clock to 1 h).  Crashes are kept in a heap of
-        their own and applied when virtual time reaches them, before the other events of that instant."""
+        their own and applied when virtual time reaches them, before the other events of that instant.
+        A halted engine (the run has stopped) returns at once."""
+        if self.halted:
+            return
         if not self._crashes or isinstance(until, simpy.Event):
             self.env.run(until=until)
             return
         limit = math.inf if until is None else float(until)
-        while self._crashes:
+        while self._crashes and not self.halted:
             t_crash = self._crashes[0][0]
             t_next = self.env.peek()
             if not math.isfinite(t_next) or min(t_crash, t_next) > limit:
@@ -178,10 +242,17 @@ class Engine:
             if t_crash <= t_next:
                 if t_crash > self.now_s:
                     self.env.run(until=t_crash)
+                    if self.halted:
+                        return
                 _, _, node_id, proc = heapq.heappop(self._crashes)
                 self._crash(node_id, proc)
             else:
-                self.env.step()
+                try:
+                    self.env.step()
+                except StopSimulation:
+                    return
+        if self.halted:
+            return
         if self._crashes:
             if math.isfinite(limit) and self.env.peek() > limit and self.now_s < limit:
                 self.env.run(until=limit)  # as env.run(until=limit) would end: at the limit
@@ -193,7 +264,11 @@ class Engine:
 
     # -- network ---------------------------------------------------------------------------------
     def transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None, tag: Any = None) -> Delivery:
-        """Hand a message from ``src`` to ``dst`` to the flow network (NodeContext.send)."""
+        """Hand a message from ``src`` to ``dst`` to the flow network (NodeContext.send).  After the stop
+        nothing is sent: the Delivery never fires."""
+        if self.halted:
+            self._refused += 1
+            return Delivery(self.env, len(self.accountant) + self._refused - 1, self.now_s, 0)
         if self.wire is not None:
             payload, nbytes = self.wire.outgoing(src, dst, kind, payload, nbytes)
         if isinstance(payload, Handle):
@@ -205,12 +280,18 @@ class Engine:
         seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
                                           self.topology.route(src, dst))
         delivered = Delivery(self.env, seq, now, nbytes + self.header_nbytes)
+        if self.clock.crash_time_s(dst) <= now:  # nothing reaches a crashed node, nothing moves
+            self.accountant.record_lost(seq, nbytes + self.header_nbytes)
+            return delivered
         message = Message(seq, src, dst, kind, payload, nbytes, now, math.nan, tag)
         flow_id = self.network.start_flow(src, dst, nbytes + self.header_nbytes, now)
         self._in_flight[flow_id] = (message, delivered)
+        self._wake_network()
+        return delivered
+
+    def _wake_network(self) -> None:
         if self._wake is not None and not self._wake.triggered:
             self._wake.succeed()
-        return delivered
 
     def _handle_nbytes(self, handle: Handle, kind: str, nbytes: int | None) -> int:
         """The size of a computed payload: declared by the sender (checked where that is free), or
@@ -242,6 +323,17 @@ class Engine:
             timer.callbacks.append(lambda event, done=delivered: self._arrive(event.value, done))
 
     def _arrive(self, message: Message, delivered: simpy.Event) -> None:
+        if self.halted:
+            return
+        dst = message.dst
+        if self._can_be_down(dst) and not self.clock.available(dst, self.now_s):
+            if self.clock.crash_time_s(dst) <= self.now_s:  # never delivered to a crashed node
+                self.accountant.record_lost(message.seq, 0)
+                return
+            back_s = self.clock.next_change_s(dst, self.now_s)  # delivered when it is back
+            later = dataclasses.replace(message, t_arrive_s=back_s)
+            self.env.timeout(back_s - self.now_s).callbacks.append(lambda _e: self._arrive(later, delivered))
+            return
         self.accountant.record_arrival(message.seq, message.t_arrive_s)
         if self.wire is not None:
             payload = self.wire.incoming(message.dst, message.kind, message.payload)

@@ -19,7 +19,12 @@ comes from a heap of per-class finish times (entries retire when a class's rate
 changes); idle classes cost nothing.  So the cost of an event grows with the classes
 sharing a bottleneck with it, not with the active routes or the flows in flight.
 
-Pure: no clock, no SimPy.  :class:`FlowNetwork` is driven by explicit times
+Offline nodes: while a node is down its NIC links carry 0 (testbed.sim.link_schedule), so its
+flows stall as on an outaged link; :meth:`FlowNetwork.end_flows` takes a crashed node's flows out.
+With nothing in flight no wake-up is asked for (changes are applied when the next flow starts),
+so an on/off node's endless toggles never keep a finished run going.
+
+Pure: no wall clock, no SimPy.  :class:`FlowNetwork` is driven by explicit times
 (``start_flow(..., now_s)``, ``advance(t_s)``); the engine and :func:`simulate_flows`
 are its two drivers.  Optional TCP realism lives in :mod:`testbed.sim.tcp`.
 """
@@ -35,6 +40,7 @@ import numpy as np
 
 from testbed.sim.link_schedule import LinkSchedule
 from testbed.sim.maxmin import MaxMinRates
+from testbed.sim.node_clock import NodeClock
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import LinkKey, Topology
 
@@ -90,22 +96,26 @@ class FlowNetwork:
     :meth:`advance` to move to a time and collect the flows that finished draining.
     """
 
-    def __init__(self, topology: Topology, seed: int = 0, tcp: TcpModel | None = None) -> None:
+    def __init__(self, topology: Topology, seed: int = 0, tcp: TcpModel | None = None,
+                 clock: NodeClock | None = None) -> None:
         self.topology = topology
         self.tcp = tcp
         self.now_s = 0.0
         self._rng = np.random.default_rng(seed)
-        self._schedule = LinkSchedule(topology)
+        self._schedule = LinkSchedule(topology, clock if clock is not None else NodeClock(topology, seed))
         self._link_index: dict[LinkKey, int] = {}
         self._links: list[LinkKey] = []
         self._nominal_bps: list[float] = []
         self._rates = MaxMinRates()
         self._classes: list[_Class] = []
         self._class_of_route: dict[tuple[str, str], int] = {}
+        self._classes_of_node: dict[str, list[int]] = {}  # the classes a node's flows start or end in
+        self._flows_joined = 0  # flows sharing links now (not pending, not finished)
         self._finish: list[tuple[float, int, int]] = []  # (drain end of a class's first flow, version, class)
         self._due: list[tuple[float, int, int, float]] = []  # (earliest time it counts as done, ..., drain end)
         self._reschedule: set[int] = set()  # classes whose heap entries must be renewed
-        self._pending: list[tuple[float, int, int, float, float]] = []  # delayed starts (tcp slow start)
+        self._pending: list[tuple[float, int, int, float, float, float, float]] = []
+        """Flows in TCP slow start: (join time, id, class, bytes left then, latency, start time, bytes)."""
         self._completed: list[Completion] = []  # finished, not yet collected by advance()
         self._next_flow_id = 0
         self._settled_s = -math.inf  # the last time every event due was processed
@@ -120,6 +130,7 @@ class FlowNetwork:
             self._link_index[key] = idx
             self._links.append(key)
             self._nominal_bps.append(nominal)
+            self._link_change_s = self._schedule.next_change_s(self.now_s)  # its node may now be watched
         return idx
 
     @property
@@ -166,9 +177,10 @@ class FlowNetwork:
             if delay_s == 0:
                 self._completed.append(Completion(flow_id, end, end + latency))
             else:
-                heapq.heappush(self._pending, (end, flow_id, cls_id, 0.0, latency))
+                heapq.heappush(self._pending, (end, flow_id, cls_id, 0.0, latency, now_s, float(nbytes)))
         elif delay_s > 0:
-            heapq.heappush(self._pending, (now_s + delay_s, flow_id, cls_id, nbytes_left, latency))
+            heapq.heappush(self._pending, (now_s + delay_s, flow_id, cls_id, nbytes_left, latency, now_s,
+                                           float(nbytes)))
         else:
             self._join(cls_id, flow_id, nbytes_left, latency)
         return flow_id
@@ -193,19 +205,49 @@ class FlowNetwork:
         cls_id = self._rates.add_class(link_ids, cap)
         self._classes.append(cls)
         self._class_of_route[(src, dst)] = cls_id
+        for node in {src, dst}:
+            self._classes_of_node.setdefault(node, []).append(cls_id)
         return cls_id
 
     def _join(self, cls_id: int, flow_id: int, nbytes: float, latency_s: float) -> None:
         cls = self._classes[cls_id]
         heapq.heappush(cls.heap, (cls.served_at(self.now_s) + nbytes, flow_id, latency_s))
         cls.count += 1
+        self._flows_joined += 1
         self._rates.set_count(cls_id, cls.count)
         self._reschedule.add(cls_id)
 
     # -- time --------------------------------------------------------------------------------
     def next_event_s(self) -> float:
-        """When the driver should next call :meth:`advance` (now, if completions await collection)."""
-        return self.now_s if self._completed else self._next_change_s()
+        """When the driver should next call :meth:`advance` (now, if completions await collection;
+        never, while no flow is in the network)."""
+        if self._completed:
+            return self.now_s
+        t_s = self._next_change_s()  # also settles the rates, whether or not anything is in flight
+        return t_s if self._flows_joined or self._pending else math.inf
+
+    def end_flows(self, node: str, now_s: float) -> list[tuple[int, float]]:
+        """Take every flow from or to ``node`` out at ``now_s`` (it crashed): ``(flow id, bytes not yet
+        moved)`` each.  Flows whose last byte has left are completions, untouched."""
+        self._advance_to(now_s)
+        now, ended = self.now_s, []
+        classes = self._classes_of_node.get(node, [])
+        for cls_id in classes:
+            cls = self._classes[cls_id]
+            served = cls.served_at(now)
+            ended += [(flow_id, max(threshold - served, 0.0)) for threshold, flow_id, _ in sorted(cls.heap)]
+            if cls.count:
+                self._flows_joined -= cls.count
+                cls.heap, cls.count, cls.version = [], 0, cls.version + 1
+                cls.served_nbytes, cls.since_s, cls.rate_nbytes_per_s = 0.0, now, 0.0
+                self._rates.set_count(cls_id, 0)
+                self._reschedule.add(cls_id)
+        for t_join, flow_id, cls_id, left, _, t0, total in self._pending:  # in TCP slow start: pro rata
+            if cls_id in classes:
+                ended.append((flow_id, left + (total - left) * (t_join - now) / max(t_join - t0, 1e-300)))
+        self._pending = [entry for entry in self._pending if entry[2] not in classes]
+        heapq.heapify(self._pending)
+        return ended
 
     def _next_change_s(self) -> float:
         """The next time at which a flow drains, a delayed flow starts or a link changes."""
@@ -274,6 +316,7 @@ class FlowNetwork:
                 heapq.heappush(due, (candidates[cls_id], cls.version, cls_id, candidates[cls_id]))
                 continue
             cls.count -= finished
+            self._flows_joined -= finished
             self._rates.set_count(cls_id, cls.count)
             self._reschedule.add(cls_id)
             cls.version += 1
@@ -282,7 +325,7 @@ class FlowNetwork:
 
     def _start_pending(self) -> None:
         while self._pending and self._pending[0][0] <= self.now_s:
-            _, flow_id, cls_id, nbytes, latency_s = heapq.heappop(self._pending)
+            _, flow_id, cls_id, nbytes, latency_s, _, _ = heapq.heappop(self._pending)
             if nbytes <= 0:
                 self._completed.append(Completion(flow_id, self.now_s, self.now_s + latency_s))
             else:
