@@ -213,6 +213,8 @@ EXPERIMENT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("fedavg-deadline-zero", {"algorithm": {"name": "fedavg", "round_deadline": "0s"}}, "algorithm.round_deadline"),
     ("fedavg-over-select-negative", {"algorithm": {"name": "fedavg", "over_select": -0.1}}, "algorithm.over_select"),
     ("fedavg-over-select-word", {"algorithm": {"name": "fedavg", "over_select": "more"}}, "algorithm.over_select"),
+    ("fedavg-offline-unknown", {"algorithm": {"name": "fedavg", "offline": "wait"}}, "algorithm.offline"),
+    ("fedavg-offline-number", {"algorithm": {"name": "fedavg", "offline": 1}}, "algorithm.offline"),
     ("gaia-threshold-negative", {"algorithm": {"name": "gaia", "threshold": -0.1}}, "algorithm.threshold"),
     ("gaia-decay-word", {"algorithm": {"name": "gaia", "decay": "yes"}}, "algorithm.decay"),
     ("gaia-clock-gap-negative", {"algorithm": {"name": "gaia", "max_clock_gap": -1}}, "algorithm.max_clock_gap"),

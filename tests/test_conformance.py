@@ -23,7 +23,8 @@ the check skips with that reason.  The checks (:data:`CHECKS`):
 * ``fused_adam``: every Adam the method builds takes ``training.fused_adam``'s kernel, and only then;
 * ``crash``: a worker crashing mid-run ends the run with the reason ``node_crashed`` gives, or the
   method goes on to its budget -- never a hang;
-* ``down``: a worker that is down for a while pauses the run but never stops it;
+* ``down``: a worker that is down for a while pauses the run but never stops it, and the interval is
+  silent in the traffic log (nothing sent by it, delivered to it or carried for it: offline means offline);
 * ``estimate``: the dry-run estimate (testbed.suite.estimate) of a 24-iteration run equals the run's
   bytes and virtual time, or is marked ``~`` (``bound``).
 """
@@ -40,6 +41,7 @@ import torch
 from conftest import tiny_experiment, tiny_topology
 from fake_session import FakeSession, fake_method
 from test_generator_as_trained import direct_fid, image_experiment, run_in_process, where_generators_live
+from test_offline import assert_silent
 
 from testbed.core.errors import ConfigError
 from testbed.exec.executor import Executor, InProcessExecutor
@@ -295,7 +297,7 @@ def test_a_worker_crash_mid_run_is_handled_as_declared(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_a_down_interval_pauses_but_never_stops_the_run(name: str) -> None:
+def test_a_down_interval_pauses_but_never_stops_the_run_and_is_silent(name: str) -> None:
     cls = _method(name, "down")
     total_s = _undisturbed_s(cls)
     method, session = _fake(cls, topology_dict=_churned(
@@ -303,6 +305,7 @@ def test_a_down_interval_pauses_but_never_stops_the_run(name: str) -> None:
     engine = session.drive(method)
     assert session.stop_reason is None and session.iteration == BUDGET
     assert engine.now_s > total_s / 2  # the run outlived the interval: it was really down mid-run
+    assert_silent(engine, "c/w1", total_s / 4, total_s / 2)
 
 
 @pytest.mark.parametrize("name", NAMES)

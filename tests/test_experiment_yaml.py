@@ -47,7 +47,7 @@ def test_resolved_config_round_trips(experiment) -> None:
     resolved = spec.resolved()
     assert resolved["algorithm"] == {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1.0,
                                      "batch_size": 0, "server_at": None, "round_deadline": None,
-                                     "over_select": 0.0, "server_optimizer": "fedavg",
+                                     "over_select": 0.0, "offline": "drop", "server_optimizer": "fedavg",
                                      "server_lr": None, "server_momentum": 0.9, "server_beta1": 0.9,
                                      "server_beta2": 0.99, "server_tau": 1e-3}
     assert resolved["network"]["compression"] == {}

@@ -9,7 +9,10 @@ sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted
 n_k.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
 
 Churn (topology ``availability``; ``protocol.py`` has the details): the server samples only the
-clients available at a round's start (m = min(m, available)); ``round_deadline`` (virtual seconds
+clients available at a round's start and not still working on an earlier round (m = min(m,
+available)); ``offline: drop`` (default; FedScale's rule) drops a chosen client that goes down
+before its reply has fully arrived -- the server stops waiting for it then, and the client abandons
+the round -- while ``offline: pause`` waits for it to come back; ``round_deadline`` (virtual seconds
 from the round's start) makes it average what has arrived by then and drop later replies when they
 arrive (their bytes are in the traffic log: they were sent); ``over_select`` f chooses
 ceil((1+f) m) clients and keeps the first m complete replies.  A client that crashes is skipped (the
@@ -39,7 +42,7 @@ from testbed.core.fields import checked_number, checked_quantity
 from testbed.core.units import parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
 from testbed.methods.common.sizes import wire_sizes
-from testbed.methods.fedavg.protocol import FedAvgPlan, client, serve
+from testbed.methods.fedavg.protocol import OFFLINE_RULES, FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
 from testbed.topology.model import Topology
@@ -48,7 +51,8 @@ from testbed.topology.model import Topology
 @dataclass(frozen=True)
 class FedAvgParams:
     """``client_fraction`` C, ``local_epochs`` E, ``batch_size`` B (default: training.batch_size),
-    ``server_at``: the aggregating datacenter; ``round_deadline`` and ``over_select`` (churn, stragglers);
+    ``server_at``: the aggregating datacenter; ``round_deadline``, ``over_select`` and ``offline``
+    (churn, stragglers);
     ``server_optimizer`` (fedavg | fedavgm | fedadam | nesterov) with ``server_lr`` (None: the
     optimiser's default), ``server_momentum`` (fedavgm, nesterov), ``server_beta1``, ``server_beta2``,
     ``server_tau`` (fedadam)."""
@@ -61,6 +65,8 @@ class FedAvgParams:
     """Virtual seconds from a round's start (``30s``); replies later than that are dropped. None: wait."""
     over_select: float = 0.0
     """Choose ceil((1 + over_select) m) clients, keep the first m complete replies."""
+    offline: str = "drop"
+    """A chosen client that goes down mid-round: ``drop`` it (FedScale) or ``pause`` (wait for it)."""
     server_optimizer: str = "fedavg"
     server_lr: float | None = None
     server_momentum: float = 0.9
@@ -106,6 +112,10 @@ class FedAvg(Algorithm):
         if not 0 <= params.over_select <= 10:
             raise ConfigError(src, "algorithm.over_select", f"{params.over_select} is outside [0, 10]",
                               "give the extra fraction of clients to choose, e.g. 0.3")
+        if params.offline not in OFFLINE_RULES:
+            raise ConfigError(src, "algorithm.offline", f"unknown rule {params.offline!r}",
+                              "write offline: drop (a client that goes down mid-round is dropped, FedScale's rule) "
+                              "or offline: pause (the server waits for it)")
         check_server_optimizer(params, src)
 
     def setup(self) -> None:
@@ -119,7 +129,7 @@ class FedAvg(Algorithm):
         self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, self.params.local_epochs,
                                self.clients_per_round(), round_deadline_s(self.params, "<params>"),
-                               self.params.over_select)
+                               self.params.over_select, self.params.offline)
 
     def start(self) -> None:
         s = self.session

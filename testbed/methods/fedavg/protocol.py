@@ -1,15 +1,23 @@
 """FedAvg's two processes: the server's rounds and a client's answer to each.
 
-Server: pick m clients (seeded) among those available at the round's start (topology
-``availability``; all of them when none is configured), plus ``over_select`` x m more; send each the
-global G snapshot and D; wait for the replies -- all of them, or, with a ``round_deadline`` /
-over-selection / clients that can crash, the first m complete ones that arrive by the deadline and
-from clients still alive -- average them weighted by n_k, count a round.  A reply that comes later is
+Server: pick m clients (seeded) among those available at the round's start and not still working on
+an earlier round (topology ``availability``; all of them when none is configured), plus
+``over_select`` x m more; send each the global G snapshot and D; wait for the replies -- all of
+them, or, with a ``round_deadline`` / over-selection / clients that can go down or crash, the first
+m complete ones that arrive by the deadline from clients that stayed up -- average them weighted by
+n_k, count a round.  ``offline: drop`` (default, FedScale's rule) drops a chosen client that goes
+down before its reply has fully arrived (the server stops waiting for it then); ``offline: pause``
+waits for it to come back.  A crashed client is dropped under both.  A reply that comes later is
 dropped when it arrives (its bytes were sent, so the traffic log has them); replies carry the round
 they answer as the message's tag, so one overtaken by jitter is never taken for a later round's; a
-round with no reply leaves the model as it was and still counts.  If every client has crashed the run stops, saying so.
-Client: wait for the weights, train E local epochs (charged ``train_step`` x local steps; paused
-while the client is down), send both nets back.  Sizes: the G snapshot is 4(|G|+|G_bn|) B, D 4|D| B,
+round with no reply leaves the model as it was and still counts.  A client is busy from being sent
+a round until its reply has fully arrived (or, dropped for going down, until it is back: it abandons
+that round), and a busy client is not chosen again.  If every client has crashed the run stops,
+saying so.
+Client: wait for the weights, train E local epochs (charged ``train_step`` x local steps), send both
+nets back.  Offline means offline (testbed.sim.engine): a client that is down does nothing and its
+messages stall; under ``drop`` a client that went down since it was chosen abandons that round (its
+training is cut off at the moment it goes down).  Sizes: the G snapshot is 4(|G|+|G_bn|) B, D 4|D| B,
 each way.
 """
 
@@ -25,13 +33,16 @@ from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
 
 REPLY_KINDS = ("params_g", "params_d")
+OFFLINE_RULES = ("drop", "pause")
+"""What the server does with a chosen client that goes down mid-round: drop it, or wait for it."""
 
 
 @dataclass
 class FedAvgPlan:
     """What the processes need: the server node, n_k per client, B, E, m, the deadline (seconds from the
-    round's start; inf: none) and over-selection; and what happened: the last round's averaged clients,
-    every dropped reply as (round, client), and every averaged one as (round, client, seq of its G reply)."""
+    round's start; inf: none), over-selection and the offline rule; and what happened: the last round's
+    averaged clients, every dropped reply as (round, client) (``went_down``: those dropped because the
+    client went down), and every averaged one as (round, client, seq of its G reply)."""
 
     server: str
     n_k: dict[str, int]
@@ -40,24 +51,50 @@ class FedAvgPlan:
     clients_per_round: int
     round_deadline_s: float = math.inf
     over_select: float = 0.0
+    offline: str = "drop"
     last_clients: list[str] = field(default_factory=list)
     dropped: list[tuple[int, str]] = field(default_factory=list)
+    went_down: list[tuple[int, str]] = field(default_factory=list)
     averaged: list[tuple[int, str, int]] = field(default_factory=list)
+
+
+@dataclass
+class _Busy:
+    """The server's view of who is working: client -> the round it was sent; late reply parts seen."""
+
+    round_of: dict[str, int] = field(default_factory=dict)
+    late_parts: dict[tuple[str, Any], set[str]] = field(default_factory=dict)
+
+    def late(self, message: Message) -> None:
+        """A reply part of an earlier round (or beyond the first m): once whole, its client is free."""
+        key = (message.src, message.tag)
+        parts = self.late_parts.setdefault(key, set())
+        parts.add(message.kind)
+        if len(parts) == len(REPLY_KINDS):
+            del self.late_parts[key]
+            if self.round_of.get(message.src) == message.tag:
+                del self.round_of[message.src]
 
 
 def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
     """The server: one round per iteration until the run stops."""
     sizes = wire_sizes(s.setup)
+    changes = s.crash_time_s if plan.offline == "pause" else s.next_change_s
     waits_for_all = (plan.round_deadline_s == math.inf and plan.over_select == 0
-                     and all(s.crash_time_s(w) == math.inf for w in s.workers))
+                     and all(changes(w) == math.inf for w in s.workers))
+    busy = _Busy()
     while not s.should_stop():
-        candidates = [w for w in s.workers if s.available(w)]
+        if not waits_for_all:
+            while (late := (yield ctx.recv(kind=REPLY_KINDS, until_s=ctx.now_s))) is not None:
+                busy.late(late)  # replies that came in since: their clients are free again
+        candidates = [w for w in s.workers if s.available(w) and w not in busy.round_of]
         if not candidates:
-            wake_s = min(s.next_change_s(w) for w in s.workers)
-            if wake_s == math.inf:
+            if all(s.crash_time_s(w) <= ctx.now_s for w in s.workers):
                 s.stop("fedavg: every client has crashed")
                 return
-            yield ctx.wait(wake_s - ctx.now_s)
+            wake_s = min(s.next_change_s(w) for w in s.workers)  # a client back, or a busy one's reply
+            if (late := (yield ctx.recv(kind=REPLY_KINDS, until_s=wake_s))) is not None:
+                busy.late(late)
             continue
         m = min(plan.clients_per_round, len(candidates))
         chosen = sorted(s.rng.choice(len(candidates), min(m + math.ceil(plan.over_select * m), len(candidates)),
@@ -74,7 +111,8 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
                 for kind in REPLY_KINDS:
                     replies.setdefault(client, {})[kind] = yield ctx.recv(kind=kind, src=client)
         else:
-            replies = yield from _first_replies(ctx, s, plan, clients, m, round_id)
+            busy.round_of.update(dict.fromkeys(clients, round_id))
+            replies = yield from _first_replies(ctx, s, plan, clients, m, round_id, busy)
         kept = [c for c in clients if c in replies]
         if kept:
             plan.last_clients = kept
@@ -85,43 +123,61 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
 
 
 def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str], keep: int,
-                   round_id: int) -> Generator[Event, Any, dict[str, dict[str, Message]]]:
+                   round_id: int, busy: _Busy) -> Generator[Event, Any, dict[str, dict[str, Message]]]:
     """The first ``keep`` complete replies of ``clients`` to round ``round_id`` that arrive by the
-    deadline from live clients.
+    deadline from clients that stay up (``offline: drop``; under ``pause``: that do not crash).
 
     A reply carries the round it answers as its tag: a late reply of an earlier round is dropped when
     it arrives, even when jitter lets it arrive after the same client's reply to this round."""
     deadline_s = ctx.now_s + plan.round_deadline_s
+    changes = s.crash_time_s if plan.offline == "pause" else s.next_change_s
+    gone_at = {c: changes(c) for c in clients}  # up now, so the next change is its going down (or crash)
     got: dict[str, dict[str, Message]] = {c: {} for c in clients}
     pending = set(clients)
     done: dict[str, dict[str, Message]] = {}
     while pending and len(done) < keep:
-        message = yield ctx.recv(kind=REPLY_KINDS, until_s=deadline_s, or_crash_of=pending)
+        wake_s = min(deadline_s, *(gone_at[c] for c in pending))
+        message = yield ctx.recv(kind=REPLY_KINDS, until_s=wake_s)
         if message is None:
             if ctx.now_s >= deadline_s:
                 break
-            pending -= {c for c in pending if s.crash_time_s(c) <= ctx.now_s}
+            for client in sorted(c for c in pending if gone_at[c] <= ctx.now_s):
+                pending.remove(client)
+                busy.round_of.pop(client, None)  # it abandons the round; free once it is back
+                if s.crash_time_s(client) > ctx.now_s:
+                    plan.went_down.append((round_id, client))
             continue
         if message.tag != round_id or message.src not in pending:
+            busy.late(message)
             continue
         got[message.src][message.kind] = message
         if len(got[message.src]) == len(REPLY_KINDS):
             pending.remove(message.src)
             done[message.src] = got[message.src]
+            del busy.round_of[message.src]
     plan.dropped.extend((round_id, client) for client in clients if client not in done)
     return done
 
 
 def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
-    """A client: answer every round it is chosen for with its locally trained G and D."""
+    """A client: answer every round it is chosen for with its locally trained G and D (under
+    ``offline: drop``, abandon a round it went down in since it was chosen)."""
     sizes = wire_sizes(s.setup)
     steps = local_steps(plan.n_k[ctx.node_id], plan.local_epochs, plan.batch_size)
+    drop = plan.offline == "drop"
     while True:
         g_message = yield ctx.recv(kind="params_g", src=plan.server)
-        d_message = yield ctx.recv(kind="params_d", src=plan.server)
-        g, d, round_id = g_message.payload, d_message.payload, g_message.tag
+        round_id = g_message.tag
+        d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=round_id)
+        if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
+            continue  # it went down since it was chosen: the server has dropped it
+        g, d = g_message.payload, d_message.payload
         lr_factor = s.setup.lr_scale(round_id)  # the round being trained (a late client's is behind)
-        g_new, d_new = yield ctx.compute("train_step", "fedavg_round", g, d, plan.local_epochs,
-                                         plan.batch_size, lr_factor, units=steps, num_returns=2)
+        trained = yield ctx.compute("train_step", "fedavg_round", g, d, plan.local_epochs, plan.batch_size,
+                                    lr_factor, units=steps, num_returns=2,
+                                    until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
+        if trained is None:
+            continue  # it went down mid-training: the round is lost
+        g_new, d_new = trained
         ctx.send(plan.server, g_new, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=round_id)
         ctx.send(plan.server, d_new, "params_d", nbytes=sizes.d_nbytes, tag=round_id)
