@@ -9,7 +9,8 @@ server on a service node ``<dc>/ps0`` over the LAN (per step per central worker:
 4(|G|+|D|) B of gradients up and of parameters down).  Iterations are training steps.
 The generator evaluated is the shard's G with the first central worker's BatchNorm statistics.
 
-Churn (topology ``availability``): a node that is down pauses; a crashed node stops the run with
+Churn (topology ``availability``): a node that is down is offline (testbed.sim.engine: no compute, its
+messages stall until it is back), so the step waits for it; a crashed node stops the run with
 ``stop_reason`` naming it (the central BSP waits for every central worker, and a crashed sender's
 data never arrives).
 """

@@ -6,7 +6,7 @@ worker takes ``max_iterations`` training steps (one D step + one G step); the
 run's iteration is the slowest worker's step count, and the reported quality is
 the mean over all sites' generators (``<metric>_std``: their spread).
 
-Churn (topology ``availability``): a site that is down pauses (its steps wait until it is back); a
+Churn (topology ``availability``): a site that is down is offline (its steps wait until it is back); a
 site that crashes is skipped -- the others go on, the run's iteration becomes the slowest *live*
 site's count, and the crashed site's generator is lost (no longer scored).  When every site has
 crashed the run stops with that reason.

@@ -49,7 +49,8 @@ metrics are their mean, with ``<metric>_std`` the spread across datacenters.  Th
 PS state without a compute charge (a few vector ops, cheaper than the Adam step,
 which is charged ``server_update``).
 
-Churn (topology ``availability``): a node that is down pauses; a crashed worker, server or datacenter
+Churn (topology ``availability``): a node that is down is offline (testbed.sim.engine: no compute, its
+messages stall until it is back), so whoever needs it waits; a crashed worker, server or datacenter
 stops the run with ``stop_reason`` naming it (the inter-DC clock barrier and each DC's BSP wait for
 every member).
 """

@@ -23,11 +23,12 @@ from their own stream, seeded by (run seed, :data:`MATCHING_RNG_SALT`), drawn in
 session's ``rng`` (and every other method's draws) is untouched.  Each worker keeps its own Adam moments
 through an averaging.
 
-Churn (topology ``availability``): rounds are synchronous, so a worker that is down pauses its
-neighbours, and theirs.  A worker that crashes is dropped by its neighbours -- at once if they are
-waiting for it, else at their next round -- each keeping the dropped neighbour's weight itself (the mixing
-stays symmetric and doubly stochastic over the live workers, though the graph may come apart); its
-generator is lost.  When every worker has crashed the run stops with that reason.
+Churn (topology ``availability``): rounds are synchronous, so a worker that is down (offline:
+testbed.sim.engine -- no compute, its messages stall until it is back) holds up its neighbours, and
+theirs.  A worker that crashes is dropped by its neighbours -- at once if they are waiting for it, else
+at their next round -- each keeping the dropped neighbour's weight itself (the mixing stays symmetric and
+doubly stochastic over the live workers, though the graph may come apart); its generator is lost.  When
+every worker has crashed the run stops with that reason.
 Simplifications: synchronous rounds (Lian et al.'s D-PSGD; not their later asynchronous AD-PSGD), and
 Adam rather than the paper's SGD.
 

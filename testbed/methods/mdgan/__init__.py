@@ -40,7 +40,8 @@ Decisions (the paper leaves them open or the design asks to fix them):
   receives before its next D step.  The receiver resets D's Adam state: the moments
   were estimated for another network.  BatchNorm buffers, if D had any, are not swapped.
 
-Churn (topology ``availability``): a node that is down pauses (the server waits for its feedback).
+Churn (topology ``availability``): a node that is down is offline (testbed.sim.engine: no compute, its
+messages stall until it is back), so the server waits for a down worker's feedback.
 Without swaps (``swap_every_epochs: 0``) a crashed worker is skipped: the server stops waiting for its
 feedback at the crash, drops it, steps G on the others' and serves only live workers from then on
 (its D_n is lost).  With swaps, or when the server crashes, the run stops with ``stop_reason`` naming

@@ -31,11 +31,12 @@ Evaluation: the generator's parameters are the shards' G segments; its BatchNorm
 statistics (if any) are the first worker's -- the only place they exist, since workers run G
 forward (G's statistics depend on latents and G, not on a worker's data).
 
-Churn (topology ``availability``): a node that is down pauses (its compute waits until it is back), so
-BSP waits for it.  A crashed worker is skipped: from its crash on, each shard's BSP step waits only
-for the live workers (a push it made before crashing still counts), bounded delay measures the
-slowest live worker, and its pending pulls go unanswered.  A crashed shard (its key range is lost), or
-every worker crashed, stops the run with ``stop_reason`` naming it.
+Churn (topology ``availability``): a node that is down is offline (testbed.sim.engine: no compute, its
+messages stall until it is back), so BSP waits for a down worker, and a down shard answers no pull.
+A crashed worker is skipped: from its crash on, each shard's BSP step waits only for the live workers
+(a push it made before crashing still counts), bounded delay measures the slowest live worker, and its
+pending pulls go unanswered.  A crashed shard (its key range is lost), or every worker crashed, stops
+the run with ``stop_reason`` naming it.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ Decisions:
   their shard sizes n_k / n_dc, and the learner weights DCs by n_dc / n.  With
   non-IID data (``by_datacenter``) this keeps every class at its true frequency.
 
-Churn (topology ``availability``): a node that is down pauses; a crashed worker or learner stops the
+Churn (topology ``availability``): a node that is down is offline (testbed.sim.engine: no compute, its
+messages stall until it is back), so its datacenter's answer waits; a crashed worker or learner stops the
 run with ``stop_reason`` naming it (each query's answer sums over every datacenter).
 """
 
