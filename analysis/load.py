@@ -4,8 +4,9 @@ Why: figures and tables should be small functions of data frames, not file parse
 reads each run directory once -- ``summary.json``, ``config.yaml``, ``metrics.csv``, ``nodes.csv``,
 ``links.csv``, ``traffic.parquet`` -- and labels every row with the run's identity (method, sweep
 values, seed, dataset), so a figure is a ``groupby``.  Failed and unfinished runs stay in ``runs``
-with their status and error (tables show them); they contribute nothing else.  Unreadable or
-incomplete input is one ConfigError line naming the file and the fix.
+with their status and error (tables show them); they contribute nothing else.  Unreadable,
+incomplete or wrongly shaped input is one ConfigError line naming the file and the fix
+(:mod:`analysis.runfiles`).
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from analysis.axes import identify
 from analysis.discover import RunRef, discover
+from analysis.runfiles import read_config, read_summary, read_table, read_traffic_log
 from testbed.core.errors import ConfigError
 
-RERUN_FIX = "re-run that experiment (python -m testbed run X.yaml --out DIR) or delete the directory"
 IDENTITY = ("run", "method", "series", "seed", "dataset")
 RESULT_COLUMNS = ("iterations", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes",
                   "egress_usd")
@@ -93,8 +93,8 @@ def _counts_text(counts: dict[str, int]) -> str:
 def _load_run(ref: RunRef) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     """One run's ``runs`` row and, if complete, its frames."""
     run_dir = ref.run_dir
-    summary = _read_json(run_dir / "summary.json")
-    config = _read_yaml(run_dir / "config.yaml")
+    summary = read_summary(run_dir / "summary.json")
+    config = read_config(run_dir / "config.yaml")
     row: dict[str, Any] = {"run": ref.name, "run_dir": str(run_dir), **_config_fields(config, summary)}
     if summary is None:
         status = ref.index_status if ref.index_status not in (None, "complete") else "incomplete"
@@ -112,8 +112,8 @@ def _load_run(ref: RunRef) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     row.update(ref.axes)
     if status != "complete":
         return row, {}
-    return row, {"metrics": _read_csv(run_dir / "metrics.csv"), "nodes": _read_csv(run_dir / "nodes.csv"),
-                 "links": _read_csv(run_dir / "links.csv"), "traffic": _traffic(run_dir, summary)}
+    return row, {"metrics": read_table(run_dir / "metrics.csv"), "nodes": read_table(run_dir / "nodes.csv"),
+                 "links": read_table(run_dir / "links.csv"), "traffic": _traffic(run_dir)}
 
 
 def _config_fields(config: dict[str, Any] | None, summary: dict[str, Any] | None) -> dict[str, Any]:
@@ -151,16 +151,10 @@ def _scalar(value: Any) -> Any:
     return value if value is None or isinstance(value, str | int | float | bool) else json.dumps(value)
 
 
-def _traffic(run_dir: Path, summary: dict[str, Any]) -> pd.DataFrame:
+def _traffic(run_dir: Path) -> pd.DataFrame:
     """Bytes, messages and dollars per (kind, scope, src_dc, dst_dc) from the per-message log."""
-    parquet, csv = run_dir / "traffic.parquet", run_dir / "traffic.csv"
-    if parquet.is_file():
-        log = pd.read_parquet(parquet, columns=["kind", "scope", "src_dc", "dst_dc", "nbytes", "payload_nbytes",
-                                                "egress_usd"])
-    elif csv.is_file():
-        log = _read_csv(csv)
-    else:
-        raise ConfigError(parquet, "traffic.parquet", "missing from a complete run", RERUN_FIX)
+    log = read_traffic_log(run_dir, columns=["kind", "scope", "src_dc", "dst_dc", "nbytes", "payload_nbytes",
+                                             "egress_usd"])
     keys = ["kind", "scope", "src_dc", "dst_dc"]
     if log.empty:
         return pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys}, "nbytes": pd.Series(dtype="int64"),
@@ -170,32 +164,3 @@ def _traffic(run_dir: Path, summary: dict[str, Any]) -> pd.DataFrame:
         nbytes=("nbytes", "sum"), payload_nbytes=("payload_nbytes", "sum"), messages=("nbytes", "size"),
         egress_usd=("egress_usd", "sum"))
     return grouped
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ConfigError(path, "summary.json", f"is not valid JSON ({err.msg}, line {err.lineno})",
-                          RERUN_FIX) from None
-
-
-def _read_yaml(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(path, "config.yaml", f"is not valid YAML ({str(err).splitlines()[0]})", RERUN_FIX) from None
-    return data if isinstance(data, dict) else None
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise ConfigError(path, path.name, "missing from a complete run", RERUN_FIX)
-    try:
-        return pd.read_csv(path)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
-        raise ConfigError(path, path.name, f"cannot be read ({str(err).splitlines()[0]})", RERUN_FIX) from None

@@ -5,7 +5,6 @@ Usage: python scripts/plot_gaia_vs_ps.py OUT.png RUN_DIR [RUN_DIR ...]
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,7 +12,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from analysis.runfiles import read_summary, read_table
 
 METRICS = ("modes_covered", "high_quality_fraction")
 
@@ -24,9 +25,9 @@ def main(out_path: str, run_dirs: list[str]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     rows = []
     for run_dir in run_dirs:
-        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+        summary = read_summary(Path(run_dir) / "summary.json") or {}
         config = (Path(run_dir) / "config.yaml").read_text()
-        metrics = pd.read_csv(Path(run_dir) / "metrics.csv")
+        metrics = read_table(Path(run_dir) / "metrics.csv")
         label = Path(run_dir).name
         for ax, name in zip(axes, METRICS, strict=True):
             ax.plot(metrics["iteration"], metrics[name], marker="o", label=label,

@@ -20,6 +20,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from analysis import load_results
+from analysis.runfiles import read_traffic_log
 from analysis.study_files import write_study_table
 from analysis.style import method_colors, new_figure, save
 
@@ -28,7 +29,7 @@ BASE_MBPS = 500.0  # wan-3dc us-east <-> eu-west at bandwidth_scale 1
 
 def ship_seconds(run_dir: Path) -> float:
     """When the last ``raw_data`` message arrived: the virtual time to ship the data."""
-    traffic = pd.read_parquet(run_dir / "traffic.parquet")
+    traffic = read_traffic_log(run_dir)
     return float(traffic.loc[traffic["kind"] == "raw_data", "t_arrive_s"].max())
 
 

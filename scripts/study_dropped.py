@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis import load_results
 from analysis.dropped_replies import fedavg_replies
+from analysis.runfiles import read_table, read_traffic_log
 from analysis.study_files import write_study_table
 from testbed.core.units import parse_seconds
 
@@ -34,12 +35,12 @@ def per_run(results) -> pd.DataFrame:
     rows = []
     for row in results.complete.to_dict("records"):
         run_dir = Path(row["run_dir"])
-        workers = [n for n in pd.read_csv(run_dir / "nodes.csv")["node"] if "/w" in n]
+        workers = [n for n in read_table(run_dir / "nodes.csv")["node"] if "/w" in n]
         keep = max(math.floor(float(row["algorithm.client_fraction"]) * len(workers)), 1)
         deadline = row.get("algorithm.round_deadline")
         deadline_s = parse_seconds(deadline) if isinstance(deadline, str) else math.inf
         server = f"{row['algorithm.server_at']}/server"
-        replies = fedavg_replies(pd.read_parquet(run_dir / "traffic.parquet"), server, keep, deadline_s)
+        replies = fedavg_replies(read_traffic_log(run_dir), server, keep, deadline_s)
         dropped = replies[~replies["kept"]]
         rows.append({"run": row["run"], "series": row["series"], "seed": row["seed"], "keep": keep,
                      "deadline_s": deadline_s, "replies": len(replies), "dropped": len(dropped),

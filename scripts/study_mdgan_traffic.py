@@ -19,7 +19,6 @@ no swap fell inside the short run); FL-GAN's one round as run.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from analysis import load_results
+from analysis.runfiles import read_summary
 from analysis.study_files import write_study_table
 from analysis.style import method_colors, new_figure, save
 
@@ -41,7 +41,7 @@ def table(root: Path) -> pd.DataFrame:
     runs = load_results(root).complete
     rows = []
     for _, r in runs.iterrows():
-        summary = json.loads((Path(r["run_dir"]) / "summary.json").read_text())
+        summary = read_summary(Path(r["run_dir"]) / "summary.json") or {}
         kinds = summary["bytes_by_kind"]
         n_workers = int(r["topology.datacenters.edge.workers"]) + 1
         dataset = yaml.safe_load((Path(r["run_dir"]) / "config.yaml").read_text())["dataset"]

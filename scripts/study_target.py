@@ -25,6 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from analysis import load_results
+from analysis.runfiles import read_traffic_log
 from analysis.staleness import push_staleness
 from analysis.study_files import write_study_table
 from analysis.style import band_limits, new_figure, quality_label, save, seed_band, series_styles
@@ -34,7 +35,7 @@ X_LABELS = {"virtual_time_s": "virtual time (s)", "iteration": "iterations (each
 
 
 def staleness_of(run_dir: Path, consistency: str) -> tuple[float, float]:
-    s = push_staleness(pd.read_parquet(run_dir / "traffic.parquet"), consistency)["staleness"]
+    s = push_staleness(read_traffic_log(run_dir), consistency)["staleness"]
     return float(s.mean()), float(s.max())
 
 

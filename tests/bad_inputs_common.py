@@ -2,12 +2,16 @@
 
 ``tests/test_bad_inputs.py`` (broken YAML) and ``tests/test_bad_inputs_cli.py`` (broken command lines and
 results directories) both assert the rule a new user relies on: exit code != 0, exactly one line of
-output, no traceback, the field (or flag, or file) named in it, and no file created or changed.
+output, no traceback, the field (or flag, or file) named in it, and no file created or changed -- the
+working directory holds an existing results directory (:data:`RESULTS`, two finished suites), and every
+file's checksum and mtime are compared before and after.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -50,19 +54,37 @@ def _dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
+RESULTS = "existing-results"
+"""An existing results directory in the working directory: suite ``s`` (the good suite's name) with a complete
+cell ``seed=0`` and suite ``other`` beside it -- what a bad input must never touch (``--out results``)."""
+
+
+def _existing_results(root: Path) -> None:
+    for suite, cell in (("s", "seed=0"), ("other", "x")):
+        run = root / RESULTS / suite / cell
+        (run / "samples").mkdir(parents=True)
+        (run / "summary.json").write_text(json.dumps({"run_id": cell, "status": "complete"}))
+        (run / "config.yaml").write_text(_dump(EXPERIMENT))
+        (run / "samples" / "iter_000000.png").write_bytes(b"\x89PNG not really")
+        (root / RESULTS / suite / "index.csv").write_text(f"cell,run_dir,status\n{cell},{cell},complete\n")
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory with a good topology, experiment and suite, as the cwd."""
+    """A working directory with a good topology, experiment and suite and an existing results directory, as the cwd."""
     (tmp_path / "topo.yaml").write_text(_dump(TOPOLOGY))
     (tmp_path / "exp.yaml").write_text(_dump(EXPERIMENT))
     (tmp_path / "suite.yaml").write_text(_dump(SUITE))
+    _existing_results(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in root.rglob("*") if p.is_file()}
+def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every file under ``root`` (sha256 of its bytes, mtime) and every directory (that it exists: probing
+    whether ``--out`` is writable touches a directory's mtime, not its contents)."""
+    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+            if p.is_file() else ("dir", 0) for p in root.rglob("*")}
 
 
 def _check_one_line(argv: list[str], expected: str, root: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -48,8 +48,8 @@ def test_resolved_config_round_trips(experiment) -> None:
     assert resolved["algorithm"] == {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1.0,
                                      "batch_size": 0, "server_at": None, "round_deadline": None,
                                      "over_select": 0.0, "offline": "drop", "server_optimizer": "fedavg",
-                                     "server_lr": None, "server_momentum": 0.9, "server_beta1": 0.9,
-                                     "server_beta2": 0.99, "server_tau": 1e-3}
+                                     "server_lr": None, "server_momentum": None, "server_beta1": None,
+                                     "server_beta2": None, "server_tau": None}
     assert resolved["network"]["compression"] == {}
     again = load_experiment(yaml.safe_load(yaml.safe_dump(resolved)))
     assert again.resolved() == resolved

@@ -21,8 +21,8 @@ def _suite_file(tmp_path: Path, experiment) -> Path:
     base = experiment("local", max_iterations=30, eval_every=10)
     data = {"name": "killme", "base": base,
             "grid": {"algorithm": ["local", "ps"], "seed": [0, 1]},
-            # parses (8 classes, 4 workers), fails when the 3 samples drawn hold only 3 classes
-            "cells": {"broken": {"dataset": {"name": "ring8", "n": 3}, "partition": "shards(8)"}}}
+            # parses (8 classes, 4 workers), fails when the 5 samples drawn hold at most 5 classes
+            "cells": {"broken": {"dataset": {"name": "ring8", "n": 5}, "partition": "shards(8)"}}}
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -90,7 +90,7 @@ def test_index_has_contract_columns_and_pending_rows(tmp_path: Path, experiment)
     ({"grid": {"seed": 3}}, "grid.seed: expected a list"),
     ({"grid": {"topology": ["topologies/nowhere.yaml"]}}, "topology file 'topologies/nowhere.yaml' not found"),
     ({"grid": {"algorithm": [{"name": "ps", "bogus": 1}]}}, "[cell ps]: algorithm.bogus: unknown parameter"),
-    ({"grid": {"bandwidth_scale": [-1]}}, "bandwidth_scale: expected a positive number"),
+    ({"grid": {"bandwidth_scale": [-1]}}, "bandwidth_scale: -1 is outside"),
     ({"grid": {"seed": [1]}, "repeats": 2}, "repeats: unknown suite key"),
     ({"grid": {"seed": [1, 2]}, "repeat": 2}, "repeat: the grid already sweeps seed"),
 ])

@@ -1,14 +1,14 @@
 """``python -m testbed plot RESULTS_DIR``: comparison figures and the summary table (docs/design.md).
 
 Before anything is drawn, every complete run's ``traffic.parquet`` is opened: a
-corrupt one (a disk that filled up, a copy cut short) is one line naming the file
-and what to do, not a pyarrow traceback from deep inside the loader.
+corrupt one (a disk that filled up, a copy cut short) or one of another schema is one line
+naming the file and what to do, not a pyarrow traceback from deep inside the loader; every other
+file's shape is checked as it is loaded (analysis.runfiles).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from testbed.cli import command
@@ -40,27 +40,17 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _check_traffic_files(root: str) -> None:
-    """ConfigError naming the first complete run whose ``traffic.parquet`` cannot be read."""
-    import pyarrow.parquet as pq
-
+    """ConfigError naming the first complete run whose ``traffic.parquet`` cannot be read or is not a traffic
+    log (its schema; analysis.runfiles), before anything is drawn or written."""
     from analysis.discover import discover
-    from testbed.core.errors import ConfigError
+    from analysis.runfiles import check_parquet_schema
+    from testbed.core.fileio import read_json_object
 
     for ref in discover(root).refs:
         path = ref.run_dir / "traffic.parquet"
-        try:
-            complete = json.loads((ref.run_dir / "summary.json").read_text()).get("status") == "complete"
-        except (OSError, ValueError, AttributeError):
-            continue  # the loader reports a bad or missing summary itself
-        if not complete or not path.is_file():
-            continue
-        try:
-            pq.read_metadata(path)
-        except Exception as err:  # pyarrow raises several unrelated types
-            problem = " ".join(str(err).split())[:120]
-            raise ConfigError(path, "traffic.parquet", f"cannot be read ({type(err).__name__}: {problem})",
-                              f"re-run that run (delete {ref.run_dir / 'summary.json'} and run the suite "
-                              "with --resume), or move the directory away") from None
+        complete = (read_json_object(ref.run_dir / "summary.json") or {}).get("status") == "complete"
+        if complete and path.is_file():  # a bad or missing summary is the loader's to report
+            check_parquet_schema(path)
 
 
 @command("plot", help="comparison figures and summary table for a run dir, a dir of runs, or a suite dir")

@@ -64,9 +64,23 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 
 def _with_data_dir(spec: ExperimentSpec, data_dir: str | None) -> ExperimentSpec:
-    if data_dir is None or spec.data_dir is not None:
+    """``--data-dir`` for a run whose data set is read from files and whose YAML names no data_dir."""
+    from testbed.data import dataset_spec
+
+    if data_dir is None or spec.data_dir is not None or not dataset_spec(spec.dataset).reads_files:
         return spec
     return dataclasses.replace(spec, data_dir=str(Path(data_dir).resolve()))
+
+
+def _refuse_idle_data_dir(specs: list[ExperimentSpec], data_dir: str | None) -> None:
+    """``--data-dir`` must reach at least one run (every setting acts or is refused)."""
+    from testbed.data import dataset_spec
+
+    if data_dir is not None and not any(dataset_spec(s.dataset).reads_files for s in specs):
+        names = sorted({s.dataset for s in specs})
+        raise ConfigError(CMD, "--data-dir", f"no run reads its data from files ({', '.join(names)} "
+                          f"{'is' if len(names) == 1 else 'are'} generated), so it would do nothing",
+                          "drop --data-dir (it is for mnist and fashion_mnist)")
 
 
 def _missing_data(named_specs: list[tuple[str, ExperimentSpec]]) -> list[str]:
@@ -92,7 +106,9 @@ def _refuse_missing_data(named_specs: list[tuple[str, ExperimentSpec]]) -> int:
 def _run_single(args: argparse.Namespace) -> int:
     from testbed.experiment.launch import run_experiment
 
-    spec = _with_data_dir(load_experiment(args.file), args.data_dir)
+    spec = load_experiment(args.file)
+    _refuse_idle_data_dir([spec], args.data_dir)
+    spec = _with_data_dir(spec, args.data_dir)
     if args.backend:
         spec = dataclasses.replace(spec, backend=args.backend)
     if spec.backend == "ray" and spec.executors.kind != "in_task" and not args.dry_run:
@@ -112,6 +128,10 @@ def _run_single(args: argparse.Namespace) -> int:
             raise
         raise ConfigError(spec.source, err.field, err.problem, err.fix) from None  # name the file
     summary = json.loads((run_dir / "summary.json").read_text())
+    if summary.get("status") != "complete":  # diverged, or the clock could not go on: one line, exit 1
+        print(f"{summary['run_id']}: {summary['stop_reason']} -- status failed; the metrics up to there and the "
+              f"traffic are in {run_dir}", file=sys.stderr)
+        return 1
     quality = summary["final_quality"].get(summary["headline_metric"])
     print(f"{summary['run_id']}: {summary['algorithm']} on {summary['topology']} -- "
           f"{summary['iterations']} iterations, "
@@ -128,6 +148,7 @@ def _run_suite(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.file)
     if args.data_dir is not None:
+        _refuse_idle_data_dir([c.spec for c in suite.cells], args.data_dir)
         suite = _suite_with_data_dir(suite, args.data_dir)
     root = Path(args.out or "results") / suite.name
     to_run = [c for c in suite.cells if not (args.resume and cell_status(root / c.id) == "complete")]
@@ -153,9 +174,9 @@ def _run_suite(args: argparse.Namespace) -> int:
 def _suite_with_data_dir(suite: Any, data_dir: str) -> Any:
     cells = []
     for cell in suite.cells:
-        experiment = dict(cell.experiment)
-        experiment.setdefault("data_dir", str(Path(data_dir).resolve()))
-        cells.append(dataclasses.replace(cell, experiment=experiment, spec=_with_data_dir(cell.spec, data_dir)))
+        spec = _with_data_dir(cell.spec, data_dir)
+        experiment = {**cell.experiment, "data_dir": spec.data_dir} if spec.data_dir else cell.experiment
+        cells.append(dataclasses.replace(cell, experiment=experiment, spec=spec))
     return dataclasses.replace(suite, cells=tuple(cells))
 
 

@@ -4,7 +4,8 @@ Why: the second path to every quality number.  The run's evaluator and this
 command draw from the same saved generator (``generator.pt``: parameters and
 BatchNorm buffers) in eval mode; by default with the evaluator's own seed, so
 ``testbed sample`` reproduces the samples the run scored.  Samples come in the
-data's own shape (``(n, 2)`` for mixtures, ``(n, 1, H, W)`` for images).
+data's own shape (``(n, 2)`` for mixtures, ``(n, 1, H, W)`` for images).  A generator that holds
+NaN or infinity (a run that diverged) is refused, not sampled.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from pathlib import Path
 from testbed.cli import command
 from testbed.core.errors import ConfigError
 
+MAX_SAMPLES = 100_000
+"""As ``eval_samples``' limit: 100,000 28x28 images are 314 MB; a billion used to kill the process."""
+MAX_SEED = 2**63 - 1
+"""torch seeds are 64-bit; 2**77 used to end in an overflow traceback."""
+
 
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
@@ -24,8 +30,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if not args.out and not args.png:
         raise ConfigError(None, "--out", "nothing to write", "give --out FILE.npy and/or --png FILE.png")
-    if args.n < 1:
-        raise ConfigError(None, "--n", f"{args.n} samples", "ask for at least 1 sample")
+    for flag, value, lo, hi in (("--n", args.n, 1, MAX_SAMPLES), ("--seed", args.seed, 0, MAX_SEED)):
+        if value is not None and not lo <= value <= hi:
+            raise ConfigError("command line", flag, f"{value} is outside [{lo}, {hi:,}]",
+                              f"give {flag} a whole number in [{lo}, {hi:,}]")
     run_dir = Path(args.run_dir)
     dataset = load_generator_file(run_dir)["dataset"]
     label, samples = sample_saved(run_dir, args.n, seed=args.seed, label=args.generator)
@@ -48,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
 @command("sample", help="draw samples from a finished run's saved generator (generator.pt)")
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory")
-    parser.add_argument("--n", type=int, default=1000, help="number of samples (default 1000)")
+    parser.add_argument("--n", type=int, default=1000, help=f"number of samples, 1 to {MAX_SAMPLES:,} (default 1000)")
     parser.add_argument("--out", default=None, help="write the samples as a .npy array")
     parser.add_argument("--png", default=None, help="write a picture (scatter or image grid of the first 64)")
     parser.add_argument("--seed", type=int, default=None,

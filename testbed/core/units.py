@@ -24,6 +24,11 @@ TIME_UNITS_S: dict[str, float] = {
     "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9, "min": 60.0, "h": 3600.0,
 }
 
+MAX_SECONDS = 1e9
+"""The longest time any input may give (~32 years): up to here a float64 clock keeps a resolution finer
+than 0.2 us (ulp(1e9) = 1.2e-7 s); beyond ~1e10 s the network model's clock stops advancing (it used to
+hang).  Every duration parsed here is bounded by it, and the engine stops a run whose clock passes it."""
+
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z]*)\s*$")
 
 
@@ -65,8 +70,12 @@ def parse_nbytes(value: object) -> float:
 
 
 def parse_seconds(value: object) -> float:
-    """``'38ms'`` -> ``0.038``; a bare number is seconds."""
-    return _parse(value, TIME_UNITS_S, "duration")
+    """``'38ms'`` -> ``0.038``; a bare number is seconds; at most :data:`MAX_SECONDS` either way."""
+    seconds = _parse(value, TIME_UNITS_S, "duration")
+    if abs(seconds) > MAX_SECONDS:
+        raise UnitError(f"{value!r} is beyond {MAX_SECONDS:g} s, the longest time the virtual clock resolves "
+                        "to a microsecond")
+    return seconds
 
 
 def exact_quantity(value: float | None, unit: str) -> str | None:

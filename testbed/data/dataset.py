@@ -45,7 +45,8 @@ Locator = Callable[["str | None"], str]
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """A registered data set: its kind (``mixture`` or ``image``), shape and loader."""
+    """A registered data set: its kind (``mixture`` or ``image``), shape and loader; ``reads_files``: it is read
+    from disk, so a ``data_dir`` means something to it (generated ones refuse one)."""
 
     name: str
     kind: str
@@ -54,6 +55,7 @@ class DatasetSpec:
     loader: Loader
     locate: Locator
     description: str
+    reads_files: bool = False
 
 
 DATASETS: Registry[DatasetSpec] = Registry("data set")

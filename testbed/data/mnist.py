@@ -39,4 +39,5 @@ def _make_locator(name: str):
 for _name, _desc in (("mnist", "MNIST handwritten digits 28x28"),
                      ("fashion_mnist", "Fashion-MNIST clothing 28x28")):
     register(DatasetSpec(name=_name, kind="image", num_classes=10, sample_shape=(1, 28, 28),
-                         loader=_make_loader(_name), locate=_make_locator(_name), description=_desc))
+                         loader=_make_loader(_name), locate=_make_locator(_name), description=_desc,
+                         reads_files=True))

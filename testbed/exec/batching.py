@@ -19,7 +19,7 @@ Where it cannot apply: ``compute: measured`` (the engine needs each call's own w
 dispatch), and Ray actors (their calls already run asynchronously in other processes); both are
 refused with a ConfigError (testbed.experiment.spec, testbed.experiment.launch).  On Ray, ``placement: in_task`` runs
 the nodes in the run's own process and batches there.  An exception raised by a deferred call
-surfaces at the next flush, not at dispatch.
+surfaces at the next flush, not at dispatch; so do a deferred message's size and finiteness checks.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class BatchingExecutor(InProcessExecutor):
         super().__init__(device, torch_threads)
         self._queue: list[_Call] = []
         self._checks: list[tuple[DeferredHandle, int, str]] = []
+        self._finite_checks: list[tuple[Any, str, str, str]] = []
         self.groups_run: list[tuple[str, int]] = []
         """(method, size) of every batched group run so far (inspection and tests)."""
 
@@ -96,6 +97,9 @@ class BatchingExecutor(InProcessExecutor):
         checks, self._checks = self._checks, []
         for handle, nbytes, kind in checks:
             super().check_nbytes(LocalHandle(self._value(handle), 0.0), nbytes, kind)
+        finite, self._finite_checks = self._finite_checks, []
+        for payload, kind, src, dst in finite:
+            super().check_finite(_resolve(payload), kind, src, dst)
 
     def _run(self, group: list[_Call]) -> None:
         values = None
@@ -142,6 +146,12 @@ class BatchingExecutor(InProcessExecutor):
             self._checks.append((handle, nbytes, kind))  # checked once computed, at the next flush
             return
         super().check_nbytes(handle, nbytes, kind)
+
+    def check_finite(self, payload: Any, kind: str, src: str, dst: str) -> None:
+        if _pending(payload):
+            self._finite_checks.append((payload, kind, src, dst))  # checked once computed, at the next flush
+            return
+        super().check_finite(_resolve(payload), kind, src, dst)
 
     def elapsed_s(self, handle: Handle) -> float:
         if isinstance(handle, DeferredHandle):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from testbed.core.finite import require_finite
 from testbed.core.payload import payload_nbytes
 from testbed.core.tree import map_leaves
 
@@ -63,6 +64,11 @@ class Executor(ABC):
 
     def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:  # noqa: B027 - optional check
         """Verify a sender's declared size where that costs nothing (the in-process executor)."""
+
+    def check_finite(self, payload: Any, kind: str, src: str, dst: str) -> None:  # noqa: B027 - optional check
+        """Raise :class:`~testbed.core.finite.NonFiniteError` if a message's payload holds NaN or infinity,
+        where the value is at hand without waiting (in process); Ray actors keep their values, and a run
+        on them is checked at every evaluation instead (testbed.core.finite)."""
 
     @abstractmethod
     def elapsed_s(self, handle: Handle) -> float:
@@ -132,6 +138,9 @@ class InProcessExecutor(Executor):
 
     def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:
         check_declared_nbytes(nbytes, payload_nbytes(_unwrap(handle)), kind)
+
+    def check_finite(self, payload: Any, kind: str, src: str, dst: str) -> None:
+        require_finite(_unwrap(payload), f"a {kind} message from {src} to {dst}")
 
     def elapsed_s(self, handle: Handle) -> float:
         assert isinstance(handle, LocalHandle)

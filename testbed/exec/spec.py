@@ -22,6 +22,14 @@ costs more than a training step, this is what keeps a suite of many small runs f
 over a cluster one per placement group."""
 
 
+RANGES: dict[str, tuple[type, float, float]] = {
+    "pool": (int, 1, 100_000), "torch_threads": (int, 1, 1024),
+    "num_cpus": (float, 0, 1024), "num_gpus": (float, 0, 64),
+}
+"""Each number's range, safe on any machine: torch segfaults on ~100,000 threads (1,024 ran here), Ray refuses
+negative resources (``num_cpus: -1`` used to reach it), a pool of more actors than workers is idle."""
+
+
 @dataclass(frozen=True)
 class ExecutorsSpec:
     """The ``executors:`` setting, parsed.
@@ -73,12 +81,12 @@ def parse_executors(value: Any, src: str) -> ExecutorsSpec:
     if value.get("placement", "per_datacenter") not in PLACEMENTS:
         raise ConfigError(src, "executors.placement", f"unknown placement {value['placement']!r}",
                           f"use one of {list(PLACEMENTS)} or pool: N")
-    counts = {key: checked_number(value[key], src, f"executors.{key}", int, 1, 10**9)
-              for key in ("pool", "torch_threads") if key in value}
+    numbers = {key: checked_number(value[key], src, f"executors.{key}", *RANGES[key])
+               for key in RANGES if value.get(key) is not None}
     batch = checked_bool(value.get("batch", False), src, "executors.batch", "write batch: true")
-    return ExecutorsSpec(placement=value.get("placement", "per_datacenter"), pool_size=counts.get("pool"),
-                         num_cpus=value.get("num_cpus"), num_gpus=value.get("num_gpus"),
-                         torch_threads=counts.get("torch_threads"), batch=batch, written=tuple(value))
+    return ExecutorsSpec(placement=value.get("placement", "per_datacenter"), pool_size=numbers.get("pool"),
+                         num_cpus=numbers.get("num_cpus"), num_gpus=numbers.get("num_gpus"),
+                         torch_threads=numbers.get("torch_threads"), batch=batch, written=tuple(value))
 
 
 def check_batch(spec: ExecutorsSpec, backend: str, compute_model: str, src: str) -> None:

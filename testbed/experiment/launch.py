@@ -13,7 +13,7 @@ from typing import Any
 from testbed.exec.backends import executor_backend
 from testbed.exec.executor import Executor
 from testbed.exec.spec import check_batch
-from testbed.experiment.results import write_partial, write_run
+from testbed.experiment.results import prepare_run_dir, write_partial, write_run
 from testbed.experiment.run import Run
 from testbed.experiment.spec import ExperimentSpec
 
@@ -30,7 +30,9 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Execu
                    progress: bool = True, address: str | None = None,
                    extra_summary: dict[str, Any] | None = None) -> Path:
     """Run one experiment and write its run directory; returns the directory.  ``extra_summary``:
-    fields added to ``summary.json`` in the same write (e.g. where a suite cell ran)."""
+    fields added to ``summary.json`` in the same write (e.g. where a suite cell ran).  An earlier run in
+    ``out_dir`` is removed first (testbed.experiment.results.prepare_run_dir); anything else there is refused."""
+    prepare_run_dir(Path(out_dir))
     own = executor is None
     executor = executor or make_executor(spec, address)
     try:

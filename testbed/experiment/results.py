@@ -8,19 +8,23 @@ testbed.experiment.generator_file), ``run_info.json`` (the command line and the 
 testbed.core.provenance) and ``summary.json`` (with the method's *footing*: update
 order and optimiser steps per iteration).  Every file is written
 atomically and ``summary.json`` last, so a directory whose summary says
-``status: complete`` is whole; anything else is safe to re-run.
+``status: complete`` is whole; anything else is safe to re-run.  A run that diverged (a NaN or
+infinity, testbed.core.finite) or whose clock could not go on writes every file too, with
+``status: failed``, its ``stop_reason`` as ``error`` (and ``diverged: true``) and the metrics up to there.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from testbed.core.errors import ConfigError
 from testbed.core.fileio import atomic_write, atomic_write_text
 from testbed.core.provenance import FILENAME as RUN_INFO_FILE
 from testbed.core.provenance import run_info
@@ -34,6 +38,34 @@ from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
 
 if TYPE_CHECKING:
     from testbed.experiment.run import Run
+
+RUN_FILES = frozenset({"config.yaml", "run_info.json", "metrics.csv", "traffic.parquet", "traffic.csv", "links.csv",
+                       "nodes.csv", "compute_costs.json", "samples", GENERATOR_FILE, "summary.json",
+                       "plots", "report.html"})
+"""What a run directory may hold: the files above, and what ``plot`` and ``report`` write into it by default."""
+
+
+def prepare_run_dir(out_dir: Path) -> None:
+    """Empty ``out_dir`` before a run writes into it, when all it holds is a run's (an earlier run there: a
+    re-run must not keep the old run's sample pictures beside its own); anything else there is refused
+    with one line and left alone -- a run never removes what it did not write."""
+    if not out_dir.is_dir():
+        return
+    entries = list(out_dir.iterdir())
+    foreign = sorted(e.name for e in entries if e.name not in RUN_FILES and not _atomic_leftover(e.name))
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise ConfigError("command line", "--out", f"{out_dir} holds files that are not a run's ({shown})",
+                          "give a new or empty directory, or an earlier run's directory (it is replaced)")
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def _atomic_leftover(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")  # testbed.core.fileio.atomic_write's temporary files
 
 
 def write_run(run: Run, out_dir: Path, extra: dict[str, Any] | None = None) -> Path:
@@ -122,7 +154,7 @@ def summary(run: Run) -> dict[str, Any]:
         "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
         "footing": run.algorithm.footing(),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
-        "stop_reason": run.stop_reason, "status": "complete",
+        "stop_reason": run.stop_reason, "status": "complete", **(run.failure or {}),
     }
 
 

@@ -5,6 +5,11 @@ node state, call a node, spawn a process, ``should_stop()``, ``complete_iteratio
 seeded ``rng``) and owns everything a method may not touch -- the wall clock, the evaluator,
 the progress bar, files.  Evaluation happens every ``eval_every`` iterations, outside virtual time.
 The public entry -- spec in, run directory out -- is :func:`testbed.experiment.launch.run_experiment`.
+
+Finite or stopped: a NaN or infinity in a message (checked per send, testbed.core.finite) or in a
+generator (checked per evaluation) stops the run with ``stop_reason: diverged: <where> at iteration N``;
+a clock that cannot go on (testbed.sim.engine.ClockError) stops it with its reason.  Either way the
+run is ``failed`` (:attr:`Run.failure`) and keeps what it measured up to there.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from testbed.core.finite import NonFiniteError
 from testbed.exec.executor import Executor
 from testbed.experiment.session import ExecutorSession
 from testbed.experiment.spec import ExperimentSpec
@@ -23,7 +29,7 @@ from testbed.methods.common.evaluator import EVAL_SEED_OFFSET, Evaluator
 from testbed.methods.common.setup import NodeSetup
 from testbed.quality import headline_metric
 from testbed.sim.compute import ComputeModel, CostTable
-from testbed.sim.engine import Engine
+from testbed.sim.engine import ClockError, Engine
 from testbed.sim.tcp import TcpModel
 
 EVALUATOR_NODE = "eval"
@@ -45,6 +51,9 @@ class Run(ExecutorSession):
         self.iteration = 0
         self.stop_reason: str | None = None
         self.stop_time_s: float | None = None
+        self.failure: dict[str, Any] | None = None
+        """None for a run that ended by a stop condition; else the summary fields of its failure
+        (``status: failed``, ``error``, ``diverged: true`` for a NaN or infinity)."""
         self.metrics: list[dict[str, Any]] = []
         self.final_by_generator: dict[str, dict[str, float]] = {}
         self.generators: dict[str, dict[str, Any]] = {}
@@ -93,6 +102,12 @@ class Run(ExecutorSession):
             if self.engine is not None:
                 self.engine.halt()
 
+    def _fail(self, reason: str, **flags: Any) -> None:
+        """End the run as failed with ``reason`` (replacing a stop condition met on the way)."""
+        self.stop_reason = reason
+        self.stop_time_s = self.engine.now_s if self.engine is not None else 0.0
+        self.failure = {"status": "failed", "error": reason, **flags}
+
     # -- evaluation -------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         """Score the current generator(s) and log a metrics row (no virtual time passes).
@@ -102,6 +117,8 @@ class Run(ExecutorSession):
         result = self.executor.resolve(self.executor.call(
             EVALUATOR_NODE, "evaluate", self.spec.eval_samples, self.spec.seed + EVAL_SEED_OFFSET,
             self.algorithm.generators()))
+        if result.get("non_finite"):
+            raise NonFiniteError(result["non_finite"])
         acc = self.engine.accountant
         row = {"iteration": self.iteration, "virtual_time_s": self.engine.now_s,
                "wall_time_s": time.perf_counter() - self._wall_start, "total_bytes": acc.total_nbytes,
@@ -154,18 +171,23 @@ class Run(ExecutorSession):
                          disable=not self._progress_enabled, dynamic_ncols=True)
         train_start = time.perf_counter()
         try:
-            self.algorithm.start()
-            self.engine.run(until=spec.max_virtual_time_s)
-            self.executor.barrier()
-        finally:
-            self._bar.close()
-        self.train_wall_s = time.perf_counter() - train_start
-        if self.stop_reason is None:
-            self._stop("max_virtual_time" if spec.max_virtual_time_s is not None else "finished")
-        last, acc = self.metrics[-1], self.engine.accountant
-        if (last["iteration"], last.get("virtual_time_s"), last.get("total_bytes")) != (
-                self.iteration, self.engine.now_s, acc.total_nbytes):
-            self.evaluate()  # the last metrics row is taken at the stop, with the summary's totals
+            try:
+                self.algorithm.start()
+                self.engine.run(until=spec.max_virtual_time_s)
+                self.executor.barrier()
+            finally:
+                self._bar.close()
+                self.train_wall_s = time.perf_counter() - train_start
+            if self.stop_reason is None:
+                self._stop("max_virtual_time" if spec.max_virtual_time_s is not None else "finished")
+            last, acc = self.metrics[-1], self.engine.accountant
+            if (last["iteration"], last.get("virtual_time_s"), last.get("total_bytes")) != (
+                    self.iteration, self.engine.now_s, acc.total_nbytes):
+                self.evaluate()  # the last metrics row is taken at the stop, with the summary's totals
+        except NonFiniteError as err:
+            self._fail(f"diverged: {err.where} at iteration {self.iteration}", diverged=True)
+        except ClockError as err:
+            self._fail(f"{err} at iteration {self.iteration}")
         self.generators = self.final_generators()
         self.wall_time_s = time.perf_counter() - self._wall_start
 

@@ -4,7 +4,8 @@ One experiment = one topology x data set x partition x model x algorithm x seed,
 trained until a stop condition.  Parsing resolves every default, so the run
 directory's ``config.yaml`` says exactly what ran and can be run again.  Bad input
 (unknown key, unknown algorithm or parameter, a ``server_at`` that is not a
-datacenter, a missing topology file) is one ConfigError line: file, field, fix.
+datacenter, a missing topology file, a setting that would do nothing: testbed.experiment.inert) is one
+ConfigError line: file, field, fix.  An explicit ``null`` is the field's default, everywhere.
 
 Example::
 
@@ -33,7 +34,14 @@ import yaml
 
 from testbed.compression import CompressionSpec, parse_compression
 from testbed.core.errors import ConfigError
-from testbed.core.fields import checked_bool, checked_number, checked_quantity
+from testbed.core.fields import (
+    checked_bool,
+    checked_name,
+    checked_number,
+    checked_path_component,
+    checked_quantity,
+    without_nulls,
+)
 from testbed.core.units import exact_quantity, parse_nbytes, parse_seconds
 from testbed.exec.spec import ExecutorsSpec, check_batch, parse_executors
 from testbed.methods.api import Algorithm
@@ -79,7 +87,8 @@ class ExperimentSpec:
     backend: str = "inprocess"
     executors: ExecutorsSpec = field(default_factory=ExecutorsSpec)
     tcp: bool = False
-    tcp_window_nbytes: float = 4 * 2**20
+    tcp_window_nbytes: float | None = None
+    """None unless ``tcp`` is on (a window without TCP would do nothing, so it is refused)."""
     header_nbytes: int = 64
     compression: CompressionSpec = field(default_factory=CompressionSpec)
     data_dir: str | None = None
@@ -127,8 +136,10 @@ def _check_keys(mapping: dict[str, Any], allowed: set[str], src: str, prefix: st
 
 def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> ExperimentSpec:
     """Validate a parsed experiment mapping; see :func:`load_experiment`."""
+    from testbed.experiment.inert import check_settings_act
     from testbed.methods import algorithm_class, parse_params
 
+    data = without_nulls(data)  # an explicit null is the documented default, in every block below
     _check_keys(data, EXPERIMENT_KEYS, src, "")
     for required in ("topology", "dataset", "algorithm"):
         if required not in data:
@@ -142,13 +153,13 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     except KeyError as err:
         raise _fail(src, "algorithm.name", str(err.args[0]), "pick a registered algorithm") from None
     params = parse_params(cls, algo_raw, src, topology)
-    training = _update_order(_training(data.get("training", {}), src), cls, src)
-    compute = _compute(data.get("compute", {"model": "calibrated"}), src)
+    training = _update_order(_training(without_nulls(data.get("training", {})), src), cls, src)
+    compute = _compute(without_nulls(data.get("compute", {"model": "calibrated"})), src)
     _check_costs(compute, cls, src)
     backend = data.get("backend", "inprocess")
     if backend not in BACKENDS:
         raise _fail(src, "backend", f"unknown backend {backend!r}", f"use one of {list(BACKENDS)}")
-    network = data.get("network", {}) or {}
+    network = without_nulls(data.get("network", {}))
     if not isinstance(network, dict):
         raise _fail(src, "network", f"expected a mapping, got {network!r}", "write network: {tcp: true}")
     _check_keys(network, NETWORK_KEYS, src, "network")
@@ -159,8 +170,12 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     stops = {key: data.get(key) for key in ("max_iterations", "max_virtual_time", "max_bytes")}
     if all(v is None for v in stops.values()):
         raise _fail(src, "max_iterations", "no stop condition", "set max_iterations, max_virtual_time or max_bytes")
+    tcp = checked_bool(network.get("tcp", False), src, "network.tcp")
+    if "tcp_window" in network and not tcp:
+        raise _fail(src, "network.tcp_window", "does nothing without network.tcp: true", "set tcp: true or remove it")
+    name = data.get("name", Path(src).stem if src != "<dict>" else f"{algo_name}-{dataset}")
     spec = ExperimentSpec(
-        name=str(data.get("name", Path(src).stem if src != "<dict>" else f"{algo_name}-{dataset}")),
+        name=checked_path_component(name, src, "name"),
         topology=topology, topology_ref=topology_ref, dataset=dataset, dataset_n=dataset_n,
         partition=str(data.get("partition", "iid")), model=model_name, model_overrides=model_overrides,
         algorithm=algo_name, algorithm_params=params, training=training,
@@ -171,14 +186,16 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         eval_samples=_int(data.get("eval_samples", 2000), src, "eval_samples", minimum=10, maximum=100_000),
         seed=_int(data.get("seed", 0), src, "seed", minimum=0, maximum=2**32 - 1),
         compute=compute, backend=backend, executors=parse_executors(data.get("executors"), src),
-        tcp=checked_bool(network.get("tcp", False), src, "network.tcp"),
-        tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window", parse_nbytes,
-                                    "B", True),
+        tcp=tcp, tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window",
+                                             parse_nbytes, "B", True) if tcp else None,
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
         compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
         data_dir=data.get("data_dir"), source=src,
     )
     _check_partition(spec, src)
+    check_settings_act(src, dataset=spec.dataset, data_dir=spec.data_dir, dataset_n=spec.dataset_n,
+                       workers=len(spec.topology.nodes), lr_final_fraction=spec.training.lr_final_fraction,
+                       max_iterations=spec.max_iterations)
     check_batch(spec.executors, spec.backend, spec.compute.model, src)
     return spec
 
@@ -209,13 +226,13 @@ def _named(value: Any, src: str, fieldname: str, keys: set[str]) -> tuple[str, i
 
 
 def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, Any]]:
-    if isinstance(value, str):
-        return value, {}
     if isinstance(value, dict) and "name" in value:
-        rest = dict(value)
-        return str(rest.pop("name")), rest
-    raise _fail(src, fieldname, f"expected a name or {{name: .., ...}}, got {value!r}",
-                f"write {fieldname}: {{name: ..}}")
+        rest = without_nulls(value)
+        return checked_name(rest.pop("name", None), src, f"{fieldname}.name"), rest
+    if isinstance(value, (dict, list)):
+        raise _fail(src, fieldname, f"expected a name or {{name: .., ...}}, got {value!r}",
+                    f"write {fieldname}: {{name: ..}}")
+    return checked_name(value, src, fieldname), {}
 
 
 MODEL_RANGES: dict[str, tuple[type, float, float, str]] = {
@@ -303,7 +320,7 @@ def _compute(value: Any, src: str) -> ComputeSpec:
     if model not in COMPUTE_MODELS:
         raise _fail(src, "compute.model", f"unknown compute model {model!r}", f"use one of {COMPUTE_MODELS.names()}")
     costs = {}
-    for kind, cost in (value.get("costs") or {}).items():
+    for kind, cost in without_nulls(value.get("costs") or {}).items():
         costs[str(kind)] = _quantity(cost, src, f"compute.costs.{kind}", parse_seconds, "s")
     default = value.get("default")
     if model == "fixed" and not costs and default is None:
@@ -330,7 +347,8 @@ def _check_partition(spec: ExperimentSpec, src: str) -> None:
     from testbed.data import dataset_spec
     from testbed.data.partition import partition
 
-    labels = np.arange(dataset_spec(spec.dataset).num_classes)
+    classes = dataset_spec(spec.dataset).num_classes  # each class, and one sample for every worker
+    labels = np.arange(max(classes, len(spec.topology.nodes))) % classes
     try:
         partition(labels, len(spec.topology.nodes), spec.partition, spec.seed, groups=list(spec.topology.worker_groups))
     except ConfigError as err:

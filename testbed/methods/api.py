@@ -38,6 +38,7 @@ import numpy as np
 import simpy
 
 from testbed.core.errors import ConfigError
+from testbed.core.fields import checked_name
 from testbed.core.registry import Registry
 from testbed.sim.messages import Delivery, Message
 from testbed.topology.model import Topology, join_node_id
@@ -253,17 +254,23 @@ def register(name: str) -> Callable[[type[Algorithm]], type[Algorithm]]:
 
 
 def check_datacenter(value: Any, topology: Topology, src: str, fieldname: str = "algorithm.server_at") -> None:
-    """ConfigError unless ``value`` (a name or list of names) names datacenters of the topology."""
-    names = [value] if isinstance(value, str) else list(value or [])
+    """ConfigError unless ``value`` (a name or a non-empty list of names; None: the default) names datacenters
+    of the topology; a name YAML read as a boolean or number (``server_at: no``) is told to be quoted."""
+    if value is None:
+        return
+    names = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not names:
+        raise ConfigError(src, fieldname, "is an empty list", "name at least one datacenter, or leave it out")
     for name in names:
-        if not isinstance(name, str) or not topology.has_datacenter(name):
+        checked_name(name, src, fieldname)
+        if not topology.has_datacenter(name):
             raise ConfigError(src, fieldname, f"{name!r} is not a datacenter of topology {topology.name!r}",
                               f"use one of {[dc.name for dc in topology.datacenters]}")
 
 
 def check_one_datacenter(value: Any, topology: Topology, src: str, fieldname: str = "algorithm.server_at") -> None:
     """As :func:`check_datacenter`, for parameters that take exactly one datacenter."""
-    if value is not None and not isinstance(value, str):
+    if isinstance(value, (list, tuple, dict)):
         raise ConfigError(src, fieldname, f"expected one datacenter, got {value!r}", "name a single datacenter")
     check_datacenter(value, topology, src, fieldname)
 

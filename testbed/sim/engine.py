@@ -39,6 +39,12 @@ time blocked in ``recv`` counts as communication while the awaited message was i
 flight and as waiting before it was sent; time blocked on one's own ``send`` is
 communication.  :class:`RealtimeEngine` makes virtual time follow the wall clock
 (SimPy's ``RealtimeEnvironment``), for demonstrations and checks against real links.
+
+Finite or stopped: every message a node sends is checked for NaN and infinity by the executor
+(``Executor.check_finite``; testbed.core.finite), and the clock never spins in place: past
+:data:`~testbed.core.units.MAX_SECONDS` (where a float64 clock stops resolving a microsecond), or when
+the network's next event stays at the current instant without anything happening, the pump raises
+:class:`ClockError` -- a reason the run records -- instead of looping for ever.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from simpy.core import StopSimulation
 from testbed.compression.spec import CompressionSpec
 from testbed.compression.wire import Wire
 from testbed.core.payload import HEADER_NBYTES, payload_nbytes
+from testbed.core.units import MAX_SECONDS
 from testbed.exec.executor import Executor, Handle
 from testbed.sim.accounting import TrafficAccountant
 from testbed.sim.compute import ComputeModel
@@ -68,7 +75,15 @@ from testbed.topology.model import Topology
 
 Process = Callable[[NodeContext], Generator[simpy.Event, Any, Any]]
 
-__all__ = ["Delivery", "Engine", "Message", "NodeContext", "NodeStats", "Process", "RealtimeEngine"]
+__all__ = ["ClockError", "Delivery", "Engine", "Message", "NodeContext", "NodeStats", "Process", "RealtimeEngine"]
+
+STUCK_WAKEUPS = 1000
+"""Pump wake-ups in a row at one instant, with nothing delivered, after which the clock is stuck: a burst
+of sends at one instant delivers or moves on long before (each flow needs time to drain)."""
+
+
+class ClockError(RuntimeError):
+    """Virtual time cannot go on (past :data:`MAX_SECONDS`, or stuck at one instant): the run stops with this reason."""
 
 
 class Engine:
@@ -265,10 +280,12 @@ class Engine:
     # -- network ---------------------------------------------------------------------------------
     def transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None, tag: Any = None) -> Delivery:
         """Hand a message from ``src`` to ``dst`` to the flow network (NodeContext.send).  After the stop
-        nothing is sent: the Delivery never fires."""
+        nothing is sent: the Delivery never fires.  A payload holding NaN or infinity raises
+        :class:`~testbed.core.finite.NonFiniteError` (where the executor can look without waiting)."""
         if self.halted:
             self._refused += 1
             return Delivery(self.env, len(self.accountant) + self._refused - 1, self.now_s, 0)
+        self.executor.check_finite(payload, kind, src, dst)
         if self.wire is not None:
             payload, nbytes = self.wire.outgoing(src, dst, kind, payload, nbytes)
         if isinstance(payload, Handle):
@@ -306,10 +323,17 @@ class Engine:
         return int(nbytes)
 
     def _pump(self) -> Generator[simpy.Event, Any, None]:
+        stuck = 0
         while True:
-            self._deliver(self.network.advance(self.now_s))
+            completions = self.network.advance(self.now_s)
+            self._deliver(completions)
             self._wake = self.env.event()
             t_next = self.network.next_event_s()
+            stuck = stuck + 1 if t_next <= self.now_s and not completions else 0
+            if stuck > STUCK_WAKEUPS or self.now_s > MAX_SECONDS:
+                raise ClockError(f"virtual time {self.now_s:.1f} s " + (
+                    f"is past {MAX_SECONDS:g} s, where the clock no longer resolves a microsecond"
+                    if self.now_s > MAX_SECONDS else "stopped advancing (the network's next event is always now)"))
             if math.isfinite(t_next):
                 yield self._wake | self.env.timeout(max(t_next - self.now_s, 0.0))
             else:

@@ -39,9 +39,19 @@ def cell_status(run_dir: Path) -> str:
 
 
 def wipe(run_dir: Path) -> None:
-    """Remove a cell directory that is not complete, before running the cell again."""
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
+    """Remove a cell directory that is not complete, before running the cell again.
+
+    Only ever ``run_dir`` itself, one level below its parent: a name that is not one directory
+    (``..``, ``.``; refused at parse time, testbed.core.fields.checked_path_component) raises here too,
+    and a symbolic link is unlinked, never followed."""
+    if run_dir.is_symlink():
+        run_dir.unlink()
+        return
+    if not run_dir.exists():
+        return
+    if run_dir.name in ("", ".", "..") or run_dir.resolve().parent != run_dir.parent.resolve():
+        raise ValueError(f"refusing to remove {run_dir}: not one directory below {run_dir.parent}")
+    shutil.rmtree(run_dir)
 
 
 def index_rows(suite: Suite, root: Path) -> list[dict[str, Any]]:

@@ -6,7 +6,9 @@ Named ``cells:`` add hand-written combinations, and ``repeat: n`` runs each one 
 n seeds.  Every cell is parsed with :mod:`testbed.experiment.spec` here, before anything
 runs, so a typo in the last cell fails in a second, not after an hour.  Cells carry
 their topology inline (suite transforms such as ``bandwidth_scale`` applied), so a
-cell is a self-contained dict that any process on any machine can run.
+cell is a self-contained dict that any process on any machine can run.  The suite's name and every
+cell id are single directory names (not ``.``/``..``, no separator: testbed.core.fields), and the
+cell count -- grid and named cells, times ``repeat`` -- is bounded before any cell is expanded.
 
 Example::
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from testbed.core.errors import ConfigError
+from testbed.core.fields import checked_number, checked_path_component, without_nulls
 from testbed.experiment.spec import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
 from testbed.suite.transforms import TRANSFORMS
 from testbed.topology.schema import load_topology, read_yaml
@@ -76,6 +79,7 @@ def load_suite(path: str | Path) -> Suite:
 
 def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
     """Expand a parsed suite mapping into cells, parsing every one (ConfigError on the first bad one)."""
+    data = without_nulls(data)  # an explicit null is the default
     for key in data:
         if key not in SUITE_KEYS:
             raise ConfigError(src, str(key), "unknown suite key", f"use one of {sorted(SUITE_KEYS)}")
@@ -83,13 +87,15 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
     axes = _grid(data.get("grid") or {}, src, "grid")
     if "grid" in data and not axes and not data.get("cells"):
         raise ConfigError(src, "grid", "empty grid", "give at least one axis, e.g. grid: {seed: [0, 1]}")
-    size = math.prod(len(values) for _, values in axes) * _repeat(data, src)
+    named = _cells(data.get("cells") or {}, src)
+    size = ((math.prod(len(values) for _, values in axes) if axes else 0) + len(named) or 1) * _repeat(data, src)
     if size > MAX_CELLS:
-        raise ConfigError(src, "grid", f"{size:,} cells", f"a suite may have at most {MAX_CELLS:,}: split it")
+        raise ConfigError(src, "grid", f"{size:,} cells (grid and named cells, times repeat)",
+                          f"a suite may have at most {MAX_CELLS:,}: split it")
     variants = [dict(zip([k for k, _ in axes], combo, strict=True))
                 for combo in itertools.product(*[values for _, values in axes])] if axes else []
     variants = [_labelled(v) for v in variants]
-    for name, overrides in _cells(data.get("cells") or {}, src):
+    for name, overrides in named:
         variants.append(([name], overrides))
     if not variants:
         variants = [([], {})]
@@ -97,7 +103,8 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
     if repeat > 1:
         if any("seed" in overrides for _, overrides in variants):
             raise ConfigError(src, "repeat", "the grid already sweeps seed", "drop repeat or the seed axis")
-        first = base.get("seed", 0)
+        first = checked_number(base.get("seed") if base.get("seed") is not None else 0, src, "base.seed", int, 0,
+                               2**32 - repeat)
         variants = [([*labels, f"seed={first + i}"], {**overrides, "seed": (f"seed={first + i}", first + i)})
                     for labels, overrides in variants for i in range(repeat)]
     columns = _columns(axes, variants)
@@ -105,14 +112,14 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
     cells, seen = [], set()
     topology_cache: dict[str, dict[str, Any]] = {}
     for labels, overrides in variants:
-        cell_id = _safe("_".join(labels)) or "base"
+        cell_id = checked_path_component(_safe("_".join(labels)) or "base", src, "grid")
         if cell_id in seen:
             raise ConfigError(src, "grid", f"two cells are both named {cell_id!r}",
                               "name the values: write the axis as {label: value, ...}")
         seen.add(cell_id)
         cells.append(_cell(cell_id, base, overrides, suite_transforms, columns, src, base_dir, topology_cache))
     _check_distinct(cells, src)
-    name = str(data.get("name") or Path(src).stem)
+    name = checked_path_component(data["name"] if "name" in data else Path(src).stem, src, "name")
     if _safe(name) != name:
         raise ConfigError(src, "name", f"{name!r} is not a usable directory name", "use letters, digits, - _ .")
     return Suite(name=name, source=src, columns=tuple(columns), cells=tuple(cells))
@@ -143,6 +150,9 @@ def _base(value: Any, src: str, base_dir: Path) -> dict[str, Any]:
         for candidate in (base_dir / value, Path(value)):
             if candidate.is_file():
                 base = read_yaml(candidate)
+                if is_suite(base):
+                    raise ConfigError(src, "base", f"{value} is a suite (it has grid: or base:), not an experiment",
+                                      "point base: at an experiment YAML, or give the experiment inline")
                 ref = base.get("topology")
                 if isinstance(ref, str):  # relative to the base experiment's file, as when it runs alone
                     for near in (candidate.parent / ref, candidate.parent.parent / ref):
@@ -174,7 +184,8 @@ def _grid(grid: Any, src: str, where: str) -> list[tuple[str, list[tuple[str, An
     for key, values in grid.items():
         key = _check_key(key, src, where)
         if isinstance(values, dict):
-            pairs = [(str(label), _normalise(key, v)) for label, v in values.items()]
+            pairs = [(checked_path_component(label, src, f"{where}.{key}"), _normalise(key, v))
+                     for label, v in values.items()]
         elif isinstance(values, list):
             pairs = [(None, _normalise(key, v)) for v in values]
         else:
@@ -220,6 +231,7 @@ def _cells(cells: Any, src: str) -> list[tuple[str, dict[str, tuple[str, Any]]]]
         raise ConfigError(src, "cells", "expected a mapping of name: {key: value}", "write cells: {a: {seed: 1}}")
     out = []
     for name, overrides in cells.items():
+        name = checked_path_component(name, src, "cells")
         if not isinstance(overrides, dict):
             raise ConfigError(src, f"cells.{name}", "expected a mapping of key: value", "write {seed: 1}")
         out.append((str(name), {_check_key(k, src, f"cells.{name}"): (str(name), _normalise(str(k), v))

@@ -15,7 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from testbed.core.errors import ConfigError
+from testbed.core.fields import checked_number
 from testbed.core.units import UnitError, parse_bandwidth_bps
+
+SCALE_RANGE = (1e-6, 1e6)
+"""``bandwidth_scale``'s range: a millionth of a 1 Gbps link is 1 kbps; beyond, bandwidths (and the virtual
+times they give) leave what the network model resolves (``1e400`` was read as infinity and blamed the topology)."""
 
 Transform = Callable[[dict[str, Any], Any, str], dict[str, Any]]
 """``(experiment dict with an inline topology, value, source) -> new experiment dict``."""
@@ -35,9 +40,7 @@ def _scaled(value: Any, scale: float, src: str, fieldname: str) -> Any:
 
 def scale_wan_bandwidth(experiment: dict[str, Any], scale: Any, src: str) -> dict[str, Any]:
     """Multiply every WAN link's bandwidth (and its profile steps') by ``scale``; LANs are untouched."""
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
-        raise ConfigError(src, "bandwidth_scale", f"expected a positive number, got {scale!r}",
-                          "write e.g. bandwidth_scale: [0.1, 1, 10]")
+    checked_number(scale, src, "bandwidth_scale", float, *SCALE_RANGE)
     out = copy.deepcopy(experiment)
     topology = out["topology"]
     for i, link in enumerate(topology.get("links") or []):

@@ -3,7 +3,8 @@
 Kept apart from the data model so that the rules a user can break (unknown keys,
 units, negative bandwidth, dangling links, disconnected regions) read top to bottom
 in one place.  Every error is a :class:`ConfigError` naming the file, the field
-(``links[2].bandwidth``) and the fix.
+(``links[2].bandwidth``) and the fix.  Names are strings: a datacenter ``no`` (Norway), which YAML 1.1
+reads as ``False``, is refused with "put the name in quotes" (testbed.core.fields.checked_name).
 
 Schema (docs/design.md §3)::
 
@@ -32,7 +33,7 @@ from typing import Any
 import networkx as nx
 
 from testbed.core.errors import ConfigError
-from testbed.core.fields import checked_quantity
+from testbed.core.fields import checked_name, checked_quantity
 from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
 from testbed.topology.dynamics_schema import parse_dynamics
@@ -119,13 +120,13 @@ def parse_topology(data: dict[str, Any], source: str) -> Topology:
     """Validate a parsed YAML mapping and build the frozen :class:`Topology`."""
     r = _Reader(source)
     r.keys(data, TOP_KEYS, "")
-    name = data.get("name", Path(source).stem if source != "<dict>" else "topology")
+    name = checked_name(data.get("name", Path(source).stem if source != "<dict>" else "topology"), source, "name")
     default_lan = _lan(r, {**DEFAULT_LAN, **r.keys(data.get("lan", {}), LAN_KEYS, "lan")}, "lan")
     raw_dcs = data.get("datacenters")
     if not isinstance(raw_dcs, dict) or not raw_dcs:
         raise r.fail("datacenters", "missing or empty", "define at least one datacenter, e.g. us-east: {workers: 4}")
-    datacenters = tuple(_datacenter(r, str(dc_name), spec, default_lan, data.get("lan", {}))
-                        for dc_name, spec in raw_dcs.items())
+    datacenters = tuple(_datacenter(r, checked_name(dc_name, source, f"datacenters.{dc_name}"), spec, default_lan,
+                                    data.get("lan", {})) for dc_name, spec in raw_dcs.items())
     raw_links = data.get("links", []) or []
     if not isinstance(raw_links, list):
         raise r.fail("links", "expected a list", "write links: [{between: [a, b], bandwidth: .., latency: ..}]")
@@ -209,7 +210,7 @@ def _link(r: _Reader, spec: object, where: str, dc_names: set[str]) -> WanLink:
     between = spec.get("between")
     if not (isinstance(between, list) and len(between) == 2):
         raise r.fail(f"{where}.between", "expected two datacenter names", "write between: [us-east, eu-west]")
-    a, b = (str(x) for x in between)
+    a, b = (checked_name(x, r.source, f"{where}.between[{i}]") for i, x in enumerate(between))
     for end in (a, b):
         if end not in dc_names:
             raise r.fail(f"{where}.between", f"unknown datacenter {end!r}",

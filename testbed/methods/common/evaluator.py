@@ -6,7 +6,8 @@ and sends nothing over the emulated network.  The run hands the evaluator
 "buffers": {...}}`` from a node that holds a whole G, or ``{"segments": [...],
 "buffers": {...}}`` for a G held as flat key ranges by parameter-server shards --
 and gets the data set's metrics (testbed.quality) plus a few samples for the
-``samples/`` pictures.
+``samples/`` pictures -- or, when a snapshot holds a NaN or infinity, only where
+(``non_finite``; testbed.core.finite), which stops the run as diverged.
 
 Why buffers: BatchNorm generators (``dcgan``, ``mdgan-cnn``) sample in eval mode
 with their *running statistics*; loading only the parameters leaves those at
@@ -26,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from testbed.core.finite import first_non_finite
 from testbed.gan import get_params, set_buffers, set_params, unflatten
 from testbed.methods.common.setup import NodeSetup
 from testbed.quality import evaluate_samples, generate
@@ -61,7 +63,11 @@ class Evaluator:
 
     def evaluate(self, n: int, seed: int, generators: dict[str, Snapshot]) -> dict[str, Any]:
         """Metrics (mean over ``generators``, ``<metric>_std`` if several), per-generator metrics,
-        and sample pictures from the first generator."""
+        and sample pictures from the first generator; ``{"non_finite": where}`` if a generator is not finite."""
+        for label, snapshot in generators.items():
+            found = first_non_finite(snapshot)
+            if found is not None:
+                return {"non_finite": f"generator {label}" + (f" ({found})" if found else "")}
         scores: dict[str, dict[str, float]] = {}
         picture = None
         for label, snapshot in generators.items():

@@ -43,7 +43,7 @@ from testbed.core.units import parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.protocol import OFFLINE_RULES, FedAvgPlan, client, serve
-from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr
+from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr, settings_used
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
 from testbed.topology.model import Topology
 
@@ -69,16 +69,18 @@ class FedAvgParams:
     """A chosen client that goes down mid-round: ``drop`` it (FedScale) or ``pause`` (wait for it)."""
     server_optimizer: str = "fedavg"
     server_lr: float | None = None
-    server_momentum: float = 0.9
-    server_beta1: float = 0.9
-    server_beta2: float = 0.99
-    server_tau: float = 1e-3
+    server_momentum: float | None = None
+    server_beta1: float | None = None
+    server_beta2: float | None = None
+    server_tau: float | None = None
+    """None: the optimiser's default (ServerOptimizerSpec); one the chosen optimiser does not read is refused."""
 
     def server_spec(self) -> ServerOptimizerSpec:
         """The server optimiser's resolved settings."""
         lr = default_lr(self.server_optimizer) if self.server_lr is None else float(self.server_lr)
-        return ServerOptimizerSpec(self.server_optimizer, lr, self.server_momentum, self.server_beta1,
-                                   self.server_beta2, self.server_tau)
+        given = {key: getattr(self, f"server_{key}") for key in ("momentum", "beta1", "beta2", "tau")}
+        return ServerOptimizerSpec(self.server_optimizer, lr, **{k: float(v) for k, v in given.items()
+                                                                 if v is not None})
 
 
 def round_deadline_s(params: FedAvgParams, src: str) -> float:
@@ -184,7 +186,14 @@ def check_server_optimizer(params: FedAvgParams, src: str) -> None:
             raise ConfigError(src, "algorithm.server_lr", "plain fedavg takes the clients' average, with no step size",
                               "remove it, or set server_optimizer: fedavgm | fedadam | nesterov")
         checked_number(params.server_lr, src, "algorithm.server_lr", float, 0, 10, "(]")
-    checked_number(params.server_momentum, src, "algorithm.server_momentum", float, 0, 1, "[)")
-    checked_number(params.server_beta1, src, "algorithm.server_beta1", float, 0, 1, "[)")
-    checked_number(params.server_beta2, src, "algorithm.server_beta2", float, 0, 1, "[)")
-    checked_number(params.server_tau, src, "algorithm.server_tau", float, 0, 1, "(]")
+    used = settings_used(params.server_optimizer)
+    for key, interval in (("server_momentum", "[)"), ("server_beta1", "[)"), ("server_beta2", "[)"),
+                          ("server_tau", "(]")):
+        value = getattr(params, key)
+        if value is None:
+            continue
+        if key not in used:
+            readers = [name for name in SERVER_OPTIMIZERS if name != "fedavg" and key in settings_used(name)]
+            raise ConfigError(src, f"algorithm.{key}", f"server_optimizer {params.server_optimizer} does not use it, "
+                              "so it would do nothing", f"remove it, or set server_optimizer: {' | '.join(readers)}")
+        checked_number(value, src, f"algorithm.{key}", float, 0, 1, interval)

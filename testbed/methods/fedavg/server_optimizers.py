@@ -46,6 +46,8 @@ class ServerOptimizer(ABC):
     """One net's server optimiser: state per parameter name, one step per round."""
 
     default_lr: float = 1.0
+    uses: tuple[str, ...] = ()
+    """The ``server_*`` parameters besides ``server_lr`` that this optimiser reads (any other one is refused)."""
 
     def __init__(self, spec: ServerOptimizerSpec) -> None:
         self.spec = spec
@@ -73,6 +75,8 @@ SERVER_OPTIMIZERS.add("fedavg", None)
 class FedAvgM(ServerOptimizer):
     """Heavy-ball momentum on the pseudo-gradient."""
 
+    uses = ("server_momentum",)
+
     def direction(self, name: str, delta: np.ndarray) -> np.ndarray:
         st = self.state.setdefault(name, {"v": np.zeros_like(delta)})
         st["v"] = self.spec.momentum * st["v"] + delta
@@ -84,6 +88,7 @@ class FedAdam(ServerOptimizer):
     """Adam on the pseudo-gradient, with tau the adaptivity (Reddi et al.'s epsilon)."""
 
     default_lr = 0.01
+    uses = ("server_beta1", "server_beta2", "server_tau")
 
     def direction(self, name: str, delta: np.ndarray) -> np.ndarray:
         s = self.spec
@@ -98,6 +103,7 @@ class Nesterov(ServerOptimizer):
     """DiLoCo's outer optimiser: SGD with Nesterov momentum on the pseudo-gradient."""
 
     default_lr = 0.7
+    uses = ("server_momentum",)
 
     def direction(self, name: str, delta: np.ndarray) -> np.ndarray:
         st = self.state.setdefault(name, {"b": np.zeros_like(delta)})
@@ -109,6 +115,12 @@ def build(spec: ServerOptimizerSpec) -> ServerOptimizer | None:
     """A fresh optimiser for one net (None for plain FedAvg)."""
     cls = SERVER_OPTIMIZERS[spec.name]
     return None if cls is None else cls(spec)
+
+
+def settings_used(name: str) -> tuple[str, ...]:
+    """The ``server_*`` parameters (besides ``server_lr``) optimiser ``name`` reads; none for plain fedavg."""
+    cls = SERVER_OPTIMIZERS[name]
+    return () if cls is None else cls.uses
 
 
 def default_lr(name: str) -> float:
