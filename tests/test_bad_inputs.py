@@ -546,3 +546,32 @@ def test_suite_dry_run_catches_every_class_before_any_cell(workdir: Path, kind: 
         (workdir / "wrap.yaml").write_text(_dump({"name": "w", "base": "bad-exp.yaml", "cells": {"c": {}}}))
         argv = ["run", str(workdir / "wrap.yaml")]
     _check_one_line([*argv, "--dry-run"], expected, workdir, capsys)
+
+
+# 4, second half: an explicit null is the documented default (the same spec as leaving the key out)
+NULL_DEFAULTS: list[str] = ["seed", "eval_every", "eval_samples", "partition", "backend", "name", "compute.repeats",
+                            "compute.default", "training.lr_g", "training.beta2", "training.batch_size",
+                            "training.update_order", "network.tcp", "network.header_nbytes", "executors.torch_threads",
+                            "algorithm.servers", "algorithm.server_at", "model.hidden", "dataset.n", "data_dir"]
+
+
+@pytest.mark.parametrize("key", NULL_DEFAULTS)
+def test_explicit_null_is_the_default(workdir: Path, key: str) -> None:
+    from testbed.experiment.spec import load_experiment
+
+    written = load_experiment(_changed(EXPERIMENT, key, None), workdir)
+    left_out = copy.deepcopy(EXPERIMENT)
+    *parents, last = key.split(".")
+    node = left_out
+    for part in parents:
+        node = node.get(part, {})
+    node.pop(last, None)
+    assert written.resolved() == load_experiment(left_out, workdir).resolved()
+
+
+def test_explicit_null_in_a_suite_is_the_default(workdir: Path) -> None:
+    from testbed.suite import parse_suite
+
+    nulls = parse_suite({**SUITE, "repeat": None, "cells": None, "grid": {"seed": [0, 1], "eval_every": [None]}},
+                        "s.yaml", workdir)
+    assert [c.spec.eval_every for c in nulls.cells] == [50, 50], "a null in the grid is the experiment's default"

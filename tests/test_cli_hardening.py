@@ -248,3 +248,33 @@ def test_wipe_removes_only_the_cell_directory(tmp_path: Path) -> None:
     assert (root / "cell").is_dir()
     wipe(root / "cell")
     assert not (root / "cell").exists() and root.is_dir()
+
+
+# 2. no worker trains on nothing: every partition gives every worker data (spec, samples, workers, datacenter of each)
+EMPTY_SHARDS: list[tuple[str, str, int, int, list[int] | None]] = [
+    ("dirichlet-strong-skew", "dirichlet(0.01)", 40, 10, None),
+    ("dirichlet-many-workers", "dirichlet(0.05)", 200, 16, None),
+    ("shards-one-class-each", "shards(1)", 12, 12, None),
+    ("by-datacenter-crowded", "by_datacenter", 9, 6, [0, 0, 0, 0, 0, 1]),
+    ("iid-one-each", "iid", 5, 5, None),
+]
+
+
+@pytest.mark.parametrize(("spec", "n", "workers", "groups"), [c[1:] for c in EMPTY_SHARDS],
+                         ids=[c[0] for c in EMPTY_SHARDS])
+def test_every_worker_holds_data(spec: str, n: int, workers: int, groups: list[int] | None) -> None:
+    """The first four left a worker empty before (its batches were empty and its gradients NaN)."""
+    from testbed.data.partition import partition
+
+    labels = np.arange(n) % 8
+    parts = partition(labels, workers, spec, seed=0, groups=groups)
+    assert min(len(p) for p in parts) >= 1
+    assert sorted(np.concatenate(parts).tolist()) == list(range(n)), "every sample, exactly once"
+    assert [p.tolist() for p in parts] == [p.tolist() for p in partition(labels, workers, spec, 0, groups=groups)]
+
+
+def test_fewer_samples_than_workers_is_refused() -> None:
+    from testbed.data.partition import partition
+
+    with pytest.raises(ConfigError, match="some would hold no data"):
+        partition(np.arange(3), 4, "iid", seed=0)

@@ -3,7 +3,8 @@
 A module fixture makes two tiny runs and a tiny suite through the CLI in a few seconds (the suite's
 cells run one after another in this process: a serial backend stands in for the spawned ones), so
 ``run_info.json`` holds the real command lines.  The browser test renders the page with headless
-Chromium and fails on a broken image or a script error.
+Chromium (scripts/install-browser.sh; .ci/run installs it) and fails on a figure that does not decode, a
+table that does not render or a script error; it saves a screenshot (``$TESTBED_SCREENSHOT``, if set).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -120,40 +122,72 @@ def test_report_is_one_self_contained_page(pages: dict[str, Path], shape: str, r
 
 
 def _chromium() -> str:
+    """The browser, or a skip saying how to get it -- a failure under CI=true where .ci/run could have installed
+    it (root with apt-get: scripts/install-browser.sh)."""
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
         if found := shutil.which(name):
             return found
-    pytest.skip("chromium not installed: apt-get install chromium")
+    could_install = os.geteuid() == 0 and shutil.which("apt-get") is not None
+    if os.environ.get("CI") == "true" and could_install:
+        pytest.fail("CI=true but chromium is not installed (.ci/run runs scripts/install-browser.sh)", pytrace=False)
+    pytest.skip("chromium not installed: bash scripts/install-browser.sh (as root: apt-get install -y chromium)")
 
 
 CHECK = """<script>
 window.__errors = [];
 window.addEventListener("error", e => window.__errors.push(String(e.message || e.type)), true);
-window.addEventListener("load", () => {
+window.addEventListener("load", async () => {
   const imgs = Array.from(document.images);
+  const undecoded = (await Promise.all(imgs.map(i => i.decode().then(() => null, () => i.alt || "?"))))
+    .filter(x => x !== null);
   const broken = imgs.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt);
+  document.querySelectorAll("details").forEach(d => { d.open = true; });  // render the folded tables too
+  const tables = Array.from(document.querySelectorAll("table"));
+  const blank = tables.filter(t => !(t.rows.length > 1 && t.getBoundingClientRect().height > 0
+                                     && t.querySelector("td") && t.innerText.trim())).length;
   const out = document.createElement("pre");
   out.id = "browser-check";
-  out.textContent = JSON.stringify({images: imgs.length, broken: broken, errors: window.__errors,
+  out.textContent = JSON.stringify({images: imgs.length, broken: broken, undecoded: undecoded, errors: window.__errors,
+                                    tables: tables.length, blank_tables: blank,
                                     width: document.documentElement.scrollWidth});
   document.body.appendChild(out);
 });
 </script>"""
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+         "--window-size=1400,3000", "--virtual-time-budget=5000"]
+"""Headless, offline, no first-run or background traffic: what works in a container without a display."""
 
 
 def test_page_renders_in_headless_chromium(pages: dict[str, Path], tmp_path: Path) -> None:
+    """Every figure decodes, every table renders with rows, no script error; a screenshot is saved."""
     chromium = _chromium()
     page = tmp_path / "checked.html"
     page.write_text(pages["suite"].read_text().replace("<head>", "<head>" + CHECK, 1))
-    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,3000",
-             "--virtual-time-budget=5000", f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [chromium, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     found = re.search(r'<pre id="browser-check">(.*?)</pre>', dom.stdout)
     assert found, f"the check never ran (chromium exit {dom.returncode}): {dom.stderr[-500:]}"
     check = json.loads(found.group(1).replace("&quot;", '"'))
-    assert check["images"] >= 5 and check["broken"] == [] and check["errors"] == [], check
+    assert check["images"] >= 5 and check["broken"] == [] and check["undecoded"] == [], check
+    assert check["errors"] == [] and check["tables"] >= 3 and check["blank_tables"] == 0, check
     assert check["width"] <= 1400, "nothing wider than the window but the tables' own scroll boxes"
     shot = tmp_path / "shot.png"
-    subprocess.run([*flags, f"--screenshot={shot}", pages["suite"].as_uri()],
-                   capture_output=True, timeout=120)
-    assert Image.open(shot).size == (1400, 3000)
+    subprocess.run([*flags[:1], *FLAGS, f"--user-data-dir={tmp_path / 'profile-shot'}", f"--screenshot={shot}",
+                    pages["suite"].as_uri()], capture_output=True, timeout=120)
+    image = Image.open(shot)
+    assert image.size == (1400, 3000)
+    assert len(image.convert("L").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 50, "the page drew something"
+    saved = os.environ.get("TESTBED_SCREENSHOT")
+    if saved:  # keep it where CI (or a person) can look at it
+        shutil.copy(shot, saved)
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    """The README's test command, split at ``&&``, is .ci/run's command lines, in order."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "pytest -q" in line and "ruff check" in line)
+    ci = [line.strip() for line in (root / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.lstrip().startswith(("#", "set ", "cd ", "rm ", "export "))]
+    assert [step.strip() for step in command.split("&&")] == ci

@@ -12,9 +12,9 @@ ask this module, so there is one rule and one wording:
 
 A hit raises :class:`NonFiniteError` naming where (``a grads_d message from a/w0 to a/ps0
 (net.0.weight)``); the run turns it into
-``stop_reason: diverged: <where> at iteration N``.  Cost: one reduction per float array -- its sum is
-finite unless an entry is NaN or infinite (or the sum overflows, which is then settled entry by
-entry) -- no copies, no per-entry Python work.
+``stop_reason: diverged: <where> at iteration N``.  Cost: one BLAS dot product per float array -- ``x . x``
+is finite unless an entry is NaN or infinite (or it overflows, which is then settled entry by entry) --
+no copies, no per-entry Python work (benchmarks/finite_checks.py).
 """
 
 from __future__ import annotations
@@ -35,11 +35,14 @@ class NonFiniteError(ArithmeticError):
 
 
 def _array_finite(value: np.ndarray) -> bool:
-    if value.dtype.kind not in "fc" or value.size == 0:
+    kind = value.dtype.kind
+    if kind not in "fc" or value.size == 0:
         return True
-    if math.isfinite(float(abs(np.sum(value)))):
+    flat = value.ravel()
+    # x . x (one BLAS call, ~3x cheaper than a sum) is NaN or infinite iff an entry is -- or it overflows
+    if math.isfinite(np.dot(flat, flat) if kind == "f" else abs(complex(np.vdot(flat, flat)))):
         return True
-    return bool(np.isfinite(value).all())  # NaN/inf, or only an overflowing sum of finite entries
+    return bool(np.isfinite(value).all())  # NaN/inf, or only an overflowing product of finite entries
 
 
 def _tensor_finite(value: Any) -> bool:
@@ -56,6 +59,11 @@ def first_non_finite(value: Any, path: str = "") -> str | None:
 
     ``value``: numpy arrays, torch tensors, Python or numpy floats, and mappings, lists and tuples of
     them at any depth; anything else (bytes, integers, text) is finite by definition."""
+    if type(value) is dict and all(type(v) is np.ndarray for v in value.values()):  # the common payload
+        for key, item in value.items():
+            if not _array_finite(item):
+                return f"{path}/{key}" if path else str(key)
+        return None
     if isinstance(value, np.ndarray):
         return None if _array_finite(value) else path
     if isinstance(value, (float, np.floating)):

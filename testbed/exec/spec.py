@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from testbed.core.errors import ConfigError
-from testbed.core.fields import checked_bool, checked_number
+from testbed.core.fields import checked_bool, checked_number, without_nulls
 
 EXECUTOR_KEYS = {"placement", "pool", "num_cpus", "num_gpus", "torch_threads", "batch"}
 PLACEMENTS = ("per_datacenter", "per_worker", "in_task")
@@ -72,6 +72,9 @@ def parse_executors(value: Any, src: str) -> ExecutorsSpec:
         return ExecutorsSpec()
     if isinstance(value, str):
         value = {"placement": value}
+    value = without_nulls(value)
+    if value == {}:
+        return ExecutorsSpec()
     if not isinstance(value, dict):
         raise ConfigError(src, "executors", "expected a placement name or a mapping", "write executors: {pool: 4}")
     for key in value:
