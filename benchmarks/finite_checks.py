@@ -8,7 +8,8 @@ of the hot path".  Two measurements, each paired in one process:
   ``Executor.check_finite`` and the evaluator's check replaced by no-ops, alternating, best of
   ``--repeats``; the ratio on/off is the checks' share of a run.
 * **payloads**: :func:`testbed.core.finite.require_finite` alone on one generator's parameters (the
-  message a FedAvg client or a PS pull carries), microseconds per call.
+  message a FedAvg client or a PS pull carries), microseconds per call; times a run's message count
+  this bounds the checks' share where the paired ratio drowns in a loaded machine's noise.
 
 Fair CPU: one torch thread, and ``OMP_NUM_THREADS=1`` set before torch is imported.
 
@@ -66,13 +67,13 @@ def checks_off() -> Iterator[None]:
         InProcessExecutor.check_finite, evaluator.first_non_finite = saved
 
 
-def run_cpu_s(case: dict[str, Any]) -> float:
+def run_cpu_s(case: dict[str, Any]) -> tuple[float, int]:
     spec = load_experiment({"name": "bench", "topology": TOPOLOGY, "partition": "iid", "eval_every": 10**6,
                             "eval_samples": 200, "compute": {"model": "fixed", "costs": COSTS}, **case})
     run = Run(spec, InProcessExecutor(), progress=False)
     start = time.process_time()
     run.execute()
-    return time.process_time() - start
+    return time.process_time() - start, len(run.engine.accountant)
 
 
 def payload_us(model: str, shape: tuple[int, ...], calls: int = 200) -> tuple[int, float]:
@@ -94,11 +95,14 @@ def main() -> None:
     for name in args.cases:
         on, off = [], []
         for _ in range(args.repeats):
-            on.append(run_cpu_s(CASES[name]))
+            cpu_s, messages = run_cpu_s(CASES[name])
+            on.append(cpu_s)
             with checks_off():
-                off.append(run_cpu_s(CASES[name]))
-        rows.append({"case": name, "on_s": min(on), "off_s": min(off), "ratio": min(on) / min(off)})
-        print(f"{name:14s} checks on {min(on):7.3f} s  off {min(off):7.3f} s  ratio {min(on) / min(off):.3f}")
+                off.append(run_cpu_s(CASES[name])[0])
+        rows.append({"case": name, "messages": messages, "on_s": min(on), "off_s": min(off),
+                     "ratio": min(on) / min(off)})
+        print(f"{name:14s} {messages:6d} messages  checks on {min(on):7.3f} s  off {min(off):7.3f} s  "
+              f"ratio {min(on) / min(off):.3f}")
     payloads = []
     for model, shape in (("mlp2d", (2,)), ("dcgan", (1, 28, 28))):
         entries, us = payload_us(model, shape)
