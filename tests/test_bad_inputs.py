@@ -550,7 +550,7 @@ def test_suite_dry_run_catches_every_class_before_any_cell(workdir: Path, kind: 
 
 # 4, second half: an explicit null is the documented default (the same spec as leaving the key out)
 NULL_DEFAULTS: list[str] = ["seed", "eval_every", "eval_samples", "partition", "backend", "name", "compute.repeats",
-                            "compute.default", "training.lr_g", "training.beta2", "training.batch_size",
+                            "max_bytes", "training.lr_g", "training.beta2", "training.batch_size",
                             "training.update_order", "network.tcp", "network.header_nbytes", "executors.torch_threads",
                             "algorithm.servers", "algorithm.server_at", "model.hidden", "dataset.n", "data_dir"]
 

@@ -89,7 +89,7 @@ def checked_name(value: Any, src: str, fieldname: str) -> str:
         raise ConfigError(src, fieldname, f"YAML reads {value!r} as a number, not a name",
                           f"put the name in quotes, e.g. '{value}'")
     problem = "is empty" if value is None or value == "" else f"expected a name, got {value!r}"
-    raise ConfigError(src, fieldname, problem, "give a name, e.g. us-east")
+    raise ConfigError(src, fieldname, problem, "give it a name")
 
 
 MAX_COMPONENT_NBYTES = 255

@@ -59,6 +59,11 @@ def first_non_finite(value: Any, path: str = "") -> str | None:
 
     ``value``: numpy arrays, torch tensors, Python or numpy floats, and mappings, lists and tuples of
     them at any depth; anything else (bytes, integers, text) is finite by definition."""
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing x . x is settled entry by entry
+        return _first_non_finite(value, path)
+
+
+def _first_non_finite(value: Any, path: str) -> str | None:
     if type(value) is dict and all(type(v) is np.ndarray for v in value.values()):  # the common payload
         for key, item in value.items():
             if not _array_finite(item):
@@ -70,13 +75,13 @@ def first_non_finite(value: Any, path: str = "") -> str | None:
         return None if math.isfinite(value) else path
     if isinstance(value, Mapping):
         for key, item in value.items():
-            found = first_non_finite(item, f"{path}/{key}" if path else str(key))
+            found = _first_non_finite(item, f"{path}/{key}" if path else str(key))
             if found is not None:
                 return found
         return None
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            found = first_non_finite(item, f"{path}[{i}]")
+            found = _first_non_finite(item, f"{path}[{i}]")
             if found is not None:
                 return found
         return None
