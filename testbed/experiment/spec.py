@@ -48,7 +48,7 @@ from testbed.methods.api import Algorithm
 from testbed.methods.common.training import Training
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.topology.model import Topology
-from testbed.topology.schema import load_topology, read_yaml
+from testbed.topology.schema import load_topology, read_yaml, with_absolute_paths
 
 EXPERIMENT_KEYS = {
     "name", "description", "topology", "dataset", "partition", "model", "algorithm", "training",
@@ -202,6 +202,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
 
 def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
     if isinstance(ref, dict):
+        ref = with_absolute_paths(ref, base_dir)  # config.yaml then finds a trace from anywhere
         try:
             return load_topology(ref), ref
         except ConfigError as err:  # an inline topology: name this file, not "<dict>"

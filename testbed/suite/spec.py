@@ -37,7 +37,7 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_path_component, without_nulls
 from testbed.experiment.spec import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
 from testbed.suite.transforms import TRANSFORMS
-from testbed.topology.schema import load_topology, read_yaml
+from testbed.topology.schema import load_topology, read_yaml, with_absolute_paths
 
 SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat"} | set(TRANSFORMS)
 NAMED_FIELDS = ("algorithm", "dataset", "model")
@@ -318,7 +318,7 @@ def _inline_topology(ref: Any, where: str, base_dir: Path, cache: dict[str, dict
             key = str(candidate.resolve())
             if key not in cache:
                 load_topology(candidate)  # errors name the topology file itself
-                cache[key] = read_yaml(candidate)
+                cache[key] = with_absolute_paths(read_yaml(candidate), candidate.parent)
             return copy.deepcopy(cache[key])
     raise ConfigError(where, "topology", f"topology file {ref!r} not found",
                       "give a path relative to the suite file or the working directory")

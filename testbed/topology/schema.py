@@ -24,6 +24,7 @@ Schema (docs/design.md §3)::
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_name, checked_quantity
 from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
+from testbed.topology.availability_trace import check_trace_nodes
 from testbed.topology.dynamics_schema import parse_dynamics
 from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker, worker_id
 
@@ -61,10 +63,12 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 class _Reader:
-    """Carries the source name so every helper can raise a precise ConfigError."""
+    """Carries the source name (and the directory relative file names start from) so every helper can
+    raise a precise ConfigError."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base_dir: Path) -> None:
         self.source = source
+        self.base_dir = base_dir
         self.workers_so_far = 0
 
     def fail(self, fieldname: str, problem: str, fix: str) -> ConfigError:
@@ -116,9 +120,12 @@ class _Reader:
         return bw, bw
 
 
-def parse_topology(data: dict[str, Any], source: str) -> Topology:
-    """Validate a parsed YAML mapping and build the frozen :class:`Topology`."""
-    r = _Reader(source)
+def parse_topology(data: dict[str, Any], source: str, base_dir: str | Path | None = None) -> Topology:
+    """Validate a parsed YAML mapping and build the frozen :class:`Topology`.  Relative file names in it
+    (an availability ``trace``) start from ``base_dir`` (default: the source file's directory, else the cwd)."""
+    if base_dir is None:
+        base_dir = Path(source).parent if source != "<dict>" else Path(".")
+    r = _Reader(source, Path(base_dir))
     r.keys(data, TOP_KEYS, "")
     name = checked_name(data.get("name", Path(source).stem if source != "<dict>" else "topology"), source, "name")
     default_lan = _lan(r, {**DEFAULT_LAN, **r.keys(data.get("lan", {}), LAN_KEYS, "lan")}, "lan")
@@ -142,7 +149,21 @@ def parse_topology(data: dict[str, Any], source: str) -> Topology:
         seen[pair] = i
         links.append(link)
     _check_connected(r, dc_names, links)
+    _check_trace_nodes(r, datacenters)
     return Topology(name=str(name), datacenters=datacenters, links=tuple(links), source=source)
+
+
+def _check_trace_nodes(r: _Reader, datacenters: tuple[Datacenter, ...]) -> None:
+    """A ``node`` trace may name only workers of this topology."""
+    workers = {w.node_id for dc in datacenters for w in dc.workers}
+    checked: set[int] = set()
+    for dc in datacenters:
+        for i, node in enumerate((dc, *dc.workers)):
+            availability = node.dynamics.availability
+            if availability is not None and availability.trace is not None and id(availability.trace) not in checked:
+                checked.add(id(availability.trace))
+                where = f"datacenters.{dc.name}" + (f".workers[{i - 1}]" if i else "") + ".availability.trace"
+                check_trace_nodes(availability.trace, workers, r.source, where)
 
 
 def _lan(r: _Reader, spec: dict[str, Any], fieldname: str) -> LanParams:
@@ -288,11 +309,32 @@ def _check_connected(r: _Reader, dc_names: set[str], links: list[WanLink]) -> No
                      f"add a link between {stranded[0]} and one of {components[0]}")
 
 
-def load_topology(source: str | Path | dict[str, Any]) -> Topology:
-    """Load and validate a topology from a YAML file path or an already-parsed dict.
+def with_absolute_paths(data: Any, base_dir: str | Path) -> Any:
+    """A copy of the topology mapping ``data`` whose relative file names (availability ``trace``) start from
+    ``base_dir`` made absolute: an inlined topology (a suite cell, ``config.yaml``) then still finds them."""
+    if not isinstance(data, dict) or not isinstance(data.get("datacenters"), dict):
+        return data
+    out = copy.deepcopy(data)
+    for spec in out["datacenters"].values():
+        if not isinstance(spec, dict):
+            continue
+        holders = [spec] + [w for w in spec.get("workers") or [] if isinstance(w, dict)] \
+            if isinstance(spec.get("workers"), list) else [spec]
+        for holder in holders:
+            availability = holder.get("availability")
+            if isinstance(availability, dict) and isinstance(availability.get("trace"), str):
+                trace = Path(availability["trace"])
+                if not trace.is_absolute():
+                    availability["trace"] = str((Path(base_dir) / trace).resolve())
+    return out
+
+
+def load_topology(source: str | Path | dict[str, Any], base_dir: str | Path | None = None) -> Topology:
+    """Load and validate a topology from a YAML file path or an already-parsed dict (whose relative file
+    names start from ``base_dir``, default the cwd).
 
     Raises :class:`ConfigError` (one line: file, field, fix) on any bad input.
     """
     if isinstance(source, dict):
-        return parse_topology(source, "<dict>")
+        return parse_topology(source, "<dict>", base_dir)
     return parse_topology(read_yaml(source), str(source))
