@@ -153,6 +153,7 @@ def summary(run: Run) -> dict[str, Any]:
         "final_quality": final, "final_quality_std": spread, "final_quality_by_generator": run.final_by_generator,
         "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
         "footing": run.algorithm.footing(),
+        **({"method_results": extra} if (extra := run.algorithm.results()) else {}),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
         "stop_reason": run.stop_reason, "status": "complete", **(run.failure or {}),
     }
