@@ -1,6 +1,7 @@
 """The run directory: every file a finished experiment leaves behind (docs/design.md §3).
 
-``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
+``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``, ``wan_rate.csv`` (the bits
+per second every WAN link carried per ``network.rate_window``, testbed.sim.rate_meter),
 ``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
 ``nodes.csv`` (compute / communication / waiting per node), ``compute_costs.json``,
 ``samples/``, ``generator.pt`` (the final generator(s) with their buffers, see
@@ -127,7 +128,18 @@ def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], A
     return [lambda: atomic_write_text(out_dir / "config.yaml", dump_yaml(run.spec.resolved())),
             lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2)),
             lambda: atomic_write(out_dir / "metrics.csv", lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
-            lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
+            lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s),
+            lambda: _write_wan_rate(run, out_dir, duration_s)]
+
+
+def _write_wan_rate(run: Run, out_dir: Path, duration_s: float) -> None:
+    """``wan_rate.csv``: bits per second each directed WAN link carried in each ``network.rate_window``."""
+    meter = run.engine.network.meter
+    meter.freeze(run.engine.now_s)  # no-op after the stop froze it
+    rows = [{"t_s": i * meter.window_s, "link": f"{a}->{b}", "bps": bps}
+            for a, b in sorted(meter.carried) for i, bps in enumerate(meter.series_bps(duration_s, [(a, b)]))]
+    frame = pd.DataFrame(rows, columns=["t_s", "link", "bps"])
+    atomic_write(out_dir / "wan_rate.csv", lambda p: frame.to_csv(p, index=False))
 
 
 BOOKKEEPING = ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",
@@ -152,11 +164,19 @@ def summary(run: Run) -> dict[str, Any]:
         "generator_params": count_params(state.G), "discriminator_params": count_params(state.D),
         "final_quality": final, "final_quality_std": spread, "final_quality_by_generator": run.final_by_generator,
         "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
+        "wan_bandwidth": _wan_bandwidth(run),
         "footing": run.algorithm.footing(),
         **({"method_results": extra} if (extra := run.algorithm.results()) else {}),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
         "stop_reason": run.stop_reason, "status": "complete", **(run.failure or {}),
     }
+
+
+def _wan_bandwidth(run: Run) -> dict[str, Any]:
+    """Mean and peak WAN bandwidth up to the stop (testbed.sim.rate_meter), summed over the WAN and per link."""
+    meter = run.engine.network.meter
+    meter.freeze(run.engine.now_s)  # no-op after the stop froze it
+    return meter.summary(run.virtual_time_s)
 
 
 def _jsonable(value: Any) -> Any:

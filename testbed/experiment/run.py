@@ -99,7 +99,8 @@ class Run(ExecutorSession):
         if self.stop_reason is None:
             self.stop_reason = reason
             self.stop_time_s = self.engine.now_s if self.engine is not None else 0.0
-            if self.engine is not None:
+            if self.engine is not None:  # the bandwidth series ends at the stop, as the totals do
+                self.engine.network.meter.freeze(self.stop_time_s)
                 self.engine.halt()
 
     def _fail(self, reason: str, **flags: Any) -> None:
@@ -164,7 +165,7 @@ class Run(ExecutorSession):
         tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
         self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,
                              run_id=spec.name, header_nbytes=spec.header_nbytes, compression=spec.compression,
-                             task_kinds=self.algorithm.task_kinds)
+                             task_kinds=self.algorithm.task_kinds, rate_window_s=spec.rate_window_s)
         self.watch_crashes(self.algorithm.node_crashed)
         self.evaluate()
         self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,

@@ -58,7 +58,7 @@ EXPERIMENT_KEYS = {
 TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
                  "fused_adam"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
-NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
+NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression", "rate_window"}
 BACKENDS = ("inprocess", "ray")
 
 
@@ -90,6 +90,8 @@ class ExperimentSpec:
     tcp_window_nbytes: float | None = None
     """None unless ``tcp`` is on (a window without TCP would do nothing, so it is refused)."""
     header_nbytes: int = 64
+    rate_window_s: float = 1.0
+    """The window of the WAN bandwidth series (testbed.sim.rate_meter): peak = most bits in one window."""
     compression: CompressionSpec = field(default_factory=CompressionSpec)
     data_dir: str | None = None
     source: str = "<dict>"
@@ -110,6 +112,7 @@ class ExperimentSpec:
             "executors": self.executors.to_dict(),
             "network": {"tcp": self.tcp, "tcp_window": exact_quantity(self.tcp_window_nbytes, "B"),
                         "header_nbytes": self.header_nbytes,
+                        "rate_window": exact_quantity(self.rate_window_s, "s"),
                         "compression": self.compression.to_dict()},
             "data_dir": self.data_dir,
         }
@@ -189,6 +192,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         tcp=tcp, tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window",
                                              parse_nbytes, "B", True) if tcp else None,
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
+        rate_window_s=_rate_window(network.get("rate_window", "1s"), src),
         compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
         data_dir=data.get("data_dir"), source=src,
     )
@@ -365,6 +369,14 @@ def _int(value: Any, src: str, fieldname: str, minimum: int = 0, maximum: int = 
         raise _fail(src, fieldname, f"expected an integer in [{minimum}, {maximum:,}], got {value!r}",
                     f"give a whole number between {minimum} and {maximum:,}")
     return value
+
+
+def _rate_window(value: Any, src: str) -> float:
+    """``network.rate_window``: a time of at least 1 ms (the meter's work grows as duration / window)."""
+    seconds = _quantity(value, src, "network.rate_window", parse_seconds, "s", True)
+    if seconds is None or seconds < 1e-3:
+        raise _fail(src, "network.rate_window", f"{value!r} is shorter than 1 ms", "give e.g. 1s or 100ms")
+    return float(seconds)
 
 
 def _quantity(value: Any, src: str, fieldname: str, parse: Any, unit: str, positive: bool = False) -> float | None:

@@ -70,6 +70,7 @@ from testbed.sim.context import NodeContext, NodeStats
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
+from testbed.sim.rate_meter import RateMeter
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import Topology
 
@@ -91,7 +92,8 @@ class Engine:
 
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
                  tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES,
-                 compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None) -> None:
+                 compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None,
+                 rate_window_s: float = 1.0) -> None:
         self.topology = topology
         self.task_kinds = None if task_kinds is None else frozenset(task_kinds)
         """The kinds the running method declares (Algorithm.task_kinds); None: not checked."""
@@ -102,7 +104,7 @@ class Engine:
         """Compressed message kinds (testbed.compression.wire), or None."""
         self.env = self._make_environment()
         self.clock = NodeClock(topology, seed)
-        self.network = FlowNetwork(topology, seed=seed, tcp=tcp, clock=self.clock)
+        self.network = FlowNetwork(topology, seed=seed, tcp=tcp, clock=self.clock, meter=RateMeter(rate_window_s))
         self.accountant = TrafficAccountant(topology, run_id)
         self.stats: dict[str, NodeStats] = {}
         self.halted = False

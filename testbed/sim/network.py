@@ -41,6 +41,7 @@ import numpy as np
 from testbed.sim.link_schedule import LinkSchedule
 from testbed.sim.maxmin import MaxMinRates
 from testbed.sim.node_clock import NodeClock
+from testbed.sim.rate_meter import RateMeter
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import LinkKey, Topology
 
@@ -67,7 +68,7 @@ class _Class:
     """
 
     __slots__ = ("count", "heap", "jitters_s", "latency_floor_s", "latency_s", "links", "path_capacity_bps",
-                 "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s", "version")
+                 "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s", "version", "wan_links")
 
     def __init__(self, links: tuple[LinkKey, ...], latency_s: float) -> None:
         self.links = links
@@ -82,6 +83,7 @@ class _Class:
         self.rate_nbytes_per_s = 0.0
         self.heap: list[tuple[float, int, float]] = []  # (served threshold at which it ends, flow id, latency_s)
         self.version = 0
+        self.wan_links: tuple[LinkKey, ...] = ()  # what the rate meter records
 
     def served_at(self, t_s: float) -> float:
         return self.served_nbytes + self.rate_nbytes_per_s * (t_s - self.since_s) if t_s > self.since_s \
@@ -97,9 +99,11 @@ class FlowNetwork:
     """
 
     def __init__(self, topology: Topology, seed: int = 0, tcp: TcpModel | None = None,
-                 clock: NodeClock | None = None) -> None:
+                 clock: NodeClock | None = None, meter: RateMeter | None = None) -> None:
         self.topology = topology
         self.tcp = tcp
+        self.meter = meter
+        """Records the bytes every WAN link carries per window (testbed.sim.rate_meter), or None."""
         self.now_s = 0.0
         self._rng = np.random.default_rng(seed)
         self._schedule = LinkSchedule(topology, clock if clock is not None else NodeClock(topology, seed))
@@ -195,6 +199,7 @@ class FlowNetwork:
         if not any(info.latency_varies for info in infos):
             cls.static_latency_s = sum(nominal_latency_s)
         cls.jitters_s = [info.jitter_s for info in infos if info.jitter_s > 0]
+        cls.wan_links = tuple(k for k, info in zip(route.links, infos, strict=True) if info.kind == "wan")
         cls.latency_floor_s = -sum(nominal_latency_s)
         cap = math.inf
         if route.links:
@@ -350,10 +355,13 @@ class FlowNetwork:
                 self._reschedule.add(cls_id)
         finish, due = self._finish, self._due
         tick_s = 8 * math.ulp(max(now, 1.0))
+        meter = self.meter
         for cls_id in self._reschedule:
             cls = classes[cls_id]
             cls.version += 1
             rate = cls.rate_nbytes_per_s
+            if meter is not None and cls.wan_links:  # a count or rate change: the carried rate changes now
+                meter.set_rate(cls_id, cls.wan_links, now, rate * cls.count)
             if cls.count and rate > 0:
                 threshold = cls.heap[0][0]
                 left = threshold - cls.served_nbytes - (rate * (now - cls.since_s) if now > cls.since_s else 0.0)
