@@ -21,16 +21,19 @@ from analysis.style import method_colors, new_figure
 
 
 def staleness_counts(results: Results) -> dict[str, dict[int, int]]:
-    """series -> {tau: updates applied with that staleness}, summed over the series' complete runs."""
+    """series -> {tau: updates applied with that staleness}, summed over the series' complete runs (a series
+    is named by its first run, the lowest seed's)."""
     out: dict[str, dict[int, int]] = {}
-    for _, run in results.complete.iterrows():
+    names: dict[str, str] = {}
+    for _, run in results.complete.sort_values(["series", "seed"]).iterrows():
         summary_path = Path(str(run["run_dir"])) / "summary.json"
         if not summary_path.is_file():
             continue
         counts = (json.loads(summary_path.read_text()).get("method_results") or {}).get("staleness_counts")
         if not counts:
             continue
-        series = out.setdefault(str(run["series"]), {})
+        names.setdefault(str(run["series"]), str(run["run"]))
+        series = out.setdefault(names[str(run["series"])], {})
         for tau, n in counts.items():
             series[int(tau)] = series.get(int(tau), 0) + int(n)
     return out
@@ -45,7 +48,7 @@ def build(results: Results) -> Figure:
     series = sorted(counts)
     colors = method_colors(series)
     taus = np.arange(max(max(c) for c in counts.values()) + 1)
-    fig = new_figure(max(6.0, 1.0 + 0.35 * len(taus) * len(series) ** 0.5), 3.6)
+    fig = new_figure(min(12.0, max(6.0, 1.0 + 0.3 * len(taus) * len(series) ** 0.5)), 3.8)
     ax = fig.subplots()
     width = 0.8 / len(series)
     for i, name in enumerate(series):
@@ -54,7 +57,7 @@ def build(results: Results) -> Figure:
         mean = sum(t * n for t, n in counts[name].items()) / total
         ax.bar(taus + (i - (len(series) - 1) / 2) * width, share, width=width, color=colors[name],
                label=f"{name} ({total} updates, mean tau {mean:.2f})")
-    ax.set_xticks(taus)
+    ax.set_xticks(taus[:: max(1, len(taus) // 25)])
     ax.set_xlabel("staleness tau (server versions between a client's download and its update's application)")
     ax.set_ylabel("share of applied updates")
     ax.grid(True, axis="y", alpha=0.3)

@@ -121,4 +121,4 @@ def _merge_touching(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.
 def write_trace_csv(path: str | Path, clients: np.ndarray, start_s: np.ndarray, end_s: np.ndarray) -> Path:
     """Write the availability CSV (``client,down_start,down_end``) atomically; returns its path."""
     frame = pd.DataFrame({"client": clients, "down_start": start_s, "down_end": end_s})
-    return atomic_write(Path(path), lambda p: frame.to_csv(p, index=False, float_format="%.17g"))
+    return atomic_write(Path(path), lambda p: frame.to_csv(p, index=False, float_format="%.10g"))
