@@ -4,7 +4,8 @@ Why: totals say how many bytes crossed the WAN; a link must be provisioned for t
 DiLoCo's claim (Douillard et al. 2025) is a lower peak at the same mean.  Each run's ``wan_rate.csv``
 holds the bits per second every directed WAN link carried in each ``network.rate_window``
 (testbed.sim.rate_meter, exact); this sums the links and draws one panel per series (its lowest seed's
-run, titled by the run's name), with the peak and mean from ``summary.json`` in the title.  Runs whose windows differ are
+run, titled by the run's name), with the peak and mean from ``summary.json`` in the
+title.  Runs whose windows differ are
 still comparable in the legend's numbers only at equal windows.
 """
 
@@ -52,7 +53,7 @@ def build(results: Results) -> Figure:
     top = max(float(rate.max()) for rate, _ in series.values()) / 1e6 * 1.1
     for ax, (name, (rate, summary)) in zip(axes, sorted(series.items()), strict=True):
         window = summary.get("window_s") or (rate.index[1] - rate.index[0] if len(rate) > 1 else 1.0)
-        ax.step(list(rate.index) + [rate.index[-1] + window], [*(rate / 1e6), rate.iloc[-1] / 1e6], where="post",
+        ax.step([*rate.index, rate.index[-1] + window], [*(rate / 1e6), rate.iloc[-1] / 1e6], where="post",
                 color=colors[name], linewidth=1.0)
         ax.fill_between(list(rate.index), rate / 1e6, step="post", color=colors[name], alpha=0.25)
         peak, mean = summary.get("peak_bps"), summary.get("mean_bps")
