@@ -4,9 +4,8 @@ Why: totals say how many bytes crossed the WAN; a link must be provisioned for t
 DiLoCo's claim (Douillard et al. 2025) is a lower peak at the same mean.  Each run's ``wan_rate.csv``
 holds the bits per second every directed WAN link carried in each ``network.rate_window``
 (testbed.sim.rate_meter, exact); this sums the links and draws one panel per series (its lowest seed's
-run, titled by the run's name), with the peak and mean from ``summary.json`` in the
-title.  Runs whose windows differ are
-still comparable in the legend's numbers only at equal windows.
+run, titled by the run's name), with the peak and mean from ``summary.json`` in the title.  Peaks are
+comparable only between runs with the same window.
 """
 
 from __future__ import annotations
