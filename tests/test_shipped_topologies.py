@@ -30,7 +30,7 @@ def load(name: str) -> Topology:
 def test_every_shipped_topology_loads_with_expected_counts() -> None:
     # (datacenters, workers, WAN links); geo-11 is a full mesh: 11 * 10 / 2 = 55 links.
     expected = {"lan-1dc": (1, 8, 0), "wan-3dc": (3, 12, 3), "wan-3dc-lite": (3, 3, 3), "geo-11": (11, 22, 55),
-                "edge-federated": (2, 101, 1)}
+                "edge-federated": (2, 101, 1), "wan-3dc-fleet": (3, 12, 3)}
     found = {p.stem: p for p in TOPOLOGIES.glob("*.yaml")}
     assert set(found) == set(expected)
     for name, path in found.items():
@@ -71,6 +71,18 @@ def test_wan_3dc_latencies_are_half_the_design_rtts_plus_lan() -> None:
         assert link.egress_usd_per_gb == 0.02
         assert 15 <= LAN_BPS / link.bandwidth_ab_bps <= 60
     assert all(dc.location is not None for dc in topo.datacenters)
+
+
+def test_wan_3dc_fleet_is_wan_3dc_with_its_workers_on_a_trace() -> None:
+    from testbed.sim.node_clock import NodeClock
+
+    fleet, plain = load("wan-3dc-fleet"), load("wan-3dc")
+    assert fleet.links == plain.links and [dc.lan for dc in fleet.datacenters] == [dc.lan for dc in plain.datacenters]
+    traces = {w.dynamics.availability.trace.name for w in fleet.workers}
+    assert traces == {"fleet-48.csv"}
+    clock = NodeClock(fleet, seed=0)
+    clients = [clock.trace_owner(w) for w in fleet.nodes]
+    assert len(set(clients)) == 12 and all(0 <= c < 48 for c in clients)  # 12 of its 48 clients, seeded
 
 
 def test_wan_3dc_lone_flow_is_bound_by_its_wan_link() -> None:
