@@ -142,3 +142,18 @@ def test_bad_trace_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     _check_one_line(["topo", "check", "topo.yaml"], expected, tmp_path, capsys)
     with pytest.raises(ConfigError, match=r"datacenters\.a\.availability\.trace"):
         load_topology(tmp_path / "topo.yaml")
+
+
+def test_a_run_on_a_trace_hands_no_work_to_a_client_while_it_is_down(tmp_path: Path) -> None:
+    from fake_session import fake_method
+
+    path = _trace(tmp_path, "node,down_start,down_end\nb/w1,0,0.3\na/w0,0.05,0.2\n")
+    topo = tiny_topology((2, 2), latency="15ms")
+    topo["datacenters"]["a"]["availability"] = {"trace": str(path)}
+    topo["datacenters"]["b"]["availability"] = {"trace": str(path)}
+    method, session = fake_method({"name": "fedbuff", "concurrency": 2, "buffer": 1}, budget=20, topology_dict=topo)
+    engine = session.drive(method, {"train_step": 0.01, "average": 0.001})
+    work = engine.accountant.frame().query("kind == 'params_g'")
+    clock = engine.clock
+    assert all(clock.available(dst, t) for dst, t in zip(work.dst, work.t_send_s, strict=True))
+    assert (work.dst == "b/w1").any() and work[work.dst == "b/w1"].t_send_s.min() >= 0.3

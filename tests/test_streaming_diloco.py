@@ -102,3 +102,18 @@ def test_a_crashed_replica_is_skipped_and_a_crashed_server_stops() -> None:
     method, session = fake_method({"name": "streaming_diloco", "inner_steps": 4}, budget=50, topology_dict=topo)
     session.drive(method, COSTS)
     assert session.stop_reason.startswith("crashed: a/server")
+
+
+def test_a_replica_that_is_down_holds_up_the_exchanges_it_is_part_of() -> None:
+    topo = tiny_topology((2, 1, 2), latency="15ms")
+    topo["datacenters"]["b"] = {"workers": [{"availability": {"down": [["0.05s", "0.4s"]]}}]}
+    method, session = fake_method({"name": "streaming_diloco", "inner_steps": 4, "fragments": 2, "overlap": 0},
+                                  budget=16, topology_dict=topo)
+    engine = session.drive(method, COSTS)
+    frame = engine.accountant.frame()
+    from_b = frame[(frame.kind == "outer_grad") & (frame.src == "b/w0")]
+    assert not ((from_b.t_send_s > 0.05) & (from_b.t_send_s < 0.4)).any()  # it computes nothing while down
+    before = from_b[from_b.t_send_s <= 0.05].t_send_s.max()  # its last gradient before it went down
+    fragments = frame[frame.kind == "fragment"].t_send_s
+    assert not ((fragments > before + 0.04) & (fragments < 0.4)).any()  # (after its round trip) the next waited
+    assert session.iteration == 16 and method.plan.exchanges[-1][2] == 5
