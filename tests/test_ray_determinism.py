@@ -45,3 +45,19 @@ def test_compressed_ps_on_ray_trains_the_same_values(cluster, experiment) -> Non
     (frame_a, g_a), (frame_b, g_b) = results
     pd.testing.assert_frame_equal(frame_a, frame_b)
     assert g_a and all(np.array_equal(np.asarray(g_a[k]), np.asarray(g_b[k])) for k in g_a)
+
+
+def test_churn_from_an_availability_trace_is_the_same_on_ray(cluster, experiment, tmp_path) -> None:
+    """A trace is read where the run is parsed and mapped by the run's seed: the same clients go down at
+    the same virtual times whatever hosts the nodes (hierfavg's edges drop them alike)."""
+    trace = tmp_path / "fleet.csv"
+    trace.write_text("client,down_start,down_end\n0,0.01,0.05\n1,0.02,0.2\n2,0,0.03\n3,0.05,0.5\n4,0.1,0.3\n")
+    topology = tiny_topology()
+    for dc in ("a", "b"):
+        topology["datacenters"][dc]["availability"] = {"trace": str(trace)}
+    spec = load_experiment(experiment({"name": "hierfavg", "edge_every": 2, "cloud_every": 1}, topology=topology,
+                                      max_iterations=4))
+    local = traffic(spec, InProcessExecutor())
+    on_ray = traffic(spec, RayExecutor(list(spec.topology.nodes), Placement("pool", 1)))
+    assert len(local) > 0
+    pd.testing.assert_frame_equal(on_ray, local)

@@ -38,6 +38,7 @@ from testbed.core.fields import checked_name, checked_quantity
 from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
 from testbed.topology.availability_trace import check_trace_nodes
+from testbed.topology.background import parse_background
 from testbed.topology.dynamics_schema import parse_dynamics
 from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker, worker_id
 
@@ -46,7 +47,8 @@ LAN_KEYS = {"bandwidth", "latency", "jitter", "egress_usd_per_gb"}
 DC_KEYS = {"workers", "device", "gpus_per_worker", "lan", "location", "availability"}
 WORKER_KEYS = {"speed", "gpus", "speed_profile", "slowdown", "availability"}
 DEVICE_KEYS = {"speed", "speed_profile", "slowdown"}
-LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile"}
+LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile",
+             "background"}
 PROFILE_KEYS = {"at", "bandwidth", "latency"}
 DEFAULT_LAN = {"bandwidth": "10Gbps", "latency": "0.1ms"}
 MAX_WORKERS = 100_000
@@ -251,6 +253,7 @@ def _link(r: _Reader, spec: object, where: str, dc_names: set[str]) -> WanLink:
         egress_usd_per_gb=r.number(spec.get("egress_usd_per_gb", 0), f"{where}.egress_usd_per_gb"),
         profile=_profile(r, spec.get("profile", []), f"{where}.profile", (a, b)),
         outages=_outages(r, spec.get("outages", []), f"{where}.outages"),
+        background=parse_background(r, spec.get("background"), f"{where}.background", (a, b)),
     )
 
 
@@ -310,8 +313,9 @@ def _check_connected(r: _Reader, dc_names: set[str], links: list[WanLink]) -> No
 
 
 def with_absolute_paths(data: Any, base_dir: str | Path) -> Any:
-    """A copy of the topology mapping ``data`` whose relative file names (availability ``trace``) start from
-    ``base_dir`` made absolute: an inlined topology (a suite cell, ``config.yaml``) then still finds them."""
+    """A copy of the topology mapping ``data`` whose relative file names (availability ``trace``, a link's
+    background ``load_csv`` / ``replay``) start from ``base_dir`` made absolute: an inlined topology (a suite
+    cell, ``config.yaml``) then still finds them."""
     if not isinstance(data, dict) or not isinstance(data.get("datacenters"), dict):
         return data
     out = copy.deepcopy(data)
@@ -321,12 +325,19 @@ def with_absolute_paths(data: Any, base_dir: str | Path) -> Any:
         holders = [spec] + [w for w in spec.get("workers") or [] if isinstance(w, dict)] \
             if isinstance(spec.get("workers"), list) else [spec]
         for holder in holders:
-            availability = holder.get("availability")
-            if isinstance(availability, dict) and isinstance(availability.get("trace"), str):
-                trace = Path(availability["trace"])
-                if not trace.is_absolute():
-                    availability["trace"] = str((Path(base_dir) / trace).resolve())
+            _absolute(holder.get("availability"), "trace", base_dir)
+    for link in out.get("links") or []:
+        background = link.get("background") if isinstance(link, dict) else None
+        for source in background if isinstance(background, list) else [background]:
+            for key in ("load_csv", "replay"):
+                _absolute(source, key, base_dir)
     return out
+
+
+def _absolute(mapping: Any, key: str, base_dir: str | Path) -> None:
+    """Make ``mapping[key]``, a relative file name, absolute from ``base_dir`` (in place)."""
+    if isinstance(mapping, dict) and isinstance(mapping.get(key), str) and not Path(mapping[key]).is_absolute():
+        mapping[key] = str((Path(base_dir) / mapping[key]).resolve())
 
 
 def load_topology(source: str | Path | dict[str, Any], base_dir: str | Path | None = None) -> Topology:
