@@ -94,5 +94,5 @@ def test_bad_background_names_the_field(background, field) -> None:
 
 def test_bad_load_csv_names_the_line(tmp_path) -> None:
     (tmp_path / "load.csv").write_text("t_s,rate_bps\n0,1e6\n0,5e6\n")
-    with pytest.raises(ConfigError, match="load.csv line 3"):
+    with pytest.raises(ConfigError, match=r"load\.csv line 3"):
         _topology({"load_csv": str(tmp_path / "load.csv")})
