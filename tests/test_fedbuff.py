@@ -143,7 +143,7 @@ def test_summary_holds_the_staleness_histogram(experiment, tmp_path) -> None:
     from testbed.experiment.results import summary
 
     spec = load_experiment(experiment({"name": "fedbuff", "concurrency": 4, "buffer": 2}, max_iterations=4,
-                                      compute={"model": "fixed", "costs": COSTS}))
+                                      compute={"model": "fixed", "costs": {"train_step": "10ms", "average": "1ms"}}))
     run = Run(spec, InProcessExecutor(), progress=False)
     run.execute()
     results = summary(run)["method_results"]

@@ -1,8 +1,9 @@
-"""Compressed messages on Ray: the same traffic and the same trained values as in process.
+"""Compressed messages and availability traces on Ray: the same traffic and the same trained values as in process.
 
 That every registered method gives the same traffic log in process and on Ray is
 tests/test_conformance.py's ``ray`` check; this adds what only compression needs (packets built on
-the sender's actor, residuals kept there).  One local Ray for the module (2 CPUs).
+the sender's actor, residuals kept there) and what only a trace topology needs (read at parse time,
+mapped by the run's seed).  One local Ray for the module (2 CPUs).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tiny_topology
 
 ray = pytest.importorskip("ray")
 
@@ -45,6 +47,15 @@ def test_compressed_ps_on_ray_trains_the_same_values(cluster, experiment) -> Non
     (frame_a, g_a), (frame_b, g_b) = results
     pd.testing.assert_frame_equal(frame_a, frame_b)
     assert g_a and all(np.array_equal(np.asarray(g_a[k]), np.asarray(g_b[k])) for k in g_a)
+
+
+def traffic(spec, executor) -> pd.DataFrame:
+    run = Run(spec, executor, progress=False)
+    try:
+        run.execute()
+    finally:
+        executor.shutdown()
+    return run.engine.accountant.frame()
 
 
 def test_churn_from_an_availability_trace_is_the_same_on_ray(cluster, experiment, tmp_path) -> None:

@@ -25,8 +25,9 @@ the run.  Stragglers simply deliver staler updates.  Asynchronous, so timing-dep
 on a different WAN applies different updates in a different order.
 
 Staleness of every applied update is in ``summary.json`` (``method_results.staleness_counts``) and
-drawn as a histogram on the report (analysis/staleness_hist.py).  BatchNorm statistics travel with
-G as in FedAvg and take the same weighted mean, without eta_g.
+drawn as a histogram on the report (analysis/staleness_hist.py).  G's BatchNorm statistics travel as
+trained (not as a difference: one taken against a stale version could push a variance below zero) and
+are mixed in with the same weights: b <- (1 - mean s) b + mean(s b_k).
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
 from testbed.methods.common.client_pool import check_offline
+from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
 from testbed.methods.fedbuff.protocol import FedBuffPlan, client, serve
 from testbed.methods.fedbuff.staleness import parse_staleness
@@ -78,6 +80,7 @@ class FedBuff(Algorithm):
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d", "delta_g", "delta_d")
     update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {"concurrency": 3, "buffer": 2}
 
     @classmethod
     def validate(cls, params: FedBuffParams, topology: Topology, src: str) -> None:
@@ -135,6 +138,18 @@ class FedBuff(Algorithm):
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
         return "fedbuff is asynchronous: which updates the server applies, and in what order, follow arrival times"
+
+    def expected_payload_nbytes(self) -> dict[str, int] | None:
+        """Without churn every arrival but the one that ends the run refills one slot: C + U - 1 dispatches of
+        4(|G|+|G_bn|) + 4|D| for U = iterations x K applied updates; uploads are the replies sent before the
+        stop (U of them applied, up to C - 1 more in flight), each the same size."""
+        sizes = wire_sizes(self.session.setup)
+        applied = self.session.iteration * self.plan.buffer
+        downloads = self.plan.concurrency + applied - 1 if applied else self.plan.dispatches
+        g_kind, d_kind = self.plan.up_kinds
+        down = {"params_g": downloads * sizes.g_snapshot_nbytes, "params_d": downloads * sizes.d_nbytes}
+        up = {g_kind: self.plan.uploads * sizes.g_snapshot_nbytes, d_kind: self.plan.uploads * sizes.d_nbytes}
+        return {kind: down.get(kind, 0) + up.get(kind, 0) for kind in {*down, *up}}
 
     def generators(self) -> dict[str, Any]:
         return {"fedbuff": self.snapshot_of(self.server)}

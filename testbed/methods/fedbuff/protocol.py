@@ -48,6 +48,8 @@ class FedBuffPlan:
     mixing: float | None
     offline: str
     applied: list[tuple[int, int, str, int]] = field(default_factory=list)
+    dispatches: int = 0
+    uploads: int = 0
     dropped: list[tuple[int, str]] = field(default_factory=list)
     last_clients: list[str] = field(default_factory=list)
 
@@ -73,6 +75,7 @@ def serve(ctx: Context, s: Session, plan: FedBuffPlan) -> Generator[Event, Any, 
             ctx.send(client, d, "params_d", nbytes=sizes.d_nbytes, tag=tag)
             outstanding[next_id] = pool.dispatched(client, tag, ctx.now_s)
             next_id += 1
+            plan.dispatches += 1
         if not pool.busy and not pool.any_alive(ctx.now_s):
             s.stop("fedbuff: every client has crashed")
             return
@@ -141,3 +144,4 @@ def client(ctx: Context, s: Session, plan: FedBuffPlan) -> Generator[Event, Any,
             return
         ctx.send(plan.server, g_new, g_kind, nbytes=sizes.g_snapshot_nbytes, tag=g_message.tag)
         ctx.send(plan.server, d_new, d_kind, nbytes=sizes.d_nbytes, tag=g_message.tag)
+        plan.uploads += 1

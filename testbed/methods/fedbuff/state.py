@@ -3,14 +3,15 @@
 Both reuse FedAvg's classes (testbed.methods.fedavg.state) rather than copying them: a
 :class:`FedBuffClient` is a :class:`~testbed.methods.fedavg.state.FedAvgClient` (a round from the
 weights it downloaded, a fresh Adam, E local epochs) that returns its update Delta = downloaded -
-trained (FedBuff) or its trained model (FedAsync); the :class:`BufferedAggregator` is FedAvg's
+trained (FedBuff; G's BatchNorm statistics as trained, since a difference of statistics taken against a
+stale version could step them below zero) or its trained model (FedAsync); the :class:`BufferedAggregator` is FedAvg's
 :class:`~testbed.methods.fedavg.state.Aggregator` (global G snapshot and D, calibration) with two more
 ways to change the global model:
 
 * :meth:`BufferedAggregator.apply_buffer` (FedBuff, Nguyen et al. 2022, Alg. 1): x <- x - eta_g *
   (1/K) sum_k s(tau_k) Delta_k over the K buffered updates, per parameter, in float64 cast to float32
-  once; G's BatchNorm statistics take the same mean without eta_g (a step of 1: with s <= 1 it stays a
-  convex mix of the clients' statistics).
+  once; G's BatchNorm statistics b <- (1 - mean_k s_k) b + (1/K) sum_k s_k b_k, a convex mix of the
+  current ones and the clients' (with s = 1: their mean, as FedAvg takes it).
 * :meth:`BufferedAggregator.mix` (FedAsync, Xie et al. 2019): x <- (1 - alpha_t) x + alpha_t x_new with
   alpha_t = alpha s(tau), parameters and BatchNorm statistics alike.
 """
@@ -37,13 +38,13 @@ class FedBuffClient(FedAvgClient):
 
     def fedbuff_round(self, g: Snapshot, d: ParamDict, epochs: float, batch_size: int, lr_factor: float,
                       send_model: bool) -> tuple[Snapshot, ParamDict]:
-        """One FedAvg client round from ``(g, d)``; returns Delta = downloaded - trained for G (parameters and
-        BatchNorm statistics) and D, or the trained G snapshot and D when ``send_model`` (FedAsync)."""
+        """One FedAvg client round from ``(g, d)``; returns Delta = downloaded - trained for G's parameters
+        (with G's trained BatchNorm statistics) and D, or the trained G snapshot and D when ``send_model``
+        (FedAsync)."""
         g_new, d_new = self.fedavg_round(g, d, epochs, batch_size, lr_factor)
         if send_model:
             return g_new, d_new
-        return ({"params": _difference(g["params"], g_new["params"]),
-                 "buffers": _difference(g["buffers"], g_new["buffers"])}, _difference(d, d_new))
+        return {"params": _difference(g["params"], g_new["params"]), "buffers": g_new["buffers"]}, _difference(d, d_new)
 
 
 class BufferedAggregator(Aggregator):
@@ -55,11 +56,12 @@ class BufferedAggregator(Aggregator):
 
     def apply_buffer(self, weights: list[float], *updates: Any) -> int:
         """x <- x - eta_g mean_k(s_k Delta_k) for ``updates`` = ``[dg_0, dd_0, dg_1, dd_1, ...]`` with
-        ``weights`` s_k; BatchNorm statistics with a step of 1.  Returns the buffer size K."""
+        ``weights`` s_k; BatchNorm statistics mixed in with the same weights.  Returns the buffer size K."""
         k = len(weights)
         g_updates, d_updates = updates[0::2], updates[1::2]
+        keep = 1.0 - sum(weights) / k
         self.g = {"params": _step(self.g["params"], [u["params"] for u in g_updates], weights, self.server_lr / k),
-                  "buffers": _step(self.g["buffers"], [u["buffers"] for u in g_updates], weights, 1.0 / k)}
+                  "buffers": _mix(self.g["buffers"], [u["buffers"] for u in g_updates], weights, keep, k)}
         self.d = _step(self.d, list(d_updates), weights, self.server_lr / k)
         self.rounds += 1
         return k
@@ -72,7 +74,7 @@ class BufferedAggregator(Aggregator):
         return 1
 
     def calibration_tasks(self) -> dict[str, Any]:
-        zero_g = {part: {n: np.zeros_like(v) for n, v in self.g[part].items()} for part in ("params", "buffers")}
+        zero_g = {"params": {n: np.zeros_like(v) for n, v in self.g["params"].items()}, "buffers": self.g["buffers"]}
         zero_d = {n: np.zeros_like(v) for n, v in self.d.items()}
         # one two-update buffer (``calibration_units``: 2); timed on a copy of this state (Calibrated)
         return {"average": lambda: self.apply_buffer([1.0, 1.0], zero_g, zero_d, zero_g, zero_d)}
@@ -85,6 +87,16 @@ def _step(current: ParamDict, updates: list[ParamDict], weights: list[float], sc
         for weight, update in zip(weights, updates, strict=True):
             total += weight * np.asarray(update[name], np.float64)
         out[name] = (np.asarray(x, np.float64) - scale * total).astype(np.float32)
+    return out
+
+
+def _mix(current: ParamDict, trained: list[ParamDict], weights: list[float], keep: float, k: int) -> ParamDict:
+    out = {}
+    for name, x in current.items():
+        total = keep * np.asarray(x, np.float64)
+        for weight, values in zip(weights, trained, strict=True):
+            total += weight / k * np.asarray(values[name], np.float64)
+        out[name] = total.astype(np.float32)
     return out
 
 

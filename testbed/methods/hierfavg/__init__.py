@@ -29,7 +29,7 @@ crashed, stops the run.  Synchronous: without churn its operations do not depend
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.methods.api import (
@@ -41,6 +41,7 @@ from testbed.methods.api import (
     workers_by_datacenter,
 )
 from testbed.methods.common.client_pool import check_offline
+from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import Aggregator
 from testbed.methods.hierfavg.protocol import HierPlan, client, cloud, edge
 from testbed.methods.hierfavg.state import EdgeAggregator, HierClient
@@ -67,6 +68,7 @@ class HierFavg(Algorithm):
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d", "cloud_g", "cloud_d")
     update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {"edge_every": 2, "cloud_every": 2, "server_at": "b"}
 
     @classmethod
     def validate(cls, params: HierFavgParams, topology: Topology, src: str) -> None:
@@ -114,6 +116,14 @@ class HierFavg(Algorithm):
         if topology.static:
             return None
         return "hierfavg samples the clients that are up at each edge round's start (topology availability)"
+
+    def expected_payload_nbytes(self) -> dict[str, int]:
+        """Per cloud round: kappa_2 N client models each way (``params_*``), E edge models each way (``cloud_*``)."""
+        sizes = wire_sizes(self.session.setup)
+        rounds, clients, edges = self.session.iteration, len(self.session.workers), len(self.plan.edges)
+        per_tier = {"params": 2 * rounds * self.params.cloud_every * clients, "cloud": 2 * rounds * edges}
+        return {f"{tier}_{net}": n * (sizes.g_snapshot_nbytes if net == "g" else sizes.d_nbytes)
+                for tier, n in per_tier.items() for net in ("g", "d")}
 
     def generators(self) -> dict[str, Any]:
         return {"hierfavg": self.snapshot_of(self.cloud)}

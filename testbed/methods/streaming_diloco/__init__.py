@@ -32,7 +32,7 @@ not depend on timing, so a run can be replayed on another network.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number
@@ -66,6 +66,7 @@ class StreamingDiLoCo(Algorithm):
     task_kinds = ("train_step", "average")
     compressible_kinds = ("outer_grad", "fragment")
     update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {"inner_steps": 2, "fragments": 2, "overlap": 1}
 
     @classmethod
     def validate(cls, params: StreamingDiLoCoParams, topology: Topology, src: str) -> None:
@@ -116,6 +117,15 @@ class StreamingDiLoCo(Algorithm):
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
         return None
+
+    def expected_payload_nbytes(self) -> dict[str, int]:
+        """4 n_p per outer gradient and per new fragment sent.  Every replica sends one per exchange due by its
+        last inner step (``outer_grad``) and gets one per exchange the server completed (``fragment``); at the
+        stop, replicas ahead of the slowest have sent gradients the server never got to, so the counts are
+        the plan's, the sizes the formula's (tests/test_streaming_diloco.py checks the counts by schedule)."""
+        layout = self.plan.layout
+        return {"outer_grad": sum(layout.nbytes(p) * n for p, n in self.plan.grads_sent.items()),
+                "fragment": sum(layout.nbytes(p) * n for p, n in self.plan.fragments_sent.items())}
 
     def generators(self) -> dict[str, Any]:
         return {"streaming_diloco": self.snapshot_of(self.server)}

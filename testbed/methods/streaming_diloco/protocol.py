@@ -39,6 +39,10 @@ class StreamingPlan:
     steps: dict[str, int] = field(default_factory=dict)
     live: list[str] = field(default_factory=list)
     exchanges: list[tuple[int, int, int]] = field(default_factory=list)
+    grads_sent: dict[int, int] = field(default_factory=dict)
+    """Outer gradients sent, per fragment (by all replicas)."""
+    fragments_sent: dict[int, int] = field(default_factory=dict)
+    """New global fragments sent, per fragment (to all replicas)."""
 
     def offset(self, p: int) -> int:
         """Inner step of fragment ``p``'s first exchange: round((p + 1) H / P)."""
@@ -75,6 +79,7 @@ def replica(ctx: Context, s: Session, plan: StreamingPlan) -> Generator[Event, A
                 return
             grad = ctx.call("outer_gradient", p)
             ctx.send(plan.server, grad, "outer_grad", nbytes=plan.layout.nbytes(p), tag=(p, t))
+            plan.grads_sent[p] = plan.grads_sent.get(p, 0) + 1
             merges.setdefault(t + plan.overlap, []).append((p, t))
         for p, sent_at in merges.pop(t, []):
             message = yield ctx.recv(kind="fragment", src=plan.server, tag=(p, sent_at))
@@ -115,3 +120,4 @@ def server(ctx: Context, s: Session, plan: StreamingPlan) -> Generator[Event, An
             return
         for worker in [w for w in plan.live if s.crash_time_s(w) > ctx.now_s]:
             ctx.send(worker, new, "fragment", nbytes=plan.layout.nbytes(p), tag=(p, t))
+            plan.fragments_sent[p] = plan.fragments_sent.get(p, 0) + 1
