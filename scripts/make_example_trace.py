@@ -29,7 +29,7 @@ def synthetic_fleet(clients: int = 48, period_s: float = 60.0, seed: int = 26) -
     rng = np.random.default_rng(seed)
     trace = {}
     for client in range(clients):
-        active, inactive, t = [], [], float(rng.uniform(0, 10))
+        active, inactive, t = [], [], float(rng.uniform(0, 1))
         while t < period_s:
             end = min(t + float(rng.uniform(2, 6)), period_s)
             active.append(t)
