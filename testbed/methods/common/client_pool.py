@@ -3,14 +3,16 @@
 Why shared: FedBuff's server and HierFAVG's edge aggregators sample clients under churn by the rules
 FedAvg follows (issue 22, FedScale's aggregator): only a client that is up and not still working on
 earlier work may be sampled; a sampled client that goes down before its reply has fully arrived is
-*dropped* -- the aggregator stops waiting for it at that instant and ignores the reply when it comes
-(its bytes were sent and stay in the traffic log) -- unless ``offline: pause``, where a client that is
-down is waited for (its work pauses and resumes); a client that crashes is gone for good.  The
+*dropped* -- the aggregator stops waiting for it at that instant, and the client abandons that work
+(:func:`abandons`: its training is cut off when it goes down; a reply already on its way still arrives
+and is ignored, its bytes in the traffic log) -- unless ``offline: pause``, where a client that is down
+is waited for (it is offline meanwhile: its work and its messages pause and resume); a client that
+crashes is gone for good.  The
 aggregator reads availability through the Session (``available``, ``next_change_s``,
 ``crash_time_s``), as FedScale's server reads its trace: an omniscient but seeded view.
 
 A client is *busy* from the moment work is sent to it until its reply has fully arrived at the
-aggregator (kept or dropped) or it crashes -- the aggregator learns that from the reply itself.
+aggregator, it is dropped (free again once it is back up) or it crashes.
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ class ClientPool:
         drop_s = self.session.next_change_s(client) if self.offline == "drop" else math.inf
         return Outstanding(client, tag, now_s, drop_s)
 
+    def dropped(self, client: str) -> None:
+        """``client`` went down with work outstanding: it abandons that work, and is free once it is back up."""
+        self.busy.pop(client, None)
+
     def replied(self, client: str, tag: Any) -> None:
         """``client``'s reply to ``tag`` has fully arrived: it is free again."""
         if self.busy.get(client) == tag:
@@ -93,3 +99,15 @@ class ClientPool:
         times = [s.next_change_s(c) for c in self.clients
                  if c not in self.busy and not s.available(c) and s.crash_time_s(c) > now_s]
         return min(times, default=math.inf)
+
+
+def abandons(session: Session, node: str, offline: str, sent_s: float, now_s: float) -> bool:
+    """Whether a client should drop work sent to it at ``sent_s``: under ``offline: drop``, it went down since
+    (the aggregator has dropped it already).  FedAvg's client does the same (testbed.methods.fedavg.protocol)."""
+    return offline == "drop" and session.next_change_s(node, after_s=sent_s) <= now_s
+
+
+def work_until_s(session: Session, node: str, offline: str) -> float:
+    """Under ``offline: drop`` a client's training is cut off when it next goes down (``ctx.compute``'s
+    ``until_s``); under ``pause`` it is never cut off."""
+    return session.next_change_s(node) if offline == "drop" else math.inf

@@ -7,9 +7,9 @@ work still outstanding goes into the buffer with weight s(tau), tau = version no
 started from; once K are in, the server applies them (one ``average`` compute of K units; FedAsync:
 K = 1, a mix), the version advances and one iteration completes.  After every arrival the free slot is
 refilled with the newest model.  A client that goes down before its update has fully arrived is
-dropped (its slot refilled; its update ignored when it comes; ``offline: pause`` waits instead); a
-crashed client frees its slot for good; with no client left alive the run stops.  Nothing is sent once
-the run should stop.
+dropped (its slot refilled; the client abandons that work, cut off when it went down; an update already
+on its way is ignored when it comes; ``offline: pause`` waits instead); a crashed client frees its slot
+for good; with no client left alive the run stops.  Nothing is sent once the run should stop.
 
 Client: wait for a model, train one FedAvg round from it (``train_step`` x local steps), send the
 update (``delta_g``, ``delta_d``; FedAsync: the model as ``params_g``, ``params_d``) under the same tag.
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.methods.api import Context, Event, Message, Session
-from testbed.methods.common.client_pool import ClientPool, Outstanding
+from testbed.methods.common.client_pool import ClientPool, Outstanding, abandons, work_until_s
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
 from testbed.methods.fedbuff.staleness import Staleness
@@ -112,6 +112,7 @@ def _give_up(ctx: Context, pool: ClientPool, outstanding: dict[int, Outstanding]
     for dispatch_id, work in list(outstanding.items()):
         if work.client in crashed or work.drop_s <= ctx.now_s:
             del outstanding[dispatch_id]
+            pool.dropped(work.client)
             plan.dropped.append((dispatch_id, work.client))
 
 
@@ -136,10 +137,15 @@ def client(ctx: Context, s: Session, plan: FedBuffPlan) -> Generator[Event, Any,
     while True:
         g_message = yield ctx.recv(kind="params_g", src=plan.server)
         d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=g_message.tag)
+        if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
+            continue  # it went down since it was handed the model: the server has dropped it
         lr_factor = s.setup.lr_scale(g_message.tag[1])  # the version it trains from
-        g_new, d_new = yield ctx.compute("train_step", "fedbuff_round", g_message.payload, d_message.payload,
-                                         plan.local_epochs, plan.batch_size, lr_factor, plan.mixing is not None,
-                                         units=steps, num_returns=2)
+        trained = yield ctx.compute("train_step", "fedbuff_round", g_message.payload, d_message.payload,
+                                    plan.local_epochs, plan.batch_size, lr_factor, plan.mixing is not None,
+                                    units=steps, num_returns=2, until_s=work_until_s(s, ctx.node_id, plan.offline))
+        if trained is None:
+            continue  # it went down mid-training: the work is lost
+        g_new, d_new = trained
         if s.should_stop():
             return
         ctx.send(plan.server, g_new, g_kind, nbytes=sizes.g_snapshot_nbytes, tag=g_message.tag)

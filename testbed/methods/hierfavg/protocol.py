@@ -8,7 +8,8 @@ its last edge round averaged; a crashed edge is skipped); average them weighted 
 Edge ``<dc>/edge``: take the cloud's model; then kappa_2 edge rounds: hand its model (``params_g``,
 ``params_d``, tag (r, j)) to every client of its datacenter that is up and idle
 (testbed.methods.common.client_pool), wait for their replies (a client that goes down before its reply
-has fully arrived is dropped, ``offline: pause`` waits; a crashed one is skipped), average the kept
+has fully arrived is dropped and abandons the round, ``offline: pause`` waits; a crashed one is skipped),
+average the kept
 replies weighted by n_k in client order; after the kappa_2-th, send its model to the cloud.  A round
 with no reply leaves the edge's model as it was; an edge none of whose clients answered in its last
 round sends weight 0, and the cloud leaves it out.
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.methods.api import Context, Event, Message, Session
-from testbed.methods.common.client_pool import ClientPool, Outstanding
+from testbed.methods.common.client_pool import ClientPool, Outstanding, abandons, work_until_s
 from testbed.methods.common.sizes import wire_sizes
 
 CLIENT_KINDS = ("params_g", "params_d")
@@ -151,6 +152,7 @@ def _collect(ctx: Context, pool: ClientPool, outstanding: dict[str, Outstanding]
             for client, work in list(pending.items()):
                 if client in crashed or work.drop_s <= ctx.now_s:
                     del pending[client]
+                    pool.dropped(client)
                     r, j = work.tag
                     plan.dropped.append((r, j, client))
             continue
@@ -172,9 +174,15 @@ def client(ctx: Context, s: Session, plan: HierPlan, edge_node: str) -> Generato
     while True:
         g_message = yield ctx.recv(kind="params_g", src=edge_node)
         d_message = yield ctx.recv(kind="params_d", src=edge_node, tag=g_message.tag)
+        if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
+            continue  # it went down since the edge handed it the round: dropped there
         lr_factor = s.setup.lr_scale(g_message.tag[0])  # the cloud round being trained
-        g, d = yield ctx.compute("train_step", "hier_round", g_message.payload, d_message.payload, plan.edge_every,
-                                 plan.batch_size, lr_factor, units=plan.edge_every, num_returns=2)
+        trained = yield ctx.compute("train_step", "hier_round", g_message.payload, d_message.payload,
+                                    plan.edge_every, plan.batch_size, lr_factor, units=plan.edge_every,
+                                    num_returns=2, until_s=work_until_s(s, ctx.node_id, plan.offline))
+        if trained is None:
+            continue  # it went down mid-round: the round is lost
+        g, d = trained
         if s.should_stop():
             return
         ctx.send(edge_node, g, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=g_message.tag)
