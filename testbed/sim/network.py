@@ -34,10 +34,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
+from testbed.sim.flow_class import Completion, FlowClass
 from testbed.sim.link_schedule import LinkSchedule
 from testbed.sim.maxmin import MaxMinRates
 from testbed.sim.node_clock import NodeClock
@@ -48,46 +48,6 @@ from testbed.topology.model import LinkKey, Topology
 __all__ = ["Completion", "FlowNetwork", "simulate_flows"]
 
 _REL_TOL = 1e-9  # a flow whose remaining bytes are below this share of its threshold is done
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A flow whose last byte has left: when, and when it arrives at the destination."""
-
-    flow_id: int
-    drain_end_s: float
-    arrival_s: float
-
-
-class _Class:
-    """All active flows on one route: they share one rate and one lazily advanced service counter.
-
-    Bytes served to every flow of the class by time t: ``served_nbytes + rate * (t - since_s)``.
-    ``version`` changes whenever the rate or the first flow to finish changes, which retires the
-    class's entries in the network's event heaps.
-    """
-
-    __slots__ = ("count", "heap", "jitters_s", "latency_floor_s", "latency_s", "links", "path_capacity_bps",
-                 "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s", "version", "wan_links")
-
-    def __init__(self, links: tuple[LinkKey, ...], latency_s: float) -> None:
-        self.links = links
-        self.latency_s = latency_s  # nominal path latency (TCP's RTT)
-        self.static_latency_s: float | None = None  # sum of link latencies if no profile changes them
-        self.jitters_s: list[float] = []  # jitter amplitude of each jittery link, in route order
-        self.latency_floor_s = 0.0  # jitter never makes the latency negative
-        self.path_capacity_bps = math.inf
-        self.count = 0
-        self.served_nbytes = 0.0
-        self.since_s = 0.0
-        self.rate_nbytes_per_s = 0.0
-        self.heap: list[tuple[float, int, float]] = []  # (served threshold at which it ends, flow id, latency_s)
-        self.version = 0
-        self.wan_links: tuple[LinkKey, ...] = ()  # what the rate meter records
-
-    def served_at(self, t_s: float) -> float:
-        return self.served_nbytes + self.rate_nbytes_per_s * (t_s - self.since_s) if t_s > self.since_s \
-            else self.served_nbytes
 
 
 class FlowNetwork:
@@ -111,7 +71,7 @@ class FlowNetwork:
         self._links: list[LinkKey] = []
         self._nominal_bps: list[float] = []
         self._rates = MaxMinRates()
-        self._classes: list[_Class] = []
+        self._classes: list[FlowClass] = []
         self._class_of_route: dict[tuple[str, str], int] = {}
         self._classes_of_node: dict[str, list[int]] = {}  # the classes a node's flows start or end in
         self._flows_joined = 0  # flows sharing links now (not pending, not finished)
@@ -192,7 +152,7 @@ class FlowNetwork:
     def _new_class(self, src: str, dst: str) -> int:
         topo = self.topology
         route = topo.route(src, dst)
-        cls = _Class(route.links, route.latency_s)
+        cls = FlowClass(route.links, route.latency_s)
         link_ids = tuple(self._link(k) for k in route.links)
         infos = [topo.link(k) for k in route.links]
         nominal_latency_s = [info.latency_s for info in infos]
