@@ -96,3 +96,63 @@ def test_bad_load_csv_names_the_line(tmp_path) -> None:
     (tmp_path / "load.csv").write_text("t_s,rate_bps\n0,1e6\n0,5e6\n")
     with pytest.raises(ConfigError, match=r"load\.csv line 3"):
         _topology({"load_csv": str(tmp_path / "load.csv")})
+
+
+def _run(tmp_path, name: str, background=None) -> dict:
+    import json
+
+    from conftest import tiny_experiment
+
+    from testbed.exec.executor import InProcessExecutor
+    from testbed.experiment.launch import run_experiment
+    from testbed.experiment.spec import load_experiment
+
+    topology = tiny_topology((2, 2), wan_bandwidth="10Mbps")
+    if background is not None:
+        topology["links"][0]["background"] = background
+    spec = load_experiment(tiny_experiment({"name": "fedavg", "client_fraction": 1.0}, topology=topology,
+                                           max_iterations=3, network={"rate_window": "10ms"}))
+    out = run_experiment(spec, tmp_path / name, executor=InProcessExecutor(), progress=False)
+    return {"summary": json.loads((out / "summary.json").read_text()), "dir": out}
+
+
+def test_background_slows_the_run_but_is_not_its_traffic(tmp_path) -> None:
+    alone = _run(tmp_path, "alone")["summary"]
+    shared = _run(tmp_path, "shared", {"rate": "8Mbps", "from": "a"})
+    summary = shared["summary"]
+    assert summary["wan_bytes"] == alone["wan_bytes"] and summary["egress_usd"] == alone["egress_usd"]
+    assert summary["virtual_time_s"] > alone["virtual_time_s"]  # the stream took its share of a -> b
+    carried = summary["background"]["a->b"]
+    assert carried["offered_bps"] == pytest.approx(8e6)
+    assert 0 < carried["carried_bps"] < 8e6  # the run's flows took their max-min share while they were on
+    assert set(summary["background"]) == {"a->b"}
+    rates = pd.read_csv(shared["dir"] / "background_rate.csv")
+    assert set(rates.link) == {"a->b"}
+    width = (summary["virtual_time_s"] - rates.t_s).clip(upper=0.01)  # the last window ends at the stop
+    assert (rates.bps * width).sum() / 8 == pytest.approx(carried["carried_nbytes"], rel=1e-6)
+    traffic = pd.read_parquet(shared["dir"] / "traffic.parquet")
+    assert len(traffic) == len(pd.read_parquet(tmp_path / "alone" / "traffic.parquet"))
+
+
+def test_two_runs_share_one_wan_by_replaying_the_other(tmp_path) -> None:
+    first = _run(tmp_path, "first")
+    replayed = _run(tmp_path, "second", {"replay": str(first["dir"] / "traffic.parquet")})
+    bg = replayed["summary"]["background"]
+    log = pd.read_parquet(first["dir"] / "traffic.parquet")
+    crossed = log[log.path.str.contains(" > a > b > ", regex=False)]
+    assert bg["a->b"]["offered_nbytes"] == pytest.approx(crossed[crossed.t_send_s < replayed["summary"]
+                                                                 ["virtual_time_s"]].nbytes.sum())
+    assert replayed["summary"]["virtual_time_s"] > first["summary"]["virtual_time_s"]  # the same WAN, twice the load
+
+
+def test_endless_background_never_keeps_a_finished_or_crashed_run_going(tmp_path) -> None:
+    """Background sources are endless; once the run has nothing in flight -- finished, or its flows ended by
+    a crash -- the network asks for no wake-up, so the engine ends when the run does."""
+    from fake_session import fake_method
+
+    topology = tiny_topology((2, 2), latency="15ms")
+    topology["links"][0]["background"] = [{"rate": "5Mbps"}, {"poisson": {"flows_per_s": 200, "mean_size": "10KB"}}]
+    topology["datacenters"]["b"] = {"workers": [{}, {"availability": {"crash_at": "0.02s"}}]}
+    method, session = fake_method({"name": "fedavg", "client_fraction": 1.0}, budget=4, topology_dict=topology)
+    engine = session.drive(method, {"train_step": 0.01, "average": 0.001})
+    assert session.iteration == 4 and engine.now_s < 1.0

@@ -72,3 +72,16 @@ def test_churn_from_an_availability_trace_is_the_same_on_ray(cluster, experiment
     on_ray = traffic(spec, RayExecutor(list(spec.topology.nodes), Placement("pool", 1)))
     assert len(local) > 0
     pd.testing.assert_frame_equal(on_ray, local)
+
+
+def test_cross_traffic_is_the_same_on_ray(cluster, experiment) -> None:
+    """Background flows are drawn from the run's seed inside the network, whatever hosts the nodes."""
+    topology = tiny_topology(wan_bandwidth="20Mbps")
+    topology["links"][0]["background"] = [{"rate": "5Mbps", "from": "a"},
+                                          {"poisson": {"flows_per_s": 30, "mean_size": "20KB"}}]
+    spec = load_experiment(experiment({"name": "fedavg", "client_fraction": 0.5}, topology=topology,
+                                      max_iterations=3))
+    local = traffic(spec, InProcessExecutor())
+    on_ray = traffic(spec, RayExecutor(list(spec.topology.nodes), Placement("pool", 1)))
+    assert len(local) > 0
+    pd.testing.assert_frame_equal(on_ray, local)

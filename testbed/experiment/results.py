@@ -36,6 +36,7 @@ from testbed.experiment.sample_pictures import save_samples_picture
 from testbed.experiment.spec import dump_yaml
 from testbed.gan import count_params
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
+from testbed.sim.cross_traffic import SharedNetwork
 
 if TYPE_CHECKING:
     from testbed.experiment.run import Run
@@ -133,13 +134,18 @@ def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], A
 
 
 def _write_wan_rate(run: Run, out_dir: Path, duration_s: float) -> None:
-    """``wan_rate.csv``: bits per second each directed WAN link carried in each ``network.rate_window``."""
-    meter = run.engine.network.meter
-    meter.freeze(run.engine.now_s)  # no-op after the stop froze it
-    rows = [{"t_s": i * meter.window_s, "link": f"{a}->{b}", "bps": bps}
-            for a, b in sorted(meter.carried) for i, bps in enumerate(meter.series_bps(duration_s, [(a, b)]))]
-    frame = pd.DataFrame(rows, columns=["t_s", "link", "bps"])
-    atomic_write(out_dir / "wan_rate.csv", lambda p: frame.to_csv(p, index=False))
+    """``wan_rate.csv``: bits per second each directed WAN link carried in each ``network.rate_window``; with
+    cross-traffic, ``background_rate.csv``: the same for the background (testbed.sim.cross_traffic)."""
+    network = run.engine.network
+    network.freeze_meters(run.engine.now_s)  # no-op after the stop froze them
+    meters = [("wan_rate.csv", network.meter)]
+    if isinstance(network, SharedNetwork):
+        meters.append(("background_rate.csv", network.background_meter))
+    for name, meter in meters:
+        rows = [{"t_s": i * meter.window_s, "link": f"{a}->{b}", "bps": bps}
+                for a, b in sorted(meter.carried) for i, bps in enumerate(meter.series_bps(duration_s, [(a, b)]))]
+        frame = pd.DataFrame(rows, columns=["t_s", "link", "bps"])
+        atomic_write(out_dir / name, lambda p, f=frame: f.to_csv(p, index=False))
 
 
 BOOKKEEPING = ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",
@@ -164,7 +170,7 @@ def summary(run: Run) -> dict[str, Any]:
         "generator_params": count_params(state.G), "discriminator_params": count_params(state.D),
         "final_quality": final, "final_quality_std": spread, "final_quality_by_generator": run.final_by_generator,
         "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
-        "wan_bandwidth": _wan_bandwidth(run),
+        "wan_bandwidth": _wan_bandwidth(run), **_background(run),
         "footing": run.algorithm.footing(),
         **({"method_results": extra} if (extra := run.algorithm.results()) else {}),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
@@ -174,9 +180,18 @@ def summary(run: Run) -> dict[str, Any]:
 
 def _wan_bandwidth(run: Run) -> dict[str, Any]:
     """Mean and peak WAN bandwidth up to the stop (testbed.sim.rate_meter), summed over the WAN and per link."""
-    meter = run.engine.network.meter
-    meter.freeze(run.engine.now_s)  # no-op after the stop froze it
-    return meter.summary(run.virtual_time_s)
+    network = run.engine.network
+    network.freeze_meters(run.engine.now_s)  # no-op after the stop froze them
+    return network.meter.summary(run.virtual_time_s)
+
+
+def _background(run: Run) -> dict[str, Any]:
+    """Cross-traffic per directed link up to the stop: offered and carried (none without ``background:``)."""
+    network = run.engine.network
+    if not isinstance(network, SharedNetwork):
+        return {}
+    network.freeze_meters(run.engine.now_s)
+    return {"background": network.background_summary(run.virtual_time_s)}
 
 
 def _jsonable(value: Any) -> Any:

@@ -100,7 +100,7 @@ class Run(ExecutorSession):
             self.stop_reason = reason
             self.stop_time_s = self.engine.now_s if self.engine is not None else 0.0
             if self.engine is not None:  # the bandwidth series ends at the stop, as the totals do
-                self.engine.network.meter.freeze(self.stop_time_s)
+                self.engine.network.freeze_meters(self.stop_time_s)
                 self.engine.halt()
 
     def _fail(self, reason: str, **flags: Any) -> None:

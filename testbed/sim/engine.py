@@ -67,6 +67,7 @@ from testbed.exec.executor import Executor, Handle
 from testbed.sim.accounting import TrafficAccountant
 from testbed.sim.compute import ComputeModel
 from testbed.sim.context import NodeContext, NodeStats
+from testbed.sim.cross_traffic import SharedNetwork
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
@@ -104,7 +105,9 @@ class Engine:
         """Compressed message kinds (testbed.compression.wire), or None."""
         self.env = self._make_environment()
         self.clock = NodeClock(topology, seed)
-        self.network = FlowNetwork(topology, seed=seed, tcp=tcp, clock=self.clock, meter=RateMeter(rate_window_s))
+        shared = any(link.background for link in topology.links)  # cross-traffic: testbed.sim.cross_traffic
+        self.network = (SharedNetwork if shared else FlowNetwork)(topology, seed=seed, tcp=tcp, clock=self.clock,
+                                                                   meter=RateMeter(rate_window_s))
         self.accountant = TrafficAccountant(topology, run_id)
         self.stats: dict[str, NodeStats] = {}
         self.halted = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from testbed.sim.rate_meter import RateMeter
 from testbed.topology.model import LinkKey
 
 
@@ -31,8 +32,9 @@ class FlowClass:
     class's entries in the network's event heaps.
     """
 
-    __slots__ = ("count", "heap", "jitters_s", "latency_floor_s", "latency_s", "links", "path_capacity_bps",
-                 "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s", "version", "wan_links")
+    __slots__ = ("count", "heap", "jitters_s", "latency_floor_s", "latency_s", "links", "meter",
+                 "path_capacity_bps", "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s",
+                 "version", "wan_links")
 
     def __init__(self, links: tuple[LinkKey, ...], latency_s: float) -> None:
         self.links = links
@@ -48,6 +50,7 @@ class FlowClass:
         self.heap: list[tuple[float, int, float]] = []  # (served threshold at which it ends, flow id, latency_s)
         self.version = 0
         self.wan_links: tuple[LinkKey, ...] = ()  # what the rate meter records
+        self.meter: RateMeter | None = None  # which meter records them (None: none)
 
     def served_at(self, t_s: float) -> float:
         return self.served_nbytes + self.rate_nbytes_per_s * (t_s - self.since_s) if t_s > self.since_s \

@@ -107,6 +107,12 @@ class FlowNetwork:
         """Seconds each directed link (in :attr:`links` order) carried a flow at a positive rate."""
         return np.array(self._rates.busy_s(self.now_s))
 
+    def freeze_meters(self, now_s: float) -> None:
+        """The run stopped at ``now_s``: its bandwidth series ends there (testbed.sim.rate_meter)."""
+        self._advance_to(now_s)
+        if self.meter is not None:
+            self.meter.freeze(self.now_s)
+
     def link_busy_s(self) -> dict[LinkKey, float]:
         """Seconds each directed link carried at least one flow at a positive rate."""
         return dict(zip(self._links, self._rates.busy_s(self.now_s), strict=True))
@@ -160,6 +166,7 @@ class FlowNetwork:
             cls.static_latency_s = sum(nominal_latency_s)
         cls.jitters_s = [info.jitter_s for info in infos if info.jitter_s > 0]
         cls.wan_links = tuple(k for k, info in zip(route.links, infos, strict=True) if info.kind == "wan")
+        cls.meter = self.meter if cls.wan_links else None
         cls.latency_floor_s = -sum(nominal_latency_s)
         cap = math.inf
         if route.links:
@@ -218,7 +225,7 @@ class FlowNetwork:
         """The next time at which a flow drains, a delayed flow starts or a link changes."""
         if self._rates.dirty or self._reschedule:
             self._ensure_rates()
-        t = self._link_change_s
+        t = min(self._link_change_s, self._other_events_s())
         if self._pending:
             t = min(t, self._pending[0][0])
         finish, classes = self._finish, self._classes
@@ -227,6 +234,13 @@ class FlowNetwork:
         if finish:
             t = min(t, max(finish[0][0], self.now_s))
         return t
+
+    def _other_events_s(self) -> float:
+        """When a subclass's own next event is due (testbed.sim.cross_traffic; ``inf``: none)."""
+        return math.inf
+
+    def _apply_other_events(self) -> None:
+        """Apply a subclass's events due now."""
 
     def advance(self, t_s: float) -> list[Completion]:
         """Move the clock to ``t_s``; return the flows whose last byte left since the last call."""
@@ -252,6 +266,8 @@ class FlowNetwork:
             if self._link_change_s <= self.now_s:
                 self._schedule.apply_changes(self.now_s, self._refresh_capacity)
                 self._link_change_s = self._schedule.next_change_s(self.now_s)
+            if self._other_events_s() <= self.now_s:
+                self._apply_other_events()
         self.now_s = max(t_s, self.now_s)
         self._settled_s = self.now_s
 
@@ -274,7 +290,7 @@ class FlowNetwork:
             finished = 0
             while heap and (forced or heap[0][0] - served <= max(_REL_TOL * max(heap[0][0], 1.0), rate * tick_s)):
                 _, flow_id, latency_s = heapq.heappop(heap)
-                self._completed.append(Completion(flow_id, now, now + latency_s))
+                self._complete(flow_id, now, latency_s)
                 finished += 1
                 forced = False
             if not finished:  # rounding: not quite done; look again at its drain end
@@ -287,6 +303,10 @@ class FlowNetwork:
             cls.version += 1
             if not cls.count:
                 cls.served_nbytes, cls.since_s, cls.rate_nbytes_per_s = 0.0, now, 0.0
+
+    def _complete(self, flow_id: int, drain_end_s: float, latency_s: float) -> None:
+        """A flow's last byte has left (a subclass may keep some flows to itself: testbed.sim.cross_traffic)."""
+        self._completed.append(Completion(flow_id, drain_end_s, drain_end_s + latency_s))
 
     def _start_pending(self) -> None:
         while self._pending and self._pending[0][0] <= self.now_s:
@@ -315,13 +335,12 @@ class FlowNetwork:
                 self._reschedule.add(cls_id)
         finish, due = self._finish, self._due
         tick_s = 8 * math.ulp(max(now, 1.0))
-        meter = self.meter
         for cls_id in self._reschedule:
             cls = classes[cls_id]
             cls.version += 1
             rate = cls.rate_nbytes_per_s
-            if meter is not None and cls.wan_links:  # a count or rate change: the carried rate changes now
-                meter.set_rate(cls_id, cls.wan_links, now, rate * cls.count)
+            if cls.meter is not None:  # a count or rate change: the carried rate changes now
+                cls.meter.set_rate(cls_id, cls.wan_links, now, rate * cls.count)
             if cls.count and rate > 0:
                 threshold = cls.heap[0][0]
                 left = threshold - cls.served_nbytes - (rate * (now - cls.since_s) if now > cls.since_s else 0.0)
