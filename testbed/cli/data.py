@@ -35,19 +35,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 def _import_trace(args: argparse.Namespace) -> int:
     import time
 
-    from testbed.core.errors import ConfigError
-    from testbed.core.units import UnitError, parse_seconds
+    from testbed.core.fields import checked_quantity
+    from testbed.core.units import parse_seconds
     from testbed.topology.fedscale_trace import down_intervals, read_fedscale, write_trace_csv
 
     horizon_s = None
     if args.horizon is not None:
-        try:
-            horizon_s = parse_seconds(args.horizon)
-        except UnitError as err:
-            raise ConfigError("<command line>", "--horizon", str(err),
-                              "give a time with its unit, e.g. 168h or 86400s") from None
-        if not horizon_s > 0:
-            raise ConfigError("<command line>", "--horizon", f"must be > 0, got {args.horizon!r}", "e.g. --horizon 48h")
+        horizon_s = checked_quantity(args.horizon, "<command line>", "--horizon", parse_seconds, "h", positive=True)
     start = time.perf_counter()
     data = read_fedscale(args.fedscale)
     clients, down_start, down_end = down_intervals(data, args.fedscale, horizon_s)
