@@ -84,7 +84,7 @@ def _method_label(row: dict, method_axes: Sequence[str]) -> str:
 
 def _series_label(row: dict, sweep_axes: Sequence[str]) -> str:
     parts = [f"{short_name(a)}={_topology_stem(row.get(a)) if a == 'topology' else format_value(row.get(a))}"
-             for a in sweep_axes]
+             for a in sweep_axes if not _missing(row.get(a))]  # an axis a cell does not set says nothing
     return " · ".join([str(row["method"]), *parts])
 
 
