@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number
-from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_datacenters
+from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
 from testbed.methods.common.client_pool import check_offline
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
@@ -111,7 +111,7 @@ class FedBuff(Algorithm):
 
     def setup(self) -> None:
         s = self.session
-        self.server = f"{server_datacenters(self.params.server_at, s.topology)[0]}/server"
+        self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
         for i, worker in enumerate(s.workers):
             s.host(worker, FedBuffClient, s.setup, i)

@@ -37,7 +37,8 @@ from testbed.methods.api import (
     check_batch_size,
     check_one_datacenter,
     register,
-    server_datacenters,
+    server_node,
+    service_node,
     workers_by_datacenter,
 )
 from testbed.methods.common.client_pool import check_offline
@@ -84,11 +85,11 @@ class HierFavg(Algorithm):
 
     def setup(self) -> None:
         s = self.session
-        self.cloud = f"{server_datacenters(self.params.server_at, s.topology)[0]}/cloud"
+        self.cloud = server_node(self.params.server_at, s.topology, "cloud")
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
         for i, worker in enumerate(s.workers):
             s.host(worker, HierClient, s.setup, i)
-        edges = {f"{dc}/edge": clients for dc, clients in workers_by_datacenter(s).items()}
+        edges = {service_node(dc, "edge"): clients for dc, clients in workers_by_datacenter(s).items()}
         for node in edges:
             s.host(node, EdgeAggregator, s.setup)
         s.host(self.cloud, Aggregator, s.setup)

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number
-from testbed.methods.api import Algorithm, check_one_datacenter, register, server_datacenters
+from testbed.methods.api import Algorithm, check_one_datacenter, register, server_node
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec
 from testbed.methods.streaming_diloco.fragments import fragment_layout
 from testbed.methods.streaming_diloco.protocol import StreamingPlan, replica, server
@@ -86,7 +86,7 @@ class StreamingDiLoCo(Algorithm):
         if not all(layout.members):
             raise ConfigError("<experiment>", "algorithm.fragments", f"{self.params.fragments} fragments of a model "
                               f"with {layout.layers} layers", f"use at most {layout.layers} fragments")
-        self.server = f"{server_datacenters(self.params.server_at, s.topology)[0]}/server"
+        self.server = server_node(self.params.server_at, s.topology)
         for i, worker in enumerate(s.workers):
             s.host(worker, Replica, s.setup, i, self.params.fragments, self.params.mixing)
         outer = ServerOptimizerSpec("nesterov", self.params.outer_lr, self.params.outer_momentum)
