@@ -42,8 +42,8 @@ if TYPE_CHECKING:
     from testbed.experiment.run import Run
 
 RUN_FILES = frozenset({"config.yaml", "run_info.json", "metrics.csv", "traffic.parquet", "traffic.csv", "links.csv",
-                       "nodes.csv", "compute_costs.json", "samples", GENERATOR_FILE, "summary.json",
-                       "plots", "report.html"})
+                       "wan_rate.csv", "background_rate.csv", "nodes.csv", "compute_costs.json", "samples",
+                       GENERATOR_FILE, "summary.json", "plots", "report.html"})
 """What a run directory may hold: the files above, and what ``plot`` and ``report`` write into it by default."""
 
 
@@ -142,8 +142,9 @@ def _write_wan_rate(run: Run, out_dir: Path, duration_s: float) -> None:
     if isinstance(network, SharedNetwork):
         meters.append(("background_rate.csv", network.background_meter))
     for name, meter in meters:
-        rows = [{"t_s": i * meter.window_s, "link": f"{a}->{b}", "bps": bps}
-                for a, b in sorted(meter.carried) for i, bps in enumerate(meter.series_bps(duration_s, [(a, b)]))]
+        width = meter.window_s * meter.merged(duration_s)
+        rows = [{"t_s": i * width, "link": f"{a}->{b}", "bps": bps}
+                for a, b in meter.links for i, bps in enumerate(meter.series_bps(duration_s, [(a, b)]))]
         frame = pd.DataFrame(rows, columns=["t_s", "link", "bps"])
         atomic_write(out_dir / name, lambda p, f=frame: f.to_csv(p, index=False))
 

@@ -148,7 +148,7 @@ class SharedNetwork(FlowNetwork):
         for a, b in self.background.links():
             offered = self.background.offered_nbytes((a, b), until_s)
             series = self.background_meter.series_bps(until_s, [(a, b)])
-            window = self.background_meter.window_s
+            window = self.background_meter.window_s * self.background_meter.merged(until_s)
             carried = sum(bps / 8.0 * min(window, until_s - i * window) for i, bps in enumerate(series))
             out[f"{a}->{b}"] = {"offered_nbytes": offered, "carried_nbytes": carried,
                                 "offered_bps": 8 * offered / until_s if until_s > 0 else 0.0,
