@@ -78,7 +78,7 @@ class BatchingExecutor(InProcessExecutor):
         return super().state(node_id)
 
     def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
-        state = self._states[node_id]
+        state = super().state(node_id)
         getattr(state, method)  # an unknown method fails at dispatch, as it does unbatched
         call = _Call(node_id, state, method, args, kwargs, num_returns)
         call.sources = {id(source) for source in _deferred((args, kwargs))}

@@ -43,6 +43,11 @@ class Executor(ABC):
     def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Create node ``node_id``'s state object as ``factory(*args, **kwargs)``."""
 
+    def host_population(self, datacenter: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Host the clients ``<datacenter>/w<i>`` of a population as one object, ``factory(*args, **kwargs)``,
+        whose ``client(i)`` gives client i's state when a call reaches it (built on demand, not kept)."""
+        raise NotImplementedError(f"{type(self).__name__} does not host client populations")
+
     @abstractmethod
     def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
         """Run ``state.method(*args, **kwargs)``; handles among args are resolved first.
@@ -108,6 +113,7 @@ class InProcessExecutor(Executor):
     def __init__(self, device: str = "cpu", torch_threads: int | None = 1) -> None:
         self.device = device
         self._states: dict[str, Any] = {}
+        self._populations: dict[str, Any] = {}
         if torch_threads:
             set_torch_threads(torch_threads)
 
@@ -116,12 +122,24 @@ class InProcessExecutor(Executor):
             raise ValueError(f"node {node_id!r} is already hosted")
         self._states[node_id] = construct(factory, self.device, args, kwargs)
 
+    def host_population(self, datacenter: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if datacenter in self._populations:
+            raise ValueError(f"the population of {datacenter!r} is already hosted")
+        self._populations[datacenter] = construct(factory, self.device, args, kwargs)
+
     def state(self, node_id: str) -> Any:
-        """The state object of a node (for tests and inspection)."""
-        return self._states[node_id]
+        """The state object of a node (for tests and inspection; a population's client is built anew)."""
+        state = self._states.get(node_id)
+        if state is None:
+            datacenter, _, local = node_id.partition("/")
+            population = self._populations.get(datacenter)
+            if population is None or not local.startswith("w"):
+                raise KeyError(f"node {node_id!r} is not hosted")
+            return population.client(int(local[1:]))
+        return state
 
     def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
-        target = getattr(self._states[node_id], method)
+        target = getattr(InProcessExecutor.state(self, node_id), method)
         args = tuple(_unwrap(a) for a in args)
         kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
         start = time.perf_counter()

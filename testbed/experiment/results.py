@@ -2,7 +2,8 @@
 
 ``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
 ``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
-``nodes.csv`` (compute / communication / waiting per node), ``compute_costs.json``,
+``nodes.csv`` (compute / communication / waiting per node; a client population's clients summed
+in one row, ``<dc>/*``, so the file does not grow with the population), ``compute_costs.json``,
 ``samples/``, ``generator.pt`` (the final generator(s) with their buffers, see
 testbed.experiment.generator_file), ``run_info.json`` (the command line and the machine, see
 testbed.core.provenance) and ``summary.json`` (with the method's *footing*: update
@@ -77,7 +78,7 @@ def write_run(run: Run, out_dir: Path, extra: dict[str, Any] | None = None) -> P
         write()
     nodes = pd.DataFrame([{"node": node, "compute_s": s.compute_s, "communication_s": s.communication_s,
                            "waiting_s": s.waiting_s, **{f"tasks_{k}": v for k, v in s.tasks.items()}}
-                          for node, s in sorted(engine.stats.items())])
+                          for node, s in sorted(engine.node_stats().items())])
     atomic_write(out_dir / "nodes.csv", lambda p: nodes.to_csv(p, index=False))
     costs = {"model": engine.compute_model.name, "costs_s": engine.compute_model.costs()}
     atomic_write_text(out_dir / "compute_costs.json", json.dumps(costs, indent=2))

@@ -41,7 +41,8 @@ class Run(ExecutorSession):
     def __init__(self, spec: ExperimentSpec, executor: Executor, progress: bool = True) -> None:
         self.spec = spec
         self.topology = spec.topology
-        self.workers = list(spec.topology.nodes)
+        nodes = spec.topology.nodes
+        self.workers = nodes if spec.topology.has_population else list(nodes)  # a population: ids on demand
         self.setup = NodeSetup.for_topology(
             spec.topology, dataset=spec.dataset, partition=spec.partition, model=spec.model,
             model_overrides=spec.model_overrides, training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n,

@@ -27,6 +27,10 @@ class ExecutorSession:
         """Create a node's state on the executor."""
         self.executor.host(node, factory, *args, **kwargs)
 
+    def host_population(self, datacenter: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Host a datacenter's client population as one object whose ``client(i)`` builds client i on demand."""
+        self.executor.host_population(datacenter, factory, *args, **kwargs)
+
     def call(self, node: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
         """Dispatch a cheap call on a node's state (outside virtual time); returns a handle."""
         return self.executor.call(node, method, *args, num_returns=num_returns, **kwargs)

@@ -196,8 +196,23 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
     check_settings_act(src, dataset=spec.dataset, data_dir=spec.data_dir, dataset_n=spec.dataset_n,
                        workers=len(spec.topology.nodes), lr_final_fraction=spec.training.lr_final_fraction,
                        max_iterations=spec.max_iterations)
+    _check_population(spec, cls.supports_population, src)
     check_batch(spec.executors, spec.backend, spec.compute.model, src)
     return spec
+
+
+def _check_population(spec: ExperimentSpec, supported: bool, src: str) -> None:
+    """A client population (``workers: {count: N}``) needs a method that builds clients on demand, in process."""
+    populations = [dc for dc in spec.topology.datacenters if dc.population is not None]
+    if not populations:
+        return
+    where = f"datacenter {populations[0].name} has workers: {{count: {len(populations[0].workers)}}}"
+    if not supported:
+        raise _fail(src, "algorithm.name", f"{spec.algorithm} keeps a state per worker and cannot run on a client "
+                    f"population ({where})", "use fedavg, or list the workers (workers: N)")
+    if spec.backend == "ray" and spec.executors.kind != "in_task":
+        raise _fail(src, "executors", f"a client population is built on demand in the run's own process ({where})",
+                    "use backend: inprocess, or executors: {placement: in_task} on Ray")
 
 
 def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
@@ -221,7 +236,7 @@ def _named(value: Any, src: str, fieldname: str, keys: set[str]) -> tuple[str, i
         return canonical_dataset_name(value), None
     if isinstance(value, dict) and "name" in value and set(value) <= keys and isinstance(value["name"], str):
         return (canonical_dataset_name(value["name"]),
-                _int(value.get("n"), src, f"{fieldname}.n", minimum=1, maximum=10_000_000))
+                _int(value.get("n"), src, f"{fieldname}.n", minimum=1, maximum=100_000_000))
     raise _fail(src, fieldname, f"expected a name or {{name: .., n: ..}}, got {value!r}", "write dataset: ring8")
 
 
@@ -347,10 +362,14 @@ def _check_partition(spec: ExperimentSpec, src: str) -> None:
     from testbed.data import dataset_spec
     from testbed.data.partition import partition
 
+    counts = [len(dc.workers) for dc in spec.topology.datacenters]
+    groups = np.repeat(np.arange(len(counts)), counts)
+    if spec.partition.strip() == "iid":
+        return  # fits any number of workers; nothing to check (and nothing to build for a million clients)
     classes = dataset_spec(spec.dataset).num_classes  # each class, and one sample for every worker
-    labels = np.arange(max(classes, len(spec.topology.nodes))) % classes
+    labels = np.arange(max(classes, int(sum(counts)))) % classes
     try:
-        partition(labels, len(spec.topology.nodes), spec.partition, spec.seed, groups=list(spec.topology.worker_groups))
+        partition(labels, int(sum(counts)), spec.partition, spec.seed, groups=groups)
     except ConfigError as err:
         raise _fail(src, "partition", err.problem, err.fix) from None
 

@@ -14,13 +14,14 @@ later message stays in the mailbox for the next ``recv``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import simpy
 
 from testbed.exec.executor import Executor, Handle
+from testbed.sim.mailbox import Matcher
 from testbed.sim.messages import Delivery, Message
 from testbed.topology.model import Topology
 
@@ -159,11 +160,5 @@ class NodeContext:
         return self._env.timeout(seconds)
 
 
-def _matcher(kind: str | tuple[str, ...] | None, src: str | None, tag: Any) -> Callable[[Message], bool]:
-    kinds = (kind,) if isinstance(kind, str) else kind
-
-    def matches(message: Message) -> bool:
-        return ((kinds is None or message.kind in kinds) and (src is None or message.src == src)
-                and (tag is None or message.tag == tag))
-
-    return matches
+def _matcher(kind: str | tuple[str, ...] | None, src: str | None, tag: Any) -> Matcher:
+    return Matcher(kind, src, tag)

@@ -67,6 +67,7 @@ from testbed.exec.executor import Executor, Handle
 from testbed.sim.accounting import TrafficAccountant
 from testbed.sim.compute import ComputeModel
 from testbed.sim.context import NodeContext, NodeStats
+from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
@@ -114,7 +115,10 @@ class Engine:
         self._crashes: list[tuple[float, int, str, simpy.Process]] = []
         """Crashes still to come, (time, order, node, process), a heap: kept out of SimPy's queue so that
         a run whose only future events are crashes is seen to be over without peeking into SimPy."""
-        self._mailboxes: dict[str, simpy.FilterStore] = {}
+        self.population_stats: dict[str, NodeStats] = {}
+        """Per population datacenter: the summed stats of its clients whose processes have ended."""
+        self._live: dict[str, int] = {}  # population clients: processes running
+        self._mailboxes: dict[str, Mailbox] = {}
         self._contexts: dict[str, NodeContext] = {}
         self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
         self._wake: simpy.Event | None = None
@@ -138,19 +142,27 @@ class Engine:
         if node_id not in self._mailboxes:
             self.topology.datacenter_of(node_id)
             self.stats[node_id] = NodeStats()
-            self._mailboxes[node_id] = simpy.FilterStore(self.env)
+            self._mailboxes[node_id] = Mailbox(self.env)
             self._contexts[node_id] = NodeContext(self, node_id, self._mailboxes[node_id], self.stats[node_id])
 
     def spawn(self, node_id: str, process: Process) -> simpy.Process:
         """Start ``process(ctx)`` as node ``node_id``'s SimPy process: it runs only while the node is up,
-        and a node that crashes is stopped then."""
+        and a node that crashes is stopped then.
+
+        A population client's mailbox, context and stats are let go when its process ends with nothing left
+        in its mailbox (its stats are added to its population's, :meth:`node_stats`), so the engine holds
+        only the clients at work; a later message or process builds them anew."""
         gen = process(self.node(node_id))
         if self._can_be_down(node_id):
             gen = self._while_up(node_id, gen)
         crash_s = self.clock.crash_time_s(node_id)
+        if math.isfinite(crash_s):
+            gen = _until_interrupted(gen)
+        if self.topology.is_client(node_id):
+            gen = self._retiring(node_id, gen)
         if not math.isfinite(crash_s):
             return self.env.process(gen)
-        proc = self.env.process(_until_interrupted(gen))
+        proc = self.env.process(gen)
         heapq.heappush(self._crashes, (max(crash_s, self.now_s), len(self._crashes), node_id, proc))
         return proc
 
@@ -191,6 +203,32 @@ class Engine:
                     value, error = None, exc
         finally:
             gen.close()
+
+    def _retiring(self, node_id: str, gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:
+        self._live[node_id] = self._live.get(node_id, 0) + 1
+        try:
+            return (yield from gen)
+        finally:
+            self._live[node_id] -= 1
+            if not self._live[node_id]:
+                del self._live[node_id]
+            mailbox = self._mailboxes.get(node_id)
+            if mailbox is not None and not len(mailbox) and node_id not in self._live:
+                stats = self.stats.pop(node_id)
+                del self._mailboxes[node_id], self._contexts[node_id]
+                _add_stats(self.population_stats.setdefault(self.topology.datacenter_of(node_id), NodeStats()), stats)
+
+    def node_stats(self) -> dict[str, NodeStats]:
+        """Where each node's virtual time went; a population's clients summed into one entry, ``<dc>/*``."""
+        out: dict[str, NodeStats] = {}
+        for dc, stats in self.population_stats.items():
+            _add_stats(out.setdefault(f"{dc}/*", NodeStats()), stats)
+        for node, stats in self.stats.items():
+            if self.topology.is_client(node):
+                _add_stats(out.setdefault(f"{self.topology.datacenter_of(node)}/*", NodeStats()), stats)
+            else:
+                out[node] = stats
+        return out
 
     # -- what a node's process and the session may ask -------------------------------------------
     def available(self, node_id: str) -> bool:
@@ -362,8 +400,17 @@ class Engine:
         if self.wire is not None:
             payload = self.wire.incoming(message.dst, message.kind, message.payload)
             message = dataclasses.replace(message, payload=payload)
+        self._register(message.dst)  # a population client let go while the message flew is built anew
         self._mailboxes[message.dst].put(message)
         delivered.succeed(message)
+
+
+def _add_stats(total: NodeStats, stats: NodeStats) -> None:
+    total.compute_s += stats.compute_s
+    total.communication_s += stats.communication_s
+    total.waiting_s += stats.waiting_s
+    for kind, count in stats.tasks.items():
+        total.tasks[kind] = total.tasks.get(kind, 0) + count
 
 
 def _until_interrupted(gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:

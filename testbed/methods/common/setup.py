@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from testbed.data import Dataset, load_dataset
-from testbed.data.partition import partition
+from testbed.data.partition import partition_flat
 from testbed.gan import GanState, make_gan_state
 from testbed.methods.common.training import Training
 from testbed.models import ModelConfig, model_config
@@ -30,7 +30,9 @@ class NodeSetup:
     dataset: str
     partition: str
     num_workers: int
-    groups: tuple[int, ...]
+    groups: tuple[int, ...] | tuple[tuple[int, int], ...]
+    """The datacenter index of each worker, kept as runs ``((index, count), ...)`` so that a setup with a
+    million clients stays small to pickle and to hash; a flat tuple is accepted and compacted."""
     model: str
     model_overrides: tuple[tuple[str, object], ...]
     training: Training
@@ -51,6 +53,14 @@ class NodeSetup:
                    model_overrides=tuple(sorted(model_overrides.items())), training=training, seed=seed,
                    dataset_n=dataset_n, data_dir=data_dir, max_iterations=max_iterations)
 
+    def __post_init__(self) -> None:
+        if self.groups and not isinstance(self.groups[0], tuple):
+            object.__setattr__(self, "groups", _runs(self.groups))
+
+    def group_of_workers(self) -> np.ndarray:
+        """The datacenter index of every worker, one entry each."""
+        return np.repeat([g for g, _ in self.groups], [n for _, n in self.groups]).astype(np.int64)
+
     def lr_scale(self, step: int) -> float:
         """Learning-rate factor after ``step`` updates: linear decay to ``lr_final_fraction`` at
         ``max_iterations`` (constant when there is no iteration budget)."""
@@ -64,8 +74,13 @@ class NodeSetup:
         return _load(self.dataset, self.data_dir, self.seed, self.dataset_n)
 
     def shard(self, index: int) -> np.ndarray:
-        """Indices of worker ``index``'s partition (cached per process)."""
-        return _partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n)[index]
+        """Indices of worker ``index``'s partition (the partition is cached per process, as two flat arrays)."""
+        flat, offsets = _partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n)
+        return flat[offsets[index]:offsets[index + 1]]
+
+    def shard_sizes(self) -> np.ndarray:
+        """Every worker's n_k, in worker order."""
+        return np.diff(_partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n)[1])
 
     def model_config(self) -> ModelConfig:
         """The resolved model preset."""
@@ -103,6 +118,16 @@ def _load(name: str, data_dir: str | None, seed: int, n: int | None) -> Dataset:
 
 
 @functools.lru_cache(maxsize=4)
-def _partition(setup: NodeSetup, *_key: object) -> list[np.ndarray]:
+def _partition(setup: NodeSetup, *_key: object) -> tuple[np.ndarray, np.ndarray]:
     labels = setup.data().y
-    return partition(labels, setup.num_workers, setup.partition, setup.seed, groups=list(setup.groups))
+    return partition_flat(labels, setup.num_workers, setup.partition, setup.seed, groups=setup.group_of_workers())
+
+
+def _runs(values: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    runs: list[list[int]] = []
+    for value in values:
+        if runs and runs[-1][0] == value:
+            runs[-1][1] += 1
+        else:
+            runs.append([int(value), 1])
+    return tuple((g, n) for g, n in runs)

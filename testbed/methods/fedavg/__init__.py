@@ -34,8 +34,11 @@ training mode; the shipped discriminators have no BatchNorm).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import numpy as np
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_quantity
@@ -44,7 +47,7 @@ from testbed.methods.api import Algorithm, check_batch_size, check_one_datacente
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.protocol import OFFLINE_RULES, FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr, settings_used
-from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
+from testbed.methods.fedavg.state import Aggregator, FedAvgClient, FedAvgPopulation
 from testbed.topology.model import Topology
 
 
@@ -95,6 +98,7 @@ class FedAvg(Algorithm):
     """Rounds of local training and weighted model averaging."""
 
     Params = FedAvgParams
+    supports_population = True
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d")
     update_orders = ("alternating", "simultaneous")
@@ -124,11 +128,22 @@ class FedAvg(Algorithm):
         s = self.session
         self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
-        for i, worker in enumerate(s.workers):
-            s.host(worker, FedAvgClient, s.setup, i)
+        if s.topology.has_population:  # clients built when chosen; n_k from the partition, no call per client
+            first = 0
+            for dc in s.topology.datacenters:
+                if dc.population is not None:
+                    s.host_population(dc.name, FedAvgPopulation, s.setup, first)
+                else:
+                    for i in range(len(dc.workers)):
+                        s.host(s.workers[first + i], FedAvgClient, s.setup, first + i)
+                first += len(dc.workers)
+            self.n_k: Mapping[str, int] = ClientSizes(s.workers, s.setup.shard_sizes())
+        else:
+            for i, worker in enumerate(s.workers):
+                s.host(worker, FedAvgClient, s.setup, i)
+            sizes = [s.call(w, "num_samples") for w in s.workers]
+            self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         s.host(self.server, Aggregator, s.setup, self.params.server_spec())
-        sizes = [s.call(w, "num_samples") for w in s.workers]
-        self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, self.params.local_epochs,
                                self.clients_per_round(), round_deadline_s(self.params, "<params>"),
                                self.params.over_select, self.params.offline)
@@ -136,8 +151,10 @@ class FedAvg(Algorithm):
     def start(self) -> None:
         s = self.session
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
-        for worker in s.workers:
-            s.spawn(worker, lambda ctx: client(ctx, s, self.plan))
+        for dc in s.topology.datacenters:  # a population's clients are spawned when chosen (protocol.py)
+            if dc.population is None:
+                for worker in dc.workers:
+                    s.spawn(worker.node_id, lambda ctx: client(ctx, s, self.plan))
 
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """A client may crash (the server stops waiting for it); the server may not."""
@@ -164,18 +181,38 @@ class FedAvg(Algorithm):
         return self.probes_of(self.plan.last_clients[:1])  # the rates the last round trained with
 
     def footing(self) -> dict[str, Any]:
-        steps = [local_steps(n, self.params.local_epochs, self.batch_size) for n in self.n_k.values()]
-        per_round = self.clients_per_round() * sum(steps) / len(steps)
+        n_k = np.fromiter(self.n_k.values(), np.int64, len(self.n_k))
+        steps = int(np.maximum(1, np.ceil(self.params.local_epochs * np.ceil(n_k / self.batch_size))).sum())
+        per_round = self.clients_per_round() * steps / len(n_k)
         footing = {"update_order": self.session.setup.training.update_order,
                    "iteration": "one round: E local epochs at each chosen client, then averaging",
                    "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
-                   "local_steps_per_client": sum(steps) / len(steps), "clients_per_round": self.clients_per_round()}
+                   "local_steps_per_client": steps / len(n_k), "clients_per_round": self.clients_per_round()}
         if self.params.server_optimizer != "fedavg":  # plain FedAvg's footing stays as it was
             footing["server_optimizer"] = self.params.server_optimizer
         return footing
 
     def calibration_node(self, kind: str) -> str:
         return self.server if kind == "average" else self.session.workers[0]
+
+
+class ClientSizes(Mapping[str, int]):
+    """n_k by worker id, read from the partition's sizes (one int per client, no dict of a million entries)."""
+
+    def __init__(self, workers: Sequence[str], sizes: np.ndarray) -> None:
+        self.workers, self.sizes = workers, sizes
+
+    def __getitem__(self, node: str) -> int:
+        return int(self.sizes[self.workers.index(node)])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.workers)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def values(self) -> Any:  # the sizes array itself: footing() reads every client's
+        return self.sizes
 
 
 def check_server_optimizer(params: FedAvgParams, src: str) -> None:

@@ -14,7 +14,7 @@ of them fit in memory).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,7 +23,7 @@ from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_params, make_adam, set_buffers, set_params
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
-from testbed.methods.common.worker import GanWorker
+from testbed.methods.common.worker import GanWorker, by_batch_size
 from testbed.methods.fedavg.scratch import ScratchModels
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, build
 
@@ -74,19 +74,51 @@ class Aggregator(Calibrated, WireEndpoint):
 
 
 class FedAvgClient(GanWorker):
-    """A stateless federated client: each round starts from the server's weights and a fresh Adam."""
+    """A stateless federated client: each round starts from the server's weights, a fresh Adam and batch and
+    noise streams derived from (run seed, client index, round) -- so a client built anew for the round (a
+    population's, :class:`FedAvgPopulation`) trains exactly as one kept between rounds."""
 
-    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu") -> None:
+    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu",
+                 lrs_sink: RoundLrs | None = None) -> None:
         super().__init__(setup, index, device)
         self.last_lrs: dict[str, float | None] | None = None  # rates of the last round (the lr columns)
+        self.lrs_sink = lrs_sink
 
     def fedavg_round(self, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray], epochs: float,
-                     batch_size: int, lr_factor: float = 1.0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                     batch_size: int, lr_factor: float = 1.0,
+                     round_id: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """FedAvg client update: load the global G (parameters and BatchNorm statistics) and D, fresh
         Adam, E local epochs; returns G's snapshot and D's parameters.
 
-        ``lr_factor`` is the server's schedule factor for this round (clients keep no step count)."""
-        scratch = ScratchModels.of(self.setup, self.device)
+        ``lr_factor`` is the server's schedule factor for this round (clients keep no step count);
+        ``round_id`` seeds the round's batch and noise streams."""
+        self._begin_round(ScratchModels.of(self.setup, self.device), g, d, round_id)
+        self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
+        return self._end_round(round_id)
+
+    @classmethod
+    def batched_fedavg_round(cls, clients: Sequence[FedAvgClient],
+                             calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[tuple[Any, Any]] | None:
+        """:meth:`fedavg_round` of K clients as vmapped steps (``executors: {batch: true}``; testbed.gan.batched):
+        each client on a scratch pair of its own, its batches and noise from its own round streams in the
+        unbatched order, so results equal the unbatched rounds' to float rounding.  None (run one by one)
+        where the clients' local steps differ."""
+        args = [_round_args(*a, **kw) for a, kw in calls]
+        steps = {local_steps(c.num_samples(), a[2], a[3]) for c, a in zip(clients, args, strict=True)}
+        if len(steps) != 1:
+            return None
+        (n_steps,) = steps
+        for slot, (client, a) in enumerate(zip(clients, args, strict=True)):
+            client._begin_round(ScratchModels.of(client.setup, client.device, slot), a[0], a[1], a[5])
+        stats = by_batch_size(clients, [((n_steps, a[4]), {}) for a in args], "train_steps",
+                              GanWorker._batched_train_steps)
+        if stats is None:  # declined (e.g. a fused Adam): the same rounds, one by one
+            for client, a in zip(clients, args, strict=True):
+                client.train_steps(n_steps, lr_factor=a[4])
+        return [client._end_round(a[5]) for client, a in zip(clients, args, strict=True)]
+
+    def _begin_round(self, scratch: ScratchModels, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray],
+                     round_id: int) -> None:
         scratch.reset_buffers()
         state = self._state = scratch.state
         set_params(state.G, g["params"])
@@ -95,9 +127,19 @@ class FedAvgClient(GanWorker):
         t = self.setup.training
         state.opt_g = make_adam(state.G, t.lr_g, (t.beta1, t.beta2), t.fused_adam)
         state.opt_d = make_adam(state.D, t.lr_d, (t.beta1, t.beta2), t.fused_adam)
-        self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
+        self.seed_round(round_id)
+
+    def seed_round(self, round_id: int) -> None:
+        """Batch and noise streams for round ``round_id``, from (run seed, client index, round) alone."""
+        rng_seq, torch_seq = np.random.SeedSequence([self.setup.seed, self.index, round_id, ROUND_STREAMS]).spawn(2)
+        self.rng = np.random.default_rng(rng_seq)
+        self.gen.manual_seed(int(torch_seq.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+
+    def _end_round(self, round_id: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         result = self.generator_snapshot(), self.get_d()
         self.last_lrs = super().current_lrs()
+        if self.lrs_sink is not None:
+            self.lrs_sink.record(self.index, round_id, self.last_lrs)
         self._state = None  # the next round starts from the server's weights and a fresh Adam anyway
         return result
 
@@ -106,3 +148,47 @@ class FedAvgClient(GanWorker):
         if self._state is None:
             return dict(self.last_lrs) if self.last_lrs else {"lr_g": None, "lr_d": None}
         return super().current_lrs()
+
+
+ROUND_STREAMS = 0x5EED
+"""Mixed into a client's per-round seed, so its round streams differ from any other stream of the run."""
+
+
+class FedAvgPopulation:
+    """The clients of one population datacenter, built when a call reaches one (``Session.host_population``):
+    client ``i`` is worker ``first_index + i`` (its data shard), with nothing kept between rounds but the
+    learning rates its last round trained with (the lr columns read them), for the latest round only."""
+
+    def __init__(self, setup: NodeSetup, first_index: int, device: str = "cpu") -> None:
+        self.setup, self.first_index, self.device = setup, first_index, device
+        self.lrs = RoundLrs()
+
+    def client(self, i: int) -> FedAvgClient:
+        """Client ``i``'s state, built anew."""
+        client = FedAvgClient(self.setup, self.first_index + i, self.device, lrs_sink=self.lrs)
+        client.last_lrs = self.lrs.get(client.index)
+        return client
+
+
+class RoundLrs:
+    """The learning rates each client's latest round trained with, for the latest round only: a client
+    training a newer round drops the older ones (the run reads them right after their round)."""
+
+    def __init__(self) -> None:
+        self.round_id = -1
+        self.by_client: dict[int, dict[str, float | None]] = {}
+
+    def record(self, index: int, round_id: int, lrs: dict[str, float | None]) -> None:
+        if round_id > self.round_id:
+            self.round_id, self.by_client = round_id, {}
+        self.by_client[index] = dict(lrs)
+
+    def get(self, index: int) -> dict[str, float | None] | None:
+        lrs = self.by_client.get(index)
+        return dict(lrs) if lrs is not None else None
+
+
+def _round_args(g: Any, d: Any, epochs: float, batch_size: int, lr_factor: float = 1.0,
+                round_id: int = 0) -> tuple[Any, Any, float, int, float, int]:
+    """:meth:`FedAvgClient.fedavg_round`'s arguments, bound as the method binds them."""
+    return g, d, epochs, batch_size, lr_factor, round_id
