@@ -113,5 +113,5 @@ def test_methods_without_population_support_refuse_it_in_one_line() -> None:
 def test_a_population_on_ray_actors_is_refused_in_one_line() -> None:
     spec = tiny_experiment({"name": "fedavg", "server_at": "agg"}, topology=edge_topology({"count": 5}),
                            backend="ray")
-    with pytest.raises(ConfigError, match="executors: .*built on demand"):
+    with pytest.raises(ConfigError, match=r"executors: .*built on demand"):
         load_experiment(spec)

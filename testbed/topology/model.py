@@ -27,7 +27,6 @@ with the datacenter's LAN NIC and its ``device.speed``.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
