@@ -14,7 +14,9 @@ one torch thread), FedAvg on ``edge-federated`` with its ``edge`` datacenter as 
   ``torch.optim.Adam``s, its local steps (a D step and a G step each, the testbed's own losses and batch
   size, on its own shard), read both nets out as numpy -- i.e. what any simulator must do per client.
 
-``--batch`` runs the same with ``executors: {batch: true}`` (batched FedAvg rounds, testbed.exec.batching).
+``--batch`` runs the same with ``executors: {batch: true}`` (batched FedAvg rounds, testbed.exec.batching);
+``--listed`` writes ``workers: N`` instead of a population, which is what a checkout from before populations
+can run (copy this file into its ``benchmarks/`` and run it there: the "before" column).
 Results go to ``benchmarks/results/scale.json``; the table is in benchmarks/README.md.
 
     python benchmarks/scale.py --clients 10000 100000 1000000 --fractions 0.1 0.1 0.01 --rounds 3
@@ -46,9 +48,9 @@ from testbed.methods.fedavg.state import local_steps  # noqa: E402
 SAMPLES_PER_CLIENT = 20
 
 
-def experiment(clients: int, rounds: int, fraction: float, batch: bool) -> dict:
+def experiment(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False) -> dict:
     topology = yaml.safe_load((ROOT / "topologies" / "edge-federated.yaml").read_text())
-    topology["datacenters"]["edge"]["workers"] = {"count": clients}
+    topology["datacenters"]["edge"]["workers"] = clients if listed else {"count": clients}
     return {
         "name": f"scale-{clients}", "topology": topology,
         "dataset": {"name": "ring8", "n": SAMPLES_PER_CLIENT * clients}, "model": "mlp2d",
@@ -92,11 +94,11 @@ def bare_torch_cpu_s(setup: NodeSetup, clients: list[int], epochs: float, batch_
     return time.process_time() - start
 
 
-def measure(clients: int, rounds: int, fraction: float, batch: bool) -> dict:
+def measure(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False) -> dict:
     marks: list[tuple[float, float]] = []
     with PeakRss(include_ray=False) as rss:
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        spec = load_experiment(experiment(clients, rounds, fraction, batch))
+        spec = load_experiment(experiment(clients, rounds, fraction, batch, listed))
         run = Run(spec, in_process_executor(spec.executors, 1), progress=False)
         complete = run.complete_iteration
 
@@ -121,9 +123,11 @@ def measure(clients: int, rounds: int, fraction: float, batch: bool) -> dict:
     cpu_round = (rounds_marks[-1][0] - rounds_marks[0][0]) / n
     wall_round = (rounds_marks[-1][1] - rounds_marks[0][1]) / n
     plan = run.algorithm.plan
-    chosen = [spec.topology.index_of_worker(c) for c in plan.last_clients]
+    index = {w: i for i, w in enumerate(spec.topology.nodes)} if listed else None  # a checkout before populations
+    chosen = [index[c] if index else spec.topology.index_of_worker(c) for c in plan.last_clients]
     torch_s = bare_torch_cpu_s(run.setup, chosen, plan.local_epochs, plan.batch_size)
-    return {"clients": clients, "client_fraction": fraction, "clients_per_round": len(chosen), "batch": batch,
+    return {"clients": clients, "listed": listed, "client_fraction": fraction, "clients_per_round": len(chosen),
+            "batch": batch,
             "rounds": run.iteration, "setup_cpu_s": setup_cpu, "setup_wall_s": setup_wall,
             "cpu_s_per_round": cpu_round, "wall_s_per_round": wall_round, "total_cpu_s": cpu_total,
             "total_wall_s": wall_total, "bare_torch_cpu_s_per_round": torch_s, "ratio_to_torch": cpu_round / torch_s,
@@ -138,6 +142,8 @@ def main() -> None:
                         help="client fraction C for each --clients entry (one value: all)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch", action="store_true", help="executors: {batch: true}")
+    parser.add_argument("--listed", action="store_true",
+                        help="workers: N (listed) instead of a population: what a checkout before populations runs")
     parser.add_argument("--out", default="scale")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -146,7 +152,7 @@ def main() -> None:
     print(f"{'clients':>9} {'C':>5} {'per round':>9} {'batch':>5} {'setup CPU s':>11} {'CPU s/round':>11} "
           f"{'wall s/round':>12} {'torch s':>8} {'ratio':>6} {'peak RSS GiB':>12}", flush=True)
     for clients, fraction in zip(args.clients, fractions, strict=True):
-        row = measure(clients, args.rounds, fraction, args.batch)
+        row = measure(clients, args.rounds, fraction, args.batch, args.listed)
         rows.append(row)
         print(f"{clients:>9} {fraction:>5g} {row['clients_per_round']:>9} {args.batch!s:>5} "
               f"{row['setup_cpu_s']:>11.1f} {row['cpu_s_per_round']:>11.2f} {row['wall_s_per_round']:>12.2f} "
