@@ -35,6 +35,15 @@ class NodeStats:
     waiting_s: float = 0.0
     tasks: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: NodeStats) -> NodeStats:
+        """Add ``other``'s times and task counts to these (a population's clients summed); returns self."""
+        self.compute_s += other.compute_s
+        self.communication_s += other.communication_s
+        self.waiting_s += other.waiting_s
+        for kind, count in other.tasks.items():
+            self.tasks[kind] = self.tasks.get(kind, 0) + count
+        return self
+
 
 class EngineSide(Protocol):
     """The engine's public verbs a context uses (testbed.sim.engine.Engine)."""

@@ -146,12 +146,9 @@ class Engine:
             self._contexts[node_id] = NodeContext(self, node_id, self._mailboxes[node_id], self.stats[node_id])
 
     def spawn(self, node_id: str, process: Process) -> simpy.Process:
-        """Start ``process(ctx)`` as node ``node_id``'s SimPy process: it runs only while the node is up,
-        and a node that crashes is stopped then.
-
-        A population client's mailbox, context and stats are let go when its process ends with nothing left
-        in its mailbox (its stats are added to its population's, :meth:`node_stats`), so the engine holds
-        only the clients at work; a later message or process builds them anew."""
+        """Start ``process(ctx)`` as node ``node_id``'s SimPy process: it runs only while the node is up, and
+        a node that crashes is stopped then.  A population client's mailbox, context and stats are let go
+        when its process ends with an empty mailbox (stats summed per population: :meth:`node_stats`)."""
         gen = process(self.node(node_id))
         if self._can_be_down(node_id):
             gen = self._while_up(node_id, gen)
@@ -216,16 +213,14 @@ class Engine:
             if mailbox is not None and not len(mailbox) and node_id not in self._live:
                 stats = self.stats.pop(node_id)
                 del self._mailboxes[node_id], self._contexts[node_id]
-                _add_stats(self.population_stats.setdefault(self.topology.datacenter_of(node_id), NodeStats()), stats)
+                self.population_stats.setdefault(self.topology.datacenter_of(node_id), NodeStats()).add(stats)
 
     def node_stats(self) -> dict[str, NodeStats]:
         """Where each node's virtual time went; a population's clients summed into one entry, ``<dc>/*``."""
-        out: dict[str, NodeStats] = {}
-        for dc, stats in self.population_stats.items():
-            _add_stats(out.setdefault(f"{dc}/*", NodeStats()), stats)
+        out = {f"{dc}/*": NodeStats().add(stats) for dc, stats in self.population_stats.items()}
         for node, stats in self.stats.items():
             if self.topology.is_client(node):
-                _add_stats(out.setdefault(f"{self.topology.datacenter_of(node)}/*", NodeStats()), stats)
+                out.setdefault(f"{self.topology.datacenter_of(node)}/*", NodeStats()).add(stats)
             else:
                 out[node] = stats
         return out
@@ -400,17 +395,9 @@ class Engine:
         if self.wire is not None:
             payload = self.wire.incoming(message.dst, message.kind, message.payload)
             message = dataclasses.replace(message, payload=payload)
-        self._register(message.dst)  # a population client let go while the message flew is built anew
+        self._register(message.dst)  # a population client let go meanwhile is built anew
         self._mailboxes[message.dst].put(message)
         delivered.succeed(message)
-
-
-def _add_stats(total: NodeStats, stats: NodeStats) -> None:
-    total.compute_s += stats.compute_s
-    total.communication_s += stats.communication_s
-    total.waiting_s += stats.waiting_s
-    for kind, count in stats.tasks.items():
-        total.tasks[kind] = total.tasks.get(kind, 0) + count
 
 
 def _until_interrupted(gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:
