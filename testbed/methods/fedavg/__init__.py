@@ -6,7 +6,9 @@ workers (seeded), sends each the global G and D (``params_g``, ``params_d``:
 those weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one G
 update, alternating by default or simultaneous with ``training.update_order``) and
 sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted by
-n_k.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
+n_k.  Clients are stateless (Flower's and FedScale's model): a client's batch and noise streams for a
+round come from (run seed, client index, round), so a client built anew for its round -- a population's,
+``workers: {count: N}`` -- trains exactly as one kept between rounds.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
 
 Churn (topology ``availability``; ``protocol.py`` has the details): the server samples only the
 clients available at a round's start and not still working on an earlier round (m = min(m,
