@@ -8,7 +8,8 @@ update, alternating by default or simultaneous with ``training.update_order``) a
 sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted by
 n_k.  Clients are stateless (Flower's and FedScale's model): a client's batch and noise streams for a
 round come from (run seed, client index, round), so a client built anew for its round -- a population's,
-``workers: {count: N}`` -- trains exactly as one kept between rounds.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
+``workers: {count: N}`` -- trains exactly as one kept between rounds.  ``iterations`` counts rounds;
+the learning-rate schedule is indexed by rounds.
 
 Churn (topology ``availability``; ``protocol.py`` has the details): the server samples only the
 clients available at a round's start and not still working on an earlier round (m = min(m,
