@@ -65,6 +65,7 @@ from testbed.core.payload import HEADER_NBYTES, payload_nbytes
 from testbed.core.units import MAX_SECONDS
 from testbed.exec.executor import Executor, Handle
 from testbed.sim.accounting import TrafficAccountant
+from testbed.sim.clients import ClientRetirement
 from testbed.sim.compute import ComputeModel
 from testbed.sim.context import NodeContext, NodeStats
 from testbed.sim.mailbox import Mailbox
@@ -87,7 +88,7 @@ class ClockError(RuntimeError):
     """Virtual time cannot go on (past :data:`MAX_SECONDS`, or stuck at one instant): the run stops with this reason."""
 
 
-class Engine:
+class Engine(ClientRetirement):
     """Runs node processes against the flow network and the compute model."""
 
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
@@ -115,9 +116,7 @@ class Engine:
         self._crashes: list[tuple[float, int, str, simpy.Process]] = []
         """Crashes still to come, (time, order, node, process), a heap: kept out of SimPy's queue so that
         a run whose only future events are crashes is seen to be over without peeking into SimPy."""
-        self.population_stats: dict[str, NodeStats] = {}
-        """Per population datacenter: the summed stats of its clients whose processes have ended."""
-        self._live: dict[str, int] = {}  # population clients: processes running
+        self._init_clients()
         self._mailboxes: dict[str, Mailbox] = {}
         self._contexts: dict[str, NodeContext] = {}
         self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
@@ -200,30 +199,6 @@ class Engine:
                     value, error = None, exc
         finally:
             gen.close()
-
-    def _retiring(self, node_id: str, gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:
-        self._live[node_id] = self._live.get(node_id, 0) + 1
-        try:
-            return (yield from gen)
-        finally:
-            self._live[node_id] -= 1
-            if not self._live[node_id]:
-                del self._live[node_id]
-            mailbox = self._mailboxes.get(node_id)
-            if mailbox is not None and not len(mailbox) and node_id not in self._live:
-                stats = self.stats.pop(node_id)
-                del self._mailboxes[node_id], self._contexts[node_id]
-                self.population_stats.setdefault(self.topology.datacenter_of(node_id), NodeStats()).add(stats)
-
-    def node_stats(self) -> dict[str, NodeStats]:
-        """Where each node's virtual time went; a population's clients summed into one entry, ``<dc>/*``."""
-        out = {f"{dc}/*": NodeStats().add(stats) for dc, stats in self.population_stats.items()}
-        for node, stats in self.stats.items():
-            if self.topology.is_client(node):
-                out.setdefault(f"{self.topology.datacenter_of(node)}/*", NodeStats()).add(stats)
-            else:
-                out[node] = stats
-        return out
 
     # -- what a node's process and the session may ask -------------------------------------------
     def available(self, node_id: str) -> bool:
