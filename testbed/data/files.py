@@ -114,10 +114,12 @@ def existing_path(value: Any, base_dir: Path, key: str, want_dir: bool) -> str:
         raise fail(key, f"expected a path, got {value!r}", f"write {key}: a {'folder' if want_dir else 'file'} "
                                                            "path, relative to the experiment file")
     path = (base_dir / value).resolve()
+    what = "folder" if want_dir else "file"
     if not (path.is_dir() if want_dir else path.is_file()):
-        what = "folder" if want_dir else "file"
-        raise fail(key, f"{what} {path} not found" + (" (it is a folder)" if path.is_dir() else ""),
-                   f"give an existing {what}; relative paths are read from the experiment's directory ({base_dir})")
+        problem = f"{path} is a {'file' if want_dir else 'folder'}, not a {what}" if path.exists() else \
+            f"{what} {path} not found"
+        raise fail(key, problem, f"give an existing {what}; relative paths are read from the experiment's "
+                                 f"directory ({base_dir})")
     return str(path)
 
 

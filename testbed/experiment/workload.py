@@ -121,6 +121,29 @@ def model_yaml(name: str, overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def anchored(experiment: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    """A copy of an experiment mapping whose paths to the researcher's own files -- a file data set's
+    file or folder (and labels file), a ``custom`` model's ``import_dir`` (default: ``base_dir``) --
+    are absolute, read from ``base_dir``: what a suite does to a base file's and its own paths, so a
+    cell runs from any directory."""
+    from testbed.data import FORMATS
+    from testbed.models.config import CUSTOM_BUILDER, PRESETS
+
+    out = dict(experiment)
+    dataset, model = out.get("dataset"), out.get("model")
+    if isinstance(dataset, dict) and dataset.get("name") in FORMATS:
+        fmt = FORMATS[dataset["name"]]
+        out["dataset"] = {k: str((base_dir / v).resolve()) if k in (fmt.location, *fmt.path_options)
+                          and isinstance(v, str) else v for k, v in dataset.items()}
+    name = model.get("name") if isinstance(model, dict) else model
+    if isinstance(name, str) and name in PRESETS and PRESETS[name].builder == CUSTOM_BUILDER:
+        model = dict(model) if isinstance(model, dict) else {"name": name}
+        where = model.get("import_dir", ".")
+        model["import_dir"] = str((base_dir / where).resolve()) if isinstance(where, str) else where
+        out["model"] = model
+    return out
+
+
 def check_partition(topology: Topology, partition_spec: str, dataset: str, seed: int, src: str) -> None:
     """Partition name, argument and fit (k classes per worker, classes per DC, labels at all), before any
     data loads."""

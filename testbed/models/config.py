@@ -103,21 +103,22 @@ def check_shapes(config: ModelConfig, sample_shape: tuple[int, ...]) -> None:
     except Exception:
         generator, discriminator = build_models(config, sample_shape, 0)
         device = "cpu"
-    who = f"{config.generator} " if config.generator else ""
+    g_name = f"G ({config.generator})" if config.generator else "G"
+    d_name = f"D ({config.discriminator})" if config.discriminator else "D"
     for field, module in (("generator", generator), ("discriminator", discriminator)):
         if not isinstance(module, nn.Module) or not any(True for _ in module.parameters()):
             raise ConfigError(None, f"model.{field}", f"{type(module).__name__} has no parameters to train",
                               "give a torch.nn.Module with at least one parameter")
     want = (2, *sample_shape)
-    fake = _forward("generator", generator, torch.zeros(2, config.latent_dim, device=device), f"{who}G")
+    fake = _forward("generator", generator, torch.zeros(2, config.latent_dim, device=device), g_name)
     if tuple(fake.shape) != want:
-        raise ConfigError(None, "model.generator", f"{who}G maps a (2, {config.latent_dim}) latent batch to "
+        raise ConfigError(None, "model.generator", f"{g_name} maps a (2, {config.latent_dim}) latent batch to "
                           f"{tuple(fake.shape)}, but the data's samples are {tuple(sample_shape)}",
                           f"make G return (batch, {', '.join(map(str, sample_shape))}) for a "
                           f"(batch, latent_dim) input")
-    logits = _forward("discriminator", discriminator, torch.zeros(want, device=device), "D")
+    logits = _forward("discriminator", discriminator, torch.zeros(want, device=device), d_name)
     if tuple(logits.shape) not in ((2,), (2, 1)):
-        raise ConfigError(None, "model.discriminator", f"D maps a batch of 2 samples to {tuple(logits.shape)}",
+        raise ConfigError(None, "model.discriminator", f"{d_name} maps a batch of 2 samples to {tuple(logits.shape)}",
                           "make D return one logit per sample: shape (batch,) or (batch, 1)")
 
 

@@ -10,8 +10,9 @@ logit per sample, (batch,) or (batch, 1).  Each class is called with the keyword
 names out of ``latent_dim``, ``sample_shape`` and the YAML's ``kwargs`` (all of them, if it takes
 ``**kwargs``); a ``kwargs`` key neither class takes is an error, not ignored.  Importing user code
 is explicit: the module is imported with ``import_dir`` (default: the experiment file's directory)
-first on ``sys.path`` for the import only, then from ``PYTHONPATH``; a module of that name already
-imported from elsewhere is imported again from ``import_dir``.  Every failure is one line naming
+first on ``sys.path`` for the import only (and no bytecode written beside it), then from
+``PYTHONPATH``; a module of that name already imported from elsewhere is imported again from
+``import_dir``.  Every failure is one line naming
 ``model.generator`` / ``model.discriminator`` / ``model.kwargs`` and the fix.
 """
 
@@ -55,6 +56,8 @@ def _import(field: str, module: str, import_dir: str) -> Any:
     added = bool(import_dir) and import_dir not in sys.path
     if added:
         sys.path.insert(0, import_dir)
+    quiet = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # importing the researcher's code writes nothing beside it
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as err:
@@ -69,6 +72,7 @@ def _import(field: str, module: str, import_dir: str) -> Any:
         problem = " ".join(f"{type(err).__name__}: {err}".split())[:300]
         raise _fail(field, f"importing {module!r} raised {problem}", "fix the module so it imports") from None
     finally:
+        sys.dont_write_bytecode = quiet
         if added and import_dir in sys.path:
             sys.path.remove(import_dir)
 
@@ -77,7 +81,7 @@ def import_class(field: str, path: str, import_dir: str) -> type[nn.Module]:
     """The ``nn.Module`` subclass ``module:Class`` names, imported as the module docstring says."""
     if not isinstance(path, str) or not _PATH.match(path):
         raise _fail(field, f"expected 'package.module:Class', got {path!r}",
-                    f"write {field}: \"mygan:Generator\" (the module mygan.py beside the experiment)")
+                    f"write {field}: \"mygan:{field.capitalize()}\" (the module mygan.py beside the experiment)")
     module_name, _, class_name = path.partition(":")
     module = _import(field, module_name, import_dir)
     cls = getattr(module, class_name, None)
