@@ -52,6 +52,17 @@ class NotAModule:
     pass
 
 
+class LazyDisc(nn.Module):
+    """A discriminator whose size is unknown until it runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 class TinyImages(nn.Module):
     """A generator of 2x2 grey images, whatever the data: the wrong shape."""
 
@@ -68,7 +79,10 @@ class TwoLogits(nn.Module):
 
     def __init__(self, sample_shape):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(2))
+        size = 1
+        for s in sample_shape:
+            size *= s
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(size, 2))
 
     def forward(self, x):
         return self.net(x)

@@ -376,6 +376,7 @@ OWN_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("custom-g-as-discriminator", {"model": {**CUSTOM, "discriminator": "tinygan:Gen"}}, "model.discriminator"),
     ("custom-g-wrong-shape", {"model": {**CUSTOM, "generator": "tinygan:TinyImages"}}, "model.generator"),
     ("custom-d-two-logits", {"model": {**CUSTOM, "discriminator": "tinygan:TwoLogits"}}, "model.discriminator"),
+    ("custom-lazy-discriminator", {"model": {**CUSTOM, "discriminator": "tinygan:LazyDisc"}}, "model.discriminator"),
     ("custom-no-latent-dim", {"model": {**CUSTOM, "latent_dim": DELETE}}, "model.latent_dim"),
     ("custom-latent-dim-word", {"model": {**CUSTOM, "latent_dim": "big"}}, "model.latent_dim"),
     ("custom-kwargs-unused", {"model": {**CUSTOM, "kwargs": {"depth": 3}}}, "model.kwargs.depth"),

@@ -109,6 +109,10 @@ def check_shapes(config: ModelConfig, sample_shape: tuple[int, ...]) -> None:
         if not isinstance(module, nn.Module) or not any(True for _ in module.parameters()):
             raise ConfigError(None, f"model.{field}", f"{type(module).__name__} has no parameters to train",
                               "give a torch.nn.Module with at least one parameter")
+        if any(nn.parameter.is_lazy(p) for p in module.parameters()):
+            raise ConfigError(None, f"model.{field}", f"{type(module).__name__} has lazy parameters "
+                              "(nn.LazyLinear, ...): its size, which every message's bytes depend on, is unknown "
+                              "until it runs", "give the layers their input sizes (sample_shape is offered)")
     want = (2, *sample_shape)
     fake = _forward("generator", generator, torch.zeros(2, config.latent_dim, device=device), g_name)
     if tuple(fake.shape) != want:
