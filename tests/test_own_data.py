@@ -18,6 +18,7 @@ import yaml
 from conftest import tiny_topology
 from own_files import custom_model, write_folder, write_model, write_npz
 
+from analysis import load_results
 from testbed.cli import main
 from testbed.data import dataset_spec, load_dataset, parse_file_dataset, partition
 from testbed.data.dataset import split_indices
@@ -106,6 +107,10 @@ def test_config_yaml_names_the_data_by_sha256_and_runs_again(tmp_path: Path,
                                  "sha256": hashlib.sha256(data.read_bytes()).hexdigest()}
     assert config["model"]["import_dir"] == str(tmp_path) and config["model"]["kwargs"] == {"width": 8}
     assert load_experiment(tmp_path / "run" / "config.yaml").dataset == load_experiment(exp).dataset
+    data.rename(tmp_path / "elsewhere.npz")
+    results = load_results(tmp_path / "run")  # plots need the runs' records, not the data
+    assert results.key_metrics(results.complete["dataset"].iloc[0]) == ("fid", "coverage", "density")
+    data.with_name("elsewhere.npz").rename(data)
     write_npz(data, n=60, seed=1, labels=False)  # the data changes: the old config refuses it
     capsys.readouterr()
     assert main(["run", str(tmp_path / "run" / "config.yaml"), "--out", str(tmp_path / "again")]) == 2
@@ -133,3 +138,14 @@ def test_data_status_and_dry_run_describe_the_files(tmp_path: Path, capsys: pyte
     assert main(["run", str(exp), "--dry-run"]) == 0
     assert "60 samples of shape (3, 8, 8)" in capsys.readouterr().out
     assert not (tmp_path / ".testbed").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_node_refuses_data_that_changed_after_parsing(tmp_path: Path) -> None:
+    from testbed.core.errors import ConfigError
+    from testbed.exec.executor import InProcessExecutor
+    from testbed.experiment.run import Run
+
+    spec = load_experiment(_experiment(tmp_path))
+    write_npz(tmp_path / "shapes.npz", n=60, seed=5, labels=False)  # e.g. another machine's copy differs
+    with pytest.raises(ConfigError, match=r"dataset\.sha256"):
+        Run(spec, InProcessExecutor(), progress=False).execute()

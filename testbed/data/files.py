@@ -156,23 +156,32 @@ def file_spec(ref: str) -> DatasetSpec:
     return _spec(ref, _signature(parse_ref(ref)))
 
 
-def yaml_form(name: str, n: int | None) -> dict[str, Any] | None:
+def yaml_form(name: str, n: int | None, found: FileFingerprint | None) -> dict[str, Any] | None:
     """The ``dataset:`` mapping that names the file data set ``name`` again, with its fingerprint
-    (what ``config.yaml`` holds); None for a registered data set."""
+    ``found`` (what ``config.yaml`` holds); None for a registered data set."""
     fref = parse_ref(name)
-    if fref.format not in FORMATS:
+    if fref.format not in FORMATS or found is None:
         return None
-    fmt, spec = FORMATS[fref.format], file_spec(name)
-    options = {key: _option_value(text) for key, text in fref.options}
-    found: FileFingerprint = spec.file  # type: ignore[assignment]
-    return {"name": fref.format, fmt.location: fref.path, **options, **({"n": n} if n else {}),
+    options = {key: _option_value(key, text) for key, text in fref.options}
+    return {"name": fref.format, FORMATS[fref.format].location: fref.path, **options, **({"n": n} if n else {}),
             "nbytes": found.nbytes, "sha256": found.sha256}
 
 
-def _option_value(text: str) -> Any:
-    if "," in text:
+def _option_value(key: str, text: str) -> Any:
+    """An option's text in the reference back to its YAML value."""
+    if key == "range":
         return [float(part) for part in text.split(",")]
-    return int(text) if text.isdigit() else text
+    return int(text) if key in ("size", "channels") else text
+
+
+def check_fingerprint(name: str, sha256: str) -> None:
+    """ConfigError unless the file data set ``name`` still has the SHA-256 it was parsed with: a node
+    (a Ray actor on another machine, say) must train on the bytes the run recorded."""
+    found = file_spec(name).file
+    if found is not None and found.sha256 != sha256:
+        raise fail("sha256", f"{parse_ref(name).path} changed since the experiment was parsed (sha256 "
+                             f"{found.sha256[:16]}…, not {sha256[:16]}…)",
+                   "keep the data unchanged while a run reads it (and the same on every machine)")
 
 
 def _files_under(path: Path) -> list[Path]:

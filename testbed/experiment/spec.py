@@ -43,8 +43,16 @@ from testbed.core.fields import (
     without_nulls,
 )
 from testbed.core.units import exact_quantity, parse_nbytes, parse_seconds
+from testbed.data.dataset import FileFingerprint
 from testbed.exec.spec import ExecutorsSpec, check_batch, parse_executors
-from testbed.experiment.workload import check_partition, dataset_yaml, model_yaml, parse_dataset, parse_model
+from testbed.experiment.workload import (
+    check_partition,
+    dataset_fingerprint,
+    dataset_yaml,
+    model_yaml,
+    parse_dataset,
+    parse_model,
+)
 from testbed.methods.api import Algorithm
 from testbed.methods.common.training import Training
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
@@ -94,6 +102,9 @@ class ExperimentSpec:
     compression: CompressionSpec = field(default_factory=CompressionSpec)
     data_dir: str | None = None
     source: str = "<dict>"
+    dataset_file: FileFingerprint | None = None
+    """A file data set's size and SHA-256 when the experiment was parsed: what config.yaml records and
+    every node checks the bytes it reads against."""
 
     def resolved(self) -> dict[str, Any]:
         """The spec as plain YAML-able data (what ``config.yaml`` holds)."""
@@ -101,7 +112,7 @@ class ExperimentSpec:
         algo = {"name": self.algorithm, **(dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {})}
         return {
             "name": self.name, "topology": self.topology_ref,
-            "dataset": dataset_yaml(self.dataset, self.dataset_n),
+            "dataset": dataset_yaml(self.dataset, self.dataset_n, self.dataset_file),
             "partition": self.partition, "model": model_yaml(self.model, self.model_overrides),
             "algorithm": algo, "training": dataclasses.asdict(self.training),
             "max_iterations": self.max_iterations, "max_virtual_time": exact_quantity(self.max_virtual_time_s, "s"),
@@ -191,7 +202,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
                                              parse_nbytes, "B", True) if tcp else None,
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
         compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
-        data_dir=data.get("data_dir"), source=src,
+        data_dir=data.get("data_dir"), source=src, dataset_file=dataset_fingerprint(dataset),
     )
     check_partition(spec.topology, spec.partition, spec.dataset, spec.seed, src)
     check_settings_act(src, dataset=spec.dataset, data_dir=spec.data_dir, dataset_n=spec.dataset_n,

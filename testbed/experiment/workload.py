@@ -17,6 +17,7 @@ from typing import Any
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_name, checked_number, without_nulls
+from testbed.data.dataset import FileFingerprint
 from testbed.topology.model import Topology
 
 MODEL_RANGES: dict[str, tuple[type, float, float, str]] = {
@@ -56,12 +57,19 @@ def parse_dataset(value: Any, src: str, base_dir: Path) -> tuple[str, int | None
                       f"(formats: {', '.join(FORMATS.names())})")
 
 
-def dataset_yaml(dataset: str, n: int | None) -> Any:
-    """What ``config.yaml`` says for the data set: the name, ``{name, n}``, or a file's mapping with its
-    size and SHA-256."""
+def dataset_fingerprint(dataset: str) -> FileFingerprint | None:
+    """A file data set's size and SHA-256 now (None for a built-in one)."""
+    from testbed.data import dataset_spec
+
+    return dataset_spec(dataset).file
+
+
+def dataset_yaml(dataset: str, n: int | None, found: FileFingerprint | None) -> Any:
+    """What ``config.yaml`` says for the data set: the name, ``{name, n}``, or a file's mapping with the
+    size and SHA-256 it had when the experiment was parsed (``found``)."""
     from testbed.data import yaml_form
 
-    return yaml_form(dataset, n) or ({"name": dataset, "n": n} if n else dataset)
+    return yaml_form(dataset, n, found) or ({"name": dataset, "n": n} if n else dataset)
 
 
 def parse_model(value: Any, dataset: str, src: str, base_dir: Path) -> tuple[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from testbed.data import dataset_spec, load_dataset
-from testbed.data.files import cache_file
+from testbed.data.files import cache_file, parse_ref
 from testbed.data.sources import cache_dir
 
 RECIPE_VERSION = "cnn-v1"
@@ -92,14 +92,15 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, recipe: Rec
 
 
 _LOADED: dict[tuple[str, str], FeatureClassifier] = {}
-_MEMO: dict[tuple[str, str, str, str], FeatureClassifier] = {}
+_MEMO: dict[tuple[str, str, str, str, str], FeatureClassifier] = {}
 
 
 def get_classifier(dataset: str, recipe: Recipe | None = None,
                    data_dir: str | None = None) -> FeatureClassifier:
     """The cached classifier for ``dataset`` (trained and written to disk on first use)."""
     recipe = recipe or Recipe()
-    memo = (dataset, str(data_dir), repr(recipe), str(cache_dir()))
+    found = dataset_spec(dataset).file  # a file data set whose bytes changed is a new data set
+    memo = (dataset, str(data_dir), repr(recipe), str(cache_dir()), found.sha256 if found else "")
     if memo in _MEMO:  # skip re-hashing the training data on every evaluation
         return _MEMO[memo]
     train = load_dataset(dataset, "train", data_dir=data_dir)
@@ -124,7 +125,7 @@ def classifier_path(dataset: str, x: np.ndarray, y: np.ndarray, recipe: Recipe) 
     spec = dataset_spec(dataset)
     if spec.file is None:
         return cache_dir() / "classifiers" / f"{dataset}-{_data_key(dataset, x, y, recipe)}.pt"
-    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(spec.locate(None).partition(":")[2]).name)
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(parse_ref(dataset).path).name)
     return cache_file(spec, f"classifier-{stem}-{_data_key('file', x, y, recipe)}.pt", cache_dir() / "classifiers")
 
 

@@ -71,8 +71,19 @@ def quality_of(spec: DatasetSpec) -> str:
     return "raw_features"
 
 
-@lru_cache(maxsize=16)
+def data_version(dataset: str) -> str:
+    """What the data set's bytes are now: a file data set's SHA-256 ("" for the built-in ones), so a
+    cache keyed by it never serves features of files that have since changed."""
+    found = dataset_spec(dataset).file
+    return "" if found is None else found.sha256
+
+
 def _reference(dataset: str, n: int) -> np.ndarray:
+    return _reference_of(dataset, n, data_version(dataset))
+
+
+@lru_cache(maxsize=16)
+def _reference_of(dataset: str, n: int, version: str) -> np.ndarray:
     ref = load_dataset(dataset, "test", seed=REFERENCE_SEED, n=n).x
     ref.flags.writeable = False
     return ref
@@ -94,7 +105,7 @@ def _image_metrics(samples: np.ndarray, dataset: str, n: int) -> dict[str, float
 
 
 @lru_cache(maxsize=16)
-def _reference_embedding(dataset: str, n: int) -> np.ndarray:
+def _reference_embedding(dataset: str, n: int, version: str) -> np.ndarray:
     return _embed(_reference(dataset, n))
 
 
@@ -103,7 +114,7 @@ def _embed(x: np.ndarray) -> np.ndarray:
 
 
 def _feature_metrics(samples: np.ndarray, dataset: str, n: int) -> dict[str, float]:
-    real, fake = _reference_embedding(dataset, n), _embed(samples)
+    real, fake = _reference_embedding(dataset, n, data_version(dataset)), _embed(samples)
     precision, recall = precision_recall(real, fake)
     density, coverage = density_coverage(real, fake)
     return {"fid": fid_from_features(real, fake), "precision": precision, "recall": recall,

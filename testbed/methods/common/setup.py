@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from testbed.data import Dataset, load_dataset
+from testbed.data.files import check_fingerprint
 from testbed.data.partition import partition
 from testbed.gan import GanState, make_gan_state
 from testbed.methods.common.training import Training
@@ -38,18 +39,20 @@ class NodeSetup:
     dataset_n: int | None = None
     data_dir: str | None = None
     max_iterations: int | None = None
+    dataset_sha256: str | None = None  # a file data set's bytes, as parsed: every node checks what it reads
 
     @classmethod
     def for_topology(cls, topology: Topology, *, dataset: str, partition: str, model: str,
                      model_overrides: Mapping[str, object], training: Training, seed: int,
                      dataset_n: int | None = None, data_dir: str | None = None,
-                     max_iterations: int | None = None) -> NodeSetup:
+                     max_iterations: int | None = None, dataset_sha256: str | None = None) -> NodeSetup:
         """The setup of a run on ``topology``: one shard per worker, in topology order, each grouped by the
         index of its datacenter (what ``by_datacenter`` partitions by)."""
         return cls(dataset=dataset, partition=partition, num_workers=len(topology.nodes),
                    groups=topology.worker_groups, model=model,
                    model_overrides=tuple(sorted(model_overrides.items())), training=training, seed=seed,
-                   dataset_n=dataset_n, data_dir=data_dir, max_iterations=max_iterations)
+                   dataset_n=dataset_n, data_dir=data_dir, max_iterations=max_iterations,
+                   dataset_sha256=dataset_sha256)
 
     def lr_scale(self, step: int) -> float:
         """Learning-rate factor after ``step`` updates: linear decay to ``lr_final_fraction`` at
@@ -61,11 +64,11 @@ class NodeSetup:
 
     def data(self) -> Dataset:
         """The training split (cached per process)."""
-        return _load(self.dataset, self.data_dir, self.seed, self.dataset_n)
+        return _load(self.dataset, self.data_dir, self.seed, self.dataset_n, self.dataset_sha256)
 
     def shard(self, index: int) -> np.ndarray:
         """Indices of worker ``index``'s partition (cached per process)."""
-        return _partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n)[index]
+        return _partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n, self.dataset_sha256)[index]
 
     def model_config(self) -> ModelConfig:
         """The resolved model preset."""
@@ -98,7 +101,9 @@ def optimizer_lr(optimizer: torch.optim.Optimizer, group: int = 0) -> float:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(name: str, data_dir: str | None, seed: int, n: int | None) -> Dataset:
+def _load(name: str, data_dir: str | None, seed: int, n: int | None, sha256: str | None) -> Dataset:
+    if sha256 is not None:
+        check_fingerprint(name, sha256)
     return load_dataset(name, "train", data_dir=data_dir, seed=seed, n=n)
 
 
