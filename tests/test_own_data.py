@@ -91,7 +91,7 @@ def _experiment(tmp_path: Path, **overrides: object) -> Path:
     exp = {"name": "own", "topology": tiny_topology((1, 1)), "dataset": {"name": "npz", "path": "shapes.npz"},
            "model": custom_model(write_model(tmp_path, "owndatagan"), Path(".")), "algorithm": "ps",
            "training": {"batch_size": 8}, "max_iterations": 2, "eval_every": 100, "eval_samples": 20,
-           "compute": {"model": "fixed", "default": 0.001}, **overrides}
+           "compute": {"model": "fixed", "default": "1ms"}, **overrides}
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(exp))
     return path

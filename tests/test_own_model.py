@@ -50,7 +50,7 @@ def own_experiment(folder: Path, algorithm: dict | str, **overrides: object) -> 
             "dataset": {"name": "npz", "path": str(folder / "shapes.npz")},
             "model": custom_model("owngan", folder), "algorithm": algorithm, "training": {"batch_size": 8},
             "max_iterations": T, "eval_every": 100, "eval_samples": 20, "seed": 0,
-            "compute": {"model": "fixed", "default": 0.001}, **overrides}
+            "compute": {"model": "fixed", "default": "1ms"}, **overrides}
 
 
 @pytest.mark.parametrize("name", algorithm_names())
