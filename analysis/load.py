@@ -22,6 +22,7 @@ from analysis.axes import identify
 from analysis.discover import RunRef, discover
 from analysis.runfiles import read_config, read_summary, read_table, read_traffic_log
 from testbed.core.errors import ConfigError
+from testbed.data import dataset_label
 from testbed.quality import key_metrics
 
 IDENTITY = ("run", "method", "series", "seed", "dataset")
@@ -146,6 +147,8 @@ def _config_fields(config: dict[str, Any] | None, summary: dict[str, Any] | None
     for key in ("algorithm", "topology", "dataset", "partition", "model", "seed"):
         if summary and summary.get(key) is not None:
             fields[key] = summary[key]
+    if isinstance(fields.get("dataset"), str):  # a file data set's reference is long: its folder or file name
+        fields["dataset"] = dataset_label(fields["dataset"])
     return fields
 
 

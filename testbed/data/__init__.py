@@ -16,13 +16,13 @@ from testbed.data.dataset import (
     dataset_spec,
     load_dataset,
 )
-from testbed.data.files import FORMATS, parse_file_dataset, yaml_form
+from testbed.data.files import FORMATS, dataset_label, parse_file_dataset, yaml_form
 from testbed.data.mixtures import MIXTURES, MixtureSpec
 from testbed.data.partition import PARTITION_SPECS, partition, partition_summary
 from testbed.data.status import DatasetStatus, dataset_status
 
 __all__ = [
     "DATASETS", "FORMATS", "MIXTURES", "PARTITION_SPECS", "Dataset", "DatasetSpec", "DatasetStatus", "MixtureSpec",
-    "canonical_dataset_name", "dataset_spec", "dataset_status", "load_dataset", "parse_file_dataset", "partition",
-    "partition_summary", "yaml_form",
+    "canonical_dataset_name", "dataset_label", "dataset_spec", "dataset_status", "load_dataset", "parse_file_dataset",
+    "partition", "partition_summary", "yaml_form",
 ]

@@ -55,6 +55,13 @@ class FileRef:
         return dict(self.options).get(key)
 
 
+def dataset_label(name: str) -> str:
+    """A data set's name for people: ``shapes (images)`` for ``images:/data/shapes?size=32``, a registered
+    name as it is (figure titles and tables; the reference stays the identity everywhere else)."""
+    fref = parse_ref(name)
+    return f"{Path(fref.path).name} ({fref.format})" if fref.format in FORMATS else name
+
+
 def parse_ref(ref: str) -> FileRef:
     """The inverse of :attr:`FileRef.ref`."""
     scheme, _, rest = ref.partition(":")
