@@ -38,6 +38,7 @@ def parse_dataset(value: Any, src: str, base_dir: Path) -> tuple[str, int | None
     """(data set name or file reference, n) of ``dataset:``."""
     from testbed.data import FORMATS, canonical_dataset_name, parse_file_dataset
 
+    value = without_nulls(value)  # ``labels: null`` is the default (none), as everywhere
     name = value.get("name") if isinstance(value, dict) else value
     if isinstance(name, str) and name in FORMATS:
         if not isinstance(value, dict):
