@@ -363,6 +363,7 @@ OWN_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("own-images-channels-two", {"dataset": {**IMAGES, "channels": 2}}, "dataset.channels"),
     ("own-images-labels-word", {"dataset": {**IMAGES, "labels": "yes"}}, "dataset.labels"),
     ("own-images-labels-loose-files", {"dataset": {**IMAGES, "labels": "folders"}}, "dataset.labels"),
+    ("own-files-with-data-dir", {"data_dir": "imgs"}, "data_dir"),
     ("own-unlabelled-dirichlet", {"dataset": IMAGES, "partition": "dirichlet(0.5)"}, "partition"),
     ("own-unlabelled-by-datacenter", {"dataset": IMAGES, "partition": "by_datacenter"}, "partition"),
     ("custom-no-generator", {"model": {**CUSTOM, "generator": DELETE}}, "model.generator"),
