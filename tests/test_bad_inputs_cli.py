@@ -78,6 +78,8 @@ CLI_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("train-local-lr-zero", lambda t: ["train-local", "--lr-g", "0"], "--lr-g"),
     ("train-local-out-under-file", lambda t: ["train-local", "--out", str(_file(t) / "x")], "--out"),
     ("data-status-unknown-flag", lambda t: ["data", "status", "--bogus"], "--bogus"),
+    ("data-status-missing-file", lambda t: ["data", "status", "missing.yaml"], "missing.yaml"),
+    ("data-status-not-an-experiment", lambda t: ["data", "status", "topo.yaml"], "topo.yaml"),
     # 3. every setting acts or is refused; 5. every numeric flag has a safe range
     ("data-status-dir-missing", lambda t: ["data", "status", "--data-dir", str(t / "nowhere")], "--data-dir"),
     ("data-dir-for-generated-data", lambda t: ["run", "exp.yaml", "--data-dir", str(t), "--dry-run"], "--data-dir"),

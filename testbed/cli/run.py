@@ -212,7 +212,18 @@ def _dry_run(name: str, cells: list[Any]) -> int:
               f"{mark}{e['est_egress_usd']:>8.4f} {mark}{e['est_virtual_s']:>9.1f} {e['est_wall_s']:>8.1f}")
     for algorithm, why in sorted(notes.items()):
         print(f"~ {algorithm}: {why}")
+    _describe_own_data(cells)
     return 0
+
+
+def _describe_own_data(cells: list[Any]) -> None:
+    """A line per data set read from the researcher's own files: count, shape, bytes, SHA-256."""
+    from testbed.data import dataset_spec
+
+    for name in dict.fromkeys(cell.spec.dataset for cell in cells):
+        spec = dataset_spec(name)
+        if spec.file is not None:
+            print(f"data {name}: {spec.description}")
 
 
 @command("run", help="run an experiment YAML, or a suite YAML (base: + grid:) cell by cell")

@@ -17,6 +17,7 @@ assigned to exactly one worker, and the same seed gives the same split.  Every w
 one sample: a Dirichlet split that leaves a worker empty is drawn again (up to 100 times, as
 NIID-Bench's ``min_require_size`` loop), and a worker any split still leaves empty takes one sample
 from the largest shard; fewer samples than workers is a ConfigError.
+A data set without labels takes ``iid`` only (:func:`needs_labels` says which specs split by class).
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ DIRICHLET_DRAWS = 100
 PARTITION_SPECS: dict[str, Callable[[_Request, str | None], list[np.ndarray]]] = {
     "iid": _iid, "dirichlet": _dirichlet, "shards": _shards, "by_datacenter": _by_datacenter,
 }
+LABEL_FREE = frozenset({"iid"})
+"""Partitions that never read a label: the only ones an unlabelled data set can take."""
 _VALID = "iid, dirichlet(alpha), shards(k), by_datacenter"
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([^)]*?)\s*\))?\s*$")
 
@@ -129,6 +132,12 @@ def _number(arg: str | None, kind: type, spec: str) -> float:
     if value <= 0:
         raise ConfigError(None, "partition", f"{spec!r}: the argument must be positive", "use e.g. 0.5 or 2")
     return value
+
+
+def needs_labels(spec: str) -> bool:
+    """Whether the partition ``spec`` splits by class (False for ``iid`` and for specs that do not parse)."""
+    match = _SPEC.match(spec)
+    return match is not None and match.group(1) in PARTITION_SPECS and match.group(1) not in LABEL_FREE
 
 
 def partition(labels: np.ndarray, num_workers: int, spec: str, seed: int, groups: list[int] | None = None,

@@ -7,7 +7,8 @@ in one row, ``<dc>/*``, so the file does not grow with the population), ``comput
 ``samples/``, ``generator.pt`` (the final generator(s) with their buffers, see
 testbed.experiment.generator_file), ``run_info.json`` (the command line and the machine, see
 testbed.core.provenance) and ``summary.json`` (with the method's *footing*: update
-order and optimiser steps per iteration).  Every file is written
+order and optimiser steps per iteration; and ``quality_features``: which features the quality
+metrics were computed in, testbed.quality.provenance).  Every file is written
 atomically and ``summary.json`` last, so a directory whose summary says
 ``status: complete`` is whole; anything else is safe to re-run.  A run that diverged (a NaN or
 infinity, testbed.core.finite) or whose clock could not go on writes every file too, with
@@ -36,6 +37,7 @@ from testbed.experiment.sample_pictures import save_samples_picture
 from testbed.experiment.spec import dump_yaml
 from testbed.gan import count_params
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
+from testbed.quality import provenance as quality_provenance
 
 if TYPE_CHECKING:
     from testbed.experiment.run import Run
@@ -155,6 +157,7 @@ def summary(run: Run) -> dict[str, Any]:
         "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
         "footing": run.algorithm.footing(),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
+        "quality_features": quality_provenance(spec.dataset),
         "stop_reason": run.stop_reason, "status": "complete", **(run.failure or {}),
     }
 

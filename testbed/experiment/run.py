@@ -46,7 +46,8 @@ class Run(ExecutorSession):
         self.setup = NodeSetup.for_topology(
             spec.topology, dataset=spec.dataset, partition=spec.partition, model=spec.model,
             model_overrides=spec.model_overrides, training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n,
-            data_dir=spec.data_dir, max_iterations=spec.max_iterations)
+            data_dir=spec.data_dir, max_iterations=spec.max_iterations,
+            dataset_sha256=spec.dataset_file.sha256 if spec.dataset_file is not None else None)
         self.executor = executor
         self.rng = np.random.default_rng(spec.seed)
         self.iteration = 0

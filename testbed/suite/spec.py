@@ -8,7 +8,8 @@ runs, so a typo in the last cell fails in a second, not after an hour.  Cells ca
 their topology inline (suite transforms such as ``bandwidth_scale`` applied), so a
 cell is a self-contained dict that any process on any machine can run.  The suite's name and every
 cell id are single directory names (not ``.``/``..``, no separator: testbed.core.fields), and the
-cell count -- grid and named cells, times ``repeat`` -- is bounded before any cell is expanded.
+cell count -- grid and named cells, times ``repeat`` -- is bounded before any cell is expanded.  Paths
+to the researcher's own data and model code are made absolute (relative to the file that wrote them).
 
 Example::
 
@@ -36,6 +37,7 @@ from typing import Any
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_path_component, without_nulls
 from testbed.experiment.spec import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
+from testbed.experiment.workload import anchored
 from testbed.suite.transforms import TRANSFORMS
 from testbed.topology.schema import load_topology, read_yaml
 
@@ -159,7 +161,7 @@ def _base(value: Any, src: str, base_dir: Path) -> dict[str, Any]:
                         if near.is_file():
                             base["topology"] = str(near)
                             break
-                return base
+                return anchored(base, candidate.parent)  # its data and model paths, relative to it too
         raise ConfigError(src, "base", f"experiment file {value!r} not found", "give a path relative to the suite")
     if not isinstance(value, dict):
         raise ConfigError(src, "base", "expected an experiment mapping or a file path", "write base: {dataset: ..}")
@@ -271,6 +273,7 @@ def _cell(cell_id: str, base: dict[str, Any], overrides: dict[str, tuple[str, An
     if "topology" not in experiment:
         raise ConfigError(where, "topology", "missing", "set topology in base: or in the grid")
     experiment["topology"] = _inline_topology(experiment["topology"], where, base_dir, topology_cache)
+    experiment = anchored(experiment, base_dir)
     for key, value in transforms.items():
         experiment = TRANSFORMS[key](experiment, value, where)
     spec = parse_experiment(experiment, where, base_dir)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from testbed.data import Dataset, load_dataset
+from testbed.data.files import check_fingerprint
 from testbed.data.partition import partition_flat
 from testbed.gan import GanState, make_gan_state
 from testbed.methods.common.training import Training
@@ -40,18 +41,20 @@ class NodeSetup:
     dataset_n: int | None = None
     data_dir: str | None = None
     max_iterations: int | None = None
+    dataset_sha256: str | None = None  # a file data set's bytes, as parsed: every node checks what it reads
 
     @classmethod
     def for_topology(cls, topology: Topology, *, dataset: str, partition: str, model: str,
                      model_overrides: Mapping[str, object], training: Training, seed: int,
                      dataset_n: int | None = None, data_dir: str | None = None,
-                     max_iterations: int | None = None) -> NodeSetup:
+                     max_iterations: int | None = None, dataset_sha256: str | None = None) -> NodeSetup:
         """The setup of a run on ``topology``: one shard per worker, in topology order, each grouped by the
         index of its datacenter (what ``by_datacenter`` partitions by)."""
         return cls(dataset=dataset, partition=partition, num_workers=len(topology.nodes),
                    groups=topology.worker_groups, model=model,
                    model_overrides=tuple(sorted(model_overrides.items())), training=training, seed=seed,
-                   dataset_n=dataset_n, data_dir=data_dir, max_iterations=max_iterations)
+                   dataset_n=dataset_n, data_dir=data_dir, max_iterations=max_iterations,
+                   dataset_sha256=dataset_sha256)
 
     def __post_init__(self) -> None:
         if self.groups and not isinstance(self.groups[0], tuple):
@@ -71,16 +74,17 @@ class NodeSetup:
 
     def data(self) -> Dataset:
         """The training split (cached per process)."""
-        return _load(self.dataset, self.data_dir, self.seed, self.dataset_n)
+        return _load(self.dataset, self.data_dir, self.seed, self.dataset_n, self.dataset_sha256)
 
     def shard(self, index: int) -> np.ndarray:
         """Indices of worker ``index``'s partition (the partition is cached per process, as two flat arrays)."""
-        flat, offsets = _partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n)
+        flat, offsets = _partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n, self.dataset_sha256)
         return flat[offsets[index]:offsets[index + 1]]
 
     def shard_sizes(self) -> np.ndarray:
         """Every worker's n_k, in worker order."""
-        return np.diff(_partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n)[1])
+        return np.diff(_partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n,
+                                  self.dataset_sha256)[1])
 
     def model_config(self) -> ModelConfig:
         """The resolved model preset."""
@@ -113,7 +117,9 @@ def optimizer_lr(optimizer: torch.optim.Optimizer, group: int = 0) -> float:
 
 
 @functools.lru_cache(maxsize=4)
-def _load(name: str, data_dir: str | None, seed: int, n: int | None) -> Dataset:
+def _load(name: str, data_dir: str | None, seed: int, n: int | None, sha256: str | None) -> Dataset:
+    if sha256 is not None:
+        check_fingerprint(name, sha256)
     return load_dataset(name, "train", data_dir=data_dir, seed=seed, n=n)
 
 
