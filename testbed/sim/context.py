@@ -23,6 +23,7 @@ import simpy
 from testbed.exec.executor import Executor, Handle
 from testbed.sim.mailbox import Matcher
 from testbed.sim.messages import Delivery, Message
+from testbed.sim.optrace import OpRecorder
 from testbed.topology.model import Topology
 
 
@@ -52,6 +53,7 @@ class EngineSide(Protocol):
     executor: Executor
     topology: Topology
     halted: bool
+    recorder: OpRecorder | None
 
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float: ...
 
@@ -71,6 +73,7 @@ class NodeContext:
         self._env = engine.env
         self._mailbox = mailbox
         self._stats = stats
+        self._trace = engine.recorder
 
     @property
     def now_s(self) -> float:
@@ -96,6 +99,8 @@ class NodeContext:
         else:
             self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
         self._stats.compute_s += duration
+        if self._trace is not None:
+            self._trace.compute(self.node_id, kind, units)
         return self._env.timeout(duration, value=handle)
 
     def call(self, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
@@ -127,20 +132,22 @@ class NodeContext:
         get = self._mailbox.get(_matcher(kind, src, tag))
         wake_s = min(until_s, self._first_crash_s(or_crash_of, start))
         if not math.isfinite(wake_s):
-            get.callbacks.append(lambda ev: self._account_wait(start, ev.value))
+            get.callbacks.append(lambda ev: self._received(start, ev.value))
             return get
         result = self._env.event()
         timer = self._env.timeout(max(wake_s - start, 0.0))
 
         def on_message(event: simpy.Event) -> None:
             if not result.triggered:
-                self._account_wait(start, event.value)
+                self._received(start, event.value)
                 result.succeed(event.value)
 
         def on_wake(_event: simpy.Event) -> None:
             if not result.triggered and not get.triggered:
                 get.cancel()
                 self._stats.waiting_s += self.now_s - start
+                if self._trace is not None:
+                    self._trace.received(self.node_id, None, None, None)
                 result.succeed(None)
 
         get.callbacks.append(on_message)
@@ -153,7 +160,10 @@ class NodeContext:
         crashes = [self.engine.crash_time_s(n) for n in ([nodes] if isinstance(nodes, str) else nodes)]
         return max(min(crashes, default=math.inf), now_s)
 
-    def _account_wait(self, start_s: float, message: Message) -> None:
+    def _received(self, start_s: float, message: Message) -> None:
+        """A ``recv`` got ``message``: count the time it waited, note it in the op trace."""
+        if self._trace is not None:
+            self._trace.received(self.node_id, message.src, message.kind, message.seq)
         end = self.now_s
         in_flight_from = max(start_s, message.t_send_s)
         self._stats.communication_s += max(end - in_flight_from, 0.0)
@@ -161,11 +171,16 @@ class NodeContext:
 
     def resolve(self, handle: Any) -> Any:
         """The value behind a handle (blocks on the executor; use only for control flow)."""
-        return self.engine.executor.resolve(handle) if isinstance(handle, Handle) else handle
+        value = self.engine.executor.resolve(handle) if isinstance(handle, Handle) else handle
+        if self._trace is not None:
+            self._trace.resolved(self.node_id, value)
+        return value
 
     def wait(self, seconds: float) -> simpy.Event:
         """Idle for ``seconds`` of virtual time (counted as waiting)."""
         self._stats.waiting_s += seconds
+        if self._trace is not None:
+            self._trace.wait(self.node_id, seconds)
         return self._env.timeout(seconds)
 
 

@@ -72,6 +72,7 @@ from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
+from testbed.sim.optrace import OpRecorder
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import Topology
 
@@ -93,10 +94,13 @@ class Engine(ClientRetirement):
 
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
                  tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES,
-                 compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None) -> None:
+                 compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None,
+                 recorder: OpRecorder | None = None) -> None:
         self.topology = topology
         self.task_kinds = None if task_kinds is None else frozenset(task_kinds)
         """The kinds the running method declares (Algorithm.task_kinds); None: not checked."""
+        self.recorder = recorder
+        """The op trace (testbed.sim.optrace) the contexts and :meth:`transmit` write to, or None."""
         self.executor = executor
         self.compute_model = compute
         self.header_nbytes = header_nbytes
@@ -304,6 +308,8 @@ class Engine(ClientRetirement):
         now = self.now_s
         seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
                                           self.topology.route(src, dst))
+        if self.recorder is not None:
+            self.recorder.sent(seq, src, dst, kind, nbytes, tag)
         delivered = Delivery(self.env, seq, now, nbytes + self.header_nbytes)
         if self.clock.crash_time_s(dst) <= now:  # nothing reaches a crashed node, nothing moves
             self.accountant.record_lost(seq, nbytes + self.header_nbytes)

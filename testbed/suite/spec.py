@@ -37,8 +37,8 @@ from typing import Any
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_path_component, without_nulls
 from testbed.experiment.spec import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
+from testbed.experiment.transforms import TRANSFORMS
 from testbed.experiment.workload import anchored
-from testbed.suite.transforms import TRANSFORMS
 from testbed.topology.schema import load_topology, read_yaml
 
 SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat"} | set(TRANSFORMS)
