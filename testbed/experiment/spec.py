@@ -66,7 +66,7 @@ EXPERIMENT_KEYS = {
 }
 TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
                  "fused_adam"}
-COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
+COMPUTE_KEYS = {"model", "costs", "default", "repeats", "scale"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
 BACKENDS = ("inprocess", "ray")
 
@@ -303,7 +303,9 @@ def _compute(value: Any, src: str) -> ComputeSpec:
         raise _fail(src, "compute.costs", "the fixed model needs costs", "give costs: {train_step: 10ms} or default")
     default_s = _quantity(default, src, "compute.default", parse_seconds, "s")
     repeats = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
-    return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats)
+    scale = checked_number(value.get("scale", 1.0), src, "compute.scale", float, 0, 1e6, "(]")
+    return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats,
+                       scale=float(scale))
 
 
 def _check_costs(compute: ComputeSpec, cls: type[Algorithm], src: str) -> None:
