@@ -71,6 +71,12 @@ class Centralized(Algorithm):
     def validate(cls, params: CentralizedParams, topology: Topology, src: str) -> None:
         check_one_datacenter(params.server_at, topology, src)
 
+    @classmethod
+    def timing_dependence(cls, params: CentralizedParams, topology: Topology) -> str | None:
+        """Shipped partitions are appended in worker order and the central step is BSP (worker-order
+        averaging): the same computations on any network."""
+        return None
+
     def setup(self) -> None:
         s = self.session
         center = server_datacenters(self.params.server_at, s.topology)[0]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from testbed.data import Dataset, load_dataset
+from testbed.data import Dataset, dataset_spec, load_dataset
 from testbed.data.files import check_fingerprint
 from testbed.data.partition import partition_flat
 from testbed.gan import GanState, make_gan_state
@@ -86,6 +86,11 @@ class NodeSetup:
         return np.diff(_partition(self, self.dataset, self.data_dir, self.seed, self.dataset_n,
                                   self.dataset_sha256)[1])
 
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample's shape, from the data set's registration (no data is loaded: a replay has none)."""
+        return dataset_spec(self.dataset).sample_shape
+
     def model_config(self) -> ModelConfig:
         """The resolved model preset."""
         return model_config(self.model, **dict(self.model_overrides))
@@ -93,7 +98,7 @@ class NodeSetup:
     def gan_state(self, device: str = "cpu") -> GanState:
         """G and D with Adam, identical on every node (seeded by the run seed), on ``device``."""
         t = self.training
-        state = make_gan_state(self.model_config(), self.data().sample_shape, self.seed,
+        state = make_gan_state(self.model_config(), self.sample_shape, self.seed,
                                lr_g=t.lr_g, lr_d=t.lr_d, betas=(t.beta1, t.beta2), fused=t.fused_adam)
         if device != "cpu":
             state.G.to(device)

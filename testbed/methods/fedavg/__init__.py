@@ -127,6 +127,16 @@ class FedAvg(Algorithm):
                               "or offline: pause (the server waits for it)")
         check_server_optimizer(params, src)
 
+    @classmethod
+    def timing_dependence(cls, params: FedAvgParams, topology: Topology) -> str | None:
+        """Waiting for every chosen client, a round averages the same replies (in client order) on any network;
+        a deadline or over-selection keeps the replies that arrive first."""
+        if params.round_deadline is not None:
+            return "fedavg with round_deadline averages the replies that arrive in time, which depends on timing"
+        if params.over_select:
+            return "fedavg with over_select keeps the first replies to arrive, which depends on timing"
+        return None
+
     def setup(self) -> None:
         s = self.session
         self.server = server_node(self.params.server_at, s.topology)

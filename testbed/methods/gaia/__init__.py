@@ -102,6 +102,13 @@ class Gaia(Algorithm):
     example_params: ClassVar[dict[str, Any]] = {"threshold": 0.05, "decay": False}
 
     @classmethod
+    def timing_dependence(cls, params: GaiaParams, topology: Topology) -> str | None:
+        """Across datacenters Gaia is asynchronous: mirrors add significant updates as they arrive, clocks run
+        up to ``max_clock_gap`` apart, and the selective barrier fires on how long an update has been queued."""
+        return ("gaia's datacenters apply each other's significant updates as they arrive and its selective "
+                "barrier fires on queueing time, so what each datacenter computes depends on timing")
+
+    @classmethod
     def validate(cls, params: GaiaParams, topology: Topology, src: str) -> None:
         if params.threshold < 0:
             raise ConfigError(src, "algorithm.threshold", f"{params.threshold} is negative",
