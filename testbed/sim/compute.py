@@ -59,7 +59,7 @@ class CostTable(ComputeModel):
         if cost is None:
             raise KeyError(f"no compute cost for task kind {kind!r}; known: {sorted(self.costs_s)} "
                            f"(add it under compute.costs, or set compute.default)")
-        return cost / speed
+        return cost * self.scale / speed if self.scale != 1.0 else cost / speed
 
     def costs(self) -> dict[str, float]:
         return dict(self.costs_s)
