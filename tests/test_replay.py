@@ -165,3 +165,56 @@ def test_a_replay_that_leaves_the_recorded_path_is_refused(tmp_path: Path,
                       str(tmp_path / "uneven.yaml")], capsys)
     assert "diverged" in line and "computations" in line
     assert not (tmp_path / "r").exists()
+
+
+class _InThisProcess:
+    """A suite backend that runs each cell here, at once (the suite's logic is what is tested)."""
+
+    def __init__(self, options: Any) -> None:
+        self.capacity = 1
+        self._done: list[tuple[str, dict[str, Any]]] = []
+
+    def submit(self, cell: Any, run_dir: Path) -> None:
+        from testbed.suite.cell import run_cell
+
+        self._done.append((cell.id, run_cell(cell.experiment, run_dir)))
+
+    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+        done, self._done = self._done, []
+        return done
+
+    def shutdown(self, cancel: bool) -> None:
+        pass
+
+
+def test_a_replay_suite_gives_the_index_of_the_same_suite_trained_cell_by_cell(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from testbed.suite import backends, parse_suite, run_suite
+    from testbed.suite.index import INDEX_NAME
+
+    monkeypatch.setitem(backends.BACKENDS, "here", _InThisProcess)
+    data = {"name": "s", "base": experiment("fedavg"), "grid": {"bandwidth_scale": [1, 0.2], "compute_scale": [1, 3]},
+            "cells": {"async": {"algorithm": {"name": "ps", "consistency": "eventual"}, "bandwidth_scale": 0.2}}}
+    indexes = {}
+    for replay in (False, True):
+        suite = parse_suite({**data, "replay": replay}, "s.yaml", Path("."))
+        run_suite(suite, tmp_path / str(replay), backend="here", quiet=True)
+        indexes[replay] = pd.read_csv(tmp_path / str(replay) / "s" / INDEX_NAME)
+    trained, replayed = indexes[False], indexes[True]
+    assert replayed["replayed_from"].fillna("").tolist() == ["", "bandwidth_scale=1_compute_scale=1", *[
+        "bandwidth_scale=1_compute_scale=1"] * 2, ""]  # the async cell is timing-dependent: trained
+    assert trained["replayed_from"].isna().all()
+    columns = [c for c in trained.columns if c not in ("wall_time_s", "replayed_from")]
+    pd.testing.assert_frame_equal(replayed[columns], trained[columns], rtol=1e-9, atol=0)
+
+    root = tmp_path / "True" / "s"
+    gone = replayed["cell"][2]
+    import shutil
+
+    shutil.rmtree(root / gone)  # killed mid-replay: resume replays it again from its complete source
+    suite = parse_suite({**data, "replay": True}, "s.yaml", Path("."))
+    outcome = run_suite(suite, tmp_path / "True", backend="here", quiet=True, resume=True)
+    assert (outcome.skipped, outcome.complete) == (4, 1)
+    again = pd.read_csv(root / INDEX_NAME)
+    pd.testing.assert_frame_equal(again[columns], trained[columns], rtol=1e-9, atol=0)
+    assert again["replayed_from"][2] == "bandwidth_scale=1_compute_scale=1"

@@ -21,7 +21,7 @@ from testbed.core.fileio import check_output_dir
 from testbed.experiment.spec import ExperimentSpec, load_experiment
 from testbed.topology.schema import read_yaml
 
-SUITE_ONLY = ("resume", "overwrite", "max_parallel", "cpus_per_run", "gpus_per_run", "retries")
+SUITE_ONLY = ("resume", "overwrite", "max_parallel", "cpus_per_run", "gpus_per_run", "retries", "replay")
 CMD = "command line"
 
 
@@ -147,6 +147,8 @@ def _run_suite(args: argparse.Namespace) -> int:
     from testbed.suite.index import cell_status
 
     suite = load_suite(args.file)
+    if args.replay:
+        suite = dataclasses.replace(suite, replay=True)
     if args.data_dir is not None:
         _refuse_idle_data_dir([c.spec for c in suite.cells], args.data_dir)
         suite = _suite_with_data_dir(suite, args.data_dir)
@@ -245,6 +247,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     suite.add_argument("--max-parallel", type=int, help="at most this many runs at once (default: what fits)")
     suite.add_argument("--cpus-per-run", type=float, help="CPUs reserved per run (default 1)")
     suite.add_argument("--gpus-per-run", type=float, help="GPUs reserved per run (default 0)")
+    suite.add_argument("--replay", action="store_true",
+                       help="train each training configuration once and replay the cells that differ only in "
+                            "network and compute (as replay: true in the suite)")
     suite.add_argument("--retries", type=int, help="re-run a cell up to N times when its Ray actor or node died "
                                                    "(never for configuration errors; default 0)")
     parser.set_defaults(handler=_run)

@@ -21,6 +21,7 @@ Example::
       training.batch_size: [64, 256]
     cells: {ps-ssp: {algorithm: {name: ps, consistency: bounded_delay, tau: 2}}}
     repeat: 2                                 # seeds base.seed, base.seed + 1
+    replay: true                              # train each training configuration once, replay the rest
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from testbed.experiment.transforms import TRANSFORMS
 from testbed.experiment.workload import anchored
 from testbed.topology.schema import load_topology, read_yaml
 
-SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat"} | set(TRANSFORMS)
+SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat", "replay"} | set(TRANSFORMS)
 NAMED_FIELDS = ("algorithm", "dataset", "model")
 """Experiment fields written either as a name or as ``{name: .., ...}``; grid columns use ``<field>.name``."""
 MAX_CELLS = 10_000
@@ -67,6 +68,9 @@ class Suite:
     source: str
     columns: tuple[str, ...]
     cells: tuple[Cell, ...]
+    replay: bool = False
+    """Train each distinct training configuration once and replay the cells that differ only in network and
+    compute (``replay: true``; testbed.suite.replay_plan)."""
 
 
 def is_suite(data: dict[str, Any]) -> bool:
@@ -124,7 +128,11 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
     name = checked_path_component(data["name"] if "name" in data else Path(src).stem, src, "name")
     if _safe(name) != name:
         raise ConfigError(src, "name", f"{name!r} is not a usable directory name", "use letters, digits, - _ .")
-    return Suite(name=name, source=src, columns=tuple(columns), cells=tuple(cells))
+    replay = data.get("replay", False)
+    if not isinstance(replay, bool):
+        raise ConfigError(src, "replay", f"expected true or false, got {replay!r}",
+                          "write replay: true to re-cost network and compute axes without training them")
+    return Suite(name=name, source=src, columns=tuple(columns), cells=tuple(cells), replay=replay)
 
 
 def _repeat(data: dict[str, Any], src: str) -> int:
