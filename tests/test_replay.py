@@ -218,3 +218,32 @@ def test_a_replay_suite_gives_the_index_of_the_same_suite_trained_cell_by_cell(
     again = pd.read_csv(root / INDEX_NAME)
     pd.testing.assert_frame_equal(again[columns], trained[columns], rtol=1e-9, atol=0)
     assert again["replayed_from"][2] == "bandwidth_scale=1_compute_scale=1"
+
+
+@pytest.mark.parametrize("algorithm", [pytest.param("mdgan", id="mdgan"),
+                                       pytest.param({"name": "ps", "consistency": "bounded_delay"}, id="ps-ssp")])
+def test_the_dry_run_is_a_replay_and_agrees_with_the_run(algorithm: Any, tmp_path: Path) -> None:
+    """Past its 16-iteration probe the estimate replays the whole run: a timing-dependent method's bytes and
+    times too (only its quality would not transfer), equal to the full run and to ``replay`` of it."""
+    from testbed.suite.estimate import PROBE_ITERATIONS, estimate_cell
+    from testbed.suite.spec import Cell
+
+    exp = {**experiment(algorithm), "max_iterations": PROBE_ITERATIONS + 4}
+    spec = parse_experiment(exp, "test", Path("."))
+    estimate = estimate_cell(Cell(id="c", experiment=exp, axes={}, spec=spec))
+    run = json.loads((train(exp, tmp_path / "run") / "summary.json").read_text())
+    assert estimate["bound"] == "" and estimate["iterations"] == run["iterations"]
+    assert (estimate["est_bytes"], estimate["est_wan_bytes"]) == (run["total_bytes"], run["wan_bytes"])
+    assert estimate["est_virtual_s"] == pytest.approx(run["virtual_time_s"], rel=1e-9)
+    assert estimate["est_egress_usd"] == pytest.approx(run["egress_usd"], rel=1e-9)
+    replayed = json.loads((replay(tmp_path / "run", tmp_path / "r", "--approximate") / "summary.json").read_text())
+    assert (replayed["total_bytes"], replayed["virtual_time_s"]) == (run["total_bytes"], run["virtual_time_s"])
+
+
+def test_the_dry_run_says_where_no_replay_can_be_built() -> None:
+    from testbed.suite.estimate import estimate_cell
+    from testbed.suite.spec import Cell
+
+    exp = experiment({"name": "gaia", "threshold": 0.05})
+    estimate = estimate_cell(Cell(id="g", experiment=exp, axes={}, spec=parse_experiment(exp, "test", Path("."))))
+    assert not estimate["replayed"] and "bytes depend on the values" in estimate["bound"]

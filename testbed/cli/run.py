@@ -200,8 +200,9 @@ def _dry_run(name: str, cells: list[Any]) -> int:
     from testbed.suite.estimate import PROBE_ITERATIONS, estimate_cell
 
     estimates = [estimate_cell(cell) for cell in cells]  # all probes first: a failing one prints nothing
-    print(f"{name}: {len(cells)} cell(s) (estimates from a probe of up to {PROBE_ITERATIONS} iterations of each "
-          "cell; wall s is rough: this machine, in process, without Ray's overhead; ~ marks a bound, see below)")
+    print(f"{name}: {len(cells)} cell(s) (bytes, dollars and virtual s: the whole run replayed from a probe of up "
+          f"to {PROBE_ITERATIONS} iterations -- exact; ~ marks an extrapolation from the probe, see below; wall s is "
+          "rough: this machine, in process, without Ray's overhead)")
     print(f"{'cell':40s} {'iters':>6s} {'B/iter':>10s} {'total MB':>10s} {'WAN MB':>10s} {'egress $':>9s} "
           f"{'virtual s':>10s} {'wall s':>8s}")
     notes = {}

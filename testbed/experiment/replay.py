@@ -43,11 +43,16 @@ class BeyondSourceError(RuntimeError):
     """The replayed setting trains further than the recorded run did: no quality to copy for it."""
 
 
+class ReplayTooLongError(RuntimeError):
+    """The replay ran past its wall-clock budget (a dry run's estimate falls back to extrapolation)."""
+
+
 class ReplayRun(StopRules, ExecutorSession):
     """One replay: the spec of the *new* setting, the run's recorded reads, the new compute model."""
 
     def __init__(self, spec: ExperimentSpec, session_reads: list[float], node_reads: dict[str, list[float]],
-                 compute: ComputeModel, max_iterations: int | None = None) -> None:
+                 compute: ComputeModel, max_iterations: int | None = None,
+                 wall_budget_s: float | None = None) -> None:
         self.spec = spec
         self.topology = spec.topology
         self.workers = list(spec.topology.nodes)
@@ -64,6 +69,7 @@ class ReplayRun(StopRules, ExecutorSession):
         self.engine: Engine | None = None
         self._compute = compute
         self._limit = max_iterations
+        self._deadline = None if wall_budget_s is None else time.perf_counter() + wall_budget_s
         self.wall_time_s = 0.0
 
     def resolve(self, handle: Any) -> Any:
@@ -77,6 +83,8 @@ class ReplayRun(StopRules, ExecutorSession):
         if self._limit is not None and self.iteration > self._limit:
             raise BeyondSourceError(f"the new setting runs past iteration {self._limit}, "
                                     "where the recorded run stopped")
+        if self._deadline is not None and time.perf_counter() > self._deadline:
+            raise ReplayTooLongError(f"past its budget at iteration {self.iteration}")
 
     def evaluate(self) -> dict[str, float]:
         """No scoring: note the point (its cut goes into the op trace) and what it has cost so far."""
