@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     changes = Changes(topology=args.topology, bandwidth_scale=args.bandwidth_scale, latency_scale=args.latency_scale,
                       compute_scale=args.compute_scale, compute=args.compute)
     target = retarget(source, changes)
-    where = args.topology or args.compute or str(Path(args.run_dir) / "config.yaml")
+    where = " + ".join(f for f in (args.topology, args.compute) if f) or str(Path(args.run_dir) / "config.yaml")
     run_dir = replay_experiment(source, target, out, target_src=where, approximate=args.approximate,
                                 changes=changes.to_dict())
     summary = json.loads((run_dir / "summary.json").read_text())

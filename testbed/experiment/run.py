@@ -109,7 +109,8 @@ class Run(StopRules, ExecutorSession):
             self.algorithm.generators()))
         if result.get("non_finite"):
             raise NonFiniteError(result["non_finite"])
-        self.recorder.evaluate(self.iteration)
+        if self.recorder is not None:
+            self.recorder.evaluate(self.iteration)
         acc = self.engine.accountant
         row = {"iteration": self.iteration, "virtual_time_s": self.engine.now_s,
                "wall_time_s": time.perf_counter() - self._wall_start, "total_bytes": acc.total_nbytes,

@@ -229,9 +229,12 @@ class Algorithm(ABC):
 
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
-        """None where, for these parameters on this topology, every node's sequence of operations (what it
-        computes, sends and receives, in order) is the same whatever the link and compute times -- so a
-        finished run can be replayed exactly on another network (``testbed replay``); otherwise why not.
+        """None where, for these parameters on this topology, every node computes the same things on the same
+        values, sends the same messages and receives them, whatever the link and compute times -- so a finished
+        run can be replayed exactly on another network (``testbed replay``, docs/design.md §7); otherwise why
+        not, in one sentence.  Declare it beside the byte formula.  What no method controls -- ``compute:
+        measured``, node availability, another training -- is checked by the replay itself
+        (testbed.experiment.exactness), which also checks each replay's op trace against the recorded one.
         Default: not declared, so not replayable exactly."""
         return f"{cls.name} does not declare that its operations are independent of timing"
 
