@@ -80,7 +80,8 @@ def replay_experiment(source: SourceRun, target: dict[str, Any], out_dir: str | 
     except (BeyondSourceError, MissingValueError) as err:
         raise ReplayRefusedError(source.run_dir, "replay", f"cannot be replayed on this setting: {err}",
                             "replay onto a setting that trains no further than the recorded run") from None
-    divergence = first_divergence(source.ops, replay.recorder.frame())
+    trace = replay.recorder.frame()
+    divergence = first_divergence(source.ops, trace)
     if divergence is not None and not approximate:
         raise ReplayRefusedError(source.run_dir / OPS_FILE, "replay", f"diverged from the recorded run: {divergence}",
                             "rerun with --approximate (the method's timing independence does not hold here)")
@@ -98,7 +99,7 @@ def replay_experiment(source: SourceRun, target: dict[str, Any], out_dir: str | 
               **(extra_summary or {})}
     for key in ("error", "partial", "infrastructure", "traceback", "ran_on"):
         fields.pop(key, None)
-    return write_replay(replay, Path(out_dir), config=resolved, metrics=metrics, summary_fields=fields,
+    return write_replay(replay, Path(out_dir), config=resolved, metrics=metrics, summary_fields=fields, trace=trace,
                         generator_from=source.run_dir / GENERATOR_FILE if exact else None)
 
 

@@ -105,7 +105,7 @@ def _write_engine_files(run: Run | ReplayRun, out_dir: Path) -> None:
 
 
 def write_replay(replay: ReplayRun, out_dir: Path, *, config: dict[str, Any], metrics: pd.DataFrame,
-                 summary_fields: dict[str, Any], generator_from: Path | None) -> Path:
+                 summary_fields: dict[str, Any], trace: pd.DataFrame, generator_from: Path | None) -> Path:
     """Write a replayed run's directory: every file a run has (the final generator copied from the run it
     replays, no sample pictures: their titles carry the recorded run's times), ``summary.json`` last."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +115,7 @@ def write_replay(replay: ReplayRun, out_dir: Path, *, config: dict[str, Any], me
     atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2))
     atomic_write(out_dir / "metrics.csv", lambda p: metrics.to_csv(p, index=False))
     engine.accountant.write(out_dir, engine.network.link_busy_s(), replay.virtual_time_s)
-    replay.recorder.write(out_dir, config_text)
+    replay.recorder.write(out_dir, config_text, trace)
     _write_engine_files(replay, out_dir)
     if generator_from is not None and generator_from.is_file():
         data = generator_from.read_bytes()

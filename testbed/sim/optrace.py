@@ -114,9 +114,11 @@ class OpRecorder:
         """Every operation as a DataFrame with :data:`COLUMNS`, grouped by node (session first)."""
         return ops_frame((node, ops) for node, ops in self._ops.items() if ops)
 
-    def write(self, run_dir: str | Path, config_text: str) -> Path:
-        """Write ``ops.parquet`` atomically, tied to the run by :func:`fingerprint` of its config."""
-        return write_ops(self.frame(), Path(run_dir) / OPS_FILE, fingerprint(config_text))
+    def write(self, run_dir: str | Path, config_text: str, frame: pd.DataFrame | None = None) -> Path:
+        """Write ``ops.parquet`` atomically (``frame``: this recorder's, if already built), tied to the run by
+        :func:`fingerprint` of its config."""
+        frame = self.frame() if frame is None else frame
+        return write_ops(frame, Path(run_dir) / OPS_FILE, fingerprint(config_text))
 
 
 def _number(value: Any) -> float:
