@@ -71,7 +71,7 @@ def replay_experiment(source: SourceRun, target: dict[str, Any], out_dir: str | 
     reasons = replay_blockers(source.spec, spec, source.compute_model)
     if reasons and not approximate:
         raise ReplayRefusedError(source.run_dir, "replay", f"not exact: {reasons[0]}",
-                            "rerun with --approximate to replay it anyway (marked approximate: true)")
+                                 "rerun with --approximate to replay it anyway (marked approximate: true)")
     compute = replay_compute(spec, source) if spec.compute.model != "measured" else CostTable(source.costs_s)
     session_reads, node_reads = recorded_reads(source.ops)
     replay = ReplayRun(spec, session_reads, node_reads, compute, max_iterations=int(source.summary["iterations"]))
@@ -79,26 +79,26 @@ def replay_experiment(source: SourceRun, target: dict[str, Any], out_dir: str | 
         replay.execute()
     except (BeyondSourceError, MissingValueError) as err:
         raise ReplayRefusedError(source.run_dir, "replay", f"cannot be replayed on this setting: {err}",
-                            "replay onto a setting that trains no further than the recorded run") from None
+                                 "replay onto a setting that trains no further than the recorded run") from None
     trace = replay.recorder.frame()
     divergence = first_divergence(source.ops, trace)
     if divergence is not None and not approximate:
         raise ReplayRefusedError(source.run_dir / OPS_FILE, "replay", f"diverged from the recorded run: {divergence}",
-                            "rerun with --approximate (the method's timing independence does not hold here)")
+                                 "rerun with --approximate (the method's timing independence does not hold here)")
     exact = not reasons and divergence is None
     resolved = spec.resolved()
     resolved["compute"] = fixed_compute_block(compute, spec)
     metrics = metrics_rows(source, replay.metrics)
     last = metrics.iloc[-1].to_dict()
-    fields = {**source.summary, "run_id": spec.name, "topology": spec.topology.name,
+    recorded = {k: v for k, v in source.summary.items()
+                if k not in ("error", "partial", "infrastructure", "traceback", "ran_on")}  # the training's, not ours
+    fields = {**recorded, "run_id": spec.name, "topology": spec.topology.name,
               "wall_time_s": replay.wall_time_s, "train_wall_s": replay.wall_time_s,
               **final_quality(last, source.summary, replay.iteration), "replayed_from": str(source.run_dir),
               "approximate": not exact,
               "replay": {"exact": exact, "approximate": not exact, "changes": changes or {}, "not_exact": reasons,
                          "divergence": divergence, "recorded_wall_time_s": source.summary.get("wall_time_s")},
               **(extra_summary or {})}
-    for key in ("error", "partial", "infrastructure", "traceback", "ran_on"):
-        fields.pop(key, None)
     return write_replay(replay, Path(out_dir), config=resolved, metrics=metrics, summary_fields=fields, trace=trace,
                         generator_from=source.run_dir / GENERATOR_FILE if exact else None)
 
