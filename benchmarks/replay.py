@@ -4,24 +4,26 @@ Two workloads, as the issue names them: a digits-DCGAN parameter-server run (``e
 ``ps`` cell: wan-3dc, 12 workers, 150 BSP iterations) and a ring8 quickstart cell (``experiments/quickstart.yaml``'s
 ``ps`` cell: wan-3dc-lite, 3 workers, 1,500 iterations).  Each repeat, in one process and alternating:
 
-1. train the experiment (``run_experiment``: calibration-free fixed costs, evaluation, every file written) --
-   its CPU seconds;
-2. train it again with the op trace switched off (``Run.recorder = None``, ``Run.execute`` only, as step 3's
-   ``Run.execute``) -- the recorder's share of a run's CPU;
+1. train the experiment (``run_experiment``: fixed costs, evaluation, every file written) -- its CPU seconds;
+2. ``Run.execute`` twice more, with and without the op trace (``Run.recorder = None``) -- the recorder's share
+   of a run's CPU;
 3. replay the first run on its own network and on a second one (WAN bandwidth x 0.1, latency x 2) through
-   ``replay_experiment`` (load, replay, check, write) -- its CPU seconds; the ratio train / replay is paired
-   with the training of the same repeat.
+   ``replay_experiment`` (load, replay, check, write: what ``python -m testbed replay`` does) -- its CPU
+   seconds; the ratio train / replay is paired with the training of the same repeat.
 
-Also reported: messages (flows) per CPU-second of the replay's engine alone (``ReplayRun.execute``) and the size
-of ``ops.parquet`` against ``traffic.parquet``.  Process CPU time (``time.process_time``), one torch thread.
+Each measured step starts after a full garbage collection.  Also reported: messages (flows) per CPU-second of
+the replay's engine alone (``ReplayRun.execute``) and the size of ``ops.parquet`` against ``traffic.parquet``.
+Process CPU time (``time.process_time``), one torch thread.
 
     python benchmarks/replay.py [--repeats 3] [--only digits|ring8]
+    python benchmarks/replay.py --recorder      # CPU per recorded operation, alone (the paired figure is noisy)
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import shutil
 import statistics
 import sys
@@ -58,6 +60,9 @@ def cell_experiment(workload: str) -> dict:
 
 
 def cpu(fn) -> float:
+    """Process CPU seconds of ``fn()``, after a full garbage collection (so that one step does not pay for
+    the garbage of the one before: a replay right after a training would otherwise sweep its heap)."""
+    gc.collect()
     start = time.process_time()
     fn()
     return time.process_time() - start
@@ -108,6 +113,7 @@ def bench(workload: str, repeats: int, root: Path) -> dict:
                "ratio_same": train_s / replays["same"], "ratio_elsewhere": train_s / replays["elsewhere"],
                "replay_engine_cpu_s": engine_s, "messages": messages, "flows_per_cpu_s": messages / engine_s,
                "ops_nbytes": (run_dir / "ops.parquet").stat().st_size,
+               "operations": len(load_source(run_dir).ops),
                "traffic_nbytes": (run_dir / "traffic.parquet").stat().st_size}
         row["ops_over_traffic"] = row["ops_nbytes"] / row["traffic_nbytes"]
         rows.append(row)
@@ -123,11 +129,34 @@ def bench(workload: str, repeats: int, root: Path) -> dict:
     return {"experiment": experiment["name"], "repeats": rows, "median": medians}
 
 
+def recorder_cost(n: int = 200_000) -> dict:
+    """CPU microseconds per recorded operation: n sends, receptions and computations, as a run makes them."""
+    from testbed.sim.optrace import OpRecorder
+
+    recorder = OpRecorder()
+    nodes = [f"dc/w{i}" for i in range(12)]
+
+    def record() -> None:
+        for seq in range(n):
+            src, dst = nodes[seq % 12], nodes[(seq + 1) % 12]
+            recorder.sent(seq, src, dst, "grads_g", 1000, None)
+            recorder.received(dst, src, "grads_g", seq)
+            recorder.compute(src, "grad_step", 1.0)
+    total = cpu(record) + cpu(recorder.frame)
+    return {"operations": 3 * n, "cpu_s": total, "us_per_operation": 1e6 * total / (3 * n)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=sorted(WORKLOADS))
+    parser.add_argument("--recorder", action="store_true", help="only the recorder's CPU per operation")
     args = parser.parse_args()
+    if args.recorder:
+        cost = recorder_cost()
+        print(f"op trace: {cost['us_per_operation']:.2f} CPU-us per operation ({cost['operations']:,} recorded "
+              f"and framed in {cost['cpu_s']:.2f} CPU-s)")
+        return
     set_torch_threads(1)
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
