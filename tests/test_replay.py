@@ -23,6 +23,7 @@ import yaml
 from conftest import tiny_experiment, tiny_topology
 
 from testbed.cli import main
+from testbed.core.units import parse_seconds
 from testbed.experiment.launch import run_experiment
 from testbed.experiment.spec import parse_experiment
 
@@ -35,7 +36,11 @@ INDEPENDENT = [
     pytest.param("sqm", id="sqm"),
     pytest.param("local", id="local"),
     pytest.param("centralized", id="centralized"),
+    pytest.param({"name": "gossip", "every": 2}, id="gossip"),
 ]
+OWN_PACE = ("local", "gossip")
+"""Methods whose evaluation sees each worker after the steps it has taken by then: replayed onto other worker
+speeds they diverge (and say so: the divergence test); here the second topology keeps the speeds."""
 BOOKKEEPING_ONLY_HERE = ("wall_time_s",)
 """Metrics columns that are wall-clock readings: never equal between two runs."""
 
@@ -54,7 +59,7 @@ def second_topology(speeds: bool = True) -> dict[str, Any]:
 
 def experiment(algorithm: Any) -> dict[str, Any]:
     exp = tiny_experiment(algorithm, max_iterations=3, eval_every=2, eval_samples=100)
-    exp["compute"]["default"] = 0.002  # MD-GAN's and SQM's task kinds
+    exp["compute"]["default"] = "2ms"  # MD-GAN's and SQM's task kinds
     return exp
 
 
@@ -103,14 +108,16 @@ def test_replay_equals_a_full_run(algorithm: Any, tmp_path: Path) -> None:
     assert traffic(same).equals(traffic(source))  # its own network: the log to the bit
 
     elsewhere = copy.deepcopy(exp)
-    elsewhere["topology"] = second_topology(speeds=algorithm != "local")  # local: see the divergence test
+    name = algorithm if isinstance(algorithm, str) else algorithm["name"]
+    elsewhere["topology"] = second_topology(speeds=name not in OWN_PACE)
     (tmp_path / "elsewhere.yaml").write_text(yaml.safe_dump(elsewhere["topology"]))
     moved = replay(source, tmp_path / "moved", "--topology", str(tmp_path / "elsewhere.yaml"))
     assert_same_run(moved, train(elsewhere, tmp_path / "full-elsewhere"))
 
     slower = copy.deepcopy(exp)
-    slower["compute"] = {"model": "fixed", "costs": {k: 10 * v for k, v in exp["compute"]["costs"].items()},
-                         "default": 10 * exp["compute"]["default"]}
+    slower["compute"] = {"model": "fixed", "costs": {k: f"{10 * parse_seconds(v)!r}s" for k, v in
+                                                     exp["compute"]["costs"].items()},
+                         "default": f"{10 * parse_seconds(exp['compute']['default'])!r}s"}
     scaled = replay(source, tmp_path / "scaled", "--compute-scale", "10")
     assert_same_run(scaled, train(slower, tmp_path / "full-slower"))
 
@@ -118,7 +125,7 @@ def test_replay_equals_a_full_run(algorithm: Any, tmp_path: Path) -> None:
 def test_scales_and_the_written_config_rerun_to_the_replay(tmp_path: Path) -> None:
     """Bandwidth and latency scales, calibrated costs pinned: the replay's config.yaml, run in full, is the replay."""
     exp = experiment("ps")
-    exp["compute"] = {"model": "calibrated", "costs": {"server_update": 0.001}, "repeats": 1}
+    exp["compute"] = {"model": "calibrated", "costs": {"server_update": "1ms"}, "repeats": 1}
     source = train(exp, tmp_path / "run")
     replayed = replay(source, tmp_path / "r", "--bandwidth-scale", "0.05", "--latency-scale", "4")
     config = yaml.safe_load((replayed / "config.yaml").read_text())

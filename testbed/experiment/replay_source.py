@@ -134,12 +134,17 @@ def fixed_compute_block(model: ComputeModel, target: ExperimentSpec) -> dict[str
     """``compute:`` of the written ``config.yaml``: the costs the replay charged, so the file re-runs to it."""
     if not isinstance(model, CostTable):
         return target.compute.to_dict()
-    block: dict[str, Any] = {"model": "fixed", "costs": dict(model.costs_s)}
+    block: dict[str, Any] = {"model": "fixed", "costs": {kind: _seconds(cost) for kind, cost in model.costs_s.items()}}
     if model.default_s is not None:
-        block["default"] = model.default_s
+        block["default"] = _seconds(model.default_s)
     if model.scale != 1.0:
         block["scale"] = model.scale
     return block
+
+
+def _seconds(value: float) -> str:
+    """A cost as the YAML wants it: with its unit, to the last digit (``0.0119s``)."""
+    return f"{float(value)!r}s"
 
 
 def metrics_rows(source: SourceRun, replayed: list[dict[str, Any]]) -> pd.DataFrame:
