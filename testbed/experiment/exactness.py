@@ -9,8 +9,8 @@ on timing, and so does what a method does about it), and a training configuratio
 recorded one.  After a replay (:func:`first_divergence`): the replay's own op trace must follow the
 recorded one -- every node's computations and every stream of messages (sender, destination, kind) with
 their sizes and tags as a prefix, every stream's receptions as a subset (jitter may swap two messages of a
-stream; a method that tells them apart does so by sequence number, as MD-GAN does) -- and every evaluation must
-see every node
+stream; a method that tells them apart does so by sequence number, as MD-GAN does) -- and its evaluations must
+be the recorded ones, in order, each at the same iteration and seeing every node
 after the same number of computations as the recorded evaluation at that iteration did.  A declaration
 that is wrong for some configuration then shows up as a refusal, not as a silently wrong number.
 """
@@ -146,14 +146,15 @@ def first_divergence(recorded: pd.DataFrame, replayed: pd.DataFrame) -> str | No
             got = ops[i] if i < len(ops) else None
             want = seen[i] if i < len(seen) else "nothing more"
             return f"{_describe(key)}: operation {i + 1} is {got!r} where the recorded run had {want!r}"
-    cuts = dict(before_evals)
-    for iteration, cut in after_evals:
-        if iteration not in cuts:
-            return f"the new setting evaluates at iteration {iteration}, which the recorded run did not evaluate"
-        if cut != cuts[iteration]:
-            node = next(n for n in sorted(set(cut) | set(cuts[iteration])) if cut.get(n) != cuts[iteration].get(n))
+    for i, (iteration, cut) in enumerate(after_evals):
+        if i >= len(before_evals) or before_evals[i][0] != iteration:
+            return (f"the new setting's evaluation {i + 1} is at iteration {iteration}, the recorded run's at "
+                    f"{before_evals[i][0] if i < len(before_evals) else 'none'}")
+        recorded = before_evals[i][1]
+        if cut != recorded:
+            node = next(n for n in sorted(set(cut) | set(recorded)) if cut.get(n) != recorded.get(n))
             return (f"at iteration {iteration}'s evaluation {node} had started {cut.get(node, 0)} computations, "
-                    f"{cuts[iteration].get(node, 0)} in the recorded run")
+                    f"{recorded.get(node, 0)} in the recorded run")
     return None
 
 

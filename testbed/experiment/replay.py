@@ -104,5 +104,5 @@ class ReplayRun(StopRules, ExecutorSession):
         self.evaluate()
         self.algorithm.start()
         self.engine.run(until=self.spec.max_virtual_time_s)
-        self.finish(self.metrics[-1]["iteration"])
+        self.finish(self.metrics[-1])
         self.wall_time_s = time.perf_counter() - start

@@ -149,12 +149,14 @@ def _seconds(value: float) -> str:
 
 def metrics_rows(source: SourceRun, replayed: list[dict[str, Any]]) -> pd.DataFrame:
     """The replay's ``metrics.csv``: its own time, bytes and dollars at each evaluation, every other column
-    (quality, learning rates, the training's wall time) from the recorded row at that iteration (NaN where
-    the recorded run did not evaluate there: only in an approximate replay)."""
-    recorded = source.metrics.drop_duplicates("iteration", keep="last").set_index("iteration")
+    (quality, learning rates, the training's wall time) from the recorded run's evaluation of the same rank
+    -- the same iteration and cut in an exact replay (testbed.experiment.exactness); in an approximate one,
+    the recorded row at that iteration if any, else NaN."""
+    recorded = source.metrics.to_dict("records")
+    by_iteration = {row["iteration"]: row for row in recorded}
     rows = []
-    for row in replayed:
-        it = row["iteration"]
-        base = recorded.loc[it].to_dict() if it in recorded.index else dict.fromkeys(recorded.columns, float("nan"))
-        rows.append({"iteration": it, **base, **row})
+    for i, row in enumerate(replayed):
+        base = recorded[i] if i < len(recorded) and recorded[i]["iteration"] == row["iteration"] else \
+            by_iteration.get(row["iteration"], dict.fromkeys(source.metrics.columns, float("nan")))
+        rows.append({**base, **row})
     return pd.DataFrame(rows, columns=list(source.metrics.columns))
