@@ -24,6 +24,7 @@ from testbed.experiment.results import BOOKKEEPING, prepare_run_dir, write_parti
 from testbed.experiment.run import Run
 from testbed.experiment.spec import ExperimentSpec, parse_experiment
 from testbed.sim.compute import CostTable
+from testbed.sim.engine import ClockError
 from testbed.sim.optrace import OPS_FILE, recorded_reads
 
 
@@ -77,7 +78,7 @@ def replay_experiment(source: SourceRun, target: dict[str, Any], out_dir: str | 
     replay = ReplayRun(spec, session_reads, node_reads, compute, max_iterations=int(source.summary["iterations"]))
     try:
         replay.execute()
-    except (BeyondSourceError, MissingValueError) as err:
+    except (BeyondSourceError, MissingValueError, ClockError) as err:
         raise ReplayRefusedError(source.run_dir, "replay", f"cannot be replayed on this setting: {err}",
                                  "replay onto a setting that trains no further than the recorded run") from None
     trace = replay.recorder.frame()

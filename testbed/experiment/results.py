@@ -39,13 +39,14 @@ from testbed.experiment.spec import dump_yaml
 from testbed.gan import count_params
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
 from testbed.quality import provenance as quality_provenance
+from testbed.sim.optrace import OPS_FILE
 
 if TYPE_CHECKING:
     from testbed.experiment.replay import ReplayRun
     from testbed.experiment.run import Run
 
 RUN_FILES = frozenset({"config.yaml", "run_info.json", "metrics.csv", "traffic.parquet", "traffic.csv", "links.csv",
-                       "nodes.csv", "compute_costs.json", "samples", GENERATOR_FILE, "summary.json",
+                       "nodes.csv", "compute_costs.json", "samples", GENERATOR_FILE, "summary.json", OPS_FILE,
                        "plots", "report.html"})
 """What a run directory may hold: the files above, and what ``plot`` and ``report`` write into it by default."""
 
@@ -162,10 +163,10 @@ def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], A
     files -- shared by a finished run (all must succeed) and one that died mid-training (each is best effort)."""
     engine, recorder = run.engine, run.recorder
     config_text = dump_yaml(run.spec.resolved())
-    metrics = pd.DataFrame(run.metrics)
     writers = [lambda: atomic_write_text(out_dir / "config.yaml", config_text),
                lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2)),
-               lambda: atomic_write(out_dir / "metrics.csv", lambda p: metrics.to_csv(p, index=False)),
+               lambda: atomic_write(out_dir / "metrics.csv",
+                                    lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
                lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
     if recorder is not None:  # a client population keeps no op trace
         writers.append(lambda: recorder.write(out_dir, config_text))
