@@ -177,6 +177,8 @@ def _slope(points: list[dict[str, float]]) -> tuple[dict[str, float], str]:
 def _replayed(spec: ExperimentSpec, probe: _ProbeRun) -> tuple[ReplayRun | None, str]:
     """The whole run replayed from the probe's synthetic trace, or None and why it could not be."""
     model = probe.engine.compute_model if probe.engine is not None else None
+    if probe.recorder is None:
+        return None, "a client population keeps no op trace to replay: extrapolated from the probe"
     if not isinstance(model, CostTable):
         return None, "compute: measured is timed call by call: extrapolated from the probe"
     session_reads, _ = recorded_reads(probe.recorder.frame())

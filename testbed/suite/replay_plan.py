@@ -5,7 +5,8 @@ Why: a grid over network and compute axes (``bandwidth_scale``, ``latency_scale`
 training configuration (testbed.experiment.exactness.training_key: everything but the network and compute
 settings, with the same workers in the same order); the first cell of a group in suite order trains, the
 others are replayed from it (``python -m testbed replay``) when the replay would be exact -- the method is
-timing-independent on both settings, no availability, no measured compute.  Anything else trains.  A replay
+timing-independent on both settings, no availability, no measured compute.  Anything else trains (a client
+population too: it keeps no op trace).  A replay
 that is refused when it runs (its op trace left the recorded path) trains too, so a suite's numbers never
 depend on whether it was asked to replay.  Calibrated compute is calibrated once per group: the replayed
 cells charge their source's measured costs (times their ``compute_scale``).
@@ -25,6 +26,8 @@ def replay_sources(suite: Suite) -> dict[str, str]:
     by_id = {cell.id: cell for cell in suite.cells}
     sources: dict[str, str] = {}
     for cell in suite.cells:
+        if cell.spec.topology.has_population:  # keeps no op trace: trains
+            continue
         key = training_key(cell.spec)
         if key not in first:
             first[key] = cell.id
