@@ -54,6 +54,7 @@ class EngineSide(Protocol):
     topology: Topology
     halted: bool
     recorder: OpRecorder | None
+    header_nbytes: int
 
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float: ...
 
@@ -112,7 +113,12 @@ class NodeContext:
         number) fires with the Message on arrival.  A computed payload (a handle) needs ``nbytes``
         unless the executor knows its size without waiting.  ``tag`` travels as the message's header
         metadata (messages can overtake each other under jitter, so order alone cannot match them)."""
-        return self.engine.transmit(self.node_id, dst, payload, kind, nbytes, tag)
+        halted = self.engine.halted
+        delivery = self.engine.transmit(self.node_id, dst, payload, kind, nbytes, tag)
+        if self._trace is not None and not halted:  # after the stop nothing is sent
+            self._trace.sent(delivery.seq, self.node_id, dst, kind, delivery.wire_nbytes - self.engine.header_nbytes,
+                             tag)
+        return delivery
 
     def send_and_wait(self, dst: str, payload: Any, kind: str,
                       nbytes: int | None = None) -> Generator[simpy.Event, Any, Message]:

@@ -99,8 +99,7 @@ class Engine(ClientRetirement):
         self.topology = topology
         self.task_kinds = None if task_kinds is None else frozenset(task_kinds)
         """The kinds the running method declares (Algorithm.task_kinds); None: not checked."""
-        self.recorder = recorder
-        """The op trace (testbed.sim.optrace) the contexts and :meth:`transmit` write to, or None."""
+        self.recorder = recorder  # the op trace (testbed.sim.optrace) the contexts write to, or None
         self.executor = executor
         self.compute_model = compute
         self.header_nbytes = header_nbytes
@@ -308,8 +307,6 @@ class Engine(ClientRetirement):
         now = self.now_s
         seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
                                           self.topology.route(src, dst))
-        if self.recorder is not None:
-            self.recorder.sent(seq, src, dst, kind, nbytes, tag)
         delivered = Delivery(self.env, seq, now, nbytes + self.header_nbytes)
         if self.clock.crash_time_s(dst) <= now:  # nothing reaches a crashed node, nothing moves
             self.accountant.record_lost(seq, nbytes + self.header_nbytes)
