@@ -189,6 +189,7 @@ FP16_CASES = {
     "ps": {"name": "ps", "servers": 2, "server_at": ["a", "c"]},
     "centralized": {"name": "centralized", "server_at": "b"},
     "fedavg": {"name": "fedavg", "client_fraction": 0.6},
+    "fedsgd": {"name": "fedsgd", "client_fraction": 0.6},
     "mdgan": {"name": "mdgan", "server_at": "a", "swap_every_epochs": 1},
     "sqm": {"name": "sqm", "server_at": "c"},
 }

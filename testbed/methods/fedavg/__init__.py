@@ -101,7 +101,7 @@ class FedAvgParams:
                                    lr_schedule=self.server_lr_schedule or "constant")
 
 
-def round_deadline_s(params: FedAvgParams, src: str) -> float:
+def round_deadline_s(params: Any, src: str) -> float:
     """``round_deadline`` in seconds (inf when unset); a ConfigError unless it is a positive time with a unit."""
     if params.round_deadline is None:
         return math.inf
@@ -121,22 +121,10 @@ class FedAvg(Algorithm):
 
     @classmethod
     def validate(cls, params: FedAvgParams, topology: Topology, src: str) -> None:
-        if not 0 < params.client_fraction <= 1:
-            raise ConfigError(src, "algorithm.client_fraction", f"{params.client_fraction} is outside (0, 1]",
-                              "give a fraction like 0.1")
+        check_rounds(params, topology, src)
         if not 0 < params.local_epochs <= 1000:
             raise ConfigError(src, "algorithm.local_epochs", f"{params.local_epochs} is outside (0, 1000]",
                               "give E > 0 local epochs, e.g. 1")
-        check_batch_size(params.batch_size, src, "B")
-        check_one_datacenter(params.server_at, topology, src)
-        round_deadline_s(params, src)
-        if not 0 <= params.over_select <= 10:
-            raise ConfigError(src, "algorithm.over_select", f"{params.over_select} is outside [0, 10]",
-                              "give the extra fraction of clients to choose, e.g. 0.3")
-        if params.offline not in OFFLINE_RULES:
-            raise ConfigError(src, "algorithm.offline", f"unknown rule {params.offline!r}",
-                              "write offline: drop (a client that goes down mid-round is dropped, FedScale's rule) "
-                              "or offline: pause (the server waits for it)")
         check_server_optimizer(params, src)
         if params.client_state not in CLIENT_STATES:
             raise ConfigError(src, "algorithm.client_state", f"unknown client state {params.client_state!r}",
@@ -182,7 +170,7 @@ class FedAvg(Algorithm):
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """A client may crash (the server stops waiting for it); the server may not."""
         if node == self.server:
-            return f"crashed: {node} at {t_s:g}s (the fedavg server holds the global model)"
+            return f"crashed: {node} at {t_s:g}s (the {self.name} server holds the global model)"
         return None
 
     def expected_payload_nbytes(self) -> dict[str, int] | None:
@@ -239,6 +227,24 @@ class ClientSizes(Mapping[str, int]):
 
     def values(self) -> Any:  # the sizes array itself: footing() reads every client's
         return self.sizes
+
+
+def check_rounds(params: Any, topology: Topology, src: str) -> None:
+    """One-line ConfigErrors for what FedAvg and FedSGD share: C, B, server_at, the deadline, over-selection,
+    the offline rule."""
+    if not 0 < params.client_fraction <= 1:
+        raise ConfigError(src, "algorithm.client_fraction", f"{params.client_fraction} is outside (0, 1]",
+                          "give a fraction like 0.1")
+    check_batch_size(params.batch_size, src, "B")
+    check_one_datacenter(params.server_at, topology, src)
+    round_deadline_s(params, src)
+    if not 0 <= params.over_select <= 10:
+        raise ConfigError(src, "algorithm.over_select", f"{params.over_select} is outside [0, 10]",
+                          "give the extra fraction of clients to choose, e.g. 0.3")
+    if params.offline not in OFFLINE_RULES:
+        raise ConfigError(src, "algorithm.offline", f"unknown rule {params.offline!r}",
+                          "write offline: drop (a client that goes down mid-round is dropped, FedScale's rule) "
+                          "or offline: pause (the server waits for it)")
 
 
 def check_server_optimizer(params: FedAvgParams, src: str) -> None:
