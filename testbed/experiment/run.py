@@ -166,7 +166,7 @@ class Run(ExecutorSession):
         tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
         self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,
                              run_id=spec.name, header_nbytes=spec.header_nbytes, compression=spec.compression,
-                             task_kinds=self.algorithm.task_kinds)
+                             task_kinds=self.algorithm.task_kinds, calibration_repeats=spec.compute.repeats)
         self.watch_crashes(self.algorithm.node_crashed)
         self.evaluate()
         self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,

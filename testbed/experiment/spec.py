@@ -55,6 +55,7 @@ from testbed.experiment.workload import (
 )
 from testbed.methods.api import Algorithm
 from testbed.methods.common.training import Training
+from testbed.sim.codec import check_codec_costs
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.topology.model import Topology
 from testbed.topology.schema import load_topology, read_yaml
@@ -201,7 +202,8 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         tcp=tcp, tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window",
                                              parse_nbytes, "B", True) if tcp else None,
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
-        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
+        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name,
+                                      cls.gradient_kinds),
         data_dir=data.get("data_dir"), source=src, dataset_file=dataset_fingerprint(dataset),
     )
     check_partition(spec.topology, spec.partition, spec.dataset, spec.seed, src)
@@ -210,6 +212,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
                        max_iterations=spec.max_iterations)
     _check_population(spec, cls.supports_population, src)
     check_batch(spec.executors, spec.backend, spec.compute.model, src)
+    check_codec_costs(spec.compute, spec.compression, src)
     return spec
 
 

@@ -65,6 +65,7 @@ class Centralized(Algorithm):
     crash_note = ("training waits for every central worker's gradients and for all the shipped data")
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     example_params: ClassVar[dict[str, Any]] = {"server_at": "b"}
 
     @classmethod

@@ -4,31 +4,19 @@ The calibrated compute model (testbed.sim.compute) charges each task the median 
 here before training.  Every node state times its tasks the same way -- on a deep copy of
 itself (calibration must not change the state that will train), one warm-up call, then the
 median of ``repeats`` calls -- and on a GPU it synchronises CUDA before reading the clock, or it
-would time a kernel launch instead of the kernel.  One helper, so no state can get that wrong.
+would time a kernel launch instead of the kernel.  One helper (testbed.exec.timing, which the wire's
+timing of compression shares), so no state can get that wrong.
 """
 
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import torch
+from testbed.exec.timing import median_seconds
 
-
-def median_seconds(task: Callable[[], Any], repeats: int, device: str = "cpu") -> float:
-    """Median wall seconds of ``repeats`` calls of ``task`` after one warm-up call (CUDA-synchronised)."""
-    sync = device != "cpu" and torch.cuda.is_available()
-    times = []
-    for _ in range(int(repeats) + 1):  # the first call warms up
-        start = time.perf_counter()
-        task()
-        if sync:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+__all__ = ["Calibrated", "median_seconds"]
 
 
 class Calibrated:

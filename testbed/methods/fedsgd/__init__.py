@@ -56,6 +56,7 @@ class FedSgd(FedAvg):
     supports_population = False  # every client is a listed worker, hosted and spawned once
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     update_orders = ("simultaneous",)
 
     @classmethod
