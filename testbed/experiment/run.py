@@ -68,6 +68,8 @@ class Run(ExecutorSession):
         self._wall_start = 0.0
         self.wall_time_s = 0.0
         self.train_wall_s = 0.0
+        self.devices: dict[str, dict[str, str]] = {}
+        """Each executor process's device (summary.json and run_info.json: ``devices``)."""
 
     # -- the rest of the Session a method talks to (host/call/resolve/spawn: ExecutorSession) ---------
     def should_stop(self) -> bool:
@@ -158,10 +160,21 @@ class Run(ExecutorSession):
         return model
 
     def execute(self) -> None:
-        """Set up, calibrate, train until a stop condition, evaluate the end state."""
+        """Set up, calibrate, train until a stop condition, evaluate the end state (with torch's deterministic
+        algorithms in every executor process for the run if ``training.deterministic``)."""
+        deterministic = self.spec.training.deterministic
+        previous = self.executor.set_deterministic(True) if deterministic else None
+        try:
+            self._execute()
+        finally:
+            if deterministic:
+                self.executor.set_deterministic(bool(previous))
+
+    def _execute(self) -> None:
         spec = self.spec
         self._wall_start = time.perf_counter()
         self.algorithm.setup()
+        self.devices = self.executor.devices()
         self.executor.host(EVALUATOR_NODE, Evaluator, self.setup)
         tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
         self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,

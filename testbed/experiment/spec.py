@@ -66,7 +66,7 @@ EXPERIMENT_KEYS = {
     "backend", "executors", "network", "data_dir",
 }
 TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
-                 "fused_adam"}
+                 "fused_adam", "deterministic"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
 BACKENDS = ("inprocess", "ray")
@@ -274,6 +274,9 @@ def _training(value: Any, src: str) -> Training:
     if "fused_adam" in value:
         checked_bool(value["fused_adam"], src, "training.fused_adam",
                      "write fused_adam: true (torch's fused Adam kernel) or leave it out")
+    if "deterministic" in value:
+        checked_bool(value["deterministic"], src, "training.deterministic",
+                     "write deterministic: true (torch's deterministic algorithms) or leave it out")
     return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
                           if key in TRAINING_RANGES else raw for key, raw in value.items()})
 

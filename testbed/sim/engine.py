@@ -67,7 +67,7 @@ from testbed.exec.executor import Executor, Handle
 from testbed.sim.accounting import TrafficAccountant
 from testbed.sim.clients import ClientRetirement
 from testbed.sim.codec import Codec
-from testbed.sim.compute import ComputeModel
+from testbed.sim.compute import ComputeModel, WarmUp
 from testbed.sim.context import NodeContext, NodeStats
 from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
@@ -111,6 +111,7 @@ class Engine(ClientRetirement):
         self.codec = Codec(Wire(compression, executor, seed), compute, self.clock, topology, executor, self.stats,
                            calibration_repeats) if compression else None
         """Compressed message kinds, their encode / decode tasks (testbed.sim.codec), or None."""
+        self.warm_up = WarmUp(executor) if compute.needs_measurement else None  # compute: measured only
         self.halted = False
         """True once the run has stopped (:meth:`halt`): nothing more is sent, computed or delivered."""
         self._halt = self.env.event()
@@ -192,6 +193,11 @@ class Engine(ClientRetirement):
     def on_crash(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(node_id)`` whenever a node crashes (after its process is stopped)."""
         self._crash_listeners.append(listener)
+
+    def before_compute(self, node_id: str, kind: str) -> None:
+        """Under ``compute: measured``, warm ``kind`` up once per executor process before a call is timed."""
+        if self.warm_up is not None:
+            self.warm_up(node_id, kind)
 
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float:
         """Virtual seconds for ``units`` tasks of ``kind`` on ``node_id`` starting now: cost / speed, or

@@ -14,7 +14,7 @@ import copy
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from testbed.exec.timing import median_seconds
+from testbed.exec.timing import median_seconds, synchronize
 
 __all__ = ["Calibrated", "median_seconds"]
 
@@ -29,6 +29,17 @@ class Calibrated:
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
         """Kind -> a call performing one task of that kind on *this* object (called on a copy)."""
         return {}
+
+    def warm_up(self, kind: str) -> bool:
+        """Run one task of ``kind`` on a copy of this state and wait for the device (``compute: measured``
+        warms each kind up this way before timing real calls); False if this state has no such task."""
+        probe = copy.deepcopy(self)
+        tasks = probe.calibration_tasks()
+        if kind not in tasks:
+            return False
+        tasks[kind]()
+        synchronize(self.device)
+        return True
 
     def time_task(self, kind: str, repeats: int = 3) -> float:
         """Median wall seconds of one task of ``kind`` on this device, measured on a copy of the state."""
