@@ -30,13 +30,16 @@ def _resolve_nested(value: Any) -> Any:
 class NodeHost:
     """Hosts the states of the logical nodes placed on it and runs their methods."""
 
-    def __init__(self, name: str, torch_threads: int = 1, gpus: float = 0.0) -> None:
+    def __init__(self, name: str, torch_threads: int = 1, required_gpus: float = 0.0) -> None:
         import torch
 
         set_torch_threads(torch_threads)
         self.name = name
-        self.device = gpu_device(gpus, torch.cuda.is_available(), ray.get_gpu_ids(), "executors.num_gpus",
-                                 f"actor {name}")  # CUDA when given a GPU share, or one line: never a silent CPU
+        gpu_ids, cuda = ray.get_gpu_ids(), torch.cuda.is_available()
+        if required_gpus > 0:  # asked for (executors.num_gpus, --gpus-per-run): CUDA, or one line saying why not
+            self.device = gpu_device(required_gpus, cuda, gpu_ids, "executors.num_gpus", f"actor {name}")
+        else:  # an even share of the cluster's GPUs, not asked for: CUDA where usable (recorded either way)
+            self.device = "cuda" if gpu_ids and cuda else "cpu"
         self._states: dict[str, Any] = {}
 
     def info(self) -> dict[str, Any]:

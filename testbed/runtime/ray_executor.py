@@ -98,8 +98,8 @@ class RayExecutor(Executor):
         self._actor_of: dict[str, Any] = {}
         for name, members in groups.items():
             threads = self.placement.torch_threads or max(1, int(self.num_cpus))
-            actor = NodeHost.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(name, threads,
-                                                                                             self.num_gpus)
+            actor = NodeHost.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(
+                name, threads, self.placement.num_gpus or 0.0)  # only GPUs asked for must be usable
             self._actors[name] = actor
             for node in members:
                 self._actor_of[node] = actor
