@@ -93,15 +93,15 @@ def test_calibrated_codec_times_the_real_transform_on_the_real_size_once() -> No
 
 def test_a_fixed_table_without_codec_costs_is_refused() -> None:
     spec = tiny_experiment("ps", network={"compression": {"grads_g": {"quantize": 8}}},
-                           compute={"model": "fixed", "costs": {"grad_step": 0.01, "server_update": 0.001}})
+                           compute={"model": "fixed", "costs": {"grad_step": "10ms", "server_update": "1ms"}})
     with pytest.raises(ConfigError, match=r"compute\.costs.*encode"):
         load_experiment(spec)
-    spec["compute"]["default"] = 0.001  # a default prices them
+    spec["compute"]["default"] = "1ms"  # a default prices them
     assert load_experiment(spec).compression.get("grads_g") == Quantize(8)
 
 
 def _ps(encode_s: float, iterations: int = 20) -> dict:
-    costs = {"grad_step": 0.01, "server_update": 0.001, "encode": encode_s, "decode": encode_s / 2}
+    costs = {"grad_step": "10ms", "server_update": "1ms", "encode": f"{encode_s}s", "decode": f"{encode_s / 2}s"}
     return tiny_experiment({"name": "ps", "server_at": "a"}, max_iterations=iterations,
                            compute={"model": "fixed", "costs": costs},
                            network={"compression": {"grads_g": {"topk": 0.1}, "grads_d": {"topk": 0.1}}})

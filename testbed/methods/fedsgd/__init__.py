@@ -23,10 +23,12 @@ from the global statistics, and the server averages them weighted by n_k, as Fed
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from testbed.methods.api import register, server_datacenters
+from testbed.methods.api import register, server_node
+from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
 from testbed.methods.fedavg import FedAvg, check_rounds, round_deadline_s
 from testbed.methods.fedavg.protocol import FedAvgPlan, serve
 from testbed.methods.fedsgd.protocol import client, reply_kinds
@@ -58,6 +60,7 @@ class FedSgd(FedAvg):
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
     gradient_kinds = ("grads_g", "grads_d")
     update_orders = ("simultaneous",)
+    example_params: ClassVar[dict[str, Any]] = {"client_fraction": 0.6}
 
     @classmethod
     def validate(cls, params: FedSgdParams, topology: Topology, src: str) -> None:
@@ -65,7 +68,7 @@ class FedSgd(FedAvg):
 
     def setup(self) -> None:
         s = self.session
-        self.server = f"{server_datacenters(self.params.server_at, s.topology)[0]}/server"
+        self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
         for i, worker in enumerate(s.workers):
             s.host(worker, FedSgdClient, s.setup, i)
@@ -82,6 +85,20 @@ class FedSgd(FedAvg):
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
         for worker in s.workers:
             s.spawn(worker, lambda ctx: client(ctx, s, self.plan))
+
+    def expected_payload_nbytes(self) -> dict[str, int] | None:
+        """Per round m clients, each 4(|G|+|G_bn|) (``params_g``) and 4|D| (``params_d``) down, 4|G|
+        (``grads_g``), 4|D| (``grads_d``) and 4|G_bn| (``g_buffers``, with BatchNorm) up.  With a deadline
+        or over-selection the number of replies sent depends on timing: not fixed in advance."""
+        if self.plan.round_deadline_s != math.inf or self.plan.over_select:
+            return None
+        sizes = wire_sizes(self.session.setup)
+        clients = self.session.iteration * min(self.clients_per_round(), len(self.session.workers))
+        out = {"params_g": clients * sizes.g_snapshot_nbytes, "params_d": clients * sizes.d_nbytes,
+               "grads_g": clients * sizes.g_nbytes, "grads_d": clients * sizes.d_nbytes}
+        if sizes.g_buffers:
+            out["g_buffers"] = clients * FLOAT_NBYTES * sizes.g_buffers
+        return out
 
     def generators(self) -> dict[str, Any]:
         return {"fedsgd": self.snapshot_of(self.server)}
