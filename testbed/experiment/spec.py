@@ -271,12 +271,9 @@ def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
-    if "fused_adam" in value:
-        checked_bool(value["fused_adam"], src, "training.fused_adam",
-                     "write fused_adam: true (torch's fused Adam kernel) or leave it out")
-    if "deterministic" in value:
-        checked_bool(value["deterministic"], src, "training.deterministic",
-                     "write deterministic: true (torch's deterministic algorithms) or leave it out")
+    for key, what in (("fused_adam", "torch's fused Adam kernel"), ("deterministic", "deterministic algorithms")):
+        if key in value:
+            checked_bool(value[key], src, f"training.{key}", f"write {key}: true ({what}) or leave it out")
     return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
                           if key in TRAINING_RANGES else raw for key, raw in value.items()})
 
