@@ -77,7 +77,8 @@ class FakeSession(ExecutorSession):
         Every kind the method declares (``task_kinds``) costs :data:`TASK_S` unless ``costs_s`` says
         otherwise; there is no default cost, so a kind charged but not declared fails here, as in a run."""
         method.setup()
-        costs = {kind: TASK_S for kind in method.task_kinds} | dict(costs_s or {})
+        codec = {"encode": TASK_S, "decode": TASK_S} if compression else {}  # compressed kinds' codec tasks
+        costs = {kind: TASK_S for kind in method.task_kinds} | codec | dict(costs_s or {})
         self.engine = Engine(self.topology, self.executor, CostTable(costs, "fixed", None), seed=self.setup.seed,
                              compression=compression, task_kinds=method.task_kinds)
         self.watch_crashes(method.node_crashed)

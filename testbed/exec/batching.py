@@ -163,9 +163,9 @@ class BatchingExecutor(InProcessExecutor):
         self.flush()
 
 
-def in_process_executor(executors: ExecutorsSpec, torch_threads: int) -> InProcessExecutor:
-    """The in-process executor an ``executors:`` setting asks for: batching or eager."""
-    return (BatchingExecutor if executors.batch else InProcessExecutor)(torch_threads=torch_threads)
+def in_process_executor(executors: ExecutorsSpec, torch_threads: int, device: str = "cpu") -> InProcessExecutor:
+    """The in-process executor an ``executors:`` setting asks for: batching or eager, on ``device``."""
+    return (BatchingExecutor if executors.batch else InProcessExecutor)(device=device, torch_threads=torch_threads)
 
 
 def plan_groups(queue: list[_Call]) -> list[list[_Call]]:

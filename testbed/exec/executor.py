@@ -22,6 +22,7 @@ from typing import Any
 from testbed.core.finite import require_finite
 from testbed.core.payload import payload_nbytes
 from testbed.core.tree import map_leaves
+from testbed.exec.devices import describe_device, use_deterministic
 
 
 class Handle:
@@ -84,6 +85,18 @@ class Executor(ABC):
 
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release resources (actors, GPUs)."""
+
+    def devices(self) -> dict[str, dict[str, str]]:
+        """Each executor process's device, by name (testbed.exec.devices.describe_device)."""
+        return {"inprocess": describe_device(getattr(self, "device", "cpu"))}
+
+    def process_of(self, node_id: str) -> str:
+        """The name of the process that hosts ``node_id`` (one per executor process)."""
+        return "inprocess"
+
+    def set_deterministic(self, flag: bool) -> bool:
+        """Torch's deterministic algorithms on or off in every executor process; returns the previous setting."""
+        return use_deterministic(flag)
 
 
 def set_torch_threads(threads: int) -> None:

@@ -152,6 +152,7 @@ def write_partial(run: Run, out_dir: Path, error: BaseException, extra: dict[str
         "virtual_time_s": now, "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes,
         "lan_bytes": acc.lan_nbytes, "egress_usd": acc.egress_usd, "messages": len(acc),
         "status": "failed", "partial": True, "error": " ".join(f"{type(error).__name__}: {error}".split()),
+        "devices": run.devices,
         **(extra or {}),
     }
     atomic_write_text(out_dir / "summary.json", json.dumps(fields, indent=2, default=_jsonable))
@@ -164,7 +165,7 @@ def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], A
     engine, recorder = run.engine, run.recorder
     config_text = dump_yaml(run.spec.resolved())
     writers = [lambda: atomic_write_text(out_dir / "config.yaml", config_text),
-               lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2)),
+               lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps({**run_info(), "devices": run.devices}, indent=2)),
                lambda: atomic_write(out_dir / "metrics.csv",
                                     lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
                lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
@@ -198,7 +199,7 @@ def summary(run: Run) -> dict[str, Any]:
         "footing": run.algorithm.footing(),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
         "quality_features": quality_provenance(spec.dataset),
-        "stop_reason": run.stop_reason, "status": "complete", **(run.failure or {}),
+        "stop_reason": run.stop_reason, "status": "complete", "devices": run.devices, **(run.failure or {}),
     }
 
 

@@ -51,7 +51,7 @@ def make_engine(spec: ExperimentSpec, executor: Executor, compute: ComputeModel,
     tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
     return Engine(spec.topology, executor, compute, seed=spec.seed, tcp=tcp, run_id=spec.name,
                   header_nbytes=spec.header_nbytes, compression=spec.compression, task_kinds=task_kinds,
-                  recorder=recorder)
+                  recorder=recorder, calibration_repeats=spec.compute.repeats)
 
 
 class Run(StopRules, ExecutorSession):
@@ -86,6 +86,8 @@ class Run(StopRules, ExecutorSession):
         self._wall_start = 0.0
         self.wall_time_s = 0.0
         self.train_wall_s = 0.0
+        self.devices: dict[str, dict[str, str]] = {}
+        """Each executor process's device (summary.json and run_info.json: ``devices``)."""
 
     # -- the rest of the Session (host/call/resolve/spawn: ExecutorSession; stopping: StopRules) -----------
     def _progressed(self) -> None:
@@ -148,10 +150,21 @@ class Run(StopRules, ExecutorSession):
         return model
 
     def execute(self) -> None:
-        """Set up, calibrate, train until a stop condition, evaluate the end state."""
+        """Set up, calibrate, train until a stop condition, evaluate the end state (with torch's deterministic
+        algorithms in every executor process for the run if ``training.deterministic``)."""
+        deterministic = self.spec.training.deterministic
+        previous = self.executor.set_deterministic(True) if deterministic else None
+        try:
+            self._execute()
+        finally:
+            if deterministic:
+                self.executor.set_deterministic(bool(previous))
+
+    def _execute(self) -> None:
         spec = self.spec
         self._wall_start = time.perf_counter()
         self.algorithm.setup()
+        self.devices = self.executor.devices()
         self.executor.host(EVALUATOR_NODE, Evaluator, self.setup)
         self.engine = make_engine(spec, self.executor, self._compute_model(), self.recorder,
                                   self.algorithm.task_kinds)

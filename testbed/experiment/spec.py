@@ -55,6 +55,7 @@ from testbed.experiment.workload import (
 )
 from testbed.methods.api import Algorithm
 from testbed.methods.common.training import Training
+from testbed.sim.codec import check_codec_costs
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.topology.model import Topology
 from testbed.topology.schema import load_topology, read_yaml
@@ -65,7 +66,7 @@ EXPERIMENT_KEYS = {
     "backend", "executors", "network", "data_dir",
 }
 TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
-                 "fused_adam"}
+                 "fused_adam", "deterministic"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats", "scale"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
 BACKENDS = ("inprocess", "ray")
@@ -201,7 +202,8 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         tcp=tcp, tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window",
                                              parse_nbytes, "B", True) if tcp else None,
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
-        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
+        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name,
+                                      cls.gradient_kinds),
         data_dir=data.get("data_dir"), source=src, dataset_file=dataset_fingerprint(dataset),
     )
     check_partition(spec.topology, spec.partition, spec.dataset, spec.seed, src)
@@ -210,6 +212,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
                        max_iterations=spec.max_iterations)
     _check_population(spec, cls.supports_population, src)
     check_batch(spec.executors, spec.backend, spec.compute.model, src)
+    check_codec_costs(spec.compute, spec.compression, src)
     return spec
 
 
@@ -268,9 +271,9 @@ def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
-    if "fused_adam" in value:
-        checked_bool(value["fused_adam"], src, "training.fused_adam",
-                     "write fused_adam: true (torch's fused Adam kernel) or leave it out")
+    for key, what in (("fused_adam", "torch's fused Adam kernel"), ("deterministic", "deterministic algorithms")):
+        if key in value:
+            checked_bool(value[key], src, f"training.{key}", f"write {key}: true ({what}) or leave it out")
     return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
                           if key in TRAINING_RANGES else raw for key, raw in value.items()})
 

@@ -169,6 +169,9 @@ class Algorithm(ABC):
     supports_population: ClassVar[bool] = False
     """Whether the method runs on a client population (``workers: {count: N}``): it builds each client's state
     when the client is chosen (Session.host_population) and never walks every worker; others are refused."""
+    gradient_kinds: ClassVar[tuple[str, ...]] = ()
+    """Of those, the kinds whose successive messages (to one destination) are gradients of one parameter
+    vector, so compression's error feedback may carry a residual from one to the next (on by default)."""
     value_dependent: ClassVar[str] = ""
     """Why the method's bytes depend on the trained values ('' where they do not): the dry-run estimate is
     then an upper bound, marked ``~``."""

@@ -3,8 +3,8 @@
 The upper bound on quality, and the cost geo-distributed methods avoid: every
 worker outside ``server_at`` sends its whole partition (``raw_data``: the stored
 arrays, x and labels -- exactly the partition's bytes) to a worker of the central
-datacenter (dealt round-robin).  Once a central worker has all it was sent, it
-joins data-parallel training inside the datacenter: a synchronous parameter
+datacenter (dealt round-robin; appended in worker order, whatever order it arrives in).  Once a
+central worker has all it was sent, it joins data-parallel training inside the datacenter: a synchronous parameter
 server on a service node ``<dc>/ps0`` over the LAN (per step per central worker:
 4(|G|+|D|) B of gradients up and of parameters down).  Iterations are training steps.
 The generator evaluated is the shard's G with the first central worker's BatchNorm statistics.
@@ -65,6 +65,7 @@ class Centralized(Algorithm):
     crash_note = ("training waits for every central worker's gradients and for all the shipped data")
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     example_params: ClassVar[dict[str, Any]] = {"server_at": "b"}
 
     @classmethod
@@ -105,11 +106,12 @@ class Centralized(Algorithm):
         yield ctx.send(target, ctx.call("raw_data"), "raw_data", nbytes=self.raw_nbytes[ctx.node_id])
 
     def _central_worker(self, ctx: Context, incoming: int) -> Generator[Event, Any, None]:
-        payloads = []
+        arrived: dict[str, Any] = {}
         for _ in range(incoming):
-            payloads.append((yield ctx.recv(kind="raw_data")).payload)
-        if payloads:
-            ctx.call("add_data", *payloads)
+            msg = yield ctx.recv(kind="raw_data")
+            arrived[msg.src] = msg.payload
+        if arrived:  # in worker order, not arrival order: the data's order must not depend on the WAN
+            ctx.call("add_data", *(arrived[w] for w in self.session.workers if w in arrived))
         yield from ps_worker(ctx, self.session, self.shards)
 
     def expected_payload_nbytes(self) -> dict[str, int]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from testbed.core.registry import Registry
 from testbed.core.units import exact_quantity
+from testbed.exec.executor import Executor
 
 
 class ComputeModel(ABC):
@@ -84,6 +85,29 @@ class MeasuredCompute(ComputeModel):
         import statistics
 
         return {kind: statistics.median(v) for kind, v in self.seen_s.items()}
+
+
+class WarmUp:
+    """``compute: measured`` warms each task kind up once per executor process before timing its calls.
+
+    The first call of a kind would otherwise charge CUDA's start-up, kernel loading and the allocator's
+    first growth as virtual time.  The warm-up is the node state's calibration task of that kind, run on
+    a copy of the state (testbed.methods.common.timing.Calibrated.warm_up), before the real call."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.done: set[tuple[str, str]] = set()
+        """(executor process, task kind) pairs warmed up."""
+
+    def __call__(self, node_id: str, kind: str) -> None:
+        key = (self.executor.process_of(node_id), kind)
+        if key in self.done:
+            return
+        self.done.add(key)
+        try:
+            self.executor.resolve(self.executor.call(node_id, "warm_up", kind))
+        except AttributeError:  # a state that is not a testbed.methods.common.timing.Calibrated: nothing to warm
+            pass
 
 
 def calibrate(time_task: Callable[[str], float], kinds: list[str]) -> CostTable:

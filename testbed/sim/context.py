@@ -58,6 +58,8 @@ class EngineSide(Protocol):
 
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float: ...
 
+    def before_compute(self, node_id: str, kind: str) -> None: ...
+
     def transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None,
                  tag: Any = None) -> Delivery: ...
 
@@ -93,6 +95,7 @@ class NodeContext:
         """
         if self.engine.halted:
             return self._env.event()
+        self.engine.before_compute(self.node_id, kind)
         handle = self.engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
         duration = self.engine.task_duration_s(self.node_id, kind, units, handle)
         if self.now_s + duration > until_s:

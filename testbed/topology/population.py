@@ -30,12 +30,11 @@ however the clients are represented).  benchmarks/scale.py measures the real fig
 
 @dataclass(frozen=True)
 class Population(Sequence[Worker]):
-    """``count`` logical clients of ``datacenter`` sharing one ``speed``, ``gpus`` and ``dynamics``."""
+    """``count`` logical clients of ``datacenter`` sharing one ``speed`` and ``dynamics``."""
 
     datacenter: str
     count: int
     speed: float = 1.0
-    gpus: float = 0.0
     dynamics: NodeDynamics = STATIC
 
     def __len__(self) -> int:
@@ -54,7 +53,7 @@ class Population(Sequence[Worker]):
             index += self.count
         if not 0 <= index < self.count:
             raise IndexError(f"{self.datacenter} has {self.count} clients, no client {index}")
-        return Worker(worker_id(self.datacenter, index), self.datacenter, index, self.speed, self.gpus, self.dynamics)
+        return Worker(worker_id(self.datacenter, index), self.datacenter, index, self.speed, self.dynamics)
 
     def __iter__(self) -> Iterator[Worker]:
         return (self[i] for i in range(self.count))

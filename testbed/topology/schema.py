@@ -11,10 +11,10 @@ Schema (docs/design.md §3)::
     name: three-continents
     lan: {bandwidth: 10Gbps, latency: 0.1ms}           # default for every DC
     datacenters:
-      us-east: {workers: 4, device: {speed: 1.0}, gpus_per_worker: 1, location: [39.0, -77.5]}
+      us-east: {workers: 4, device: {speed: 1.0}, location: [39.0, -77.5]}
       edge: {workers: [{availability: {down: [[100s, 200s]], crash_at: 900s}}],   # testbed.topology.dynamics_schema
              device: {speed_profile: [[0s, 1.0], [600s, 0.5]], slowdown: {p: 0.1, factor: 5}}}
-      ap-south: {workers: [{speed: 1.0}, {speed: 0.5, gpus: 1}],
+      ap-south: {workers: [{speed: 1.0}, {speed: 0.5}],
                  lan: {bandwidth: {up: 5Mbps, down: 20Mbps}, latency: 30ms}}
       phones: {workers: {count: 1000000, speed: 0.2, availability: {mean_up: 300s, mean_down: 60s}}}
     links:
@@ -164,6 +164,15 @@ def _lan(r: _Reader, spec: dict[str, Any], fieldname: str) -> LanParams:
     )
 
 
+def _no_gpus(r: _Reader, spec: dict[str, Any], key: str, where: str) -> None:
+    """``gpus_per_worker`` / ``gpus`` were parsed and never used: a topology describes the network and
+    each worker's relative speed; which device trains is the executors' (``executors.num_gpus``,
+    ``--gpus-per-run``), and every run records it (``devices`` in summary.json)."""
+    if key in spec:
+        raise r.fail(f"{where}.{key}", "is no longer read: GPUs belong to the executors, not the topology",
+                     "remove it; give GPUs with executors: {num_gpus: 1} or --gpus-per-run (compute speed is speed:)")
+
+
 def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
                 raw_default_lan: dict[str, Any]) -> Datacenter:
     where = f"datacenters.{name}"
@@ -172,7 +181,7 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     spec = r.keys(spec if spec is not None else {}, DC_KEYS, where)
     device = r.keys(spec.get("device", {}), DEVICE_KEYS, f"{where}.device")
     dc_speed = r.number(device.get("speed", 1.0), f"{where}.device.speed", lo=0, lo_open=True, hi=1e6)
-    gpus = r.number(spec.get("gpus_per_worker", 0), f"{where}.gpus_per_worker", hi=64)
+    _no_gpus(r, spec, "gpus_per_worker", where)
     dc_dynamics = parse_dynamics(r, device, f"{where}.device", spec.get("availability"))
     lan = default_lan
     if "lan" in spec:
@@ -181,7 +190,7 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     raw_workers = spec.get("workers", 1)
     location = _location(r, spec.get("location"), where)
     if isinstance(raw_workers, dict):
-        population = _population(r, name, raw_workers, f"{where}.workers", dc_speed, gpus, dc_dynamics)
+        population = _population(r, name, raw_workers, f"{where}.workers", dc_speed, dc_dynamics)
         return Datacenter(name=name, workers=population, lan=lan, speed=dc_speed, location=location,
                           dynamics=dc_dynamics)
     if isinstance(raw_workers, bool) or not isinstance(raw_workers, (int, list)):
@@ -202,10 +211,10 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     workers = []
     for i, w in enumerate(raw_workers):
         w = r.keys(w if w is not None else {}, WORKER_KEYS, f"{where}.workers[{i}]")
+        _no_gpus(r, w, "gpus", f"{where}.workers[{i}]")
         workers.append(Worker(
             node_id=worker_id(name, i), datacenter=name, index=i,
             speed=r.number(w.get("speed", dc_speed), f"{where}.workers[{i}].speed", lo=0, lo_open=True, hi=1e6),
-            gpus=r.number(w.get("gpus", gpus), f"{where}.workers[{i}].gpus", hi=64),
             dynamics=parse_dynamics(r, w, f"{where}.workers[{i}]", w.get("availability")).merged_over(dc_dynamics),
         ))
     return Datacenter(name=name, workers=tuple(workers), lan=lan, speed=dc_speed, location=location,
@@ -221,10 +230,11 @@ def _location(r: _Reader, location: object, where: str) -> tuple[float, float] |
             r.number(location[1], f"{where}.location[1]", lo=-180, hi=180))
 
 
-def _population(r: _Reader, name: str, spec: dict[str, Any], where: str, dc_speed: float, gpus: float,
+def _population(r: _Reader, name: str, spec: dict[str, Any], where: str, dc_speed: float,
                 dc_dynamics: NodeDynamics) -> Population:
     """``workers: {count: N, speed: .., availability: ..}``: N clients with one behaviour, capped by memory."""
     spec = r.keys(spec, POPULATION_KEYS, where)
+    _no_gpus(r, spec, "gpus", where)
     count = spec.get("count")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise r.fail(f"{where}.count", f"expected a whole number >= 1, got {count!r}", "write count: 100000")
@@ -237,7 +247,6 @@ def _population(r: _Reader, name: str, spec: dict[str, Any], where: str, dc_spee
     return Population(
         datacenter=name, count=count,
         speed=r.number(spec.get("speed", dc_speed), f"{where}.speed", lo=0, lo_open=True, hi=1e6),
-        gpus=r.number(spec.get("gpus", gpus), f"{where}.gpus", hi=64),
         dynamics=parse_dynamics(r, spec, where, spec.get("availability")).merged_over(dc_dynamics))
 
 

@@ -21,7 +21,6 @@ class Worker:
     datacenter: str
     index: int
     speed: float = 1.0
-    gpus: float = 0.0
     dynamics: NodeDynamics = STATIC
     """Availability, speed profile and slowdown (testbed.topology.dynamics), its datacenter's merged in."""
 

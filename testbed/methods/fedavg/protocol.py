@@ -20,7 +20,8 @@ messages stall; under ``drop`` a client that went down since it was chosen aband
 training is cut off at the moment it goes down).  A population's client (``workers: {count: N}``) has a
 process only while a round it was chosen for is unanswered: the server spawns it when it chooses it.
 Sizes: the G snapshot is 4(|G|+|G_bn|) B, D 4|D| B,
-each way.
+each way.  FedSGD (testbed.methods.fedsgd) runs this same server with its own reply kinds and server
+task, and its own client (listed workers only).
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class FedAvgPlan:
     round_deadline_s: float = math.inf
     over_select: float = 0.0
     offline: str = "drop"
+    method: str = "fedavg"
+    reply_kinds: tuple[str, ...] = REPLY_KINDS
+    """What a client sends back (FedAvg: its G and D; FedSGD: their gradients, G's BN statistics)."""
+    server_task: tuple[str, str] = ("average", "average")
+    """The server's (compute kind, method) applying the replies: FedAvg averages, FedSGD steps Adam."""
     last_clients: list[str] = field(default_factory=list)
     dropped: list[tuple[int, str]] = field(default_factory=list)
     went_down: list[tuple[int, str]] = field(default_factory=list)
@@ -66,6 +72,8 @@ class FedAvgPlan:
 class _Busy:
     """The server's view of who is working: client -> the round it was sent; late reply parts seen."""
 
+    parts: int = len(REPLY_KINDS)
+    """Messages in one reply."""
     round_of: dict[str, int] = field(default_factory=dict)
     late_parts: dict[tuple[str, Any], set[str]] = field(default_factory=dict)
 
@@ -74,7 +82,7 @@ class _Busy:
         key = (message.src, message.tag)
         parts = self.late_parts.setdefault(key, set())
         parts.add(message.kind)
-        if len(parts) == len(REPLY_KINDS):
+        if len(parts) == self.parts:
             del self.late_parts[key]
             if self.round_of.get(message.src) == message.tag:
                 del self.round_of[message.src]
@@ -87,19 +95,19 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
     always_up = not s.topology.any_availability  # then no worker goes down or crashes: no walk over them
     waits_for_all = (plan.round_deadline_s == math.inf and plan.over_select == 0
                      and (always_up or all(changes(w) == math.inf for w in s.workers)))
-    busy = _Busy()
+    busy = _Busy(parts=len(plan.reply_kinds))
     while not s.should_stop():
         if not waits_for_all:
-            while (late := (yield ctx.recv(kind=REPLY_KINDS, until_s=ctx.now_s))) is not None:
+            while (late := (yield ctx.recv(kind=plan.reply_kinds, until_s=ctx.now_s))) is not None:
                 busy.late(late)  # replies that came in since: their clients are free again
         candidates = (s.workers if always_up and not busy.round_of
                       else [w for w in s.workers if s.available(w) and w not in busy.round_of])
         if not candidates:
             if all(s.crash_time_s(w) <= ctx.now_s for w in s.workers):
-                s.stop("fedavg: every client has crashed")
+                s.stop(f"{plan.method}: every client has crashed")
                 return
             wake_s = min(s.next_change_s(w) for w in s.workers)  # a client back, or a busy one's reply
-            if (late := (yield ctx.recv(kind=REPLY_KINDS, until_s=wake_s))) is not None:
+            if (late := (yield ctx.recv(kind=plan.reply_kinds, until_s=wake_s))) is not None:
                 busy.late(late)
             continue
         m = min(plan.clients_per_round, len(candidates))
@@ -118,7 +126,7 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
         if waits_for_all:
             replies: dict[str, dict[str, Message]] = {}
             for client in clients:
-                for kind in REPLY_KINDS:
+                for kind in plan.reply_kinds:
                     replies.setdefault(client, {})[kind] = yield ctx.recv(kind=kind, src=client)
         else:
             busy.round_of.update(dict.fromkeys(clients, round_id))
@@ -126,9 +134,10 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
         kept = [c for c in clients if c in replies]
         if kept:
             plan.last_clients = kept
-            plan.averaged.extend((round_id, c, replies[c]["params_g"].seq) for c in kept)
-            models = [replies[c][kind].payload for c in kept for kind in REPLY_KINDS]
-            yield ctx.compute("average", "average", [float(plan.n_k[c]) for c in kept], *models, units=len(kept))
+            plan.averaged.extend((round_id, c, replies[c][plan.reply_kinds[0]].seq) for c in kept)
+            models = [replies[c][kind].payload for c in kept for kind in plan.reply_kinds]
+            kind, method = plan.server_task
+            yield ctx.compute(kind, method, [float(plan.n_k[c]) for c in kept], *models, units=len(kept))
         s.complete_iteration()
 
 
@@ -148,7 +157,7 @@ def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str
     always_up = not s.topology.any_availability
     while pending and len(done) < keep:
         wake_s = deadline_s if always_up else min(deadline_s, *(gone_at[c] for c in pending))
-        message = yield ctx.recv(kind=REPLY_KINDS, until_s=wake_s)
+        message = yield ctx.recv(kind=plan.reply_kinds, until_s=wake_s)
         if message is None:
             if ctx.now_s >= deadline_s:
                 break
@@ -162,7 +171,7 @@ def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str
             busy.late(message)
             continue
         got[message.src][message.kind] = message
-        if len(got[message.src]) == len(REPLY_KINDS):
+        if len(got[message.src]) == len(plan.reply_kinds):
             pending.remove(message.src)
             done[message.src] = got[message.src]
             del busy.round_of[message.src]

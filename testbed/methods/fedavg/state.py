@@ -7,8 +7,11 @@ not travel: D only ever runs in training mode, so its running statistics are nev
 the shipped discriminators have none).  With a server optimiser (``server_optimizer``: FedAvgM,
 FedAdam, DiLoCo's Nesterov step) the weights' average becomes one optimiser step on the
 pseudo-gradient, per net; the BN statistics are still plainly averaged.  A :class:`FedAvgClient`
-runs one round from the global weights with a fresh Adam and keeps no model in between (10,000
-of them fit in memory).
+runs one round from the global weights and keeps no model in between (10,000 of them fit in
+memory); with ``client_state: reset`` (the default, as FedScale's clients build their optimiser in
+every round's training) each round starts a fresh Adam, with ``keep`` the client continues its own
+Adam across the rounds it is chosen for: its moments and step count are kept between rounds as two
+flat vectors (testbed.gan.moments, 8 B per parameter of G and D, only for clients that have trained).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 
 from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_params, make_adam, set_buffers, set_params
+from testbed.gan.moments import AdamMoments, load_moments, save_moments
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker, by_batch_size
@@ -62,7 +66,7 @@ class Aggregator(Calibrated, WireEndpoint):
         g = average_params([m["params"] for m in snapshots], weights)
         d = average_params(list(models[1::2]), weights)
         if self.opt_g is not None and self.opt_d is not None:  # a server optimiser steps on x - avg
-            lr = self.server.lr * self.setup.lr_scale(self.rounds)
+            lr = self.server.lr_at(self.setup.lr_scale(self.rounds))
             g, d = self.opt_g.step(self.g["params"], g, lr), self.opt_d.step(self.d, d, lr)
         self.g = {"params": g, "buffers": average_params([m["buffers"] for m in snapshots], weights)}
         self.d = d
@@ -73,22 +77,30 @@ class Aggregator(Calibrated, WireEndpoint):
         return {"average": lambda: self.average([1.0, 1.0], self.g, self.d, self.g, self.d)}
 
 
+CLIENT_STATES = ("reset", "keep")
+"""``reset``: a fresh Adam every round (FedScale); ``keep``: each client continues its own Adam."""
+
+
 class FedAvgClient(GanWorker):
-    """A stateless federated client: each round starts from the server's weights, a fresh Adam and batch and
-    noise streams derived from (run seed, client index, round) -- so a client built anew for the round (a
-    population's, :class:`FedAvgPopulation`) trains exactly as one kept between rounds."""
+    """A federated client: each round starts from the server's weights, batch and noise streams derived
+    from (run seed, client index, round) -- so a client built anew for the round (a population's,
+    :class:`FedAvgPopulation`) trains exactly as one kept between rounds -- and a fresh Adam
+    (``client_state: reset``) or the Adam state of its own previous round (``keep``: listed clients only)."""
 
     def __init__(self, setup: NodeSetup, index: int, device: str = "cpu",
-                 lrs_sink: RoundLrs | None = None) -> None:
+                 lrs_sink: RoundLrs | None = None, client_state: str = "reset") -> None:
         super().__init__(setup, index, device)
         self.last_lrs: dict[str, float | None] | None = None  # rates of the last round (the lr columns)
         self.lrs_sink = lrs_sink
+        self.client_state = client_state
+        self.moments: tuple[AdamMoments | None, AdamMoments | None] = (None, None)  # G's, D's (keep)
 
     def fedavg_round(self, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray], epochs: float,
                      batch_size: int, lr_factor: float = 1.0,
                      round_id: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """FedAvg client update: load the global G (parameters and BatchNorm statistics) and D, fresh
-        Adam, E local epochs; returns G's snapshot and D's parameters.
+        """FedAvg client update: load the global G (parameters and BatchNorm statistics) and D, a fresh
+        Adam (continued from this client's kept moments under ``keep``), E local epochs; returns G's
+        snapshot and D's parameters.
 
         ``lr_factor`` is the server's schedule factor for this round (clients keep no step count);
         ``round_id`` seeds the round's batch and noise streams."""
@@ -127,6 +139,10 @@ class FedAvgClient(GanWorker):
         t = self.setup.training
         state.opt_g = make_adam(state.G, t.lr_g, (t.beta1, t.beta2), t.fused_adam)
         state.opt_d = make_adam(state.D, t.lr_d, (t.beta1, t.beta2), t.fused_adam)
+        if self.client_state == "keep":
+            for opt, kept in zip((state.opt_g, state.opt_d), self.moments, strict=True):
+                if kept is not None:
+                    load_moments(opt, kept)
         self.seed_round(round_id)
 
     def seed_round(self, round_id: int) -> None:
@@ -140,7 +156,9 @@ class FedAvgClient(GanWorker):
         self.last_lrs = super().current_lrs()
         if self.lrs_sink is not None:
             self.lrs_sink.record(self.index, round_id, self.last_lrs)
-        self._state = None  # the next round starts from the server's weights and a fresh Adam anyway
+        if self.client_state == "keep":
+            self.moments = (save_moments(self.state.opt_g), save_moments(self.state.opt_d))
+        self._state = None  # the next round starts from the server's weights (the scratch pair is shared)
         return result
 
     def current_lrs(self) -> dict[str, float | None]:

@@ -99,6 +99,7 @@ class Gaia(Algorithm):
                        "extrapolated from early iterations, an upper bound -- and so is virtual time where the "
                        "WAN is the bottleneck")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     example_params: ClassVar[dict[str, Any]] = {"threshold": 0.05, "decay": False}
 
     @classmethod

@@ -73,6 +73,7 @@ class ParameterServer(Algorithm):
     crash_note = "each shard holds its part of G and D"
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     example_params: ClassVar[dict[str, Any]] = {"servers": 2, "server_at": ["a", "c"]}
 
     @classmethod

@@ -70,6 +70,7 @@ class StatisticalQuery(Algorithm):
     crash_note = ("the learner waits for every datacenter's answer to each statistical query")
     task_kinds = ("sq_query", "sq_fake", "sq_step")
     compressible_kinds = ("params_d", "sq_answer")
+    gradient_kinds = ("sq_answer",)  # the mean gradient of D's real-data loss
 
     @classmethod
     def timing_dependence(cls, params: SqmParams, topology: Topology) -> str | None:
