@@ -27,10 +27,9 @@ from testbed.core.units import parse_seconds
 from testbed.experiment.launch import run_experiment
 from testbed.experiment.spec import parse_experiment
 
-BSP_ORDER = pytest.mark.xfail(strict=True, reason="BSP averages pushes in arrival order until issue 22's worker-order "
-                              "averaging lands: same traffic, generators differ in the last bits")
 INDEPENDENT = [
-    pytest.param("ps", id="ps", marks=BSP_ORDER),
+    pytest.param("ps", id="ps"),  # exact since BSP averages its pushes in worker order
+    pytest.param({"name": "fedsgd", "client_fraction": 0.5}, id="fedsgd"),
     pytest.param({"name": "fedavg", "client_fraction": 0.5}, id="fedavg"),
     pytest.param("mdgan", id="mdgan"),
     pytest.param("sqm", id="sqm"),
@@ -254,3 +253,25 @@ def test_the_dry_run_says_where_no_replay_can_be_built() -> None:
     exp = experiment({"name": "gaia", "threshold": 0.05})
     estimate = estimate_cell(Cell(id="g", experiment=exp, axes={}, spec=parse_experiment(exp, "test", Path("."))))
     assert not estimate["replayed"] and "bytes depend on the values" in estimate["bound"]
+
+
+def test_a_compressed_run_replays_exactly_with_its_codec_time(tmp_path: Path) -> None:
+    """Encode and decode are compute tasks (issue 22): a replay re-prices them on the new setting -- top-k with
+    error feedback on G's gradients and stochastic 8-bit quantisation on D's, onto another network and at 10x
+    compute, each equal to a full run there."""
+    exp = experiment("ps")
+    exp["network"] = {"compression": {"grads_g": {"topk": 0.1}, "grads_d": {"quantize": 8}}}
+    exp["compute"]["costs"].update({"encode": "3ms", "decode": "1ms"})
+    source = train(exp, tmp_path / "run")
+    elsewhere = copy.deepcopy(exp)
+    elsewhere["topology"] = second_topology()
+    (tmp_path / "elsewhere.yaml").write_text(yaml.safe_dump(elsewhere["topology"]))
+    moved = replay(source, tmp_path / "moved", "--topology", str(tmp_path / "elsewhere.yaml"))
+    assert_same_run(moved, train(elsewhere, tmp_path / "full-elsewhere"))
+    slower = copy.deepcopy(exp)
+    slower["compute"]["costs"] = {k: f"{10 * parse_seconds(v)!r}s" for k, v in exp["compute"]["costs"].items()}
+    slower["compute"]["default"] = f"{10 * parse_seconds(exp['compute']['default'])!r}s"
+    scaled = replay(source, tmp_path / "scaled", "--compute-scale", "10")
+    assert_same_run(scaled, train(slower, tmp_path / "full-slower"))
+    assert json.loads((scaled / "summary.json").read_text())["virtual_time_s"] > \
+        json.loads((source / "summary.json").read_text())["virtual_time_s"]

@@ -165,7 +165,8 @@ def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], A
     engine, recorder = run.engine, run.recorder
     config_text = dump_yaml(run.spec.resolved())
     writers = [lambda: atomic_write_text(out_dir / "config.yaml", config_text),
-               lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps({**run_info(), "devices": run.devices}, indent=2)),
+               lambda: atomic_write_text(out_dir / RUN_INFO_FILE,
+                                         json.dumps({**run_info(), "devices": run.devices}, indent=2)),
                lambda: atomic_write(out_dir / "metrics.csv",
                                     lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
                lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]

@@ -122,6 +122,11 @@ class Codec:
             return model.duration_s(operation, 1.0, self.executor.elapsed_s(handle))
         if not isinstance(model, CostTable):
             raise TypeError(f"cannot price {operation} with the {model.name} compute model")
+        return self.table_s(model, node, operation, kind, transform, numel) * model.scale  # compute.scale, as tasks
+
+    def table_s(self, model: CostTable, node: str, operation: str, kind: str, transform: Transform,
+                numel: int) -> float:
+        """The table's unscaled seconds for ``operation`` (calibrated once on ``node`` where it has none)."""
         keys = cost_keys(operation, kind, numel)
         for key in keys:
             if key in model.costs_s:

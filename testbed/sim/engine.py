@@ -73,8 +73,8 @@ from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
-from testbed.sim.optrace import OpRecorder
 from testbed.sim.node_process import until_interrupted, while_up
+from testbed.sim.optrace import OpRecorder
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import Topology
 
