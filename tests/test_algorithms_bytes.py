@@ -108,7 +108,7 @@ def test_centralized_ships_exactly_the_remote_partitions(experiment) -> None:
     data = load_dataset("ring8", n=400)
     parts = partition(data.y, 4, "iid", 0, groups=[0, 0, 1, 1])
     remote = np.concatenate(parts[2:])  # workers b/w0, b/w1
-    expected_raw = data.x[remote].nbytes + data.y[remote].nbytes
+    expected_raw = data.x[remote].nbytes  # features only: the unconditional GAN never reads labels
     kinds = run.engine.accountant.bytes_by_kind()
     assert kinds["raw_data"] == expected_raw
     assert run.engine.accountant.bytes_by_kind(scope="wan") == {"raw_data": expected_raw}

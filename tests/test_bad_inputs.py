@@ -212,6 +212,7 @@ EXPERIMENT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("mdgan-k-negative", {"algorithm": {"name": "mdgan", "k": -1}}, "algorithm.k"),
     ("mdgan-disc-steps-zero", {"algorithm": {"name": "mdgan", "disc_steps": 0}}, "algorithm.disc_steps"),
     ("mdgan-swap-negative", {"algorithm": {"name": "mdgan", "swap_every_epochs": -1}}, "algorithm.swap_every_epochs"),
+    ("mdgan-swap-optimizer", {"algorithm": {"name": "mdgan", "swap_optimizer": "keep"}}, "algorithm.swap_optimizer"),
     ("fedavg-fraction-zero", {"algorithm": {"name": "fedavg", "client_fraction": 0}}, "algorithm.client_fraction"),
     ("fedavg-epochs-zero", {"algorithm": {"name": "fedavg", "local_epochs": 0}}, "algorithm.local_epochs"),
     ("fedavg-batch-word", {"algorithm": {"name": "fedavg", "batch_size": "big"}}, "algorithm.batch_size"),

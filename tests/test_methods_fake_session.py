@@ -56,7 +56,7 @@ def test_centralized_ships_every_remote_partition_once() -> None:
     engine = session.drive(method)
     data, setup = session.setup.data(), session.setup
     remote = [i for i, w in enumerate(session.workers) if session.topology.datacenter_of(w) != "b"]
-    raw = sum(data.x[setup.shard(i)].nbytes + data.y[setup.shard(i)].nbytes for i in remote)
+    raw = sum(data.x[setup.shard(i)].nbytes for i in remote)  # features only
     n_g, _ = _sizes(session)
     kinds = _bytes_by_kind(engine)
     assert kinds["raw_data"] == raw and kinds["grads_g"] == 4 * n_g * 1 * T  # one central worker

@@ -2,7 +2,8 @@
 
 The upper bound on quality, and the cost geo-distributed methods avoid: every
 worker outside ``server_at`` sends its whole partition (``raw_data``: the stored
-arrays, x and labels -- exactly the partition's bytes) to a worker of the central
+features x -- exactly the partition's x bytes; the labels stay, since an unconditional GAN
+never reads them and shipping them would double ring8's bytes) to a worker of the central
 datacenter (dealt round-robin; appended in worker order, whatever order it arrives in).  Once a
 central worker has all it was sent, it joins data-parallel training inside the datacenter: a synchronous parameter
 server on a service node ``<dc>/ps0`` over the LAN (per step per central worker:
@@ -35,17 +36,18 @@ class CentralWorker(PsWorker):
     """A parameter-server worker that can ship its partition, or take in shipped ones."""
 
     def raw_data(self) -> dict[str, np.ndarray]:
-        """The partition as stored (what ``centralized`` ships)."""
-        return {"x": self.x, "y": self.y}
+        """The partition's features as stored (what ``centralized`` ships; the GAN is unconditional,
+        so the labels are never read and stay where they are)."""
+        return {"x": self.x}
 
     def raw_nbytes(self) -> int:
-        """Bytes of :meth:`raw_data`: the stored arrays, x and labels."""
-        return int(self.x.nbytes + self.y.nbytes)
+        """Bytes of :meth:`raw_data`: the stored features x."""
+        return int(self.x.nbytes)
 
     def add_data(self, *payloads: dict[str, np.ndarray]) -> int:
-        """Append shipped partitions to the local data; returns the new size."""
+        """Append shipped partitions' features to the local data; returns the new size.  ``y`` keeps
+        only this worker's own labels: nothing in training reads them."""
         self.x = np.concatenate([self.x, *(p["x"] for p in payloads)])
-        self.y = np.concatenate([self.y, *(p["y"] for p in payloads)])
         self._x_t = torch.as_tensor(self.x, device=self.device)
         return self.num_samples()
 
@@ -115,7 +117,8 @@ class Centralized(Algorithm):
         yield from ps_worker(ctx, self.session, self.shards)
 
     def expected_payload_nbytes(self) -> dict[str, int]:
-        """Every remote partition once; then per step per central worker 4(|G|+|D|) each way (one shard)."""
+        """Every remote partition's features once (4 B per float of x); then per step per central worker
+        4(|G|+|D|) each way (one shard)."""
         sizes = wire_sizes(self.session.setup)
         steps = self.session.iteration * len(self.central)
         return {"raw_data": sum(self.raw_nbytes.values()), "params_g": steps * sizes.g_nbytes,
