@@ -101,6 +101,24 @@ def test_swap_hands_each_worker_its_peers_discriminator(experiment) -> None:
     assert kept.engine.accountant.bytes_by_kind().get("swap_d") is None
 
 
+def test_swap_optimizer_carry_ships_and_continues_adams_moments(experiment) -> None:
+    # swap_optimizer: carry -- the swap is 12|D| B (D and Adam's two moments) and the receiver continues
+    # the sender's moments; stopped right after the first swap (iteration 4), as above.
+    carried = run_mdgan(experiment, {"swap_every_epochs": 0.5, "swap_optimizer": "carry"}, max_iterations=4)
+    kept = run_mdgan(experiment, {"swap_every_epochs": 0}, max_iterations=4)
+    frame = carried.engine.accountant.frame()
+    moves = frame[frame.kind == "swap_d"]
+    assert len(moves) == 4
+    assert (moves.payload_nbytes == 3 * 4 * d_size()).all()
+    for src, dst in zip(moves.src, moves.dst, strict=True):
+        sender = kept.executor.state(src).state
+        received = carried.executor.state(dst).state
+        for (name, p_sent), p_got in zip(sender.D.named_parameters(), received.D.parameters(), strict=True):
+            assert np.array_equal(p_sent.detach().numpy(), p_got.detach().numpy()), name
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                assert np.array_equal(sender.opt_d.state[p_sent][key].numpy(), received.opt_d.state[p_got][key].numpy())
+
+
 def test_server_update_sums_feedback_per_batch_then_averages() -> None:
     setup = NodeSetup(dataset="ring8", partition="iid", num_workers=1, groups=(0,), model="mlp2d",
                       model_overrides=(("depth", 2), ("hidden", 16)), training=Training(), seed=0, dataset_n=400)
@@ -125,6 +143,7 @@ def test_server_update_sums_feedback_per_batch_then_averages() -> None:
     ({"swap_every": 1}, "algorithm.swap_every"),
     ({"server_at": "mars"}, "algorithm.server_at"),
     ({"swap_every_epochs": -1}, "algorithm.swap_every_epochs"),
+    ({"swap_optimizer": "keep"}, "algorithm.swap_optimizer"),
 ])
 def test_bad_params_name_the_field(experiment, params: dict, field: str) -> None:
     with pytest.raises(ConfigError) as err:

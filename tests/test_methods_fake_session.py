@@ -56,7 +56,7 @@ def test_centralized_ships_every_remote_partition_once() -> None:
     engine = session.drive(method)
     data, setup = session.setup.data(), session.setup
     remote = [i for i, w in enumerate(session.workers) if session.topology.datacenter_of(w) != "b"]
-    raw = sum(data.x[setup.shard(i)].nbytes + data.y[setup.shard(i)].nbytes for i in remote)
+    raw = sum(data.x[setup.shard(i)].nbytes for i in remote)  # features only
     n_g, _ = _sizes(session)
     kinds = _bytes_by_kind(engine)
     assert kinds["raw_data"] == raw and kinds["grads_g"] == 4 * n_g * 1 * T  # one central worker
@@ -71,6 +71,18 @@ def test_fedavg_rounds_send_the_models_both_ways() -> None:
     assert session.iteration == T
     assert _bytes_by_kind(engine) == {"params_g": 2 * n * T * 4 * n_g, "params_d": 2 * n * T * 4 * n_d}
     assert method.footing()["clients_per_round"] == n
+
+
+def test_fedsgd_rounds_send_models_down_and_gradients_up() -> None:
+    method, session = fake_method({"name": "fedsgd", "client_fraction": 1.0})
+    engine = session.drive(method, {"grad_step": 0.01})
+    n_g, n_d = _sizes(session)
+    n = len(session.workers)
+    assert session.iteration == T
+    assert _bytes_by_kind(engine) == {"params_g": n * T * 4 * n_g, "params_d": n * T * 4 * n_d,
+                                      "grads_g": n * T * 4 * n_g, "grads_d": n * T * 4 * n_d}
+    assert engine.stats[method.server].tasks == {"server_update": n * T}  # one unit per client averaged
+    assert method.footing()["g_steps_per_iteration"] == 1
 
 
 def test_mdgan_sends_samples_and_feedback_only() -> None:

@@ -154,3 +154,12 @@ class SharedNetwork(FlowNetwork):
                                 "offered_bps": 8 * offered / until_s if until_s > 0 else 0.0,
                                 "carried_bps": 8 * carried / until_s if until_s > 0 else 0.0}
         return out
+
+
+def make_network(topology: Topology, seed: int, tcp: TcpModel | None, clock: NodeClock,
+                 rate_window_s: float) -> FlowNetwork:
+    """The run's flow network: a :class:`SharedNetwork` when a link of ``topology`` has background traffic,
+    else the plain one -- both metering the WAN per ``rate_window_s`` (testbed.sim.rate_meter)."""
+    shared = any(link.background for link in topology.links)
+    return (SharedNetwork if shared else FlowNetwork)(topology, seed=seed, tcp=tcp, clock=clock,
+                                                       meter=RateMeter(rate_window_s))

@@ -7,10 +7,12 @@ task at speed 1 is spread over the node's speed profile, paused while the node i
 by a seeded slowdown draw.  Everything is seeded by the run's seed and the node id (one stream per
 node, drawn in the node's own order), so a run is deterministic on any backend; methods read it
 through the Session, never through the wall clock.  The seeded on/off model draws its up and down
-spells lazily, as far as anyone has asked.  A worker whose availability is a ``trace`` takes one
-client's down intervals (:meth:`NodeClock.trace_owner`: client i for the i-th worker naming the file,
-or a seeded choice of clients when the trace has more clients than workers); service nodes of a
-datacenter with a trace stay up (a trace describes clients, not aggregators).
+spells lazily, as far as anyone has asked; a node that is always up keeps nothing, and a population
+client's spells are forgotten when many are held (:data:`MAX_CACHED_TOGGLES`) and drawn again if asked.
+A slowdown stream is stateful (one draw per compute call), so it is kept per node that has one.  A worker
+whose availability is a ``trace`` takes one client's down intervals (:meth:`NodeClock.trace_owner`: client i
+for the i-th worker naming the file, or a seeded choice of clients when the trace has more clients than
+workers); service nodes of a datacenter with a trace stay up (a trace describes clients, not aggregators).
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from testbed.topology.model import Topology
 _AVAILABILITY_STREAM = 1
 _SLOWDOWN_STREAM = 2
 _TRACE_STREAM = 3
+MAX_CACHED_TOGGLES = 65_536
+"""Availability spells kept at once: a population client's are dropped beyond this and drawn again from its
+seed when asked (the same spells: they depend only on the run seed and the node id)."""
 
 
 class _Toggles:
@@ -81,17 +86,21 @@ class NodeClock:
         return self.topology.dynamics_of(node)
 
     def _toggles_of(self, node: str) -> _Toggles | None:
-        if node not in self._toggles:
+        toggles = self._toggles.get(node)
+        if toggles is None:
             availability = self.dynamics(node).availability
             if availability is None:
-                self._toggles[node] = None
-            elif availability.trace is not None:
+                return None  # always up: nothing to remember (a population's clients cost nothing here)
+            if availability.trace is not None:
                 owner = self.trace_owner(node)
                 down = [] if owner is None else availability.trace.down_intervals(owner)
-                self._toggles[node] = _Toggles(availability, self.seed, node, down)
+                toggles = _Toggles(availability, self.seed, node, down)
             else:
-                self._toggles[node] = _Toggles(availability, self.seed, node)
-        return self._toggles[node]
+                toggles = _Toggles(availability, self.seed, node)
+            if len(self._toggles) >= MAX_CACHED_TOGGLES and self.topology.is_client(node):
+                self._toggles = {n: t for n, t in self._toggles.items() if not self.topology.is_client(n)}
+            self._toggles[node] = toggles
+        return toggles
 
     def trace_owner(self, node: str) -> int | str | None:
         """The trace client (or node id) whose down intervals ``node`` takes; None: always up (a service

@@ -11,11 +11,12 @@ Schema (docs/design.md §3)::
     name: three-continents
     lan: {bandwidth: 10Gbps, latency: 0.1ms}           # default for every DC
     datacenters:
-      us-east: {workers: 4, device: {speed: 1.0}, gpus_per_worker: 1, location: [39.0, -77.5]}
+      us-east: {workers: 4, device: {speed: 1.0}, location: [39.0, -77.5]}
       edge: {workers: [{availability: {down: [[100s, 200s]], crash_at: 900s}}],   # testbed.topology.dynamics_schema
              device: {speed_profile: [[0s, 1.0], [600s, 0.5]], slowdown: {p: 0.1, factor: 5}}}
-      ap-south: {workers: [{speed: 1.0}, {speed: 0.5, gpus: 1}],
+      ap-south: {workers: [{speed: 1.0}, {speed: 0.5}],
                  lan: {bandwidth: {up: 5Mbps, down: 20Mbps}, latency: 30ms}}
+      phones: {workers: {count: 1000000, speed: 0.2, availability: {mean_up: 300s, mean_down: 60s}}}
     links:
       - {between: [us-east, ap-south], bandwidth: 50Mbps, latency: 110ms, jitter: 2ms,
          loss: 0.001, egress_usd_per_gb: 0.02, outages: [[300s, 420s]],
@@ -24,8 +25,8 @@ Schema (docs/design.md §3)::
 
 from __future__ import annotations
 
-import copy
 import math
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -39,20 +40,24 @@ from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
 from testbed.topology.availability_trace import check_trace_nodes
 from testbed.topology.background import parse_background
+from testbed.topology.dynamics import NodeDynamics
 from testbed.topology.dynamics_schema import parse_dynamics
 from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker, worker_id
+from testbed.topology.population import CLIENT_NBYTES, Population
 
 TOP_KEYS = {"name", "lan", "datacenters", "links", "description"}
 LAN_KEYS = {"bandwidth", "latency", "jitter", "egress_usd_per_gb"}
 DC_KEYS = {"workers", "device", "gpus_per_worker", "lan", "location", "availability"}
 WORKER_KEYS = {"speed", "gpus", "speed_profile", "slowdown", "availability"}
+POPULATION_KEYS = {"count"} | WORKER_KEYS
 DEVICE_KEYS = {"speed", "speed_profile", "slowdown"}
 LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile",
              "background"}
 PROFILE_KEYS = {"at", "bandwidth", "latency"}
 DEFAULT_LAN = {"bandwidth": "10Gbps", "latency": "0.1ms"}
 MAX_WORKERS = 100_000
-"""Workers per topology: the scale benchmark runs 10,000; a billion would hang before any message."""
+"""Listed workers (``workers: N`` or a list) per topology: each is an object of its own, and so is everything
+built per node downstream.  More clients are a population (``workers: {count: N}``), capped by memory."""
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -72,6 +77,7 @@ class _Reader:
         self.source = source
         self.base_dir = base_dir
         self.workers_so_far = 0
+        self.clients_so_far = 0
 
     def fail(self, fieldname: str, problem: str, fix: str) -> ConfigError:
         return ConfigError(self.source, fieldname, problem, fix)
@@ -157,9 +163,10 @@ def parse_topology(data: dict[str, Any], source: str, base_dir: str | Path | Non
 
 def _check_trace_nodes(r: _Reader, datacenters: tuple[Datacenter, ...]) -> None:
     """A ``node`` trace may name only workers of this topology."""
-    workers = {w.node_id for dc in datacenters for w in dc.workers}
+    listed = [dc for dc in datacenters if dc.population is None]  # a population cannot take a trace (_population)
+    workers = {w.node_id for dc in listed for w in dc.workers}
     checked: set[int] = set()
-    for dc in datacenters:
+    for dc in listed:
         for i, node in enumerate((dc, *dc.workers)):
             availability = node.dynamics.availability
             if availability is not None and availability.trace is not None and id(availability.trace) not in checked:
@@ -180,6 +187,15 @@ def _lan(r: _Reader, spec: dict[str, Any], fieldname: str) -> LanParams:
     )
 
 
+def _no_gpus(r: _Reader, spec: dict[str, Any], key: str, where: str) -> None:
+    """``gpus_per_worker`` / ``gpus`` were parsed and never used: a topology describes the network and
+    each worker's relative speed; which device trains is the executors' (``executors.num_gpus``,
+    ``--gpus-per-run``), and every run records it (``devices`` in summary.json)."""
+    if key in spec:
+        raise r.fail(f"{where}.{key}", "is no longer read: GPUs belong to the executors, not the topology",
+                     "remove it; give GPUs with executors: {num_gpus: 1} or --gpus-per-run (compute speed is speed:)")
+
+
 def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
                 raw_default_lan: dict[str, Any]) -> Datacenter:
     where = f"datacenters.{name}"
@@ -188,20 +204,26 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     spec = r.keys(spec if spec is not None else {}, DC_KEYS, where)
     device = r.keys(spec.get("device", {}), DEVICE_KEYS, f"{where}.device")
     dc_speed = r.number(device.get("speed", 1.0), f"{where}.device.speed", lo=0, lo_open=True, hi=1e6)
-    gpus = r.number(spec.get("gpus_per_worker", 0), f"{where}.gpus_per_worker", hi=64)
+    _no_gpus(r, spec, "gpus_per_worker", where)
     dc_dynamics = parse_dynamics(r, device, f"{where}.device", spec.get("availability"))
     lan = default_lan
     if "lan" in spec:
         merged = {**DEFAULT_LAN, **raw_default_lan, **r.keys(spec["lan"], LAN_KEYS, f"{where}.lan")}
         lan = _lan(r, merged, f"{where}.lan")
     raw_workers = spec.get("workers", 1)
+    location = _location(r, spec.get("location"), where)
+    if isinstance(raw_workers, dict):
+        population = _population(r, name, raw_workers, f"{where}.workers", dc_speed, dc_dynamics)
+        return Datacenter(name=name, workers=population, lan=lan, speed=dc_speed, location=location,
+                          dynamics=dc_dynamics)
     if isinstance(raw_workers, bool) or not isinstance(raw_workers, (int, list)):
-        raise r.fail(f"{where}.workers", f"expected a count or a list, got {raw_workers!r}",
-                     "write workers: 4 or workers: [{speed: 1.0}, {speed: 0.5}]")
+        raise r.fail(f"{where}.workers", f"expected a count, a list or {{count: N}}, got {raw_workers!r}",
+                     "write workers: 4, workers: [{speed: 1.0}, {speed: 0.5}] or workers: {count: 100000}")
     count = raw_workers if isinstance(raw_workers, int) else len(raw_workers)
     if count > MAX_WORKERS - r.workers_so_far:
-        raise r.fail(f"{where}.workers", f"{count} workers: the topology would exceed {MAX_WORKERS:,}",
-                     f"use at most {MAX_WORKERS:,} workers in all (many logical clients: executors: {{pool: N}})")
+        raise r.fail(f"{where}.workers", f"{count} workers: the topology would list more than {MAX_WORKERS:,}",
+                     f"use at most {MAX_WORKERS:,} listed workers in all; many clients are a population: "
+                     f"workers: {{count: {count}}}")
     r.workers_so_far += count
     if isinstance(raw_workers, int):
         if raw_workers < 1:
@@ -212,20 +234,54 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     workers = []
     for i, w in enumerate(raw_workers):
         w = r.keys(w if w is not None else {}, WORKER_KEYS, f"{where}.workers[{i}]")
+        _no_gpus(r, w, "gpus", f"{where}.workers[{i}]")
         workers.append(Worker(
             node_id=worker_id(name, i), datacenter=name, index=i,
             speed=r.number(w.get("speed", dc_speed), f"{where}.workers[{i}].speed", lo=0, lo_open=True, hi=1e6),
-            gpus=r.number(w.get("gpus", gpus), f"{where}.workers[{i}].gpus", hi=64),
             dynamics=parse_dynamics(r, w, f"{where}.workers[{i}]", w.get("availability")).merged_over(dc_dynamics),
         ))
-    location = spec.get("location")
-    if location is not None:
-        if not (isinstance(location, list) and len(location) == 2):
-            raise r.fail(f"{where}.location", "expected [latitude, longitude]", "write location: [39.0, -77.5]")
-        location = (r.number(location[0], f"{where}.location[0]", lo=-90, hi=90),
-                    r.number(location[1], f"{where}.location[1]", lo=-180, hi=180))
     return Datacenter(name=name, workers=tuple(workers), lan=lan, speed=dc_speed, location=location,
                       dynamics=dc_dynamics)
+
+
+def _location(r: _Reader, location: object, where: str) -> tuple[float, float] | None:
+    if location is None:
+        return None
+    if not (isinstance(location, list) and len(location) == 2):
+        raise r.fail(f"{where}.location", "expected [latitude, longitude]", "write location: [39.0, -77.5]")
+    return (r.number(location[0], f"{where}.location[0]", lo=-90, hi=90),
+            r.number(location[1], f"{where}.location[1]", lo=-180, hi=180))
+
+
+def _population(r: _Reader, name: str, spec: dict[str, Any], where: str, dc_speed: float,
+                dc_dynamics: NodeDynamics) -> Population:
+    """``workers: {count: N, speed: .., availability: ..}``: N clients with one behaviour, capped by memory."""
+    spec = r.keys(spec, POPULATION_KEYS, where)
+    _no_gpus(r, spec, "gpus", where)
+    count = spec.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise r.fail(f"{where}.count", f"expected a whole number >= 1, got {count!r}", "write count: 100000")
+    r.clients_so_far += count
+    need, have = r.clients_so_far * CLIENT_NBYTES, _memory_nbytes()
+    if need > have:
+        raise r.fail(f"{where}.count", f"{r.clients_so_far:,} clients need ~{need / 2**30:.1f} GiB before any "
+                     f"data, more than this machine's {have / 2**30:.1f} GiB",
+                     f"use at most {have // CLIENT_NBYTES:,} clients in all")
+    dynamics = parse_dynamics(r, spec, where, spec.get("availability")).merged_over(dc_dynamics)
+    if dynamics.availability is not None and dynamics.availability.trace is not None:
+        raise r.fail(f"{where}.availability.trace" if "availability" in spec else f"datacenters.{name}.availability",
+                     "an availability trace maps its clients onto listed workers, not onto a population",
+                     "list the workers (workers: N), or give the population on/off availability (mean_up, mean_down)")
+    return Population(datacenter=name, count=count, dynamics=dynamics,
+                      speed=r.number(spec.get("speed", dc_speed), f"{where}.speed", lo=0, lo_open=True, hi=1e6))
+
+
+def _memory_nbytes() -> int:
+    """Physical memory of this machine (the cap on a population); 2^40 where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**40
 
 
 def _link(r: _Reader, spec: object, where: str, dc_names: set[str]) -> WanLink:
@@ -310,34 +366,6 @@ def _check_connected(r: _Reader, dc_names: set[str], links: list[WanLink]) -> No
         stranded = [dc for comp in components[1:] for dc in comp]
         raise r.fail("links", f"no path reaches datacenter(s) {stranded} from {components[0][0]}",
                      f"add a link between {stranded[0]} and one of {components[0]}")
-
-
-def with_absolute_paths(data: Any, base_dir: str | Path) -> Any:
-    """A copy of the topology mapping ``data`` whose relative file names (availability ``trace``, a link's
-    background ``load_csv`` / ``replay``) start from ``base_dir`` made absolute: an inlined topology (a suite
-    cell, ``config.yaml``) then still finds them."""
-    if not isinstance(data, dict) or not isinstance(data.get("datacenters"), dict):
-        return data
-    out = copy.deepcopy(data)
-    for spec in out["datacenters"].values():
-        if not isinstance(spec, dict):
-            continue
-        holders = [spec] + [w for w in spec.get("workers") or [] if isinstance(w, dict)] \
-            if isinstance(spec.get("workers"), list) else [spec]
-        for holder in holders:
-            _absolute(holder.get("availability"), "trace", base_dir)
-    for link in out.get("links") or []:
-        background = link.get("background") if isinstance(link, dict) else None
-        for source in background if isinstance(background, list) else [background]:
-            for key in ("load_csv", "replay"):
-                _absolute(source, key, base_dir)
-    return out
-
-
-def _absolute(mapping: Any, key: str, base_dir: str | Path) -> None:
-    """Make ``mapping[key]``, a relative file name, absolute from ``base_dir`` (in place)."""
-    if isinstance(mapping, dict) and isinstance(mapping.get(key), str) and not Path(mapping[key]).is_absolute():
-        mapping[key] = str((Path(base_dir) / mapping[key]).resolve())
 
 
 def load_topology(source: str | Path | dict[str, Any], base_dir: str | Path | None = None) -> Topology:

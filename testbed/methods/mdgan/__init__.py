@@ -37,8 +37,11 @@ Decisions (the paper leaves them open or the design asks to fix them):
   with t % P == 0, each worker sends its D's parameters (``swap_d``: 4|D| B) to its peer
   under a seeded random *derangement* (a permutation without fixed points, so every
   worker really sends and receives one D; no swap with N = 1), and waits for the D it
-  receives before its next D step.  The receiver resets D's Adam state: the moments
-  were estimated for another network.  BatchNorm buffers, if D had any, are not swapped.
+  receives before its next D step.  ``swap_optimizer: reset`` (default; the paper is silent):
+  the receiver starts D's Adam state afresh, the moments having been estimated for another
+  network; ``carry``: the sender ships Adam's two moment tensors with D (``swap_d``: 12|D| B)
+  and the receiver continues them (the step counts are equal: every D_n has taken L steps per
+  iteration).  BatchNorm buffers, if D had any, are not swapped.
 
 Churn (topology ``availability``): a node that is down is offline (testbed.sim.engine: no compute, its
 messages stall until it is back), so the server waits for a down worker's feedback.
@@ -66,15 +69,20 @@ from testbed.topology.model import Topology
 SWAP_RNG_SALT = 0x5A4B
 """Seeds the swap permutations apart from the session's rng (batch assignment)."""
 
+SWAP_OPTIMIZER = {"reset": 1, "carry": 3}
+"""``swap_optimizer`` -> copies of |D| float32 a swap ships: D alone, or D and Adam's two moments."""
+
 
 @dataclass(frozen=True)
 class MdganParams:
     """``k``: generated batches per iteration (0 = ceil(ln N)); ``disc_steps`` L; ``swap_every_epochs``
-    E (0 = never swap); ``batch_size`` b (0 = training.batch_size); ``server_at``: the server's datacenter."""
+    E (0 = never swap); ``swap_optimizer``: ``reset`` the receiver's Adam state or ``carry`` the
+    sender's moments with D; ``batch_size`` b (0 = training.batch_size); ``server_at``: the server's datacenter."""
 
     k: int = 0
     disc_steps: int = 1
     swap_every_epochs: float = 1.0
+    swap_optimizer: str = "reset"
     batch_size: int = 0
     server_at: Any = None
 
@@ -113,8 +121,17 @@ class MdGan(Algorithm):
         if not 0 <= params.swap_every_epochs <= 10_000:
             raise ConfigError(src, "algorithm.swap_every_epochs", f"{params.swap_every_epochs} is outside [0, 10000]",
                               "use E > 0 epochs, or 0 to never swap")
+        if params.swap_optimizer not in SWAP_OPTIMIZER:
+            raise ConfigError(src, "algorithm.swap_optimizer", f"{params.swap_optimizer!r} is not one of "
+                              f"{', '.join(SWAP_OPTIMIZER)}", "use reset (fresh Adam state on a swap) or carry")
         check_batch_size(params.batch_size, src)
         check_one_datacenter(params.server_at, topology, src)
+
+    @classmethod
+    def timing_dependence(cls, params: MdganParams, topology: Topology) -> str | None:
+        """The server waits for every worker's feedback (applied in worker order), a worker for its two batches
+        (told apart by sequence number) and for its swap partner's D: the same computations on any network."""
+        return None
 
     def setup(self) -> None:
         s, p = self.session, self.params
@@ -131,7 +148,7 @@ class MdGan(Algorithm):
         simultaneous = s.setup.training.update_order == "simultaneous"
         swaps = SwapSchedule(n, np.random.default_rng([s.setup.seed, SWAP_RNG_SALT]))
         self.plan = MdganPlan(self.server, self.batch_size, self.generated, p.disc_steps, self.period, simultaneous,
-                              swaps)
+                              swaps, p.swap_optimizer == "carry")
 
     def start(self) -> None:
         s = self.session
@@ -145,12 +162,14 @@ class MdGan(Algorithm):
 
     def expected_payload_nbytes(self) -> dict[str, int]:
         """Per iteration per worker 2 b d 4 (``samples``) + b d 4 (``feedback``); every P iterations each
-        worker sends its D, 4|D| (``swap_d``)."""
+        worker sends its D, 4|D| (``swap_d``), 12|D| with ``swap_optimizer: carry`` (D and Adam's moments)."""
         sizes = wire_sizes(self.session.setup)
         t, n = self.session.iteration, len(self.session.workers)
         batch = sizes.samples_nbytes(self.batch_size)
         swaps = t // self.period if self.period else 0
-        return {"samples": 2 * n * t * batch, "feedback": n * t * batch, "swap_d": n * swaps * sizes.d_nbytes}
+        copies = SWAP_OPTIMIZER[self.params.swap_optimizer]
+        return {"samples": 2 * n * t * batch, "feedback": n * t * batch,
+                "swap_d": n * swaps * copies * sizes.d_nbytes}
 
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """Without swaps a crashed worker is skipped (the server drops its feedback); else stop."""

@@ -4,7 +4,7 @@ Server, per iteration: draw a shift, generate K batches, send worker i X(d) then
 every feedback, back-propagate it through G (one G step), count the iteration.  Worker: wait for
 its two batches, take L steps of D_n on X(d) and answer F_n on X(g) (in the configured update
 order), and every P iterations swap D_n with its peer under the iteration's derangement.
-Sizes: a batch and a feedback are 4 b d B each; a swapped D is 4|D| B.
+Sizes: a batch and a feedback are 4 b d B each; a swapped D is 4|D| B (12|D| B with Adam's moments).
 Churn (without swaps): the server serves only workers that have not crashed, and stops waiting for
 a worker's feedback when it crashes (that feedback is dropped; G steps on the others').
 """
@@ -47,7 +47,7 @@ class SwapSchedule:
 @dataclass(frozen=True)
 class MdganPlan:
     """What the processes need: the server node, b, K batches generated, L, the swap period P
-    (None: never), the update order, and the swap schedule."""
+    (None: never), the update order, the swap schedule, and whether a swap carries Adam's moments."""
 
     server: str
     batch_size: int
@@ -56,6 +56,7 @@ class MdganPlan:
     period: int | None
     simultaneous: bool
     swaps: SwapSchedule
+    carry_moments: bool = False
 
 
 def serve(ctx: Context, s: Session, plan: MdganPlan) -> Generator[Event, Any, None]:
@@ -109,6 +110,8 @@ def work(ctx: Context, s: Session, plan: MdganPlan, index: int) -> Generator[Eve
         if plan.period is not None and iteration % plan.period == 0:
             peers = plan.swaps.peers(iteration // plan.period - 1)
             source = workers[peers.index(index)]
-            ctx.send(workers[peers[index]], ctx.call("get_d"), "swap_d", nbytes=sizes.d_nbytes)
+            copies = 3 if plan.carry_moments else 1  # D, or D and Adam's two moments
+            ctx.send(workers[peers[index]], ctx.call("get_d_for_swap", plan.carry_moments), "swap_d",
+                     nbytes=copies * sizes.d_nbytes)
             incoming = yield ctx.recv(kind="swap_d", src=source)
             ctx.call("load_d", incoming.payload)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import torch
 
 from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import (
@@ -28,6 +29,9 @@ from testbed.gan import (
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker
+
+MOMENT_PREFIXES = ("adam_m/", "adam_v/")
+"""Keys of Adam's first and second moments in a swap payload that carries them (+ the parameter's name)."""
 
 SERVER_STREAM = 10_000_019
 """Torch RNG stream of the server's latents (far from the workers' streams 1..N)."""
@@ -107,11 +111,37 @@ class MdganWorker(GanWorker):
         """F_n = d/dx mean softplus(-D_n(x)) on X(g): b x d floats, 1/b already inside."""
         return feedback_on_samples(self.state.D, x_g)
 
-    def load_d(self, params: dict[str, np.ndarray]) -> int:
-        """Take a peer's D after a swap; its Adam state is reset (moments belong to the old D)."""
+    def get_d_for_swap(self, carry_moments: bool) -> dict[str, np.ndarray]:
+        """D's parameters by name and, with ``carry_moments``, Adam's first and second moments under
+        ``MOMENT_PREFIXES`` + name (zeros for a parameter that has no state yet)."""
+        out = self.get_d()
+        if carry_moments:
+            named = dict(self.state.D.named_parameters())
+            for prefix, key in zip(MOMENT_PREFIXES, ("exp_avg", "exp_avg_sq"), strict=True):
+                for name, param in named.items():
+                    moment = self.state.opt_d.state.get(param, {}).get(key)
+                    out[prefix + name] = (np.zeros(tuple(param.shape), np.float32) if moment is None
+                                          else moment.detach().cpu().numpy().copy())
+        return out
+
+    def load_d(self, payload: dict[str, np.ndarray]) -> int:
+        """Take a peer's D after a swap.  Without moments in ``payload`` the Adam state is reset (the
+        moments belong to the old D); with them, the peer's moments are continued at this worker's step
+        count (equal to the peer's: every D_n takes the same steps per iteration)."""
+        moments = {k: v for k, v in payload.items() if k.startswith(MOMENT_PREFIXES)}
+        params = {k: v for k, v in payload.items() if k not in moments}
         set_params(self.state.D, params)
-        t = self.setup.training
-        self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2), t.fused_adam)
+        if moments:
+            opt = self.state.opt_d
+            for name, param in self.state.D.named_parameters():
+                state = opt.state[param]
+                if "step" not in state:  # a D that has not stepped yet: start its count at 0
+                    state["step"] = torch.zeros((), dtype=torch.float32, device=param.device)
+                for prefix, key in zip(MOMENT_PREFIXES, ("exp_avg", "exp_avg_sq"), strict=True):
+                    state[key] = torch.as_tensor(moments[prefix + name], device=param.device).clone()
+        else:
+            t = self.setup.training
+            self.state.opt_d = make_adam(self.state.D, t.lr_d, (t.beta1, t.beta2), t.fused_adam)
         return sum(int(p.size) for p in params.values())
 
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
