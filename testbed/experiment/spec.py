@@ -208,7 +208,7 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
         rate_window_s=_rate_window(network.get("rate_window", "1s"), src),
         compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name,
-                                      cls.gradient_kinds),
+                                      cls.gradient_kinds, cls.tagged_gradient_kinds),
         data_dir=data.get("data_dir"), source=src, dataset_file=dataset_fingerprint(dataset),
     )
     check_partition(spec.topology, spec.partition, spec.dataset, spec.seed, src)

@@ -173,6 +173,10 @@ class Algorithm(ABC):
     gradient_kinds: ClassVar[tuple[str, ...]] = ()
     """Of those, the kinds whose successive messages (to one destination) are gradients of one parameter
     vector, so compression's error feedback may carry a residual from one to the next (on by default)."""
+    tagged_gradient_kinds: ClassVar[tuple[str, ...]] = ()
+    """Of the gradient kinds, those whose messages to one destination interleave the gradients of several
+    parameter vectors, told apart by the first element of the message's tag (Streaming DiLoCo's fragment p):
+    error feedback keeps one residual per (kind, destination, tag[0])."""
     value_dependent: ClassVar[str] = ""
     """Why the method's bytes depend on the trained values ('' where they do not): the dry-run estimate is
     then an upper bound, marked ``~``."""

@@ -282,7 +282,7 @@ class Engine(ClientRetirement):
         now = ready_s = self.now_s
         numel = 0
         if self.codec is not None:
-            payload, nbytes, numel, ready_s = self.codec.outgoing(src, dst, kind, payload, nbytes, now)
+            payload, nbytes, numel, ready_s = self.codec.outgoing(src, dst, kind, payload, nbytes, now, tag)
         if isinstance(payload, Handle):
             nbytes = self._handle_nbytes(payload, kind, nbytes)
         elif nbytes is None:

@@ -79,6 +79,7 @@ class FedBuff(Algorithm):
     Params = FedBuffParams
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d", "delta_g", "delta_d")
+    gradient_kinds = ("delta_g", "delta_d")  # a client's successive updates: pseudo-gradients of the model
     update_orders = ("alternating", "simultaneous")
     example_params: ClassVar[dict[str, Any]] = {"concurrency": 3, "buffer": 2}
 
@@ -137,6 +138,8 @@ class FedBuff(Algorithm):
 
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
+        """Asynchronous: the server buffers updates in the order they arrive and weights each by the versions
+        applied since its download, so which updates meet in a step, and their weights, follow the timing."""
         return "fedbuff is asynchronous: which updates the server applies, and in what order, follow arrival times"
 
     def expected_payload_nbytes(self) -> dict[str, int] | None:

@@ -142,7 +142,8 @@ def client(ctx: Context, s: Session, plan: FedBuffPlan) -> Generator[Event, Any,
         lr_factor = s.setup.lr_scale(g_message.tag[1])  # the version it trains from
         trained = yield ctx.compute("train_step", "fedbuff_round", g_message.payload, d_message.payload,
                                     plan.local_epochs, plan.batch_size, lr_factor, plan.mixing is not None,
-                                    units=steps, num_returns=2, until_s=work_until_s(s, ctx.node_id, plan.offline))
+                                    g_message.tag[0], units=steps, num_returns=2,
+                                    until_s=work_until_s(s, ctx.node_id, plan.offline))
         if trained is None:
             continue  # it went down mid-training: the work is lost
         g_new, d_new = trained

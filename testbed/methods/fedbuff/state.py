@@ -37,11 +37,12 @@ class FedBuffClient(FedAvgClient):
     """A FedAvg client whose answer is its update Delta (FedBuff) or its model (FedAsync)."""
 
     def fedbuff_round(self, g: Snapshot, d: ParamDict, epochs: float, batch_size: int, lr_factor: float,
-                      send_model: bool) -> tuple[Snapshot, ParamDict]:
-        """One FedAvg client round from ``(g, d)``; returns Delta = downloaded - trained for G's parameters
+                      send_model: bool, round_id: int) -> tuple[Snapshot, ParamDict]:
+        """One FedAvg client round from ``(g, d)``, its batch and noise streams seeded by ``round_id`` (the
+        dispatch id: unique per handed-out model); returns Delta = downloaded - trained for G's parameters
         (with G's trained BatchNorm statistics) and D, or the trained G snapshot and D when ``send_model``
         (FedAsync)."""
-        g_new, d_new = self.fedavg_round(g, d, epochs, batch_size, lr_factor)
+        g_new, d_new = self.fedavg_round(g, d, epochs, batch_size, lr_factor, round_id)
         if send_model:
             return g_new, d_new
         return {"params": _difference(g["params"], g_new["params"]), "buffers": g_new["buffers"]}, _difference(d, d_new)

@@ -114,9 +114,15 @@ class HierFavg(Algorithm):
 
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
-        if topology.static:
-            return None
-        return "hierfavg samples the clients that are up at each edge round's start (topology availability)"
+        """Synchronous at both tiers: an edge hands every client each round and waits for all of them (no
+        deadline), averaging in client order; the cloud waits for every edge, in edge order -- the same
+        computations on any network, whatever the speeds.  Only availability makes whom an edge hands work to,
+        and whose reply it keeps, depend on when things happen."""
+        for node in topology.nodes:
+            if topology.dynamics_of(node).availability is not None:
+                return (f"{node} has an availability: hierfavg's edges hand work to the clients that are up and "
+                        "drop those that go down, which depends on timing")
+        return None
 
     def expected_payload_nbytes(self) -> dict[str, int]:
         """Per cloud round: kappa_2 N client models each way (``params_*``), E edge models each way (``cloud_*``)."""

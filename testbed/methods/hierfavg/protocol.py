@@ -176,9 +176,11 @@ def client(ctx: Context, s: Session, plan: HierPlan, edge_node: str) -> Generato
         d_message = yield ctx.recv(kind="params_d", src=edge_node, tag=g_message.tag)
         if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
             continue  # it went down since the edge handed it the round: dropped there
-        lr_factor = s.setup.lr_scale(g_message.tag[0])  # the cloud round being trained
+        r, j = g_message.tag
+        lr_factor = s.setup.lr_scale(r)  # the cloud round being trained
         trained = yield ctx.compute("train_step", "hier_round", g_message.payload, d_message.payload,
-                                    plan.edge_every, plan.batch_size, lr_factor, units=plan.edge_every,
+                                    plan.edge_every, plan.batch_size, lr_factor, r * plan.cloud_every + j,
+                                    units=plan.edge_every,
                                     num_returns=2, until_s=work_until_s(s, ctx.node_id, plan.offline))
         if trained is None:
             continue  # it went down mid-round: the round is lost

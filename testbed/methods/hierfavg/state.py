@@ -28,10 +28,11 @@ class HierClient(FedAvgClient):
     """A FedAvg client whose round is kappa_1 local steps (the edge round of Liu et al.)."""
 
     def hier_round(self, g: dict[str, Any], d: dict[str, np.ndarray], steps: int, batch_size: int,
-                   lr_factor: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """``steps`` local steps from the edge's (g, d) with a fresh Adam; returns G's snapshot and D."""
+                   lr_factor: float, round_id: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """``steps`` local steps from the edge's (g, d) with a fresh Adam, batch and noise streams seeded by
+        ``round_id`` (the edge round: kappa_2 r + j); returns G's snapshot and D."""
         return self.fedavg_round(g, d, epochs_for_steps(steps, self.num_samples(), batch_size), batch_size,
-                                 lr_factor)
+                                 lr_factor, round_id)
 
 
 class EdgeAggregator(Aggregator):

@@ -31,6 +31,7 @@ not depend on timing, so a run can be replayed on another network.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -65,6 +66,8 @@ class StreamingDiLoCo(Algorithm):
     Params = StreamingDiLoCoParams
     task_kinds = ("train_step", "average")
     compressible_kinds = ("outer_grad", "fragment")
+    gradient_kinds = ("outer_grad",)  # anchor_p - local_p: a pseudo-gradient of fragment p
+    tagged_gradient_kinds = ("outer_grad",)  # fragments interleave: one residual per fragment (tag (p, t))
     update_orders = ("alternating", "simultaneous")
     example_params: ClassVar[dict[str, Any]] = {"inner_steps": 2, "fragments": 2, "overlap": 1}
 
@@ -116,6 +119,16 @@ class StreamingDiLoCo(Algorithm):
 
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
+        """The server takes the exchanges in schedule order and each replica's gradient by (fragment, step) tag,
+        averaged in replica order; a replica trains, sends and merges on its own step count: the same
+        computations on any network.  A crash makes whether a replica's last gradient counts depend on timing.
+        (An evaluation sees the server's fragments as the slowest replica's step finds them; a replay onto other
+        replica speeds may change that, and its check of the evaluation cuts says so.)"""
+        for node in topology.nodes:
+            availability = topology.dynamics_of(node).availability
+            if availability is not None and availability.crash_at_s is not None and math.isfinite(
+                    availability.crash_at_s):
+                return f"{node} crashes: whether its last outer gradient counts depends on timing"
         return None
 
     def expected_payload_nbytes(self) -> dict[str, int]:
