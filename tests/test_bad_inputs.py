@@ -24,6 +24,8 @@ from testbed.cli import main
 __all__ = ["workdir"]  # the fixture, shared
 
 # -- topology YAML: (case id, topology change(s) or raw text, the field the line must name) --------------
+FLEET_TRACE = Path(__file__).resolve().parents[1] / "topologies" / "traces" / "fleet-48.csv"
+
 TOPOLOGY_CASES: list[tuple[str, Any, str]] = [
     ("bare-latency", {"links.0.latency": 20}, "write 20ms"),
     ("bare-bandwidth", {"links.0.bandwidth": 100}, "write 100Mbps"),
@@ -119,6 +121,9 @@ TOPOLOGY_CASES: list[tuple[str, Any, str]] = [
      "datacenters.a.availability.trace"),
     ("availability-trace-number", {"datacenters.a.workers": [{"availability": {"trace": 5}}]},
      "datacenters.a.workers[0].availability.trace"),
+    ("availability-trace-on-population",
+     {"datacenters.a.workers": {"count": 50, "availability": {"trace": str(FLEET_TRACE)}}},
+     "datacenters.a.workers.availability.trace"),
     ("availability-trace-and-down", {"datacenters.a.availability": {"trace": "t.csv", "down": [["1s", "2s"]]}},
      "datacenters.a.availability"),
     ("speed-profile-word", {"datacenters.a.device": {"speed_profile": "varies"}}, "datacenters.a.device.speed_profile"),
