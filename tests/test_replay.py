@@ -320,3 +320,20 @@ def test_a_compressed_run_replays_exactly_with_its_codec_time(tmp_path: Path) ->
     assert_same_run(scaled, train(slower, tmp_path / "full-slower"))
     assert json.loads((scaled / "summary.json").read_text())["virtual_time_s"] > \
         json.loads((source / "summary.json").read_text())["virtual_time_s"]
+
+
+def test_a_run_that_named_its_topology_by_path_replays_with_scales(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.yaml keeps a topology file's path; the scales need its links, so the replay reads the file in (from
+    any working directory) and equals a full run with the scaled links written out."""
+    from testbed.experiment.transforms import TRANSFORMS
+
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump(tiny_topology()))
+    exp = experiment("ps")
+    exp["topology"] = str(tmp_path / "net.yaml")
+    source = train(exp, tmp_path / "run")
+    monkeypatch.chdir(tmp_path)
+    moved = replay(source, tmp_path / "moved", "--bandwidth-scale", "0.25", "--latency-scale", "3")
+    full = {**copy.deepcopy(exp), "topology": tiny_topology()}
+    full = TRANSFORMS["latency_scale"](TRANSFORMS["bandwidth_scale"](full, 0.25, "t"), 3, "t")
+    assert_same_run(moved, train(full, tmp_path / "full"))

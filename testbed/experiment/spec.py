@@ -244,10 +244,20 @@ def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
             raise _fail(src, f"topology.{err.field}", err.problem, err.fix) from None
     if not isinstance(ref, str):
         raise _fail(src, "topology", "expected a file path or an inline mapping", "write topology: topologies/x.yaml")
+    path = topology_file(ref, base_dir)
+    if path is None:
+        raise _fail(src, "topology", f"topology file {ref!r} not found",
+                    "give a path relative to the experiment or cwd")
+    return load_topology(path), str(path)
+
+
+def topology_file(ref: str, base_dir: Path) -> Path | None:
+    """Where a topology named by path lives: beside the experiment file, from the working directory, or beside
+    the experiment's folder -- the one search rule for a run and for a replay that must inline it."""
     for candidate in (base_dir / ref, Path(ref), base_dir.parent / ref):
         if candidate.is_file():
-            return load_topology(candidate), str(candidate)
-    raise _fail(src, "topology", f"topology file {ref!r} not found", "give a path relative to the experiment or cwd")
+            return candidate
+    return None
 
 
 def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, Any]]:
