@@ -205,6 +205,23 @@ def test_cross_traffic_is_part_of_the_network_a_replay_runs_on(tmp_path: Path) -
     assert sb["virtual_time_s"] > json.loads((source / "summary.json").read_text())["virtual_time_s"]
 
 
+def test_a_scaled_replay_of_a_topology_file_finds_its_background_load(tmp_path: Path) -> None:
+    """A run that named its topology by path, with a background load_csv relative to that file: a scaled replay
+    reads the file in (to scale its links) with the load's path made absolute from the topology's folder."""
+    folder = tmp_path / "topologies"
+    folder.mkdir()
+    (folder / "load.csv").write_text("t_s,rate_bps\n0,20000000\n0.05,60000000\n")
+    topology = tiny_topology()
+    topology["links"][0]["background"] = {"load_csv": "load.csv"}
+    (folder / "busy.yaml").write_text(yaml.safe_dump(topology))
+    exp = experiment("ps")
+    exp["topology"] = str(folder / "busy.yaml")
+    source = train(exp, tmp_path / "run")
+    scaled = replay(source, tmp_path / "scaled", "--bandwidth-scale", "0.5")
+    summary = json.loads((scaled / "summary.json").read_text())
+    assert summary["replay"]["exact"] and summary["background"]["a->b"]["offered_nbytes"] > 0
+
+
 def test_a_replay_that_leaves_the_recorded_path_is_refused(tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """local on sites of other speeds: each evaluation would see the sites after other numbers of steps."""

@@ -25,6 +25,7 @@ from testbed.experiment.spec import ExperimentSpec, parse_experiment, topology_f
 from testbed.experiment.transforms import TRANSFORMS
 from testbed.sim.compute import ComputeModel, CostTable
 from testbed.sim.optrace import OPS_FILE, OpTraceError, fingerprint, read_ops
+from testbed.topology.file_refs import with_absolute_paths
 from testbed.topology.schema import load_topology, read_yaml
 
 
@@ -124,12 +125,13 @@ def retarget(source: SourceRun, changes: Changes) -> dict[str, Any]:
 
 
 def _inlined(ref: str, run_dir: Path) -> dict[str, Any]:
-    """The recorded run's topology file, read into the experiment (a run that named its topology by path)."""
+    """The recorded run's topology file, read into the experiment (a run that named its topology by path), its
+    own file references (a trace, a background load) made absolute from its folder, as the run read them."""
     path = topology_file(ref, run_dir)
     if path is None:
         raise ConfigError(run_dir / "config.yaml", "topology", f"topology file {ref!r} not found",
                           "run the replay from the directory the run was started in, or give --topology FILE")
-    return read_yaml(path)
+    return with_absolute_paths(read_yaml(path), path.parent)
 
 
 def replay_compute(target: ExperimentSpec, source: SourceRun) -> ComputeModel:
