@@ -42,9 +42,9 @@ def figure_map(win: pd.DataFrame, out: Path) -> None:
                     (x - 0.5, y - 0.5), 1, 1, facecolor=COLOURS[r["fastest"]], alpha=0.35 if tie else 0.9,
                     hatch="//" if tie else None, edgecolor="white"))
                 margin = f"{r['margin']:.2f}x" if np.isfinite(r["margin"]) else "only one to reach;"
-                text = (f"{r['fastest']} {margin}\n(tie with {r['runner_up']})" if tie
+                text = (f"{r['fastest']} {margin}\ntie: {r['runner_up']}" if tie
                         else f"{r['fastest']}\n{margin} {r['runner_up']}")
-                ax.text(x, y, text, ha="center", va="center", fontsize=7.5, color="black" if tie else "white")
+                ax.text(x, y, text, ha="center", va="center", fontsize=7, color="black" if tie else "white")
             ax.set_xlim(-0.5, len(bws) - 0.5)
             ax.set_ylim(-0.5, len(rtts) - 0.5)
             ax.set_xticks(range(len(bws)), [f"{b:g}" for b in bws])

@@ -201,7 +201,7 @@ def grid_summary(runs: pd.DataFrame, tim: pd.DataFrame) -> tuple[pd.DataFrame, p
             medians[method] = (s.median, -s.reached)
             per.append({"bandwidth_Mbps": bw, "rtt_ms": rtt, "step_ms": step, "method": method, "seeds": s.n,
                         "reached": s.reached, "median_s": s.median, "low_s": s.low, "high_s": s.high,
-                        "s_per_iteration": float(t["s_per_iteration"].iloc[0])})
+                        "ms_per_iteration": 1e3 * float(t["s_per_iteration"].iloc[0])})
         for name, members in MAPS.items():
             ranked = sorted((m for m in members if m in times), key=lambda m: medians[m])
             if len(ranked) < 2:
@@ -261,7 +261,7 @@ def tables(win: pd.DataFrame, cost: pd.DataFrame) -> str:
     for _, r in cost.iterrows():
         lines.append(f"| {r['method']} | {r['reached']}/{r['seeds']} | {fmt(r['iterations_median'], '.0f')} | "
                      f"{fmt(r['wan_MB_median'])} [{fmt(r['wan_MB_low'])}, {fmt(r['wan_MB_high'])}] | "
-                     f"{fmt(r['egress_usd_median'], '.2g')} |")
+                     f"{fmt(r['egress_usd_median'], '.7f')} |")
     return "\n".join(lines) + "\n"
 
 
