@@ -30,7 +30,8 @@ def load(name: str) -> Topology:
 def test_every_shipped_topology_loads_with_expected_counts() -> None:
     # (datacenters, workers, WAN links); geo-11 is a full mesh: 11 * 10 / 2 = 55 links.
     expected = {"lan-1dc": (1, 8, 0), "wan-3dc": (3, 12, 3), "wan-3dc-lite": (3, 3, 3), "geo-11": (11, 22, 55),
-                "edge-federated": (2, 101, 1), "wan-3dc-fleet": (3, 12, 3), "wan-3dc-busy": (3, 12, 3)}
+                "edge-federated": (2, 101, 1), "wan-3dc-fleet": (3, 12, 3), "wan-3dc-busy": (3, 12, 3),
+                "regime-3dc": (3, 3, 3)}
     found = {p.stem: p for p in TOPOLOGIES.glob("*.yaml")}
     assert set(found) == set(expected)
     for name, path in found.items():
