@@ -102,7 +102,8 @@ def per_run(root: Path, target: float) -> tuple[pd.DataFrame, pd.DataFrame]:
 def stats(df: pd.DataFrame, tune: pd.DataFrame, target: float, chosen: dict[str, float]) -> pd.DataFrame:
     """Per cell and per pair, every number the page quotes (quantity, value)."""
     ref = tune[tune["cell"] == "reference"].iloc[0]
-    out: dict[str, float] = {"target_fid": target, "first_rule_at": FIRST_RULE_AT, "lr_noswap": chosen["noswap"],
+    out: dict[str, float] = {"tuning_seed": 1000, "second_half_from": SECOND_HALF, "iterations": 400,
+                             "target_fid": target, "first_rule_at": FIRST_RULE_AT, "lr_noswap": chosen["noswap"],
                              "lr_swap": chosen["swap"], "seeds": df.groupby("cell").size().min(),
                              "reference_fid_first_rule": ref["fid_at_first_rule"],
                              "reference_best_held": ref["best_held_fid"], "reference_final_fid": ref["final_fid"],
@@ -113,6 +114,9 @@ def stats(df: pd.DataFrame, tune: pd.DataFrame, target: float, chosen: dict[str,
         out |= {f"{cell}_fid_mean": f.mean(), f"{cell}_fid_std": f.std(), f"{cell}_reached": s.reached,
                 f"{cell}_it_median": s.median, f"{cell}_it_low": s.low, f"{cell}_it_high": s.high,
                 f"{cell}_wan_MB": rows["wan_MB"].mean(), f"{cell}_virtual_s": rows["virtual_s"].mean()}
+    sampled_wan = df.loc[df["cell"] == "noswap", "wan_MB"].mean()  # samples + feedback: the same in every run
+    for cell, rows in df.groupby("cell"):
+        out[f"{cell}_swap_wan_MB"] = rows["wan_MB"].mean() - sampled_wan
     by = {cell: rows.sort_values("seed") for cell, rows in df.groupby("cell")}
     for a, b in PAIRS:
         x, y = by[a], by[b]
@@ -178,7 +182,30 @@ def main(root: str, tune_root: str, out: str) -> None:
     write_study_table(df, markdown(df, values), out_dir, "mdgan-swap")
     page = out_dir / "mdgan-swap.md"
     if page.exists():
-        replace_generated(page, "mdgan-swap-stats.csv mdgan-swap.csv mdgan-swap-tune.csv", headline(values))
+        text = tune_markdown(tune, chosen) + "\n" + headline(values) + "\n" + markdown(df, values)
+        replace_generated(page, "mdgan-swap-stats.csv mdgan-swap.csv mdgan-swap-tune.csv", text)
+
+
+def lr_text(lr: float) -> str:
+    """2e-05 -> 2e-5."""
+    return f"{lr:.0e}".replace("e-0", "e-")
+
+
+def tune_markdown(tune: pd.DataFrame, chosen: dict[str, float]) -> str:
+    """The tuning grid: second-half mean FID per lr and arm (seed 1000), and the choice."""
+    arms = {"noswap": "no swap", "swap": "swap every epoch, Adam reset"}
+    lrs = sorted(tune.loc[tune["cell"] != "reference", "lr"].unique())
+    out = "| lr_g = lr_d | " + " | ".join(arms.values()) + " |\n|---|---|---|\n"
+    for lr in lrs:
+        cells = [tune.loc[(tune["cell"].str.startswith(arm + "-")) & (tune["lr"] == lr), "fid_second_half"]
+                 for arm in arms]
+        out += f"| {lr_text(lr)} | " + " | ".join(f"{c.iloc[0]:.0f}" if len(c) else "--" for c in cells) + " |\n"
+    ref = tune[tune["cell"] == "reference"].iloc[0]
+    out += (f"\nChosen: no swap {lr_text(chosen['noswap'])}, swap {lr_text(chosen['swap'])} "
+            f"(mean FID over iterations 200-400 on seed 1000). The reference (`centralized`, "
+            f"lr {lr_text(ref['lr'])}) had {ref['fid_second_half']:.0f} "
+            f"over iterations 200-400 and FID {ref['fid_at_first_rule']:.0f} at iteration 100.\n")
+    return out
 
 
 def headline(v: pd.Series) -> str:
