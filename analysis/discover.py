@@ -20,7 +20,7 @@ INDEX_FILE = "index.csv"
 RUN_MARKERS = ("summary.json", "config.yaml", "metrics.csv")
 INDEX_FIXED_COLUMNS = frozenset({
     "cell", "run_dir", "status", "iterations", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes",
-    "lan_bytes", "egress_usd", "headline_metric", "headline_value", "error",
+    "lan_bytes", "egress_usd", "headline_metric", "headline_value", "error", "replayed_from",
 })
 """Columns of ``index.csv`` that are results, not grid axes; every other column is an axis."""
 

@@ -22,6 +22,8 @@ from analysis.axes import identify
 from analysis.discover import RunRef, discover
 from analysis.runfiles import read_config, read_summary, read_table, read_traffic_log
 from testbed.core.errors import ConfigError
+from testbed.data import dataset_label
+from testbed.quality import key_metrics
 
 IDENTITY = ("run", "method", "series", "seed", "dataset")
 RESULT_COLUMNS = ("iterations", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes",
@@ -62,6 +64,14 @@ class Results:
         """(metric name, higher is better) of ``dataset``, as its runs recorded it."""
         rows = self.complete[self.complete["dataset"] == dataset]
         return str(rows["headline_metric"].iloc[0]), bool(rows["higher_is_better"].iloc[0])
+
+    def key_metrics(self, dataset: str) -> tuple[str, ...]:
+        """``dataset``'s key metrics, headline first, as its runs recorded them (``summary.json``'s
+        ``quality_features``) -- a data set read from files need not exist where the plots are drawn;
+        runs from before that field: testbed.quality.key_metrics."""
+        rows = self.complete[self.complete["dataset"] == dataset]
+        recorded = [k for k in rows.get("key_metrics", pd.Series(dtype=object)) if isinstance(k, str) and k]
+        return tuple(recorded[0].split(",")) if recorded else key_metrics(dataset)
 
 
 def load_results(root: str | Path) -> Results:
@@ -104,7 +114,8 @@ def _load_run(ref: RunRef) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
     status = str(summary.get("status", "complete"))
     row.update(status=status, error=summary.get("error") or (ref.index_error if status != "complete" else None))
     row.update({k: summary.get(k) for k in RESULT_COLUMNS})
-    row.update(headline_metric=summary.get("headline_metric"), higher_is_better=summary.get("higher_is_better"))
+    row.update(headline_metric=summary.get("headline_metric"), higher_is_better=summary.get("higher_is_better"),
+               key_metrics=",".join((summary.get("quality_features") or {}).get("key_metrics") or []))
     row.update({f"final_{k}": v for k, v in (summary.get("final_quality") or {}).items()})
     footing = summary.get("footing") or {}
     row.update(update_order=footing.get("update_order"),
@@ -136,6 +147,8 @@ def _config_fields(config: dict[str, Any] | None, summary: dict[str, Any] | None
     for key in ("algorithm", "topology", "dataset", "partition", "model", "seed"):
         if summary and summary.get(key) is not None:
             fields[key] = summary[key]
+    if isinstance(fields.get("dataset"), str):  # a file data set's reference is long: its folder or file name
+        fields["dataset"] = dataset_label(fields["dataset"])
     return fields
 
 

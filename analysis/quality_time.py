@@ -3,7 +3,7 @@
 Why: the first question about a distribution method is "how good is the generator after a given
 amount of (modelled) wall-clock time on this WAN?" -- virtual time, not iterations, because one
 iteration of fedavg and one of ps cost very different time.  One column per data set, one row per
-key metric of that data set (testbed.quality.key_metrics), headline first: for mixtures the
+key metric of that data set (as its runs recorded them: Results.key_metrics), headline first: for mixtures the
 high-quality fraction and the mode KL, which still separate methods once every method covers all
 8 modes, then the mode count; for images FID, then the classifier score.
 """
@@ -16,13 +16,13 @@ from matplotlib.figure import Figure
 from analysis.load import Results
 from analysis.registry import figure
 from analysis.style import band_limits, new_figure, quality_label, seed_band, series_styles
-from testbed.quality import METRIC_HIGHER_IS_BETTER, key_metrics
+from testbed.quality import METRIC_HIGHER_IS_BETTER
 
 
 def metric_panels(results: Results) -> tuple[Figure, list[tuple[object, str, str, bool, pd.DataFrame]]]:
     """A figure with a column per data set and a row per key metric; ``(ax, dataset, metric, higher, rows)``."""
     datasets = sorted(results.complete["dataset"].unique())
-    metrics = {d: [m for m in key_metrics(d) if m in results.metrics.columns] for d in datasets}
+    metrics = {d: [m for m in results.key_metrics(d) if m in results.metrics.columns] for d in datasets}
     depth = max(len(m) for m in metrics.values())
     fig = new_figure(7.5 * len(datasets), 3.9 * depth)
     grid = fig.subplots(depth, len(datasets), squeeze=False)
@@ -55,7 +55,7 @@ def build(results: Results) -> Figure:
         ax.set_xlabel("virtual time (s)")
         _log_x_if_wide(ax, rows)
         ax.set_ylabel(quality_label(metric, higher))
-        first = metric == key_metrics(dataset)[0]
+        first = metric == results.key_metrics(dataset)[0]
         ax.set_title(f"{dataset}: {metric.replace('_', ' ')} vs virtual time"
                      + ("\nline: mean over seeds, band: ± 1 std" if first else ""))
         ax.grid(True, alpha=0.3)

@@ -14,7 +14,7 @@ import itertools
 import pandas as pd
 
 from analysis.load import Results
-from testbed.quality import METRIC_HIGHER_IS_BETTER, key_metrics
+from testbed.quality import METRIC_HIGHER_IS_BETTER
 
 
 def separated_pairs(results: Results, table: pd.DataFrame) -> list[dict[str, object]]:
@@ -24,7 +24,7 @@ def separated_pairs(results: Results, table: pd.DataFrame) -> list[dict[str, obj
     out: list[dict[str, object]] = []
     for dataset, rows in table[table["runs"] >= 2].groupby("dataset", sort=True):
         labels = [" · ".join(str(row[k]) for k in keys if k != "dataset") for _, row in rows.iterrows()]
-        for metric in key_metrics(str(dataset)):
+        for metric in results.key_metrics(str(dataset)):
             mean, std = f"final_{metric}_mean", f"final_{metric}_std"
             if mean not in rows:
                 continue

@@ -15,7 +15,6 @@ from analysis.axes import short_name
 from analysis.load import Results
 from analysis.separation import separation_markdown
 from analysis.style import format_nbytes
-from testbed.quality import key_metrics
 
 TOTALS = (("iterations", "iterations"), ("virtual_time_s", "virtual time (s)"), ("wall_time_s", "wall time (s)"),
           ("wan_bytes", "WAN bytes"), ("lan_bytes", "LAN bytes"), ("egress_usd", "egress (USD)"))
@@ -45,7 +44,7 @@ def quality_columns(results: Results, table: pd.DataFrame) -> list[str]:
     names = [c[len("final_"):-len("_mean")] for c in table.columns if c.startswith("final_") and c.endswith("_mean")]
     lead: list[str] = []
     for dataset in sorted(results.complete["dataset"].unique()):
-        lead += [m for m in key_metrics(dataset) if m in names and m not in lead]
+        lead += [m for m in results.key_metrics(dataset) if m in names and m not in lead]
     return lead + sorted(m for m in names if m not in lead)
 
 

@@ -40,7 +40,10 @@ def link_bytes(results: Results) -> dict[str, dict[tuple[str, str], float]]:
 def run_topology(ref: Any, run_dir: Path) -> Topology | None:
     """The topology a run's config.yaml names (inline dict or a path); None if it cannot be found."""
     if isinstance(ref, dict):
-        return load_topology(ref)
+        try:
+            return load_topology(ref)
+        except ConfigError:  # e.g. an older run's topology holding a key no longer read (gpus_per_worker)
+            return None
     if not isinstance(ref, str) or not ref:
         return None
     candidates = [Path(ref), run_dir / ref, *(parent / ref for parent in run_dir.resolve().parents)]

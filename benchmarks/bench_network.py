@@ -18,11 +18,15 @@ The headline figure is **flows per CPU-second** (process time: on a shared machi
 inflated by other work).  ``--reference`` also runs the previous implementation (kept for the tests
 in ``tests/network_reference.py``) on the *same* flows in the same process, so the before -> after
 ratio is paired; ``--gaia-iterations`` adds the network's share of the CPU of a short Gaia run on
-geo-11 (see ``network_share.py``), for both implementations.  Run on demand (not in CI)::
+geo-11 (see ``network_share.py``), for both implementations; ``--simgrid`` runs SimGrid's flow model on
+the same flows, each case in a subprocess (``simgrid_flows.py``), so the ratio to SimGrid is paired too.
+Run on demand (not in CI)::
 
     /work/main/.venv/bin/python benchmarks/bench_network.py            # N = 1k, 10k, 100k
     /work/main/.venv/bin/python benchmarks/bench_network.py --sizes 2000 --reference --repeats 3 \
         --gaia-iterations 60                                            # the before -> after table
+    apt-get install python3-simgrid                                      # once, by hand (never in CI)
+    /work/main/.venv/bin/python benchmarks/bench_network.py --sizes 10000 --simgrid --repeats 3   # vs SimGrid
 
 It prints one line per case and merges each into ``benchmarks/results/bench_network.json`` as soon
 as it is measured (so ``--sizes 100000 --scenarios all-at-once`` alone refreshes just that row).  Besides wall
@@ -37,7 +41,9 @@ import json
 import math
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -114,14 +120,42 @@ def timed(simulate: Callable, topology: Topology, flows: list[Flow], seed: int,
     return arrival_s, best[1], best[0]
 
 
+def simgrid_cpu_s(topology_path: str, flows: list[Flow], repeats: int) -> tuple[float, list[float], str]:
+    """(best CPU s of ``repeats`` SimGrid runs, completion times, SimGrid's version) on the same flows, each
+    run in its own process (benchmarks/simgrid_flows.py; SimGrid from Debian's python3-simgrid)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        flows_path, out_path = Path(tmp) / "flows.json", Path(tmp) / "out.json"
+        flows_path.write_text(json.dumps(sorted(flows, key=lambda f: f[3])))
+        best = math.inf
+        for _ in range(repeats):
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "simgrid_flows.py"), topology_path,
+                            str(flows_path), str(out_path)], check=True, capture_output=True)
+            out = json.loads(out_path.read_text())
+            best = min(best, out["cpu_s"])
+    order = sorted(range(len(flows)), key=lambda i: flows[i][3])
+    finish = [0.0] * len(flows)
+    for rank, i in enumerate(order):
+        finish[i] = out["finish_s"][rank]
+    return best, finish, out["version"]
+
+
 def run_case(topology: Topology, n: int, scenario: str, seed: int, rate_per_s: float | None,
-             repeats: int = 1, reference: bool = False) -> dict:
+             repeats: int = 1, reference: bool = False, simgrid: str | None = None) -> dict:
     rng = np.random.default_rng(seed)
     flows = random_flows(topology, n, rng, rate_per_s)
     load_before = os.getloadavg()[0]
+    extra: dict = {}
+    if simgrid is not None:  # SimGrid first, then ours, on the same flows: a paired ratio
+        sg_cpu_s, sg_finish, version = simgrid_cpu_s(simgrid, flows, repeats)
     arrival_s, wall_s, cpu_s = timed(simulate_flows, topology, flows, seed, repeats)
     peak, mean = concurrency(flows, arrival_s)
-    extra: dict = {}
+    if simgrid is not None:
+        spans = [max(a - f[3], 1e-12) for a, f in zip(arrival_s, flows, strict=True)]
+        diffs = sorted(abs(a - b) / span for a, b, span in zip(arrival_s, sg_finish, spans, strict=True))
+        extra.update({"simgrid_version": version, "simgrid_cpu_s": round(sg_cpu_s, 4),
+                      "simgrid_cpu_flows_per_s": round(n / sg_cpu_s, 1), "vs_simgrid": round(sg_cpu_s / cpu_s, 3),
+                      "simgrid_completion_rel_diff_median": diffs[len(diffs) // 2],
+                      "simgrid_completion_rel_diff_p99": diffs[int(0.99 * (len(diffs) - 1))]})
     if reference:  # the previous implementation on the same flows, same process: a paired ratio
         ref_arrival_s, _, ref_cpu_s = timed(network_reference.simulate_flows, topology, flows, seed, repeats)
         worst = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(arrival_s, ref_arrival_s, strict=True))
@@ -182,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="keep the fastest CPU time of this many runs")
     parser.add_argument("--reference", action="store_true",
                         help="also time the previous implementation on the same flows (slow: ~2-5 ms/flow)")
+    parser.add_argument("--simgrid", action="store_true",
+                        help="also run SimGrid on the same flows (apt-get install python3-simgrid; not in CI)")
     parser.add_argument("--gaia-iterations", type=int, default=0,
                         help="also measure the network's CPU share of a Gaia run on geo-11 this long")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_network.json"))
@@ -196,11 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     for scenario in args.scenarios:
         for n in args.sizes:
             case = run_case(topology, n, scenario, args.seed, rate if scenario == "poisson" else None,
-                            args.repeats, args.reference)
+                            args.repeats, args.reference, args.topology if args.simgrid else None)
             case["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             print(f"{scenario:>11} N={n:>7,}: {case['cpu_flows_per_s']:9,.0f} flows per CPU-s "
                   f"({case['cpu_us_per_flow']:6.1f} CPU us/flow; wall {case['wall_s']:7.2f} s)  "
                   f"peak {case['peak_concurrency']:>6,} in flight (mean {case['mean_concurrency']:,.0f})", flush=True)
+            if args.simgrid:
+                print(f"{'':>11} SimGrid {case['simgrid_version']}: {case['simgrid_cpu_flows_per_s']:9,.0f} flows per "
+                      f"CPU-s -> the testbed is {case['vs_simgrid']:.2f}x SimGrid; completion times agree to "
+                      f"{case['simgrid_completion_rel_diff_median']:.1e} (median) / "
+                      f"{case['simgrid_completion_rel_diff_p99']:.1e} (p99) of a flow's duration", flush=True)
             if args.reference:
                 print(f"{'':>11} reference: {case['reference_cpu_flows_per_s']:9,.0f} flows per CPU-s -> "
                       f"{case['speedup_cpu']:.1f}x faster; completion times agree to "

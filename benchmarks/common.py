@@ -49,14 +49,16 @@ class PeakRss:
     Reads ``/proc`` directly (Linux), so the benchmarks need no extra package.
     """
 
-    def __init__(self, interval_s: float = 0.2) -> None:
+    def __init__(self, interval_s: float = 0.2, include_ray: bool = True) -> None:
         self.interval_s = interval_s
+        self.include_ray = include_ray
+        """Also count every Ray process on the machine (a Ray run's actors are not this process's children);
+        False for an in-process run, so other jobs' Ray processes are not counted."""
         self.peak_nbytes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    @staticmethod
-    def total_nbytes() -> int:
+    def total_nbytes(self) -> int:
         me = os.getpid()
         parents: dict[int, int] = {}
         rss: dict[int, int] = {}
@@ -83,7 +85,7 @@ class PeakRss:
                 if ppid in mine and pid not in mine:
                     mine.add(pid)
                     changed = True
-        return sum(rss.get(pid, 0) for pid in mine | ray_pids)
+        return sum(rss.get(pid, 0) for pid in (mine | ray_pids if self.include_ray else mine))
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -1,12 +1,25 @@
-"""Scale: FedAvg with 1,000 and 10,000 logical clients on 2 executors.
+"""Scale: FedAvg on a population of 10^4-10^6 clients, per round against bare torch doing the same steps.
 
-Cross-device federated studies need thousands of clients, but each executor
-actor costs ~270 MB, so many logical clients share few actors (``pool: 2``) and
-stateless clients drop their models between rounds.  Prints wall seconds per
-round and the peak RSS of all processes (driver + Ray).  Goal (issue 8):
-10,000 clients under 4 GiB.
+Why: cross-device federated studies need 10^5-10^6 clients (issue 27).  A client population
+(``workers: {count: N}``, testbed.topology.population) must cost memory only for the clients that train,
+and a round must cost about what its training costs.  This measures, in one process (in-process executor,
+one torch thread), FedAvg on ``edge-federated`` with its ``edge`` datacenter as a population of N clients
+(ring8, mlp2d, 20 samples per client, batch 32: one local step per client; ``compute: fixed``):
 
-    python benchmarks/scale.py [--clients 1000 10000] [--rounds 3] [--backend ray|inprocess]
+* **s / round**: CPU seconds (process time) and wall seconds per round, from the second round on (the
+  first pays warm-up and the initial evaluation); set-up (topology, data, partition, hosting) apart;
+* **peak RSS** of the whole process tree (benchmarks/common.PeakRss);
+* **ratio to bare torch**: the round's CPU over the CPU of the *same* local training written as plain torch
+  in the same process -- for each client of a round: load the global G and D into one model pair, fresh
+  ``torch.optim.Adam``s, its local steps (a D step and a G step each, the testbed's own losses and batch
+  size, on its own shard), read both nets out as numpy -- i.e. what any simulator must do per client.
+
+``--batch`` runs the same with ``executors: {batch: true}`` (batched FedAvg rounds, testbed.exec.batching);
+``--listed`` writes ``workers: N`` instead of a population, which is what a checkout from before populations
+can run (copy this file into its ``benchmarks/`` and run it there: the "before" column).
+Results go to ``benchmarks/results/scale.json``; the table is in benchmarks/README.md.
+
+    python benchmarks/scale.py --clients 10000 100000 1000000 --fractions 0.1 0.1 0.01 --rounds 3
 """
 
 from __future__ import annotations
@@ -16,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,50 +38,128 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from common import PeakRss, save_result  # noqa: E402
 
-from testbed.experiment.launch import make_executor  # noqa: E402
+from testbed.exec.batching import in_process_executor  # noqa: E402
 from testbed.experiment.run import Run  # noqa: E402
 from testbed.experiment.spec import load_experiment  # noqa: E402
+from testbed.gan.losses import d_fake_loss, d_real_loss, g_loss  # noqa: E402
+from testbed.methods.common.setup import NodeSetup  # noqa: E402
+from testbed.methods.fedavg.state import local_steps  # noqa: E402
+
+SAMPLES_PER_CLIENT = 20
 
 
-def measure(clients: int, rounds: int, backend: str, fraction: float) -> dict:
+def experiment(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False) -> dict:
     topology = yaml.safe_load((ROOT / "topologies" / "edge-federated.yaml").read_text())
-    topology["datacenters"]["edge"]["workers"] = clients
-    spec = load_experiment({
-        "name": f"scale-{clients}", "topology": topology, "dataset": {"name": "ring8", "n": 20 * clients},
-        "model": "mlp2d", "algorithm": {"name": "fedavg", "client_fraction": fraction, "local_epochs": 1,
-                                        "server_at": "agg"},
+    topology["datacenters"]["edge"]["workers"] = clients if listed else {"count": clients}
+    return {
+        "name": f"scale-{clients}", "topology": topology,
+        "dataset": {"name": "ring8", "n": SAMPLES_PER_CLIENT * clients}, "model": "mlp2d",
+        "algorithm": {"name": "fedavg", "client_fraction": fraction, "local_epochs": 1, "server_at": "agg"},
         "training": {"batch_size": 32}, "max_iterations": rounds, "eval_every": 10**9, "eval_samples": 100,
         "compute": {"model": "fixed", "costs": {"train_step": "50ms", "average": "1ms"}},
-        "backend": backend, "executors": {"pool": 2},
-    })
-    with PeakRss() as rss:
-        executor = make_executor(spec)
-        start = time.perf_counter()
-        run = Run(spec, executor, progress=False)
+        "executors": {"batch": batch},
+    }
+
+
+def bare_torch_cpu_s(setup: NodeSetup, clients: list[int], epochs: float, batch_size: int) -> float:
+    """CPU seconds of the clients' local training as plain torch (module docstring), same process."""
+    state = setup.gan_state("cpu")
+    G, D = state.G, state.D  # noqa: N806
+    g0 = [p.detach().clone() for p in G.parameters()]
+    d0 = [p.detach().clone() for p in D.parameters()]
+    t = setup.training
+    data = torch.as_tensor(setup.data().x)
+    gen, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
+    start = time.process_time()
+    for index in clients:
+        shard = data[torch.as_tensor(setup.shard(index))]
+        with torch.no_grad():
+            torch._foreach_copy_(list(G.parameters()), g0)
+            torch._foreach_copy_(list(D.parameters()), d0)
+        opt_g = torch.optim.Adam(G.parameters(), lr=t.lr_g, betas=(t.beta1, t.beta2))
+        opt_d = torch.optim.Adam(D.parameters(), lr=t.lr_d, betas=(t.beta1, t.beta2))
+        for _ in range(local_steps(len(shard), epochs, batch_size)):
+            real = shard[torch.as_tensor(rng.integers(0, len(shard), size=min(t.batch_size, len(shard))))]
+            with torch.no_grad():
+                fake = G(torch.randn(len(real), state.latent_dim, generator=gen))
+            loss_d = d_real_loss(D, real) + d_fake_loss(D, fake)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward(inputs=list(D.parameters()))
+            opt_d.step()
+            loss = g_loss(D, G(torch.randn(t.batch_size, state.latent_dim, generator=gen)))
+            opt_g.zero_grad(set_to_none=True)
+            loss.backward(inputs=list(G.parameters()))
+            opt_g.step()
+        [p.detach().numpy().copy() for p in (*G.parameters(), *D.parameters())]
+    return time.process_time() - start
+
+
+def measure(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False) -> dict:
+    marks: list[tuple[float, float]] = []
+    with PeakRss(include_ray=False) as rss:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        spec = load_experiment(experiment(clients, rounds, fraction, batch, listed))
+        run = Run(spec, in_process_executor(spec.executors, 1), progress=False)
+        complete = run.complete_iteration
+
+        def marked() -> None:
+            complete()
+            run.executor.barrier()  # batched rounds run when their values are needed: count them in their round
+            marks.append((time.process_time(), time.perf_counter()))
+
+        run.complete_iteration = marked  # type: ignore[method-assign]
+        original_setup = run.algorithm.setup
+
+        def timed_setup() -> None:
+            original_setup()
+            marks.append((time.process_time(), time.perf_counter()))
+
+        run.algorithm.setup = timed_setup  # type: ignore[method-assign]
         run.execute()
-        wall = time.perf_counter() - start
-        executor.shutdown()
-    per_round = max(run.iteration, 1)
-    return {"clients": clients, "backend": backend, "client_fraction": fraction, "rounds": run.iteration,
-            "wall_s": wall, "wall_s_per_round": wall / per_round, "virtual_s": run.virtual_time_s,
-            "peak_rss_gib": rss.peak_nbytes / 2**30, "messages": len(run.engine.accountant)}
+        cpu_total, wall_total = time.process_time() - cpu0, time.perf_counter() - wall0
+    setup_cpu, setup_wall = marks[0][0] - cpu0, marks[0][1] - wall0
+    rounds_marks = marks[1:]
+    n = len(rounds_marks) - 1
+    cpu_round = (rounds_marks[-1][0] - rounds_marks[0][0]) / n
+    wall_round = (rounds_marks[-1][1] - rounds_marks[0][1]) / n
+    plan = run.algorithm.plan
+    index = {w: i for i, w in enumerate(spec.topology.nodes)} if listed else None  # a checkout before populations
+    chosen = [index[c] if index else spec.topology.index_of_worker(c) for c in plan.last_clients]
+    torch_s = bare_torch_cpu_s(run.setup, chosen, plan.local_epochs, plan.batch_size)
+    return {"clients": clients, "listed": listed, "client_fraction": fraction, "clients_per_round": len(chosen),
+            "batch": batch,
+            "rounds": run.iteration, "setup_cpu_s": setup_cpu, "setup_wall_s": setup_wall,
+            "cpu_s_per_round": cpu_round, "wall_s_per_round": wall_round, "total_cpu_s": cpu_total,
+            "total_wall_s": wall_total, "bare_torch_cpu_s_per_round": torch_s, "ratio_to_torch": cpu_round / torch_s,
+            "peak_rss_gib": rss.peak_nbytes / 2**30, "messages": len(run.engine.accountant),
+            "virtual_s": run.virtual_time_s}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--clients", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.1, 0.01],
+                        help="client fraction C for each --clients entry (one value: all)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--fraction", type=float, default=0.1)
-    parser.add_argument("--backend", choices=["ray", "inprocess"], default="ray")
+    parser.add_argument("--batch", action="store_true", help="executors: {batch: true}")
+    parser.add_argument("--listed", action="store_true",
+                        help="workers: N (listed) instead of a population: what a checkout before populations runs")
+    parser.add_argument("--out", default="scale")
     args = parser.parse_args()
+    torch.set_num_threads(1)
+    fractions = args.fractions * len(args.clients) if len(args.fractions) == 1 else args.fractions
     rows = []
-    print(f"{'clients':>8} {'backend':<9} {'rounds':>6} {'wall s':>8} {'s/round':>8} {'peak RSS GiB':>12}")
-    for clients in args.clients:
-        row = measure(clients, args.rounds, args.backend, args.fraction)
+    print(f"{'clients':>9} {'C':>5} {'per round':>9} {'batch':>5} {'setup CPU s':>11} {'CPU s/round':>11} "
+          f"{'wall s/round':>12} {'torch s':>8} {'ratio':>6} {'peak RSS GiB':>12}", flush=True)
+    for clients, fraction in zip(args.clients, fractions, strict=True):
+        row = measure(clients, args.rounds, fraction, args.batch, args.listed)
         rows.append(row)
-        print(f"{clients:>8} {args.backend:<9} {row['rounds']:>6} {row['wall_s']:>8.1f} "
-              f"{row['wall_s_per_round']:>8.2f} {row['peak_rss_gib']:>12.2f}")
-    print(f"wrote {save_result('scale', {'command': ' '.join(sys.argv), 'rows': rows})}")
+        print(f"{clients:>9} {fraction:>5g} {row['clients_per_round']:>9} {args.batch!s:>5} "
+              f"{row['setup_cpu_s']:>11.1f} {row['cpu_s_per_round']:>11.2f} {row['wall_s_per_round']:>12.2f} "
+              f"{row['bare_torch_cpu_s_per_round']:>8.2f} {row['ratio_to_torch']:>6.2f} {row['peak_rss_gib']:>12.2f}",
+              flush=True)
+        save_result(args.out, {"command": " ".join(sys.argv), "rows": rows})
+    print(f"wrote results/{args.out}.json")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def tiny_experiment(algorithm: dict[str, Any] | str, **overrides: Any) -> dict[s
         "eval_samples": 200,
         "seed": 0,
         "compute": {"model": "fixed", "costs": {"train_step": "10ms", "grad_step": "10ms", "server_update": "1ms",
-                                                 "average": "1ms"}},
+                                                 "average": "1ms", "encode": "0.2ms", "decode": "0.1ms"}},
     }
     spec.update(overrides)
     return spec

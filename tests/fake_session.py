@@ -77,7 +77,8 @@ class FakeSession(ExecutorSession):
         Every kind the method declares (``task_kinds``) costs :data:`TASK_S` unless ``costs_s`` says
         otherwise; there is no default cost, so a kind charged but not declared fails here, as in a run."""
         method.setup()
-        costs = {kind: TASK_S for kind in method.task_kinds} | dict(costs_s or {})
+        codec = {"encode": TASK_S, "decode": TASK_S} if compression else {}  # compressed kinds' codec tasks
+        costs = {kind: TASK_S for kind in method.task_kinds} | codec | dict(costs_s or {})
         self.engine = Engine(self.topology, self.executor, CostTable(costs, "fixed", None), seed=self.setup.seed,
                              compression=compression, task_kinds=method.task_kinds)
         self.watch_crashes(method.node_crashed)
@@ -86,17 +87,22 @@ class FakeSession(ExecutorSession):
         return self.engine
 
 
+TINY_MLP = ("mlp2d", {"depth": 2, "hidden": 16})
+
+
 def fake_method(algorithm: dict[str, Any], *, workers: tuple[int, ...] = (2, 1, 2), budget: int = 3,
                 update_order: str = "alternating", batch_size: int = 16,
                 topology_dict: dict[str, Any] | None = None,
-                training: dict[str, Any] | None = None) -> tuple[Algorithm, FakeSession]:
+                training: dict[str, Any] | None = None, dataset: str = "ring8",
+                model: tuple[str, dict[str, Any]] = TINY_MLP) -> tuple[Algorithm, FakeSession]:
     """A method on a fake session: ring8 (400 samples), a small MLP, ``workers`` per datacenter
-    (or the topology ``topology_dict``); ``training``: further :class:`Training` fields."""
+    (or the topology ``topology_dict``); ``training``: further :class:`Training` fields; ``dataset``
+    and ``model`` (name, settings) replace ring8 and the MLP."""
     topology = load_topology(topology_dict or tiny_topology(workers, latency="15ms"))
     setup = NodeSetup.for_topology(
-        topology, dataset="ring8", partition="iid", model="mlp2d", model_overrides={"depth": 2, "hidden": 16},
+        topology, dataset=dataset, partition="iid", model=model[0], model_overrides=model[1],
         training=Training(batch_size=batch_size, update_order=update_order, **(training or {})), seed=0,
-        dataset_n=400, max_iterations=budget)
+        dataset_n=400 if dataset == "ring8" else None, max_iterations=budget)
     session = FakeSession(topology, setup, budget)
     raw = dict(algorithm)
     cls = algorithm_class(raw.pop("name"))

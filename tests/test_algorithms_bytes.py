@@ -76,6 +76,31 @@ def test_fedavg_bytes(experiment) -> None:
     assert down.payload_nbytes.sum() == up.payload_nbytes.sum() == rounds * m * 4 * (n_g + n_d)
 
 
+def test_fedsgd_bytes(experiment) -> None:
+    n_g, n_d = model_sizes()
+    rounds, m = 3, 2  # max(floor(0.5 * 4), 1)
+    run = run_spec(experiment({"name": "fedsgd", "client_fraction": 0.5}, max_iterations=rounds))
+    # Per chosen client per round: G and D down (4|G| + 4|D|), their gradients up (the same sizes).
+    assert run.engine.accountant.bytes_by_kind() == {kind: rounds * m * 4 * n for kind, n in (
+        ("params_g", n_g), ("params_d", n_d), ("grads_g", n_g), ("grads_d", n_d))}
+    assert all(s.tasks == {"grad_step": s.tasks["grad_step"]} for n, s in run.engine.stats.items() if "/w" in n)
+    assert sum(s.tasks.get("grad_step", 0) for s in run.engine.stats.values()) == rounds * m  # one gradient each
+
+
+def test_fedsgd_bytes_with_batchnorm(experiment) -> None:
+    config = model_config("dcgan", channels=8, latent_dim=16)
+    g, d = build_models(config, (1, 8, 8), seed=0)
+    n_g, n_d = (sum(p.numel() for p in net.parameters()) for net in (g, d))
+    n_bn = sum(b.numel() for b in g.buffers() if b.is_floating_point())
+    assert n_bn > 0
+    run = run_spec(experiment({"name": "fedsgd"}, dataset={"name": "digits", "n": 200},
+                              model={"name": "dcgan", "channels": 8, "latent_dim": 16}, max_iterations=1))
+    # G's snapshot goes down with its BatchNorm statistics, which come back as g_buffers: 4|G_bn| each way.
+    assert run.engine.accountant.bytes_by_kind() == {"params_g": 4 * 4 * (n_g + n_bn), "params_d": 4 * 4 * n_d,
+                                                     "grads_g": 4 * 4 * n_g, "grads_d": 4 * 4 * n_d,
+                                                     "g_buffers": 4 * 4 * n_bn}
+
+
 def test_centralized_ships_exactly_the_remote_partitions(experiment) -> None:
     n_g, n_d = model_sizes()
     steps = 2

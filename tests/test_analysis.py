@@ -286,11 +286,13 @@ def test_differences_beyond_the_seed_spread_by_hand() -> None:
     from types import SimpleNamespace
 
     from analysis.separation import separated_pairs
+    from testbed.quality import key_metrics
 
     table = pd.DataFrame({"dataset": ["ring8"] * 3, "method": ["a", "b", "c"], "runs": [2, 2, 1],
                           "final_high_quality_fraction_mean": [0.6, 0.4, 0.9],
                           "final_high_quality_fraction_std": [0.05, 0.1, 0.0],
                           "final_mode_kl_mean": [0.1, 0.12, 0.0], "final_mode_kl_std": [0.05, 0.05, 0.0]})
-    pairs = separated_pairs(SimpleNamespace(group_columns=["dataset", "method"]), table)
+    results = SimpleNamespace(group_columns=["dataset", "method"], key_metrics=key_metrics)  # as recorded
+    pairs = separated_pairs(results, table)
     # a vs b: gap 0.2 > 0.15 on the fraction; gap 0.02 < 0.1 on the KL; c has one seed: never compared
     assert [(p["metric"], p["better"], p["worse"]) for p in pairs] == [("high_quality_fraction", "a", "b")]

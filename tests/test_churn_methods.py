@@ -108,6 +108,16 @@ def test_fedavg_skips_a_client_that_crashes_mid_round() -> None:
     assert engine.stats[method.server].tasks["average"] == 5 * BUDGET - (BUDGET - crash_round)
 
 
+def test_fedsgd_skips_a_client_that_crashes_mid_round() -> None:
+    method, session, engine = _drive({"name": "fedsgd"}, _crash_c_w1("0.5s"))
+    assert session.stop_reason is None and session.iteration == BUDGET
+    to_crashed = _sends(engine, "params_g", src=method.server, dst="c/w1")
+    assert len(to_crashed) > 0 and to_crashed.t_send_s.max() < 0.5  # never chosen once it crashed
+    crash_round = len(to_crashed) - 1
+    assert method.plan.dropped == [(crash_round, "c/w1")]
+    assert engine.stats[method.server].tasks["server_update"] == 5 * BUDGET - (BUDGET - crash_round)
+
+
 def test_fedavg_server_crash_stops_the_run() -> None:
     _, session, _ = _drive({"name": "fedavg"}, _topology(a={"availability": {"crash_at": "0.5s"}}))
     assert session.stop_reason == "crashed: a/server at 0.5s (the fedavg server holds the global model)"

@@ -21,6 +21,7 @@ from testbed.compression.fp16 import Fp16
 from testbed.compression.quantize import Quantize
 from testbed.compression.topk import TopK
 from testbed.compression.tree import flatten, unflatten
+from testbed.core.finite import NonFiniteError
 from testbed.exec.executor import InProcessExecutor
 from testbed.experiment.run import Run
 from testbed.experiment.spec import load_experiment
@@ -31,7 +32,7 @@ RNG = np.random.default_rng(7)
 
 def _parts_nbytes(transform, n: int) -> int:
     values = RNG.normal(size=n).astype(np.float32)
-    return sum(part.nbytes for part in transform.encode(values).values())
+    return sum(part.nbytes for part in transform.encode(values, RNG).values())
 
 
 # -- byte formulas, by hand -------------------------------------------------------------------------
@@ -73,20 +74,41 @@ def test_fp16_error_bound_and_saturation() -> None:
 
 
 @pytest.mark.parametrize(("bits", "bucket"), [(8, 512), (4, 100), (2, 3), (1, 1000)])
-def test_quantize_error_at_most_half_a_level_per_bucket(bits: int, bucket: int) -> None:
+@pytest.mark.parametrize(("rounding", "levels"), [("nearest", 0.5), ("stochastic", 1.0)])
+def test_quantize_error_bound_per_bucket(bits: int, bucket: int, rounding: str, levels: float) -> None:
+    """Nearest: at most half a level; stochastic: less than one level."""
     x = (RNG.normal(size=2345) * np.repeat([0.01, 1.0, 100.0], 782)[:2345]).astype(np.float32)
-    t = Quantize(bits, bucket)
-    y = t.decode(t.encode(x), len(x))
+    t = Quantize(bits, bucket, rounding)
+    y = t.decode(t.encode(x, RNG), len(x))
     for start in range(0, len(x), bucket):
         chunk = x[start:start + bucket].astype(np.float64)
-        half_level = (chunk.max() - chunk.min()) / (2**bits - 1) / 2
-        assert np.max(np.abs(y[start:start + bucket] - chunk)) <= half_level * (1 + 1e-5) + 1e-6 * abs(chunk).max()
+        bound = (chunk.max() - chunk.min()) / (2**bits - 1) * levels
+        assert np.max(np.abs(y[start:start + bucket] - chunk)) <= bound * (1 + 1e-5) + 1e-6 * abs(chunk).max()
 
 
-def test_quantize_constant_bucket_is_exact() -> None:
+@pytest.mark.parametrize("rounding", ["nearest", "stochastic"])
+def test_quantize_constant_bucket_is_exact(rounding: str) -> None:
     x = np.full(20, 0.25, dtype=np.float32)
-    t = Quantize(4, bucket=8)
-    assert np.array_equal(t.decode(t.encode(x), 20), x)
+    t = Quantize(4, bucket=8, rounding=rounding)
+    assert np.array_equal(t.decode(t.encode(x, RNG), 20), x)
+
+
+def test_stochastic_rounding_is_unbiased_over_many_sends_and_nearest_is_not() -> None:
+    """QSGD's rounding: the mean error over many sends is zero within its sampling error.  The vector
+    holds a coordinate that is always 0 between a bucket's extremes (the issue's -0.0007 per send)."""
+    x = np.concatenate([[0.0], RNG.normal(size=63)]).astype(np.float32)
+    sends = 4000
+    for rounding, biased in (("stochastic", False), ("nearest", True)):
+        sender, receiver = WireEndpoint(), WireEndpoint()
+        t = Quantize(3, bucket=64, rounding=rounding)
+        errors = np.stack([receiver.wire_decompress(sender.wire_compress(t, ("grads_g", "a/ps0"), x, seed=5))
+                           for _ in range(sends)]).astype(np.float64) - x
+        mean, sem = errors.mean(axis=0), errors.std(axis=0, ddof=1) / math.sqrt(sends)
+        if biased:
+            assert sem.max() == 0 and abs(mean[0]) > 0  # the same level every time: a fixed bias
+        else:
+            assert np.all(np.abs(mean) <= 4.5 * sem + 1e-12)  # zero within sampling error, every coordinate
+            assert abs(errors[:, 0].sum()) < 4.5 * errors[:, 0].std() * math.sqrt(sends)
 
 
 def test_topk_keeps_the_largest_entries() -> None:
@@ -112,7 +134,7 @@ def test_tree_round_trip_and_float32_only() -> None:
 
 # -- error feedback -------------------------------------------------------------------------------------
 def test_error_feedback_carries_the_residual_to_the_next_send() -> None:
-    sender, receiver, t = WireEndpoint(), WireEndpoint(), TopK(0.1)
+    sender, receiver, t = WireEndpoint(), WireEndpoint(), TopK(0.1, error_feedback=True)
     xs = [RNG.normal(size=200).astype(np.float32) for _ in range(6)]
     first = receiver.wire_decompress(sender.wire_compress(t, ("grads_g", "a/ps0"), xs[0]))
     residual = sender.wire_residuals()[("grads_g", "a/ps0")]
@@ -132,25 +154,38 @@ def test_error_feedback_carries_the_residual_to_the_next_send() -> None:
 def test_error_feedback_is_kept_per_kind_and_destination_and_can_be_off() -> None:
     sender = WireEndpoint()
     x = RNG.normal(size=50).astype(np.float32)
-    sender.wire_compress(TopK(0.1), ("grads_g", "a/ps0"), x)
-    sender.wire_compress(TopK(0.1), ("grads_g", "b/ps1"), 2 * x)
+    sender.wire_compress(TopK(0.1, True), ("grads_g", "a/ps0"), x)
+    sender.wire_compress(TopK(0.1, True), ("grads_g", "b/ps1"), 2 * x)
     sender.wire_compress(TopK(0.1, error_feedback=False), ("grads_d", "a/ps0"), x)
     assert set(sender.wire_residuals()) == {("grads_g", "a/ps0"), ("grads_g", "b/ps1")}
     with pytest.raises(ValueError, match="changed size"):
-        sender.wire_compress(TopK(0.1), ("grads_g", "a/ps0"), x[:10])
+        sender.wire_compress(TopK(0.1, True), ("grads_g", "a/ps0"), x[:10])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("transform", [Fp16(), Quantize(8), TopK(0.5, False)])
+def test_a_non_finite_message_is_refused_not_saturated_or_smeared(transform, bad: float) -> None:
+    x = RNG.normal(size=40).astype(np.float32)
+    x[7] = bad
+    with pytest.raises(NonFiniteError, match="a grads_g message from a/w0 to a/ps0"):
+        WireEndpoint().wire_compress(transform, ("grads_g", "a/ps0"), {"g": x}, sender="a/w0")
 
 
 # -- YAML -------------------------------------------------------------------------------------------------
 def test_parse_forms_and_resolved_round_trip() -> None:
-    kinds = ("grads_g", "grads_d", "params_d")
+    kinds, grads = ("grads_g", "grads_d", "params_d"), ("grads_g", "grads_d")
     spec = parse_compression({"grads_g": {"topk": 0.01}, "grads_d": {"quantize": {"bits": 4, "bucket": 64}},
-                              "params_d": "fp16"}, "<t>", kinds, "ps")
-    assert spec.get("grads_g") == TopK(0.01) and spec.get("grads_d") == Quantize(4, 64)
+                              "params_d": "fp16"}, "<t>", kinds, "ps", grads)
+    assert spec.get("grads_g") == TopK(0.01, True) and spec.get("grads_d") == Quantize(4, 64, "stochastic")
     assert spec.get("params_d") == Fp16()
-    assert parse_compression(spec.to_dict(), "<t>", kinds, "ps") == spec
-    assert not parse_compression(None, "<t>", kinds, "ps") and not CompressionSpec()
+    assert parse_compression(spec.to_dict(), "<t>", kinds, "ps", grads) == spec
+    assert not parse_compression(None, "<t>", kinds, "ps", grads) and not CompressionSpec()
     assert parse_compression({"grads_g": {"topk": {"ratio": 0.5, "error_feedback": False}}}, "<t>", kinds,
-                             "ps").get("grads_g") == TopK(0.5, False)
+                             "ps", grads).get("grads_g") == TopK(0.5, False)
+    # error feedback defaults on for gradient kinds only; quantize's rounding can be nearest
+    assert parse_compression({"params_d": {"topk": 0.5}, "grads_d": {"quantize": {"bits": 2, "rounding": "nearest"}}},
+                             "<t>", kinds, "ps", grads).by_kind == (("params_d", TopK(0.5, False)),
+                                                                   ("grads_d", Quantize(2, 512, "nearest")))
 
 
 # -- the wire, end to end -----------------------------------------------------------------------------------
@@ -189,6 +224,7 @@ FP16_CASES = {
     "ps": {"name": "ps", "servers": 2, "server_at": ["a", "c"]},
     "centralized": {"name": "centralized", "server_at": "b"},
     "fedavg": {"name": "fedavg", "client_fraction": 0.6},
+    "fedsgd": {"name": "fedsgd", "client_fraction": 0.6},
     "mdgan": {"name": "mdgan", "server_at": "a", "swap_every_epochs": 1},
     "sqm": {"name": "sqm", "server_at": "c"},
 }
@@ -228,3 +264,21 @@ def test_topk_of_everything_trains_exactly_as_uncompressed() -> None:
     assert full.engine.accountant.bytes_by_kind()["grads_g"] == 2 * plain.engine.accountant.bytes_by_kind()["grads_g"]
     a, b = plain.generators["ps"], full.generators["ps"]
     assert a and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
+
+
+def test_a_diverged_gradient_stops_the_run_with_a_clear_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from testbed.methods.ps.state import PsWorker
+
+    original, calls = PsWorker.flat_grads, []
+
+    def diverging(self, *segments):
+        grads = original(self, *segments)
+        calls.append(1)
+        if len(calls) > 8:  # from the third step on (4 workers), one gradient is NaN
+            grads[0] = np.full_like(grads[0], np.nan)
+        return grads
+
+    monkeypatch.setattr(PsWorker, "flat_grads", diverging)
+    run = _ps_run({"grads_g": "fp16"})
+    assert run.stop_reason.startswith("diverged: a grads_g message from ") and " to a/ps0" in run.stop_reason
+    assert run.iteration == 2

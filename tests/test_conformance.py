@@ -12,7 +12,8 @@ the check skips with that reason.  The checks (:data:`CHECKS`):
 * ``kinds``: every task kind charged is in ``task_kinds`` (the fake session has no default cost), and the
   state of every node that charged a kind -- and the method's ``calibration_node`` -- can time it;
 * ``bytes``: the accountant's payload bytes per kind equal ``expected_payload_nbytes()``, the method's
-  formula (every computed payload declared its size, checked against the payload);
+  formula (every computed payload declared its size, checked against the payload) -- also once with a
+  researcher's own G/D classes on their own images (``model: custom``, an ``.npz``);
 * ``hash_seed``: the traffic log is the same in two processes with different ``PYTHONHASHSEED``;
 * ``ray``: the traffic log and every node's time breakdown are identical in process and on Ray (one
   local Ray with 2 CPUs for the module, one actor per run: values still travel as Ray objects);
@@ -118,8 +119,35 @@ def test_every_charged_kind_is_declared_and_calibrated(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bytes_equal_the_declared_formula(name: str) -> None:
-    cls = _method(name, "bytes")
-    method, session = _fake(cls, budget=3)
+    _check_bytes(_method(name, "bytes"))
+
+
+@pytest.fixture(scope="module")
+def own_gan(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The researcher's own data and model (tests/own_files.py): 8x8 colour shapes in an .npz, a tiny G/D."""
+    from own_files import write_model, write_npz
+
+    from testbed.data import parse_file_dataset
+
+    folder = tmp_path_factory.mktemp("own")
+    write_npz(folder / "shapes.npz", n=120, labels=False)
+    dataset, _ = parse_file_dataset({"name": "npz", "path": "shapes.npz", "key": "x"}, folder)
+    settings = {"generator": "confgan:Gen", "discriminator": "confgan:Disc", "kwargs": '{"width": 8}',
+                "latent_dim": 4, "import_dir": str(folder)}
+    write_model(folder, "confgan")
+    return {"dataset": dataset, "model": ("custom", settings)}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bytes_equal_the_declared_formula_with_a_custom_model(name: str, own_gan: dict[str, Any]) -> None:
+    """The byte check once more with the researcher's own G and D (BatchNorm in G) on their own images:
+    every formula counts |G|, |D| and G's BatchNorm buffers from the modules actually built."""
+    _check_bytes(_method(name, "bytes"), **own_gan)
+
+
+def _check_bytes(cls: type[Algorithm], **data_and_model: Any) -> None:
+    name = cls.name
+    method, session = _fake(cls, budget=3, **data_and_model)
     engine = session.drive(method)
     assert session.stop_reason is None and session.iteration == 3
     expected = method.expected_payload_nbytes()

@@ -49,7 +49,8 @@ def test_resolved_config_round_trips(experiment) -> None:
                                      "batch_size": 0, "server_at": None, "round_deadline": None,
                                      "over_select": 0.0, "offline": "drop", "server_optimizer": "fedavg",
                                      "server_lr": None, "server_momentum": None, "server_beta1": None,
-                                     "server_beta2": None, "server_tau": None}
+                                     "server_beta2": None, "server_tau": None, "server_lr_schedule": None,
+                                     "client_state": "reset"}
     assert resolved["network"]["compression"] == {}
     again = load_experiment(yaml.safe_load(yaml.safe_dump(resolved)))
     assert again.resolved() == resolved

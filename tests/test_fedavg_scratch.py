@@ -30,8 +30,10 @@ def setup_for(model: str) -> NodeSetup:
 
 
 def reference_round(client: FedAvgClient, g: dict, d: dict, epochs: float, batch_size: int,
-                    lr_factor: float) -> tuple[dict, dict]:
-    """``FedAvgClient.fedavg_round`` as it was before the scratch pair (commit 897b693)."""
+                    lr_factor: float, round_id: int) -> tuple[dict, dict]:
+    """``FedAvgClient.fedavg_round`` as it was before the scratch pair (commit 897b693), with the round's
+    streams seeded as clients now seed them (from the run seed, the client and the round)."""
+    client.seed_round(round_id)
     state = client._state = client.setup.gan_state()  # what the old code's ``self.state`` built afresh
     for module, values in ((state.G, g["params"]), (state.D, d)):
         set_params(module, values)
@@ -61,8 +63,8 @@ def test_clients_sharing_the_scratch_pair_match_fresh_builds_to_the_bit(model: s
         outputs = []
         for new_c, old_c in zip(new, old, strict=True):  # clients in turn on the one scratch pair
             lr_factor = setup.lr_scale(round_)
-            got = new_c.fedavg_round(g, d, 1.0, 16, lr_factor)
-            want = reference_round(old_c, g, d, 1.0, 16, lr_factor)
+            got = new_c.fedavg_round(g, d, 1.0, 16, lr_factor, round_)
+            want = reference_round(old_c, g, d, 1.0, 16, lr_factor, round_)
             assert same(got[0]["params"], want[0]["params"]) and same(got[0]["buffers"], want[0]["buffers"])
             assert same(got[1], want[1])
             assert new_c.current_lrs() == old_c.last_lrs and new_c._state is None

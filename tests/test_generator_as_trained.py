@@ -93,6 +93,9 @@ def where_generators_live(run: Run) -> dict[str, tuple[dict, torch.nn.Module]] |
 
         set_buffers(module, server.g["buffers"])
         return {"fedavg": (server.g["params"], module)}
+    if name == "fedsgd":
+        server_g = ex.state(run.algorithm.server).state.G
+        return {"fedsgd": (get_params(server_g), server_g)}
     if name == "mdgan":
         server_g = ex.state(run.algorithm.server).G
         return {"mdgan": (get_params(server_g), server_g)}

@@ -73,6 +73,18 @@ def test_fedavg_rounds_send_the_models_both_ways() -> None:
     assert method.footing()["clients_per_round"] == n
 
 
+def test_fedsgd_rounds_send_models_down_and_gradients_up() -> None:
+    method, session = fake_method({"name": "fedsgd", "client_fraction": 1.0})
+    engine = session.drive(method, {"grad_step": 0.01})
+    n_g, n_d = _sizes(session)
+    n = len(session.workers)
+    assert session.iteration == T
+    assert _bytes_by_kind(engine) == {"params_g": n * T * 4 * n_g, "params_d": n * T * 4 * n_d,
+                                      "grads_g": n * T * 4 * n_g, "grads_d": n * T * 4 * n_d}
+    assert engine.stats[method.server].tasks == {"server_update": n * T}  # one unit per client averaged
+    assert method.footing()["g_steps_per_iteration"] == 1
+
+
 def test_mdgan_sends_samples_and_feedback_only() -> None:
     method, session = fake_method({"name": "mdgan", "swap_every_epochs": 0})
     engine = session.drive(method)

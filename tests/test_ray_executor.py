@@ -1,7 +1,8 @@
 """The Ray executor behaves like the in-process one; placement and GPU shares are honoured.
 
 One local Ray per module (ray.init ~2.5 s); Ray is started with 2 CPUs and 2 declared
-GPUs (no real GPU needed): actors receive their share and fall back to CPU cleanly.
+GPUs (no real GPU needed): actors receive their share; without CUDA an implicit share trains on the CPU
+(and the run records it), a share asked for (``executors.num_gpus``) is refused in one line.
 """
 
 import sys
@@ -68,16 +69,21 @@ def test_ray_matches_in_process_and_handles_travel(cluster) -> None:
     assert results[0] == results[1] == ([13.0], [3.0], True)
 
 
-def test_declared_gpus_are_shared_and_fall_back_to_cpu(cluster) -> None:
-    executor = RayExecutor(["a/w0", "b/w0", "c/w0", "d/w0"])  # 4 actors, 2 GPUs -> 0.5 each
+def test_declared_gpus_are_shared_and_refused_without_cuda_when_asked_for(cluster) -> None:
+    executor = RayExecutor(["a/w0", "b/w0", "c/w0", "d/w0"])  # 4 actors, 2 GPUs -> 0.5 each, not asked for
     assert executor.num_gpus == 0.5 and executor.num_cpus == 0.5
     info = executor.actor_info()
     assert len(info) == 4
     assert all(len(i["gpu_ids"]) == 1 for i in info)  # each got a share of a (declared) GPU
-    assert {i["device"] for i in info} == {"cpu"}  # no CUDA here: clean fallback
+    assert {i["device"] for i in info} == {"cpu"}  # no CUDA here: CPU, and the run records it
+    assert executor.devices() == {n: {"device": "cpu"} for n in "abcd"}  # what summary.json records
     executor.host("a/w0", Acc, 0.0)
     assert executor.resolve(executor.call("a/w0", "where")) == "cpu"
     executor.shutdown()
+    asked = RayExecutor(["a/w0", "b/w0"], Placement("per_datacenter", num_gpus=0.5))  # executors.num_gpus
+    with pytest.raises(Exception, match=r"executors\.num_gpus.*has no CUDA"):  # never a silent CPU run
+        asked.actor_info()
+    asked.shutdown()
 
 
 def test_one_payload_sent_to_many_nodes_is_checked_in_batches(cluster, monkeypatch) -> None:

@@ -3,6 +3,7 @@
 Why: FedAdam and DiLoCo's Nesterov step are a few lines each, and a sign or a missing (1 - beta)
 would still train -- only comparing with the papers' update rules, written out independently of
 the implementation, catches it.  Also: FedAvgM with momentum 0 and lr 1 *is* FedAvg, to the bit,
+under any client lr schedule (the server's lr is constant unless ``server_lr_schedule: shared``),
 and BatchNorm statistics are averaged, not optimised.
 """
 
@@ -94,10 +95,15 @@ def test_fedadam_equals_the_hand_computation() -> None:
     _check(Aggregator(_setup(), spec), _fedadam(0.05, 0.8, 0.95, 1e-2))
 
 
-def test_nesterov_equals_the_hand_computation_under_the_lr_schedule() -> None:
-    spec = ServerOptimizerSpec("nesterov", lr=0.7, momentum=0.9)
+def test_nesterov_equals_the_hand_computation_under_the_shared_lr_schedule() -> None:
+    spec = ServerOptimizerSpec("nesterov", lr=0.7, momentum=0.9, lr_schedule="shared")
     # lr_final_fraction 0.5 over max_iterations 4: the factor of round t is 1 - 0.5 t / 4.
     _check(Aggregator(_setup(final_fraction=0.5), spec), _nesterov(0.7, 0.9, lambda t: 1 - 0.5 * t / 4))
+
+
+def test_server_lr_is_constant_by_default_whatever_the_clients_schedule() -> None:
+    spec = ServerOptimizerSpec("nesterov", lr=0.7, momentum=0.9)  # DiLoCo's outer lr does not decay
+    _check(Aggregator(_setup(final_fraction=0.5), spec), _nesterov(0.7, 0.9, lambda t: 1.0))
 
 
 def test_fedavgm_is_heavy_ball_momentum() -> None:
@@ -116,21 +122,34 @@ def test_batchnorm_statistics_are_averaged_not_optimised() -> None:
     assert np.array_equal(agg.g["buffers"]["bn.running_var"], np.full(3, 2.0, np.float32))  # (3 * 1 + 5) / 4
 
 
-def _fedavg_run(**params: object) -> Run:
-    spec = tiny_experiment({"name": "fedavg", "client_fraction": 0.5, **params}, max_iterations=4)
+def _fedavg_run(final_fraction: float = 1.0, **params: object) -> Run:
+    spec = tiny_experiment({"name": "fedavg", "client_fraction": 0.5, **params}, max_iterations=4,
+                           training={"batch_size": 16, "lr_final_fraction": final_fraction})
     run = Run(load_experiment(spec), InProcessExecutor(), progress=False)
     run.execute()
     return run
 
 
-def test_fedavgm_with_momentum_0_and_lr_1_is_fedavg_exactly() -> None:
-    plain, heavy = _fedavg_run(), _fedavg_run(server_optimizer="fedavgm", server_momentum=0.0, server_lr=1.0)
+@pytest.mark.parametrize("final_fraction", [1.0, 0.05])
+def test_fedavgm_with_momentum_0_and_lr_1_is_fedavg_exactly(final_fraction: float) -> None:
+    # under any client schedule: the server's lr is constant unless server_lr_schedule: shared
+    plain = _fedavg_run(final_fraction)
+    heavy = _fedavg_run(final_fraction, server_optimizer="fedavgm", server_momentum=0.0, server_lr=1.0)
     columns = ["kind", "src", "dst", "nbytes", "t_send_s", "t_arrive_s"]
     assert plain.engine.accountant.frame()[columns].equals(heavy.engine.accountant.frame()[columns])
     (g_a, d_a), (g_b, d_b) = (run.executor.state(run.algorithm.server).params() for run in (plain, heavy))
     for a, b in ((g_a["params"], g_b["params"]), (d_a, d_b)):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)  # bit for bit
     assert "server_optimizer" not in plain.algorithm.footing()
+    assert heavy.algorithm.footing()["server_lr_schedule"] == "constant"
+
+
+def test_a_shared_server_schedule_is_no_longer_fedavg() -> None:
+    plain = _fedavg_run(0.05)
+    shared = _fedavg_run(0.05, server_optimizer="fedavgm", server_momentum=0.0, server_lr=1.0,
+                         server_lr_schedule="shared")
+    g_a, g_b = (run.executor.state(run.algorithm.server).params()[0]["params"] for run in (plain, shared))
+    assert any(not np.array_equal(g_a[k], g_b[k]) for k in g_a)  # the decayed outer step is not the average
 
 
 @pytest.mark.parametrize("name", ["fedadam", "nesterov"])

@@ -80,7 +80,7 @@ def test_index_has_contract_columns_and_pending_rows(tmp_path: Path, experiment)
     write_index(suite, tmp_path)
     lines = (tmp_path / "index.csv").read_text().splitlines()
     assert lines[0] == ("cell,run_dir,status,seed,iterations,virtual_time_s,wall_time_s,total_bytes,wan_bytes,"
-                        "lan_bytes,egress_usd,headline_metric,headline_value,error")
+                        "lan_bytes,egress_usd,headline_metric,headline_value,error,replayed_from")
     assert lines[1].startswith("seed=0,seed=0,pending,0,")
 
 

@@ -1,6 +1,9 @@
-"""``python -m testbed data status``: which data sets this machine can load, and from where.
+"""``python -m testbed data status [FILE]``: which data sets this machine can load, and from where.
 
 A ``--data-dir`` that is not a directory is one line, not a table that quietly shows the other copies.
+With an experiment or suite file, the data sets *it* uses -- a researcher's own files included --
+are described instead: count, sample shape, size in bytes, labels, how values are scaled, and the
+files' SHA-256 (what ``config.yaml`` will record).
 """
 
 from __future__ import annotations
@@ -18,14 +21,38 @@ def _run(args: argparse.Namespace) -> int:
     if args.data_dir is not None and not Path(args.data_dir).is_dir():
         raise ConfigError("command line", "--data-dir", f"{args.data_dir} is not a directory",
                           "give a directory of idx files, or leave --data-dir out to see the installed copies")
-
+    if args.file is not None:
+        for line in experiment_data_lines(args.file, args.data_dir):
+            print(line)
+        return 0
     for row in dataset_status(args.data_dir):
         state = "available" if row.available else "missing"
         print(f"{row.name:<14} {row.kind:<8} {state:<10} {row.where}")
+    print("own files: dataset: {name: npz|npy|images, ...} in an experiment; "
+          "describe them with: python -m testbed data status EXPERIMENT.yaml")
     return 0
+
+
+def experiment_data_lines(path: str, data_dir: str | None) -> list[str]:
+    """One line per data set an experiment or suite file uses (ConfigError if one is unusable)."""
+    from testbed.data import dataset_spec
+    from testbed.experiment.spec import load_experiment
+    from testbed.suite import is_suite, load_suite
+    from testbed.topology.schema import read_yaml
+
+    specs = [c.spec for c in load_suite(path).cells] if is_suite(read_yaml(path)) else [load_experiment(path)]
+    lines = []
+    for name in dict.fromkeys(spec.dataset for spec in specs):
+        spec = dataset_spec(name)
+        where = "" if spec.file is not None else f"; {spec.locate(data_dir)}"
+        lines.append(f"{name}: {spec.description}{where}")
+    return lines
 
 
 @command("data", "status", help="list the data sets, whether each is available, and from where")
 def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", nargs="?", default=None, metavar="FILE",
+                        help="an experiment or suite YAML: describe the data sets it uses (count, shape, bytes, "
+                             "SHA-256)")
     parser.add_argument("--data-dir", default=None, help="a directory of idx files (else $TESTBED_DATA)")
     parser.set_defaults(handler=_run)

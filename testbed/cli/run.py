@@ -21,7 +21,7 @@ from testbed.core.fileio import check_output_dir
 from testbed.experiment.spec import ExperimentSpec, load_experiment
 from testbed.topology.schema import read_yaml
 
-SUITE_ONLY = ("resume", "overwrite", "max_parallel", "cpus_per_run", "gpus_per_run", "retries")
+SUITE_ONLY = ("resume", "overwrite", "max_parallel", "cpus_per_run", "gpus_per_run", "retries", "replay")
 CMD = "command line"
 
 
@@ -147,6 +147,8 @@ def _run_suite(args: argparse.Namespace) -> int:
     from testbed.suite.index import cell_status
 
     suite = load_suite(args.file)
+    if args.replay:
+        suite = dataclasses.replace(suite, replay=True)
     if args.data_dir is not None:
         _refuse_idle_data_dir([c.spec for c in suite.cells], args.data_dir)
         suite = _suite_with_data_dir(suite, args.data_dir)
@@ -198,8 +200,9 @@ def _dry_run(name: str, cells: list[Any]) -> int:
     from testbed.suite.estimate import PROBE_ITERATIONS, estimate_cell
 
     estimates = [estimate_cell(cell) for cell in cells]  # all probes first: a failing one prints nothing
-    print(f"{name}: {len(cells)} cell(s) (estimates from a probe of up to {PROBE_ITERATIONS} iterations of each "
-          "cell; wall s is rough: this machine, in process, without Ray's overhead; ~ marks a bound, see below)")
+    print(f"{name}: {len(cells)} cell(s) (bytes, dollars and virtual s: the whole run replayed from a probe of up "
+          f"to {PROBE_ITERATIONS} iterations -- exact; ~ marks an extrapolation from the probe, see below; wall s is "
+          "rough: this machine, in process, without Ray's overhead)")
     print(f"{'cell':40s} {'iters':>6s} {'B/iter':>10s} {'total MB':>10s} {'WAN MB':>10s} {'egress $':>9s} "
           f"{'virtual s':>10s} {'wall s':>8s}")
     notes = {}
@@ -212,7 +215,18 @@ def _dry_run(name: str, cells: list[Any]) -> int:
               f"{mark}{e['est_egress_usd']:>8.4f} {mark}{e['est_virtual_s']:>9.1f} {e['est_wall_s']:>8.1f}")
     for algorithm, why in sorted(notes.items()):
         print(f"~ {algorithm}: {why}")
+    _describe_own_data(cells)
     return 0
+
+
+def _describe_own_data(cells: list[Any]) -> None:
+    """A line per data set read from the researcher's own files: count, shape, bytes, SHA-256."""
+    from testbed.data import dataset_spec
+
+    for name in dict.fromkeys(cell.spec.dataset for cell in cells):
+        spec = dataset_spec(name)
+        if spec.file is not None:
+            print(f"data {name}: {spec.description}")
 
 
 @command("run", help="run an experiment YAML, or a suite YAML (base: + grid:) cell by cell")
@@ -234,6 +248,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     suite.add_argument("--max-parallel", type=int, help="at most this many runs at once (default: what fits)")
     suite.add_argument("--cpus-per-run", type=float, help="CPUs reserved per run (default 1)")
     suite.add_argument("--gpus-per-run", type=float, help="GPUs reserved per run (default 0)")
+    suite.add_argument("--replay", action="store_true",
+                       help="train each training configuration once and replay the cells that differ only in "
+                            "network and compute (as replay: true in the suite)")
     suite.add_argument("--retries", type=int, help="re-run a cell up to N times when its Ray actor or node died "
                                                    "(never for configuration errors; default 0)")
     parser.set_defaults(handler=_run)

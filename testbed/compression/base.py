@@ -30,16 +30,18 @@ class Transform(ABC):
     """A lossy encoding of a flat float32 vector, with an exact byte formula."""
 
     name: ClassVar[str] = ""
-    error_feedback: bool = False
-    """Whether the sender keeps what was not sent and adds it to its next message (top-k)."""
+    error_feedback: bool | None = False
+    """Whether the sender keeps what was not sent and adds it to its next message (top-k); None until the
+    message kind resolves it (on for gradient kinds: testbed.compression.spec)."""
 
     @abstractmethod
     def nbytes(self, numel: int) -> int:
         """Wire bytes of a message of ``numel`` float32 entries (the docstring of each gives the formula)."""
 
     @abstractmethod
-    def encode(self, values: np.ndarray) -> dict[str, np.ndarray]:
-        """The arrays that travel for the flat float32 vector ``values`` (their nbytes sum to :meth:`nbytes`)."""
+    def encode(self, values: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        """The arrays that travel for the flat float32 vector ``values`` (their nbytes sum to :meth:`nbytes`);
+        ``rng``: the sender's stream for this (kind, destination), for a randomised transform."""
 
     @abstractmethod
     def decode(self, parts: dict[str, np.ndarray], numel: int) -> np.ndarray:

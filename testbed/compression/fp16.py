@@ -1,7 +1,8 @@
 """``fp16``: every entry as an IEEE half-precision float, saturated at +-65504.
 
-Why saturate: a float32 beyond half precision's range would arrive as infinity and poison the
-receiver's model; clipping to the largest finite half keeps values finite.  Relative error is at
+Why saturate: a finite float32 beyond half precision's range would arrive as infinity and poison the
+receiver's model; clipping to the largest finite half keeps values finite.  (A NaN or an infinity
+never gets here: the sender stops the run instead, testbed.compression.endpoint.)  Relative error is at
 most 2^-11 for normal values (|x| >= 2^-14), absolute at most 2^-25 below that.
 
 Bytes: of n entries, **2n**.
@@ -31,7 +32,7 @@ class Fp16(Transform):
         """2 n."""
         return HALF_NBYTES * numel
 
-    def encode(self, values: np.ndarray) -> dict[str, np.ndarray]:
+    def encode(self, values: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
         return {"values": np.clip(values, -HALF_MAX, HALF_MAX).astype(np.float16)}
 
     def decode(self, parts: dict[str, np.ndarray], numel: int) -> np.ndarray:

@@ -8,14 +8,20 @@ the method says its payload is a float32 tensor (``Algorithm.compressible_kinds`
     network:
       compression:
         grads_g: {topk: 0.01}                 # or {topk: {ratio: 0.01, error_feedback: false}}
-        grads_d: {quantize: 8}                # or {quantize: {bits: 8, bucket: 512}}
+        grads_d: {quantize: 8}                # or {quantize: {bits: 8, bucket: 512, rounding: stochastic}}
         params_d: fp16
 
-Every key and value is checked here; a bad one is one ConfigError line naming the field.
+Error feedback carries what a message did not send into the next message of the same kind to the same
+destination, which is only right when those messages are increments of one vector: a method's
+gradient kinds (``Algorithm.gradient_kinds``: ``grads_g``, ``grads_d``, SQM's gradient answers).  So
+it defaults on there and off elsewhere, and asking for it on another kind (MD-GAN's ``samples``: a
+new batch every time; parameters) is an error naming the kind.  Every key and value is checked here;
+a bad one is one ConfigError line naming the field.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +49,10 @@ class CompressionSpec:
         return {kind: transform.to_config() for kind, transform in self.by_kind}
 
 
-def parse_compression(raw: Any, src: str, kinds: tuple[str, ...], method: str) -> CompressionSpec:
-    """Check ``network.compression`` against the kinds ``method`` can compress."""
+def parse_compression(raw: Any, src: str, kinds: tuple[str, ...], method: str,
+                      gradient_kinds: tuple[str, ...] = ()) -> CompressionSpec:
+    """Check ``network.compression`` against the kinds ``method`` can compress; resolve error feedback
+    (on for ``gradient_kinds`` unless turned off, refused on any other kind)."""
     if raw is None:
         return CompressionSpec()
     if not isinstance(raw, dict):
@@ -56,8 +64,25 @@ def parse_compression(raw: Any, src: str, kinds: tuple[str, ...], method: str) -
         if kind not in kinds:
             fix = f"use one of {list(kinds)}" if kinds else f"{method} sends no tensor messages; remove the block"
             raise ConfigError(src, fieldname, f"{kind!r} is not a message kind {method} can compress", fix)
-        out.append((str(kind), parse_transform(value, src, fieldname)))
+        transform = parse_transform(value, src, fieldname)
+        out.append((str(kind), _feedback_for(transform, str(kind), gradient_kinds, src, fieldname, method)))
     return CompressionSpec(tuple(out))
+
+
+def _feedback_for(transform: Transform, kind: str, gradient_kinds: tuple[str, ...], src: str, fieldname: str,
+                  method: str) -> Transform:
+    """``transform`` with its error feedback resolved for ``kind`` (transforms without the option unchanged)."""
+    if "error_feedback" not in {f.name for f in dataclasses.fields(transform)}:  # type: ignore[arg-type]
+        return transform
+    gradient = kind in gradient_kinds
+    if transform.error_feedback and not gradient:
+        fix = (f"remove error_feedback: it is only for gradient kinds ({', '.join(gradient_kinds)})"
+               if gradient_kinds else "remove error_feedback")
+        raise ConfigError(src, f"{fieldname}.{transform.name}.error_feedback",
+                          f"{kind!r} is not a gradient of {method}: error feedback would add one message's "
+                          "residual into a different vector", fix)
+    feedback = gradient if transform.error_feedback is None else bool(transform.error_feedback)
+    return dataclasses.replace(transform, error_feedback=feedback)  # type: ignore[type-var]
 
 
 def parse_transform(value: Any, src: str, fieldname: str) -> Transform:

@@ -3,7 +3,10 @@
 Why error feedback: dropping 99 % of a gradient every step biases training; keeping the unsent part
 and adding it to the next message (Seide et al. 2014; Stich et al. 2018, "Sparsified SGD with memory")
 delivers every entry eventually.  The residual lives on the sender's node state, one per
-(message kind, destination), so it is kept where the data is (testbed.compression.endpoint).
+(message kind, destination), so it is kept where the data is (testbed.compression.endpoint).  It is
+only meaningful where successive messages of a kind are increments of one vector -- gradients:
+error feedback defaults on for a method's gradient kinds and off elsewhere, and asking for it on
+another kind is an error (testbed.compression.spec).
 
 Bytes: of n entries, k = ceil(r * n) are sent (r the ratio as written, computed exactly: 0.07 of 100 is
 7), each as an int32 index and a float32 value -- **8k bytes**.  The receiver gets a dense vector,
@@ -27,10 +30,10 @@ from testbed.core.fields import checked_bool, checked_number
 @register("topk")
 @dataclass(frozen=True)
 class TopK(Transform):
-    """The ``ratio`` r in (0, 1] of entries to send; ``error_feedback`` (default on)."""
+    """The ``ratio`` r in (0, 1] of entries to send; ``error_feedback`` (None: on for gradient kinds)."""
 
     ratio: float
-    error_feedback: bool = True
+    error_feedback: bool | None = None
     keys: ClassVar[tuple[str, ...]] = ("ratio", "error_feedback")
     """The argument's keys; a bare number is the ratio."""
 
@@ -42,7 +45,7 @@ class TopK(Transform):
         """8 k: an int32 index and a float32 value per kept entry."""
         return (INDEX_NBYTES + VALUE_NBYTES) * self.count(numel)
 
-    def encode(self, values: np.ndarray) -> dict[str, np.ndarray]:
+    def encode(self, values: np.ndarray, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
         k = self.count(len(values))
         if k == 0:
             return {"indices": np.zeros(0, dtype=np.int32), "values": np.zeros(0, dtype=np.float32)}
@@ -63,5 +66,6 @@ class TopK(Transform):
         """``topk: 0.01`` or ``topk: {ratio: 0.01, error_feedback: false}``."""
         value = argument_mapping(value, src, fieldname, cls.keys, "ratio: 0.01 (the fraction of entries sent)")
         ratio = checked_number(value["ratio"], src, f"{fieldname}.ratio", float, 0, 1, "(]")
-        return cls(ratio, checked_bool(value.get("error_feedback", True), src, f"{fieldname}.error_feedback"))
+        feedback = value.get("error_feedback")
+        return cls(ratio, None if feedback is None else checked_bool(feedback, src, f"{fieldname}.error_feedback"))
 

@@ -6,13 +6,15 @@ the send dispatches ``wire_compress`` on the *sender's* executor (non-blocking; 
 there) and the message carries the packet, whose size is the transform's formula in the entry count
 n = declared bytes / 4 -- known from the shapes, so the engine never waits for a value.  On arrival
 ``wire_decompress`` is dispatched on the *receiver's* executor, and the receiver's process gets a
-handle to the dense payload.  Encoding takes no virtual time (like any cheap ``call``).
+handle to the dense payload.  Both are compute tasks in virtual time (kinds ``encode`` and
+``decode``): the engine prices them (testbed.sim.codec) from the entry count this module reports.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
+from testbed.compression.base import Transform
 from testbed.compression.spec import CompressionSpec
 from testbed.core.payload import payload_nbytes
 from testbed.exec.executor import Executor, Handle
@@ -20,18 +22,30 @@ from testbed.exec.executor import Executor, Handle
 FLOAT_NBYTES = 4
 
 
+class Outgoing(NamedTuple):
+    """What travels for one send: the payload (or its packet), the declared bytes, and -- for a compressed
+    kind -- the transform and the entry count it encoded (what the encode and decode are priced on)."""
+
+    payload: Any
+    nbytes: int | None
+    transform: Transform | None = None
+    numel: int = 0
+
+
 class Wire:
     """Applies a :class:`CompressionSpec` to the messages an engine sends."""
 
-    def __init__(self, spec: CompressionSpec, executor: Executor) -> None:
+    def __init__(self, spec: CompressionSpec, executor: Executor, seed: int = 0) -> None:
         self.spec = spec
         self.executor = executor
+        self.seed = seed
+        """The run's seed: with (sender, kind, destination) it seeds each stochastic-rounding stream."""
 
-    def outgoing(self, src: str, dst: str, kind: str, payload: Any, nbytes: int | None) -> tuple[Any, int | None]:
+    def outgoing(self, src: str, dst: str, kind: str, payload: Any, nbytes: int | None) -> Outgoing:
         """The (payload, declared bytes) that travel: unchanged, or the packet and its formula's bytes."""
         transform = self.spec.get(kind)
         if transform is None:
-            return payload, nbytes
+            return Outgoing(payload, nbytes)
         if nbytes is None:
             if isinstance(payload, Handle):
                 raise TypeError(f"a compressed {kind!r} message needs nbytes= (4 per float32 entry)")
@@ -40,8 +54,9 @@ class Wire:
             self.executor.check_nbytes(payload, nbytes, kind)  # the uncompressed formula still holds
         if nbytes % FLOAT_NBYTES:
             raise ValueError(f"a compressed {kind!r} message must be float32 entries, but is declared {nbytes} B")
-        packet = self.executor.call(src, "wire_compress", transform, (kind, dst), payload)
-        return packet, transform.nbytes(nbytes // FLOAT_NBYTES)
+        numel = nbytes // FLOAT_NBYTES
+        packet = self.executor.call(src, "wire_compress", transform, (kind, dst), payload, self.seed, src)
+        return Outgoing(packet, transform.nbytes(numel), transform, numel)
 
     def incoming(self, dst: str, kind: str, payload: Any) -> Any:
         """What the receiver gets: the decompressed payload (a handle on its executor), or ``payload``."""

@@ -6,7 +6,10 @@ int64 labels) plus the string saying where the bytes came from.  Each data set
 registers a :class:`DatasetSpec` here, so adding one is adding an entry, and
 ``data status`` can list them all without an ``if name == ...`` chain.  Importing this module
 imports the package first, whose ``__init__`` imports every data set module, so the registry is
-full before any lookup.
+full before any lookup.  A data set read from the researcher's own files has no registered name: it
+is named by a *reference* (``npz:/abs/data.npz?key=x``, :mod:`testbed.data.files`) whose scheme
+(``npz``, ``npy``, ``images``) is looked up in :data:`SCHEMES`, so every process that is handed the
+name -- a Ray actor, the evaluator, ``testbed sample`` -- resolves it to the same spec.
 """
 
 from __future__ import annotations
@@ -44,9 +47,24 @@ Locator = Callable[["str | None"], str]
 
 
 @dataclass(frozen=True)
+class FileFingerprint:
+    """What a file data set was read from: total bytes and SHA-256 (of the file, or of the list of
+    (relative path, SHA-256) pairs when it is a folder or several files), and how many files."""
+
+    nbytes: int
+    sha256: str
+    files: int
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
-    """A registered data set: its kind (``mixture`` or ``image``), shape and loader; ``reads_files``: it is read
-    from disk, so a ``data_dir`` means something to it (generated ones refuse one)."""
+    """A data set: its kind (``mixture``, ``image`` or ``vector``), shape, labels and loader.
+
+    ``reads_files``: it is read from a ``data_dir`` (mnist, fashion_mnist), so that setting means something
+    to it (the others refuse one).  ``labelled``: whether ``y`` holds real class labels (an unlabelled set
+    has ``y`` of shape (N, 0): no label partition, no classifier, zero label bytes).  ``cache_dir``: where
+    artefacts derived from the data (its quality classifier) are kept, None for the testbed cache.
+    ``file``: the fingerprint of a data set read from the researcher's own files."""
 
     name: str
     kind: str
@@ -56,9 +74,14 @@ class DatasetSpec:
     locate: Locator
     description: str
     reads_files: bool = False
+    labelled: bool = True
+    cache_dir: str | None = None
+    file: FileFingerprint | None = None
 
 
 DATASETS: Registry[DatasetSpec] = Registry("data set")
+SCHEMES: Registry[Callable[[str], DatasetSpec]] = Registry("data file format")
+"""``scheme`` -> resolver of a reference ``scheme:...`` to its spec (testbed.data.files registers them)."""
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
@@ -66,16 +89,25 @@ def register(spec: DatasetSpec) -> DatasetSpec:
     return DATASETS.add(spec.name, spec)
 
 
+def scheme_of(name: str) -> str | None:
+    """``npz`` for the reference ``npz:/data/x.npz?key=x``; None for a registered name."""
+    head, sep, _ = str(name).partition(":")
+    return head if sep and head in SCHEMES else None
+
+
 def canonical_dataset_name(name: str) -> str:
     """``fashion-mnist`` and ``Fashion_MNIST`` are ``fashion_mnist``: the registered spelling of a name."""
-    if name in DATASETS:
+    if name in DATASETS or scheme_of(name):
         return name
     folded = {key.replace("-", "_").lower(): key for key in DATASETS}
     return folded.get(str(name).replace("-", "_").lower(), name)
 
 
 def dataset_spec(name: str) -> DatasetSpec:
-    """The registered spec for ``name`` (any spelling :func:`canonical_dataset_name` accepts)."""
+    """The spec for ``name`` (any spelling :func:`canonical_dataset_name` accepts, or a file reference)."""
+    scheme = scheme_of(name)
+    if scheme is not None:
+        return SCHEMES[scheme](name)
     return DATASETS.require(canonical_dataset_name(name), None, "dataset")
 
 
@@ -91,6 +123,18 @@ def load_dataset(name: str, split: str = "train", data_dir: str | None = None, s
     x, y, source = spec.loader(split, data_dir, seed, n)
     return Dataset(name=name, x=x, y=y, num_classes=spec.num_classes, sample_shape=spec.sample_shape,
                    source=source)
+
+
+SPLIT_SEED = 0
+TRAIN_FRACTION = 0.8
+
+
+def split_indices(count: int, split: str) -> np.ndarray:
+    """Rows of ``split`` for a data set of ``count`` rows that ships no test split of its own: a fixed
+    seeded 80/20 cut (independent of the run's seed, so train and test never overlap)."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(count)
+    cut = round(TRAIN_FRACTION * count)
+    return order[:cut] if split == "train" else order[cut:]
 
 
 def subsample(x: np.ndarray, y: np.ndarray, n: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -11,10 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from testbed.data.dataset import DatasetSpec, register, subsample
-
-SPLIT_SEED = 0
-TRAIN_FRACTION = 0.8
+from testbed.data.dataset import DatasetSpec, register, split_indices, subsample
 
 
 @lru_cache(maxsize=1)
@@ -23,16 +20,13 @@ def _all_digits() -> tuple[np.ndarray, np.ndarray]:
 
     bunch = load_digits()
     x = (bunch.images.astype(np.float32) / 16.0 * 2.0 - 1.0)[:, None, :, :]
-    y = bunch.target.astype(np.int64)
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(x))
-    return x[order], y[order]
+    return x, bunch.target.astype(np.int64)
 
 
 def _load(split: str, data_dir: str | None, seed: int, n: int | None):
     x, y = _all_digits()
-    cut = round(TRAIN_FRACTION * len(x))
-    x, y = (x[:cut], y[:cut]) if split == "train" else (x[cut:], y[cut:])
-    x, y = subsample(x, y, n, seed)
+    rows = split_indices(len(x), split)
+    x, y = subsample(x[rows], y[rows], n, seed)
     return x.copy(), y.copy(), "sklearn.datasets.load_digits"
 
 

@@ -17,6 +17,7 @@ assigned to exactly one worker, and the same seed gives the same split.  Every w
 one sample: a Dirichlet split that leaves a worker empty is drawn again (up to 100 times, as
 NIID-Bench's ``min_require_size`` loop), and a worker any split still leaves empty takes one sample
 from the largest shard; fewer samples than workers is a ConfigError.
+A data set without labels takes ``iid`` only (:func:`needs_labels` says which specs split by class).
 """
 
 from __future__ import annotations
@@ -116,6 +117,8 @@ DIRICHLET_DRAWS = 100
 PARTITION_SPECS: dict[str, Callable[[_Request, str | None], list[np.ndarray]]] = {
     "iid": _iid, "dirichlet": _dirichlet, "shards": _shards, "by_datacenter": _by_datacenter,
 }
+LABEL_FREE = frozenset({"iid"})
+"""Partitions that never read a label: the only ones an unlabelled data set can take."""
 _VALID = "iid, dirichlet(alpha), shards(k), by_datacenter"
 _SPEC = re.compile(r"^\s*([a-z_]+)\s*(?:\(\s*([^)]*?)\s*\))?\s*$")
 
@@ -129,6 +132,12 @@ def _number(arg: str | None, kind: type, spec: str) -> float:
     if value <= 0:
         raise ConfigError(None, "partition", f"{spec!r}: the argument must be positive", "use e.g. 0.5 or 2")
     return value
+
+
+def needs_labels(spec: str) -> bool:
+    """Whether the partition ``spec`` splits by class (False for ``iid`` and for specs that do not parse)."""
+    match = _SPEC.match(spec)
+    return match is not None and match.group(1) in PARTITION_SPECS and match.group(1) not in LABEL_FREE
 
 
 def partition(labels: np.ndarray, num_workers: int, spec: str, seed: int, groups: list[int] | None = None,
@@ -160,6 +169,26 @@ def _no_empty_shard(parts: list[np.ndarray]) -> list[np.ndarray]:
             donor = max(range(len(parts)), key=lambda i: (len(parts[i]), -i))
             parts[worker], parts[donor] = parts[donor][-1:], parts[donor][:-1]
     return parts
+
+
+def partition_flat(labels: np.ndarray, num_workers: int, spec: str, seed: int,
+                   groups: list[int] | np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`partition` as one flat index array and ``num_workers + 1`` offsets (worker i holds
+    ``flat[offsets[i]:offsets[i + 1]]``, the same indices as ``partition(...)[i]``).
+
+    Why: a list of a million small arrays costs ~100 B of overhead each; a client population keeps these
+    two arrays instead.  ``iid`` is computed without a per-worker array at all."""
+    match = _SPEC.match(spec)
+    if match is not None and match.group(1) == "iid" and num_workers >= 1:
+        perm = np.random.default_rng(seed).permutation(len(labels))
+        weights = np.ones(num_workers) / num_workers  # as partition() and _cut() compute the cut
+        bounds = np.round(np.cumsum(weights) / weights.sum() * len(perm)).astype(int)
+        offsets = np.concatenate([[0], bounds[:-1], [len(perm)]]).astype(np.int64)
+        owner = np.repeat(np.arange(num_workers), np.diff(offsets))
+        return perm[np.lexsort((perm, owner))].astype(np.int64), offsets
+    parts = partition(labels, num_workers, spec, seed, groups=None if groups is None else list(groups))
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    return (np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, np.int64)), offsets
 
 
 def partition_summary(labels: np.ndarray, parts: list[np.ndarray]) -> pd.DataFrame:

@@ -78,7 +78,7 @@ class BatchingExecutor(InProcessExecutor):
         return super().state(node_id)
 
     def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
-        state = self._states[node_id]
+        state = super().state(node_id)
         getattr(state, method)  # an unknown method fails at dispatch, as it does unbatched
         call = _Call(node_id, state, method, args, kwargs, num_returns)
         call.sources = {id(source) for source in _deferred((args, kwargs))}
@@ -163,9 +163,9 @@ class BatchingExecutor(InProcessExecutor):
         self.flush()
 
 
-def in_process_executor(executors: ExecutorsSpec, torch_threads: int) -> InProcessExecutor:
-    """The in-process executor an ``executors:`` setting asks for: batching or eager."""
-    return (BatchingExecutor if executors.batch else InProcessExecutor)(torch_threads=torch_threads)
+def in_process_executor(executors: ExecutorsSpec, torch_threads: int, device: str = "cpu") -> InProcessExecutor:
+    """The in-process executor an ``executors:`` setting asks for: batching or eager, on ``device``."""
+    return (BatchingExecutor if executors.batch else InProcessExecutor)(device=device, torch_threads=torch_threads)
 
 
 def plan_groups(queue: list[_Call]) -> list[list[_Call]]:

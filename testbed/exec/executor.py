@@ -22,6 +22,7 @@ from typing import Any
 from testbed.core.finite import require_finite
 from testbed.core.payload import payload_nbytes
 from testbed.core.tree import map_leaves
+from testbed.exec.devices import describe_device, use_deterministic
 
 
 class Handle:
@@ -42,6 +43,11 @@ class Executor(ABC):
     @abstractmethod
     def host(self, node_id: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Create node ``node_id``'s state object as ``factory(*args, **kwargs)``."""
+
+    def host_population(self, datacenter: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Host the clients ``<datacenter>/w<i>`` of a population as one object, ``factory(*args, **kwargs)``,
+        whose ``client(i)`` gives client i's state when a call reaches it (built on demand, not kept)."""
+        raise NotImplementedError(f"{type(self).__name__} does not host client populations")
 
     @abstractmethod
     def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
@@ -80,6 +86,18 @@ class Executor(ABC):
     def shutdown(self) -> None:  # noqa: B027 - optional hook
         """Release resources (actors, GPUs)."""
 
+    def devices(self) -> dict[str, dict[str, str]]:
+        """Each executor process's device, by name (testbed.exec.devices.describe_device)."""
+        return {"inprocess": describe_device(getattr(self, "device", "cpu"))}
+
+    def process_of(self, node_id: str) -> str:
+        """The name of the process that hosts ``node_id`` (one per executor process)."""
+        return "inprocess"
+
+    def set_deterministic(self, flag: bool) -> bool:
+        """Torch's deterministic algorithms on or off in every executor process; returns the previous setting."""
+        return use_deterministic(flag)
+
 
 def set_torch_threads(threads: int) -> None:
     """Pin torch's intra-op threads for this process.
@@ -108,6 +126,7 @@ class InProcessExecutor(Executor):
     def __init__(self, device: str = "cpu", torch_threads: int | None = 1) -> None:
         self.device = device
         self._states: dict[str, Any] = {}
+        self._populations: dict[str, Any] = {}
         if torch_threads:
             set_torch_threads(torch_threads)
 
@@ -116,12 +135,24 @@ class InProcessExecutor(Executor):
             raise ValueError(f"node {node_id!r} is already hosted")
         self._states[node_id] = construct(factory, self.device, args, kwargs)
 
+    def host_population(self, datacenter: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if datacenter in self._populations:
+            raise ValueError(f"the population of {datacenter!r} is already hosted")
+        self._populations[datacenter] = construct(factory, self.device, args, kwargs)
+
     def state(self, node_id: str) -> Any:
-        """The state object of a node (for tests and inspection)."""
-        return self._states[node_id]
+        """The state object of a node (for tests and inspection; a population's client is built anew)."""
+        state = self._states.get(node_id)
+        if state is None:
+            datacenter, _, local = node_id.partition("/")
+            population = self._populations.get(datacenter)
+            if population is None or not local.startswith("w"):
+                raise KeyError(f"node {node_id!r} is not hosted")
+            return population.client(int(local[1:]))
+        return state
 
     def call(self, node_id: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
-        target = getattr(self._states[node_id], method)
+        target = getattr(InProcessExecutor.state(self, node_id), method)
         args = tuple(_unwrap(a) for a in args)
         kwargs = {k: _unwrap(v) for k, v in kwargs.items()}
         start = time.perf_counter()

@@ -26,7 +26,11 @@ def check_settings_act(src: str, *, dataset: str, data_dir: str | None, dataset_
     from testbed.data import dataset_spec
 
     if data_dir is not None:
-        if not dataset_spec(dataset).reads_files:
+        spec = dataset_spec(dataset)
+        if spec.file is not None:
+            raise ConfigError(src, "data_dir", "the data set names its own files (dataset.path or dataset.dir), so "
+                              "data_dir would do nothing", "remove data_dir (it is for mnist and fashion_mnist)")
+        if not spec.reads_files:
             raise ConfigError(src, "data_dir", f"{dataset} is generated, not read from files, so data_dir "
                               "would do nothing", "remove data_dir (it is for mnist and fashion_mnist)")
         if not Path(data_dir).is_dir():

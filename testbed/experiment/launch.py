@@ -1,7 +1,8 @@
-"""Launching one experiment: pick its executor, run it, write its run directory (or what it measured).
+"""Launching one experiment -- pick its executor, run it, write its run directory (or what it measured) -- or
+one replay of a finished run on another setting (check, replay, verify, write).
 
-Why apart from testbed.experiment.run: the Run is the training itself and knows nothing of files;
-writing results (testbed.experiment.results) reads a finished Run.  This module joins the two, so
+Why apart from testbed.experiment.run: the Run (and the ReplayRun) is the work itself and knows nothing of
+files; writing results (testbed.experiment.results) reads a finished one.  This module joins the two, so
 neither imports the other's consumer.
 """
 
@@ -10,12 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from testbed.core.errors import ConfigError
 from testbed.exec.backends import executor_backend
 from testbed.exec.executor import Executor
+from testbed.exec.sizeonly import MissingValueError
 from testbed.exec.spec import check_batch
-from testbed.experiment.results import prepare_run_dir, write_partial, write_run
+from testbed.experiment.exactness import ReplayRefusedError, first_divergence, replay_blockers, training_difference
+from testbed.experiment.generator_file import FILENAME as GENERATOR_FILE
+from testbed.experiment.replay import BeyondSourceError, ReplayRun
+from testbed.experiment.replay_source import SourceRun, fixed_compute_block, metrics_rows, replay_compute
+from testbed.experiment.results import BOOKKEEPING, prepare_run_dir, write_partial, write_replay, write_run
 from testbed.experiment.run import Run
-from testbed.experiment.spec import ExperimentSpec
+from testbed.experiment.spec import ExperimentSpec, parse_experiment
+from testbed.sim.compute import CostTable
+from testbed.sim.engine import ClockError
+from testbed.sim.optrace import OPS_FILE, recorded_reads
 
 
 def make_executor(spec: ExperimentSpec, address: str | None = None) -> Executor:
@@ -47,3 +57,58 @@ def run_experiment(spec: ExperimentSpec, out_dir: str | Path, *, executor: Execu
     finally:
         if own:
             executor.shutdown()
+
+
+def replay_experiment(source: SourceRun, target: dict[str, Any], out_dir: str | Path, *, target_src: str,
+                      approximate: bool = False, changes: dict[str, Any] | None = None,
+                      extra_summary: dict[str, Any] | None = None) -> Path:
+    """Replay the recorded run ``source`` on the setting ``target`` (an experiment dict) and write a run
+    directory; returns it.  Refused in one line (:class:`ReplayRefusedError`), with nothing written, when the
+    replay would not equal a full run of ``target`` and ``approximate`` is not set (docs/design.md §7)."""
+    spec = parse_experiment(target, target_src, Path("."))
+    if (why := training_difference(source.spec, spec)) is not None:
+        raise ConfigError(target_src, "setting", why, "replay changes only the network and compute: "
+                          "keep the recorded run's workers (same ids, same order) and training")
+    reasons = replay_blockers(source.spec, spec, source.compute_model)
+    if reasons and not approximate:
+        raise ReplayRefusedError(source.run_dir, "replay", f"not exact: {reasons[0]}",
+                                 "rerun with --approximate to replay it anyway (marked approximate: true)")
+    compute = replay_compute(spec, source) if spec.compute.model != "measured" else CostTable(source.costs_s)
+    session_reads, node_reads = recorded_reads(source.ops)
+    replay = ReplayRun(spec, session_reads, node_reads, compute, max_iterations=int(source.summary["iterations"]))
+    try:
+        replay.execute()
+    except (BeyondSourceError, MissingValueError, ClockError) as err:
+        raise ReplayRefusedError(source.run_dir, "replay", f"cannot be replayed on this setting: {err}",
+                                 "replay onto a setting that trains no further than the recorded run") from None
+    trace = replay.recorder.frame()
+    divergence = first_divergence(source.ops, trace)
+    if divergence is not None and not approximate:
+        raise ReplayRefusedError(source.run_dir / OPS_FILE, "replay", f"diverged from the recorded run: {divergence}",
+                                 "rerun with --approximate (the method's timing independence does not hold here)")
+    exact = not reasons and divergence is None
+    resolved = spec.resolved()
+    resolved["compute"] = fixed_compute_block(compute, spec)
+    metrics = metrics_rows(source, replay.metrics)
+    last = metrics.iloc[-1].to_dict()
+    recorded = {k: v for k, v in source.summary.items()
+                if k not in ("error", "partial", "infrastructure", "traceback", "ran_on")}  # the training's, not ours
+    fields = {**recorded, "run_id": spec.name, "topology": spec.topology.name,
+              "wall_time_s": replay.wall_time_s, "train_wall_s": replay.wall_time_s,
+              **final_quality(last, source.summary, replay.iteration), "replayed_from": str(source.run_dir),
+              "approximate": not exact,
+              "replay": {"exact": exact, "approximate": not exact, "changes": changes or {}, "not_exact": reasons,
+                         "divergence": divergence, "recorded_wall_time_s": source.summary.get("wall_time_s")},
+              **(extra_summary or {})}
+    return write_replay(replay, Path(out_dir), config=resolved, metrics=metrics, summary_fields=fields, trace=trace,
+                        generator_from=source.run_dir / GENERATOR_FILE if exact else None)
+
+
+def final_quality(last: dict[str, Any], recorded: dict[str, Any], iteration: int) -> dict[str, Any]:
+    """The summary's final quality fields from the replay's last metrics row (the recorded run's row there)."""
+    same_end = iteration == recorded.get("iterations")
+    final = {k: v for k, v in last.items() if k not in BOOKKEEPING and not k.endswith("_std")}
+    spread = {k[:-len("_std")]: v for k, v in last.items() if k.endswith("_std")}
+    return {"final_quality": final, "final_quality_std": spread,
+            "final_quality_by_generator": recorded.get("final_quality_by_generator", {}) if same_end else {},
+            "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")}}

@@ -2,11 +2,14 @@
 
 ``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
 ``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
-``nodes.csv`` (compute / communication / waiting per node), ``compute_costs.json``,
+``nodes.csv`` (compute / communication / waiting per node; a client population's clients summed
+in one row, ``<dc>/*``, so the file does not grow with the population), ``compute_costs.json``,
+``ops.parquet`` (what every node did, for ``testbed replay``: testbed.sim.optrace),
 ``samples/``, ``generator.pt`` (the final generator(s) with their buffers, see
 testbed.experiment.generator_file), ``run_info.json`` (the command line and the machine, see
 testbed.core.provenance) and ``summary.json`` (with the method's *footing*: update
-order and optimiser steps per iteration).  Every file is written
+order and optimiser steps per iteration; and ``quality_features``: which features the quality
+metrics were computed in, testbed.quality.provenance).  Every file is written
 atomically and ``summary.json`` last, so a directory whose summary says
 ``status: complete`` is whole; anything else is safe to re-run.  A run that diverged (a NaN or
 infinity, testbed.core.finite) or whose clock could not go on writes every file too, with
@@ -35,12 +38,15 @@ from testbed.experiment.sample_pictures import save_samples_picture
 from testbed.experiment.spec import dump_yaml
 from testbed.gan import count_params
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
+from testbed.quality import provenance as quality_provenance
+from testbed.sim.optrace import OPS_FILE
 
 if TYPE_CHECKING:
+    from testbed.experiment.replay import ReplayRun
     from testbed.experiment.run import Run
 
 RUN_FILES = frozenset({"config.yaml", "run_info.json", "metrics.csv", "traffic.parquet", "traffic.csv", "links.csv",
-                       "nodes.csv", "compute_costs.json", "samples", GENERATOR_FILE, "summary.json",
+                       "nodes.csv", "compute_costs.json", "samples", GENERATOR_FILE, "summary.json", OPS_FILE,
                        "plots", "report.html"})
 """What a run directory may hold: the files above, and what ``plot`` and ``report`` write into it by default."""
 
@@ -72,15 +78,10 @@ def write_run(run: Run, out_dir: Path, extra: dict[str, Any] | None = None) -> P
     """Write every file of a finished run into ``out_dir``; returns it.  ``extra``: more summary fields
     (a suite cell's ``ran_on``), written with the rest so no reader ever sees a summary without them."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec, engine = run.spec, run.engine
+    spec = run.spec
     for write in _measured(run, out_dir, run.virtual_time_s):
         write()
-    nodes = pd.DataFrame([{"node": node, "compute_s": s.compute_s, "communication_s": s.communication_s,
-                           "waiting_s": s.waiting_s, **{f"tasks_{k}": v for k, v in s.tasks.items()}}
-                          for node, s in sorted(engine.stats.items())])
-    atomic_write(out_dir / "nodes.csv", lambda p: nodes.to_csv(p, index=False))
-    costs = {"model": engine.compute_model.name, "costs_s": engine.compute_model.costs()}
-    atomic_write_text(out_dir / "compute_costs.json", json.dumps(costs, indent=2))
+    _write_engine_files(run, out_dir)
     for iteration, t_s, samples in run.pictures:
         if samples is not None:
             save_samples_picture(samples, spec.dataset, out_dir / "samples" / f"iter_{iteration:06d}.png",
@@ -90,6 +91,43 @@ def write_run(run: Run, out_dir: Path, extra: dict[str, Any] | None = None) -> P
                     eval_seed=spec.seed + EVAL_SEED_OFFSET)
     atomic_write_text(out_dir / "summary.json", json.dumps({**summary(run), **(extra or {})}, indent=2,
                                                          default=_jsonable))
+    return out_dir
+
+
+def _write_engine_files(run: Run | ReplayRun, out_dir: Path) -> None:
+    """``nodes.csv`` (where each node's virtual time went) and ``compute_costs.json`` (what was charged)."""
+    engine = run.engine
+    nodes = pd.DataFrame([{"node": node, "compute_s": s.compute_s, "communication_s": s.communication_s,
+                           "waiting_s": s.waiting_s, **{f"tasks_{k}": v for k, v in s.tasks.items()}}
+                          for node, s in sorted(engine.node_stats().items())])
+    atomic_write(out_dir / "nodes.csv", lambda p: nodes.to_csv(p, index=False))
+    costs = {"model": engine.compute_model.name, "costs_s": engine.compute_model.costs()}
+    atomic_write_text(out_dir / "compute_costs.json", json.dumps(costs, indent=2))
+
+
+def write_replay(replay: ReplayRun, out_dir: Path, *, config: dict[str, Any], metrics: pd.DataFrame,
+                 summary_fields: dict[str, Any], trace: pd.DataFrame, generator_from: Path | None) -> Path:
+    """Write a replayed run's directory: every file a run has (the final generator copied from the run it
+    replays, no sample pictures: their titles carry the recorded run's times), ``summary.json`` last."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    engine = replay.engine
+    config_text = dump_yaml(config)
+    atomic_write_text(out_dir / "config.yaml", config_text)
+    atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2))
+    atomic_write(out_dir / "metrics.csv", lambda p: metrics.to_csv(p, index=False))
+    engine.accountant.write(out_dir, engine.network.link_busy_s(), replay.virtual_time_s)
+    replay.recorder.write(out_dir, config_text, trace)
+    _write_engine_files(replay, out_dir)
+    if generator_from is not None and generator_from.is_file():
+        data = generator_from.read_bytes()
+        atomic_write(out_dir / GENERATOR_FILE, lambda p: p.write_bytes(data))
+    acc = engine.accountant
+    measured = {"iterations": replay.iteration, "virtual_time_s": replay.virtual_time_s,
+                "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes, "lan_bytes": acc.lan_nbytes,
+                "egress_usd": acc.egress_usd, "messages": len(acc), "bytes_by_kind": acc.bytes_by_kind(),
+                "wan_bytes_by_kind": acc.bytes_by_kind(scope="wan"), "stop_reason": replay.stop_reason}
+    atomic_write_text(out_dir / "summary.json", json.dumps({**summary_fields, **measured, "status": "complete"},
+                                                         indent=2, default=_jsonable))
     return out_dir
 
 
@@ -114,6 +152,7 @@ def write_partial(run: Run, out_dir: Path, error: BaseException, extra: dict[str
         "virtual_time_s": now, "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes,
         "lan_bytes": acc.lan_nbytes, "egress_usd": acc.egress_usd, "messages": len(acc),
         "status": "failed", "partial": True, "error": " ".join(f"{type(error).__name__}: {error}".split()),
+        "devices": run.devices,
         **(extra or {}),
     }
     atomic_write_text(out_dir / "summary.json", json.dumps(fields, indent=2, default=_jsonable))
@@ -123,11 +162,17 @@ def write_partial(run: Run, out_dir: Path, error: BaseException, extra: dict[str
 def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], Any]]:
     """Writers of what a run measured -- ``config.yaml``, ``run_info.json``, ``metrics.csv``, the traffic
     files -- shared by a finished run (all must succeed) and one that died mid-training (each is best effort)."""
-    engine = run.engine
-    return [lambda: atomic_write_text(out_dir / "config.yaml", dump_yaml(run.spec.resolved())),
-            lambda: atomic_write_text(out_dir / RUN_INFO_FILE, json.dumps(run_info(), indent=2)),
-            lambda: atomic_write(out_dir / "metrics.csv", lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
-            lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
+    engine, recorder = run.engine, run.recorder
+    config_text = dump_yaml(run.spec.resolved())
+    writers = [lambda: atomic_write_text(out_dir / "config.yaml", config_text),
+               lambda: atomic_write_text(out_dir / RUN_INFO_FILE,
+                                         json.dumps({**run_info(), "devices": run.devices}, indent=2)),
+               lambda: atomic_write(out_dir / "metrics.csv",
+                                    lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
+               lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
+    if recorder is not None:  # a client population keeps no op trace
+        writers.append(lambda: recorder.write(out_dir, config_text))
+    return writers
 
 
 BOOKKEEPING = ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",
@@ -154,7 +199,8 @@ def summary(run: Run) -> dict[str, Any]:
         "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
         "footing": run.algorithm.footing(),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
-        "stop_reason": run.stop_reason, "status": "complete", **(run.failure or {}),
+        "quality_features": quality_provenance(spec.dataset),
+        "stop_reason": run.stop_reason, "status": "complete", "devices": run.devices, **(run.failure or {}),
     }
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from testbed.core.finite import NonFiniteError
 from testbed.exec.executor import Executor
-from testbed.experiment.session import ExecutorSession
+from testbed.experiment.session import ExecutorSession, StopRules
 from testbed.experiment.spec import ExperimentSpec
 from testbed.methods import algorithm_class
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET, Evaluator
@@ -30,22 +30,42 @@ from testbed.methods.common.setup import NodeSetup
 from testbed.quality import headline_metric
 from testbed.sim.compute import ComputeModel, CostTable
 from testbed.sim.engine import ClockError, Engine
+from testbed.sim.optrace import OpRecorder
 from testbed.sim.tcp import TcpModel
 
 EVALUATOR_NODE = "eval"
 
 
-class Run(ExecutorSession):
+def node_setup(spec: ExperimentSpec) -> NodeSetup:
+    """What every node state of ``spec``'s run is built from (worker i has data shard i)."""
+    return NodeSetup.for_topology(
+        spec.topology, dataset=spec.dataset, partition=spec.partition, model=spec.model,
+        model_overrides=spec.model_overrides, training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n,
+        data_dir=spec.data_dir, max_iterations=spec.max_iterations,
+        dataset_sha256=spec.dataset_file.sha256 if spec.dataset_file is not None else None)
+
+
+def make_engine(spec: ExperimentSpec, executor: Executor, compute: ComputeModel, recorder: OpRecorder | None,
+                task_kinds: tuple[str, ...] | None = None) -> Engine:
+    """The virtual-time engine of ``spec``'s run (a run and its replay build it alike)."""
+    tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
+    return Engine(spec.topology, executor, compute, seed=spec.seed, tcp=tcp, run_id=spec.name,
+                  header_nbytes=spec.header_nbytes, compression=spec.compression, task_kinds=task_kinds,
+                  recorder=recorder, calibration_repeats=spec.compute.repeats)
+
+
+class Run(StopRules, ExecutorSession):
     """The state of one experiment while it runs."""
 
     def __init__(self, spec: ExperimentSpec, executor: Executor, progress: bool = True) -> None:
         self.spec = spec
         self.topology = spec.topology
-        self.workers = list(spec.topology.nodes)
-        self.setup = NodeSetup.for_topology(
-            spec.topology, dataset=spec.dataset, partition=spec.partition, model=spec.model,
-            model_overrides=spec.model_overrides, training=spec.training, seed=spec.seed, dataset_n=spec.dataset_n,
-            data_dir=spec.data_dir, max_iterations=spec.max_iterations)
+        nodes = spec.topology.nodes
+        self.workers = nodes if spec.topology.has_population else list(nodes)  # a population: ids on demand
+        self.setup = node_setup(spec)
+        self.recorder: OpRecorder | None = None if spec.topology.has_population else OpRecorder()
+        """The op trace (testbed.sim.optrace); None for a client population (it would grow with the population:
+        such a run keeps no ops.parquet and cannot be replayed) -- and in benchmarks/replay.py's untraced runs."""
         self.executor = executor
         self.rng = np.random.default_rng(spec.seed)
         self.iteration = 0
@@ -66,41 +86,13 @@ class Run(ExecutorSession):
         self._wall_start = 0.0
         self.wall_time_s = 0.0
         self.train_wall_s = 0.0
+        self.devices: dict[str, dict[str, str]] = {}
+        """Each executor process's device (summary.json and run_info.json: ``devices``)."""
 
-    # -- the rest of the Session a method talks to (host/call/resolve/spawn: ExecutorSession) ---------
-    def should_stop(self) -> bool:
-        """True once a stop condition has been met."""
-        if self.stop_reason is None and self.engine is not None:
-            spec = self.spec
-            if spec.max_virtual_time_s is not None and self.engine.now_s >= spec.max_virtual_time_s:
-                self._stop("max_virtual_time")
-            elif spec.max_bytes is not None and self.engine.accountant.total_nbytes >= spec.max_bytes:
-                self._stop("max_bytes")
-        return self.stop_reason is not None
-
-    def complete_iteration(self) -> None:
-        """A global step finished: count it, evaluate if due, check the stop conditions."""
-        self.iteration += 1
+    # -- the rest of the Session (host/call/resolve/spawn: ExecutorSession; stopping: StopRules) -----------
+    def _progressed(self) -> None:
         if self._bar is not None:
             self._bar.update(1)
-        if self.iteration % self.spec.eval_every == 0:
-            self.evaluate()
-        if self.spec.max_iterations is not None and self.iteration >= self.spec.max_iterations:
-            self._stop("max_iterations")
-        self.should_stop()
-
-    def stop(self, reason: str) -> None:
-        """End the run with ``reason`` (a method's: e.g. a node it needs crashed)."""
-        self._stop(reason)
-
-    def _stop(self, reason: str) -> None:
-        """The stop is the stop: the engine halts here, so nothing is sent, computed or delivered after it
-        and the totals written at the end are the traffic up to this instant."""
-        if self.stop_reason is None:
-            self.stop_reason = reason
-            self.stop_time_s = self.engine.now_s if self.engine is not None else 0.0
-            if self.engine is not None:
-                self.engine.halt()
 
     def _fail(self, reason: str, **flags: Any) -> None:
         """End the run as failed with ``reason`` (replacing a stop condition met on the way)."""
@@ -119,6 +111,8 @@ class Run(ExecutorSession):
             self.algorithm.generators()))
         if result.get("non_finite"):
             raise NonFiniteError(result["non_finite"])
+        if self.recorder is not None:
+            self.recorder.evaluate(self.iteration)
         acc = self.engine.accountant
         row = {"iteration": self.iteration, "virtual_time_s": self.engine.now_s,
                "wall_time_s": time.perf_counter() - self._wall_start, "total_bytes": acc.total_nbytes,
@@ -156,15 +150,24 @@ class Run(ExecutorSession):
         return model
 
     def execute(self) -> None:
-        """Set up, calibrate, train until a stop condition, evaluate the end state."""
+        """Set up, calibrate, train until a stop condition, evaluate the end state (with torch's deterministic
+        algorithms in every executor process for the run if ``training.deterministic``)."""
+        deterministic = self.spec.training.deterministic
+        previous = self.executor.set_deterministic(True) if deterministic else None
+        try:
+            self._execute()
+        finally:
+            if deterministic:
+                self.executor.set_deterministic(bool(previous))
+
+    def _execute(self) -> None:
         spec = self.spec
         self._wall_start = time.perf_counter()
         self.algorithm.setup()
+        self.devices = self.executor.devices()
         self.executor.host(EVALUATOR_NODE, Evaluator, self.setup)
-        tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
-        self.engine = Engine(self.topology, self.executor, self._compute_model(), seed=spec.seed, tcp=tcp,
-                             run_id=spec.name, header_nbytes=spec.header_nbytes, compression=spec.compression,
-                             task_kinds=self.algorithm.task_kinds)
+        self.engine = make_engine(spec, self.executor, self._compute_model(), self.recorder,
+                                  self.algorithm.task_kinds)
         self.watch_crashes(self.algorithm.node_crashed)
         self.evaluate()
         self._bar = tqdm(total=spec.max_iterations, desc=f"{spec.name}", unit="it", leave=False,
@@ -178,20 +181,10 @@ class Run(ExecutorSession):
             finally:
                 self._bar.close()
                 self.train_wall_s = time.perf_counter() - train_start
-            if self.stop_reason is None:
-                self._stop("max_virtual_time" if spec.max_virtual_time_s is not None else "finished")
-            last, acc = self.metrics[-1], self.engine.accountant
-            if (last["iteration"], last.get("virtual_time_s"), last.get("total_bytes")) != (
-                    self.iteration, self.engine.now_s, acc.total_nbytes):
-                self.evaluate()  # the last metrics row is taken at the stop, with the summary's totals
+            self.finish(self.metrics[-1])
         except NonFiniteError as err:
             self._fail(f"diverged: {err.where} at iteration {self.iteration}", diverged=True)
         except ClockError as err:
             self._fail(f"{err} at iteration {self.iteration}")
         self.generators = self.final_generators()
         self.wall_time_s = time.perf_counter() - self._wall_start
-
-    @property
-    def virtual_time_s(self) -> float:
-        """Virtual seconds until the stop condition was met."""
-        return self.stop_time_s if self.stop_time_s is not None else self.engine.now_s

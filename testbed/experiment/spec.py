@@ -11,9 +11,9 @@ Example::
 
     name: ring8-ps
     topology: topologies/wan-3dc.yaml     # path (relative to this file or the cwd) or inline
-    dataset: ring8                        # or {name: mnist, n: 10000}
+    dataset: ring8                        # or {name: mnist, n: 10000}, or {name: npz, path: data.npz, key: x}
     partition: iid
-    model: mlp2d                          # or {name: mlp2d, hidden: 64}
+    model: mlp2d                          # or {name: mlp2d, hidden: 64}, or {name: custom, generator: "m:G", ..}
     algorithm: {name: ps, consistency: sequential, server_at: us-east}
     training: {batch_size: 64, lr_g: 0.0002, lr_d: 0.0002}
     max_iterations: 200                   # and/or max_virtual_time: 1h, max_bytes: 1GB
@@ -43,9 +43,19 @@ from testbed.core.fields import (
     without_nulls,
 )
 from testbed.core.units import exact_quantity, parse_nbytes, parse_seconds
+from testbed.data.dataset import FileFingerprint
 from testbed.exec.spec import ExecutorsSpec, check_batch, parse_executors
+from testbed.experiment.workload import (
+    check_partition,
+    dataset_fingerprint,
+    dataset_yaml,
+    model_yaml,
+    parse_dataset,
+    parse_model,
+)
 from testbed.methods.api import Algorithm
 from testbed.methods.common.training import Training
+from testbed.sim.codec import check_codec_costs
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
 from testbed.topology.model import Topology
 from testbed.topology.schema import load_topology, read_yaml
@@ -56,8 +66,8 @@ EXPERIMENT_KEYS = {
     "backend", "executors", "network", "data_dir",
 }
 TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
-                 "fused_adam"}
-COMPUTE_KEYS = {"model", "costs", "default", "repeats"}
+                 "fused_adam", "deterministic"}
+COMPUTE_KEYS = {"model", "costs", "default", "repeats", "scale"}
 NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
 BACKENDS = ("inprocess", "ray")
 
@@ -93,6 +103,9 @@ class ExperimentSpec:
     compression: CompressionSpec = field(default_factory=CompressionSpec)
     data_dir: str | None = None
     source: str = "<dict>"
+    dataset_file: FileFingerprint | None = None
+    """A file data set's size and SHA-256 when the experiment was parsed: what config.yaml records and
+    every node checks the bytes it reads against."""
 
     def resolved(self) -> dict[str, Any]:
         """The spec as plain YAML-able data (what ``config.yaml`` holds)."""
@@ -100,8 +113,8 @@ class ExperimentSpec:
         algo = {"name": self.algorithm, **(dataclasses.asdict(params) if dataclasses.is_dataclass(params) else {})}
         return {
             "name": self.name, "topology": self.topology_ref,
-            "dataset": {"name": self.dataset, "n": self.dataset_n} if self.dataset_n else self.dataset,
-            "partition": self.partition, "model": {"name": self.model, **self.model_overrides},
+            "dataset": dataset_yaml(self.dataset, self.dataset_n, self.dataset_file),
+            "partition": self.partition, "model": model_yaml(self.model, self.model_overrides),
             "algorithm": algo, "training": dataclasses.asdict(self.training),
             "max_iterations": self.max_iterations, "max_virtual_time": exact_quantity(self.max_virtual_time_s, "s"),
             "max_bytes": exact_quantity(self.max_bytes, "B"), "eval_every": self.eval_every,
@@ -145,8 +158,8 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         if required not in data:
             raise _fail(src, required, "missing", f"every experiment needs a {required}")
     topology, topology_ref = _topology(data["topology"], src, base_dir)
-    dataset, dataset_n = _named(data["dataset"], src, "dataset", {"name", "n"})
-    model_name, model_overrides = _model(data.get("model"), dataset, src)
+    dataset, dataset_n = parse_dataset(data["dataset"], src, base_dir)
+    model_name, model_overrides = parse_model(data.get("model"), dataset, src, base_dir)
     algo_name, algo_raw = _named_dict(data["algorithm"], src, "algorithm")
     try:
         cls = algorithm_class(algo_name)
@@ -189,15 +202,32 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         tcp=tcp, tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window",
                                              parse_nbytes, "B", True) if tcp else None,
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
-        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name),
-        data_dir=data.get("data_dir"), source=src,
+        compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name,
+                                      cls.gradient_kinds),
+        data_dir=data.get("data_dir"), source=src, dataset_file=dataset_fingerprint(dataset),
     )
-    _check_partition(spec, src)
+    check_partition(spec.topology, spec.partition, spec.dataset, spec.seed, src)
     check_settings_act(src, dataset=spec.dataset, data_dir=spec.data_dir, dataset_n=spec.dataset_n,
                        workers=len(spec.topology.nodes), lr_final_fraction=spec.training.lr_final_fraction,
                        max_iterations=spec.max_iterations)
+    _check_population(spec, cls.supports_population, src)
     check_batch(spec.executors, spec.backend, spec.compute.model, src)
+    check_codec_costs(spec.compute, spec.compression, src)
     return spec
+
+
+def _check_population(spec: ExperimentSpec, supported: bool, src: str) -> None:
+    """A client population (``workers: {count: N}``) needs a method that builds clients on demand, in process."""
+    populations = [dc for dc in spec.topology.datacenters if dc.population is not None]
+    if not populations:
+        return
+    where = f"datacenter {populations[0].name} has workers: {{count: {len(populations[0].workers)}}}"
+    if not supported:
+        raise _fail(src, "algorithm.name", f"{spec.algorithm} keeps a state per worker and cannot run on a client "
+                    f"population ({where})", "use fedavg, or list the workers (workers: N)")
+    if spec.backend == "ray" and spec.executors.kind != "in_task":
+        raise _fail(src, "executors", f"a client population is built on demand in the run's own process ({where})",
+                    "use backend: inprocess, or executors: {placement: in_task} on Ray")
 
 
 def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
@@ -214,17 +244,6 @@ def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
     raise _fail(src, "topology", f"topology file {ref!r} not found", "give a path relative to the experiment or cwd")
 
 
-def _named(value: Any, src: str, fieldname: str, keys: set[str]) -> tuple[str, int | None]:
-    from testbed.data import canonical_dataset_name
-
-    if isinstance(value, str):
-        return canonical_dataset_name(value), None
-    if isinstance(value, dict) and "name" in value and set(value) <= keys and isinstance(value["name"], str):
-        return (canonical_dataset_name(value["name"]),
-                _int(value.get("n"), src, f"{fieldname}.n", minimum=1, maximum=10_000_000))
-    raise _fail(src, fieldname, f"expected a name or {{name: .., n: ..}}, got {value!r}", "write dataset: ring8")
-
-
 def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, Any]]:
     if isinstance(value, dict) and "name" in value:
         rest = without_nulls(value)
@@ -233,46 +252,6 @@ def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, An
         raise _fail(src, fieldname, f"expected a name or {{name: .., ...}}, got {value!r}",
                     f"write {fieldname}: {{name: ..}}")
     return checked_name(value, src, fieldname), {}
-
-
-MODEL_RANGES: dict[str, tuple[type, float, float, str]] = {
-    "latent_dim": (int, 1, 4096, "[]"), "hidden": (int, 1, 65536, "[]"), "depth": (int, 1, 64, "[]"),
-    "channels": (int, 1, 4096, "[]"), "leaky_slope": (float, 0, 1, "[)"),
-}
-"""Numeric model overrides and their ranges (``hidden: 0`` used to crash inside torch)."""
-
-
-def _model(value: Any, dataset: str, src: str) -> tuple[str, dict[str, Any]]:
-    import torch
-
-    from testbed.data import dataset_spec
-    from testbed.models import build_models, model_config
-
-    if value is None:
-        kind = _dataset_kind(dataset, src)
-        value = "mlp2d" if kind == "mixture" else "dcgan"
-    name, overrides = _named_dict(value, src, "model")
-    for key, raw in overrides.items():
-        if key in MODEL_RANGES:
-            overrides[key] = checked_number(raw, src, f"model.{key}", *MODEL_RANGES[key])
-    try:
-        config = model_config(name, **overrides)
-        shape = dataset_spec(dataset).sample_shape
-        with torch.device("meta"):  # shape checks without allocating a single weight
-            build_models(config, shape, 0)
-    except ConfigError as err:
-        raise _fail(src, err.field if err.field.startswith(("dataset", "model")) else f"model.{err.field}",
-                    err.problem, err.fix) from None
-    return name, overrides
-
-
-def _dataset_kind(dataset: str, src: str) -> str:
-    from testbed.data import dataset_spec
-
-    try:
-        return dataset_spec(dataset).kind
-    except ConfigError as err:
-        raise _fail(src, "dataset", err.problem, err.fix) from None
 
 
 TRAINING_RANGES: dict[str, tuple[type, float, float, str]] = {
@@ -292,9 +271,9 @@ def _training(value: Any, src: str) -> Training:
     if not isinstance(value, dict):
         raise _fail(src, "training", "expected a mapping", f"use keys {sorted(TRAINING_KEYS)}")
     _check_keys(value, TRAINING_KEYS, src, "training")
-    if "fused_adam" in value:
-        checked_bool(value["fused_adam"], src, "training.fused_adam",
-                     "write fused_adam: true (torch's fused Adam kernel) or leave it out")
+    for key, what in (("fused_adam", "torch's fused Adam kernel"), ("deterministic", "deterministic algorithms")):
+        if key in value:
+            checked_bool(value[key], src, f"training.{key}", f"write {key}: true ({what}) or leave it out")
     return Training(**{key: checked_number(raw, src, f"training.{key}", *TRAINING_RANGES[key])
                           if key in TRAINING_RANGES else raw for key, raw in value.items()})
 
@@ -327,7 +306,9 @@ def _compute(value: Any, src: str) -> ComputeSpec:
         raise _fail(src, "compute.costs", "the fixed model needs costs", "give costs: {train_step: 10ms} or default")
     default_s = _quantity(default, src, "compute.default", parse_seconds, "s")
     repeats = _int(value.get("repeats", 3), src, "compute.repeats", minimum=1)
-    return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats)
+    scale = checked_number(value.get("scale", 1.0), src, "compute.scale", float, 0, 1e6, "(]")
+    return ComputeSpec(model=model, costs_s=tuple(costs.items()), default_s=default_s, repeats=repeats,
+                       scale=float(scale))
 
 
 def _check_costs(compute: ComputeSpec, cls: type[Algorithm], src: str) -> None:
@@ -338,21 +319,6 @@ def _check_costs(compute: ComputeSpec, cls: type[Algorithm], src: str) -> None:
     if missing:
         raise _fail(src, "compute.costs", f"no cost for {', '.join(missing)} ({cls.name} charges "
                     f"{', '.join(cls.task_kinds)})", f"add {missing[0]}: 1ms (and the others), or set compute.default")
-
-
-def _check_partition(spec: ExperimentSpec, src: str) -> None:
-    """Partition name, argument and fit (k classes per worker, classes per DC), before any data loads."""
-    import numpy as np
-
-    from testbed.data import dataset_spec
-    from testbed.data.partition import partition
-
-    classes = dataset_spec(spec.dataset).num_classes  # each class, and one sample for every worker
-    labels = np.arange(max(classes, len(spec.topology.nodes))) % classes
-    try:
-        partition(labels, len(spec.topology.nodes), spec.partition, spec.seed, groups=list(spec.topology.worker_groups))
-    except ConfigError as err:
-        raise _fail(src, "partition", err.problem, err.fix) from None
 
 
 def _int(value: Any, src: str, fieldname: str, minimum: int = 0, maximum: int = 10**9) -> int | None:

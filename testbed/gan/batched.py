@@ -11,6 +11,8 @@ non-fused paths on the stacked tensors (a fused optimiser is declined), and ever
 back into each worker's own modules and optimiser state.  Each worker's real batch and noise are
 drawn by the caller from its own generators in the unbatched order, so the RNG streams are untouched.  Results equal the
 unbatched step to float rounding (vmapped convolutions sum in another order): tests/test_batching.py.
+Every tensor made here is made on the parameters' (or the batch's) device, so the batched path runs
+on CUDA as it does on the CPU (tests/test_devices.py drives it on the ``meta`` device).
 """
 
 from __future__ import annotations
@@ -106,8 +108,8 @@ class StackedAdam:
                     param.addcdiv_(exp_avg, denom, value=-sizes[0])
                 else:  # workers at different steps or rates: the same formula, per-worker factors
                     shape = (-1,) + (1,) * (param.dim() - 1)
-                    root_t = torch.tensor(roots, dtype=param.dtype).reshape(shape)
-                    size_t = torch.tensor(sizes, dtype=param.dtype).reshape(shape)
+                    root_t = torch.tensor(roots, dtype=param.dtype, device=param.device).reshape(shape)
+                    size_t = torch.tensor(sizes, dtype=param.dtype, device=param.device).reshape(shape)
                     denom = (exp_avg_sq.sqrt() / root_t).add_(self.eps)
                     param.sub_(exp_avg / denom * size_t)
 
@@ -120,7 +122,8 @@ class StackedAdam:
                     state["exp_avg"].copy_(self.exp_avg[i][k])
                     state["exp_avg_sq"].copy_(self.exp_avg_sq[i][k])
                     state["step"].fill_(self.steps[k][i])
-                else:  # the optimiser's first step: the state torch.optim.Adam would have created
+                else:  # the optimiser's first step: the state torch.optim.Adam would have created (its
+                    # non-capturable, non-fused kernels keep the step count on the CPU, wherever p is)
                     state["step"] = torch.tensor(self.steps[k][i], dtype=torch.float32)
                     state["exp_avg"] = self.exp_avg[i][k].clone()
                     state["exp_avg_sq"] = self.exp_avg_sq[i][k].clone()
@@ -166,15 +169,19 @@ def _d_objective(d_net: StackedNet, real: torch.Tensor, fake: torch.Tensor,
     if r1_gamma <= 0 and not d_net.batch_coupled:
         n = real.shape[1]
         logits = d_net(torch.cat([real, fake], dim=1))
-        return _softplus_mean(-logits[:, :n]), _softplus_mean(logits[:, n:]), torch.zeros(real.shape[0])
+        return (_softplus_mean(-logits[:, :n]), _softplus_mean(logits[:, n:]),
+                torch.zeros(real.shape[0], device=real.device))
     loss_real = _softplus_mean(-d_net(real))
     if r1_gamma > 0:
         x = real.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad(d_net(x).sum(), x, create_graph=True)
         penalty = 0.5 * r1_gamma * grad.pow(2).flatten(2).sum(dim=2).mean(dim=1)
     else:
-        penalty = torch.zeros(real.shape[0])
+        penalty = torch.zeros(real.shape[0], device=real.device)
     return loss_real, _softplus_mean(d_net(fake)), penalty
+
+
+LOSS_NAMES = ("d_loss", "d_loss_real", "d_loss_fake", "r1_penalty", "g_loss")
 
 
 def train_step(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor,
@@ -183,6 +190,13 @@ def train_step(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor
 
     ``real`` (K, B, ...), ``z_d`` (K, B, latent) and ``z_g`` (K, B_g, latent): each worker's batch and
     noise, drawn as the unbatched step draws them.  Returns each worker's loss numbers."""
+    losses = step_losses(states, real, z_d, z_g, r1_gamma, simultaneous)
+    return [dict(zip(LOSS_NAMES, row, strict=True)) for row in losses.T.tolist()]
+
+
+def step_losses(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor,
+                r1_gamma: float, simultaneous: bool) -> torch.Tensor:
+    """:func:`train_step`, its losses left on the device: a (5, K) tensor in :data:`LOSS_NAMES` order."""
     g_net, d_net = StackedNet([s.G for s in states]), StackedNet([s.D for s in states])
     opt_g, opt_d = StackedAdam([s.opt_g for s in states], g_net), StackedAdam([s.opt_d for s in states], d_net)
     with torch.no_grad():
@@ -199,16 +213,24 @@ def train_step(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor
     opt_g.step(grad_g)
     for part in (g_net, d_net, opt_g, opt_d):
         part.write_back()
-    columns = zip(total.tolist(), loss_real.tolist(), loss_fake.tolist(), penalty.tolist(), loss_g.tolist(),
-                  strict=True)
-    return [{"d_loss": t, "d_loss_real": r, "d_loss_fake": f, "r1_penalty": p, "g_loss": g}
-            for t, r, f, p, g in columns]
+    return torch.stack([total, loss_real, loss_fake, penalty, loss_g]).detach()
 
 
 def gradients(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor,
               r1_gamma: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Each state's flat G and D gradient vectors, as ``g_grad_vector`` / ``d_grad_vector`` compute them
     (testbed.gan.steps): no step; G's BatchNorm statistics advance as in the unbatched calls."""
+    grad_g, grad_d = gradient_tensors(states, real, z_d, z_g, r1_gamma)
+
+    def flat(grads: list[torch.Tensor], k: int) -> np.ndarray:
+        return torch.cat([g[k].reshape(-1) for g in grads]).detach().cpu().numpy().astype(np.float32, copy=False)
+
+    return [flat(grad_g, k) for k in range(len(states))], [flat(grad_d, k) for k in range(len(states))]
+
+
+def gradient_tensors(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor, z_g: torch.Tensor,
+                     r1_gamma: float) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """:func:`gradients` left on the device: G's and D's stacked per-parameter gradients (K first)."""
     g_net, d_net = StackedNet([s.G for s in states]), StackedNet([s.D for s in states])
     with torch.no_grad():
         fake = g_net(z_d)
@@ -217,8 +239,4 @@ def gradients(states: Sequence[GanState], real: torch.Tensor, z_d: torch.Tensor,
     grad_g = _grads(_softplus_mean(-d_net(g_net(z_g))), g_net)
     g_net.write_back(params=False)
     d_net.write_back(params=False)
-
-    def flat(grads: list[torch.Tensor], k: int) -> np.ndarray:
-        return torch.cat([g[k].reshape(-1) for g in grads]).detach().cpu().numpy().astype(np.float32, copy=False)
-
-    return [flat(grad_g, k) for k in range(len(states))], [flat(grad_d, k) for k in range(len(states))]
+    return grad_g, grad_d

@@ -37,5 +37,5 @@ def r1_penalty(D: nn.Module, real: torch.Tensor, gamma: float) -> torch.Tensor: 
 
 def d_real_objective(D: nn.Module, real: torch.Tensor, r1_gamma: float) -> tuple[torch.Tensor, torch.Tensor]:  # noqa: N803
     """(real loss, R1 penalty) -- R1 computed only when gamma > 0 (else a zero tensor)."""
-    penalty = r1_penalty(D, real, r1_gamma) if r1_gamma > 0 else torch.zeros(())
+    penalty = r1_penalty(D, real, r1_gamma) if r1_gamma > 0 else torch.zeros((), device=real.device)
     return d_real_loss(D, real), penalty

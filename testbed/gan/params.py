@@ -112,6 +112,10 @@ def average_params(dicts: Sequence[ParamDict], weights: Sequence[float] | None =
     if w.shape != (len(dicts),) or w.sum() <= 0 or np.any(w < 0):
         raise ValueError(f"need {len(dicts)} non-negative weights with a positive sum, got {weights}")
     w = w / w.sum()
-    return {name: np.sum([wk * np.asarray(d[name], np.float64) for wk, d in zip(w, dicts, strict=True)],
-                         axis=0).astype(np.float32)
-            for name in dicts[0]}
+    out = {}
+    for name in dicts[0]:  # summed in order, one array at a time: the bits of np.sum(stack, axis=0), without the stack
+        total = w[0] * np.asarray(dicts[0][name], np.float64)
+        for wk, d in zip(w[1:], dicts[1:], strict=True):
+            total += wk * np.asarray(d[name], np.float64)
+        out[name] = total.astype(np.float32)
+    return out

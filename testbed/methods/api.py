@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
@@ -101,8 +101,9 @@ class Session(Protocol):
     """What a method may use of the run it is part of -- and nothing else."""
 
     topology: Topology
-    workers: list[str]
-    """The topology's worker node ids (``<dc>/w<i>``), in order; worker i has data shard i."""
+    workers: Sequence[str]
+    """The topology's worker node ids (``<dc>/w<i>``), in order; worker i has data shard i (with a client
+    population, a lazy sequence: ``workers[i]`` and ``workers.index(node)`` without a string per client)."""
     setup: NodeSetup
     """Data, model, training settings and seed: what a node state is built from."""
     rng: np.random.Generator
@@ -112,6 +113,10 @@ class Session(Protocol):
 
     def host(self, node: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Create node ``node``'s state as ``factory(*args, **kwargs)`` on its executor."""
+
+    def host_population(self, datacenter: str, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Host ``datacenter``'s client population (``workers: {count: N}``) as one object, ``factory(*args,
+        **kwargs)``, whose ``client(i)`` builds the state of client ``<datacenter>/w<i>`` when a call reaches it."""
 
     def call(self, node: str, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
         """Run a cheap method (a read) on a node's state, outside virtual time; returns a handle."""
@@ -161,6 +166,12 @@ class Algorithm(ABC):
     """G/D update orders the method offers (``training.update_order``); the first is its native one."""
     compressible_kinds: ClassVar[tuple[str, ...]] = ()
     """Message kinds whose payloads are float32 tensors, so ``network.compression`` may name them."""
+    supports_population: ClassVar[bool] = False
+    """Whether the method runs on a client population (``workers: {count: N}``): it builds each client's state
+    when the client is chosen (Session.host_population) and never walks every worker; others are refused."""
+    gradient_kinds: ClassVar[tuple[str, ...]] = ()
+    """Of those, the kinds whose successive messages (to one destination) are gradients of one parameter
+    vector, so compression's error feedback may carry a residual from one to the next (on by default)."""
     value_dependent: ClassVar[str] = ""
     """Why the method's bytes depend on the trained values ('' where they do not): the dry-run estimate is
     then an upper bound, marked ``~``."""
@@ -221,9 +232,12 @@ class Algorithm(ABC):
 
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
-        """None where, for these parameters on this topology, every node's sequence of operations (what it
-        computes, sends and receives, in order) is the same whatever the link and compute times -- so a
-        finished run can be replayed exactly on another network (``testbed replay``); otherwise why not.
+        """None where, for these parameters on this topology, every node computes the same things on the same
+        values, sends the same messages and receives them, whatever the link and compute times -- so a finished
+        run can be replayed exactly on another network (``testbed replay``, docs/design.md §7); otherwise why
+        not, in one sentence.  Declare it beside the byte formula.  What no method controls -- ``compute:
+        measured``, node availability, another training -- is checked by the replay itself
+        (testbed.experiment.exactness), which also checks each replay's op trace against the recorded one.
         Default: not declared, so not replayable exactly."""
         return f"{cls.name} does not declare that its operations are independent of timing"
 

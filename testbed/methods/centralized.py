@@ -4,8 +4,8 @@ The upper bound on quality, and the cost geo-distributed methods avoid: every
 worker outside ``server_at`` sends its whole partition (``raw_data``: the stored
 features x -- exactly the partition's x bytes; the labels stay, since an unconditional GAN
 never reads them and shipping them would double ring8's bytes) to a worker of the central
-datacenter (dealt round-robin).  Once a central worker has all it was sent, it
-joins data-parallel training inside the datacenter: a synchronous parameter
+datacenter (dealt round-robin; appended in worker order, whatever order it arrives in).  Once a
+central worker has all it was sent, it joins data-parallel training inside the datacenter: a synchronous parameter
 server on a service node ``<dc>/ps0`` over the LAN (per step per central worker:
 4(|G|+|D|) B of gradients up and of parameters down).  Iterations are training steps.
 The generator evaluated is the shard's G with the first central worker's BatchNorm statistics.
@@ -67,11 +67,18 @@ class Centralized(Algorithm):
     crash_note = ("training waits for every central worker's gradients and for all the shipped data")
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     example_params: ClassVar[dict[str, Any]] = {"server_at": "b"}
 
     @classmethod
     def validate(cls, params: CentralizedParams, topology: Topology, src: str) -> None:
         check_one_datacenter(params.server_at, topology, src)
+
+    @classmethod
+    def timing_dependence(cls, params: CentralizedParams, topology: Topology) -> str | None:
+        """Shipped partitions are appended in worker order and the central step is BSP (worker-order
+        averaging): the same computations on any network."""
+        return None
 
     def setup(self) -> None:
         s = self.session
@@ -101,15 +108,17 @@ class Centralized(Algorithm):
         yield ctx.send(target, ctx.call("raw_data"), "raw_data", nbytes=self.raw_nbytes[ctx.node_id])
 
     def _central_worker(self, ctx: Context, incoming: int) -> Generator[Event, Any, None]:
-        payloads = []
+        arrived: dict[str, Any] = {}
         for _ in range(incoming):
-            payloads.append((yield ctx.recv(kind="raw_data")).payload)
-        if payloads:
-            ctx.call("add_data", *payloads)
+            msg = yield ctx.recv(kind="raw_data")
+            arrived[msg.src] = msg.payload
+        if arrived:  # in worker order, not arrival order: the data's order must not depend on the WAN
+            ctx.call("add_data", *(arrived[w] for w in self.session.workers if w in arrived))
         yield from ps_worker(ctx, self.session, self.shards)
 
     def expected_payload_nbytes(self) -> dict[str, int]:
-        """Every remote partition's features once (4 B per float of x); then per step per central worker 4(|G|+|D|) each way (one shard)."""
+        """Every remote partition's features once (4 B per float of x); then per step per central worker
+        4(|G|+|D|) each way (one shard)."""
         sizes = wire_sizes(self.session.setup)
         steps = self.session.iteration * len(self.central)
         return {"raw_data": sum(self.raw_nbytes.values()), "params_g": steps * sizes.g_nbytes,

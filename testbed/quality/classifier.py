@@ -5,7 +5,9 @@ weights, so (as MD-GAN does with its "MNIST score") we train a small CNN on the
 data set's training split once, and cache its weights on disk under
 ``$TESTBED_CACHE/classifiers/`` keyed by a hash of the training data and the
 recipe -- a changed data set or recipe can never reuse stale weights.  Training
-is seeded and takes seconds on digits, well under a minute on MNIST.
+is seeded and takes seconds on digits, well under a minute on MNIST.  A labelled data set read
+from the researcher's own files keeps its classifier beside the data (``.testbed/`` next to the
+file or folder, when that can be written; else the cache above), keyed the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from testbed.data import load_dataset
+from testbed.data import dataset_spec, load_dataset
+from testbed.data.files import cache_file, parse_ref
 from testbed.data.sources import cache_dir
 
 RECIPE_VERSION = "cnn-v1"
@@ -89,19 +92,20 @@ def train_classifier(x: np.ndarray, y: np.ndarray, num_classes: int, recipe: Rec
 
 
 _LOADED: dict[tuple[str, str], FeatureClassifier] = {}
-_MEMO: dict[tuple[str, str, str, str], FeatureClassifier] = {}
+_MEMO: dict[tuple[str, str, str, str, str], FeatureClassifier] = {}
 
 
 def get_classifier(dataset: str, recipe: Recipe | None = None,
                    data_dir: str | None = None) -> FeatureClassifier:
     """The cached classifier for ``dataset`` (trained and written to disk on first use)."""
     recipe = recipe or Recipe()
-    memo = (dataset, str(data_dir), repr(recipe), str(cache_dir()))
+    found = dataset_spec(dataset).file  # a file data set whose bytes changed is a new data set
+    memo = (dataset, str(data_dir), repr(recipe), str(cache_dir()), found.sha256 if found else "")
     if memo in _MEMO:  # skip re-hashing the training data on every evaluation
         return _MEMO[memo]
     train = load_dataset(dataset, "train", data_dir=data_dir)
-    key = _data_key(dataset, train.x, train.y, recipe)
-    path = cache_dir() / "classifiers" / f"{dataset}-{key}.pt"
+    path = classifier_path(dataset, train.x, train.y, recipe)
+    key = path.stem.rsplit("-", 1)[-1]
     if (str(path), key) in _LOADED:
         _MEMO[memo] = _LOADED[(str(path), key)]
         return _MEMO[memo]
@@ -114,6 +118,25 @@ def get_classifier(dataset: str, recipe: Recipe | None = None,
         _atomic_save(model, path)
     _LOADED[(str(path), key)] = _MEMO[memo] = model
     return model
+
+
+def classifier_path(dataset: str, x: np.ndarray, y: np.ndarray, recipe: Recipe) -> Path:
+    """Where the classifier for this training data and recipe is cached (see the module docstring)."""
+    spec = dataset_spec(dataset)
+    if spec.file is None:
+        return cache_dir() / "classifiers" / f"{dataset}-{_data_key(dataset, x, y, recipe)}.pt"
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(parse_ref(dataset).path).name)
+    return cache_file(spec, f"classifier-{stem}-{_data_key('file', x, y, recipe)}.pt", cache_dir() / "classifiers")
+
+
+def classifier_provenance(dataset: str) -> dict[str, object]:
+    """Which classifier's features the image metrics used, for ``summary.json``."""
+    model = get_classifier(dataset)
+    h = hashlib.sha256()
+    for value in model.state_dict().values():
+        h.update(value.detach().numpy().astype(np.float32).tobytes())
+    return {"features": f"classifier ({RECIPE_VERSION}, penultimate layer, {FeatureClassifier.feature_dim}-d)",
+            "recipe": repr(Recipe()), "weights_sha256": h.hexdigest()}
 
 
 def _atomic_save(model: nn.Module, path: Path) -> None:

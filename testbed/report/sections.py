@@ -62,10 +62,12 @@ def _summary(results: Results) -> str:
 def _runs(runs: list[RunFacts]) -> str:
     axes = sorted({axis for run in runs for axis in run.axes} - SHOWN_AXES)
     columns = ["run", "status", "algorithm", "topology", "dataset", "seed", *axes, "iterations", "virtual s",
-               "wall s", "WAN", "LAN", "egress $", "headline", "stop", "error"]
+               "wall s", "WAN", "LAN", "egress $", "headline", "stop", "replay", "error"]
     rows = [[run.name, run.status, *_summary_cells(run.summary or {}, run.axes, axes)] for run in runs]
     return ('<h2 id="runs">Runs</h2><p class="note">One row per run directory, from its '
-            "<code>summary.json</code>.</p>" + table(columns, rows, bad_column="status", wrap=("error",)))
+            "<code>summary.json</code>; <em>replay</em>: re-costed from another run without training "
+            "(<code>python -m testbed replay</code>), its quality copied -- exact, or approximate and why.</p>"
+            + table(columns, rows, bad_column="status", wrap=("replay", "error")))
 
 
 def _summary_cells(s: dict[str, Any], run_axes: dict[str, Any], axes: list[str]) -> list[Any]:
@@ -74,7 +76,19 @@ def _summary_cells(s: dict[str, Any], run_axes: dict[str, Any], axes: list[str])
     return [s.get("algorithm"), s.get("topology"), s.get("dataset"), s.get("seed"),
             *(run_axes.get(a, "") for a in axes), s.get("iterations"), _num(s.get("virtual_time_s"), ".1f"),
             _num(s.get("wall_time_s"), ".1f"), _bytes(s.get("wan_bytes")), _bytes(s.get("lan_bytes")),
-            _num(s.get("egress_usd"), ".4f"), headline, s.get("stop_reason"), s.get("error")]
+            _num(s.get("egress_usd"), ".4f"), headline, s.get("stop_reason"), replay_note(s), s.get("error")]
+
+
+def replay_note(s: dict[str, Any]) -> str:
+    """How a replayed run relates to the run it re-costs ('' for a trained run): exact, or approximate and why."""
+    if not s.get("replayed_from"):
+        return ""
+    source = str(s["replayed_from"]).rstrip("/").rsplit("/", 1)[-1]
+    replay = s.get("replay") or {}
+    if not s.get("approximate"):
+        return f"exact replay of {source}"
+    why = (replay.get("not_exact") or [replay.get("divergence") or "not exact"])[0]
+    return f"approximate replay of {source}: {why}"
 
 
 def _num(value: Any, spec: str) -> str:

@@ -17,6 +17,7 @@ import ray
 
 from testbed.core.payload import payload_nbytes
 from testbed.core.tree import map_leaves
+from testbed.exec.devices import describe_device, gpu_device, use_deterministic
 from testbed.exec.executor import construct, set_torch_threads, split_returns
 
 
@@ -29,21 +30,29 @@ def _resolve_nested(value: Any) -> Any:
 class NodeHost:
     """Hosts the states of the logical nodes placed on it and runs their methods."""
 
-    def __init__(self, name: str, torch_threads: int = 1) -> None:
+    def __init__(self, name: str, torch_threads: int = 1, required_gpus: float = 0.0) -> None:
         import torch
 
         set_torch_threads(torch_threads)
         self.name = name
-        gpu_ids = ray.get_gpu_ids()
-        self.device = "cuda" if gpu_ids and torch.cuda.is_available() else "cpu"
+        gpu_ids, cuda = ray.get_gpu_ids(), torch.cuda.is_available()
+        if required_gpus > 0:  # asked for (executors.num_gpus, --gpus-per-run): CUDA, or one line saying why not
+            self.device = gpu_device(required_gpus, cuda, gpu_ids, "executors.num_gpus", f"actor {name}")
+        else:  # an even share of the cluster's GPUs, not asked for: CUDA where usable (recorded either way)
+            self.device = "cuda" if gpu_ids and cuda else "cpu"
         self._states: dict[str, Any] = {}
 
     def info(self) -> dict[str, Any]:
         """Where this actor runs and what it was given (for placement tests and logs)."""
         ctx = ray.get_runtime_context()
-        return {"name": self.name, "device": self.device, "node_id": ctx.get_node_id(),
+        return {"name": self.name, "device": self.device, "device_info": describe_device(self.device),
+                "node_id": ctx.get_node_id(),
                 "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "pid": os.getpid(),
                 "nodes": sorted(self._states)}
+
+    def set_deterministic(self, flag: bool) -> bool:
+        """``training.deterministic`` in this actor's process (testbed.exec.devices.use_deterministic)."""
+        return use_deterministic(flag)
 
     def host(self, node_id: str, factory: Any, args: tuple, kwargs: dict[str, Any]) -> None:
         self._states[node_id] = construct(factory, self.device, args, kwargs)

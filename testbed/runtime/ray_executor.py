@@ -98,7 +98,8 @@ class RayExecutor(Executor):
         self._actor_of: dict[str, Any] = {}
         for name, members in groups.items():
             threads = self.placement.torch_threads or max(1, int(self.num_cpus))
-            actor = NodeHost.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(name, threads)
+            actor = NodeHost.options(num_cpus=self.num_cpus, num_gpus=self.num_gpus).remote(
+                name, threads, self.placement.num_gpus or 0.0)  # only GPUs asked for must be usable
             self._actors[name] = actor
             for node in members:
                 self._actor_of[node] = actor
@@ -150,6 +151,16 @@ class RayExecutor(Executor):
     def actor_info(self) -> list[dict[str, Any]]:
         """Each actor's name, device, Ray node id, GPU ids and hosted nodes."""
         return ray.get([a.info.remote() for a in self._actors.values()])
+
+    def devices(self) -> dict[str, dict[str, str]]:
+        """Each actor's device, by actor name (``cpu``, or ``cuda:N`` and the card's name)."""
+        return {info["name"]: info["device_info"] for info in self.actor_info()}
+
+    def process_of(self, node_id: str) -> str:
+        return next(name for name, actor in self._actors.items() if actor is self._actor(node_id))
+
+    def set_deterministic(self, flag: bool) -> bool:
+        return any(ray.get([actor.set_deterministic.remote(flag) for actor in self._actors.values()]))
 
     def barrier(self) -> None:
         # Actor calls run in submission order, so a trivial call returning means all before it ran.

@@ -3,8 +3,10 @@
 Each cell gets a placement group of one bundle (``cpus_per_run`` CPUs, plus
 ``gpus_per_run`` GPUs), packed on one node; the cell's engine runs as a Ray task in
 that group, and the task's NodeHost actors are captured into it, sharing the
-bundle.  Ray starts a run when its group fits, so as many runs go in parallel as
-the cluster's resources allow (``--max-parallel`` caps it), landing on whichever
+bundle.  With ``executors: in_task`` the task itself trains, so it takes the bundle's GPUs and
+trains on CUDA -- or, when its torch sees no CUDA device, the cell fails with one line saying so
+(testbed.exec.devices.gpu_device), never a silent CPU run.  Ray starts a run when its group
+fits, so as many runs go in parallel as the cluster's resources allow (``--max-parallel`` caps it), landing on whichever
 nodes have room.  The task records the Ray node id it ran on in ``summary.json``.
 Results are written by the task itself: on a multi-machine cluster the results
 directory must be on a filesystem every node sees.
@@ -23,6 +25,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from testbed.core.errors import ConfigError
 from testbed.exec.batching import in_process_executor
+from testbed.exec.devices import gpu_device
 from testbed.runtime.cluster import ensure_ray, node_capacity
 from testbed.runtime.ray_executor import Placement, RayExecutor
 from testbed.suite.cell import failed_summary
@@ -42,7 +45,8 @@ def _run_cell_task(experiment: dict[str, Any], run_dir: str, cpus: float, gpus: 
     spec = parse_experiment(experiment, f"cell {experiment.get('name')}", Path("."))
     where = {"ray_node_id": ray.get_runtime_context().get_node_id()}
     if spec.executors.kind == "in_task":  # every node in this task: no actor round trips
-        return run_cell(experiment, run_dir, executor=in_process_executor(spec.executors, max(1, int(cpus))),
+        device = gpu_device(gpus, torch.cuda.is_available(), ray.get_gpu_ids())  # CUDA, or one line
+        return run_cell(experiment, run_dir, executor=in_process_executor(spec.executors, max(1, int(cpus)), device),
                         where=where)
     placement = Placement.parse(spec.executors)
     groups = len(placement.groups(list(spec.topology.nodes)))
@@ -81,7 +85,8 @@ class RayCells:
         bundle = {"CPU": self.cpus, **({"GPU": self.gpus} if self.gpus else {})}
         group = placement_group([bundle], strategy="STRICT_PACK")
         strategy = PlacementGroupSchedulingStrategy(group, placement_group_capture_child_tasks=True)
-        ref = _run_cell_task.options(scheduling_strategy=strategy).remote(
+        in_task = cell.spec.executors.kind == "in_task"  # the task itself trains: it holds the run's GPUs
+        ref = _run_cell_task.options(scheduling_strategy=strategy, num_gpus=self.gpus if in_task else 0).remote(
             cell.experiment, str(Path(run_dir).resolve()), self.cpus, self.gpus)
         self._running[ref] = (cell.id, group)
 

@@ -95,7 +95,9 @@ class TrafficAccountant:
         nbytes = payload_nbytes + header_nbytes
         facts = self._facts.get((src, dst))
         if facts is None or facts.route is not route:
-            facts = self._facts[(src, dst)] = self._route_facts(src, dst, route)
+            facts = self._route_facts(src, dst, route)
+            if not (self.topology.has_population and (self.topology.is_client(src) or self.topology.is_client(dst))):
+                self._facts[(src, dst)] = facts  # a population client's are worked out per message: none kept
         egress = nbytes / 1e9 * facts.egress_usd_per_gb if route.links else 0.0
         seq = len(self._sent)
         self._sent.append(SentMessage(self.run_id, seq, kind, src, dst, facts.src_dc, facts.dst_dc, route.scope,

@@ -14,14 +14,16 @@ later message stays in the mailbox for the next ``recv``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import simpy
 
 from testbed.exec.executor import Executor, Handle
+from testbed.sim.mailbox import Matcher
 from testbed.sim.messages import Delivery, Message
+from testbed.sim.optrace import OpRecorder
 from testbed.topology.model import Topology
 
 
@@ -34,6 +36,15 @@ class NodeStats:
     waiting_s: float = 0.0
     tasks: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: NodeStats) -> NodeStats:
+        """Add ``other``'s times and task counts to these (a population's clients summed); returns self."""
+        self.compute_s += other.compute_s
+        self.communication_s += other.communication_s
+        self.waiting_s += other.waiting_s
+        for kind, count in other.tasks.items():
+            self.tasks[kind] = self.tasks.get(kind, 0) + count
+        return self
+
 
 class EngineSide(Protocol):
     """The engine's public verbs a context uses (testbed.sim.engine.Engine)."""
@@ -42,8 +53,12 @@ class EngineSide(Protocol):
     executor: Executor
     topology: Topology
     halted: bool
+    recorder: OpRecorder | None
+    header_nbytes: int
 
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float: ...
+
+    def before_compute(self, node_id: str, kind: str) -> None: ...
 
     def transmit(self, src: str, dst: str, payload: Any, kind: str, nbytes: int | None,
                  tag: Any = None) -> Delivery: ...
@@ -61,6 +76,7 @@ class NodeContext:
         self._env = engine.env
         self._mailbox = mailbox
         self._stats = stats
+        self._trace = engine.recorder
 
     @property
     def now_s(self) -> float:
@@ -79,6 +95,7 @@ class NodeContext:
         """
         if self.engine.halted:
             return self._env.event()
+        self.engine.before_compute(self.node_id, kind)
         handle = self.engine.executor.call(self.node_id, method, *args, num_returns=num_returns, **kwargs)
         duration = self.engine.task_duration_s(self.node_id, kind, units, handle)
         if self.now_s + duration > until_s:
@@ -86,6 +103,8 @@ class NodeContext:
         else:
             self._stats.tasks[kind] = self._stats.tasks.get(kind, 0) + int(units)
         self._stats.compute_s += duration
+        if self._trace is not None:
+            self._trace.compute(self.node_id, kind, units)
         return self._env.timeout(duration, value=handle)
 
     def call(self, method: str, *args: Any, num_returns: int = 1, **kwargs: Any) -> Any:
@@ -97,7 +116,12 @@ class NodeContext:
         number) fires with the Message on arrival.  A computed payload (a handle) needs ``nbytes``
         unless the executor knows its size without waiting.  ``tag`` travels as the message's header
         metadata (messages can overtake each other under jitter, so order alone cannot match them)."""
-        return self.engine.transmit(self.node_id, dst, payload, kind, nbytes, tag)
+        halted = self.engine.halted
+        delivery = self.engine.transmit(self.node_id, dst, payload, kind, nbytes, tag)
+        if self._trace is not None and not halted:  # after the stop nothing is sent
+            self._trace.sent(delivery.seq, self.node_id, dst, kind, delivery.wire_nbytes - self.engine.header_nbytes,
+                             tag)
+        return delivery
 
     def send_and_wait(self, dst: str, payload: Any, kind: str,
                       nbytes: int | None = None) -> Generator[simpy.Event, Any, Message]:
@@ -117,20 +141,22 @@ class NodeContext:
         get = self._mailbox.get(_matcher(kind, src, tag))
         wake_s = min(until_s, self._first_crash_s(or_crash_of, start))
         if not math.isfinite(wake_s):
-            get.callbacks.append(lambda ev: self._account_wait(start, ev.value))
+            get.callbacks.append(lambda ev: self._received(start, ev.value))
             return get
         result = self._env.event()
         timer = self._env.timeout(max(wake_s - start, 0.0))
 
         def on_message(event: simpy.Event) -> None:
             if not result.triggered:
-                self._account_wait(start, event.value)
+                self._received(start, event.value)
                 result.succeed(event.value)
 
         def on_wake(_event: simpy.Event) -> None:
             if not result.triggered and not get.triggered:
                 get.cancel()
                 self._stats.waiting_s += self.now_s - start
+                if self._trace is not None:
+                    self._trace.received(self.node_id, None, None, None)
                 result.succeed(None)
 
         get.callbacks.append(on_message)
@@ -143,7 +169,10 @@ class NodeContext:
         crashes = [self.engine.crash_time_s(n) for n in ([nodes] if isinstance(nodes, str) else nodes)]
         return max(min(crashes, default=math.inf), now_s)
 
-    def _account_wait(self, start_s: float, message: Message) -> None:
+    def _received(self, start_s: float, message: Message) -> None:
+        """A ``recv`` got ``message``: count the time it waited, note it in the op trace."""
+        if self._trace is not None:
+            self._trace.received(self.node_id, message.src, message.kind, message.seq)
         end = self.now_s
         in_flight_from = max(start_s, message.t_send_s)
         self._stats.communication_s += max(end - in_flight_from, 0.0)
@@ -151,19 +180,18 @@ class NodeContext:
 
     def resolve(self, handle: Any) -> Any:
         """The value behind a handle (blocks on the executor; use only for control flow)."""
-        return self.engine.executor.resolve(handle) if isinstance(handle, Handle) else handle
+        value = self.engine.executor.resolve(handle) if isinstance(handle, Handle) else handle
+        if self._trace is not None:
+            self._trace.resolved(self.node_id, value)
+        return value
 
     def wait(self, seconds: float) -> simpy.Event:
         """Idle for ``seconds`` of virtual time (counted as waiting)."""
         self._stats.waiting_s += seconds
+        if self._trace is not None:
+            self._trace.wait(self.node_id, seconds)
         return self._env.timeout(seconds)
 
 
-def _matcher(kind: str | tuple[str, ...] | None, src: str | None, tag: Any) -> Callable[[Message], bool]:
-    kinds = (kind,) if isinstance(kind, str) else kind
-
-    def matches(message: Message) -> bool:
-        return ((kinds is None or message.kind in kinds) and (src is None or message.src == src)
-                and (tag is None or message.tag == tag))
-
-    return matches
+def _matcher(kind: str | tuple[str, ...] | None, src: str | None, tag: Any) -> Matcher:
+    return Matcher(kind, src, tag)

@@ -18,7 +18,7 @@ primitives on its :class:`NodeContext`:
 
 A message kind named in ``network.compression`` goes through its transform on the way
 (testbed.compression.wire): compressed on the sender's executor, charged the transform's bytes,
-decompressed on the receiver's -- all dispatched, never waited for.
+decompressed on the receiver's -- dispatched, never waited for, as compute tasks (testbed.sim.codec).
 
 ``ctx.resolve(handle)`` blocks on the executor only when control flow needs a value.
 The network is driven by one "pump" process that sleeps until the flow model's next
@@ -65,11 +65,16 @@ from testbed.core.payload import HEADER_NBYTES, payload_nbytes
 from testbed.core.units import MAX_SECONDS
 from testbed.exec.executor import Executor, Handle
 from testbed.sim.accounting import TrafficAccountant
-from testbed.sim.compute import ComputeModel
+from testbed.sim.clients import ClientRetirement
+from testbed.sim.codec import Codec
+from testbed.sim.compute import ComputeModel, WarmUp
 from testbed.sim.context import NodeContext, NodeStats
+from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
+from testbed.sim.node_process import until_interrupted, while_up
+from testbed.sim.optrace import OpRecorder
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import Topology
 
@@ -86,25 +91,29 @@ class ClockError(RuntimeError):
     """Virtual time cannot go on (past :data:`MAX_SECONDS`, or stuck at one instant): the run stops with this reason."""
 
 
-class Engine:
+class Engine(ClientRetirement):
     """Runs node processes against the flow network and the compute model."""
 
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
                  tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES,
-                 compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None) -> None:
+                 compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None,
+                 recorder: OpRecorder | None = None, calibration_repeats: int = 3) -> None:
         self.topology = topology
         self.task_kinds = None if task_kinds is None else frozenset(task_kinds)
         """The kinds the running method declares (Algorithm.task_kinds); None: not checked."""
+        self.recorder = recorder  # the op trace (testbed.sim.optrace) the contexts write to, or None
         self.executor = executor
         self.compute_model = compute
         self.header_nbytes = header_nbytes
-        self.wire = Wire(compression, executor) if compression else None
-        """Compressed message kinds (testbed.compression.wire), or None."""
         self.env = self._make_environment()
         self.clock = NodeClock(topology, seed)
         self.network = FlowNetwork(topology, seed=seed, tcp=tcp, clock=self.clock)
         self.accountant = TrafficAccountant(topology, run_id)
         self.stats: dict[str, NodeStats] = {}
+        self.codec = Codec(Wire(compression, executor, seed), compute, self.clock, topology, executor, self.stats,
+                           calibration_repeats) if compression else None
+        """Compressed message kinds, their encode / decode tasks (testbed.sim.codec), or None."""
+        self.warm_up = WarmUp(executor) if compute.needs_measurement else None  # compute: measured only
         self.halted = False
         """True once the run has stopped (:meth:`halt`): nothing more is sent, computed or delivered."""
         self._halt = self.env.event()
@@ -114,7 +123,8 @@ class Engine:
         self._crashes: list[tuple[float, int, str, simpy.Process]] = []
         """Crashes still to come, (time, order, node, process), a heap: kept out of SimPy's queue so that
         a run whose only future events are crashes is seen to be over without peeking into SimPy."""
-        self._mailboxes: dict[str, simpy.FilterStore] = {}
+        self._init_clients()
+        self._mailboxes: dict[str, Mailbox] = {}
         self._contexts: dict[str, NodeContext] = {}
         self._in_flight: dict[int, tuple[Message, simpy.Event]] = {}
         self._wake: simpy.Event | None = None
@@ -138,19 +148,24 @@ class Engine:
         if node_id not in self._mailboxes:
             self.topology.datacenter_of(node_id)
             self.stats[node_id] = NodeStats()
-            self._mailboxes[node_id] = simpy.FilterStore(self.env)
+            self._mailboxes[node_id] = Mailbox(self.env)
             self._contexts[node_id] = NodeContext(self, node_id, self._mailboxes[node_id], self.stats[node_id])
 
     def spawn(self, node_id: str, process: Process) -> simpy.Process:
-        """Start ``process(ctx)`` as node ``node_id``'s SimPy process: it runs only while the node is up,
-        and a node that crashes is stopped then."""
+        """Start ``process(ctx)`` as node ``node_id``'s SimPy process: it runs only while the node is up, and
+        a node that crashes is stopped then.  A population client's mailbox, context and stats are let go
+        when its process ends with an empty mailbox (stats summed per population: :meth:`node_stats`)."""
         gen = process(self.node(node_id))
         if self._can_be_down(node_id):
-            gen = self._while_up(node_id, gen)
+            gen = while_up(self.env, self.clock, self.stats[node_id], node_id, gen)
         crash_s = self.clock.crash_time_s(node_id)
+        if math.isfinite(crash_s):
+            gen = until_interrupted(gen)
+        if self.topology.is_client(node_id):
+            gen = self._retiring(node_id, gen)
         if not math.isfinite(crash_s):
             return self.env.process(gen)
-        proc = self.env.process(_until_interrupted(gen))
+        proc = self.env.process(gen)
         heapq.heappush(self._crashes, (max(crash_s, self.now_s), len(self._crashes), node_id, proc))
         return proc
 
@@ -163,34 +178,6 @@ class Engine:
 
     def _can_be_down(self, node_id: str) -> bool:
         return self.clock.dynamics(node_id).availability is not None
-
-    def _while_up(self, node_id: str, gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:
-        """``gen`` (a node's process) run only while the node is up: every event it waits for that fires
-        while the node is down resumes it when the node is back (the wait counted as waiting)."""
-        clock, stats = self.clock, self.stats[node_id]
-        value: Any = None
-        error: Exception | None = None
-        try:
-            while True:
-                while not clock.available(node_id, self.now_s) and error is None:
-                    back_s, start_s = clock.next_change_s(node_id, self.now_s), self.now_s
-                    if not math.isfinite(back_s):
-                        return None  # crashed: nothing of it runs again
-                    try:
-                        yield self.env.timeout(back_s - start_s)
-                    except Exception as exc:  # an interrupt (its crash) goes to the process
-                        error = exc
-                    stats.waiting_s += self.now_s - start_s
-                try:
-                    event = gen.throw(error) if error is not None else gen.send(value)
-                except StopIteration as stop:
-                    return stop.value
-                try:
-                    value, error = (yield event), None
-                except Exception as exc:
-                    value, error = None, exc
-        finally:
-            gen.close()
 
     # -- what a node's process and the session may ask -------------------------------------------
     def available(self, node_id: str) -> bool:
@@ -208,6 +195,11 @@ class Engine:
     def on_crash(self, listener: Callable[[str], None]) -> None:
         """Call ``listener(node_id)`` whenever a node crashes (after its process is stopped)."""
         self._crash_listeners.append(listener)
+
+    def before_compute(self, node_id: str, kind: str) -> None:
+        """Under ``compute: measured``, warm ``kind`` up once per executor process before a call is timed."""
+        if self.warm_up is not None:
+            self.warm_up(node_id, kind)
 
     def task_duration_s(self, node_id: str, kind: str, units: float, handle: Any) -> float:
         """Virtual seconds for ``units`` tasks of ``kind`` on ``node_id`` starting now: cost / speed, or
@@ -286,25 +278,39 @@ class Engine:
             self._refused += 1
             return Delivery(self.env, len(self.accountant) + self._refused - 1, self.now_s, 0)
         self.executor.check_finite(payload, kind, src, dst)
-        if self.wire is not None:
-            payload, nbytes = self.wire.outgoing(src, dst, kind, payload, nbytes)
+        now = ready_s = self.now_s
+        numel = 0
+        if self.codec is not None:
+            payload, nbytes, numel, ready_s = self.codec.outgoing(src, dst, kind, payload, nbytes, now)
         if isinstance(payload, Handle):
             nbytes = self._handle_nbytes(payload, kind, nbytes)
         elif nbytes is None:
             nbytes = payload_nbytes(payload)
         self._register(dst)
-        now = self.now_s
-        seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, now,
+        seq = self.accountant.record_send(kind, src, dst, nbytes, self.header_nbytes, ready_s,
                                           self.topology.route(src, dst))
-        delivered = Delivery(self.env, seq, now, nbytes + self.header_nbytes)
+        delivered = Delivery(self.env, seq, ready_s, nbytes + self.header_nbytes)
         if self.clock.crash_time_s(dst) <= now:  # nothing reaches a crashed node, nothing moves
             self.accountant.record_lost(seq, nbytes + self.header_nbytes)
             return delivered
-        message = Message(seq, src, dst, kind, payload, nbytes, now, math.nan, tag)
-        flow_id = self.network.start_flow(src, dst, nbytes + self.header_nbytes, now)
+        message = Message(seq, src, dst, kind, payload, nbytes, ready_s, math.nan, tag)
+        if numel:
+            self.codec.numel[seq] = numel  # type: ignore[union-attr]  (its decode is priced on it)
+        if ready_s > now:  # a compressed kind's flow starts when its encode ends
+            self.env.timeout(ready_s - now).callbacks.append(lambda _event: self._start_flow(message, delivered))
+        else:
+            self._start_flow(message, delivered)
+        return delivered
+
+    def _start_flow(self, message: Message, delivered: Delivery) -> None:
+        """Put ``message``'s bytes on the network now (never, if its sender or receiver crashed while encoding)."""
+        if min(self.clock.crash_time_s(message.src), self.clock.crash_time_s(message.dst)) <= self.now_s:
+            self.accountant.record_lost(message.seq, message.payload_nbytes + self.header_nbytes)
+            return
+        flow_id = self.network.start_flow(message.src, message.dst, message.payload_nbytes + self.header_nbytes,
+                                          self.now_s)
         self._in_flight[flow_id] = (message, delivered)
         self._wake_network()
-        return delivered
 
     def _wake_network(self) -> None:
         if self._wake is not None and not self._wake.triggered:
@@ -359,20 +365,19 @@ class Engine:
             self.env.timeout(back_s - self.now_s).callbacks.append(lambda _e: self._arrive(later, delivered))
             return
         self.accountant.record_arrival(message.seq, message.t_arrive_s)
-        if self.wire is not None:
-            payload = self.wire.incoming(message.dst, message.kind, message.payload)
-            message = dataclasses.replace(message, payload=payload)
+        if self.codec is not None:
+            message, ready_s = self.codec.incoming(message, self.now_s)
+            if ready_s > self.now_s:
+                self.env.timeout(ready_s - self.now_s).callbacks.append(lambda _e: self._hand_over(message, delivered))
+                return
+        self._hand_over(message, delivered)
+
+    def _hand_over(self, message: Message, delivered: simpy.Event) -> None:
+        if self.halted or self.clock.crash_time_s(message.dst) <= self.now_s:  # stopped, or crashed decoding
+            return
+        self._register(message.dst)  # a population client let go meanwhile is built anew
         self._mailboxes[message.dst].put(message)
         delivered.succeed(message)
-
-
-def _until_interrupted(gen: Generator[simpy.Event, Any, Any]) -> Generator[simpy.Event, Any, Any]:
-    """Run a node's process until it ends or its node crashes (an Interrupt): then it just stops."""
-    try:
-        return (yield from gen)
-    except simpy.Interrupt:
-        gen.close()
-        return None
 
 
 class RealtimeEngine(Engine):

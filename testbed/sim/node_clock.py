@@ -7,7 +7,9 @@ task at speed 1 is spread over the node's speed profile, paused while the node i
 by a seeded slowdown draw.  Everything is seeded by the run's seed and the node id (one stream per
 node, drawn in the node's own order), so a run is deterministic on any backend; methods read it
 through the Session, never through the wall clock.  The seeded on/off model draws its up and down
-spells lazily, as far as anyone has asked.
+spells lazily, as far as anyone has asked; a node that is always up keeps nothing, and a population
+client's spells are forgotten when many are held (:data:`MAX_CACHED_TOGGLES`) and drawn again if asked.
+A slowdown stream is stateful (one draw per compute call), so it is kept per node that has one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from testbed.topology.model import Topology
 
 _AVAILABILITY_STREAM = 1
 _SLOWDOWN_STREAM = 2
+MAX_CACHED_TOGGLES = 65_536
+"""Availability spells kept at once: a population client's are dropped beyond this and drawn again from its
+seed when asked (the same spells: they depend only on the run seed and the node id)."""
 
 
 class _Toggles:
@@ -73,10 +78,16 @@ class NodeClock:
         return self.topology.dynamics_of(node)
 
     def _toggles_of(self, node: str) -> _Toggles | None:
-        if node not in self._toggles:
+        toggles = self._toggles.get(node)
+        if toggles is None:
             availability = self.dynamics(node).availability
-            self._toggles[node] = _Toggles(availability, self.seed, node) if availability is not None else None
-        return self._toggles[node]
+            if availability is None:
+                return None  # always up: nothing to remember (a population's clients cost nothing here)
+            toggles = _Toggles(availability, self.seed, node)
+            if len(self._toggles) >= MAX_CACHED_TOGGLES and self.topology.is_client(node):
+                self._toggles = {n: t for n, t in self._toggles.items() if not self.topology.is_client(n)}
+            self._toggles[node] = toggles
+        return toggles
 
     # -- availability ----------------------------------------------------------------------------------
     def available(self, node: str, t_s: float) -> bool:

@@ -48,6 +48,29 @@ def failed_summary(run_id: Any, err: BaseException, location: dict[str, Any] | N
             "infrastructure": is_infrastructure(err), **({"ran_on": location} if location else {})}
 
 
+def replay_cell(source_dir: Path, experiment: dict[str, Any], run_dir: Path) -> dict[str, Any] | None:
+    """Re-cost one cell from the complete cell in ``source_dir`` (``replay: true``); its summary, or None when
+    the replay is refused (not exact here) and the cell must be trained instead.  Nothing is left behind then."""
+    from testbed.experiment.exactness import ReplayRefusedError
+    from testbed.experiment.launch import replay_experiment
+    from testbed.experiment.replay_source import load_source
+
+    wipe(run_dir)
+    location = {"hostname": socket.gethostname(), "pid": os.getpid()}
+    try:
+        replay_experiment(load_source(source_dir), experiment, run_dir, target_src=f"cell {experiment.get('name')}",
+                          changes={"from_cell": source_dir.name}, extra_summary={"ran_on": location})
+        return read_summary(run_dir) or {}
+    except ReplayRefusedError:
+        wipe(run_dir)
+        return None
+    except Exception as err:
+        wipe(run_dir)
+        summary = {**failed_summary(experiment.get("name"), err, location), "traceback": traceback.format_exc()}
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        return summary
+
+
 def run_cell(experiment: dict[str, Any], run_dir: str | Path, *, executor: Any = None,
              where: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one cell's experiment into ``run_dir``; returns its summary (``status`` complete or failed)."""

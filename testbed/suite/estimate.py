@@ -1,9 +1,17 @@
-"""``--dry-run``: each cell's estimated cost from a short probe, without writing anything.
+"""``--dry-run``: each cell's cost -- exactly where it can be replayed, else estimated from a short probe.
 
 How: the cell runs in this process (in-process executor, its own compute model, so
 ``calibrated`` cells time their tasks) for up to :data:`PROBE_ITERATIONS` global
 iterations -- fewer if the probe's wall-clock budget runs out -- recording bytes,
-WAN bytes, dollars, virtual and wall seconds after every iteration.  The slope over
+WAN bytes, dollars, virtual and wall seconds after every iteration.  Then the whole
+run is *replayed* (testbed.experiment.replay: every node's protocol on the engine with
+nothing trained) from a synthetic op trace: the probe's setup reads (data shard sizes)
+and its compute costs -- so bytes, dollars, iterations and virtual time are what the
+full run will measure, to the bit, for every method whose processes read no trained
+value (all but Gaia), the same numbers ``python -m testbed replay`` would give.  Where
+no such trace can be built -- a method whose processes read values (Gaia's significance
+filter), ``compute: measured``, or a replay longer than :data:`REPLAY_WALL_BUDGET_S` --
+the cost is extrapolated from the probe and the output says so.  Extrapolation: the slope over
 the probe's second half is the steady per-iteration cost; the run's total is the
 probe's end plus that slope for the remaining iterations.  Its *end*, not its last
 iteration: messages sent once the last iteration is complete (a worker's D swap, a push in
@@ -36,7 +44,7 @@ will do.  What stays an estimate, and is marked so (``bound``):
 * **wall time** is this machine, now, in process: a Ray run adds actor start-up and
   per-call overhead, and other load on the machine changes it (a rough figure).
 
-Otherwise bytes and virtual time are exact: tests/test_conformance.py checks, for every registered
+Wall time is always the probe's extrapolation.  tests/test_conformance.py checks, for every registered
 method, that the estimate of a 24-iteration run equals the run or is marked.
 """
 
@@ -47,8 +55,12 @@ import time
 from typing import Any
 
 from testbed.exec.executor import InProcessExecutor
+from testbed.exec.sizeonly import MissingValueError
+from testbed.experiment.replay import ReplayRun, ReplayTooLongError
 from testbed.experiment.run import Run
 from testbed.experiment.spec import ExperimentSpec
+from testbed.sim.compute import CostTable
+from testbed.sim.optrace import recorded_reads
 from testbed.suite.spec import Cell
 
 PROBE_ITERATIONS = 16
@@ -57,6 +69,8 @@ PROBE_MIN_ITERATIONS = 6
 PROBE_WALL_BUDGET_S = 8.0
 """A probe stops after this much training wall time, once it has PROBE_MIN_ITERATIONS."""
 KEYS = ("bytes", "wan_bytes", "egress_usd", "virtual_s", "wall_s")
+REPLAY_WALL_BUDGET_S = 60.0
+"""A synthetic replay that takes longer than this is abandoned for the probe's extrapolation."""
 
 
 class _ProbeRun(Run):
@@ -160,10 +174,44 @@ def _slope(points: list[dict[str, float]]) -> tuple[dict[str, float], str]:
     return per, ("; ".join(uneven) + ": extrapolated from its mean") if uneven else ""
 
 
+def _replayed(spec: ExperimentSpec, probe: _ProbeRun) -> tuple[ReplayRun | None, str]:
+    """The whole run replayed from the probe's synthetic trace, or None and why it could not be."""
+    model = probe.engine.compute_model if probe.engine is not None else None
+    if probe.recorder is None:
+        return None, "a client population keeps no op trace to replay: extrapolated from the probe"
+    if not isinstance(model, CostTable):
+        return None, "compute: measured is timed call by call: extrapolated from the probe"
+    session_reads, _ = recorded_reads(probe.recorder.frame())
+    replay = ReplayRun(spec, session_reads, {}, model, wall_budget_s=REPLAY_WALL_BUDGET_S)
+    try:
+        replay.execute()
+    except MissingValueError:
+        return None, probe.algorithm.value_dependent or "its processes read trained values: extrapolated"
+    except ReplayTooLongError:
+        return None, f"a replay of the whole run takes over {REPLAY_WALL_BUDGET_S:g} s here: extrapolated"
+    return replay, ""
+
+
 def estimate_cell(cell: Cell) -> dict[str, Any]:
-    """Estimated iterations, bytes, WAN bytes, egress, virtual and wall seconds of one cell (+ ``bound``)."""
+    """Iterations, bytes, WAN bytes, egress, virtual and wall seconds of one cell (+ ``bound`` where estimated)."""
     spec = cell.spec
     run, probe_wall = _probe(spec)
+    replay, why = _replayed(spec, run)
+    if replay is None:
+        estimate = _extrapolated(cell, run, probe_wall)
+        return {**estimate, "replayed": False,
+                "bound": "; ".join(dict.fromkeys(b for b in (why, estimate["bound"]) if b))}
+    acc = replay.engine.accountant
+    iterations = replay.iteration
+    estimate = _extrapolated(cell, run, probe_wall, iterations)
+    return {**estimate, "iterations": iterations, "bytes_per_iteration": acc.total_nbytes / max(iterations, 1),
+            "bound": "", "replayed": True, "est_bytes": float(acc.total_nbytes), "est_wan_bytes": float(acc.wan_nbytes),
+            "est_egress_usd": acc.egress_usd, "est_virtual_s": replay.virtual_time_s}
+
+
+def _extrapolated(cell: Cell, run: _ProbeRun, probe_wall: float, iterations: int | None = None) -> dict[str, Any]:
+    """The probe's extrapolation (wall time always comes from here; ``iterations``: known from a replay)."""
+    spec = cell.spec
     points, periodic, bound = _split_periodic(run)
     k = len(points)
     per, uneven = _slope(points)
@@ -172,11 +220,12 @@ def estimate_cell(cell: Cell) -> dict[str, Any]:
     end = _drained(run) if whole else dict(last)  # cut short, later iterations' messages may be in flight
     if whole and periodic is not None:  # its drained end without the periodic messages (``last`` has none)
         end.update({key: end[key] - value for key, value in periodic[3].items()})
-    iterations = spec.max_iterations
-    if spec.max_virtual_time_s is not None and per["virtual_s"] > 0:
+    known = iterations
+    iterations = spec.max_iterations if known is None else known
+    if known is None and spec.max_virtual_time_s is not None and per["virtual_s"] > 0:
         by_time = k + int(max(0.0, spec.max_virtual_time_s - last["virtual_s"]) // per["virtual_s"])
         iterations = by_time if iterations is None else min(iterations, by_time)
-    if spec.max_bytes is not None and per["bytes"] > 0:
+    if known is None and spec.max_bytes is not None and per["bytes"] > 0:
         by_bytes = k + int(max(0.0, spec.max_bytes - last["bytes"]) // per["bytes"]) + 1
         iterations = by_bytes if iterations is None else min(iterations, by_bytes)
     n = iterations or 0

@@ -21,7 +21,8 @@ from testbed.suite.spec import Suite
 
 INDEX_NAME = "index.csv"
 RESULT_COLUMNS = ("iterations", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes",
-                  "egress_usd", "headline_metric", "headline_value", "error")
+                  "egress_usd", "headline_metric", "headline_value", "error", "replayed_from")
+"""``replayed_from``: the cell a replayed cell was re-costed from (``replay: true``), empty for trained cells."""
 STATUSES = ("complete", "failed", "pending")
 
 
@@ -71,6 +72,7 @@ def index_rows(suite: Suite, root: Path) -> list[dict[str, Any]]:
             "egress_usd": summary.get("egress_usd"), "headline_metric": headline,
             "headline_value": (summary.get("final_quality") or {}).get(headline) if headline else None,
             "error": summary.get("error", "") if status == "failed" else "",
+            "replayed_from": Path(summary["replayed_from"]).name if summary.get("replayed_from") else "",
         })
         rows.append(row)
     return rows

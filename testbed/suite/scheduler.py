@@ -9,6 +9,10 @@ second suite on the same directory refuses instead of corrupting it.  A cell tha
 failed because the machinery died (``infrastructure: true`` in its summary: a Ray
 actor or node, a killed worker process) is re-submitted up to ``retries`` times;
 a cell whose experiment itself raised is never retried -- it would fail again.
+A ``replay: true`` suite (testbed.suite.replay_plan) trains one cell per training configuration and
+re-costs the others from it, in this process, as soon as it is complete (``python -m testbed replay``:
+seconds, not a training run); a replay that is refused trains instead.  Resume, the lock and the index
+treat replayed cells as any other; ``index.csv`` names each one's source (``replayed_from``).
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from tqdm import tqdm
 from testbed.core.errors import ConfigError
 from testbed.core.fileio import atomic_write_text
 from testbed.suite.backends import Backend, suite_backend
+from testbed.suite.cell import replay_cell
 from testbed.suite.index import cell_status, wipe, write_index
 from testbed.suite.lock import SuiteLock
 from testbed.suite.options import BackendOptions
-from testbed.suite.spec import Suite
+from testbed.suite.replay_plan import replay_sources
+from testbed.suite.spec import Cell, Suite
 
 
 @dataclass
@@ -91,11 +97,33 @@ def _run_locked(suite: Suite, root: Path, runner: Backend, *, resume: bool, quie
         return outcome
     by_id = {cell.id: cell for cell in suite.cells}
     attempts = dict.fromkeys(by_id, 0)
+    sources = replay_sources(suite)
+    waiting: dict[str, list[Cell]] = {}  # a training cell's id -> the cells to replay from it once complete
+    for cell in todo:
+        if cell.id in sources:
+            waiting.setdefault(sources[cell.id], []).append(cell)
     bar = tqdm(total=len(suite.cells), initial=outcome.skipped, desc=suite.name, unit="cell",
                disable=quiet, dynamic_ncols=True)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    queue, running = list(todo), 0
+    queue, running = [c for c in todo if c.id not in sources], 0
+
+    def replay_from(source_id: str, complete: bool) -> None:
+        """Replay the cells waiting for ``source_id`` (or, if it did not complete, train them)."""
+        for cell in waiting.pop(source_id, []):
+            summary = replay_cell(root / source_id, cell.experiment, root / cell.id) if complete else None
+            if summary is None:
+                if complete:
+                    _say(f"{cell.id}: replay from {source_id} would not be exact -- training it", quiet, bar)
+                queue.append(cell)
+                continue
+            _finish(root / cell.id, summary, outcome)
+            write_index(suite, root)
+            _say(_line(cell.id, summary), quiet, bar)
+            bar.update(1)
+
     try:
+        for source_id in [s for s in waiting if s not in {c.id for c in todo}]:  # resumed: its source is done
+            replay_from(source_id, cell_status(root / source_id) == "complete")
         while queue or running:
             while queue and running < runner.capacity:
                 cell = queue.pop(0)
@@ -115,6 +143,7 @@ def _run_locked(suite: Suite, root: Path, runner: Backend, *, resume: bool, quie
                 write_index(suite, root)
                 _say(_line(cell_id, summary), quiet, bar)
                 bar.update(1)
+                replay_from(cell_id, summary.get("status") == "complete")
                 _postfix(bar, outcome, running)
         runner.shutdown(cancel=False)
     except KeyboardInterrupt:
@@ -151,8 +180,9 @@ def _line(cell_id: str, s: dict[str, Any]) -> str:
         return f"{cell_id}: FAILED -- {s.get('error', '?')}{kept}"
     value = (s.get("final_quality") or {}).get(s.get("headline_metric"))
     quality = f"{s['headline_metric']} = {value:.4g}" if isinstance(value, (int, float)) else ""
+    replayed = f" (replayed from {Path(s['replayed_from']).name})" if s.get("replayed_from") else ""
     return (f"{cell_id}: {s['iterations']} it, {s['virtual_time_s']:.1f} s virtual, {s['wall_time_s']:.1f} s wall, "
-            f"WAN {s['wan_bytes'] / 1e6:.2f} MB, ${s['egress_usd']:.4f}, {quality}")
+            f"WAN {s['wan_bytes'] / 1e6:.2f} MB, ${s['egress_usd']:.4f}, {quality}{replayed}")
 
 
 def _say(text: str, quiet: bool, bar: tqdm | None) -> None:

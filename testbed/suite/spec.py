@@ -8,7 +8,8 @@ runs, so a typo in the last cell fails in a second, not after an hour.  Cells ca
 their topology inline (suite transforms such as ``bandwidth_scale`` applied), so a
 cell is a self-contained dict that any process on any machine can run.  The suite's name and every
 cell id are single directory names (not ``.``/``..``, no separator: testbed.core.fields), and the
-cell count -- grid and named cells, times ``repeat`` -- is bounded before any cell is expanded.
+cell count -- grid and named cells, times ``repeat`` -- is bounded before any cell is expanded.  Paths
+to the researcher's own data and model code are made absolute (relative to the file that wrote them).
 
 Example::
 
@@ -20,6 +21,7 @@ Example::
       training.batch_size: [64, 256]
     cells: {ps-ssp: {algorithm: {name: ps, consistency: bounded_delay, tau: 2}}}
     repeat: 2                                 # seeds base.seed, base.seed + 1
+    replay: true                              # train each training configuration once, replay the rest
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ from typing import Any
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_path_component, without_nulls
 from testbed.experiment.spec import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
-from testbed.suite.transforms import TRANSFORMS
+from testbed.experiment.transforms import TRANSFORMS
+from testbed.experiment.workload import anchored
 from testbed.topology.schema import load_topology, read_yaml
 
-SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat"} | set(TRANSFORMS)
+SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat", "replay"} | set(TRANSFORMS)
 NAMED_FIELDS = ("algorithm", "dataset", "model")
 """Experiment fields written either as a name or as ``{name: .., ...}``; grid columns use ``<field>.name``."""
 MAX_CELLS = 10_000
@@ -65,6 +68,9 @@ class Suite:
     source: str
     columns: tuple[str, ...]
     cells: tuple[Cell, ...]
+    replay: bool = False
+    """Train each distinct training configuration once and replay the cells that differ only in network and
+    compute (``replay: true``; testbed.suite.replay_plan)."""
 
 
 def is_suite(data: dict[str, Any]) -> bool:
@@ -122,7 +128,11 @@ def parse_suite(data: dict[str, Any], src: str, base_dir: Path) -> Suite:
     name = checked_path_component(data["name"] if "name" in data else Path(src).stem, src, "name")
     if _safe(name) != name:
         raise ConfigError(src, "name", f"{name!r} is not a usable directory name", "use letters, digits, - _ .")
-    return Suite(name=name, source=src, columns=tuple(columns), cells=tuple(cells))
+    replay = data.get("replay", False)
+    if not isinstance(replay, bool):
+        raise ConfigError(src, "replay", f"expected true or false, got {replay!r}",
+                          "write replay: true to re-cost network and compute axes without training them")
+    return Suite(name=name, source=src, columns=tuple(columns), cells=tuple(cells), replay=replay)
 
 
 def _repeat(data: dict[str, Any], src: str) -> int:
@@ -159,7 +169,7 @@ def _base(value: Any, src: str, base_dir: Path) -> dict[str, Any]:
                         if near.is_file():
                             base["topology"] = str(near)
                             break
-                return base
+                return anchored(base, candidate.parent)  # its data and model paths, relative to it too
         raise ConfigError(src, "base", f"experiment file {value!r} not found", "give a path relative to the suite")
     if not isinstance(value, dict):
         raise ConfigError(src, "base", "expected an experiment mapping or a file path", "write base: {dataset: ..}")
@@ -271,6 +281,7 @@ def _cell(cell_id: str, base: dict[str, Any], overrides: dict[str, tuple[str, An
     if "topology" not in experiment:
         raise ConfigError(where, "topology", "missing", "set topology in base: or in the grid")
     experiment["topology"] = _inline_topology(experiment["topology"], where, base_dir, topology_cache)
+    experiment = anchored(experiment, base_dir)
     for key, value in transforms.items():
         experiment = TRANSFORMS[key](experiment, value, where)
     spec = parse_experiment(experiment, where, base_dir)

@@ -210,7 +210,7 @@ def _overlap_px(a: Bbox, b: Bbox) -> float:
 
 def _node_label(dc: Datacenter, show_lan: bool) -> str:
     n = len(dc.workers)
-    speeds = sorted({w.speed for w in dc.workers})
+    speeds = dc.speeds
     text = f"{dc.name}\n{_plural(n, 'worker')}"
     if speeds != [1.0]:
         text += f" (speed {', '.join(f'{s:g}' for s in speeds)})"

@@ -17,7 +17,9 @@ Model of a path (docs/design.md §2):
   asymmetric (``bandwidth: [a_to_b, b_to_a]``) and so may a LAN NIC
   (``bandwidth: {up: 5Mbps, down: 20Mbps}``, how edge devices are modelled).
 
-Node ids are ``<datacenter>/w<i>`` for workers.  Algorithms may also place service
+Node ids are ``<datacenter>/w<i>`` for workers; a datacenter's workers may be a
+:class:`~testbed.topology.population.Population` (``workers: {count: N}``),
+built on demand.  Algorithms may also place service
 nodes (``us-east/server``, ``eu-west/ps0``): any ``<datacenter>/<name>`` is a node
 with the datacenter's LAN NIC and its ``device.speed``.
 """
@@ -25,7 +27,7 @@ with the datacenter's LAN NIC and its ``device.speed``.
 from __future__ import annotations
 
 import itertools
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -34,35 +36,15 @@ import networkx as nx
 
 from testbed.core.errors import ConfigError
 from testbed.topology.dynamics import STATIC, NodeDynamics
+from testbed.topology.population import NodeIds, Population
+from testbed.topology.worker import _WORKER_ID, Worker, join_node_id, split_node_id, worker_id, worker_index
+
+__all__ = ["Datacenter", "LanParams", "LinkInfo", "LinkKey", "ProfileStep", "Route", "Topology", "WanLink", "Worker",
+           "check_unknown_node", "join_node_id", "split_node_id", "worker_id", "worker_index"]
 
 LinkKey = tuple[str, str]
 """A directed link: (from, to), each a node id or a datacenter name (the DC switch)."""
 
-_WORKER_ID = re.compile(r"^w(\d+)$")
-
-
-# -- node ids: written and read here only ------------------------------------------------------------
-def join_node_id(datacenter: str, local: str) -> str:
-    """The id of node ``local`` in ``datacenter``: ``('us-east', 'w3')`` -> ``'us-east/w3'``; a service
-    node a method places (``'server'``, ``'ps0'``) is named the same way."""
-    return f"{datacenter}/{local}"
-
-
-def worker_id(datacenter: str, index: int) -> str:
-    """Worker ``index`` of ``datacenter``: ``'us-east/w3'``."""
-    return join_node_id(datacenter, f"w{index}")
-
-
-def split_node_id(node: str) -> tuple[str, str]:
-    """``'us-east/w3'`` -> ``('us-east', 'w3')`` (no check that either exists: :meth:`Topology.datacenter_of`)."""
-    datacenter, _, local = node.partition("/")
-    return datacenter, local
-
-
-def worker_index(node: str) -> int | None:
-    """``'us-east/w3'`` -> 3; None for a service node (``'us-east/server'``)."""
-    match = _WORKER_ID.match(split_node_id(node)[1])
-    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
@@ -77,29 +59,27 @@ class LanParams:
 
 
 @dataclass(frozen=True)
-class Worker:
-    """One training worker: its id, where it is, how fast it computes."""
-
-    node_id: str
-    datacenter: str
-    index: int
-    speed: float = 1.0
-    gpus: float = 0.0
-    dynamics: NodeDynamics = STATIC
-    """Availability, speed profile and slowdown (testbed.topology.dynamics), its datacenter's merged in."""
-
-
-@dataclass(frozen=True)
 class Datacenter:
     """A region: its workers, LAN, default device speed and (optional) map location."""
 
     name: str
-    workers: tuple[Worker, ...]
+    workers: tuple[Worker, ...] | Population
     lan: LanParams
     speed: float = 1.0
     location: tuple[float, float] | None = None
     dynamics: NodeDynamics = STATIC
     """The datacenter's default: its service nodes' behaviour over time, and its workers' fallback."""
+
+    @property
+    def population(self) -> Population | None:
+        """The datacenter's client population, or None when its workers are listed."""
+        return self.workers if isinstance(self.workers, Population) else None
+
+    @property
+    def speeds(self) -> list[float]:
+        """The distinct worker speeds, sorted."""
+        pop = self.population
+        return [pop.speed] if pop is not None else sorted({w.speed for w in self.workers})
 
 
 @dataclass(frozen=True)
@@ -202,20 +182,48 @@ class Topology:
     def _link_by_pair(self) -> dict[frozenset[str], WanLink]:
         return {frozenset((link.a, link.b)): link for link in self.links}
 
+    @cached_property
+    def has_population(self) -> bool:
+        """Whether some datacenter holds a client population (``workers: {count: N}``)."""
+        return any(dc.population is not None for dc in self.datacenters)
+
     @property
-    def nodes(self) -> tuple[str, ...]:
-        """Every worker's node id, datacenter by datacenter."""
+    def worker_groups(self) -> tuple[tuple[int, int], ...]:
+        """The workers' datacenters as runs ``((datacenter index, workers), ...)`` in :attr:`nodes` order (what
+        ``by_datacenter`` partitions by): one pair per datacenter, however many clients it holds."""
+        return tuple((i, len(dc.workers)) for i, dc in enumerate(self.datacenters) if len(dc.workers))
+
+    @property
+    def nodes(self) -> Sequence[str]:
+        """Every worker's node id, datacenter by datacenter (a tuple; a lazy :class:`NodeIds` with populations)."""
+        if self.has_population:
+            return self._node_ids
         return tuple(w.node_id for dc in self.datacenters for w in dc.workers)
 
-    @property
-    def worker_groups(self) -> tuple[int, ...]:
-        """Each worker's datacenter index, in :attr:`nodes` order (what ``by_datacenter`` partitions by)."""
-        return tuple(i for i, dc in enumerate(self.datacenters) for _ in dc.workers)
+    @cached_property
+    def _node_ids(self) -> NodeIds:
+        return NodeIds([(dc.name, len(dc.workers)) for dc in self.datacenters])
+
+    def index_of_worker(self, node_id: str) -> int:
+        """The index of worker ``node_id`` among every worker (its data shard); ValueError for a service node."""
+        return self._node_ids.index(node_id)
+
+    def is_client(self, node_id: str) -> bool:
+        """Whether ``node_id`` is a client of a population (built on demand, never cached per node)."""
+        dc_name, local = split_node_id(node_id)
+        dc = self._dc_by_name.get(dc_name)
+        return dc is not None and dc.population is not None and _WORKER_ID.match(local) is not None
 
     @property
-    def workers(self) -> tuple[Worker, ...]:
-        """Every worker, datacenter by datacenter."""
+    def workers(self) -> Sequence[Worker]:
+        """Every worker, datacenter by datacenter (walks every client of a population: avoid there)."""
         return tuple(w for dc in self.datacenters for w in dc.workers)
+
+    @cached_property
+    def any_availability(self) -> bool:
+        """Whether some worker has an ``availability`` (down spells or a crash); else every worker is always up."""
+        return any(dc.population.dynamics.availability is not None if dc.population is not None
+                   else any(w.dynamics.availability is not None for w in dc.workers) for dc in self.datacenters)
 
     def datacenter(self, name: str) -> Datacenter:
         """The datacenter called ``name`` (KeyError if there is none)."""
@@ -244,18 +252,24 @@ class Topology:
         """Relative compute speed of a node (workers: their own; service nodes: the DC's)."""
         dc = self._dc_by_name[self.datacenter_of(node_id)]
         index = worker_index(node_id)
+        if index is not None and dc.population is not None:
+            return dc.population.speed
         return dc.speed if index is None else dc.workers[index].speed
 
     def dynamics_of(self, node_id: str) -> NodeDynamics:
         """A node's availability, speed profile and slowdown (workers: their own; service nodes: the DC's)."""
         dc = self._dc_by_name[self.datacenter_of(node_id)]
         index = worker_index(node_id)
+        if index is not None and dc.population is not None:
+            return dc.population.dynamics
         return dc.dynamics if index is None else dc.workers[index].dynamics
 
     @property
     def static(self) -> bool:
         """True when no node's availability, speed or slowdown varies (the engine's original path)."""
-        return all(dc.dynamics.static and all(w.dynamics.static for w in dc.workers) for dc in self.datacenters)
+        return all(dc.dynamics.static and (dc.population.dynamics.static if dc.population is not None
+                                           else all(w.dynamics.static for w in dc.workers))
+                   for dc in self.datacenters)
 
     # -- links and routes --------------------------------------------------------------------
     def link(self, key: LinkKey) -> LinkInfo:
@@ -266,7 +280,9 @@ class Topology:
         """
         info = self._link_info.get(key)
         if info is None:
-            info = self._link_info[key] = self._describe_link(key)
+            info = self._describe_link(key)
+            if not (self.has_population and any("/" in end and self.is_client(end) for end in key)):
+                self._link_info[key] = info  # a population client's NIC is described anew each time
         return info
 
     @cached_property
@@ -305,7 +321,8 @@ class Topology:
         return self._dc_paths[src_dc][dst_dc]
 
     def route(self, src: str, dst: str) -> Route:
-        """The route from node ``src`` to node ``dst`` (cached; static routing)."""
+        """The route from node ``src`` to node ``dst`` (static routing; cached, except that a population
+        client's routes are built from its datacenter's, so memory does not grow with the clients reached)."""
         key = f"{src}|{dst}"
         cached = self._cache.get(key)
         if cached is not None:
@@ -314,13 +331,23 @@ class Topology:
         if src == dst:
             route = Route(src, dst, (), 0.0, ())
         else:
-            dcs = self.dc_path(src_dc, dst_dc)
-            wan = tuple(itertools.pairwise(dcs))
+            wan, wan_latency_s = self._wan_route(src_dc, dst_dc)
             links = ((src, src_dc), *wan, (dst_dc, dst))
-            latency = sum(self.link_latency_s(link) for link in links)
+            up_s = self._dc_by_name[src_dc].lan.latency_s / 2  # a NIC carries half its LAN's latency
+            latency = sum((up_s, *wan_latency_s, self._dc_by_name[dst_dc].lan.latency_s / 2))  # in route order
             route = Route(src, dst, links, latency, wan)
-        self._cache[key] = route
+        if not (self.has_population and (self.is_client(src) or self.is_client(dst))):
+            self._cache[key] = route
         return route
+
+    def _wan_route(self, src_dc: str, dst_dc: str) -> tuple[tuple[LinkKey, ...], tuple[float, ...]]:
+        """The WAN hops between two datacenters and each hop's latency (cached: the part clients share)."""
+        key = f"{src_dc}>{dst_dc}"
+        cached = self._cache.get(key)
+        if cached is None:
+            wan = tuple(itertools.pairwise(self.dc_path(src_dc, dst_dc)))
+            cached = self._cache[key] = (wan, tuple(self.link_latency_s(hop) for hop in wan))
+        return cached
 
     def summary(self) -> str:
         """A few human lines: datacenters, workers, links."""
@@ -329,8 +356,9 @@ class Topology:
         lines = [f"topology {self.name!r} ({self.source}): {len(self.datacenters)} datacenters, "
                  f"{len(self.nodes)} workers, {len(self.links)} WAN links"]
         for dc in self.datacenters:
-            speeds = sorted({w.speed for w in dc.workers})
-            lines.append(f"  {dc.name}: {len(dc.workers)} workers (speed {', '.join(f'{s:g}' for s in speeds)}), "
+            speeds = dc.speeds
+            kind = "clients" if dc.population is not None else "workers"
+            lines.append(f"  {dc.name}: {len(dc.workers)} {kind} (speed {', '.join(f'{s:g}' for s in speeds)}), "
                          f"LAN {format_bandwidth(dc.lan.up_bps)} up / {format_bandwidth(dc.lan.down_bps)} down, "
                          f"{format_seconds(dc.lan.latency_s)}")
         for link in self.links:

@@ -11,11 +11,12 @@ Schema (docs/design.md §3)::
     name: three-continents
     lan: {bandwidth: 10Gbps, latency: 0.1ms}           # default for every DC
     datacenters:
-      us-east: {workers: 4, device: {speed: 1.0}, gpus_per_worker: 1, location: [39.0, -77.5]}
+      us-east: {workers: 4, device: {speed: 1.0}, location: [39.0, -77.5]}
       edge: {workers: [{availability: {down: [[100s, 200s]], crash_at: 900s}}],   # testbed.topology.dynamics_schema
              device: {speed_profile: [[0s, 1.0], [600s, 0.5]], slowdown: {p: 0.1, factor: 5}}}
-      ap-south: {workers: [{speed: 1.0}, {speed: 0.5, gpus: 1}],
+      ap-south: {workers: [{speed: 1.0}, {speed: 0.5}],
                  lan: {bandwidth: {up: 5Mbps, down: 20Mbps}, latency: 30ms}}
+      phones: {workers: {count: 1000000, speed: 0.2, availability: {mean_up: 300s, mean_down: 60s}}}
     links:
       - {between: [us-east, ap-south], bandwidth: 50Mbps, latency: 110ms, jitter: 2ms,
          loss: 0.001, egress_usd_per_gb: 0.02, outages: [[300s, 420s]],
@@ -25,6 +26,7 @@ Schema (docs/design.md §3)::
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -36,19 +38,23 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_name, checked_quantity
 from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
+from testbed.topology.dynamics import NodeDynamics
 from testbed.topology.dynamics_schema import parse_dynamics
 from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker, worker_id
+from testbed.topology.population import CLIENT_NBYTES, Population
 
 TOP_KEYS = {"name", "lan", "datacenters", "links", "description"}
 LAN_KEYS = {"bandwidth", "latency", "jitter", "egress_usd_per_gb"}
 DC_KEYS = {"workers", "device", "gpus_per_worker", "lan", "location", "availability"}
 WORKER_KEYS = {"speed", "gpus", "speed_profile", "slowdown", "availability"}
+POPULATION_KEYS = {"count"} | WORKER_KEYS
 DEVICE_KEYS = {"speed", "speed_profile", "slowdown"}
 LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile"}
 PROFILE_KEYS = {"at", "bandwidth", "latency"}
 DEFAULT_LAN = {"bandwidth": "10Gbps", "latency": "0.1ms"}
 MAX_WORKERS = 100_000
-"""Workers per topology: the scale benchmark runs 10,000; a billion would hang before any message."""
+"""Listed workers (``workers: N`` or a list) per topology: each is an object of its own, and so is everything
+built per node downstream.  More clients are a population (``workers: {count: N}``), capped by memory."""
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -66,6 +72,7 @@ class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.workers_so_far = 0
+        self.clients_so_far = 0
 
     def fail(self, fieldname: str, problem: str, fix: str) -> ConfigError:
         return ConfigError(self.source, fieldname, problem, fix)
@@ -157,6 +164,15 @@ def _lan(r: _Reader, spec: dict[str, Any], fieldname: str) -> LanParams:
     )
 
 
+def _no_gpus(r: _Reader, spec: dict[str, Any], key: str, where: str) -> None:
+    """``gpus_per_worker`` / ``gpus`` were parsed and never used: a topology describes the network and
+    each worker's relative speed; which device trains is the executors' (``executors.num_gpus``,
+    ``--gpus-per-run``), and every run records it (``devices`` in summary.json)."""
+    if key in spec:
+        raise r.fail(f"{where}.{key}", "is no longer read: GPUs belong to the executors, not the topology",
+                     "remove it; give GPUs with executors: {num_gpus: 1} or --gpus-per-run (compute speed is speed:)")
+
+
 def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
                 raw_default_lan: dict[str, Any]) -> Datacenter:
     where = f"datacenters.{name}"
@@ -165,20 +181,26 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     spec = r.keys(spec if spec is not None else {}, DC_KEYS, where)
     device = r.keys(spec.get("device", {}), DEVICE_KEYS, f"{where}.device")
     dc_speed = r.number(device.get("speed", 1.0), f"{where}.device.speed", lo=0, lo_open=True, hi=1e6)
-    gpus = r.number(spec.get("gpus_per_worker", 0), f"{where}.gpus_per_worker", hi=64)
+    _no_gpus(r, spec, "gpus_per_worker", where)
     dc_dynamics = parse_dynamics(r, device, f"{where}.device", spec.get("availability"))
     lan = default_lan
     if "lan" in spec:
         merged = {**DEFAULT_LAN, **raw_default_lan, **r.keys(spec["lan"], LAN_KEYS, f"{where}.lan")}
         lan = _lan(r, merged, f"{where}.lan")
     raw_workers = spec.get("workers", 1)
+    location = _location(r, spec.get("location"), where)
+    if isinstance(raw_workers, dict):
+        population = _population(r, name, raw_workers, f"{where}.workers", dc_speed, dc_dynamics)
+        return Datacenter(name=name, workers=population, lan=lan, speed=dc_speed, location=location,
+                          dynamics=dc_dynamics)
     if isinstance(raw_workers, bool) or not isinstance(raw_workers, (int, list)):
-        raise r.fail(f"{where}.workers", f"expected a count or a list, got {raw_workers!r}",
-                     "write workers: 4 or workers: [{speed: 1.0}, {speed: 0.5}]")
+        raise r.fail(f"{where}.workers", f"expected a count, a list or {{count: N}}, got {raw_workers!r}",
+                     "write workers: 4, workers: [{speed: 1.0}, {speed: 0.5}] or workers: {count: 100000}")
     count = raw_workers if isinstance(raw_workers, int) else len(raw_workers)
     if count > MAX_WORKERS - r.workers_so_far:
-        raise r.fail(f"{where}.workers", f"{count} workers: the topology would exceed {MAX_WORKERS:,}",
-                     f"use at most {MAX_WORKERS:,} workers in all (many logical clients: executors: {{pool: N}})")
+        raise r.fail(f"{where}.workers", f"{count} workers: the topology would list more than {MAX_WORKERS:,}",
+                     f"use at most {MAX_WORKERS:,} listed workers in all; many clients are a population: "
+                     f"workers: {{count: {count}}}")
     r.workers_so_far += count
     if isinstance(raw_workers, int):
         if raw_workers < 1:
@@ -189,20 +211,51 @@ def _datacenter(r: _Reader, name: str, spec: object, default_lan: LanParams,
     workers = []
     for i, w in enumerate(raw_workers):
         w = r.keys(w if w is not None else {}, WORKER_KEYS, f"{where}.workers[{i}]")
+        _no_gpus(r, w, "gpus", f"{where}.workers[{i}]")
         workers.append(Worker(
             node_id=worker_id(name, i), datacenter=name, index=i,
             speed=r.number(w.get("speed", dc_speed), f"{where}.workers[{i}].speed", lo=0, lo_open=True, hi=1e6),
-            gpus=r.number(w.get("gpus", gpus), f"{where}.workers[{i}].gpus", hi=64),
             dynamics=parse_dynamics(r, w, f"{where}.workers[{i}]", w.get("availability")).merged_over(dc_dynamics),
         ))
-    location = spec.get("location")
-    if location is not None:
-        if not (isinstance(location, list) and len(location) == 2):
-            raise r.fail(f"{where}.location", "expected [latitude, longitude]", "write location: [39.0, -77.5]")
-        location = (r.number(location[0], f"{where}.location[0]", lo=-90, hi=90),
-                    r.number(location[1], f"{where}.location[1]", lo=-180, hi=180))
     return Datacenter(name=name, workers=tuple(workers), lan=lan, speed=dc_speed, location=location,
                       dynamics=dc_dynamics)
+
+
+def _location(r: _Reader, location: object, where: str) -> tuple[float, float] | None:
+    if location is None:
+        return None
+    if not (isinstance(location, list) and len(location) == 2):
+        raise r.fail(f"{where}.location", "expected [latitude, longitude]", "write location: [39.0, -77.5]")
+    return (r.number(location[0], f"{where}.location[0]", lo=-90, hi=90),
+            r.number(location[1], f"{where}.location[1]", lo=-180, hi=180))
+
+
+def _population(r: _Reader, name: str, spec: dict[str, Any], where: str, dc_speed: float,
+                dc_dynamics: NodeDynamics) -> Population:
+    """``workers: {count: N, speed: .., availability: ..}``: N clients with one behaviour, capped by memory."""
+    spec = r.keys(spec, POPULATION_KEYS, where)
+    _no_gpus(r, spec, "gpus", where)
+    count = spec.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise r.fail(f"{where}.count", f"expected a whole number >= 1, got {count!r}", "write count: 100000")
+    r.clients_so_far += count
+    need, have = r.clients_so_far * CLIENT_NBYTES, _memory_nbytes()
+    if need > have:
+        raise r.fail(f"{where}.count", f"{r.clients_so_far:,} clients need ~{need / 2**30:.1f} GiB before any "
+                     f"data, more than this machine's {have / 2**30:.1f} GiB",
+                     f"use at most {have // CLIENT_NBYTES:,} clients in all")
+    return Population(
+        datacenter=name, count=count,
+        speed=r.number(spec.get("speed", dc_speed), f"{where}.speed", lo=0, lo_open=True, hi=1e6),
+        dynamics=parse_dynamics(r, spec, where, spec.get("availability")).merged_over(dc_dynamics))
+
+
+def _memory_nbytes() -> int:
+    """Physical memory of this machine (the cap on a population); 2^40 where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**40
 
 
 def _link(r: _Reader, spec: object, where: str, dc_names: set[str]) -> WanLink:

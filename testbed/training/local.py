@@ -42,6 +42,7 @@ DEFAULTS: dict[str, TrainConfig] = {
                            lr_final_fraction=0.05),
     "image": TrainConfig(model="dcgan", batch_size=64, lr_g=2e-4, lr_d=2e-4, r1_gamma=0.0, eval_n=1000),
 }
+DEFAULTS["vector"] = DEFAULTS["mixture"]
 
 
 def default_config(dataset: str, **overrides: object) -> TrainConfig:

@@ -32,7 +32,7 @@ from testbed.gan import get_params, set_buffers, set_params, unflatten
 from testbed.methods.common.setup import NodeSetup
 from testbed.quality import evaluate_samples, generate
 
-PICTURE_SAMPLES = {"mixture": 1000, "image": 64}
+PICTURE_SAMPLES = {"mixture": 1000, "vector": 1000, "image": 64}
 EVAL_SEED_OFFSET = 4242
 """The evaluator samples with seed ``spec.seed + EVAL_SEED_OFFSET``; ``generator.pt`` records it."""
 

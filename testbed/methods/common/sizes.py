@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from testbed.gan import count_params
 from testbed.methods.common.setup import NodeSetup
+from testbed.models import build_models
 
 FLOAT_NBYTES = 4
 """Parameters, gradients and samples travel as float32."""
@@ -53,8 +54,8 @@ class WireSizes:
 
 @functools.lru_cache(maxsize=8)
 def wire_sizes(setup: NodeSetup) -> WireSizes:
-    """The sizes of the run's models (built once per process from the seeded initial G and D)."""
-    state = setup.gan_state("cpu")
-    g_buffers = sum(b.numel() for b in state.G.buffers() if b.is_floating_point())
-    return WireSizes(count_params(state.G), int(g_buffers), count_params(state.D),
-                     math.prod(setup.data().sample_shape))
+    """The sizes of the run's models (built once per process, without optimisers or data: a replay has none)."""
+    generator, discriminator = build_models(setup.model_config(), setup.sample_shape, setup.seed)
+    g_buffers = sum(b.numel() for b in generator.buffers() if b.is_floating_point())
+    return WireSizes(count_params(generator), int(g_buffers), count_params(discriminator),
+                     math.prod(setup.sample_shape))

@@ -4,31 +4,19 @@ The calibrated compute model (testbed.sim.compute) charges each task the median 
 here before training.  Every node state times its tasks the same way -- on a deep copy of
 itself (calibration must not change the state that will train), one warm-up call, then the
 median of ``repeats`` calls -- and on a GPU it synchronises CUDA before reading the clock, or it
-would time a kernel launch instead of the kernel.  One helper, so no state can get that wrong.
+would time a kernel launch instead of the kernel.  One helper (testbed.exec.timing, which the wire's
+timing of compression shares), so no state can get that wrong.
 """
 
 from __future__ import annotations
 
 import copy
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import torch
+from testbed.exec.timing import median_seconds, synchronize
 
-
-def median_seconds(task: Callable[[], Any], repeats: int, device: str = "cpu") -> float:
-    """Median wall seconds of ``repeats`` calls of ``task`` after one warm-up call (CUDA-synchronised)."""
-    sync = device != "cpu" and torch.cuda.is_available()
-    times = []
-    for _ in range(int(repeats) + 1):  # the first call warms up
-        start = time.perf_counter()
-        task()
-        if sync:
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+__all__ = ["Calibrated", "median_seconds"]
 
 
 class Calibrated:
@@ -41,6 +29,17 @@ class Calibrated:
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
         """Kind -> a call performing one task of that kind on *this* object (called on a copy)."""
         return {}
+
+    def warm_up(self, kind: str) -> bool:
+        """Run one task of ``kind`` on a copy of this state and wait for the device (``compute: measured``
+        warms each kind up this way before timing real calls); False if this state has no such task."""
+        probe = copy.deepcopy(self)
+        tasks = probe.calibration_tasks()
+        if kind not in tasks:
+            return False
+        tasks[kind]()
+        synchronize(self.device)
+        return True
 
     def time_task(self, kind: str, repeats: int = 3) -> float:
         """Median wall seconds of one task of ``kind`` on this device, measured on a copy of the state."""

@@ -28,3 +28,7 @@ class Training:
     fused_adam: bool = False
     """Use torch's fused Adam kernel (CPU and CUDA): faster per step, but a different rounding, so runs
     differ from the default (foreach) kernel's in the last bits -- and GAN training amplifies that."""
+    deterministic: bool = False
+    """Switch torch to deterministic algorithms in every executor process for the run
+    (testbed.exec.devices.use_deterministic): on CUDA, ops such as ``index_add_`` (Gaia's mirror
+    updates) and cuDNN's convolutions then give the same bits run after run, or raise if they cannot."""

@@ -3,10 +3,14 @@
 Each round the server at ``server_at`` picks m = max(floor(C*K), 1) of the K
 workers (seeded), sends each the global G and D (``params_g``, ``params_d``:
 4(|G|+|G_bn|+|D|) B down), each runs E local epochs of batch-B training steps from
-those weights with a fresh Adam (ceil(E * ceil(n_k/B)) steps, each one D and one G
+those weights with a fresh Adam (``client_state: reset``, the default) or its own Adam
+continued from the last round it was chosen for (``keep``) (ceil(E * ceil(n_k/B)) steps, each one D and one G
 update, alternating by default or simultaneous with ``training.update_order``) and
 sends both nets back (4(|G|+|G_bn|+|D|) B up); the server averages them weighted by
-n_k.  ``iterations`` counts rounds; the learning-rate schedule is indexed by rounds.
+n_k.  Clients are stateless (Flower's and FedScale's model): a client's batch and noise streams for a
+round come from (run seed, client index, round), so a client built anew for its round -- a population's,
+``workers: {count: N}`` -- trains exactly as one kept between rounds.  ``iterations`` counts rounds;
+the learning-rate schedule is indexed by rounds.
 
 Churn (topology ``availability``; ``protocol.py`` has the details): the server samples only the
 clients available at a round's start and not still working on an earlier round (m = min(m,
@@ -19,7 +23,8 @@ ceil((1+f) m) clients and keeps the first m complete replies.  A client that cra
 server stops waiting for it at once); a crashed server, or no client left, stops the run with that
 stop_reason.  A round without any reply leaves the model unchanged and still counts.
 ``server_optimizer`` (fedavgm, fedadam, nesterov: ``server_optimizers.py``) makes the average
-a step on the pseudo-gradient global - average instead, for G and D separately; bytes unchanged.
+a step on the pseudo-gradient global - average instead, for G and D separately, at a constant
+``server_lr`` (``server_lr_schedule: shared`` follows the clients' decay instead); bytes unchanged.
 The package: ``protocol.py`` (the server's rounds, a client's answer), ``state.py``
 (the aggregator and the stateless client).
 
@@ -34,8 +39,11 @@ training mode; the shipped discriminators have no BatchNorm).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+import numpy as np
 
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_quantity
@@ -43,8 +51,14 @@ from testbed.core.units import parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.protocol import OFFLINE_RULES, FedAvgPlan, client, serve
-from testbed.methods.fedavg.server_optimizers import SERVER_OPTIMIZERS, ServerOptimizerSpec, default_lr, settings_used
-from testbed.methods.fedavg.state import Aggregator, FedAvgClient, local_steps
+from testbed.methods.fedavg.server_optimizers import (
+    LR_SCHEDULES,
+    SERVER_OPTIMIZERS,
+    ServerOptimizerSpec,
+    default_lr,
+    settings_used,
+)
+from testbed.methods.fedavg.state import CLIENT_STATES, Aggregator, FedAvgClient, FedAvgPopulation
 from testbed.topology.model import Topology
 
 
@@ -54,8 +68,9 @@ class FedAvgParams:
     ``server_at``: the aggregating datacenter; ``round_deadline``, ``over_select`` and ``offline``
     (churn, stragglers);
     ``server_optimizer`` (fedavg | fedavgm | fedadam | nesterov) with ``server_lr`` (None: the
-    optimiser's default), ``server_momentum`` (fedavgm, nesterov), ``server_beta1``, ``server_beta2``,
-    ``server_tau`` (fedadam)."""
+    optimiser's default), ``server_lr_schedule`` (constant | shared; None: constant),
+    ``server_momentum`` (fedavgm, nesterov), ``server_beta1``, ``server_beta2``, ``server_tau`` (fedadam);
+    ``client_state`` (reset | keep: each round's Adam fresh, or continued per client)."""
 
     client_fraction: float = 1.0
     local_epochs: float = 1.0
@@ -74,16 +89,19 @@ class FedAvgParams:
     server_beta2: float | None = None
     server_tau: float | None = None
     """None: the optimiser's default (ServerOptimizerSpec); one the chosen optimiser does not read is refused."""
+    server_lr_schedule: str | None = None
+    client_state: str = "reset"
 
     def server_spec(self) -> ServerOptimizerSpec:
         """The server optimiser's resolved settings."""
         lr = default_lr(self.server_optimizer) if self.server_lr is None else float(self.server_lr)
         given = {key: getattr(self, f"server_{key}") for key in ("momentum", "beta1", "beta2", "tau")}
         return ServerOptimizerSpec(self.server_optimizer, lr, **{k: float(v) for k, v in given.items()
-                                                                 if v is not None})
+                                                                 if v is not None},
+                                   lr_schedule=self.server_lr_schedule or "constant")
 
 
-def round_deadline_s(params: FedAvgParams, src: str) -> float:
+def round_deadline_s(params: Any, src: str) -> float:
     """``round_deadline`` in seconds (inf when unset); a ConfigError unless it is a positive time with a unit."""
     if params.round_deadline is None:
         return math.inf
@@ -95,6 +113,7 @@ class FedAvg(Algorithm):
     """Rounds of local training and weighted model averaging."""
 
     Params = FedAvgParams
+    supports_population = True
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d")
     update_orders = ("alternating", "simultaneous")
@@ -102,33 +121,50 @@ class FedAvg(Algorithm):
 
     @classmethod
     def validate(cls, params: FedAvgParams, topology: Topology, src: str) -> None:
-        if not 0 < params.client_fraction <= 1:
-            raise ConfigError(src, "algorithm.client_fraction", f"{params.client_fraction} is outside (0, 1]",
-                              "give a fraction like 0.1")
+        check_rounds(params, topology, src)
         if not 0 < params.local_epochs <= 1000:
             raise ConfigError(src, "algorithm.local_epochs", f"{params.local_epochs} is outside (0, 1000]",
                               "give E > 0 local epochs, e.g. 1")
-        check_batch_size(params.batch_size, src, "B")
-        check_one_datacenter(params.server_at, topology, src)
-        round_deadline_s(params, src)
-        if not 0 <= params.over_select <= 10:
-            raise ConfigError(src, "algorithm.over_select", f"{params.over_select} is outside [0, 10]",
-                              "give the extra fraction of clients to choose, e.g. 0.3")
-        if params.offline not in OFFLINE_RULES:
-            raise ConfigError(src, "algorithm.offline", f"unknown rule {params.offline!r}",
-                              "write offline: drop (a client that goes down mid-round is dropped, FedScale's rule) "
-                              "or offline: pause (the server waits for it)")
         check_server_optimizer(params, src)
+        if params.client_state not in CLIENT_STATES:
+            raise ConfigError(src, "algorithm.client_state", f"unknown client state {params.client_state!r}",
+                              "use reset (a fresh Adam every round) or keep (each client continues its own Adam)")
+        if params.client_state == "keep" and topology.has_population:
+            raise ConfigError(src, "algorithm.client_state", "keep needs each client's Adam state between rounds, "
+                              "and a population's clients are built anew for every round",
+                              "use client_state: reset, or list the workers instead of workers: {count: N}")
+
+    @classmethod
+    def timing_dependence(cls, params: FedAvgParams, topology: Topology) -> str | None:
+        """Waiting for every chosen client, a round averages the same replies (in client order) on any network;
+        a deadline or over-selection keeps the replies that arrive first."""
+        if params.round_deadline is not None:
+            return "fedavg with round_deadline averages the replies that arrive in time, which depends on timing"
+        if params.over_select:
+            return "fedavg with over_select keeps the first replies to arrive, which depends on timing"
+        return None
 
     def setup(self) -> None:
         s = self.session
         self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
-        for i, worker in enumerate(s.workers):
-            s.host(worker, FedAvgClient, s.setup, i)
+        if s.topology.has_population:  # clients built when chosen; n_k from the partition, no call per client
+            first = 0
+            for dc in s.topology.datacenters:
+                if dc.population is not None:
+                    s.host_population(dc.name, FedAvgPopulation, s.setup, first)
+                else:
+                    for i in range(len(dc.workers)):
+                        s.host(s.workers[first + i], FedAvgClient, s.setup, first + i,
+                               client_state=self.params.client_state)
+                first += len(dc.workers)
+            self.n_k: Mapping[str, int] = ClientSizes(s.workers, s.setup.shard_sizes())
+        else:
+            for i, worker in enumerate(s.workers):
+                s.host(worker, FedAvgClient, s.setup, i, client_state=self.params.client_state)
+            sizes = [s.call(w, "num_samples") for w in s.workers]
+            self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         s.host(self.server, Aggregator, s.setup, self.params.server_spec())
-        sizes = [s.call(w, "num_samples") for w in s.workers]
-        self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, self.params.local_epochs,
                                self.clients_per_round(), round_deadline_s(self.params, "<params>"),
                                self.params.over_select, self.params.offline)
@@ -136,13 +172,15 @@ class FedAvg(Algorithm):
     def start(self) -> None:
         s = self.session
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
-        for worker in s.workers:
-            s.spawn(worker, lambda ctx: client(ctx, s, self.plan))
+        for dc in s.topology.datacenters:  # a population's clients are spawned when chosen (protocol.py)
+            if dc.population is None:
+                for worker in dc.workers:
+                    s.spawn(worker.node_id, lambda ctx: client(ctx, s, self.plan))
 
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """A client may crash (the server stops waiting for it); the server may not."""
         if node == self.server:
-            return f"crashed: {node} at {t_s:g}s (the fedavg server holds the global model)"
+            return f"crashed: {node} at {t_s:g}s (the {self.name} server holds the global model)"
         return None
 
     def expected_payload_nbytes(self) -> dict[str, int] | None:
@@ -164,18 +202,59 @@ class FedAvg(Algorithm):
         return self.probes_of(self.plan.last_clients[:1])  # the rates the last round trained with
 
     def footing(self) -> dict[str, Any]:
-        steps = [local_steps(n, self.params.local_epochs, self.batch_size) for n in self.n_k.values()]
-        per_round = self.clients_per_round() * sum(steps) / len(steps)
+        n_k = np.fromiter(self.n_k.values(), np.int64, len(self.n_k))
+        steps = int(np.maximum(1, np.ceil(self.params.local_epochs * np.ceil(n_k / self.batch_size))).sum())
+        per_round = self.clients_per_round() * steps / len(n_k)
         footing = {"update_order": self.session.setup.training.update_order,
                    "iteration": "one round: E local epochs at each chosen client, then averaging",
                    "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
-                   "local_steps_per_client": sum(steps) / len(steps), "clients_per_round": self.clients_per_round()}
+                   "local_steps_per_client": steps / len(n_k), "clients_per_round": self.clients_per_round()}
         if self.params.server_optimizer != "fedavg":  # plain FedAvg's footing stays as it was
             footing["server_optimizer"] = self.params.server_optimizer
+            footing["server_lr_schedule"] = self.params.server_spec().lr_schedule
+        if self.params.client_state != "reset":
+            footing["client_state"] = self.params.client_state
         return footing
 
     def calibration_node(self, kind: str) -> str:
         return self.server if kind == "average" else self.session.workers[0]
+
+
+class ClientSizes(Mapping[str, int]):
+    """n_k by worker id, read from the partition's sizes (one int per client, no dict of a million entries)."""
+
+    def __init__(self, workers: Sequence[str], sizes: np.ndarray) -> None:
+        self.workers, self.sizes = workers, sizes
+
+    def __getitem__(self, node: str) -> int:
+        return int(self.sizes[self.workers.index(node)])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.workers)
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def values(self) -> Any:  # the sizes array itself: footing() reads every client's
+        return self.sizes
+
+
+def check_rounds(params: Any, topology: Topology, src: str) -> None:
+    """One-line ConfigErrors for what FedAvg and FedSGD share: C, B, server_at, the deadline, over-selection,
+    the offline rule."""
+    if not 0 < params.client_fraction <= 1:
+        raise ConfigError(src, "algorithm.client_fraction", f"{params.client_fraction} is outside (0, 1]",
+                          "give a fraction like 0.1")
+    check_batch_size(params.batch_size, src, "B")
+    check_one_datacenter(params.server_at, topology, src)
+    round_deadline_s(params, src)
+    if not 0 <= params.over_select <= 10:
+        raise ConfigError(src, "algorithm.over_select", f"{params.over_select} is outside [0, 10]",
+                          "give the extra fraction of clients to choose, e.g. 0.3")
+    if params.offline not in OFFLINE_RULES:
+        raise ConfigError(src, "algorithm.offline", f"unknown rule {params.offline!r}",
+                          "write offline: drop (a client that goes down mid-round is dropped, FedScale's rule) "
+                          "or offline: pause (the server waits for it)")
 
 
 def check_server_optimizer(params: FedAvgParams, src: str) -> None:
@@ -186,6 +265,14 @@ def check_server_optimizer(params: FedAvgParams, src: str) -> None:
             raise ConfigError(src, "algorithm.server_lr", "plain fedavg takes the clients' average, with no step size",
                               "remove it, or set server_optimizer: fedavgm | fedadam | nesterov")
         checked_number(params.server_lr, src, "algorithm.server_lr", float, 0, 10, "(]")
+    if params.server_lr_schedule is not None:
+        if params.server_optimizer == "fedavg":
+            raise ConfigError(src, "algorithm.server_lr_schedule", "plain fedavg takes the clients' average, "
+                              "with no step size to schedule",
+                              "remove it, or set server_optimizer: fedavgm | fedadam | nesterov")
+        if params.server_lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(src, "algorithm.server_lr_schedule", f"unknown schedule {params.server_lr_schedule!r}",
+                              "use constant (server_lr every round) or shared (x the clients' lr decay)")
     used = settings_used(params.server_optimizer)
     for key, interval in (("server_momentum", "[)"), ("server_beta1", "[)"), ("server_beta2", "[)"),
                           ("server_tau", "(]")):

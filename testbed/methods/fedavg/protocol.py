@@ -17,8 +17,11 @@ saying so.
 Client: wait for the weights, train E local epochs (charged ``train_step`` x local steps), send both
 nets back.  Offline means offline (testbed.sim.engine): a client that is down does nothing and its
 messages stall; under ``drop`` a client that went down since it was chosen abandons that round (its
-training is cut off at the moment it goes down).  Sizes: the G snapshot is 4(|G|+|G_bn|) B, D 4|D| B,
-each way.
+training is cut off at the moment it goes down).  A population's client (``workers: {count: N}``) has a
+process only while a round it was chosen for is unanswered: the server spawns it when it chooses it.
+Sizes: the G snapshot is 4(|G|+|G_bn|) B, D 4|D| B,
+each way.  FedSGD (testbed.methods.fedsgd) runs this same server with its own reply kinds and server
+task, and its own client (listed workers only).
 """
 
 from __future__ import annotations
@@ -52,16 +55,25 @@ class FedAvgPlan:
     round_deadline_s: float = math.inf
     over_select: float = 0.0
     offline: str = "drop"
+    method: str = "fedavg"
+    reply_kinds: tuple[str, ...] = REPLY_KINDS
+    """What a client sends back (FedAvg: its G and D; FedSGD: their gradients, G's BN statistics)."""
+    server_task: tuple[str, str] = ("average", "average")
+    """The server's (compute kind, method) applying the replies: FedAvg averages, FedSGD steps Adam."""
     last_clients: list[str] = field(default_factory=list)
     dropped: list[tuple[int, str]] = field(default_factory=list)
     went_down: list[tuple[int, str]] = field(default_factory=list)
     averaged: list[tuple[int, str, int]] = field(default_factory=list)
+    rounds_due: dict[str, int] = field(default_factory=dict)
+    """Population clients: rounds sent to each and not yet answered or abandoned (its process lives while > 0)."""
 
 
 @dataclass
 class _Busy:
     """The server's view of who is working: client -> the round it was sent; late reply parts seen."""
 
+    parts: int = len(REPLY_KINDS)
+    """Messages in one reply."""
     round_of: dict[str, int] = field(default_factory=dict)
     late_parts: dict[tuple[str, Any], set[str]] = field(default_factory=dict)
 
@@ -70,7 +82,7 @@ class _Busy:
         key = (message.src, message.tag)
         parts = self.late_parts.setdefault(key, set())
         parts.add(message.kind)
-        if len(parts) == len(REPLY_KINDS):
+        if len(parts) == self.parts:
             del self.late_parts[key]
             if self.round_of.get(message.src) == message.tag:
                 del self.round_of[message.src]
@@ -80,20 +92,22 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
     """The server: one round per iteration until the run stops."""
     sizes = wire_sizes(s.setup)
     changes = s.crash_time_s if plan.offline == "pause" else s.next_change_s
+    always_up = not s.topology.any_availability  # then no worker goes down or crashes: no walk over them
     waits_for_all = (plan.round_deadline_s == math.inf and plan.over_select == 0
-                     and all(changes(w) == math.inf for w in s.workers))
-    busy = _Busy()
+                     and (always_up or all(changes(w) == math.inf for w in s.workers)))
+    busy = _Busy(parts=len(plan.reply_kinds))
     while not s.should_stop():
         if not waits_for_all:
-            while (late := (yield ctx.recv(kind=REPLY_KINDS, until_s=ctx.now_s))) is not None:
+            while (late := (yield ctx.recv(kind=plan.reply_kinds, until_s=ctx.now_s))) is not None:
                 busy.late(late)  # replies that came in since: their clients are free again
-        candidates = [w for w in s.workers if s.available(w) and w not in busy.round_of]
+        candidates = (s.workers if always_up and not busy.round_of
+                      else [w for w in s.workers if s.available(w) and w not in busy.round_of])
         if not candidates:
             if all(s.crash_time_s(w) <= ctx.now_s for w in s.workers):
-                s.stop("fedavg: every client has crashed")
+                s.stop(f"{plan.method}: every client has crashed")
                 return
             wake_s = min(s.next_change_s(w) for w in s.workers)  # a client back, or a busy one's reply
-            if (late := (yield ctx.recv(kind=REPLY_KINDS, until_s=wake_s))) is not None:
+            if (late := (yield ctx.recv(kind=plan.reply_kinds, until_s=wake_s))) is not None:
                 busy.late(late)
             continue
         m = min(plan.clients_per_round, len(candidates))
@@ -103,12 +117,16 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
         g, d = ctx.call("params", num_returns=2)
         round_id = s.iteration
         for client in clients:
+            if s.topology.is_client(client):  # a population's client: a process while it has rounds due
+                plan.rounds_due[client] = plan.rounds_due.get(client, 0) + 1
+                if plan.rounds_due[client] == 1:
+                    s.spawn(client, lambda c: _client(c, s, plan, once=True))
             ctx.send(client, g, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=round_id)
             ctx.send(client, d, "params_d", nbytes=sizes.d_nbytes, tag=round_id)
         if waits_for_all:
             replies: dict[str, dict[str, Message]] = {}
             for client in clients:
-                for kind in REPLY_KINDS:
+                for kind in plan.reply_kinds:
                     replies.setdefault(client, {})[kind] = yield ctx.recv(kind=kind, src=client)
         else:
             busy.round_of.update(dict.fromkeys(clients, round_id))
@@ -116,9 +134,10 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
         kept = [c for c in clients if c in replies]
         if kept:
             plan.last_clients = kept
-            plan.averaged.extend((round_id, c, replies[c]["params_g"].seq) for c in kept)
-            models = [replies[c][kind].payload for c in kept for kind in REPLY_KINDS]
-            yield ctx.compute("average", "average", [float(plan.n_k[c]) for c in kept], *models, units=len(kept))
+            plan.averaged.extend((round_id, c, replies[c][plan.reply_kinds[0]].seq) for c in kept)
+            models = [replies[c][kind].payload for c in kept for kind in plan.reply_kinds]
+            kind, method = plan.server_task
+            yield ctx.compute(kind, method, [float(plan.n_k[c]) for c in kept], *models, units=len(kept))
         s.complete_iteration()
 
 
@@ -135,9 +154,10 @@ def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str
     got: dict[str, dict[str, Message]] = {c: {} for c in clients}
     pending = set(clients)
     done: dict[str, dict[str, Message]] = {}
+    always_up = not s.topology.any_availability
     while pending and len(done) < keep:
-        wake_s = min(deadline_s, *(gone_at[c] for c in pending))
-        message = yield ctx.recv(kind=REPLY_KINDS, until_s=wake_s)
+        wake_s = deadline_s if always_up else min(deadline_s, *(gone_at[c] for c in pending))
+        message = yield ctx.recv(kind=plan.reply_kinds, until_s=wake_s)
         if message is None:
             if ctx.now_s >= deadline_s:
                 break
@@ -151,7 +171,7 @@ def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str
             busy.late(message)
             continue
         got[message.src][message.kind] = message
-        if len(got[message.src]) == len(REPLY_KINDS):
+        if len(got[message.src]) == len(plan.reply_kinds):
             pending.remove(message.src)
             done[message.src] = got[message.src]
             del busy.round_of[message.src]
@@ -162,6 +182,11 @@ def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str
 def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
     """A client: answer every round it is chosen for with its locally trained G and D (under
     ``offline: drop``, abandon a round it went down in since it was chosen)."""
+    return _client(ctx, s, plan, once=False)
+
+
+def _client(ctx: Context, s: Session, plan: FedAvgPlan, once: bool) -> Generator[Event, Any, None]:
+    """``once``: a population client's process, which ends when no round it was chosen for is left."""
     sizes = wire_sizes(s.setup)
     steps = local_steps(plan.n_k[ctx.node_id], plan.local_epochs, plan.batch_size)
     drop = plan.offline == "drop"
@@ -169,15 +194,28 @@ def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, 
         g_message = yield ctx.recv(kind="params_g", src=plan.server)
         round_id = g_message.tag
         d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=round_id)
-        if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
-            continue  # it went down since it was chosen: the server has dropped it
-        g, d = g_message.payload, d_message.payload
-        lr_factor = s.setup.lr_scale(round_id)  # the round being trained (a late client's is behind)
-        trained = yield ctx.compute("train_step", "fedavg_round", g, d, plan.local_epochs, plan.batch_size,
-                                    lr_factor, units=steps, num_returns=2,
-                                    until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
-        if trained is None:
-            continue  # it went down mid-training: the round is lost
-        g_new, d_new = trained
-        ctx.send(plan.server, g_new, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=round_id)
-        ctx.send(plan.server, d_new, "params_d", nbytes=sizes.d_nbytes, tag=round_id)
+        yield from _answer(ctx, s, plan, g_message, d_message, steps, drop, sizes)
+        if once:
+            plan.rounds_due[ctx.node_id] -= 1
+            if not plan.rounds_due[ctx.node_id]:
+                del plan.rounds_due[ctx.node_id]
+                return
+
+
+def _answer(ctx: Context, s: Session, plan: FedAvgPlan, g_message: Message, d_message: Message, steps: int,
+            drop: bool, sizes: Any) -> Generator[Event, Any, None]:
+    """Train round ``g_message.tag`` from the server's weights and send both nets back -- unless, under
+    ``drop``, the client went down since it was chosen or while training (the round is then lost)."""
+    round_id = g_message.tag
+    if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
+        return  # it went down since it was chosen: the server has dropped it
+    g, d = g_message.payload, d_message.payload
+    lr_factor = s.setup.lr_scale(round_id)  # the round being trained (a late client's is behind)
+    trained = yield ctx.compute("train_step", "fedavg_round", g, d, plan.local_epochs, plan.batch_size,
+                                lr_factor, round_id, units=steps, num_returns=2,
+                                until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
+    if trained is None:
+        return  # it went down mid-training: the round is lost
+    g_new, d_new = trained
+    ctx.send(plan.server, g_new, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=round_id)
+    ctx.send(plan.server, d_new, "params_d", nbytes=sizes.d_nbytes, tag=round_id)

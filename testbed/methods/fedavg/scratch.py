@@ -3,7 +3,7 @@
 A FedAvg client keeps no model between rounds (so 10,000 of them fit in memory), but building G
 and D from the seeded initial weights every round -- and then overwriting them with the server's
 -- costs a model build per client per round.  Rounds on one executor run one at a time, so its
-clients can share one pair instead.
+clients can share one pair instead (and a batched group of K rounds, K pairs).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class ScratchModels:
     D's would), then loads the server's parameters.  Results are identical to building anew
     (tests/test_fedavg_scratch.py)."""
 
-    _pairs: ClassVar[dict[tuple[NodeSetup, str], ScratchModels]] = {}
+    _pairs: ClassVar[dict[tuple[NodeSetup, str, int], ScratchModels]] = {}
 
     def __init__(self, state: GanState) -> None:
         self.state = state
@@ -32,11 +32,13 @@ class ScratchModels:
                                 for net, module in (("G", state.G), ("D", state.D))}
 
     @classmethod
-    def of(cls, setup: NodeSetup, device: str) -> ScratchModels:
-        """The shared pair for this setup and device (built on first use)."""
-        key = (setup, device)
+    def of(cls, setup: NodeSetup, device: str, slot: int = 0) -> ScratchModels:
+        """The shared pair for this setup and device (built on first use); ``slot`` > 0: further pairs, for
+        batched rounds, where K clients train side by side."""
+        key = (setup, device, slot)
         if key not in cls._pairs:
-            cls._pairs.clear()  # one run's setup at a time: a process that runs another run drops the old pair
+            if any(k[:2] != key[:2] for k in cls._pairs):
+                cls._pairs.clear()  # one run's setup at a time: a process that runs another run drops the old pairs
             cls._pairs[key] = cls(setup.gan_state(device))
         return cls._pairs[key]
 

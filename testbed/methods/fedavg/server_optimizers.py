@@ -5,8 +5,10 @@ Why: plain FedAvg replaces the global model by the clients' weighted average.  R
 *pseudo-gradient* Delta = x - avg (global minus the weighted average of the client models) -- and
 step a server optimiser on it; DiLoCo (Douillard et al. 2023) is the same with an outer Nesterov
 step after H local steps (H = FedAvg's E local epochs of steps).  Each net (G and D) has its own
-optimiser state; the step size is ``server_lr`` times the shared schedule's factor for the round
-(testbed.methods.common.setup.NodeSetup.lr_scale, indexed by rounds).  All in float64, cast to
+optimiser state; the step size is a constant ``server_lr`` -- as FedOpt's and DiLoCo's outer rates
+are -- unless ``server_lr_schedule: shared`` multiplies it by the clients' schedule factor for the
+round (testbed.methods.common.setup.NodeSetup.lr_scale, indexed by rounds).  A constant rate keeps
+FedAvgM(momentum 0, lr 1) equal to FedAvg under any client schedule.  All in float64, cast to
 float32 once.  With v and m initialised as below, for round t (Delta_t from that round):
 
 * ``fedavg``: x <- avg (no optimiser; the default, exactly as before).
@@ -40,6 +42,15 @@ class ServerOptimizerSpec:
     beta1: float = 0.9
     beta2: float = 0.99
     tau: float = 1e-3
+    lr_schedule: str = "constant"
+    """``constant``: ``lr`` every round; ``shared``: ``lr`` x the clients' schedule factor of the round."""
+
+    def lr_at(self, schedule_factor: float) -> float:
+        """The step size of a round whose shared schedule factor is ``schedule_factor``."""
+        return self.lr * schedule_factor if self.lr_schedule == "shared" else self.lr
+
+
+LR_SCHEDULES = ("constant", "shared")
 
 
 class ServerOptimizer(ABC):

@@ -7,23 +7,27 @@ not travel: D only ever runs in training mode, so its running statistics are nev
 the shipped discriminators have none).  With a server optimiser (``server_optimizer``: FedAvgM,
 FedAdam, DiLoCo's Nesterov step) the weights' average becomes one optimiser step on the
 pseudo-gradient, per net; the BN statistics are still plainly averaged.  A :class:`FedAvgClient`
-runs one round from the global weights with a fresh Adam and keeps no model in between (10,000
-of them fit in memory).
+runs one round from the global weights and keeps no model in between (10,000 of them fit in
+memory); with ``client_state: reset`` (the default, as FedScale's clients build their optimiser in
+every round's training) each round starts a fresh Adam, with ``keep`` the client continues its own
+Adam across the rounds it is chosen for: its moments and step count are kept between rounds as two
+flat vectors (testbed.gan.moments, 8 B per parameter of G and D, only for clients that have trained).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_params, make_adam, set_buffers, set_params
+from testbed.gan.moments import AdamMoments, load_moments, save_moments
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
-from testbed.methods.common.worker import GanWorker
+from testbed.methods.common.worker import GanWorker, by_batch_size
 from testbed.methods.fedavg.scratch import ScratchModels
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, build
 
@@ -62,7 +66,7 @@ class Aggregator(Calibrated, WireEndpoint):
         g = average_params([m["params"] for m in snapshots], weights)
         d = average_params(list(models[1::2]), weights)
         if self.opt_g is not None and self.opt_d is not None:  # a server optimiser steps on x - avg
-            lr = self.server.lr * self.setup.lr_scale(self.rounds)
+            lr = self.server.lr_at(self.setup.lr_scale(self.rounds))
             g, d = self.opt_g.step(self.g["params"], g, lr), self.opt_d.step(self.d, d, lr)
         self.g = {"params": g, "buffers": average_params([m["buffers"] for m in snapshots], weights)}
         self.d = d
@@ -73,20 +77,60 @@ class Aggregator(Calibrated, WireEndpoint):
         return {"average": lambda: self.average([1.0, 1.0], self.g, self.d, self.g, self.d)}
 
 
-class FedAvgClient(GanWorker):
-    """A stateless federated client: each round starts from the server's weights and a fresh Adam."""
+CLIENT_STATES = ("reset", "keep")
+"""``reset``: a fresh Adam every round (FedScale); ``keep``: each client continues its own Adam."""
 
-    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu") -> None:
+
+class FedAvgClient(GanWorker):
+    """A federated client: each round starts from the server's weights, batch and noise streams derived
+    from (run seed, client index, round) -- so a client built anew for the round (a population's,
+    :class:`FedAvgPopulation`) trains exactly as one kept between rounds -- and a fresh Adam
+    (``client_state: reset``) or the Adam state of its own previous round (``keep``: listed clients only)."""
+
+    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu",
+                 lrs_sink: RoundLrs | None = None, client_state: str = "reset") -> None:
         super().__init__(setup, index, device)
         self.last_lrs: dict[str, float | None] | None = None  # rates of the last round (the lr columns)
+        self.lrs_sink = lrs_sink
+        self.client_state = client_state
+        self.moments: tuple[AdamMoments | None, AdamMoments | None] = (None, None)  # G's, D's (keep)
 
     def fedavg_round(self, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray], epochs: float,
-                     batch_size: int, lr_factor: float = 1.0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """FedAvg client update: load the global G (parameters and BatchNorm statistics) and D, fresh
-        Adam, E local epochs; returns G's snapshot and D's parameters.
+                     batch_size: int, lr_factor: float = 1.0,
+                     round_id: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """FedAvg client update: load the global G (parameters and BatchNorm statistics) and D, a fresh
+        Adam (continued from this client's kept moments under ``keep``), E local epochs; returns G's
+        snapshot and D's parameters.
 
-        ``lr_factor`` is the server's schedule factor for this round (clients keep no step count)."""
-        scratch = ScratchModels.of(self.setup, self.device)
+        ``lr_factor`` is the server's schedule factor for this round (clients keep no step count);
+        ``round_id`` seeds the round's batch and noise streams."""
+        self._begin_round(ScratchModels.of(self.setup, self.device), g, d, round_id)
+        self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
+        return self._end_round(round_id)
+
+    @classmethod
+    def batched_fedavg_round(cls, clients: Sequence[FedAvgClient],
+                             calls: Sequence[tuple[tuple, dict[str, Any]]]) -> list[tuple[Any, Any]] | None:
+        """:meth:`fedavg_round` of K clients as vmapped steps (``executors: {batch: true}``; testbed.gan.batched):
+        each client on a scratch pair of its own, its batches and noise from its own round streams in the
+        unbatched order, so results equal the unbatched rounds' to float rounding.  None (run one by one)
+        where the clients' local steps differ."""
+        args = [_round_args(*a, **kw) for a, kw in calls]
+        steps = {local_steps(c.num_samples(), a[2], a[3]) for c, a in zip(clients, args, strict=True)}
+        if len(steps) != 1:
+            return None
+        (n_steps,) = steps
+        for slot, (client, a) in enumerate(zip(clients, args, strict=True)):
+            client._begin_round(ScratchModels.of(client.setup, client.device, slot), a[0], a[1], a[5])
+        stats = by_batch_size(clients, [((n_steps, a[4]), {}) for a in args], "train_steps",
+                              GanWorker._batched_train_steps)
+        if stats is None:  # declined (e.g. a fused Adam): the same rounds, one by one
+            for client, a in zip(clients, args, strict=True):
+                client.train_steps(n_steps, lr_factor=a[4])
+        return [client._end_round(a[5]) for client, a in zip(clients, args, strict=True)]
+
+    def _begin_round(self, scratch: ScratchModels, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray],
+                     round_id: int) -> None:
         scratch.reset_buffers()
         state = self._state = scratch.state
         set_params(state.G, g["params"])
@@ -95,10 +139,26 @@ class FedAvgClient(GanWorker):
         t = self.setup.training
         state.opt_g = make_adam(state.G, t.lr_g, (t.beta1, t.beta2), t.fused_adam)
         state.opt_d = make_adam(state.D, t.lr_d, (t.beta1, t.beta2), t.fused_adam)
-        self.train_steps(local_steps(self.num_samples(), epochs, batch_size), lr_factor=lr_factor)
+        if self.client_state == "keep":
+            for opt, kept in zip((state.opt_g, state.opt_d), self.moments, strict=True):
+                if kept is not None:
+                    load_moments(opt, kept)
+        self.seed_round(round_id)
+
+    def seed_round(self, round_id: int) -> None:
+        """Batch and noise streams for round ``round_id``, from (run seed, client index, round) alone."""
+        rng_seq, torch_seq = np.random.SeedSequence([self.setup.seed, self.index, round_id, ROUND_STREAMS]).spawn(2)
+        self.rng = np.random.default_rng(rng_seq)
+        self.gen.manual_seed(int(torch_seq.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+
+    def _end_round(self, round_id: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         result = self.generator_snapshot(), self.get_d()
         self.last_lrs = super().current_lrs()
-        self._state = None  # the next round starts from the server's weights and a fresh Adam anyway
+        if self.lrs_sink is not None:
+            self.lrs_sink.record(self.index, round_id, self.last_lrs)
+        if self.client_state == "keep":
+            self.moments = (save_moments(self.state.opt_g), save_moments(self.state.opt_d))
+        self._state = None  # the next round starts from the server's weights (the scratch pair is shared)
         return result
 
     def current_lrs(self) -> dict[str, float | None]:
@@ -106,3 +166,47 @@ class FedAvgClient(GanWorker):
         if self._state is None:
             return dict(self.last_lrs) if self.last_lrs else {"lr_g": None, "lr_d": None}
         return super().current_lrs()
+
+
+ROUND_STREAMS = 0x5EED
+"""Mixed into a client's per-round seed, so its round streams differ from any other stream of the run."""
+
+
+class FedAvgPopulation:
+    """The clients of one population datacenter, built when a call reaches one (``Session.host_population``):
+    client ``i`` is worker ``first_index + i`` (its data shard), with nothing kept between rounds but the
+    learning rates its last round trained with (the lr columns read them), for the latest round only."""
+
+    def __init__(self, setup: NodeSetup, first_index: int, device: str = "cpu") -> None:
+        self.setup, self.first_index, self.device = setup, first_index, device
+        self.lrs = RoundLrs()
+
+    def client(self, i: int) -> FedAvgClient:
+        """Client ``i``'s state, built anew."""
+        client = FedAvgClient(self.setup, self.first_index + i, self.device, lrs_sink=self.lrs)
+        client.last_lrs = self.lrs.get(client.index)
+        return client
+
+
+class RoundLrs:
+    """The learning rates each client's latest round trained with, for the latest round only: a client
+    training a newer round drops the older ones (the run reads them right after their round)."""
+
+    def __init__(self) -> None:
+        self.round_id = -1
+        self.by_client: dict[int, dict[str, float | None]] = {}
+
+    def record(self, index: int, round_id: int, lrs: dict[str, float | None]) -> None:
+        if round_id > self.round_id:
+            self.round_id, self.by_client = round_id, {}
+        self.by_client[index] = dict(lrs)
+
+    def get(self, index: int) -> dict[str, float | None] | None:
+        lrs = self.by_client.get(index)
+        return dict(lrs) if lrs is not None else None
+
+
+def _round_args(g: Any, d: Any, epochs: float, batch_size: int, lr_factor: float = 1.0,
+                round_id: int = 0) -> tuple[Any, Any, float, int, float, int]:
+    """:meth:`FedAvgClient.fedavg_round`'s arguments, bound as the method binds them."""
+    return g, d, epochs, batch_size, lr_factor, round_id

@@ -99,7 +99,15 @@ class Gaia(Algorithm):
                        "extrapolated from early iterations, an upper bound -- and so is virtual time where the "
                        "WAN is the bottleneck")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     example_params: ClassVar[dict[str, Any]] = {"threshold": 0.05, "decay": False}
+
+    @classmethod
+    def timing_dependence(cls, params: GaiaParams, topology: Topology) -> str | None:
+        """Across datacenters Gaia is asynchronous: mirrors add significant updates as they arrive, clocks run
+        up to ``max_clock_gap`` apart, and the selective barrier fires on how long an update has been queued."""
+        return ("gaia's datacenters apply each other's significant updates as they arrive and its selective "
+                "barrier fires on queueing time, so what each datacenter computes depends on timing")
 
     @classmethod
     def validate(cls, params: GaiaParams, topology: Topology, src: str) -> None:

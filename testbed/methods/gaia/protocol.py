@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from testbed.methods.api import Context, Delivery, Event, Message, Session
-from testbed.methods.ps.protocol import Shard
+from testbed.methods.ps.protocol import Shard, in_worker_order
 
 ENTRY_NBYTES = 8
 """An int32 index and a float32 value per significant entry."""
@@ -57,7 +57,8 @@ class DcState:
     pushes: dict[str, int] = field(default_factory=dict)
     pending: list[tuple[str, int]] = field(default_factory=list)
     partial: dict[str, dict[str, Any]] = field(default_factory=dict)
-    step_buffer: list[Any] = field(default_factory=list)
+    step_pushes: dict[str, list[Any]] = field(default_factory=dict)
+    """This step's pushes by worker, averaged in worker order (ps.protocol.in_worker_order)."""
     mirror_clock: dict[str, int] = field(default_factory=dict)
     awaited: set[int] = field(default_factory=set)
     """Sequence numbers of significant updates announced by a barrier and not yet arrived."""
@@ -104,12 +105,12 @@ def _push(ctx: Context, session: Session, plan: GaiaPlan, st: DcState,
         return
     del st.partial[msg.src]
     st.pushes[msg.src] += 1
-    st.step_buffer.extend([part["grads_g"], part["grads_d"]])
+    st.step_pushes[msg.src] = [part["grads_g"], part["grads_d"]]
     sequential = plan.consistency == "sequential"
-    if sequential and len(st.step_buffer) < 2 * len(st.workers):
+    if sequential and len(st.step_pushes) < len(st.workers):
         return
-    yield ctx.compute("server_update", "apply_at", st.clock, *st.step_buffer)
-    st.step_buffer = []
+    yield ctx.compute("server_update", "apply_at", st.clock, *in_worker_order(st.step_pushes, st.workers))
+    st.step_pushes = {}
     st.version += 1
     clock = st.version if sequential else min(st.pushes.values())
     if clock > st.clock:

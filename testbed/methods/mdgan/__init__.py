@@ -127,6 +127,12 @@ class MdGan(Algorithm):
         check_batch_size(params.batch_size, src)
         check_one_datacenter(params.server_at, topology, src)
 
+    @classmethod
+    def timing_dependence(cls, params: MdganParams, topology: Topology) -> str | None:
+        """The server waits for every worker's feedback (applied in worker order), a worker for its two batches
+        (told apart by sequence number) and for its swap partner's D: the same computations on any network."""
+        return None
+
     def setup(self) -> None:
         s, p = self.session, self.params
         self.server = server_node(p.server_at, s.topology)

@@ -73,6 +73,7 @@ class ParameterServer(Algorithm):
     crash_note = "each shard holds its part of G and D"
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
+    gradient_kinds = ("grads_g", "grads_d")
     example_params: ClassVar[dict[str, Any]] = {"servers": 2, "server_at": ["a", "c"]}
 
     @classmethod
@@ -85,6 +86,16 @@ class ParameterServer(Algorithm):
         if params.tau < 0:
             raise ConfigError(src, "algorithm.tau", f"tau = {params.tau} is negative", "give a staleness bound >= 0")
         check_datacenter(params.server_at, topology, src)
+
+    @classmethod
+    def timing_dependence(cls, params: PsParams, topology: Topology) -> str | None:
+        """BSP: a step averages every worker's push in worker order and answers pulls only for the next step, so
+        each node computes and sends the same things on any network (only when changes).  SSP and async
+        apply each push as it arrives: which gradient meets which parameters is a matter of timing."""
+        if params.consistency != "sequential":
+            return (f"ps {params.consistency} applies each push as it arrives, so the parameters a worker "
+                    "pulls depend on timing")
+        return None
 
     def setup(self) -> None:
         s = self.session

@@ -6,6 +6,8 @@ datacenter) and the centralised baseline (inside the central datacenter) run the
 Churn: a worker that crashes is dropped from the shard's step rule from then on (BSP waits for
 the live workers' pushes, a crashed worker's push already in still counts; bounded delay measures
 the slowest live worker); the shard is woken at each worker's crash to re-check.
+A BSP step averages its N pushes in worker order, not arrival order (:func:`in_worker_order`), so
+the float sum -- and the trained values -- do not depend on latencies or jitter.
 Every payload's size is declared from the shapes (testbed.methods.common.sizes): a shard's G
 part is 4 x its G keys, its D part 4 x its D keys, and gradients are cut the same way.
 """
@@ -106,6 +108,12 @@ def ps_worker(ctx: Context, session: Session, shards: list[Shard]) -> Generator[
         clock += 1
 
 
+def in_worker_order(pushes: dict[str, list[Any]], workers: list[str]) -> list[Any]:
+    """The buffered pushes ``{worker: [g, d]}`` flattened in the order of ``workers``: a step's
+    average then sums its terms in the same order on any network (arrival order would not)."""
+    return [part for worker in workers if worker in pushes for part in pushes[worker]]
+
+
 class LiveWorkers:
     """A shard's view of its workers under churn: who is still alive, and a wake-up at each crash.
 
@@ -139,7 +147,7 @@ def ps_shard(ctx: Context, session: Session, shard: Shard, workers: list[str], c
     pushes = dict.fromkeys(workers, 0)
     pending: list[tuple[str, int]] = []
     partial: dict[str, dict[str, Any]] = {}
-    step_buffer: list[Any] = []
+    step_pushes: dict[str, list[Any]] = {}
     needed = {kind for kind, held in (("grads_g", shard.has_g), ("grads_d", shard.has_d)) if held}
     churn = LiveWorkers(session, workers)
     pushers: set[str] = set()
@@ -156,10 +164,10 @@ def ps_shard(ctx: Context, session: Session, shard: Shard, workers: list[str], c
                 del partial[msg.src]
                 pushes[msg.src] += 1
                 pushers.add(msg.src)
-                step_buffer.extend([part.get("grads_g", EMPTY), part.get("grads_d", EMPTY)])
-        if step_buffer and (consistency != "sequential" or churn.all_pushed(pushers, ctx.now_s)):
-            yield ctx.compute("server_update", "apply", *step_buffer, units=share)
-            step_buffer, pushers = [], set()
+                step_pushes[msg.src] = [part.get("grads_g", EMPTY), part.get("grads_d", EMPTY)]
+        if step_pushes and (consistency != "sequential" or churn.all_pushed(pushers, ctx.now_s)):
+            yield ctx.compute("server_update", "apply", *in_worker_order(step_pushes, workers), units=share)
+            step_pushes, pushers = {}, set()
             version += 1
             progress.updated(shard.node)
             if session.should_stop():

@@ -70,6 +70,12 @@ class StatisticalQuery(Algorithm):
     crash_note = ("the learner waits for every datacenter's answer to each statistical query")
     task_kinds = ("sq_query", "sq_fake", "sq_step")
     compressible_kinds = ("params_d", "sq_answer")
+    gradient_kinds = ("sq_answer",)  # the mean gradient of D's real-data loss
+
+    @classmethod
+    def timing_dependence(cls, params: SqmParams, topology: Topology) -> str | None:
+        """Every query waits for every datacenter's answer, merged in a fixed order: the same on any network."""
+        return None
     update_orders = ("alternating", "simultaneous")
     example_params: ClassVar[dict[str, Any]] = {"server_at": "c"}
 

@@ -1,0 +1,48 @@
+"""A FedSGD client's process: answer each round it is chosen for with one gradient.
+
+The server is FedAvg's (testbed.methods.fedavg.protocol.serve: sampling, deadlines,
+over-selection and churn, the same for both), run with FedSGD's reply kinds and its Adam step.
+A client waits for the global G snapshot and D, computes one gradient of each on a local batch
+(charged one ``grad_step``; offline semantics as FedAvg's client) and sends them back, tagged with
+the round they answer: ``grads_g`` 4|G|, ``grads_d`` 4|D|, and ``g_buffers`` 4|G_bn| when G has
+BatchNorm statistics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+from testbed.methods.api import Context, Event, Session
+from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
+from testbed.methods.fedavg.protocol import FedAvgPlan
+
+GRAD_KINDS = ("grads_g", "grads_d")
+BUFFER_KIND = "g_buffers"
+
+
+def reply_kinds(session: Session) -> tuple[str, ...]:
+    """What a FedSGD client sends back: both gradients, and G's BatchNorm statistics if it has any."""
+    return GRAD_KINDS + ((BUFFER_KIND,) if wire_sizes(session.setup).g_buffers else ())
+
+
+def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
+    """A client: one gradient of G and D on one local batch per round it is chosen for (under
+    ``offline: drop``, abandon a round it went down in since it was chosen, as a FedAvg client does)."""
+    sizes = wire_sizes(s.setup)
+    nbytes = {"grads_g": sizes.g_nbytes, "grads_d": sizes.d_nbytes, BUFFER_KIND: FLOAT_NBYTES * sizes.g_buffers}
+    drop = plan.offline == "drop"
+    while True:
+        g_message = yield ctx.recv(kind="params_g", src=plan.server)
+        round_id = g_message.tag
+        d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=round_id)
+        if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
+            continue  # it went down since it was chosen: the server has dropped it
+        replies = yield ctx.compute("grad_step", "fedsgd_grads", g_message.payload, d_message.payload,
+                                    plan.batch_size, num_returns=len(plan.reply_kinds),
+                                    until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
+        if replies is None:
+            continue  # it went down while computing: the round is lost
+        for kind, payload in zip(plan.reply_kinds, replies, strict=True):
+            ctx.send(plan.server, payload, kind, nbytes=nbytes[kind], tag=round_id)
