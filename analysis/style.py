@@ -29,9 +29,11 @@ ITERATION_UNITS = {"fedavg": "rounds", "fedsgd": "rounds", "gaia": "clocks"}
 
 
 def iteration_label(methods: Iterable[str]) -> str:
-    """The x-axis label for ``iteration`` in the unit the methods count: "rounds" when every method
-    counts rounds, "iterations (fedavg: rounds, ...)" when they differ."""
-    units = {m: ITERATION_UNITS.get(m, "iterations") for m in sorted(set(methods))}
+    """The x-axis label for ``iteration`` in the unit the methods (names or labels such as
+    ``fedavg (local_epochs=5)``) count: "rounds" when every method counts rounds, "iterations (fedavg:
+    rounds, ...)" when they differ."""
+    names = {str(m).split(" (")[0] for m in methods}  # a series label "fedavg (local_epochs=5)" names fedavg
+    units = {m: ITERATION_UNITS.get(m, "iterations") for m in sorted(names)}
     kinds = set(units.values())
     if len(kinds) == 1:
         return next(iter(kinds))

@@ -26,5 +26,6 @@ def test_one_series_per_method_keeps_the_method_colour() -> None:
 
 def test_iteration_axis_in_the_methods_unit() -> None:
     assert iteration_label(["fedavg", "fedsgd", "fedavg"]) == "rounds"
+    assert iteration_label(["fedavg (server_at=us-east, local_epochs=5)", "fedsgd (server_at=us-east)"]) == "rounds"
     assert iteration_label(["ps", "gaia"]) == "iterations (gaia: clocks)"
     assert iteration_label(["ps", "mdgan"]) == "iterations"
