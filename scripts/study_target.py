@@ -9,7 +9,8 @@ the default, issue 25: analysis/censored.py), or the first meeting it (``--reach
 older pages were made: analysis/to_target.py); per series (method x sweep values), the mean and
 sample std over the seeds that reached it, and how many did.  Figure: the metric against ``--x``
 (virtual time by default; ``iteration`` is labelled in the methods' unit: rounds, clocks) and against
-WAN bytes, seed mean ± std band (analysis.style.seed_band), target dashed.  ``--label`` names the
+WAN bytes, every seed as a thin line and the seed mean ± std band (analysis.style.seed_band) where the seeds
+share x values (else the mean over the range all cover, without a band), target dashed.  ``--label`` names the
 series by run columns (``cell``: the suite cell, the run's name without its ``_seed=N``).
 ``--staleness`` adds each parameter-server run's push staleness (analysis/staleness.py).
 Writes OUT_DIR/NAME.png, NAME-table.md and NAME.csv.
@@ -117,14 +118,20 @@ def figure(results, metric: str, target: float, x: str, out_dir: Path, name: str
                       for _, g in rows.sort_values("iteration").groupby("run")]
             if log:  # the iteration-0 point sits at 0 on a log axis: drop it
                 curves = [(cx[cx > 0], cy[cx > 0]) for cx, cy in curves]
+            for cx, cy in curves:  # every seed, whole: no panel stops at the shortest seed
+                ax.plot(cx, cy, color=styles[series]["color"], lw=0.6, alpha=0.35)
             grid, mean, std = seed_band(curves)
-            ax.plot(grid, mean, label=f"{series} ({len(curves)} seeds)", **styles[series])
-            ax.fill_between(grid, *band_limits(mean, std, metric), color=styles[series]["color"], alpha=0.15, lw=0)
+            shared = all(len(cx) == len(curves[0][0]) and (cx == curves[0][0]).all() for cx, _ in curves)
+            band = "mean ± std" if shared else "mean where all seeds overlap"
+            ax.plot(grid, mean, label=f"{series}: {band} of {len(curves)} seeds (thin: each)", **styles[series])
+            if shared:  # seeds on different x grids (Gaia's bytes) would need interpolation: each seed is drawn instead
+                ax.fill_between(grid, *band_limits(mean, std, metric), color=styles[series]["color"], alpha=0.15,
+                                lw=0)
         ax.axhline(target, color="k", ls="--", lw=1)
         ax.set(xlabel=label, ylabel=quality_label(metric, higher), xscale="log" if log else "linear")
         ax.grid(alpha=0.3, which="both")
     panels[0].set_title(f"{metric} vs {x_label}; dashed: target {target:g}")
-    panels[1].set_title("the same against WAN bytes (mean ± std over seeds)")
+    panels[1].set_title("the same against WAN bytes")
     panels[1].legend(fontsize=7, loc="best")
     save(fig, out_dir, name)
 
