@@ -71,6 +71,7 @@ def per_run(results, metric: str, target: float, staleness: bool, rule: str = "h
     hits["final"] = hits["run"].map(runs[f"final_{metric}"])
     for column in ("iterations", "virtual_time_s", "wan_bytes", "egress_usd", "wall_time_s"):
         hits[f"run_{column}"] = hits["run"].map(runs[column])
+    hits["wan_MB"], hits["run_wan_MB"] = hits["wan_bytes"] / 1e6, hits["run_wan_bytes"] / 1e6  # as pages quote them
     if staleness:
         pairs = [staleness_of(Path(runs.loc[r, "run_dir"]), str(runs.loc[r, "algorithm.consistency"]))
                  for r in hits["run"]]
