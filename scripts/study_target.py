@@ -123,8 +123,8 @@ def figure(results, metric: str, target: float, x: str, out_dir: Path, name: str
                 ax.plot(cx, cy, color=styles[series]["color"], lw=0.6, alpha=0.35)
             grid, mean, std = seed_band(curves)
             shared = all(len(cx) == len(curves[0][0]) and (cx == curves[0][0]).all() for cx, _ in curves)
-            band = "mean ± std" if shared else "mean where all seeds overlap"
-            ax.plot(grid, mean, label=f"{series}: {band} of {len(curves)} seeds (thin: each)", **styles[series])
+            band = "mean ± std" if shared else "mean over the range all cover"
+            ax.plot(grid, mean, label=f"{series}, {len(curves)} seeds: {band} (thin: each seed)", **styles[series])
             if shared:  # seeds on different x grids (Gaia's bytes) would need interpolation: each seed is drawn instead
                 ax.fill_between(grid, *band_limits(mean, std, metric), color=styles[series]["color"], alpha=0.15,
                                 lw=0)
