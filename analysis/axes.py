@@ -83,8 +83,15 @@ def _method_label(row: dict, method_axes: Sequence[str]) -> str:
 
 
 def _series_label(row: dict, sweep_axes: Sequence[str]) -> str:
-    parts = [f"{short_name(a)}={format_value(row.get(a))}" for a in sweep_axes]
+    parts = [f"{short_name(a)}={_topology_stem(row.get(a)) if a == 'topology' else format_value(row.get(a))}"
+             for a in sweep_axes if not _missing(row.get(a))]  # an axis a cell does not set says nothing
     return " · ".join([str(row["method"]), *parts])
+
+
+def _topology_stem(value: object) -> str:
+    """A topology axis shows the file's stem (``wan-3dc``), not its path."""
+    text = format_value(value)
+    return text.rsplit("/", 1)[-1].removesuffix(".yaml").removesuffix(".yml")
 
 
 def _missing(value: object) -> bool:

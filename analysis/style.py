@@ -117,6 +117,13 @@ def save(fig: Figure, out_dir: Path, name: str, pdf: bool = False) -> list[Path]
     return paths
 
 
+def wrap_label(text: str, width: int = 48) -> str:
+    """A series label as tick text: long ones (a suite of hand-made cells) wrapped onto lines of ``width``."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) if len(text) > width else text
+
+
 def new_figure(width_in: float, height_in: float) -> Figure:
     """A figure not tied to pyplot's global state (safe in loops and threads)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from analysis.load import Results
 from analysis.registry import figure
-from analysis.style import new_figure
+from analysis.style import new_figure, wrap_label
 
 PARTS = (("compute_s", "compute", "tab:green"), ("communication_s", "communication", "tab:blue"),
          ("waiting_s", "waiting", "tab:gray"))
@@ -50,7 +50,7 @@ def build(results: Results) -> Figure:
         share_left += shares
     seconds_ax.scatter(table["virtual_time_s"], y, marker="|", s=300, color="black", zorder=3,
                        label="run's virtual duration")
-    seconds_ax.set_yticks(y, table.index)
+    seconds_ax.set_yticks(y, [wrap_label(str(label)) for label in table.index])
     seconds_ax.invert_yaxis()
     seconds_ax.set_xlabel("virtual seconds per worker (mean over workers and seeds)")
     seconds_ax.set_title("time per worker")

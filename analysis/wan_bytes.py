@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from analysis.load import Results
 from analysis.registry import figure
-from analysis.style import byte_unit, format_nbytes, new_figure
+from analysis.style import byte_unit, format_nbytes, new_figure, wrap_label
 
 
 def wan_bytes_by_kind(results: Results) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def build(results: Results) -> Figure:
     for yi, total in zip(y, table.sum(axis=1).to_numpy(), strict=True):
         bytes_ax.annotate(format_nbytes(total), (total / divisor, yi), xytext=(4, 0), textcoords="offset points",
                           va="center", fontsize=8)
-    bytes_ax.set_yticks(y, series)
+    bytes_ax.set_yticks(y, [wrap_label(str(label)) for label in series])
     bytes_ax.invert_yaxis()
     bytes_ax.set_xlabel(f"WAN bytes ({unit}, mean over seeds)")
     bytes_ax.set_title("WAN bytes by message kind")

@@ -129,6 +129,37 @@ class FlowNetwork:
             self._join(cls_id, flow_id, nbytes_left)
         return flow_id
 
+    def start_link_flow(self, key: LinkKey, nbytes: float, now_s: float, cap_bps: float = math.inf) -> int:
+        """A flow of ``nbytes`` on the one directed link ``key`` (cross-traffic: no NICs, no latency, no TCP),
+        each such flow capped at ``cap_bps``; flows with one (link, cap) share a class."""
+        self._advance_to(now_s)
+        flow_id = self._next_flow_id
+        self._next_flow_id += 1
+        route = ("link", key, cap_bps)
+        cls_id = self._class_of_route.get(route)  # type: ignore[call-overload]
+        if cls_id is None:
+            cls_id = len(self._classes)
+            self._classes.append(_Class(links=np.array([self._link(key)], dtype=np.int64), latency_s=0.0,
+                                        cap_nbytes_per_s=cap_bps / 8.0, heap=[]))
+            self._class_of_route[route] = cls_id  # type: ignore[index]
+            self._incidence = None
+        self._flow_meta[flow_id] = (float(nbytes), 0.0)
+        self._join(cls_id, flow_id, float(nbytes))
+        return flow_id
+
+    def end_flow(self, flow_id: int, now_s: float) -> None:
+        """Take flow ``flow_id`` out at ``now_s`` before it drains (a capped stream that stops)."""
+        self._advance_to(now_s)
+        for cls in self._classes:
+            entries = [e for e in cls.heap or [] if e[1] == flow_id]
+            if entries:
+                cls.heap.remove(entries[0])
+                heapq.heapify(cls.heap)
+                cls.count -= 1
+                self._flow_meta.pop(flow_id, None)
+                self._dirty = True
+                return
+
     def _jitter(self, links: Sequence[LinkKey]) -> float:
         total = 0.0
         for key in links:

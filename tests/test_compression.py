@@ -227,6 +227,8 @@ FP16_CASES = {
     "fedsgd": {"name": "fedsgd", "client_fraction": 0.6},
     "mdgan": {"name": "mdgan", "server_at": "a", "swap_every_epochs": 1},
     "sqm": {"name": "sqm", "server_at": "c"},
+    "hierfavg": {"name": "hierfavg", "edge_every": 2, "cloud_every": 2, "server_at": "b"},
+    "streaming_diloco": {"name": "streaming_diloco", "inner_steps": 2, "fragments": 2, "overlap": 0},
 }
 
 
@@ -282,3 +284,39 @@ def test_a_diverged_gradient_stops_the_run_with_a_clear_reason(monkeypatch: pyte
     run = _ps_run({"grads_g": "fp16"})
     assert run.stop_reason.startswith("diverged: a grads_g message from ") and " to a/ps0" in run.stop_reason
     assert run.iteration == 2
+
+
+@pytest.mark.parametrize("case", ["fedbuff", "streaming_diloco"])
+def test_error_feedback_on_pseudo_gradients_keeps_one_residual_per_vector(case: str) -> None:
+    """FedBuff's client deltas and Streaming DiLoCo's outer gradients are pseudo-gradients (gradient_kinds):
+    top-k defaults to error feedback there; every message is top-k's formula of its uncompressed size, and
+    each sender keeps one residual per (kind, destination) -- per fragment too for outer_grad, whose fragments
+    (of different sizes) interleave on one stream."""
+    from testbed.methods.common.sizes import wire_sizes
+
+    algorithm = {"fedbuff": {"name": "fedbuff", "concurrency": 3, "buffer": 2},
+                 "streaming_diloco": {"name": "streaming_diloco", "inner_steps": 2, "fragments": 3, "overlap": 1}}
+    method, session = fake_method(algorithm[case], budget=4)
+    kinds = method.gradient_kinds
+    spec = parse_compression({kind: {"topk": 0.25} for kind in kinds}, "<t>", method.compressible_kinds, case,
+                             method.gradient_kinds, method.tagged_gradient_kinds)
+    assert all(spec.get(kind).error_feedback for kind in kinds)
+    engine = session.drive(method, compression=spec)
+    frame = engine.accountant.frame()
+    topk = spec.get(kinds[0])
+    residuals = {w: session.executor.state(w).wire_residuals() for w in session.workers}
+    if case == "fedbuff":
+        sizes = wire_sizes(session.setup)
+        numel = {"delta_g": sizes.g_snapshot_nbytes // 4, "delta_d": sizes.d_nbytes // 4}
+        for kind in kinds:
+            assert set(frame[frame.kind == kind].payload_nbytes) == {topk.nbytes(numel[kind])}, kind
+        assert {key for r in residuals.values() for key in r} == {(k, method.plan.server) for k in kinds}
+    else:
+        layout = method.plan.layout
+        assert spec.tagged == ("outer_grad",) and len({layout.numel(p) for p in range(3)}) > 1
+        expected = sorted(topk.nbytes(layout.numel(p)) for p, n in method.plan.grads_sent.items() for _ in range(n))
+        assert sorted(frame[frame.kind == "outer_grad"].payload_nbytes) == expected
+        for worker, kept in residuals.items():
+            assert set(kept) == {("outer_grad", method.plan.server, p) for p in range(3)}, worker
+            assert all(kept[("outer_grad", method.plan.server, p)].size == layout.numel(p) for p in range(3))
+    assert session.iteration == 4

@@ -206,3 +206,123 @@ def test_incremental_max_min_matches_the_reference_solver_on_random_problems() -
             want = ref.max_min_rates(capacity, counts, caps, cls_of_entry, link_of_entry)
             got = [rate if counts[c] > 0 else 0.0 for c, rate in enumerate(solver.rate_nbytes_per_s)]
             assert got == pytest.approx(list(want), rel=1e-9, abs=1e-12)
+
+
+def with_background(topology_rng: np.random.Generator, tmp_path: Any) -> Topology:
+    """A random multi-datacenter topology whose links carry random cross-traffic: constant and time-varying
+    offered rates (capped streams) and Poisson elastic flows, some in one direction only."""
+    import yaml
+
+    rng = topology_rng
+    while True:
+        base = random_topology(rng)
+        if base.links:
+            break
+    raw = {"lan": {"bandwidth": "10Gbps", "latency": "0.1ms"},
+           "datacenters": {dc.name: {"workers": len(dc.workers)} for dc in base.datacenters},
+           "links": []}
+    for i, link in enumerate(base.links):
+        spec: dict[str, Any] = {"between": [link.a, link.b], "bandwidth": f"{link.bandwidth_ab_bps:.6g}bps",
+                                "latency": f"{link.latency_s * 1e3:.6g}ms"}
+        if link.outages:
+            spec["outages"] = [[f"{a!r}s", f"{b!r}s"] for a, b in link.outages]
+        sources: list[dict[str, Any]] = []
+        capacity_bps = min(link.bandwidth_ab_bps, link.bandwidth_ba_bps)  # each source offers up to half of it
+        if rng.random() < 0.5:
+            sources.append({"rate": f"{rng.uniform(0.05, 0.5) * capacity_bps:.6g}bps"})
+        if rng.random() < 0.5:
+            flows_per_s = rng.uniform(0.1, 0.5) * capacity_bps / 8 / 100e3
+            sources.append({"poisson": {"flows_per_s": float(flows_per_s), "mean_size": "100KB"}})
+        if rng.random() < 0.4:
+            path = tmp_path / f"load-{i}.csv"
+            steps = np.sort(rng.uniform(0, 4, size=3))
+            path.write_text("t_s,rate_bps\n" + "".join(f"{float(t)!r},{float(rng.uniform(0, 0.5) * capacity_bps)!r}\n"
+                                                       for t in steps) + f"{float(steps[-1]) + 0.5!r},0\n")
+            sources.append({"load_csv": str(path)})
+        for source in sources:
+            if rng.random() < 0.3:
+                source["from"] = link.a
+        if sources:
+            spec["background"] = sources
+        raw["links"].append(spec)
+    return load_topology(yaml.safe_load(yaml.safe_dump(raw)))
+
+
+def drive_reference_with_background(topology: Topology, flows: list[Flow], seed: int) -> tuple[dict, list]:
+    """The reference network fed the run's flows and the same background events (testbed.sim.background) in
+    the order the shared network applies them: run completions by flow, and each elastic background flow's
+    [start, drain end] in start order (a capped stream is a flow of its own per offered rate here, one
+    flow whose cap changes there: the same max-min allocation)."""
+    from testbed.sim.background import BackgroundTraffic
+    from testbed.sim.cross_traffic import STREAM_NBYTES
+
+    net, events = ref.FlowNetwork(topology, seed=seed), BackgroundTraffic(topology, seed)
+    starts = sorted(flows, key=lambda f: f[3])
+    run_ids: dict[int, int] = {}
+    bg_ids: dict[int, int] = {}
+    streams: dict[tuple[Any, int], int] = {}
+    log: list[list[float]] = []
+    done: dict[int, tuple[float, float]] = {}
+    i = 0
+    while len(done) < len(flows):
+        t = min(events.next_s(), starts[i][3] if i < len(starts) else math.inf, net.next_event_s())
+        assert math.isfinite(t)
+        for c in net.advance(t):
+            if c.flow_id in bg_ids:
+                log[bg_ids.pop(c.flow_id)][1] = c.drain_end_s
+            else:
+                done[run_ids[c.flow_id]] = (c.drain_end_s, c.arrival_s)
+        for kind, link, value, source in events.pop_due(t):
+            if kind == "flow":
+                bg_ids[net.start_link_flow(link, value, t)] = len(log)
+                log.append([t, math.nan])
+                if value <= 0:
+                    log[-1][1] = t
+            else:
+                old = streams.pop((link, source), None)
+                if old is not None:  # a new offered rate: the stream's flow continues under a new cap
+                    net.end_flow(old, t)
+                if value > 0:
+                    streams[(link, source)] = net.start_link_flow(link, STREAM_NBYTES, t, cap_bps=value)
+        while i < len(starts) and starts[i][3] <= t:
+            src, dst, nbytes, start_s = starts[i]
+            run_ids[net.start_flow(src, dst, nbytes, start_s)] = flows.index(starts[i])
+            i += 1
+    return done, log
+
+
+@pytest.mark.parametrize("block", range(3))
+def test_background_traffic_matches_the_reference(block: int, tmp_path: Any) -> None:
+    """Cross-traffic (testbed.sim.cross_traffic) shares the links max-min with the run's flows exactly as the
+    reference solver does: the same completion time for every run flow and every background flow."""
+    from testbed.sim.cross_traffic import SharedNetwork
+
+    compared = 0
+    for seed in range(block * 12, block * 12 + 12):
+        rng = np.random.default_rng(1000 + seed)
+        topology = with_background(rng, tmp_path)
+        flows = [f for f in random_flows(topology, rng, int(rng.integers(1, 25))) if f[0] != f[1]]
+        if not flows:
+            continue
+        want_done, want_log = drive_reference_with_background(topology, flows, seed)
+        net = SharedNetwork(topology, seed=seed, record=True)
+        got: dict[int, tuple[float, float]] = {}
+        ids: dict[int, int] = {}
+        for k, (src, dst, nbytes, start_s) in sorted(enumerate(flows), key=lambda kf: kf[1][3]):
+            got.update({ids[c.flow_id]: (c.drain_end_s, c.arrival_s) for c in net.advance(start_s)})
+            ids[net.start_flow(src, dst, nbytes, start_s)] = k
+        while len(got) < len(flows):
+            t = net.next_event_s()
+            assert math.isfinite(t)
+            got.update({ids[c.flow_id]: (c.drain_end_s, c.arrival_s) for c in net.advance(t)})
+        for k, (drain, arrival) in want_done.items():
+            _same_times(list(got[k]), [drain, arrival])
+        end_s = max(d for d, _ in want_done.values())
+        got_log = [[s, e if e <= end_s else math.nan] for s, e in net.log or []][: len(want_log)]
+        assert len(got_log) == len(want_log)
+        for (gs, ge), (ws, we) in zip(got_log, want_log, strict=True):
+            assert gs == pytest.approx(ws, rel=REL) and (math.isnan(ge) == math.isnan(we))
+            if not math.isnan(we):
+                assert ge == pytest.approx(we, rel=REL, abs=1e-12)
+        compared += len(want_log)
+    assert compared > 0

@@ -36,10 +36,15 @@ INDEPENDENT = [
     pytest.param("local", id="local"),
     pytest.param("centralized", id="centralized"),
     pytest.param({"name": "gossip", "every": 2}, id="gossip"),
+    pytest.param({"name": "hierfavg", "edge_every": 2, "cloud_every": 2}, id="hierfavg"),
+    pytest.param({"name": "streaming_diloco", "inner_steps": 2, "fragments": 2, "overlap": 1}, id="streaming_diloco"),
 ]
-OWN_PACE = ("local", "gossip")
+OWN_PACE = ("local", "gossip", "streaming_diloco")
 """Methods whose evaluation sees each worker after the steps it has taken by then: replayed onto other worker
 speeds they diverge (and say so: the divergence test); here the second topology keeps the speeds."""
+CUT_BY_COMPUTE = ("streaming_diloco",)
+"""Methods whose evaluation reads a server between its replicas' steps: ten times the compute moves an outer step
+across an evaluation, so that replay diverges from the full run -- and is refused, which is what is checked."""
 BOOKKEEPING_ONLY_HERE = ("wall_time_s",)
 """Metrics columns that are wall-clock readings: never equal between two runs."""
 
@@ -117,6 +122,10 @@ def test_replay_equals_a_full_run(algorithm: Any, tmp_path: Path) -> None:
     slower["compute"] = {"model": "fixed", "costs": {k: f"{10 * parse_seconds(v)!r}s" for k, v in
                                                      exp["compute"]["costs"].items()},
                          "default": f"{10 * parse_seconds(exp['compute']['default'])!r}s"}
+    if name in CUT_BY_COMPUTE:
+        assert main(["replay", str(source), "--out", str(tmp_path / "scaled"), "--compute-scale", "10"]) == 2
+        assert not (tmp_path / "scaled").exists()
+        return
     scaled = replay(source, tmp_path / "scaled", "--compute-scale", "10")
     assert_same_run(scaled, train(slower, tmp_path / "full-slower"))
 
@@ -158,6 +167,59 @@ def test_a_timing_dependent_run_is_refused_in_one_line_and_approximate_marks_it(
 
     page = write_report(replayed, tmp_path / "page").read_text()
     assert "approximate replay" in page
+
+
+def test_fedbuff_is_refused_as_asynchronous(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = train(experiment({"name": "fedbuff", "concurrency": 3, "buffer": 2}), tmp_path / "run")
+    line = _one_line(["replay", str(source), "--out", str(tmp_path / "r")], capsys)
+    assert "fedbuff is asynchronous" in line and "--approximate" in line
+
+
+def busy_topology() -> dict[str, Any]:
+    """tiny's network with cross-traffic on its WAN link: a 40 Mbps stream one way, Poisson transfers both ways."""
+    topology = tiny_topology()
+    topology["name"] = "busy"
+    topology["links"][0]["background"] = [{"rate": "40Mbps", "from": "a"},
+                                          {"poisson": {"flows_per_s": 40, "mean_size": "100KB"}}]
+    return topology
+
+
+def test_cross_traffic_is_part_of_the_network_a_replay_runs_on(tmp_path: Path) -> None:
+    """Background flows are seeded by the run's seed and topology, not by its messages: a replay onto a topology
+    with cross-traffic equals a full run there (with its offered and carried background), and a busy run
+    replayed on its own topology gives its traffic log to the bit."""
+    exp = experiment("ps")
+    source = train(exp, tmp_path / "run")
+    busy = copy.deepcopy(exp)
+    busy["topology"] = busy_topology()
+    (tmp_path / "busy.yaml").write_text(yaml.safe_dump(busy["topology"]))
+    moved = replay(source, tmp_path / "moved", "--topology", str(tmp_path / "busy.yaml"))
+    full = train(busy, tmp_path / "full-busy")
+    assert_same_run(moved, full)
+    sa, sb = (json.loads((d / "summary.json").read_text()) for d in (moved, full))
+    assert sa["background"] == sb["background"] and sa["background"]["a->b"]["carried_nbytes"] > 0
+    assert sa["wan_bandwidth"] == sb["wan_bandwidth"]
+    assert (moved / "background_rate.csv").read_text() == (full / "background_rate.csv").read_text()
+    again = replay(full, tmp_path / "again")
+    assert traffic(again).equals(traffic(full))
+    assert sb["virtual_time_s"] > json.loads((source / "summary.json").read_text())["virtual_time_s"]
+
+
+def test_a_scaled_replay_of_a_topology_file_finds_its_background_load(tmp_path: Path) -> None:
+    """A run that named its topology by path, with a background load_csv relative to that file: a scaled replay
+    reads the file in (to scale its links) with the load's path made absolute from the topology's folder."""
+    folder = tmp_path / "topologies"
+    folder.mkdir()
+    (folder / "load.csv").write_text("t_s,rate_bps\n0,20000000\n0.05,60000000\n")
+    topology = tiny_topology()
+    topology["links"][0]["background"] = {"load_csv": "load.csv"}
+    (folder / "busy.yaml").write_text(yaml.safe_dump(topology))
+    exp = experiment("ps")
+    exp["topology"] = str(folder / "busy.yaml")
+    source = train(exp, tmp_path / "run")
+    scaled = replay(source, tmp_path / "scaled", "--bandwidth-scale", "0.5")
+    summary = json.loads((scaled / "summary.json").read_text())
+    assert summary["replay"]["exact"] and summary["background"]["a->b"]["offered_nbytes"] > 0
 
 
 def test_a_replay_that_leaves_the_recorded_path_is_refused(tmp_path: Path,
@@ -275,3 +337,20 @@ def test_a_compressed_run_replays_exactly_with_its_codec_time(tmp_path: Path) ->
     assert_same_run(scaled, train(slower, tmp_path / "full-slower"))
     assert json.loads((scaled / "summary.json").read_text())["virtual_time_s"] > \
         json.loads((source / "summary.json").read_text())["virtual_time_s"]
+
+
+def test_a_run_that_named_its_topology_by_path_replays_with_scales(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """config.yaml keeps a topology file's path; the scales need its links, so the replay reads the file in (from
+    any working directory) and equals a full run with the scaled links written out."""
+    from testbed.experiment.transforms import TRANSFORMS
+
+    (tmp_path / "net.yaml").write_text(yaml.safe_dump(tiny_topology()))
+    exp = experiment("ps")
+    exp["topology"] = str(tmp_path / "net.yaml")
+    source = train(exp, tmp_path / "run")
+    monkeypatch.chdir(tmp_path)
+    moved = replay(source, tmp_path / "moved", "--bandwidth-scale", "0.25", "--latency-scale", "3")
+    full = {**copy.deepcopy(exp), "topology": tiny_topology()}
+    full = TRANSFORMS["latency_scale"](TRANSFORMS["bandwidth_scale"](full, 0.25, "t"), 3, "t")
+    assert_same_run(moved, train(full, tmp_path / "full"))

@@ -30,7 +30,7 @@ def load(name: str) -> Topology:
 def test_every_shipped_topology_loads_with_expected_counts() -> None:
     # (datacenters, workers, WAN links); geo-11 is a full mesh: 11 * 10 / 2 = 55 links.
     expected = {"lan-1dc": (1, 8, 0), "wan-3dc": (3, 12, 3), "wan-3dc-lite": (3, 3, 3), "geo-11": (11, 22, 55),
-                "edge-federated": (2, 101, 1)}
+                "edge-federated": (2, 101, 1), "wan-3dc-fleet": (3, 12, 3), "wan-3dc-busy": (3, 12, 3)}
     found = {p.stem: p for p in TOPOLOGIES.glob("*.yaml")}
     assert set(found) == set(expected)
     for name, path in found.items():
@@ -71,6 +71,32 @@ def test_wan_3dc_latencies_are_half_the_design_rtts_plus_lan() -> None:
         assert link.egress_usd_per_gb == 0.02
         assert 15 <= LAN_BPS / link.bandwidth_ab_bps <= 60
     assert all(dc.location is not None for dc in topo.datacenters)
+
+
+def test_wan_3dc_fleet_is_wan_3dc_with_its_workers_on_a_trace() -> None:
+    from testbed.sim.node_clock import NodeClock
+
+    fleet, plain = load("wan-3dc-fleet"), load("wan-3dc")
+    assert fleet.links == plain.links and [dc.lan for dc in fleet.datacenters] == [dc.lan for dc in plain.datacenters]
+    traces = {w.dynamics.availability.trace.name for w in fleet.workers}
+    assert traces == {"fleet-48.csv"}
+    clock = NodeClock(fleet, seed=0)
+    clients = [clock.trace_owner(w) for w in fleet.nodes]
+    assert len(set(clients)) == 12 and all(0 <= c < 48 for c in clients)  # 12 of its 48 clients, seeded
+
+
+def test_wan_3dc_busy_is_wan_3dc_with_cross_traffic() -> None:
+    from testbed.sim.background import BackgroundTraffic
+
+    busy, plain = load("wan-3dc-busy"), load("wan-3dc")
+    assert [(link.a, link.b, link.bandwidth_ab_bps, link.latency_s) for link in busy.links] == [
+        (link.a, link.b, link.bandwidth_ab_bps, link.latency_s) for link in plain.links]
+    traffic = BackgroundTraffic(busy, seed=0)
+    # 100 Mbit/s stream plus 50 x 200 KB/s elastic = 180 Mbit/s offered us-east -> ap-southeast over 10 s
+    traffic.pop_due(10.0)
+    assert traffic.offered_nbytes(("us-east", "ap-southeast"), 10.0) * 8 / 10 == pytest.approx(180e6, rel=0.1)
+    assert traffic.offered_nbytes(("eu-west", "ap-southeast"), 10.0) == 0
+    assert traffic.offered_nbytes(("us-east", "eu-west"), 10.0) * 8 / 10 == pytest.approx(75e6, rel=0.02)
 
 
 def test_wan_3dc_lone_flow_is_bound_by_its_wan_link() -> None:

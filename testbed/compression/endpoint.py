@@ -33,10 +33,11 @@ OPERATIONS = ("encode", "decode")
 class WireEndpoint:
     """Mixin for node states: ``wire_compress`` (sender, keeps residuals), ``wire_decompress`` (receiver)."""
 
-    def wire_compress(self, transform: Transform, key: tuple[str, str], payload: Any, seed: int = 0,
+    def wire_compress(self, transform: Transform, key: tuple[Any, ...], payload: Any, seed: int = 0,
                       sender: str = "") -> Packet:
-        """``payload`` encoded by ``transform`` for ``key`` = (kind, destination); with error feedback, what
-        this node did not send to ``key`` last time is added first, and what it does not send now is kept."""
+        """``payload`` encoded by ``transform`` for ``key`` = (kind, destination) or (kind, destination,
+        parameter vector); with error feedback, what this node did not send to ``key`` last time is added
+        first, and what it does not send now is kept."""
         flat, tree = flatten(payload)
         require_finite(flat, f"a {key[0]} message from {sender or 'a node'} to {key[1]}")
         rng = self._wire_rng(key, seed, sender)
@@ -58,18 +59,19 @@ class WireEndpoint:
         """The payload the sender compressed, as the receiver reconstructs it."""
         return unflatten(packet.transform.decode(packet.parts, packet.numel), packet.tree)
 
-    def wire_residuals(self) -> dict[tuple[str, str], np.ndarray]:
-        """Error-feedback residuals by (kind, destination) (created on first use)."""
+    def wire_residuals(self) -> dict[tuple[Any, ...], np.ndarray]:
+        """Error-feedback residuals by (kind, destination[, parameter vector]) (created on first use)."""
         residuals = self.__dict__.get("_wire_residuals")
         if residuals is None:
             residuals = self.__dict__["_wire_residuals"] = {}
         return residuals
 
-    def _wire_rng(self, key: tuple[str, str], seed: int, sender: str) -> np.random.Generator:
-        """The sender's random stream for ``key``, seeded by (run seed, crc32 of sender|kind|destination)."""
+    def _wire_rng(self, key: tuple[Any, ...], seed: int, sender: str) -> np.random.Generator:
+        """The sender's random stream for ``key``, seeded by (run seed, crc32 of sender|kind|destination[|vector])."""
         streams = self.__dict__.setdefault("_wire_rngs", {})
         if key not in streams:
-            streams[key] = np.random.default_rng([seed, zlib.crc32(f"{sender}|{key[0]}|{key[1]}".encode())])
+            name = "|".join(str(part) for part in (sender, *key))
+            streams[key] = np.random.default_rng([seed, zlib.crc32(name.encode())])
         return streams[key]
 
     def wire_time(self, operation: str, transform: Transform, numel: int, repeats: int = 3) -> float:

@@ -36,6 +36,9 @@ class CompressionSpec:
     """Message kind -> the transform its payloads go through (empty: nothing is compressed)."""
 
     by_kind: tuple[tuple[str, Transform], ...] = field(default_factory=tuple)
+    tagged: tuple[str, ...] = ()
+    """Kinds whose error-feedback residual is kept per first element of the message's tag as well
+    (``Algorithm.tagged_gradient_kinds``: one residual per parameter vector)."""
 
     def get(self, kind: str) -> Transform | None:
         """The transform for ``kind``, or None."""
@@ -50,9 +53,9 @@ class CompressionSpec:
 
 
 def parse_compression(raw: Any, src: str, kinds: tuple[str, ...], method: str,
-                      gradient_kinds: tuple[str, ...] = ()) -> CompressionSpec:
+                      gradient_kinds: tuple[str, ...] = (), tagged_kinds: tuple[str, ...] = ()) -> CompressionSpec:
     """Check ``network.compression`` against the kinds ``method`` can compress; resolve error feedback
-    (on for ``gradient_kinds`` unless turned off, refused on any other kind)."""
+    (on for ``gradient_kinds`` unless turned off, refused on any other kind; per tag for ``tagged_kinds``)."""
     if raw is None:
         return CompressionSpec()
     if not isinstance(raw, dict):
@@ -66,7 +69,7 @@ def parse_compression(raw: Any, src: str, kinds: tuple[str, ...], method: str,
             raise ConfigError(src, fieldname, f"{kind!r} is not a message kind {method} can compress", fix)
         transform = parse_transform(value, src, fieldname)
         out.append((str(kind), _feedback_for(transform, str(kind), gradient_kinds, src, fieldname, method)))
-    return CompressionSpec(tuple(out))
+    return CompressionSpec(tuple(out), tuple(k for k, _ in out if k in tagged_kinds))
 
 
 def _feedback_for(transform: Transform, kind: str, gradient_kinds: tuple[str, ...], src: str, fieldname: str,

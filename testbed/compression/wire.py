@@ -41,8 +41,10 @@ class Wire:
         self.seed = seed
         """The run's seed: with (sender, kind, destination) it seeds each stochastic-rounding stream."""
 
-    def outgoing(self, src: str, dst: str, kind: str, payload: Any, nbytes: int | None) -> Outgoing:
-        """The (payload, declared bytes) that travel: unchanged, or the packet and its formula's bytes."""
+    def outgoing(self, src: str, dst: str, kind: str, payload: Any, nbytes: int | None, tag: Any = None) -> Outgoing:
+        """The (payload, declared bytes) that travel: unchanged, or the packet and its formula's bytes.  The
+        sender's error feedback and rounding stream are kept per (kind, destination), and per ``tag[0]`` as
+        well for the spec's tagged kinds (one per parameter vector: testbed.compression.spec)."""
         transform = self.spec.get(kind)
         if transform is None:
             return Outgoing(payload, nbytes)
@@ -55,7 +57,8 @@ class Wire:
         if nbytes % FLOAT_NBYTES:
             raise ValueError(f"a compressed {kind!r} message must be float32 entries, but is declared {nbytes} B")
         numel = nbytes // FLOAT_NBYTES
-        packet = self.executor.call(src, "wire_compress", transform, (kind, dst), payload, self.seed, src)
+        key = (kind, dst, tag[0]) if kind in self.spec.tagged and isinstance(tag, tuple) else (kind, dst)
+        packet = self.executor.call(src, "wire_compress", transform, key, payload, self.seed, src)
         return Outgoing(packet, transform.nbytes(numel), transform, numel)
 
     def incoming(self, dst: str, kind: str, payload: Any) -> Any:

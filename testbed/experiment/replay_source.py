@@ -21,10 +21,11 @@ import pandas as pd
 
 from testbed.core.errors import ConfigError
 from testbed.core.fileio import read_json_object
-from testbed.experiment.spec import ExperimentSpec, parse_experiment
+from testbed.experiment.spec import ExperimentSpec, parse_experiment, topology_file
 from testbed.experiment.transforms import TRANSFORMS
 from testbed.sim.compute import ComputeModel, CostTable
 from testbed.sim.optrace import OPS_FILE, OpTraceError, fingerprint, read_ops
+from testbed.topology.file_refs import with_absolute_paths
 from testbed.topology.schema import load_topology, read_yaml
 
 
@@ -114,11 +115,23 @@ def retarget(source: SourceRun, changes: Changes) -> dict[str, Any]:
     if changes.compute is not None:
         block = read_yaml(changes.compute)
         experiment["compute"] = block["compute"] if set(block) == {"compute"} else block
-    for key in ("bandwidth_scale", "latency_scale", "compute_scale"):
-        value = getattr(changes, key)
+    scales = {key: getattr(changes, key) for key in ("bandwidth_scale", "latency_scale", "compute_scale")}
+    if isinstance(experiment.get("topology"), str) and any(v is not None for v in scales.values()):
+        experiment["topology"] = _inlined(experiment["topology"], source.run_dir)  # the scales edit its links
+    for key, value in scales.items():
         if value is not None:
             experiment = TRANSFORMS[key](experiment, value, f"--{key.replace('_', '-')}")
     return experiment
+
+
+def _inlined(ref: str, run_dir: Path) -> dict[str, Any]:
+    """The recorded run's topology file, read into the experiment (a run that named its topology by path), its
+    own file references (a trace, a background load) made absolute from its folder, as the run read them."""
+    path = topology_file(ref, run_dir)
+    if path is None:
+        raise ConfigError(run_dir / "config.yaml", "topology", f"topology file {ref!r} not found",
+                          "run the replay from the directory the run was started in, or give --topology FILE")
+    return with_absolute_paths(read_yaml(path), path.parent)
 
 
 def replay_compute(target: ExperimentSpec, source: SourceRun) -> ComputeModel:

@@ -1,6 +1,7 @@
 """The run directory: every file a finished experiment leaves behind (docs/design.md §3).
 
-``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``,
+``config.yaml`` (fully resolved), ``traffic.parquet`` (+ CSV), ``links.csv``, ``wan_rate.csv`` (the bits
+per second every WAN link carried per ``network.rate_window``, testbed.sim.rate_meter),
 ``metrics.csv`` (quality, bytes and the learning rates in force at each evaluation),
 ``nodes.csv`` (compute / communication / waiting per node; a client population's clients summed
 in one row, ``<dc>/*``, so the file does not grow with the population), ``compute_costs.json``,
@@ -39,6 +40,7 @@ from testbed.experiment.spec import dump_yaml
 from testbed.gan import count_params
 from testbed.methods.common.evaluator import EVAL_SEED_OFFSET
 from testbed.quality import provenance as quality_provenance
+from testbed.sim.cross_traffic import SharedNetwork
 from testbed.sim.optrace import OPS_FILE
 
 if TYPE_CHECKING:
@@ -46,8 +48,8 @@ if TYPE_CHECKING:
     from testbed.experiment.run import Run
 
 RUN_FILES = frozenset({"config.yaml", "run_info.json", "metrics.csv", "traffic.parquet", "traffic.csv", "links.csv",
-                       "nodes.csv", "compute_costs.json", "samples", GENERATOR_FILE, "summary.json", OPS_FILE,
-                       "plots", "report.html"})
+                       "wan_rate.csv", "background_rate.csv", "nodes.csv", "compute_costs.json", "samples",
+                       GENERATOR_FILE, "summary.json", OPS_FILE, "plots", "report.html"})
 """What a run directory may hold: the files above, and what ``plot`` and ``report`` write into it by default."""
 
 
@@ -117,6 +119,7 @@ def write_replay(replay: ReplayRun, out_dir: Path, *, config: dict[str, Any], me
     atomic_write(out_dir / "metrics.csv", lambda p: metrics.to_csv(p, index=False))
     engine.accountant.write(out_dir, engine.network.link_busy_s(), replay.virtual_time_s)
     replay.recorder.write(out_dir, config_text, trace)
+    _write_wan_rate(replay, out_dir, replay.virtual_time_s)
     _write_engine_files(replay, out_dir)
     if generator_from is not None and generator_from.is_file():
         data = generator_from.read_bytes()
@@ -125,8 +128,11 @@ def write_replay(replay: ReplayRun, out_dir: Path, *, config: dict[str, Any], me
     measured = {"iterations": replay.iteration, "virtual_time_s": replay.virtual_time_s,
                 "total_bytes": acc.total_nbytes, "wan_bytes": acc.wan_nbytes, "lan_bytes": acc.lan_nbytes,
                 "egress_usd": acc.egress_usd, "messages": len(acc), "bytes_by_kind": acc.bytes_by_kind(),
-                "wan_bytes_by_kind": acc.bytes_by_kind(scope="wan"), "stop_reason": replay.stop_reason}
-    atomic_write_text(out_dir / "summary.json", json.dumps({**summary_fields, **measured, "status": "complete"},
+                "wan_bytes_by_kind": acc.bytes_by_kind(scope="wan"), "stop_reason": replay.stop_reason,
+                "wan_bandwidth": _wan_bandwidth(replay), **_background(replay),
+                **({"method_results": extra} if (extra := replay.algorithm.results()) else {})}
+    recorded = {k: v for k, v in summary_fields.items() if k not in ("background", "method_results")}  # ours
+    atomic_write_text(out_dir / "summary.json", json.dumps({**recorded, **measured, "status": "complete"},
                                                          indent=2, default=_jsonable))
     return out_dir
 
@@ -169,10 +175,27 @@ def _measured(run: Run, out_dir: Path, duration_s: float) -> list[Callable[[], A
                                          json.dumps({**run_info(), "devices": run.devices}, indent=2)),
                lambda: atomic_write(out_dir / "metrics.csv",
                                     lambda p: pd.DataFrame(run.metrics).to_csv(p, index=False)),
-               lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s)]
+               lambda: engine.accountant.write(out_dir, engine.network.link_busy_s(), duration_s),
+               lambda: _write_wan_rate(run, out_dir, duration_s)]
     if recorder is not None:  # a client population keeps no op trace
         writers.append(lambda: recorder.write(out_dir, config_text))
     return writers
+
+
+def _write_wan_rate(run: Run | ReplayRun, out_dir: Path, duration_s: float) -> None:
+    """``wan_rate.csv``: bits per second each directed WAN link carried in each ``network.rate_window``; with
+    cross-traffic, ``background_rate.csv``: the same for the background (testbed.sim.cross_traffic)."""
+    network = run.engine.network
+    network.freeze_meters(run.engine.now_s)  # no-op after the stop froze them
+    meters = [("wan_rate.csv", network.meter)]
+    if isinstance(network, SharedNetwork):
+        meters.append(("background_rate.csv", network.background_meter))
+    for name, meter in meters:
+        width = meter.window_s * meter.merged(duration_s)
+        rows = [{"t_s": i * width, "link": f"{a}->{b}", "bps": bps}
+                for a, b in meter.links for i, bps in enumerate(meter.series_bps(duration_s, [(a, b)]))]
+        frame = pd.DataFrame(rows, columns=["t_s", "link", "bps"])
+        atomic_write(out_dir / name, lambda p, f=frame: f.to_csv(p, index=False))
 
 
 BOOKKEEPING = ("iteration", "virtual_time_s", "wall_time_s", "total_bytes", "wan_bytes", "lan_bytes", "egress_usd",
@@ -197,11 +220,29 @@ def summary(run: Run) -> dict[str, Any]:
         "generator_params": count_params(state.G), "discriminator_params": count_params(state.D),
         "final_quality": final, "final_quality_std": spread, "final_quality_by_generator": run.final_by_generator,
         "final_lr": {"lr_g": last.get("lr_g"), "lr_d": last.get("lr_d")},
+        "wan_bandwidth": _wan_bandwidth(run), **_background(run),
         "footing": run.algorithm.footing(),
+        **({"method_results": extra} if (extra := run.algorithm.results()) else {}),
         "headline_metric": run.headline, "higher_is_better": run.higher_is_better,
         "quality_features": quality_provenance(spec.dataset),
         "stop_reason": run.stop_reason, "status": "complete", "devices": run.devices, **(run.failure or {}),
     }
+
+
+def _wan_bandwidth(run: Run | ReplayRun) -> dict[str, Any]:
+    """Mean and peak WAN bandwidth up to the stop (testbed.sim.rate_meter), summed over the WAN and per link."""
+    network = run.engine.network
+    network.freeze_meters(run.engine.now_s)  # no-op after the stop froze them
+    return network.meter.summary(run.virtual_time_s)
+
+
+def _background(run: Run | ReplayRun) -> dict[str, Any]:
+    """Cross-traffic per directed link up to the stop: offered and carried (none without ``background:``)."""
+    network = run.engine.network
+    if not isinstance(network, SharedNetwork):
+        return {}
+    network.freeze_meters(run.engine.now_s)
+    return {"background": network.background_summary(run.virtual_time_s)}
 
 
 def _jsonable(value: Any) -> Any:

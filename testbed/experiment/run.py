@@ -51,7 +51,7 @@ def make_engine(spec: ExperimentSpec, executor: Executor, compute: ComputeModel,
     tcp = TcpModel(window_nbytes=spec.tcp_window_nbytes) if spec.tcp else None
     return Engine(spec.topology, executor, compute, seed=spec.seed, tcp=tcp, run_id=spec.name,
                   header_nbytes=spec.header_nbytes, compression=spec.compression, task_kinds=task_kinds,
-                  recorder=recorder, calibration_repeats=spec.compute.repeats)
+                  recorder=recorder, calibration_repeats=spec.compute.repeats, rate_window_s=spec.rate_window_s)
 
 
 class Run(StopRules, ExecutorSession):

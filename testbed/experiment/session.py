@@ -139,7 +139,8 @@ class StopRules:
             self.stop_time_s = self.engine.now_s if self.engine is not None else 0.0
             if self.recorder is not None:
                 self.recorder.stop(reason)
-            if self.engine is not None:
+            if self.engine is not None:  # the bandwidth series ends at the stop, as the totals do
+                self.engine.network.freeze_meters(self.stop_time_s)
                 self.engine.halt()
 
     def finish(self, last_row: dict[str, Any]) -> None:

@@ -57,6 +57,7 @@ from testbed.methods.api import Algorithm
 from testbed.methods.common.training import Training
 from testbed.sim.codec import check_codec_costs
 from testbed.sim.compute import COMPUTE_MODELS, ComputeSpec
+from testbed.topology.file_refs import with_absolute_paths
 from testbed.topology.model import Topology
 from testbed.topology.schema import load_topology, read_yaml
 
@@ -68,7 +69,7 @@ EXPERIMENT_KEYS = {
 TRAINING_KEYS = {"batch_size", "lr_g", "lr_d", "beta1", "beta2", "r1_gamma", "lr_final_fraction", "update_order",
                  "fused_adam", "deterministic"}
 COMPUTE_KEYS = {"model", "costs", "default", "repeats", "scale"}
-NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression"}
+NETWORK_KEYS = {"tcp", "tcp_window", "header_nbytes", "compression", "rate_window"}
 BACKENDS = ("inprocess", "ray")
 
 
@@ -100,6 +101,8 @@ class ExperimentSpec:
     tcp_window_nbytes: float | None = None
     """None unless ``tcp`` is on (a window without TCP would do nothing, so it is refused)."""
     header_nbytes: int = 64
+    rate_window_s: float = 1.0
+    """The window of the WAN bandwidth series (testbed.sim.rate_meter): peak = most bits in one window."""
     compression: CompressionSpec = field(default_factory=CompressionSpec)
     data_dir: str | None = None
     source: str = "<dict>"
@@ -123,6 +126,7 @@ class ExperimentSpec:
             "executors": self.executors.to_dict(),
             "network": {"tcp": self.tcp, "tcp_window": exact_quantity(self.tcp_window_nbytes, "B"),
                         "header_nbytes": self.header_nbytes,
+                        "rate_window": exact_quantity(self.rate_window_s, "s"),
                         "compression": self.compression.to_dict()},
             "data_dir": self.data_dir,
         }
@@ -202,8 +206,9 @@ def parse_experiment(data: dict[str, Any], src: str, base_dir: Path) -> Experime
         tcp=tcp, tcp_window_nbytes=_quantity(network.get("tcp_window", "4MiB"), src, "network.tcp_window",
                                              parse_nbytes, "B", True) if tcp else None,
         header_nbytes=_int(network.get("header_nbytes", 64), src, "network.header_nbytes", maximum=2**20),
+        rate_window_s=_rate_window(network.get("rate_window", "1s"), src),
         compression=parse_compression(network.get("compression"), src, cls.compressible_kinds, algo_name,
-                                      cls.gradient_kinds),
+                                      cls.gradient_kinds, cls.tagged_gradient_kinds),
         data_dir=data.get("data_dir"), source=src, dataset_file=dataset_fingerprint(dataset),
     )
     check_partition(spec.topology, spec.partition, spec.dataset, spec.seed, src)
@@ -232,16 +237,27 @@ def _check_population(spec: ExperimentSpec, supported: bool, src: str) -> None:
 
 def _topology(ref: Any, src: str, base_dir: Path) -> tuple[Topology, Any]:
     if isinstance(ref, dict):
+        ref = with_absolute_paths(ref, base_dir)  # config.yaml then finds a trace from anywhere
         try:
             return load_topology(ref), ref
         except ConfigError as err:  # an inline topology: name this file, not "<dict>"
             raise _fail(src, f"topology.{err.field}", err.problem, err.fix) from None
     if not isinstance(ref, str):
         raise _fail(src, "topology", "expected a file path or an inline mapping", "write topology: topologies/x.yaml")
+    path = topology_file(ref, base_dir)
+    if path is None:
+        raise _fail(src, "topology", f"topology file {ref!r} not found",
+                    "give a path relative to the experiment or cwd")
+    return load_topology(path), str(path)
+
+
+def topology_file(ref: str, base_dir: Path) -> Path | None:
+    """Where a topology named by path lives: beside the experiment file, from the working directory, or beside
+    the experiment's folder -- the one search rule for a run and for a replay that must inline it."""
     for candidate in (base_dir / ref, Path(ref), base_dir.parent / ref):
         if candidate.is_file():
-            return load_topology(candidate), str(candidate)
-    raise _fail(src, "topology", f"topology file {ref!r} not found", "give a path relative to the experiment or cwd")
+            return candidate
+    return None
 
 
 def _named_dict(value: Any, src: str, fieldname: str) -> tuple[str, dict[str, Any]]:
@@ -330,6 +346,14 @@ def _int(value: Any, src: str, fieldname: str, minimum: int = 0, maximum: int = 
         raise _fail(src, fieldname, f"expected an integer in [{minimum}, {maximum:,}], got {value!r}",
                     f"give a whole number between {minimum} and {maximum:,}")
     return value
+
+
+def _rate_window(value: Any, src: str) -> float:
+    """``network.rate_window``: a time of at least 1 ms (the meter's work grows as duration / window)."""
+    seconds = _quantity(value, src, "network.rate_window", parse_seconds, "s", True)
+    if seconds is None or seconds < 1e-3:
+        raise _fail(src, "network.rate_window", f"{value!r} is shorter than 1 ms", "give e.g. 1s or 100ms")
+    return float(seconds)
 
 
 def _quantity(value: Any, src: str, fieldname: str, parse: Any, unit: str, positive: bool = False) -> float | None:

@@ -18,8 +18,9 @@ whom*.  Everything it may use is declared in this module, so a newcomer reads on
   calibration task on the state that runs it), the message kinds that may be compressed, its G/D
   update orders, where its generator(s) live (:meth:`Algorithm.generators`: snapshots with parameters
   *and* BatchNorm buffers, evaluated exactly as trained), which optimisers the lr columns are read
-  from, its footing, what a crash does, and what the dry-run estimator and replay need to know
-  (:meth:`Algorithm.periodic_kinds`, :attr:`Algorithm.value_dependent`,
+  from, its footing, what a crash does, what it measured of its own (:meth:`Algorithm.results`), what
+  the dry-run estimator and replay need to know (:meth:`Algorithm.periodic_kinds`,
+  :attr:`Algorithm.value_dependent`,
   :meth:`Algorithm.timing_dependence`), and what the conformance test (tests/test_conformance.py) runs it
   from and checks it against (:attr:`Algorithm.example_params`, :attr:`Algorithm.conformance_skips`,
   :meth:`Algorithm.expected_payload_nbytes`).  Methods register themselves by name (:func:`register`);
@@ -172,6 +173,10 @@ class Algorithm(ABC):
     gradient_kinds: ClassVar[tuple[str, ...]] = ()
     """Of those, the kinds whose successive messages (to one destination) are gradients of one parameter
     vector, so compression's error feedback may carry a residual from one to the next (on by default)."""
+    tagged_gradient_kinds: ClassVar[tuple[str, ...]] = ()
+    """Of the gradient kinds, those whose messages to one destination interleave the gradients of several
+    parameter vectors, told apart by the first element of the message's tag (Streaming DiLoCo's fragment p):
+    error feedback keeps one residual per (kind, destination, tag[0])."""
     value_dependent: ClassVar[str] = ""
     """Why the method's bytes depend on the trained values ('' where they do not): the dry-run estimate is
     then an upper bound, marked ``~``."""
@@ -224,6 +229,12 @@ class Algorithm(ABC):
         the formula does not fix them in advance (value-dependent, asynchronous): then ``value_dependent``
         or ``conformance_skips["bytes"]`` says why.  The conformance test compares it with the accountant."""
         return None
+
+    def results(self) -> dict[str, Any]:
+        """What the method measured beyond the testbed's own columns (FedBuff's staleness histogram,
+        HierFAVG's bytes per tier), read after the run; ``summary.json`` holds it as ``method_results``.
+        Default: nothing."""
+        return {}
 
     def periodic_kinds(self) -> dict[str, int]:
         """Message kinds sent every P iterations rather than every one, with their P (read after

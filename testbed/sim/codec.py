@@ -79,10 +79,10 @@ class Codec:
         """Entries of each compressed message in flight, by sequence number (what its decode is priced on)."""
 
     def outgoing(self, src: str, dst: str, kind: str, payload: Any, nbytes: int | None,
-                 now_s: float) -> tuple[Any, int | None, int, float]:
+                 now_s: float, tag: Any = None) -> tuple[Any, int | None, int, float]:
         """(what travels, its declared bytes, the entries encoded -- 0 when ``kind`` is not compressed -- and
         when the encode ends, i.e. when the message may leave)."""
-        sent = self.wire.outgoing(src, dst, kind, payload, nbytes)
+        sent = self.wire.outgoing(src, dst, kind, payload, nbytes, tag)
         if sent.transform is None:
             return sent.payload, sent.nbytes, 0, now_s
         finish_s = self.schedule(src, "encode", kind, sent.transform, sent.numel, sent.payload, now_s)

@@ -69,9 +69,9 @@ from testbed.sim.clients import ClientRetirement
 from testbed.sim.codec import Codec
 from testbed.sim.compute import ComputeModel, WarmUp
 from testbed.sim.context import NodeContext, NodeStats
+from testbed.sim.cross_traffic import make_network
 from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
-from testbed.sim.network import FlowNetwork
 from testbed.sim.node_clock import NodeClock
 from testbed.sim.node_process import until_interrupted, while_up
 from testbed.sim.optrace import OpRecorder
@@ -97,7 +97,8 @@ class Engine(ClientRetirement):
     def __init__(self, topology: Topology, executor: Executor, compute: ComputeModel, *, seed: int = 0,
                  tcp: TcpModel | None = None, run_id: str = "run", header_nbytes: int = HEADER_NBYTES,
                  compression: CompressionSpec | None = None, task_kinds: tuple[str, ...] | None = None,
-                 recorder: OpRecorder | None = None, calibration_repeats: int = 3) -> None:
+                 recorder: OpRecorder | None = None, calibration_repeats: int = 3,
+                 rate_window_s: float = 1.0) -> None:
         self.topology = topology
         self.task_kinds = None if task_kinds is None else frozenset(task_kinds)
         """The kinds the running method declares (Algorithm.task_kinds); None: not checked."""
@@ -107,7 +108,7 @@ class Engine(ClientRetirement):
         self.header_nbytes = header_nbytes
         self.env = self._make_environment()
         self.clock = NodeClock(topology, seed)
-        self.network = FlowNetwork(topology, seed=seed, tcp=tcp, clock=self.clock)
+        self.network = make_network(topology, seed, tcp, self.clock, rate_window_s)  # + cross-traffic, rate meter
         self.accountant = TrafficAccountant(topology, run_id)
         self.stats: dict[str, NodeStats] = {}
         self.codec = Codec(Wire(compression, executor, seed), compute, self.clock, topology, executor, self.stats,
@@ -281,7 +282,7 @@ class Engine(ClientRetirement):
         now = ready_s = self.now_s
         numel = 0
         if self.codec is not None:
-            payload, nbytes, numel, ready_s = self.codec.outgoing(src, dst, kind, payload, nbytes, now)
+            payload, nbytes, numel, ready_s = self.codec.outgoing(src, dst, kind, payload, nbytes, now, tag)
         if isinstance(payload, Handle):
             nbytes = self._handle_nbytes(payload, kind, nbytes)
         elif nbytes is None:

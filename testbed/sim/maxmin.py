@@ -78,6 +78,11 @@ class MaxMinRates:
         self.count[cls] = count
         self._touched.add(cls)
 
+    def set_cap(self, cls: int, cap_nbytes_per_s: float) -> None:
+        """Class ``cls``'s flows may now take at most ``cap_nbytes_per_s`` each (a capped stream's offered rate)."""
+        self.cap_nbytes_per_s[cls] = cap_nbytes_per_s
+        self._touched.add(cls)
+
     def set_capacity(self, link: int, capacity_nbytes_per_s: float) -> None:
         """Link ``link`` now carries ``capacity_nbytes_per_s``."""
         self.capacity_nbytes_per_s[link] = capacity_nbytes_per_s

@@ -34,58 +34,20 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 
+from testbed.sim.flow_class import Completion, FlowClass
 from testbed.sim.link_schedule import LinkSchedule
 from testbed.sim.maxmin import MaxMinRates
 from testbed.sim.node_clock import NodeClock
+from testbed.sim.rate_meter import RateMeter
 from testbed.sim.tcp import TcpModel
 from testbed.topology.model import LinkKey, Topology
 
 __all__ = ["Completion", "FlowNetwork", "simulate_flows"]
 
 _REL_TOL = 1e-9  # a flow whose remaining bytes are below this share of its threshold is done
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A flow whose last byte has left: when, and when it arrives at the destination."""
-
-    flow_id: int
-    drain_end_s: float
-    arrival_s: float
-
-
-class _Class:
-    """All active flows on one route: they share one rate and one lazily advanced service counter.
-
-    Bytes served to every flow of the class by time t: ``served_nbytes + rate * (t - since_s)``.
-    ``version`` changes whenever the rate or the first flow to finish changes, which retires the
-    class's entries in the network's event heaps.
-    """
-
-    __slots__ = ("count", "heap", "jitters_s", "latency_floor_s", "latency_s", "links", "path_capacity_bps",
-                 "rate_nbytes_per_s", "served_nbytes", "since_s", "static_latency_s", "version")
-
-    def __init__(self, links: tuple[LinkKey, ...], latency_s: float) -> None:
-        self.links = links
-        self.latency_s = latency_s  # nominal path latency (TCP's RTT)
-        self.static_latency_s: float | None = None  # sum of link latencies if no profile changes them
-        self.jitters_s: list[float] = []  # jitter amplitude of each jittery link, in route order
-        self.latency_floor_s = 0.0  # jitter never makes the latency negative
-        self.path_capacity_bps = math.inf
-        self.count = 0
-        self.served_nbytes = 0.0
-        self.since_s = 0.0
-        self.rate_nbytes_per_s = 0.0
-        self.heap: list[tuple[float, int, float]] = []  # (served threshold at which it ends, flow id, latency_s)
-        self.version = 0
-
-    def served_at(self, t_s: float) -> float:
-        return self.served_nbytes + self.rate_nbytes_per_s * (t_s - self.since_s) if t_s > self.since_s \
-            else self.served_nbytes
 
 
 class FlowNetwork:
@@ -97,9 +59,11 @@ class FlowNetwork:
     """
 
     def __init__(self, topology: Topology, seed: int = 0, tcp: TcpModel | None = None,
-                 clock: NodeClock | None = None) -> None:
+                 clock: NodeClock | None = None, meter: RateMeter | None = None) -> None:
         self.topology = topology
         self.tcp = tcp
+        self.meter = meter
+        """Records the bytes every WAN link carries per window (testbed.sim.rate_meter), or None."""
         self.now_s = 0.0
         self._rng = np.random.default_rng(seed)
         self._schedule = LinkSchedule(topology, clock if clock is not None else NodeClock(topology, seed))
@@ -107,7 +71,7 @@ class FlowNetwork:
         self._links: list[LinkKey] = []
         self._nominal_bps: list[float] = []
         self._rates = MaxMinRates()
-        self._classes: list[_Class] = []
+        self._classes: list[FlowClass] = []
         self._class_of_route: dict[tuple[str, str], int] = {}
         self._classes_of_node: dict[str, list[int]] = {}  # the classes a node's flows start or end in
         self._flows_joined = 0  # flows sharing links now (not pending, not finished)
@@ -142,6 +106,12 @@ class FlowNetwork:
     def busy_s(self) -> np.ndarray:
         """Seconds each directed link (in :attr:`links` order) carried a flow at a positive rate."""
         return np.array(self._rates.busy_s(self.now_s))
+
+    def freeze_meters(self, now_s: float) -> None:
+        """The run stopped at ``now_s``: its bandwidth series ends there (testbed.sim.rate_meter)."""
+        self._advance_to(now_s)
+        if self.meter is not None:
+            self.meter.freeze(self.now_s)
 
     def link_busy_s(self) -> dict[LinkKey, float]:
         """Seconds each directed link carried at least one flow at a positive rate."""
@@ -188,13 +158,15 @@ class FlowNetwork:
     def _new_class(self, src: str, dst: str) -> int:
         topo = self.topology
         route = topo.route(src, dst)
-        cls = _Class(route.links, route.latency_s)
+        cls = FlowClass(route.links, route.latency_s)
         link_ids = tuple(self._link(k) for k in route.links)
         infos = [topo.link(k) for k in route.links]
         nominal_latency_s = [info.latency_s for info in infos]
         if not any(info.latency_varies for info in infos):
             cls.static_latency_s = sum(nominal_latency_s)
         cls.jitters_s = [info.jitter_s for info in infos if info.jitter_s > 0]
+        cls.wan_links = tuple(k for k, info in zip(route.links, infos, strict=True) if info.kind == "wan")
+        cls.meter = self.meter if cls.wan_links else None
         cls.latency_floor_s = -sum(nominal_latency_s)
         cap = math.inf
         if route.links:
@@ -253,7 +225,7 @@ class FlowNetwork:
         """The next time at which a flow drains, a delayed flow starts or a link changes."""
         if self._rates.dirty or self._reschedule:
             self._ensure_rates()
-        t = self._link_change_s
+        t = min(self._link_change_s, self._other_events_s())
         if self._pending:
             t = min(t, self._pending[0][0])
         finish, classes = self._finish, self._classes
@@ -262,6 +234,13 @@ class FlowNetwork:
         if finish:
             t = min(t, max(finish[0][0], self.now_s))
         return t
+
+    def _other_events_s(self) -> float:
+        """When a subclass's own next event is due (testbed.sim.cross_traffic; ``inf``: none)."""
+        return math.inf
+
+    def _apply_other_events(self) -> None:
+        """Apply a subclass's events due now."""
 
     def advance(self, t_s: float) -> list[Completion]:
         """Move the clock to ``t_s``; return the flows whose last byte left since the last call."""
@@ -287,6 +266,8 @@ class FlowNetwork:
             if self._link_change_s <= self.now_s:
                 self._schedule.apply_changes(self.now_s, self._refresh_capacity)
                 self._link_change_s = self._schedule.next_change_s(self.now_s)
+            if self._other_events_s() <= self.now_s:
+                self._apply_other_events()
         self.now_s = max(t_s, self.now_s)
         self._settled_s = self.now_s
 
@@ -309,7 +290,7 @@ class FlowNetwork:
             finished = 0
             while heap and (forced or heap[0][0] - served <= max(_REL_TOL * max(heap[0][0], 1.0), rate * tick_s)):
                 _, flow_id, latency_s = heapq.heappop(heap)
-                self._completed.append(Completion(flow_id, now, now + latency_s))
+                self._complete(flow_id, now, latency_s)
                 finished += 1
                 forced = False
             if not finished:  # rounding: not quite done; look again at its drain end
@@ -322,6 +303,10 @@ class FlowNetwork:
             cls.version += 1
             if not cls.count:
                 cls.served_nbytes, cls.since_s, cls.rate_nbytes_per_s = 0.0, now, 0.0
+
+    def _complete(self, flow_id: int, drain_end_s: float, latency_s: float) -> None:
+        """A flow's last byte has left (a subclass may keep some flows to itself: testbed.sim.cross_traffic)."""
+        self._completed.append(Completion(flow_id, drain_end_s, drain_end_s + latency_s))
 
     def _start_pending(self) -> None:
         while self._pending and self._pending[0][0] <= self.now_s:
@@ -354,6 +339,8 @@ class FlowNetwork:
             cls = classes[cls_id]
             cls.version += 1
             rate = cls.rate_nbytes_per_s
+            if cls.meter is not None:  # a count or rate change: the carried rate changes now
+                cls.meter.set_rate(cls_id, cls.wan_links, now, rate * cls.count)
             if cls.count and rate > 0:
                 threshold = cls.heap[0][0]
                 left = threshold - cls.served_nbytes - (rate * (now - cls.since_s) if now > cls.since_s else 0.0)

@@ -9,7 +9,10 @@ node, drawn in the node's own order), so a run is deterministic on any backend; 
 through the Session, never through the wall clock.  The seeded on/off model draws its up and down
 spells lazily, as far as anyone has asked; a node that is always up keeps nothing, and a population
 client's spells are forgotten when many are held (:data:`MAX_CACHED_TOGGLES`) and drawn again if asked.
-A slowdown stream is stateful (one draw per compute call), so it is kept per node that has one.
+A slowdown stream is stateful (one draw per compute call), so it is kept per node that has one.  A worker
+whose availability is a ``trace`` takes one client's down intervals (:meth:`NodeClock.trace_owner`: client i
+for the i-th worker naming the file, or a seeded choice of clients when the trace has more clients than
+workers); service nodes of a datacenter with a trace stay up (a trace describes clients, not aggregators).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ import zlib
 
 import numpy as np
 
+from testbed.topology.availability_trace import AvailabilityTrace, client_assignment
 from testbed.topology.dynamics import Availability, NodeDynamics, Slowdown
 from testbed.topology.model import Topology
 
 _AVAILABILITY_STREAM = 1
 _SLOWDOWN_STREAM = 2
+_TRACE_STREAM = 3
 MAX_CACHED_TOGGLES = 65_536
 """Availability spells kept at once: a population client's are dropped beyond this and drawn again from its
 seed when asked (the same spells: they depend only on the run seed and the node id)."""
@@ -33,8 +38,10 @@ seed when asked (the same spells: they depend only on the run seed and the node 
 class _Toggles:
     """A node's down intervals as sorted toggle times: up before ``times[0]``, down until ``times[1]``, ..."""
 
-    def __init__(self, availability: Availability, seed: int, node: str) -> None:
-        self.times: list[float] = [t for interval in availability.down_s for t in interval]
+    def __init__(self, availability: Availability, seed: int, node: str,
+                 down_s: list[tuple[float, float]] | None = None) -> None:
+        intervals = availability.down_s if down_s is None else down_s
+        self.times: list[float] = [t for interval in intervals for t in interval]
         self.crash_s = availability.crash_at_s if availability.crash_at_s is not None else math.inf
         self._model = availability if availability.on_off else None
         self._rng = np.random.default_rng([seed, zlib.crc32(node.encode()), _AVAILABILITY_STREAM])
@@ -72,6 +79,7 @@ class NodeClock:
         self.seed = seed
         self._toggles: dict[str, _Toggles | None] = {}
         self._slowdown_rngs: dict[str, np.random.Generator] = {}
+        self._trace_owners: dict[int, dict[str, int | str | None]] = {}
 
     def dynamics(self, node: str) -> NodeDynamics:
         """The node's parsed behaviour (service nodes: their datacenter's)."""
@@ -83,11 +91,37 @@ class NodeClock:
             availability = self.dynamics(node).availability
             if availability is None:
                 return None  # always up: nothing to remember (a population's clients cost nothing here)
-            toggles = _Toggles(availability, self.seed, node)
+            if availability.trace is not None:
+                owner = self.trace_owner(node)
+                down = [] if owner is None else availability.trace.down_intervals(owner)
+                toggles = _Toggles(availability, self.seed, node, down)
+            else:
+                toggles = _Toggles(availability, self.seed, node)
             if len(self._toggles) >= MAX_CACHED_TOGGLES and self.topology.is_client(node):
                 self._toggles = {n: t for n, t in self._toggles.items() if not self.topology.is_client(n)}
             self._toggles[node] = toggles
         return toggles
+
+    def trace_owner(self, node: str) -> int | str | None:
+        """The trace client (or node id) whose down intervals ``node`` takes; None: always up (a service
+        node, or a worker left without a client).  Client i goes to the i-th worker naming the trace file
+        (topology order) unless the trace has more clients than such workers: then to a seeded choice."""
+        availability = self.dynamics(node).availability
+        trace = availability.trace if availability is not None else None
+        if trace is None:
+            return None
+        if trace.keyed_by == "node":
+            return node
+        owners = self._trace_owners.get(id(trace))
+        if owners is None:
+            owners = self._trace_owners[id(trace)] = self._assign_clients(trace)
+        return owners.get(node)
+
+    def _assign_clients(self, trace: AvailabilityTrace) -> dict[str, int | str | None]:
+        workers = [w.node_id for w in self.topology.workers
+                   if w.dynamics.availability is not None and w.dynamics.availability.trace is trace]
+        rng = np.random.default_rng([self.seed, zlib.crc32(trace.name.encode()), _TRACE_STREAM])
+        return dict(zip(workers, client_assignment(trace.num_clients, len(workers), rng), strict=True))
 
     # -- availability ----------------------------------------------------------------------------------
     def available(self, node: str, t_s: float) -> bool:

@@ -40,6 +40,7 @@ from testbed.core.fields import checked_number, checked_path_component, without_
 from testbed.experiment.spec import EXPERIMENT_KEYS, ExperimentSpec, parse_experiment
 from testbed.experiment.transforms import TRANSFORMS
 from testbed.experiment.workload import anchored
+from testbed.topology.file_refs import with_absolute_paths
 from testbed.topology.schema import load_topology, read_yaml
 
 SUITE_KEYS = {"name", "description", "base", "grid", "cells", "repeat", "replay"} | set(TRANSFORMS)
@@ -329,7 +330,7 @@ def _inline_topology(ref: Any, where: str, base_dir: Path, cache: dict[str, dict
             key = str(candidate.resolve())
             if key not in cache:
                 load_topology(candidate)  # errors name the topology file itself
-                cache[key] = read_yaml(candidate)
+                cache[key] = with_absolute_paths(read_yaml(candidate), candidate.parent)
             return copy.deepcopy(cache[key])
     raise ConfigError(where, "topology", f"topology file {ref!r} not found",
                       "give a path relative to the suite file or the working directory")

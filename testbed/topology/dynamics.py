@@ -12,18 +12,25 @@ A node without any of these keys is *static*: the engine charges it exactly as b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from testbed.topology.availability_trace import AvailabilityTrace
 
 
 @dataclass(frozen=True)
 class Availability:
-    """When a node is up: explicit ``down`` intervals ``[start, end)``, or a seeded on/off model
-    (exponential up and down times with means ``mean_up_s`` / ``mean_down_s``, starting up);
-    and an optional ``crash_at_s`` after which the node is gone for good (its process stops)."""
+    """When a node is up: explicit ``down`` intervals ``[start, end)``, a seeded on/off model
+    (exponential up and down times with means ``mean_up_s`` / ``mean_down_s``, starting up), or a
+    ``trace`` of a client population (testbed.topology.availability_trace: a worker takes one client's
+    intervals; service nodes stay up); and an optional ``crash_at_s`` after which the node is gone for
+    good (its process stops)."""
 
     down_s: tuple[tuple[float, float], ...] = ()
     mean_up_s: float | None = None
     mean_down_s: float | None = None
     crash_at_s: float | None = None
+    trace: AvailabilityTrace | None = None
 
     @property
     def on_off(self) -> bool:

@@ -8,6 +8,7 @@ ConfigError line naming the file, the field and the fix.  Keys (docs/design.md Â
       edge:
         device: {speed: 1.0, speed_profile: [[0s, 1.0], [600s, 0.5]], slowdown: {p: 0.1, factor: 5}}
         availability: {mean_up: 300s, mean_down: 60s}     # every node of the DC (service nodes too)
+        # or availability: {trace: traces/fleet.csv}     # its workers take clients of a trace
         workers:
           - {availability: {down: [[100s, 200s]], crash_at: 900s}}
           - {slowdown: {lognormal: {sigma: 0.5}}}
@@ -16,19 +17,25 @@ ConfigError line naming the file, the field and the fix.  Keys (docs/design.md Â
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from testbed.core.errors import ConfigError
 from testbed.core.units import parse_seconds
+from testbed.topology.availability_trace import load_trace
 from testbed.topology.dynamics import Availability, NodeDynamics, Slowdown
 
-AVAILABILITY_KEYS = {"down", "mean_up", "mean_down", "crash_at"}
+AVAILABILITY_KEYS = {"down", "mean_up", "mean_down", "crash_at", "trace"}
 SLOWDOWN_KEYS = {"lognormal", "p", "factor"}
 MAX_FACTOR = 1e6
 
 
 class Reader(Protocol):
     """What of topology_schema's reader this module uses (the source name travels with it)."""
+
+    source: str
+    base_dir: Path
+    """Where relative file names (a ``trace``) are resolved: the topology file's directory."""
 
     def fail(self, fieldname: str, problem: str, fix: str) -> ConfigError: ...
 
@@ -88,6 +95,11 @@ def _availability(r: Reader, raw: object, where: str) -> Availability:
     crash = spec.get("crash_at")
     crash_s = r.quantity(crash, f"{where}.crash_at", parse_seconds, unit="s") if crash is not None else None
     has_model = "mean_up" in spec or "mean_down" in spec
+    if "trace" in spec:
+        if has_model or "down" in spec:
+            raise r.fail(where, "a trace together with down intervals or an on/off model",
+                         "use one of trace: FILE, down: [[start, end]], or mean_up + mean_down")
+        return Availability(trace=_trace(r, spec["trace"], f"{where}.trace"), crash_at_s=crash_s)
     if has_model and "down" in spec:
         raise r.fail(where, "down intervals and an on/off model (mean_up/mean_down) together",
                      "use either down: [[start, end]] or mean_up + mean_down")
@@ -118,3 +130,11 @@ def _availability(r: Reader, raw: object, where: str) -> Availability:
     if not down and crash_s is None:
         raise r.fail(where, "says nothing", "give down: [[start, end]], mean_up + mean_down, or crash_at")
     return Availability(down_s=tuple(down), crash_at_s=crash_s)
+
+
+def _trace(r: Reader, raw: object, where: str) -> Any:
+    """The availability trace a topology names (testbed.topology.availability_trace), relative to its file."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise r.fail(where, f"expected a file name, got {raw!r}", "write trace: traces/fleet.csv")
+    path = Path(raw)
+    return load_trace(path if path.is_absolute() else r.base_dir / path, r.source, where)

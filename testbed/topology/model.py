@@ -35,6 +35,7 @@ from typing import Any
 import networkx as nx
 
 from testbed.core.errors import ConfigError
+from testbed.topology.background import BackgroundSource
 from testbed.topology.dynamics import STATIC, NodeDynamics
 from testbed.topology.population import NodeIds, Population
 from testbed.topology.worker import _WORKER_ID, Worker, join_node_id, split_node_id, worker_id, worker_index
@@ -106,6 +107,8 @@ class WanLink:
     egress_usd_per_gb: float = 0.0
     profile: tuple[ProfileStep, ...] = ()
     outages: tuple[tuple[float, float], ...] = ()
+    background: tuple[BackgroundSource, ...] = ()
+    """Cross-traffic the link carries besides the run's (testbed.topology.background)."""
 
     def bandwidth_bps(self, src: str) -> float:
         """Nominal capacity in the direction leaving ``src``."""

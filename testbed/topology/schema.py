@@ -38,6 +38,8 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_name, checked_quantity
 from testbed.core.units import parse_bandwidth_bps, parse_seconds
 from testbed.core.yamlio import read_yaml_file
+from testbed.topology.availability_trace import check_trace_nodes
+from testbed.topology.background import parse_background
 from testbed.topology.dynamics import NodeDynamics
 from testbed.topology.dynamics_schema import parse_dynamics
 from testbed.topology.model import Datacenter, LanParams, ProfileStep, Topology, WanLink, Worker, worker_id
@@ -49,7 +51,8 @@ DC_KEYS = {"workers", "device", "gpus_per_worker", "lan", "location", "availabil
 WORKER_KEYS = {"speed", "gpus", "speed_profile", "slowdown", "availability"}
 POPULATION_KEYS = {"count"} | WORKER_KEYS
 DEVICE_KEYS = {"speed", "speed_profile", "slowdown"}
-LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile"}
+LINK_KEYS = {"between", "bandwidth", "latency", "jitter", "loss", "egress_usd_per_gb", "outages", "profile",
+             "background"}
 PROFILE_KEYS = {"at", "bandwidth", "latency"}
 DEFAULT_LAN = {"bandwidth": "10Gbps", "latency": "0.1ms"}
 MAX_WORKERS = 100_000
@@ -67,10 +70,12 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 class _Reader:
-    """Carries the source name so every helper can raise a precise ConfigError."""
+    """Carries the source name (and the directory relative file names start from) so every helper can
+    raise a precise ConfigError."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, base_dir: Path) -> None:
         self.source = source
+        self.base_dir = base_dir
         self.workers_so_far = 0
         self.clients_so_far = 0
 
@@ -123,9 +128,12 @@ class _Reader:
         return bw, bw
 
 
-def parse_topology(data: dict[str, Any], source: str) -> Topology:
-    """Validate a parsed YAML mapping and build the frozen :class:`Topology`."""
-    r = _Reader(source)
+def parse_topology(data: dict[str, Any], source: str, base_dir: str | Path | None = None) -> Topology:
+    """Validate a parsed YAML mapping and build the frozen :class:`Topology`.  Relative file names in it
+    (an availability ``trace``) start from ``base_dir`` (default: the source file's directory, else the cwd)."""
+    if base_dir is None:
+        base_dir = Path(source).parent if source != "<dict>" else Path(".")
+    r = _Reader(source, Path(base_dir))
     r.keys(data, TOP_KEYS, "")
     name = checked_name(data.get("name", Path(source).stem if source != "<dict>" else "topology"), source, "name")
     default_lan = _lan(r, {**DEFAULT_LAN, **r.keys(data.get("lan", {}), LAN_KEYS, "lan")}, "lan")
@@ -149,7 +157,22 @@ def parse_topology(data: dict[str, Any], source: str) -> Topology:
         seen[pair] = i
         links.append(link)
     _check_connected(r, dc_names, links)
+    _check_trace_nodes(r, datacenters)
     return Topology(name=str(name), datacenters=datacenters, links=tuple(links), source=source)
+
+
+def _check_trace_nodes(r: _Reader, datacenters: tuple[Datacenter, ...]) -> None:
+    """A ``node`` trace may name only workers of this topology."""
+    listed = [dc for dc in datacenters if dc.population is None]  # a population cannot take a trace (_population)
+    workers = {w.node_id for dc in listed for w in dc.workers}
+    checked: set[int] = set()
+    for dc in listed:
+        for i, node in enumerate((dc, *dc.workers)):
+            availability = node.dynamics.availability
+            if availability is not None and availability.trace is not None and id(availability.trace) not in checked:
+                checked.add(id(availability.trace))
+                where = f"datacenters.{dc.name}" + (f".workers[{i - 1}]" if i else "") + ".availability.trace"
+                check_trace_nodes(availability.trace, workers, r.source, where)
 
 
 def _lan(r: _Reader, spec: dict[str, Any], fieldname: str) -> LanParams:
@@ -244,10 +267,13 @@ def _population(r: _Reader, name: str, spec: dict[str, Any], where: str, dc_spee
         raise r.fail(f"{where}.count", f"{r.clients_so_far:,} clients need ~{need / 2**30:.1f} GiB before any "
                      f"data, more than this machine's {have / 2**30:.1f} GiB",
                      f"use at most {have // CLIENT_NBYTES:,} clients in all")
-    return Population(
-        datacenter=name, count=count,
-        speed=r.number(spec.get("speed", dc_speed), f"{where}.speed", lo=0, lo_open=True, hi=1e6),
-        dynamics=parse_dynamics(r, spec, where, spec.get("availability")).merged_over(dc_dynamics))
+    dynamics = parse_dynamics(r, spec, where, spec.get("availability")).merged_over(dc_dynamics)
+    if dynamics.availability is not None and dynamics.availability.trace is not None:
+        raise r.fail(f"{where}.availability.trace" if "availability" in spec else f"datacenters.{name}.availability",
+                     "an availability trace maps its clients onto listed workers, not onto a population",
+                     "list the workers (workers: N), or give the population on/off availability (mean_up, mean_down)")
+    return Population(datacenter=name, count=count, dynamics=dynamics,
+                      speed=r.number(spec.get("speed", dc_speed), f"{where}.speed", lo=0, lo_open=True, hi=1e6))
 
 
 def _memory_nbytes() -> int:
@@ -283,6 +309,7 @@ def _link(r: _Reader, spec: object, where: str, dc_names: set[str]) -> WanLink:
         egress_usd_per_gb=r.number(spec.get("egress_usd_per_gb", 0), f"{where}.egress_usd_per_gb"),
         profile=_profile(r, spec.get("profile", []), f"{where}.profile", (a, b)),
         outages=_outages(r, spec.get("outages", []), f"{where}.outages"),
+        background=parse_background(r, spec.get("background"), f"{where}.background", (a, b)),
     )
 
 
@@ -341,11 +368,12 @@ def _check_connected(r: _Reader, dc_names: set[str], links: list[WanLink]) -> No
                      f"add a link between {stranded[0]} and one of {components[0]}")
 
 
-def load_topology(source: str | Path | dict[str, Any]) -> Topology:
-    """Load and validate a topology from a YAML file path or an already-parsed dict.
+def load_topology(source: str | Path | dict[str, Any], base_dir: str | Path | None = None) -> Topology:
+    """Load and validate a topology from a YAML file path or an already-parsed dict (whose relative file
+    names start from ``base_dir``, default the cwd).
 
     Raises :class:`ConfigError` (one line: file, field, fix) on any bad input.
     """
     if isinstance(source, dict):
-        return parse_topology(source, "<dict>")
+        return parse_topology(source, "<dict>", base_dir)
     return parse_topology(read_yaml(source), str(source))

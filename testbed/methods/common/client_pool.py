@@ -1,0 +1,113 @@
+"""Which clients a federated aggregator may hand work to, and when it stops waiting for one.
+
+Why shared: FedBuff's server and HierFAVG's edge aggregators sample clients under churn by the rules
+FedAvg follows (issue 22, FedScale's aggregator): only a client that is up and not still working on
+earlier work may be sampled; a sampled client that goes down before its reply has fully arrived is
+*dropped* -- the aggregator stops waiting for it at that instant, and the client abandons that work
+(:func:`abandons`: its training is cut off when it goes down; a reply already on its way still arrives
+and is ignored, its bytes in the traffic log) -- unless ``offline: pause``, where a client that is down
+is waited for (it is offline meanwhile: its work and its messages pause and resume); a client that
+crashes is gone for good.  The
+aggregator reads availability through the Session (``available``, ``next_change_s``,
+``crash_time_s``), as FedScale's server reads its trace: an omniscient but seeded view.
+
+A client is *busy* from the moment work is sent to it until its reply has fully arrived at the
+aggregator, it is dropped (free again once it is back up) or it crashes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from testbed.core.errors import ConfigError
+from testbed.methods.api import Session
+
+OFFLINE_MODES = ("drop", "pause")
+
+
+def check_offline(value: str, src: str) -> None:
+    """ConfigError unless ``offline`` is drop or pause."""
+    if value not in OFFLINE_MODES:
+        raise ConfigError(src, "algorithm.offline", f"{value!r} is not one of {list(OFFLINE_MODES)}",
+                          "write offline: drop (FedScale's rule) or offline: pause")
+
+
+@dataclass
+class Outstanding:
+    """Work handed to ``client`` under ``tag`` at ``sent_s``; the aggregator gives up on it at ``drop_s``."""
+
+    client: str
+    tag: Any
+    sent_s: float
+    drop_s: float
+
+
+class ClientPool:
+    """The clients of one aggregator, their busy flags and the drop rule (``offline``: drop | pause)."""
+
+    def __init__(self, session: Session, clients: list[str], offline: str = "drop") -> None:
+        self.session = session
+        self.clients = list(clients)
+        self.offline = offline
+        self.busy: dict[str, Any] = {}
+        """client -> the tag of the work it is on, until its reply has fully arrived."""
+
+    def idle(self) -> list[str]:
+        """Clients that are up now and not busy, in the given order."""
+        s = self.session
+        return [c for c in self.clients if c not in self.busy and s.available(c)]
+
+    def choose(self, count: int) -> list[str]:
+        """Up to ``count`` idle clients, a seeded uniform choice without replacement, in the given order."""
+        candidates = self.idle()
+        if count <= 0 or not candidates:
+            return []
+        picked = self.session.rng.choice(len(candidates), min(count, len(candidates)), replace=False)
+        return [candidates[i] for i in sorted(picked)]
+
+    def dispatched(self, client: str, tag: Any, now_s: float) -> Outstanding:
+        """``client`` was sent work under ``tag`` now: busy, and dropped once it goes down (``offline: drop``)."""
+        self.busy[client] = tag
+        drop_s = self.session.next_change_s(client) if self.offline == "drop" else math.inf
+        return Outstanding(client, tag, now_s, drop_s)
+
+    def dropped(self, client: str) -> None:
+        """``client`` went down with work outstanding: it abandons that work, and is free once it is back up."""
+        self.busy.pop(client, None)
+
+    def replied(self, client: str, tag: Any) -> None:
+        """``client``'s reply to ``tag`` has fully arrived: it is free again."""
+        if self.busy.get(client) == tag:
+            del self.busy[client]
+
+    def crashed(self, now_s: float) -> list[str]:
+        """Busy clients that have crashed by now (freed for good)."""
+        gone = [c for c in self.busy if self.session.crash_time_s(c) <= now_s]
+        for client in gone:
+            del self.busy[client]
+        return gone
+
+    def any_alive(self, now_s: float) -> bool:
+        """Whether some client has not crashed."""
+        return any(self.session.crash_time_s(c) > now_s for c in self.clients)
+
+    def next_return_s(self, now_s: float) -> float:
+        """When the next idle client that is down now comes back (``inf``: none will)."""
+        s = self.session
+        times = [s.next_change_s(c) for c in self.clients
+                 if c not in self.busy and not s.available(c) and s.crash_time_s(c) > now_s]
+        return min(times, default=math.inf)
+
+
+def abandons(session: Session, node: str, offline: str, sent_s: float, now_s: float) -> bool:
+    """Whether a client should drop work sent to it at ``sent_s``: under ``offline: drop``, it went down since
+    (the aggregator has dropped it already).  FedAvg's client does the same (testbed.methods.fedavg.protocol)."""
+    return offline == "drop" and session.next_change_s(node, after_s=sent_s) <= now_s
+
+
+def work_until_s(session: Session, node: str, offline: str) -> float:
+    """Under ``offline: drop`` a client's training is cut off when it next goes down (``ctx.compute``'s
+    ``until_s``); under ``pause`` it is never cut off."""
+    return session.next_change_s(node) if offline == "drop" else math.inf

@@ -1,0 +1,154 @@
+"""``hierfavg``: client-edge-cloud hierarchical federated averaging of both nets.
+
+Liu et al., *Client-Edge-Cloud Hierarchical Federated Learning*, ICC 2020 (HierFAVG): every client
+takes kappa_1 = ``edge_every`` local steps (one D and one G update each, a fresh Adam per edge round,
+batch B) from its edge's model; its datacenter's edge aggregator ``<dc>/edge`` averages its clients
+(weighted by n_k, over the LAN) -- one *edge round*; after kappa_2 = ``cloud_every`` edge rounds the
+edges send their models to the cloud ``<server_at>/cloud``, which averages them weighted by the data
+behind each (over the WAN) and sends the result back down -- one *cloud round*, the run's iteration.
+The learning-rate schedule of a client's steps is indexed by cloud rounds.
+
+Bytes, exactly, per cloud round with E edges and N clients (|G_bn|: G's BatchNorm statistics):
+
+* client tier (``params_g`` + ``params_d``, LAN): kappa_2 N x 2 x 4(|G| + |G_bn| + |D|);
+* cloud tier (``cloud_g`` + ``cloud_d``; WAN for every edge outside the cloud's datacenter):
+  E x 2 x 4(|G| + |G_bn| + |D|).
+
+``summary.json`` holds both totals under ``method_results.tier_payload_nbytes``.  With kappa_2 = 1 and
+one client per datacenter it is FedAvg (C = 1, E epochs = kappa_1 steps): the same generator, bit for
+bit, and the same WAN bytes (tests/test_hierfavg.py).
+
+Churn and stragglers, per edge as for FedAvg (testbed.methods.common.client_pool): an edge hands work
+only to its clients that are up and not busy; a client that goes down before its reply has fully
+arrived is dropped (``offline: drop``, FedScale's rule) or waited for (``offline: pause``); a crashed
+client is skipped.  An edge or the cloud that is down pauses (whoever waits for it waits); a crashed
+edge is skipped by the cloud from then on (its clients' work is lost); a crashed cloud, or every edge
+crashed, stops the run.  Synchronous: without churn its operations do not depend on timing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from testbed.core.errors import ConfigError
+from testbed.methods.api import (
+    Algorithm,
+    check_batch_size,
+    check_one_datacenter,
+    register,
+    server_node,
+    service_node,
+    workers_by_datacenter,
+)
+from testbed.methods.common.client_pool import check_offline
+from testbed.methods.common.sizes import wire_sizes
+from testbed.methods.fedavg.state import Aggregator
+from testbed.methods.hierfavg.protocol import HierPlan, client, cloud, edge
+from testbed.methods.hierfavg.state import EdgeAggregator, HierClient
+from testbed.topology.model import Topology
+
+
+@dataclass(frozen=True)
+class HierFavgParams:
+    """``edge_every`` kappa_1 (local steps per edge round), ``cloud_every`` kappa_2 (edge rounds per cloud
+    round), ``batch_size`` B (0: training.batch_size), ``server_at`` (the cloud's datacenter), ``offline``."""
+
+    edge_every: int = 10
+    cloud_every: int = 2
+    batch_size: int = 0
+    server_at: Any = None
+    offline: str = "drop"
+
+
+@register("hierfavg")
+class HierFavg(Algorithm):
+    """Clients average at their datacenter's edge every kappa_1 steps; edges at the cloud every kappa_2 rounds."""
+
+    Params = HierFavgParams
+    task_kinds = ("train_step", "average")
+    compressible_kinds = ("params_g", "params_d", "cloud_g", "cloud_d")
+    update_orders = ("alternating", "simultaneous")
+    example_params: ClassVar[dict[str, Any]] = {"edge_every": 2, "cloud_every": 2, "server_at": "b"}
+
+    @classmethod
+    def validate(cls, params: HierFavgParams, topology: Topology, src: str) -> None:
+        if not 1 <= params.edge_every <= 100_000:
+            raise ConfigError(src, "algorithm.edge_every", f"{params.edge_every} is outside [1, 100000]",
+                              "give kappa_1 >= 1 local steps per edge round, e.g. 10")
+        if not 1 <= params.cloud_every <= 10_000:
+            raise ConfigError(src, "algorithm.cloud_every", f"{params.cloud_every} is outside [1, 10000]",
+                              "give kappa_2 >= 1 edge rounds per cloud round, e.g. 2")
+        check_batch_size(params.batch_size, src, "B")
+        check_one_datacenter(params.server_at, topology, src)
+        check_offline(params.offline, src)
+
+    def setup(self) -> None:
+        s = self.session
+        self.cloud = server_node(self.params.server_at, s.topology, "cloud")
+        self.batch_size = self.params.batch_size or s.setup.training.batch_size
+        for i, worker in enumerate(s.workers):
+            s.host(worker, HierClient, s.setup, i)
+        edges = {service_node(dc, "edge"): clients for dc, clients in workers_by_datacenter(s).items()}
+        for node in edges:
+            s.host(node, EdgeAggregator, s.setup)
+        s.host(self.cloud, Aggregator, s.setup)
+        sizes = [s.call(w, "num_samples") for w in s.workers]
+        n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
+        self.plan = HierPlan(self.cloud, edges, n_k, self.params.edge_every, self.params.cloud_every,
+                             self.batch_size, self.params.offline)
+
+    def start(self) -> None:
+        s = self.session
+        s.spawn(self.cloud, lambda ctx: cloud(ctx, s, self.plan))
+        for node, clients in self.plan.edges.items():
+            s.spawn(node, lambda ctx: edge(ctx, s, self.plan))
+            for worker in clients:
+                s.spawn(worker, lambda ctx, e=node: client(ctx, s, self.plan, e))
+
+    def node_crashed(self, node: str, t_s: float) -> str | None:
+        """Clients and edges may crash (skipped); the cloud may not."""
+        if node == self.cloud:
+            return f"crashed: {node} at {t_s:g}s (the hierfavg cloud holds the global model)"
+        return None
+
+    @classmethod
+    def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
+        """Synchronous at both tiers: an edge hands every client each round and waits for all of them (no
+        deadline), averaging in client order; the cloud waits for every edge, in edge order -- the same
+        computations on any network, whatever the speeds.  Only availability makes whom an edge hands work to,
+        and whose reply it keeps, depend on when things happen."""
+        for node in topology.nodes:
+            if topology.dynamics_of(node).availability is not None:
+                return (f"{node} has an availability: hierfavg's edges hand work to the clients that are up and "
+                        "drop those that go down, which depends on timing")
+        return None
+
+    def expected_payload_nbytes(self) -> dict[str, int]:
+        """Per cloud round: kappa_2 N client models each way (``params_*``), E edge models each way (``cloud_*``)."""
+        sizes = wire_sizes(self.session.setup)
+        rounds, clients, edges = self.session.iteration, len(self.session.workers), len(self.plan.edges)
+        per_tier = {"params": 2 * rounds * self.params.cloud_every * clients, "cloud": 2 * rounds * edges}
+        return {f"{tier}_{net}": n * (sizes.g_snapshot_nbytes if net == "g" else sizes.d_nbytes)
+                for tier, n in per_tier.items() for net in ("g", "d")}
+
+    def generators(self) -> dict[str, Any]:
+        return {"hierfavg": self.snapshot_of(self.cloud)}
+
+    def lr_probes(self) -> list[Any]:
+        return self.probes_of(self.plan.last_clients[:1])
+
+    def footing(self) -> dict[str, Any]:
+        steps = len(self.session.workers) * self.params.edge_every * self.params.cloud_every
+        return {"update_order": self.session.setup.training.update_order,
+                "iteration": "one cloud round: kappa_2 edge rounds of kappa_1 local steps at every client",
+                "g_steps_per_iteration": steps, "d_steps_per_iteration": steps,
+                "edge_every": self.params.edge_every, "cloud_every": self.params.cloud_every,
+                "edges": len(self.plan.edges)}
+
+    def results(self) -> dict[str, Any]:
+        """Payload bytes sent per tier (client <-> edge, edge <-> cloud) and the client replies dropped."""
+        return {"tier_payload_nbytes": dict(self.plan.tier_nbytes), "client_replies_dropped": len(self.plan.dropped)}
+
+    def calibration_node(self, kind: str) -> str:
+        return self.cloud if kind == "average" else self.session.workers[0]
