@@ -24,6 +24,21 @@ from testbed.quality import METRIC_RANGE
 
 LINESTYLES = ("-", "--", ":", "-.")
 BYTE_UNITS = ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "KB"), (1.0, "B"))
+ITERATION_UNITS = {"fedavg": "rounds", "fedsgd": "rounds", "gaia": "clocks"}
+"""What one ``iteration`` of a method is, for an axis label (every other method: a G update)."""
+
+
+def iteration_label(methods: Iterable[str]) -> str:
+    """The x-axis label for ``iteration`` in the unit the methods (names or labels such as
+    ``fedavg (local_epochs=5)``) count: "rounds" when every method counts rounds, "iterations (fedavg:
+    rounds, ...)" when they differ."""
+    names = {str(m).split(" (")[0] for m in methods}  # a series label "fedavg (local_epochs=5)" names fedavg
+    units = {m: ITERATION_UNITS.get(m, "iterations") for m in sorted(names)}
+    kinds = set(units.values())
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    other = ", ".join(f"{m}: {u}" for m, u in units.items() if u != "iterations")
+    return f"iterations ({other})" if other else "iterations"
 
 
 def method_colors(methods: Iterable[str]) -> dict[str, tuple[float, ...]]:
@@ -33,15 +48,20 @@ def method_colors(methods: Iterable[str]) -> dict[str, tuple[float, ...]]:
 
 
 def series_styles(runs: pd.DataFrame) -> dict[str, dict[str, object]]:
-    """matplotlib kwargs per series: the method's colour, a line style per sweep combination."""
-    colors = method_colors(runs["method"])
-    styles: dict[str, dict[str, object]] = {}
-    per_method: dict[str, int] = {}
-    for series, method in runs[["series", "method"]].drop_duplicates().sort_values("series").itertuples(index=False):
-        k = per_method.get(method, 0)
-        per_method[method] = k + 1
-        styles[series] = {"color": colors[method], "linestyle": LINESTYLES[k % len(LINESTYLES)]}
-    return styles
+    """matplotlib kwargs per series: one colour per series, a line style per method.
+
+    Where each method has one series the colour is the method's (as in every other figure); where a
+    method has several (four parameter-server variants), each series gets its own colour from tab10
+    (tab20 past ten series) -- a line style alone is not enough to tell four curves apart -- and the
+    line style names the method."""
+    pairs = list(runs[["series", "method"]].drop_duplicates().sort_values("series").itertuples(index=False))
+    methods = sorted({method for _, method in pairs})
+    dash = {m: LINESTYLES[i % len(LINESTYLES)] for i, m in enumerate(methods)}
+    if len(pairs) == len(methods):
+        colors = method_colors(methods)
+        return {series: {"color": colors[method], "linestyle": "-"} for series, method in pairs}
+    cmap = colormaps["tab10" if len(pairs) <= 10 else "tab20"]
+    return {series: {"color": cmap(i % cmap.N), "linestyle": dash[method]} for i, (series, method) in enumerate(pairs)}
 
 
 def byte_unit(max_nbytes: float) -> tuple[float, str]:

@@ -1,15 +1,18 @@
 """Time, rounds and WAN bytes to a quality target, per series (mean ± std over seeds): figure and table.
 
 Usage: python scripts/study_target.py RESULTS_DIR OUT_DIR NAME --metric M --target T [--x COLUMN]
-                                      [--staleness]
+                                      [--staleness] [--reached held|first]
 
 Used by the gaia-vs-ps, fedavg-vs-fedsgd, consistency and beyond-the-seed studies (docs/studies/).
-Per run, the first evaluation meeting the target (analysis/to_target.py); per series (method x sweep
-values), the mean and sample std over the seeds that reached it, and how many did.  Figure: the metric against ``--x``
-(virtual time by default) and against WAN bytes, seed mean ± std band (analysis.style.seed_band),
-target dashed.  ``--label`` names the series by run columns (``cell``: the suite cell, the run's name
-without its ``_seed=N``).  ``--staleness`` adds each parameter-server run's push staleness
-(analysis/staleness.py).
+Per run, the first evaluation meeting the target that the next one still meets (``--reached held``,
+the default, issue 25: analysis/censored.py), or the first meeting it (``--reached first``, how the
+older pages were made: analysis/to_target.py); per series (method x sweep values), the mean and
+sample std over the seeds that reached it, and how many did.  Figure: the metric against ``--x``
+(virtual time by default; ``iteration`` is labelled in the methods' unit: rounds, clocks) and against
+WAN bytes, every seed as a thin line and the seed mean ± std band (analysis.style.seed_band) where the seeds
+share x values (else the mean over the range all cover, without a band), target dashed.  ``--label`` names the
+series by run columns (``cell``: the suite cell, the run's name without its ``_seed=N``).
+``--staleness`` adds each parameter-server run's push staleness (analysis/staleness.py).
 Writes OUT_DIR/NAME.png, NAME-table.md and NAME.csv.
 """
 
@@ -25,13 +28,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from analysis import load_results
+from analysis.censored import reached_and_held
 from analysis.runfiles import read_traffic_log
 from analysis.staleness import push_staleness
 from analysis.study_files import write_study_table
-from analysis.style import band_limits, new_figure, quality_label, save, seed_band, series_styles
+from analysis.style import band_limits, iteration_label, new_figure, quality_label, save, seed_band, series_styles
 from analysis.to_target import first_reaching
-
-X_LABELS = {"virtual_time_s": "virtual time (s)", "iteration": "iterations (each method's unit)"}
 
 
 def staleness_of(run_dir: Path, consistency: str) -> tuple[float, float]:
@@ -59,15 +61,17 @@ def relabel(results, columns: list[str]) -> None:
     results.metrics["series"] = results.metrics["run"].map(runs.set_index("run")["series"])
 
 
-def per_run(results, metric: str, target: float, staleness: bool) -> pd.DataFrame:
+def per_run(results, metric: str, target: float, staleness: bool, rule: str = "held") -> pd.DataFrame:
     higher = bool(results.complete["higher_is_better"].iloc[0])
-    hits = first_reaching(results.metrics, metric, target, higher)
+    hits = (reached_and_held(results.metrics, {metric: (target, higher)}) if rule == "held"
+            else first_reaching(results.metrics, metric, target, higher))
     runs = results.complete.set_index("run")
     hits["series"] = hits["run"].map(runs["series"])
     hits["seed"] = hits["run"].map(runs["seed"])
     hits["final"] = hits["run"].map(runs[f"final_{metric}"])
     for column in ("iterations", "virtual_time_s", "wan_bytes", "egress_usd", "wall_time_s"):
         hits[f"run_{column}"] = hits["run"].map(runs[column])
+    hits["wan_MB"], hits["run_wan_MB"] = hits["wan_bytes"] / 1e6, hits["run_wan_bytes"] / 1e6  # as pages quote them
     if staleness:
         pairs = [staleness_of(Path(runs.loc[r, "run_dir"]), str(runs.loc[r, "algorithm.consistency"]))
                  for r in hits["run"]]
@@ -83,9 +87,10 @@ def _ms(values: pd.Series, fmt: str) -> str:
     return format(values.mean(), fmt) + (f" ± {format(values.std(), fmt)}" if len(values) > 1 else "")
 
 
-def markdown(hits: pd.DataFrame, metric: str, target: float) -> str:
+def markdown(hits: pd.DataFrame, metric: str, target: float, unit: str = "iterations", rule: str = "held") -> str:
     extra = "staleness_mean" in hits
-    head = (f"| series | seeds reaching {metric} {target:g} | iterations to target | virtual s to target "
+    reaching = "reaching and holding" if rule == "held" else "reaching"
+    head = (f"| series | seeds {reaching} {metric} {target:g} | {unit} to target | virtual s to target "
             "| WAN MB to target | final " + metric + " | run: virtual s | run: WAN MB | run: wall s"
             + (" | staleness mean (max) |" if extra else " |"))
     out = head + "\n|" + "---|" * (head.count("|") - 1) + "\n"
@@ -106,21 +111,28 @@ def figure(results, metric: str, target: float, x: str, out_dir: Path, name: str
     styles = series_styles(results.complete)
     fig = new_figure(13, 4.8)
     panels = fig.subplots(1, 2)
-    for ax, column, label, log in ((panels[0], x, X_LABELS.get(x, x), x == "virtual_time_s"),
+    x_label = {"virtual_time_s": "virtual time (s)", "iteration": iteration_label(results.complete["method"])}.get(x, x)
+    for ax, column, label, log in ((panels[0], x, x_label, x == "virtual_time_s"),
                                    (panels[1], "wan_bytes", "WAN bytes (MB)", True)):
         for series, rows in results.metrics.groupby("series", sort=True):
             curves = [(g[column].to_numpy() / (1e6 if column == "wan_bytes" else 1), g[metric].to_numpy())
                       for _, g in rows.sort_values("iteration").groupby("run")]
             if log:  # the iteration-0 point sits at 0 on a log axis: drop it
                 curves = [(cx[cx > 0], cy[cx > 0]) for cx, cy in curves]
+            for cx, cy in curves:  # every seed, whole: no panel stops at the shortest seed
+                ax.plot(cx, cy, color=styles[series]["color"], lw=0.6, alpha=0.35)
             grid, mean, std = seed_band(curves)
-            ax.plot(grid, mean, label=f"{series} ({len(curves)} seeds)", **styles[series])
-            ax.fill_between(grid, *band_limits(mean, std, metric), color=styles[series]["color"], alpha=0.15, lw=0)
+            shared = all(len(cx) == len(curves[0][0]) and (cx == curves[0][0]).all() for cx, _ in curves)
+            band = "mean ± std" if shared else "mean over the range all cover"
+            ax.plot(grid, mean, label=f"{series}, {len(curves)} seeds: {band} (thin: each seed)", **styles[series])
+            if shared:  # seeds on different x grids (Gaia's bytes) would need interpolation: each seed is drawn instead
+                ax.fill_between(grid, *band_limits(mean, std, metric), color=styles[series]["color"], alpha=0.15,
+                                lw=0)
         ax.axhline(target, color="k", ls="--", lw=1)
         ax.set(xlabel=label, ylabel=quality_label(metric, higher), xscale="log" if log else "linear")
         ax.grid(alpha=0.3, which="both")
-    panels[0].set_title(f"{metric} vs {X_LABELS.get(x, x)}; dashed: target {target:g}")
-    panels[1].set_title("the same against WAN bytes (mean ± std over seeds)")
+    panels[0].set_title(f"{metric} vs {x_label}; dashed: target {target:g}")
+    panels[1].set_title("the same against WAN bytes")
     panels[1].legend(fontsize=7, loc="best")
     save(fig, out_dir, name)
 
@@ -134,15 +146,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--target", type=float, required=True)
     p.add_argument("--x", default="virtual_time_s")
     p.add_argument("--staleness", action="store_true")
+    p.add_argument("--reached", choices=("held", "first"), default="held",
+                   help="held (default, issue 25): the first evaluation meeting the target that the next one "
+                        "(or the run's end) still meets; first: the first evaluation meeting it")
     p.add_argument("--label", help="comma-separated run columns naming a series, or cell (default: the analysis label)")
     args = p.parse_args(argv)
     results = load_results(args.results)
     if args.label:
         relabel(results, args.label.split(","))
-    hits = per_run(results, args.metric, args.target, args.staleness)
+    hits = per_run(results, args.metric, args.target, args.staleness, args.reached)
     out_dir = Path(args.out)
     figure(results, args.metric, args.target, args.x, out_dir, args.name)
-    write_study_table(hits, markdown(hits, args.metric, args.target), out_dir, args.name)
+    unit = iteration_label(results.complete["method"])
+    write_study_table(hits, markdown(hits, args.metric, args.target, unit, args.reached), out_dir, args.name)
 
 
 if __name__ == "__main__":
