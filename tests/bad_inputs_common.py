@@ -99,3 +99,43 @@ def _check_one_line(argv: list[str], expected: str, root: Path, capsys: pytest.C
     assert "Traceback" not in output
     assert expected in lines[0], lines[0]
     assert _snapshot(root) == before, "a bad input must not create or change any file"
+
+
+# -- the argv of one case: write the broken file under ``tmp`` (shared by the bad-input tables) --------------
+def _topology_case(tmp: Path, change: Any) -> list[str]:
+    path = tmp / "bad-topo.yaml"
+    if isinstance(change, bytes):
+        path.write_bytes(change)
+    elif isinstance(change, str):
+        path.write_text(change)
+    else:
+        data = TOPOLOGY
+        for key, value in change.items():
+            if key == "links.1":
+                data = copy.deepcopy(data)
+                data["links"].append(value)
+            else:
+                data = _changed(data, key, value)
+        path.write_text(_dump(data))
+    return ["topo", "check", str(path)]
+
+
+def _experiment_case(tmp: Path, change: dict[str, Any]) -> list[str]:
+    data = EXPERIMENT
+    for key, value in change.items():
+        data = _changed(data, key, value)
+    path = tmp / "bad-exp.yaml"
+    path.write_text(_dump(data))
+    return ["run", str(path), "--out", str(tmp / "out")]
+
+
+def _suite_case(tmp: Path, change: Any) -> list[str]:
+    path = tmp / "bad-suite.yaml"
+    if isinstance(change, str):
+        path.write_text(change)
+    else:
+        data = {**SUITE, **change}
+        if change.get("grid", {}) and "topology.datacenters.a.workers" in change["grid"]:
+            data["base"] = {**EXPERIMENT, "topology": copy.deepcopy(TOPOLOGY)}
+        path.write_text(_dump(data))
+    return ["run", str(path), "--backend", "inprocess", "--out", str(tmp / "out")]

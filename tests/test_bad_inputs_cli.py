@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from bad_inputs_common import EXPERIMENT, TOPOLOGY, _check_one_line, _dump, workdir
-from test_bad_inputs import EXPERIMENT_CASES, RAW_TOPOLOGIES, SUITE_CASES, TOPOLOGY_CASES
+from test_bad_inputs import EXPERIMENT_CASES, SUITE_CASES
+from test_bad_topology_inputs import RAW_TOPOLOGIES, TOPOLOGY_CASES
 
 __all__ = ["workdir"]  # the fixture, shared
 
