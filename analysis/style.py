@@ -95,6 +95,24 @@ def seed_band(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarr
     return grid, stack.mean(axis=0), stack.std(axis=0)
 
 
+def plot_seeds(ax: Any, curves: Sequence[tuple[np.ndarray, np.ndarray]], style: dict[str, object], metric: str,
+               series: str, marker: str = "") -> None:
+    """Every seed as a thin line over its whole range, and the seed mean (± std band where the x grids agree).
+
+    Why: a mean over seeds on different x grids (virtual time, Gaia's bytes) only exists where every seed
+    has data, so a panel drawn from the mean alone stops at the shortest seed; the thin lines show the rest.
+    """
+    for cx, cy in curves:
+        ax.plot(cx, cy, color=style["color"], lw=0.6, alpha=0.35)
+    grid, mean, std = seed_band(curves)
+    shared = all(len(cx) == len(curves[0][0]) and np.allclose(cx, curves[0][0]) for cx, _ in curves)
+    band = "mean ± std" if shared else "mean over the range all cover"
+    ax.plot(grid, mean, marker=marker or None, ms=3, label=f"{series}, {len(curves)} seeds: {band} (thin: each seed)",
+            **style)
+    if shared:  # seeds on different x grids would need interpolation for a band: each seed is drawn instead
+        ax.fill_between(grid, *band_limits(mean, std, metric), color=style["color"], alpha=0.15, lw=0)
+
+
 def band_limits(mean: np.ndarray, std: np.ndarray, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """The mean ± std band, clipped to the values ``metric`` can take (``METRIC_RANGE``; unknown: unclipped)."""
     lo, hi = METRIC_RANGE.get(metric, (-np.inf, np.inf))

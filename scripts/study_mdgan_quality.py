@@ -26,7 +26,7 @@ from analysis import load_results
 from analysis.at_budget import metric_at_budget
 from analysis.load import Results
 from analysis.study_files import write_study_table
-from analysis.style import band_limits, new_figure, save, seed_band, series_styles
+from analysis.style import new_figure, plot_seeds, save, series_styles
 from scripts.study_target import _ms, per_run
 
 NAME = "mdgan-vs-flgan-quality"
@@ -81,10 +81,7 @@ def figure(results: Results, budgets: dict[int, float], target: float, out_dir: 
             for series, group in rows.groupby("series", sort=True):
                 curves = [(g[column].to_numpy() / scale, g["fid"].to_numpy())
                           for _, g in group.sort_values("iteration").groupby("run")]
-                grid, mean, std = seed_band(curves)
-                ax.plot(grid, mean, marker="o", ms=3, label=f"{series} (mean of {len(curves)} seeds, band ± std)",
-                        **styles[series])
-                ax.fill_between(grid, *band_limits(mean, std, "fid"), color=styles[series]["color"], alpha=0.15, lw=0)
+                plot_seeds(ax, curves, styles[series], "fid", series, marker="o")
             ax.axhline(target, color="k", ls="--", lw=1)
             ax.set(xlabel=label, ylabel="classifier-FID (n = 1000, lower is better)")
             ax.grid(alpha=0.3)

@@ -32,7 +32,7 @@ from analysis.censored import reached_and_held
 from analysis.runfiles import read_traffic_log
 from analysis.staleness import push_staleness
 from analysis.study_files import write_study_table
-from analysis.style import band_limits, iteration_label, new_figure, quality_label, save, seed_band, series_styles
+from analysis.style import iteration_label, new_figure, plot_seeds, quality_label, save, series_styles
 from analysis.to_target import first_reaching
 
 
@@ -119,15 +119,7 @@ def figure(results, metric: str, target: float, x: str, out_dir: Path, name: str
                       for _, g in rows.sort_values("iteration").groupby("run")]
             if log:  # the iteration-0 point sits at 0 on a log axis: drop it
                 curves = [(cx[cx > 0], cy[cx > 0]) for cx, cy in curves]
-            for cx, cy in curves:  # every seed, whole: no panel stops at the shortest seed
-                ax.plot(cx, cy, color=styles[series]["color"], lw=0.6, alpha=0.35)
-            grid, mean, std = seed_band(curves)
-            shared = all(len(cx) == len(curves[0][0]) and (cx == curves[0][0]).all() for cx, _ in curves)
-            band = "mean ± std" if shared else "mean over the range all cover"
-            ax.plot(grid, mean, label=f"{series}, {len(curves)} seeds: {band} (thin: each seed)", **styles[series])
-            if shared:  # seeds on different x grids (Gaia's bytes) would need interpolation: each seed is drawn instead
-                ax.fill_between(grid, *band_limits(mean, std, metric), color=styles[series]["color"], alpha=0.15,
-                                lw=0)
+            plot_seeds(ax, curves, styles[series], metric, series)  # no panel stops at the shortest seed
         ax.axhline(target, color="k", ls="--", lw=1)
         ax.set(xlabel=label, ylabel=quality_label(metric, higher), xscale="log" if log else "linear")
         ax.grid(alpha=0.3, which="both")
