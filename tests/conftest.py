@@ -1,14 +1,20 @@
 """Shared test setup: tiny models single-threaded, caches in a temp dir, tiny experiments.
 
 Tiny models run fastest single-threaded; caches go to a temp dir (the digits
-classifier is trained once per session, never into the user's ~/.cache); and
-:func:`tiny_experiment` builds experiments that run in a fraction of a second.
+classifier is trained once per session, never into the user's ~/.cache);
+:func:`tiny_experiment` builds experiments that run in a fraction of a second; and what several
+modules share is written once here: one local Ray per module (:func:`ray_cluster`), a run executed to
+the end with its executor shut down (:func:`executed`), a suite backend that runs each cell at once in
+this process (:class:`SerialSuiteBackend`).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -82,3 +88,49 @@ def tiny_experiment(algorithm: dict[str, Any] | str, **overrides: Any) -> dict[s
 def experiment():
     """The :func:`tiny_experiment` factory."""
     return tiny_experiment
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """One local Ray (2 CPUs) for the module that asks for it; skipped where Ray is not installed."""
+    pytest.importorskip("ray")
+    from testbed.runtime.cluster import ensure_ray, shutdown_ray
+
+    ensure_ray(num_cpus=2)
+    yield
+    shutdown_ray()
+
+
+@contextmanager
+def executed(spec: Any, executor: Any) -> Iterator[Any]:
+    """The ``Run`` of ``spec`` on ``executor``, executed to the end; the executor is shut down on leaving
+    (read what lives on its nodes inside the ``with``)."""
+    from testbed.experiment.run import Run
+
+    run = Run(spec, executor, progress=False)
+    try:
+        run.execute()
+        yield run
+    finally:
+        executor.shutdown()
+
+
+class SerialSuiteBackend:
+    """A suite backend that runs each cell as it is submitted, in this process: the suite's scheduler,
+    index and cell code are the real ones, only the parallelism is not."""
+
+    def __init__(self, options: Any) -> None:
+        self.capacity = 1
+        self._done: list[tuple[str, dict[str, Any]]] = []
+
+    def submit(self, cell: Any, run_dir: Path) -> None:
+        from testbed.suite.cell import run_cell
+
+        self._done.append((cell.id, run_cell(cell.experiment, run_dir)))
+
+    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
+        done, self._done = self._done, []
+        return done
+
+    def shutdown(self, cancel: bool) -> None:
+        pass

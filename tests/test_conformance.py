@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_experiment, tiny_topology
+from conftest import executed, tiny_experiment, tiny_topology
 from fake_session import FakeSession, fake_method
 from test_generator_as_trained import direct_fid, image_experiment, run_in_process, where_generators_live
 from test_offline import assert_silent
@@ -196,25 +196,11 @@ def test_traffic_does_not_depend_on_string_hashing() -> None:
     assert differ == [], f"traffic depends on string hashing: {differ}"
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Any:
-    pytest.importorskip("ray")
-    from testbed.runtime.cluster import ensure_ray, shutdown_ray
-
-    ensure_ray(num_cpus=2)
-    yield
-    shutdown_ray()
-
-
 def _log(spec: Any, executor: Executor) -> tuple[Any, list]:
-    run = Run(spec, executor, progress=False)
-    try:
-        run.execute()
-    finally:
-        executor.shutdown()
-    stats = [(node, st.compute_s, st.communication_s, st.waiting_s, sorted(st.tasks.items()))
-             for node, st in sorted(run.engine.stats.items())]
-    return run.engine.accountant.frame(), [*stats, run.iteration, run.virtual_time_s]
+    with executed(spec, executor) as run:
+        stats = [(node, st.compute_s, st.communication_s, st.waiting_s, sorted(st.tasks.items()))
+                 for node, st in sorted(run.engine.stats.items())]
+        return run.engine.accountant.frame(), [*stats, run.iteration, run.virtual_time_s]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -9,36 +9,22 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import tiny_topology
+from conftest import executed, tiny_topology
 
 ray = pytest.importorskip("ray")
 
 from testbed.exec.executor import InProcessExecutor  # noqa: E402
-from testbed.experiment.run import Run  # noqa: E402
 from testbed.experiment.spec import load_experiment  # noqa: E402
-from testbed.runtime.cluster import ensure_ray, shutdown_ray  # noqa: E402
 from testbed.runtime.ray_executor import Placement, RayExecutor  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    ensure_ray(num_cpus=2)
-    yield
-    shutdown_ray()
-
-
 def traffic(spec, executor) -> tuple[pd.DataFrame, list]:
-    run = Run(spec, executor, progress=False)
-    try:
-        run.execute()
-        sent = [run.executor.resolve(run.executor.call(f"{dc}/ps", "sent_log"))
-                for dc in ("a", "b", "c")]
-    finally:
-        executor.shutdown()
-    return run.engine.accountant.frame(), sent
+    with executed(spec, executor) as run:
+        sent = [run.executor.resolve(run.executor.call(f"{dc}/ps", "sent_log")) for dc in ("a", "b", "c")]
+        return run.engine.accountant.frame(), sent
 
 
-def test_gaia_inprocess_and_ray_traffic_identical(cluster, experiment) -> None:
+def test_gaia_inprocess_and_ray_traffic_identical(ray_cluster, experiment) -> None:
     # A narrow WAN so selective barriers appear too; a low threshold so every clock sends.
     topology = tiny_topology((2, 2, 2), wan_bandwidth="2Mbps", latency="1ms")
     spec = load_experiment(experiment({"name": "gaia", "threshold": 0.001, "max_clock_gap": 10},

@@ -12,34 +12,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import executed
 from own_files import write_model, write_npz
 from test_own_model import own_experiment
 
 ray = pytest.importorskip("ray")
 
 from testbed.exec.executor import InProcessExecutor  # noqa: E402
-from testbed.experiment.run import Run  # noqa: E402
 from testbed.experiment.spec import load_experiment  # noqa: E402
-from testbed.runtime.cluster import ensure_ray, shutdown_ray  # noqa: E402
 from testbed.runtime.ray_executor import Placement, RayExecutor  # noqa: E402
 
 
-def test_custom_model_on_own_data_runs_on_ray_as_in_process(tmp_path: Path) -> None:
+def test_custom_model_on_own_data_runs_on_ray_as_in_process(ray_cluster: None, tmp_path: Path) -> None:
     write_npz(tmp_path / "shapes.npz", n=120, labels=False)
     write_model(tmp_path, "owngan")
     spec = load_experiment(own_experiment(tmp_path, "ps"))
     results = []
-    ensure_ray(num_cpus=2)
-    try:
-        for executor in (InProcessExecutor(), RayExecutor(list(spec.topology.nodes), Placement("per_datacenter"))):
-            run = Run(spec, executor, progress=False)
-            try:
-                run.execute()
-            finally:
-                executor.shutdown()
+    for executor in (InProcessExecutor(), RayExecutor(list(spec.topology.nodes), Placement("per_datacenter"))):
+        with executed(spec, executor) as run:
             results.append((run.engine.accountant.frame(), run.generators["ps"], run.metrics[-1]["fid"]))
-    finally:
-        shutdown_ray()
     (frame_a, g_a, fid_a), (frame_b, g_b, fid_b) = results
     assert len(frame_a) > 0
     pd.testing.assert_frame_equal(frame_a, frame_b)

@@ -11,25 +11,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import tiny_topology
+from conftest import executed, tiny_topology
 
 ray = pytest.importorskip("ray")
 
 from testbed.exec.executor import InProcessExecutor  # noqa: E402
-from testbed.experiment.run import Run  # noqa: E402
 from testbed.experiment.spec import load_experiment  # noqa: E402
-from testbed.runtime.cluster import ensure_ray, shutdown_ray  # noqa: E402
 from testbed.runtime.ray_executor import Placement, RayExecutor  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    ensure_ray(num_cpus=2)
-    yield
-    shutdown_ray()
-
-
-def test_compressed_ps_on_ray_trains_the_same_values(cluster, experiment) -> None:
+def test_compressed_ps_on_ray_trains_the_same_values(ray_cluster, experiment) -> None:
     """Compression on Ray: the packet is built on the sender's actor (top-k's residual lives there),
     travels as a Ray object and is decompressed on the receiver's -- if a call ran out of order or on the
     wrong node, the bytes would still match but the trained values would not."""
@@ -38,27 +29,19 @@ def test_compressed_ps_on_ray_trains_the_same_values(cluster, experiment) -> Non
                                                                "params_d": "fp16"}}))
     results = []
     for executor in (InProcessExecutor(), RayExecutor(list(spec.topology.nodes), Placement("per_datacenter"))):
-        run = Run(spec, executor, progress=False)
-        try:
-            run.execute()
-        finally:
-            executor.shutdown()
-        results.append((run.engine.accountant.frame(), run.generators["ps"]))
+        with executed(spec, executor) as run:
+            results.append((run.engine.accountant.frame(), run.generators["ps"]))
     (frame_a, g_a), (frame_b, g_b) = results
     pd.testing.assert_frame_equal(frame_a, frame_b)
     assert g_a and all(np.array_equal(np.asarray(g_a[k]), np.asarray(g_b[k])) for k in g_a)
 
 
 def traffic(spec, executor) -> pd.DataFrame:
-    run = Run(spec, executor, progress=False)
-    try:
-        run.execute()
-    finally:
-        executor.shutdown()
-    return run.engine.accountant.frame()
+    with executed(spec, executor) as run:
+        return run.engine.accountant.frame()
 
 
-def test_churn_from_an_availability_trace_is_the_same_on_ray(cluster, experiment, tmp_path) -> None:
+def test_churn_from_an_availability_trace_is_the_same_on_ray(ray_cluster, experiment, tmp_path) -> None:
     """A trace is read where the run is parsed and mapped by the run's seed: the same clients go down at
     the same virtual times whatever hosts the nodes (hierfavg's edges drop them alike)."""
     trace = tmp_path / "fleet.csv"
@@ -74,7 +57,7 @@ def test_churn_from_an_availability_trace_is_the_same_on_ray(cluster, experiment
     pd.testing.assert_frame_equal(on_ray, local)
 
 
-def test_cross_traffic_is_the_same_on_ray(cluster, experiment) -> None:
+def test_cross_traffic_is_the_same_on_ray(ray_cluster, experiment) -> None:
     """Background flows are drawn from the run's seed inside the network, whatever hosts the nodes."""
     topology = tiny_topology(wan_bandwidth="20Mbps")
     topology["links"][0]["background"] = [{"rate": "5Mbps", "from": "a"},

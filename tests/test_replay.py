@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import tiny_experiment, tiny_topology
+from conftest import SerialSuiteBackend, tiny_experiment, tiny_topology
 
 from testbed.cli import main
 from testbed.core.units import parse_seconds
@@ -235,32 +235,12 @@ def test_a_replay_that_leaves_the_recorded_path_is_refused(tmp_path: Path,
     assert not (tmp_path / "r").exists()
 
 
-class _InThisProcess:
-    """A suite backend that runs each cell here, at once (the suite's logic is what is tested)."""
-
-    def __init__(self, options: Any) -> None:
-        self.capacity = 1
-        self._done: list[tuple[str, dict[str, Any]]] = []
-
-    def submit(self, cell: Any, run_dir: Path) -> None:
-        from testbed.suite.cell import run_cell
-
-        self._done.append((cell.id, run_cell(cell.experiment, run_dir)))
-
-    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
-        done, self._done = self._done, []
-        return done
-
-    def shutdown(self, cancel: bool) -> None:
-        pass
-
-
 def test_a_replay_suite_gives_the_index_of_the_same_suite_trained_cell_by_cell(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from testbed.suite import backends, parse_suite, run_suite
     from testbed.suite.index import INDEX_NAME
 
-    monkeypatch.setitem(backends.BACKENDS, "here", _InThisProcess)
+    monkeypatch.setitem(backends.BACKENDS, "here", SerialSuiteBackend)
     data = {"name": "s", "base": experiment("fedavg"), "grid": {"bandwidth_scale": [1, 0.2], "compute_scale": [1, 3]},
             "cells": {"async": {"algorithm": {"name": "ps", "consistency": "eventual"}, "bandwidth_scale": 0.2}}}
     indexes = {}

@@ -17,37 +17,17 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from conftest import tiny_experiment
+from conftest import SerialSuiteBackend, tiny_experiment
 from PIL import Image
 
 from testbed.cli import main
 from testbed.suite import backends
-from testbed.suite.cell import run_cell
-from testbed.suite.options import BackendOptions
 
 IMG_SRC = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 ANY_REF = re.compile(r'(?:src|href)\s*=\s*"([^"]*)"')
-
-
-class _Serial:
-    """Runs each cell as it is submitted, in this process (the scheduler, index and cell code are real)."""
-
-    def __init__(self, options: BackendOptions) -> None:
-        self.capacity, self._done = 1, []
-
-    def submit(self, cell: Any, run_dir: Path) -> None:
-        self._done.append((cell.id, run_cell(cell.experiment, run_dir)))
-
-    def wait(self, timeout_s: float) -> list[tuple[str, dict[str, Any]]]:
-        done, self._done = self._done, []
-        return done
-
-    def shutdown(self, cancel: bool) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +46,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
              "grid": {"algorithm": ["local", "ps"], "seed": [0, 1]}}
     (root / "suite.yaml").write_text(yaml.safe_dump(suite))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(backends.BACKENDS, "inprocess", _Serial)
+        patch.setitem(backends.BACKENDS, "inprocess", SerialSuiteBackend)
         assert main(["run", str(root / "suite.yaml"), "--backend", "inprocess", "--out", str(root / "suites"),
                      "--quiet", "--no-plots"]) == 0
     return {"run": root / "runs" / "ps", "runs": root / "runs", "suite": root / "suites" / "s", "root": root}
