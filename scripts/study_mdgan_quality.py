@@ -9,15 +9,19 @@ and virtual time, the FID at *equal WAN bytes* -- the last evaluation within the
 methods' WAN totals at that N (analysis/at_budget.py) -- and the WAN bytes to a FID target
 (analysis/to_target.py via scripts/study_target.py).  Figure: one row per N, FID vs WAN bytes and
 vs virtual time, mean ± std band over seeds, the equal-bytes budget and the target marked.
-Writes OUT_DIR/STEM.png, STEM-table.md and STEM.csv (STEM: mdgan-vs-flgan-quality by default).
+Writes OUT_DIR/STEM.png, STEM-table.md, STEM.csv and STEM-summary.csv (STEM: mdgan-vs-flgan-quality by
+default), and the table into OUT_DIR/STEM.md between its ``begin numbers`` marks if that page exists.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
@@ -25,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from analysis import load_results
 from analysis.at_budget import metric_at_budget
 from analysis.load import Results
+from analysis.page_numbers import replace_generated
 from analysis.study_files import write_study_table
 from analysis.style import new_figure, plot_seeds, save, series_styles
 from scripts.study_target import _ms, per_run
@@ -70,11 +75,11 @@ def second_half(results: Results) -> pd.DataFrame:
 
 def figure(results: Results, budgets: dict[int, float], target: float, out_dir: Path, name: str) -> None:
     """Rows: N; columns: FID vs WAN MB (equal-bytes budget dotted) and vs virtual time; target dashed."""
-    styles = series_styles(results.complete)
     ns = sorted(budgets)
     fig = new_figure(12, 4.2 * len(ns))
     panels = fig.subplots(len(ns), 2, squeeze=False)
     for row, n in zip(panels, ns, strict=True):
+        styles = series_styles(results.complete[results.complete["N"] == n])  # per row: each method its colour
         for ax, column, scale, label in ((row[0], "wan_bytes", 1e6, "WAN bytes (MB)"),
                                          (row[1], "virtual_time_s", 1.0, "virtual time (s)")):
             rows = results.metrics[results.metrics["N"] == n]
@@ -108,6 +113,45 @@ def markdown(df: pd.DataFrame, target: float) -> str:
     return out
 
 
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per series the table's numbers as shown (mean, std rounded), and per N the paired reading at equal bytes:
+    in how many seeds MD-GAN's FID at the budget is below FL-GAN's, the exact two-sided sign-flip p over the
+    seeds (3 seeds: never below 2/8 = 0.25), and the ratio of the two methods' WAN bytes per run."""
+    rows = []
+    for series, g in df.groupby("series", sort=True):
+        reached = g[g["reached"]]
+        row: dict[str, object] = {"series": series, "N": int(g["N"].iloc[0]), "seeds": len(g),
+                                  "seeds_reaching": len(reached)}
+        for name, values, digits in (("final", g["final"], 0), ("second_half", g["fid_second_half"], 0),
+                                     ("run_wan_MB", g["run_wan_bytes"] / 1e6, 0),
+                                     ("run_virtual_s", g["run_virtual_time_s"], 1),
+                                     ("at_budget", g["fid_at_budget"], 0),
+                                     ("wan_MB_to_target", reached["wan_bytes"] / 1e6, 0),
+                                     ("virtual_s_to_target", reached["virtual_time_s"], 1)):
+            row[f"{name}_mean"] = round(float(values.mean()), digits) if len(values) else None
+            row[f"{name}_std"] = round(float(values.std(ddof=1)), digits) if len(values) > 1 else None
+        row["budget_MB"] = round(float(g["budget_wan_bytes"].iloc[0]) / 1e6, 0)
+        rows.append(row)
+    lower = total = 0
+    for n, g in df.groupby("N", sort=True):
+        md, fl = (g[g["series"].str.startswith(m)].set_index("seed") for m in ("MD-GAN", "FL-GAN"))
+        diff = (md["fid_at_budget"] - fl["fid_at_budget"]).dropna().to_numpy()
+        signs = np.array(list(itertools.product((1, -1), repeat=len(diff))))
+        observed = abs(diff.mean())
+        p = float(np.mean([abs((s * diff).mean()) >= observed - 1e-12 for s in signs]))
+        ratio = float(md["run_wan_bytes"].mean() / fl["run_wan_bytes"].mean())
+        rows.append({"series": f"MD-GAN - FL-GAN at N = {n}", "N": int(n), "seeds": len(diff),
+                     "seeds_mdgan_lower_at_budget": int((diff < 0).sum()),
+                     "at_budget_mean": round(float(diff.mean()), 0), "sign_flip_p": round(p, 3),
+                     "bytes_ratio_mdgan_over_flgan": round(ratio, 2)})
+        lower, total = lower + int((diff < 0).sum()), total + len(diff)
+    # Every (N, seed) pair is its own pair of runs: an exact two-sided sign test over all of them.
+    tail = sum(math.comb(total, k) for k in range(min(lower, total - lower) + 1)) / 2**total
+    rows.append({"series": "MD-GAN - FL-GAN, every N", "seeds": total, "seeds_mdgan_lower_at_budget": lower,
+                 "sign_test_p": round(min(1.0, 2 * tail), 4)})
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("results")
@@ -124,7 +168,12 @@ def main(argv: list[str] | None = None) -> None:
     out_dir = Path(args.out)
     budgets = {int(n): float(b) for n, b in df.groupby("N")["budget_wan_bytes"].first().items()}
     figure(results, budgets, args.target, out_dir, args.name)
-    write_study_table(df, markdown(df, args.target), out_dir, args.name)
+    table = markdown(df, args.target)
+    write_study_table(df, table, out_dir, args.name)
+    summary(df).to_csv(out_dir / f"{args.name}-summary.csv", index=False)
+    page = out_dir / f"{args.name}.md"
+    if page.exists():
+        replace_generated(page, f"{args.name}-summary.csv {args.name}.csv", table)
 
 
 if __name__ == "__main__":
