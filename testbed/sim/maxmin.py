@@ -51,6 +51,8 @@ class MaxMinRates:
         self._active: list[bool] = []
         self._touched: set[int] = set()
         self._touched_links: set[int] = set()
+        self.dirty = False
+        """Whether a change awaits :meth:`update` (a plain attribute: the network reads it at every event)."""
 
     # -- registration and changes ------------------------------------------------------------
     def add_link(self, capacity_nbytes_per_s: float) -> int:
@@ -77,21 +79,19 @@ class MaxMinRates:
         """Class ``cls`` now has ``count`` flows."""
         self.count[cls] = count
         self._touched.add(cls)
+        self.dirty = True
 
     def set_cap(self, cls: int, cap_nbytes_per_s: float) -> None:
         """Class ``cls``'s flows may now take at most ``cap_nbytes_per_s`` each (a capped stream's offered rate)."""
         self.cap_nbytes_per_s[cls] = cap_nbytes_per_s
         self._touched.add(cls)
+        self.dirty = True
 
     def set_capacity(self, link: int, capacity_nbytes_per_s: float) -> None:
         """Link ``link`` now carries ``capacity_nbytes_per_s``."""
         self.capacity_nbytes_per_s[link] = capacity_nbytes_per_s
         self._touched_links.add(link)
-
-    @property
-    def dirty(self) -> bool:
-        """Whether a change awaits :meth:`update`."""
-        return bool(self._touched or self._touched_links)
+        self.dirty = True
 
     def busy_s(self, now_s: float) -> list[float]:
         """Seconds each link carried traffic at a positive rate, up to ``now_s``."""
@@ -101,30 +101,60 @@ class MaxMinRates:
     # -- solving -----------------------------------------------------------------------------
     def update(self, now_s: float) -> list[int]:
         """Re-solve what the changes since the last call affect; returns the classes whose rate changed."""
-        touched, self._touched = self._touched, set()
-        touched_links, self._touched_links = self._touched_links, set()
-        links, count, members = self.links, self.count, self._members
-        reached = set(touched_links)  # links whose usage or capacity may change
-        solve: set[int] = set()
-        for cls in touched:
+        self.dirty = False
+        touched, touched_links = self._touched, self._touched_links
+        links, count, members, active, bound = self.links, self.count, self._members, self._active, self._bound
+        if len(touched) == 1 and not touched_links:  # one flow started or ended: the common event
+            (cls,) = touched
+            touched.clear()
             if count[cls] > 0:
-                if not self._active[cls]:
-                    self._active[cls] = True
+                if not active[cls]:
+                    active[cls] = True
                     for link in links[cls]:
                         members[link].add(cls)
-                solve.add(cls)
-            elif self._active[cls]:
-                self._active[cls] = False
-                for link in links[cls]:
-                    members[link].discard(cls)
-                self._set_bottleneck(cls, -1)
-                self._set_rate(cls, 0.0, now_s)
-            reached.update(links[cls])
-        for link in touched_links:
-            solve.update(members[link])
-        for cls in solve:
-            reached.update(links[cls])
-        self._close(solve, reached, list(reached))
+                solve = {cls}
+            else:
+                if active[cls]:
+                    self._deactivate(cls, now_s)
+                solve = set()
+            reached = set(links[cls])
+        else:
+            reached = set(touched_links)  # links whose usage or capacity may change
+            solve = set()
+            for cls in touched:
+                if count[cls] > 0:
+                    if not active[cls]:
+                        active[cls] = True
+                        for link in links[cls]:
+                            members[link].add(cls)
+                    solve.add(cls)
+                elif active[cls]:
+                    self._deactivate(cls, now_s)
+                reached.update(links[cls])
+            for link in touched_links:
+                solve.update(members[link])
+            touched.clear()
+            touched_links.clear()
+            for cls in solve:
+                reached.update(links[cls])
+        frontier = list(reached)
+        while frontier:  # :meth:`_close`, inlined: the common case has a short frontier and nothing bound
+            for cls in bound[frontier.pop()]:
+                if cls not in solve:
+                    solve.add(cls)
+                    for link in links[cls]:
+                        if link not in reached:
+                            reached.add(link)
+                            frontier.append(link)
+        if not solve:  # a class left and no other class's bottleneck is on its links
+            return []
+        if len(solve) == 1:  # the common case under light load: one class, no dicts
+            (cls,) = solve
+            level, link, grow = self._fill_one(cls)
+            if not grow:
+                return self._settle_one(cls, level, link, now_s)
+            solve |= grow
+            self._close(solve, reached, [link for cls in grow for link in links[cls] if link not in reached])
         while True:
             rates, bottlenecks, grow = self._fill(solve)
             if not grow:
@@ -132,12 +162,36 @@ class MaxMinRates:
             solve |= grow
             self._close(solve, reached, [link for cls in grow for link in links[cls] if link not in reached])
         changed = []
+        old_rates = self.rate_nbytes_per_s
         for cls in solve:
             self._set_bottleneck(cls, bottlenecks[cls])
-            if rates[cls] != self.rate_nbytes_per_s[cls]:
-                self._set_rate(cls, rates[cls], now_s)
+            rate = rates[cls]
+            if rate != old_rates[cls]:
+                self._set_rate(cls, rate, now_s)
                 changed.append(cls)
         return changed
+
+    def _deactivate(self, cls: int, now_s: float) -> None:
+        """Class ``cls`` has no flow left: it leaves its links' member sets and carries nothing."""
+        self._active[cls] = False
+        for link in self.links[cls]:
+            self._members[link].discard(cls)
+        self._set_bottleneck(cls, -1)
+        self._set_rate(cls, 0.0, now_s)
+
+    def _settle_one(self, cls: int, rate: float, link: int, now_s: float) -> list[int]:
+        """Record one class's new rate and bottleneck; ``[cls]`` if its rate changed."""
+        old = self._bottleneck[cls]
+        if old != link:
+            if old >= 0:
+                self._bound[old].discard(cls)
+            if link >= 0:
+                self._bound[link].add(cls)
+            self._bottleneck[cls] = link
+        if rate == self.rate_nbytes_per_s[cls]:
+            return []
+        self._set_rate(cls, rate, now_s)
+        return [cls]
 
     def _close(self, solve: set[int], reached: set[int], frontier: list[int]) -> None:
         """Add to ``solve`` every class bottlenecked on a reached link, and reach its links, transitively.
@@ -183,8 +237,6 @@ class MaxMinRates:
         Returns (rates, bottlenecks, outside classes that out-rate a class of ``solve`` on its
         bottleneck: the only way the result can break max-min once :meth:`_close` has run).
         """
-        if len(solve) == 1:
-            return self._fill_one(solve)
         links, count, rate, cap = self.links, self.count, self.rate_nbytes_per_s, self.cap_nbytes_per_s
         users: dict[int, int] = {}
         crossing: dict[int, list[int]] = {}
@@ -256,9 +308,9 @@ class MaxMinRates:
                 grow.update(o for o in self._members[link] if o not in solve and rate[o] > high)
         return rates, bottlenecks, grow
 
-    def _fill_one(self, solve: set[int]) -> tuple[dict[int, float], dict[int, int], set[int]]:
-        """:meth:`_fill` for a single class (the common case under light load), same arithmetic."""
-        (cls,) = solve
+    def _fill_one(self, cls: int) -> tuple[float, int, set[int] | None]:
+        """:meth:`_fill` for a single class (the common case under light load), same arithmetic:
+        (its rate, its bottleneck or -1, the outside classes that out-rate it there or None)."""
         count, rate, members = self.count, self.rate_nbytes_per_s, self._members
         n, cap = count[cls], self.cap_nbytes_per_s[cls]
         shares, tops = [], []
@@ -279,7 +331,7 @@ class MaxMinRates:
         if cap < level:
             level = cap
         if level == math.inf or cap <= level * (1 + _TIE):
-            return {cls: level}, {cls: -1}, set()
+            return level, -1, None
         bound = level * (1 + _TIE)
         i = 0
         while shares[i] > bound:
@@ -287,5 +339,5 @@ class MaxMinRates:
         bottleneck = self.links[cls][i]
         if level < tops[i] * (1 - _CHECK_TOL):
             high = level * (1 + _CHECK_TOL)
-            return {cls: level}, {cls: bottleneck}, {o for o in members[bottleneck] if o != cls and rate[o] > high}
-        return {cls: level}, {cls: bottleneck}, set()
+            return level, bottleneck, {o for o in members[bottleneck] if o != cls and rate[o] > high}
+        return level, bottleneck, None

@@ -84,6 +84,8 @@ class FlowNetwork:
         self._next_flow_id = 0
         self._settled_s = -math.inf  # the last time every event due was processed
         self._link_change_s = self._schedule.next_change_s(0.0)  # next profile step or outage edge
+        self._other_events = type(self)._other_events_s is not FlowNetwork._other_events_s
+        """Whether a subclass has events of its own (else the hook is not called at every event)."""
 
     # -- links -----------------------------------------------------------------------------
     def _link(self, key: LinkKey) -> int:
@@ -225,14 +227,21 @@ class FlowNetwork:
         """The next time at which a flow drains, a delayed flow starts or a link changes."""
         if self._rates.dirty or self._reschedule:
             self._ensure_rates()
-        t = min(self._link_change_s, self._other_events_s())
-        if self._pending:
-            t = min(t, self._pending[0][0])
+        t = self._link_change_s
+        if self._other_events:
+            other = self._other_events_s()
+            if other < t:
+                t = other
+        if self._pending and self._pending[0][0] < t:
+            t = self._pending[0][0]
         finish, classes = self._finish, self._classes
-        while finish and classes[finish[0][2]].version != finish[0][1]:
+        while finish:
+            end_s, version, cls_id = finish[0]
+            if classes[cls_id].version == version:
+                if end_s < self.now_s:
+                    end_s = self.now_s
+                return end_s if end_s < t else t
             heapq.heappop(finish)
-        if finish:
-            t = min(t, max(finish[0][0], self.now_s))
         return t
 
     def _other_events_s(self) -> float:
@@ -276,21 +285,26 @@ class FlowNetwork:
         # time than the clock can represent at ``now`` (else now + dt == now and time never moves),
         # or the drain end computed when its rate was set has come.  Only classes whose due time
         # has come are looked at; they are finished in class order, as a full scan would.
-        now, due, classes = self.now_s, self._due, self._classes
+        now, due, classes, pop = self.now_s, self._due, self._classes, heapq.heappop
         candidates: dict[int, float] = {}
         while due and due[0][0] <= now:
-            _, version, cls_id, end_s = heapq.heappop(due)
+            _, version, cls_id, end_s = pop(due)
             if classes[cls_id].version == version:
                 candidates[cls_id] = end_s
-        tick_s = 8 * math.ulp(max(now, 1.0))
-        for cls_id in sorted(candidates):
+        tick_s = 8 * math.ulp(now if now > 1.0 else 1.0)
+        complete = self._complete
+        for cls_id in sorted(candidates) if len(candidates) > 1 else candidates:
             cls = classes[cls_id]
             served, heap, rate = cls.served_at(now), cls.heap, cls.rate_nbytes_per_s
             forced = candidates[cls_id] <= now
             finished = 0
-            while heap and (forced or heap[0][0] - served <= max(_REL_TOL * max(heap[0][0], 1.0), rate * tick_s)):
-                _, flow_id, latency_s = heapq.heappop(heap)
-                self._complete(flow_id, now, latency_s)
+            slack = rate * tick_s
+            while heap:
+                threshold = heap[0][0]
+                if not forced and threshold - served > max(_REL_TOL * (threshold if threshold > 1.0 else 1.0), slack):
+                    break
+                _, flow_id, latency_s = pop(heap)
+                complete(flow_id, now, latency_s)
                 finished += 1
                 forced = False
             if not finished:  # rounding: not quite done; look again at its drain end
@@ -323,34 +337,37 @@ class FlowNetwork:
 
     # -- max-min fair rates ----------------------------------------------------------------------
     def _ensure_rates(self) -> None:
-        now, classes = self.now_s, self._classes
-        if self._rates.dirty:
-            rates = self._rates.rate_nbytes_per_s
-            for cls_id in self._rates.update(now):
+        now, classes, reschedule = self.now_s, self._classes, self._reschedule
+        solver = self._rates
+        if solver.dirty:
+            rates = solver.rate_nbytes_per_s
+            for cls_id in solver.update(now):
                 cls = classes[cls_id]
-                if now > cls.since_s:
-                    cls.served_nbytes += cls.rate_nbytes_per_s * (now - cls.since_s)
+                since = cls.since_s
+                if now > since:
+                    cls.served_nbytes += cls.rate_nbytes_per_s * (now - since)
                     cls.since_s = now
                 cls.rate_nbytes_per_s = rates[cls_id]
-                self._reschedule.add(cls_id)
-        finish, due = self._finish, self._due
-        tick_s = 8 * math.ulp(max(now, 1.0))
-        for cls_id in self._reschedule:
+                reschedule.add(cls_id)
+        finish, due, push = self._finish, self._due, heapq.heappush
+        tick_s = 8 * math.ulp(now if now > 1.0 else 1.0)
+        for cls_id in reschedule:
             cls = classes[cls_id]
-            cls.version += 1
-            rate = cls.rate_nbytes_per_s
+            version = cls.version = cls.version + 1
+            rate, count = cls.rate_nbytes_per_s, cls.count
             if cls.meter is not None:  # a count or rate change: the carried rate changes now
-                cls.meter.set_rate(cls_id, cls.wan_links, now, rate * cls.count)
-            if cls.count and rate > 0:
+                cls.meter.set_rate(cls_id, cls.wan_links, now, rate * count)
+            if count and rate > 0:
                 threshold = cls.heap[0][0]
-                left = threshold - cls.served_nbytes - (rate * (now - cls.since_s) if now > cls.since_s else 0.0)
+                since = cls.since_s
+                left = threshold - cls.served_nbytes - (rate * (now - since) if now > since else 0.0)
                 end_s = now + (left if left > 0 else 0.0) / rate
                 early_s = _REL_TOL * (threshold if threshold > 1.0 else 1.0) / rate
                 if early_s < tick_s:
                     early_s = tick_s
-                heapq.heappush(finish, (end_s, cls.version, cls_id))
-                heapq.heappush(due, (end_s - early_s, cls.version, cls_id, end_s))
-        self._reschedule.clear()
+                push(finish, (end_s, version, cls_id))
+                push(due, (end_s - early_s, version, cls_id, end_s))
+        reschedule.clear()
         if len(finish) > 64 + 4 * len(classes):  # drop retired entries now and then
             self._finish = [e for e in finish if classes[e[2]].version == e[1]]
             self._due = [e for e in due if classes[e[2]].version == e[1]]
