@@ -9,15 +9,17 @@ why) -- which testbed.sim.cross_traffic also builds for the background flows it 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from testbed.sim.rate_meter import RateMeter
 from testbed.topology.model import LinkKey
 
 
-@dataclass(frozen=True)
-class Completion:
-    """A flow whose last byte has left: when, and when it arrives at the destination."""
+class Completion(NamedTuple):
+    """A flow whose last byte has left: when, and when it arrives at the destination.
+
+    A named tuple, not a frozen dataclass: one is made per flow, and a tuple is made in half the time.
+    """
 
     flow_id: int
     drain_end_s: float

@@ -162,22 +162,33 @@ class MaxMinRates:
             solve |= grow
             self._close(solve, reached, [link for cls in grow for link in links[cls] if link not in reached])
         changed = []
-        old_rates = self.rate_nbytes_per_s
+        old_rates, old_bottlenecks = self.rate_nbytes_per_s, self._bottleneck
         for cls in solve:
-            self._set_bottleneck(cls, bottlenecks[cls])
+            link = bottlenecks[cls]
+            if old_bottlenecks[cls] != link:
+                self._set_bottleneck(cls, link)
             rate = rates[cls]
             if rate != old_rates[cls]:
-                self._set_rate(cls, rate, now_s)
+                if (rate > 0) != (old_rates[cls] > 0):
+                    self._set_rate(cls, rate, now_s)
+                else:
+                    old_rates[cls] = rate
                 changed.append(cls)
         return changed
 
     def _deactivate(self, cls: int, now_s: float) -> None:
         """Class ``cls`` has no flow left: it leaves its links' member sets and carries nothing."""
         self._active[cls] = False
-        for link in self.links[cls]:
-            self._members[link].discard(cls)
-        self._set_bottleneck(cls, -1)
-        self._set_rate(cls, 0.0, now_s)
+        links, members = self.links[cls], self._members
+        for link in links:
+            members[link].discard(cls)
+        old = self._bottleneck[cls]
+        if old >= 0:
+            self._bound[old].discard(cls)
+            self._bottleneck[cls] = -1
+        if self.rate_nbytes_per_s[cls] > 0:
+            self._busy_stop(links, now_s)
+        self.rate_nbytes_per_s[cls] = 0.0
 
     def _settle_one(self, cls: int, rate: float, link: int, now_s: float) -> list[int]:
         """Record one class's new rate and bottleneck; ``[cls]`` if its rate changed."""
@@ -188,9 +199,13 @@ class MaxMinRates:
             if link >= 0:
                 self._bound[link].add(cls)
             self._bottleneck[cls] = link
-        if rate == self.rate_nbytes_per_s[cls]:
+        old_rate = self.rate_nbytes_per_s[cls]
+        if rate == old_rate:
             return []
-        self._set_rate(cls, rate, now_s)
+        if (rate > 0) != (old_rate > 0):
+            self._set_rate(cls, rate, now_s)
+        else:
+            self.rate_nbytes_per_s[cls] = rate
         return [cls]
 
     def _close(self, solve: set[int], reached: set[int], frontier: list[int]) -> None:
@@ -220,16 +235,32 @@ class MaxMinRates:
             self._bottleneck[cls] = link
 
     def _set_rate(self, cls: int, rate: float, now_s: float) -> None:
-        was, self.rate_nbytes_per_s[cls] = self.rate_nbytes_per_s[cls] > 0, rate
-        if (rate > 0) == was:
-            return
-        step = 1 if rate > 0 else -1
-        for link in self.links[cls]:
-            self._positive[link] += step
-            if step > 0 and self._positive[link] == 1:
-                self._busy_since_s[link] = now_s
-            elif step < 0 and self._positive[link] == 0:
-                self._busy_s[link] += now_s - self._busy_since_s[link]
+        """Class ``cls``'s per-flow rate is now ``rate``; its links' busy time starts or stops with it."""
+        old = self.rate_nbytes_per_s[cls]
+        self.rate_nbytes_per_s[cls] = rate
+        if rate > 0:
+            if not old > 0:
+                self._busy_start(self.links[cls], now_s)
+        elif old > 0:
+            self._busy_stop(self.links[cls], now_s)
+
+    def _busy_start(self, links: tuple[int, ...], now_s: float) -> None:
+        """A class on ``links`` now carries traffic: a link with no other such class starts being busy."""
+        positive, since = self._positive, self._busy_since_s
+        for link in links:
+            n = positive[link] + 1
+            positive[link] = n
+            if n == 1:
+                since[link] = now_s
+
+    def _busy_stop(self, links: tuple[int, ...], now_s: float) -> None:
+        """A class on ``links`` stopped carrying traffic: a link with no other such class stops being busy."""
+        positive, since, busy = self._positive, self._busy_since_s, self._busy_s
+        for link in links:
+            n = positive[link] - 1
+            positive[link] = n
+            if not n:
+                busy[link] += now_s - since[link]
 
     def _fill(self, solve: set[int]) -> tuple[dict[int, float], dict[int, int], set[int]]:
         """Progressive filling of ``solve`` with every other class's usage fixed.
@@ -238,7 +269,8 @@ class MaxMinRates:
         bottleneck: the only way the result can break max-min once :meth:`_close` has run).
         """
         links, count, rate, cap = self.links, self.count, self.rate_nbytes_per_s, self.cap_nbytes_per_s
-        users: dict[int, int] = {}
+        capacity, members = self.capacity_nbytes_per_s, self._members
+        users: dict[int, int] = {}  # per link: flows of unfrozen classes of ``solve`` on it
         crossing: dict[int, list[int]] = {}
         for cls in solve:
             n = count[cls]
@@ -252,18 +284,20 @@ class MaxMinRates:
         left: dict[int, float] = {}
         top: dict[int, float] = {}  # fastest class outside ``solve`` on the link
         for link in users:
-            room, fastest = self.capacity_nbytes_per_s[link], 0.0
-            for other in self._members[link]:
+            room, fastest = capacity[link], 0.0
+            for other in members[link]:
                 if other not in solve:
                     r = rate[other]
                     room -= count[other] * r
                     if r > fastest:
                         fastest = r
-            left[link], top[link] = room, fastest
+            left[link] = room
+            top[link] = fastest
         capped = [cls for cls in solve if cap[cls] < math.inf]
         rates: dict[int, float] = {}
         bottlenecks: dict[int, int] = {}
-        while len(rates) < len(solve):
+        unfrozen = len(solve)
+        while unfrozen:
             level = math.inf
             shares = []
             for link, n in users.items():
@@ -280,11 +314,12 @@ class MaxMinRates:
                         rates[cls], bottlenecks[cls] = math.inf, -1
                 break
             bound = level * (1 + _TIE)
-            frozen = [cls for cls in capped if cap[cls] <= bound]
-            if frozen:
+            if capped:
+                frozen = [cls for cls in capped if cap[cls] <= bound]
                 for cls in frozen:
                     bottlenecks[cls] = -1
-                capped = [cls for cls in capped if cls not in bottlenecks]
+            else:
+                frozen = []
             for share, link in shares:
                 if share <= bound:
                     for cls in crossing[link]:
@@ -293,19 +328,22 @@ class MaxMinRates:
                             frozen.append(cls)
             if capped:
                 capped = [cls for cls in capped if cls not in bottlenecks]
+            unfrozen -= len(frozen)
             for cls in frozen:
                 rates[cls] = level
                 n = count[cls]
                 for link in links[cls]:
                     left[link] -= n * level
-                    users[link] -= n
-                    if not users[link]:
+                    n_left = users[link] - n
+                    if n_left:
+                        users[link] = n_left
+                    else:
                         del users[link]
         grow: set[int] = set()
         for cls, link in bottlenecks.items():
             if link >= 0 and rates[cls] < top[link] * (1 - _CHECK_TOL):
                 high = rates[cls] * (1 + _CHECK_TOL)
-                grow.update(o for o in self._members[link] if o not in solve and rate[o] > high)
+                grow.update(o for o in members[link] if o not in solve and rate[o] > high)
         return rates, bottlenecks, grow
 
     def _fill_one(self, cls: int) -> tuple[float, int, set[int] | None]:

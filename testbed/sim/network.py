@@ -184,8 +184,10 @@ class FlowNetwork:
         return cls_id
 
     def _join(self, cls_id: int, flow_id: int, nbytes: float, latency_s: float) -> None:
-        cls = self._classes[cls_id]
-        heapq.heappush(cls.heap, (cls.served_at(self.now_s) + nbytes, flow_id, latency_s))
+        cls, now = self._classes[cls_id], self.now_s
+        served = cls.served_nbytes + cls.rate_nbytes_per_s * (now - cls.since_s) if now > cls.since_s \
+            else cls.served_nbytes  # FlowClass.served_at, inlined
+        heapq.heappush(cls.heap, (served + nbytes, flow_id, latency_s))
         cls.count += 1
         self._flows_joined += 1
         self._rates.set_count(cls_id, cls.count)
@@ -258,26 +260,32 @@ class FlowNetwork:
         return done
 
     def _advance_to(self, t_s: float) -> None:
-        if t_s < self.now_s - 1e-9 * max(1.0, self.now_s):
-            raise ValueError(f"time goes forward only: now {self.now_s}, asked {t_s}")
+        now = self.now_s
+        if t_s < now - 1e-9 * (now if now > 1.0 else 1.0):
+            raise ValueError(f"time goes forward only: now {now}, asked {t_s}")
         if t_s <= self._settled_s:
             # Everything due at this instant was handled, and flows started since cannot finish in
             # zero time: skip the rate recomputation (a burst of N starts would otherwise pay N).
             return
+        due = self._due
         while True:
             t_next = self._next_change_s()
             if t_next > t_s:
                 break
-            self.now_s = max(self.now_s, t_next)
-            self._finish_drained()
+            if t_next > self.now_s:
+                self.now_s = t_next
+            now = self.now_s
+            if due and due[0][0] <= now:
+                self._finish_drained()
             if self._pending:
                 self._start_pending()
-            if self._link_change_s <= self.now_s:
-                self._schedule.apply_changes(self.now_s, self._refresh_capacity)
-                self._link_change_s = self._schedule.next_change_s(self.now_s)
-            if self._other_events_s() <= self.now_s:
+            if self._link_change_s <= now:
+                self._schedule.apply_changes(now, self._refresh_capacity)
+                self._link_change_s = self._schedule.next_change_s(now)
+            if self._other_events and self._other_events_s() <= now:
                 self._apply_other_events()
-        self.now_s = max(t_s, self.now_s)
+        if t_s > self.now_s:
+            self.now_s = t_s
         self._settled_s = self.now_s
 
     def _finish_drained(self) -> None:
@@ -369,10 +377,10 @@ class FlowNetwork:
                 push(due, (end_s - early_s, version, cls_id, end_s))
         reschedule.clear()
         if len(finish) > 64 + 4 * len(classes):  # drop retired entries now and then
-            self._finish = [e for e in finish if classes[e[2]].version == e[1]]
-            self._due = [e for e in due if classes[e[2]].version == e[1]]
-            heapq.heapify(self._finish)
-            heapq.heapify(self._due)
+            finish[:] = [e for e in finish if classes[e[2]].version == e[1]]  # in place: callers hold them
+            due[:] = [e for e in due if classes[e[2]].version == e[1]]
+            heapq.heapify(finish)
+            heapq.heapify(due)
 
 
 def simulate_flows(topology: Topology, flows: Iterable[tuple[str, str, float, float]], *,
