@@ -282,30 +282,19 @@ class MaxMinRates:
                     users[link] = n
                     crossing[link] = [cls]
         left: dict[int, float] = {}
-        top: dict[int, float] = {}  # fastest class outside ``solve`` on the link
         for link in users:
-            room, fastest = capacity[link], 0.0
+            room = capacity[link]
             for other in members[link]:
                 if other not in solve:
-                    r = rate[other]
-                    room -= count[other] * r
-                    if r > fastest:
-                        fastest = r
+                    room -= count[other] * rate[other]
             left[link] = room
-            top[link] = fastest
         capped = [cls for cls in solve if cap[cls] < math.inf]
         rates: dict[int, float] = {}
         bottlenecks: dict[int, int] = {}
         unfrozen = len(solve)
         while unfrozen:
-            level = math.inf
-            shares = []
-            for link, n in users.items():
-                room = left[link]
-                share = (room if room > 0 else 0.0) / n
-                shares.append((share, link))
-                if share < level:
-                    level = share
+            shares = [(room if room > 0 else 0.0) / n for room, n in zip(map(left.__getitem__, users), users.values())]
+            level = min(shares) if shares else math.inf
             if capped:
                 level = min(level, min(cap[cls] for cls in capped))
             if level == math.inf:  # no finite constraint left: unconstrained
@@ -320,15 +309,19 @@ class MaxMinRates:
                     bottlenecks[cls] = -1
             else:
                 frozen = []
-            for share, link in shares:
+            for link, share in zip(users, shares):
                 if share <= bound:
                     for cls in crossing[link]:
                         if cls not in bottlenecks:
                             bottlenecks[cls] = link
                             frozen.append(cls)
+            unfrozen -= len(frozen)
+            if not unfrozen:  # the last round: what is left on the links is not needed
+                for cls in frozen:
+                    rates[cls] = level
+                break
             if capped:
                 capped = [cls for cls in capped if cls not in bottlenecks]
-            unfrozen -= len(frozen)
             for cls in frozen:
                 rates[cls] = level
                 n = count[cls]
@@ -340,8 +333,14 @@ class MaxMinRates:
                     else:
                         del users[link]
         grow: set[int] = set()
+        top: dict[int, float] = {}  # per bottleneck link: the fastest class outside ``solve`` on it
         for cls, link in bottlenecks.items():
-            if link >= 0 and rates[cls] < top[link] * (1 - _CHECK_TOL):
+            if link < 0:
+                continue
+            fastest = top.get(link)
+            if fastest is None:
+                fastest = top[link] = max([rate[o] for o in members[link] if o not in solve], default=0.0)
+            if rates[cls] < fastest * (1 - _CHECK_TOL):
                 high = rates[cls] * (1 + _CHECK_TOL)
                 grow.update(o for o in members[link] if o not in solve and rate[o] > high)
         return rates, bottlenecks, grow
@@ -349,23 +348,16 @@ class MaxMinRates:
     def _fill_one(self, cls: int) -> tuple[float, int, set[int] | None]:
         """:meth:`_fill` for a single class (the common case under light load), same arithmetic:
         (its rate, its bottleneck or -1, the outside classes that out-rate it there or None)."""
-        count, rate, members = self.count, self.rate_nbytes_per_s, self._members
-        n, cap = count[cls], self.cap_nbytes_per_s[cls]
-        shares, tops = [], []
-        level = math.inf
-        for link in self.links[cls]:
-            room, fastest = self.capacity_nbytes_per_s[link], 0.0
+        count, rate, members, capacity = self.count, self.rate_nbytes_per_s, self._members, self.capacity_nbytes_per_s
+        n, cap, links = count[cls], self.cap_nbytes_per_s[cls], self.links[cls]
+        shares = []
+        for link in links:
+            room = capacity[link]
             for other in members[link]:
                 if other != cls:
-                    r = rate[other]
-                    room -= count[other] * r
-                    if r > fastest:
-                        fastest = r
-            share = (room if room > 0 else 0.0) / n
-            shares.append(share)
-            tops.append(fastest)
-            if share < level:
-                level = share
+                    room -= count[other] * rate[other]
+            shares.append((room if room > 0 else 0.0) / n)
+        level = min(shares) if shares else math.inf
         if cap < level:
             level = cap
         if level == math.inf or cap <= level * (1 + _TIE):
@@ -374,8 +366,9 @@ class MaxMinRates:
         i = 0
         while shares[i] > bound:
             i += 1
-        bottleneck = self.links[cls][i]
-        if level < tops[i] * (1 - _CHECK_TOL):
+        bottleneck = links[i]
+        fastest = max([rate[o] for o in members[bottleneck] if o != cls], default=0.0)
+        if level < fastest * (1 - _CHECK_TOL):
             high = level * (1 + _CHECK_TOL)
             return level, bottleneck, {o for o in members[bottleneck] if o != cls and rate[o] > high}
         return level, bottleneck, None
