@@ -293,8 +293,14 @@ class MaxMinRates:
         bottlenecks: dict[int, int] = {}
         unfrozen = len(solve)
         while unfrozen:
-            shares = [(room if room > 0 else 0.0) / n for room, n in zip(map(left.__getitem__, users), users.values())]
-            level = min(shares) if shares else math.inf
+            level = math.inf
+            shares = []
+            for link, n in users.items():
+                room = left[link]
+                share = (room if room > 0 else 0.0) / n
+                shares.append((share, link))
+                if share < level:
+                    level = share
             if capped:
                 level = min(level, min(cap[cls] for cls in capped))
             if level == math.inf:  # no finite constraint left: unconstrained
@@ -309,7 +315,7 @@ class MaxMinRates:
                     bottlenecks[cls] = -1
             else:
                 frozen = []
-            for link, share in zip(users, shares):
+            for share, link in shares:
                 if share <= bound:
                     for cls in crossing[link]:
                         if cls not in bottlenecks:
@@ -339,7 +345,13 @@ class MaxMinRates:
                 continue
             fastest = top.get(link)
             if fastest is None:
-                fastest = top[link] = max([rate[o] for o in members[link] if o not in solve], default=0.0)
+                fastest = 0.0
+                for other in members[link]:
+                    if other not in solve:
+                        r = rate[other]
+                        if r > fastest:
+                            fastest = r
+                top[link] = fastest
             if rates[cls] < fastest * (1 - _CHECK_TOL):
                 high = rates[cls] * (1 + _CHECK_TOL)
                 grow.update(o for o in members[link] if o not in solve and rate[o] > high)
@@ -350,14 +362,21 @@ class MaxMinRates:
         (its rate, its bottleneck or -1, the outside classes that out-rate it there or None)."""
         count, rate, members, capacity = self.count, self.rate_nbytes_per_s, self._members, self.capacity_nbytes_per_s
         n, cap, links = count[cls], self.cap_nbytes_per_s[cls], self.links[cls]
-        shares = []
+        shares, tops = [], []
+        level = math.inf
         for link in links:
-            room = capacity[link]
+            room, fastest = capacity[link], 0.0
             for other in members[link]:
                 if other != cls:
-                    room -= count[other] * rate[other]
-            shares.append((room if room > 0 else 0.0) / n)
-        level = min(shares) if shares else math.inf
+                    r = rate[other]
+                    room -= count[other] * r
+                    if r > fastest:
+                        fastest = r
+            share = (room if room > 0 else 0.0) / n
+            shares.append(share)
+            tops.append(fastest)
+            if share < level:
+                level = share
         if cap < level:
             level = cap
         if level == math.inf or cap <= level * (1 + _TIE):
@@ -367,8 +386,7 @@ class MaxMinRates:
         while shares[i] > bound:
             i += 1
         bottleneck = links[i]
-        fastest = max([rate[o] for o in members[bottleneck] if o != cls], default=0.0)
-        if level < fastest * (1 - _CHECK_TOL):
+        if level < tops[i] * (1 - _CHECK_TOL):
             high = level * (1 + _CHECK_TOL)
             return level, bottleneck, {o for o in members[bottleneck] if o != cls and rate[o] > high}
         return level, bottleneck, None

@@ -303,7 +303,9 @@ class FlowNetwork:
         complete = self._complete
         for cls_id in sorted(candidates) if len(candidates) > 1 else candidates:
             cls = classes[cls_id]
-            served, heap, rate = cls.served_at(now), cls.heap, cls.rate_nbytes_per_s
+            heap, rate, served = cls.heap, cls.rate_nbytes_per_s, cls.served_nbytes
+            if now > cls.since_s:  # FlowClass.served_at, inlined
+                served = served + rate * (now - cls.since_s)
             forced = candidates[cls_id] <= now
             finished = 0
             slack = rate * tick_s
