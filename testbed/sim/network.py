@@ -75,8 +75,10 @@ class FlowNetwork:
         self._class_of_route: dict[tuple[str, str], int] = {}
         self._classes_of_node: dict[str, list[int]] = {}  # the classes a node's flows start or end in
         self._flows_joined = 0  # flows sharing links now (not pending, not finished)
-        self._finish: list[tuple[float, int, int]] = []  # (drain end of a class's first flow, version, class)
-        self._due: list[tuple[float, int, int, float]] = []  # (earliest time it counts as done, ..., drain end)
+        self._due: list[tuple[float, int, int, float]] = []
+        """A heap of (earliest time a class's first flow counts as drained, class version, class, its drain end);
+        an entry retires when its class's version moves on.  The next drain end is read from it too
+        (:meth:`_next_drain_s`): one heap, one push per rescheduled class."""
         self._reschedule: set[int] = set()  # classes whose heap entries must be renewed
         self._pending: list[tuple[float, int, int, float, float, float, float]] = []
         """Flows in TCP slow start: (join time, id, class, bytes left then, latency, start time, bytes)."""
@@ -124,7 +126,8 @@ class FlowNetwork:
         """Start a flow of ``nbytes`` from node ``src`` to ``dst`` at ``now_s``; returns its id."""
         if nbytes < 0:
             raise ValueError(f"flow size must be >= 0, got {nbytes}")
-        self._advance_to(now_s)
+        if now_s > self._settled_s or now_s < self.now_s:  # else this instant is settled already
+            self._advance_to(now_s)
         flow_id = self._next_flow_id
         self._next_flow_id += 1
         cls_id = self._class_of_route.get((src, dst))
@@ -236,15 +239,36 @@ class FlowNetwork:
                 t = other
         if self._pending and self._pending[0][0] < t:
             t = self._pending[0][0]
-        finish, classes = self._finish, self._classes
-        while finish:
-            end_s, version, cls_id = finish[0]
-            if classes[cls_id].version == version:
+        due, classes = self._due, self._classes
+        while due:
+            head = due[0]
+            if classes[head[2]].version == head[1]:
+                end_s = head[3]
+                n = len(due)
+                if (n > 1 and due[1][0] <= end_s) or (n > 2 and due[2][0] <= end_s):
+                    end_s = self._next_drain_s(end_s)
                 if end_s < self.now_s:
                     end_s = self.now_s
                 return end_s if end_s < t else t
-            heapq.heappop(finish)
+            heapq.heappop(due)
         return t
+
+    def _next_drain_s(self, end_s: float) -> float:
+        """The earliest drain end of a live entry of the due heap, given the head's (``end_s``).
+
+        An entry due later than the head can drain earlier (a wider early margin), but it is due no later
+        than it drains, so it lies in the part of the heap due by ``end_s``: walk that part only.
+        """
+        due, classes = self._due, self._classes
+        n, stack = len(due), [1, 2]
+        while stack:
+            i = stack.pop()
+            if i < n and due[i][0] <= end_s:
+                _, version, cls_id, drain_s = due[i]
+                if drain_s < end_s and classes[cls_id].version == version:
+                    end_s = drain_s
+                stack += (2 * i + 1, 2 * i + 2)
+        return end_s
 
     def _other_events_s(self) -> float:
         """When a subclass's own next event is due (testbed.sim.cross_traffic; ``inf``: none)."""
@@ -359,7 +383,7 @@ class FlowNetwork:
                     cls.since_s = now
                 cls.rate_nbytes_per_s = rates[cls_id]
                 reschedule.add(cls_id)
-        finish, due, push = self._finish, self._due, heapq.heappush
+        due, push = self._due, heapq.heappush
         tick_s = 8 * math.ulp(now if now > 1.0 else 1.0)
         for cls_id in reschedule:
             cls = classes[cls_id]
@@ -375,13 +399,10 @@ class FlowNetwork:
                 early_s = _REL_TOL * (threshold if threshold > 1.0 else 1.0) / rate
                 if early_s < tick_s:
                     early_s = tick_s
-                push(finish, (end_s, version, cls_id))
                 push(due, (end_s - early_s, version, cls_id, end_s))
         reschedule.clear()
-        if len(finish) > 64 + 4 * len(classes):  # drop retired entries now and then
-            finish[:] = [e for e in finish if classes[e[2]].version == e[1]]  # in place: callers hold them
-            due[:] = [e for e in due if classes[e[2]].version == e[1]]
-            heapq.heapify(finish)
+        if len(due) > 64 + 4 * len(classes):  # drop retired entries now and then
+            due[:] = [e for e in due if classes[e[2]].version == e[1]]  # in place: callers hold it
             heapq.heapify(due)
 
 
