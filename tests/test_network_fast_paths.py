@@ -2,8 +2,8 @@
 
 Why: issue 27 item 4 sped the core up with shortcuts that must not change a single result --
 ``MaxMinRates._fill_one`` (one class re-solved, no dicts) stands in for the general progressive filling
-``MaxMinRates._fill``, and ``FlowNetwork._next_drain_s`` reads the next drain end from the one event heap
-that replaced a second heap sorted by drain end.  The randomised reference test checks results to a
+``MaxMinRates._fill``, and ``testbed.sim.drain_heap.earliest_drain_s`` reads the next drain end from the one
+event heap that replaced a second heap sorted by drain end.  The randomised reference test checks results to a
 tolerance; these check that the shortcut and the general path agree exactly (floats compared with ``==``),
 on random small instances where ties, caps, zero capacities and out-rating classes all occur.
 """
@@ -14,12 +14,10 @@ import heapq
 import math
 
 import numpy as np
-from conftest import tiny_topology
 
+from testbed.sim.drain_heap import DueEntry, earliest_drain_s
 from testbed.sim.flow_class import FlowClass
 from testbed.sim.maxmin import MaxMinRates
-from testbed.sim.network import FlowNetwork
-from testbed.topology.schema import load_topology
 
 
 def _random_solver(rng: np.random.Generator) -> MaxMinRates:
@@ -62,25 +60,23 @@ def test_one_class_fill_equals_the_general_fill_bit_for_bit() -> None:
 
 def test_next_drain_end_is_the_earliest_live_drain_end_in_the_heap() -> None:
     rng = np.random.default_rng(11)
-    net = FlowNetwork(load_topology(tiny_topology((1, 1))))
     walked = 0
     for _ in range(300):
         n_classes = int(rng.integers(1, 12))
-        net._classes = [FlowClass((), 0.0) for _ in range(n_classes)]
-        for cls in net._classes:
+        classes = [FlowClass((), 0.0) for _ in range(n_classes)]
+        for cls in classes:
             cls.version = int(rng.integers(0, 3))
-        heap: list[tuple[float, int, int, float]] = []
+        heap: list[DueEntry] = []
         for _ in range(int(rng.integers(1, 40))):
             cls_id = int(rng.integers(n_classes))
             drain_s = float(rng.choice([1.0, 1.5, 2.0]) + rng.integers(0, 3) * 1e-9)  # ties and near-ties
             early_s = float(rng.choice([0.0, 1e-9, 1e-6, 0.7]))  # a wide margin: due early, drains late
-            version = net._classes[cls_id].version - int(rng.random() < 0.4)  # some retired entries
+            version = classes[cls_id].version - int(rng.random() < 0.4)  # some retired entries
             heapq.heappush(heap, (drain_s - early_s, version, cls_id, drain_s))
-        net._due = heap
-        live = [entry for entry in heap if net._classes[entry[2]].version == entry[1]]
-        if not live or net._classes[heap[0][2]].version != heap[0][1]:
+        live = [entry for entry in heap if classes[entry[2]].version == entry[1]]
+        if not live or classes[heap[0][2]].version != heap[0][1]:
             continue  # the caller pops retired heads first
-        got = net._next_drain_s(heap[0][3])
+        got = earliest_drain_s(heap, classes, heap[0][3])
         assert got == min(entry[3] for entry in live)
         walked += got < heap[0][3]
     assert walked > 10  # the head was not always the earliest drain end

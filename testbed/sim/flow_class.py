@@ -12,7 +12,8 @@ import math
 from typing import NamedTuple
 
 from testbed.sim.rate_meter import RateMeter
-from testbed.topology.model import LinkKey
+from testbed.sim.tcp import TcpModel
+from testbed.topology.model import LinkKey, Topology
 
 
 class Completion(NamedTuple):
@@ -57,3 +58,25 @@ class FlowClass:
     def served_at(self, t_s: float) -> float:
         return self.served_nbytes + self.rate_nbytes_per_s * (t_s - self.since_s) if t_s > self.since_s \
             else self.served_nbytes
+
+
+def class_for_route(topology: Topology, src: str, dst: str, tcp: TcpModel | None,
+                    meter: RateMeter | None) -> tuple[FlowClass, float]:
+    """The (idle) class of the route ``src`` -> ``dst`` and its per-flow cap in bytes/s (TCP's; inf without)."""
+    route = topology.route(src, dst)
+    cls = FlowClass(route.links, route.latency_s)
+    infos = [topology.link(k) for k in route.links]
+    nominal_latency_s = [info.latency_s for info in infos]
+    if not any(info.latency_varies for info in infos):
+        cls.static_latency_s = sum(nominal_latency_s)
+    cls.jitters_s = [info.jitter_s for info in infos if info.jitter_s > 0]
+    cls.wan_links = tuple(k for k, info in zip(route.links, infos, strict=True) if info.kind == "wan")
+    cls.meter = meter if cls.wan_links else None
+    cls.latency_floor_s = -sum(nominal_latency_s)
+    cap = math.inf
+    if route.links:
+        cls.path_capacity_bps = float(min(info.bandwidth_bps for info in infos))
+        if tcp is not None:
+            loss = 1.0 - math.prod(1.0 - info.loss for info in infos)
+            cap = tcp.rate_cap_bps(2 * route.latency_s, loss) / 8.0
+    return cls, cap

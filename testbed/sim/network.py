@@ -37,7 +37,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from testbed.sim.flow_class import Completion, FlowClass
+from testbed.sim.drain_heap import DueEntry, earliest_drain_s
+from testbed.sim.flow_class import Completion, FlowClass, class_for_route
 from testbed.sim.link_schedule import LinkSchedule
 from testbed.sim.maxmin import MaxMinRates
 from testbed.sim.node_clock import NodeClock
@@ -75,10 +76,7 @@ class FlowNetwork:
         self._class_of_route: dict[tuple[str, str], int] = {}
         self._classes_of_node: dict[str, list[int]] = {}  # the classes a node's flows start or end in
         self._flows_joined = 0  # flows sharing links now (not pending, not finished)
-        self._due: list[tuple[float, int, int, float]] = []
-        """A heap of (earliest time a class's first flow counts as drained, class version, class, its drain end);
-        an entry retires when its class's version moves on.  The next drain end is read from it too
-        (:meth:`_next_drain_s`): one heap, one push per rescheduled class."""
+        self._due: list[DueEntry] = []  # when each class's first flow counts as drained (testbed.sim.drain_heap)
         self._reschedule: set[int] = set()  # classes whose heap entries must be renewed
         self._pending: list[tuple[float, int, int, float, float, float, float]] = []
         """Flows in TCP slow start: (join time, id, class, bytes left then, latency, start time, bytes)."""
@@ -161,25 +159,8 @@ class FlowNetwork:
         return flow_id
 
     def _new_class(self, src: str, dst: str) -> int:
-        topo = self.topology
-        route = topo.route(src, dst)
-        cls = FlowClass(route.links, route.latency_s)
-        link_ids = tuple(self._link(k) for k in route.links)
-        infos = [topo.link(k) for k in route.links]
-        nominal_latency_s = [info.latency_s for info in infos]
-        if not any(info.latency_varies for info in infos):
-            cls.static_latency_s = sum(nominal_latency_s)
-        cls.jitters_s = [info.jitter_s for info in infos if info.jitter_s > 0]
-        cls.wan_links = tuple(k for k, info in zip(route.links, infos, strict=True) if info.kind == "wan")
-        cls.meter = self.meter if cls.wan_links else None
-        cls.latency_floor_s = -sum(nominal_latency_s)
-        cap = math.inf
-        if route.links:
-            cls.path_capacity_bps = float(min(self._nominal_bps[i] for i in link_ids))
-            if self.tcp is not None:
-                loss = 1.0 - math.prod(1.0 - info.loss for info in infos)
-                cap = self.tcp.rate_cap_bps(2 * route.latency_s, loss) / 8.0
-        cls_id = self._rates.add_class(link_ids, cap)
+        cls, cap = class_for_route(self.topology, src, dst, self.tcp, self.meter)
+        cls_id = self._rates.add_class(tuple(self._link(k) for k in cls.links), cap)
         self._classes.append(cls)
         self._class_of_route[(src, dst)] = cls_id
         for node in {src, dst}:
@@ -246,29 +227,12 @@ class FlowNetwork:
                 end_s = head[3]
                 n = len(due)
                 if (n > 1 and due[1][0] <= end_s) or (n > 2 and due[2][0] <= end_s):
-                    end_s = self._next_drain_s(end_s)
+                    end_s = earliest_drain_s(due, classes, end_s)
                 if end_s < self.now_s:
                     end_s = self.now_s
                 return end_s if end_s < t else t
             heapq.heappop(due)
         return t
-
-    def _next_drain_s(self, end_s: float) -> float:
-        """The earliest drain end of a live entry of the due heap, given the head's (``end_s``).
-
-        An entry due later than the head can drain earlier (a wider early margin), but it is due no later
-        than it drains, so it lies in the part of the heap due by ``end_s``: walk that part only.
-        """
-        due, classes = self._due, self._classes
-        n, stack = len(due), [1, 2]
-        while stack:
-            i = stack.pop()
-            if i < n and due[i][0] <= end_s:
-                _, version, cls_id, drain_s = due[i]
-                if drain_s < end_s and classes[cls_id].version == version:
-                    end_s = drain_s
-                stack += (2 * i + 1, 2 * i + 2)
-        return end_s
 
     def _other_events_s(self) -> float:
         """When a subclass's own next event is due (testbed.sim.cross_traffic; ``inf``: none)."""
