@@ -211,6 +211,9 @@ def test_fedavg_drops_a_client_that_goes_down_mid_round_and_pause_waits_for_it()
     assert drop.plan.went_down == [(0, "c/w1")] and drop.plan.dropped == [(0, "c/w1")]
     assert [c for r, c, _ in drop.plan.averaged if r == 0] == ["a/w0", "a/w1", "b/w0", "c/w0"]
     assert len(drop_engine.accountant.frame().query("src == 'c/w1'")) == 0  # it abandoned the round
+    record = drop.results()  # summary.json's method_results: the server's own record of each reply
+    assert record["went_down"] == record["dropped"] == [[0, "c/w1"]] and record["replies_went_down"] == 1
+    assert record["replies_averaged"] == len(record["averaged"]) == len(drop.plan.averaged)
     pause, pause_engine = runs["pause"]
     assert pause.plan.dropped == [] and len(pause.plan.averaged) == 3 * 5
     assert drop_engine.now_s + 0.1 < pause_engine.now_s  # round 0 waited for it to come back

@@ -219,6 +219,16 @@ class FedAvg(Algorithm):
     def calibration_node(self, kind: str) -> str:
         return self.server if kind == "average" else self.session.workers[0]
 
+    def results(self) -> dict[str, Any]:
+        """Every chosen client's fate as [round, client] pairs: ``averaged``, ``dropped`` (late, beyond the
+        first m, or gone down) and ``went_down`` (the dropped ones that went down mid-round) -- the
+        server's own record, which the traffic log alone cannot rebuild under churn (no reply is sent)."""
+        plan = self.plan
+        return {"replies_averaged": len(plan.averaged), "replies_dropped": len(plan.dropped),
+                "replies_went_down": len(plan.went_down),
+                "averaged": [[r, c] for r, c, _ in plan.averaged], "dropped": [list(p) for p in plan.dropped],
+                "went_down": [list(p) for p in plan.went_down]}
+
 
 class ClientSizes(Mapping[str, int]):
     """n_k by worker id, read from the partition's sizes (one int per client, no dict of a million entries)."""
