@@ -10,8 +10,9 @@ its k-th request; a reply is complete when both of its messages have arrived.  P
 replies are the first ``keep`` complete ones arriving by start + deadline; every other reply is
 dropped.  Replies still in flight when the run stopped never arrived and are not counted.  Under
 churn with ``offline: drop`` a client that went down mid-round abandons that round without a reply,
-so the k-th pairing no longer holds for it: read such runs' drops from the method's own record
-(``FedAvgPlan.dropped`` / ``went_down``), not from this reconstruction.
+so the k-th pairing no longer holds for it: such runs' drops come from the method's own record
+(``FedAvgPlan.dropped`` / ``went_down``, in ``summary.json``'s ``method_results``), which
+:func:`reply_fates` joins with the traffic log for each reply's WAN bytes.
 """
 
 from __future__ import annotations
@@ -43,3 +44,41 @@ def fedavg_replies(traffic: pd.DataFrame, server: str, keep: int, deadline_s: fl
     rank = on_time.astype(int).groupby(rows["round_start_s"]).cumsum()
     rows["kept"] = on_time & (rank <= keep)
     return rows[["client", "round_start_s", "arrive_s", "nbytes", "wan_nbytes", "kept"]].reset_index(drop=True)
+
+
+FATES = ("averaged", "went_down", "late")
+"""A chosen client's reply: averaged; dropped because the client went down mid-round; dropped because it
+came after the round had closed (past the deadline, or beyond the first m under over-selection)."""
+
+
+def reply_fates(record: dict, traffic: pd.DataFrame, server: str) -> pd.DataFrame:
+    """One row per chosen (round, client) from the server's own record (``summary.json``'s
+    ``method_results``: ``averaged``, ``dropped``, ``went_down`` as [round, client] pairs): ``round``,
+    ``client``, ``fate`` (:data:`FATES`), ``round_start_s``, ``down_wan_nbytes`` (the round's weights sent
+    to it) and ``up_wan_nbytes`` (its reply, 0 if it sent none).
+
+    The k-th round a client was chosen for is the k-th ``params_g`` the server sent it (a busy client
+    is never chosen again before its reply has arrived or it has abandoned the round), and a reply
+    belongs to the round whose request the client last received before sending it."""
+    down = {tuple(p) for p in record["went_down"]}
+    fates = [(r, c, "averaged") for r, c in record["averaged"]]
+    fates += [(r, c, "went_down" if (r, c) in down else "late") for r, c in record["dropped"]]
+    rows = pd.DataFrame(fates, columns=["round", "client", "fate"]).sort_values(["client", "round"])
+    rows["k"] = rows.groupby("client").cumcount()
+    wan = traffic.assign(wan_nbytes=traffic["nbytes"].where(traffic["scope"] == "wan", 0))
+    sent = wan[(wan["src"] == server) & wan["kind"].isin(REPLY_KINDS)].sort_values("t_send_s", kind="stable")
+    requests = sent[sent["kind"] == "params_g"].assign(k=lambda f: f.groupby("dst").cumcount())
+    requests = requests.rename(columns={"dst": "client", "t_send_s": "round_start_s"})
+    requests["next_start_s"] = requests.groupby("client")["round_start_s"].shift(-1).fillna(math.inf)
+    rows = rows.merge(requests[["client", "k", "round_start_s", "next_start_s"]], on=["client", "k"], how="left")
+
+    def window(frame: pd.DataFrame, column: str) -> list[float]:
+        """WAN bytes of ``frame``'s messages to or from each row's client (``column``) sent in its round."""
+        mine = dict(list(frame.groupby(column)))
+        return [float(mine[c].loc[mine[c]["t_send_s"].between(t0, t1, inclusive="left"), "wan_nbytes"].sum())
+                if c in mine else 0.0
+                for c, t0, t1 in zip(rows["client"], rows["round_start_s"], rows["next_start_s"], strict=True)]
+
+    rows["down_wan_nbytes"] = window(sent, "dst")
+    rows["up_wan_nbytes"] = window(wan[(wan["dst"] == server) & wan["kind"].isin(REPLY_KINDS)], "src")
+    return rows.drop(columns=["k", "next_start_s"]).sort_values(["round", "client"]).reset_index(drop=True)

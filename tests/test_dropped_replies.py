@@ -1,10 +1,11 @@
-"""analysis/dropped_replies.py against a hand-built traffic log: deadline and over-selection drops."""
+"""analysis/dropped_replies.py against a hand-built traffic log: deadline and over-selection drops, and
+the server's own record joined with the log under churn (a client that went down sends no reply)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from analysis.dropped_replies import fedavg_replies
+from analysis.dropped_replies import fedavg_replies, reply_fates
 
 S = "us-east/server"
 
@@ -41,3 +42,24 @@ def test_deadline_and_first_m_decide_what_is_kept() -> None:
 
 def test_without_deadline_or_over_selection_everything_is_kept() -> None:
     assert fedavg_replies(_log(), S, keep=3)["kept"].all()
+
+
+def test_the_servers_record_gives_each_reply_its_fate_and_bytes_when_a_client_sent_none() -> None:
+    rows = []
+    for t0, clients in ((0.0, ("a", "b")), (1.0, ("a", "b")), (2.0, ("b",))):  # b chosen three times
+        for c in clients:
+            rows += [_msg("params_g", S, c, t0, t0 + 0.1), _msg("params_d", S, c, t0, t0 + 0.1)]
+    # round 0: a averaged, b went down mid-round (no reply); round 1: a averaged, b's reply late (at 1.8,
+    # after the round closed); round 2 (b only): b averaged
+    for c, t in (("a", 0.3), ("a", 1.3), ("b", 1.8), ("b", 2.3)):
+        rows += [_msg("params_g", c, S, t - 0.05, t), _msg("params_d", c, S, t - 0.05, t)]
+    record = {"averaged": [[0, "a"], [1, "a"], [2, "b"]], "dropped": [[0, "b"], [1, "b"]], "went_down": [[0, "b"]]}
+    r = reply_fates(record, pd.DataFrame(rows), S)
+    got = {(row.round, row.client): (row.fate, row.round_start_s, row.down_wan_nbytes, row.up_wan_nbytes)
+           for row in r.itertuples()}
+    assert got == {(0, "a"): ("averaged", 0.0, 110, 110), (0, "b"): ("went_down", 0.0, 110, 0),
+                   (1, "a"): ("averaged", 1.0, 110, 110), (1, "b"): ("late", 1.0, 110, 110),
+                   (2, "b"): ("averaged", 2.0, 110, 110)}
+    # the k-th reply is not the k-th request's here: the traffic log alone pairs b's 1.8 reply with round 0
+    rebuilt = fedavg_replies(pd.DataFrame(rows), S, keep=2)
+    assert rebuilt.loc[rebuilt["client"] == "b", "round_start_s"].tolist()[0] == 0.0
