@@ -12,13 +12,15 @@ sample std over the seeds that reached it, and how many did.  Figure: the metric
 WAN bytes, every seed as a thin line and the seed mean ± std band (analysis.style.seed_band) where the seeds
 share x values (else the mean over the range all cover, without a band), target dashed.  ``--label`` names the
 series by run columns (``cell``: the suite cell, the run's name without its ``_seed=N``).
-``--staleness`` adds each parameter-server run's push staleness (analysis/staleness.py).
+``--series`` keeps only the series named.  ``--staleness`` adds each parameter-server run's push
+staleness (analysis/staleness.py).
 Writes OUT_DIR/NAME.png, NAME-table.md and NAME.csv.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -142,10 +144,15 @@ def main(argv: list[str] | None = None) -> None:
                    help="held (default, issue 25): the first evaluation meeting the target that the next one "
                         "(or the run's end) still meets; first: the first evaluation meeting it")
     p.add_argument("--label", help="comma-separated run columns naming a series, or cell (default: the analysis label)")
+    p.add_argument("--series", help="comma-separated series to keep (default: all)")
     args = p.parse_args(argv)
     results = load_results(args.results)
     if args.label:
         relabel(results, args.label.split(","))
+    if args.series:
+        keep = args.series.split(",")
+        results = dataclasses.replace(results, runs=results.runs[results.runs["series"].isin(keep)],
+                                      metrics=results.metrics[results.metrics["series"].isin(keep)])
     hits = per_run(results, args.metric, args.target, args.staleness, args.reached)
     out_dir = Path(args.out)
     figure(results, args.metric, args.target, args.x, out_dir, args.name)
