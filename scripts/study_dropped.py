@@ -10,7 +10,7 @@ without that record (written before FedAvg kept it) is rebuilt from the traffic 
 (``fedavg_replies``: exact without churn; m = max(floor(C K), 1), the deadline from
 ``algorithm.round_deadline``).  Writes OUT_DIR/NAME-table.md and NAME.csv (one row per run) and
 NAME.png: per series, the chosen clients of each round by fate (mean over seeds) and the cumulative
-WAN bytes of each fate.
+WAN bytes of the dropped ones.
 """
 
 from __future__ import annotations
@@ -99,7 +99,8 @@ def markdown(hits: pd.DataFrame) -> str:
 
 
 def figure(replies: pd.DataFrame, out_dir: Path, name: str) -> None:
-    """Per series (a column): chosen clients a round by fate, mean over seeds (top); cumulative WAN MB by fate."""
+    """Per series (a column): chosen clients a round by fate, mean over seeds (top); cumulative WAN MB of
+    the dropped replies by fate, mean over seeds, beside that of all replies (bottom)."""
     series = sorted(replies["series"].unique())
     fig = new_figure(4.2 * len(series), 6.4)
     panels = fig.subplots(2, len(series), squeeze=False, sharex="col", sharey="row")
@@ -114,15 +115,18 @@ def figure(replies: pd.DataFrame, out_dir: Path, name: str) -> None:
         top, bottom = panels[0][j], panels[1][j]
         top.stackplot(rounds, *(counts[f] for f in FATES), labels=[FATE_LABELS[f] for f in FATES],
                       colors=[FATE_COLORS[f] for f in FATES], step="mid", alpha=0.85)
-        bottom.stackplot(rounds, *(nbytes[f] for f in FATES), labels=[FATE_LABELS[f] for f in FATES],
-                         colors=[FATE_COLORS[f] for f in FATES], alpha=0.85)
+        for fate in FATES[1:]:
+            bottom.plot(rounds, nbytes[fate], color=FATE_COLORS[fate], label=FATE_LABELS[fate])
+        total = nbytes.sum(axis=1).iloc[-1]
         top.set_title(f"{name_} ({seeds} seeds)", fontsize=9)
+        bottom.set_title(f"all replies: {total:.1f} MB a run", fontsize=8)
         bottom.set_xlabel("round")
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
     panels[0][0].set_ylabel("chosen clients a round\n(mean over seeds)")
-    panels[1][0].set_ylabel("cumulative WAN MB of those replies\n(down + up, mean over seeds)")
+    panels[1][0].set_ylabel("cumulative WAN MB of dropped replies\n(down + up, mean over seeds)")
     panels[0][0].legend(fontsize=7, loc="lower left")
+    panels[1][0].legend(fontsize=7, loc="upper left")
     save(fig, out_dir, name)
 
 
