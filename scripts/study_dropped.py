@@ -8,9 +8,9 @@ after the round had closed -- from the server's own record (``summary.json``'s `
 joined with the traffic log for the WAN bytes: analysis/dropped_replies.py ``reply_fates``).  A run
 without that record (written before FedAvg kept it) is rebuilt from the traffic log alone
 (``fedavg_replies``: exact without churn; m = max(floor(C K), 1), the deadline from
-``algorithm.round_deadline``).  Writes OUT_DIR/NAME-table.md and NAME.csv (one row per run) and
-NAME.png: per series, the chosen clients of each round by fate (mean over seeds) and the cumulative
-WAN bytes of the dropped ones.
+``algorithm.round_deadline``).  Writes OUT_DIR/NAME-table.md, NAME.csv (one row per run, and one per
+series: the mean over seeds) and NAME.png: per series, the chosen clients of each round by fate (mean
+over seeds) and the cumulative WAN bytes of the dropped ones.
 """
 
 from __future__ import annotations
@@ -84,17 +84,22 @@ def collect(results, keep: list[str] | None = None) -> tuple[pd.DataFrame, pd.Da
         out["dropped"] = out["went_down"] + out["late"]
         out["dropped_wan_bytes"] = out["went_down_wan_bytes"] + out["late_wan_bytes"]
         out["dropped_share_pct"] = 100 * out["dropped_wan_bytes"] / out["run_wan_bytes"]
+        out["dropped_wan_MB"], out["run_wan_MB"] = out["dropped_wan_bytes"] / 1e6, out["run_wan_bytes"] / 1e6
+        averaged = f.loc[f["fate"] == "averaged", "client"]  # who the model learns from: the server's region?
+        out["averaged_server_dc_pct"] = 100 * averaged.str.startswith(f"{row['algorithm.server_at']}/").mean()
         runs.append(out)
     return pd.DataFrame(runs), pd.concat(replies, ignore_index=True)
 
 
 def markdown(hits: pd.DataFrame) -> str:
     out = ("| series | chosen a run | averaged | dropped: went down | dropped: after the round closed "
-           "| dropped WAN MB | share of the run's WAN bytes |\n|---|---|---|---|---|---|---|\n")
+           "| dropped WAN MB | share of the run's WAN bytes | averaged replies from the server's region |\n"
+           "|---|---|---|---|---|---|---|---|\n")
     for series, g in hits.groupby("series", sort=True):
         out += (f"| {series} | {_ms(g['chosen'], '.0f')} | {_ms(g['averaged'], '.1f')} | "
                 f"{_ms(g['went_down'], '.1f')} | {_ms(g['late'], '.1f')} | "
-                f"{_ms(g['dropped_wan_bytes'] / 1e6, '.2f')} | {_ms(g['dropped_share_pct'], '.1f')} % |\n")
+                f"{_ms(g['dropped_wan_bytes'] / 1e6, '.2f')} | {_ms(g['dropped_share_pct'], '.1f')} % | "
+                f"{_ms(g['averaged_server_dc_pct'], '.0f')} % |\n")
     return out
 
 
@@ -144,7 +149,9 @@ def main(argv: list[str] | None = None) -> None:
         relabel(results, args.label.split(","))
     hits, replies = collect(results, args.series.split(",") if args.series else None)
     figure(replies, Path(out_dir), name)
-    write_study_table(hits, markdown(hits), Path(out_dir), name)
+    means = hits.drop(columns=["run", "seed"]).groupby("series", as_index=False).mean()
+    means["run"] = means["series"] + " (mean over seeds)"  # the rows the page's prose quotes
+    write_study_table(pd.concat([hits, means], ignore_index=True), markdown(hits), Path(out_dir), name)
 
 
 if __name__ == "__main__":
