@@ -112,14 +112,14 @@ def markdown(st: pd.DataFrame, reference: str, metric: str, target: float) -> st
                 f"{t['wan_MB']} | {v[c, 'final_mean']:.3f} ± {v[c, 'final_std']:.3f} |\n")
     out += (f"\n| cell vs {reference} (paired by seed) | seeds | final: ratio of medians [95 %], p "
             "| seeds ending higher | rounds to target: ratio [95 %], p | virtual s to target: ratio [95 %], p "
-            "| verdict (final; rounds) |\n"
+            "| verdict (final; rounds; virtual s) |\n"
             "|---|---|---|---|---|---|---|\n")
     for c in cells:
         if c == reference:
             continue
         out += (f"| {c} | {v[c, 'paired_seeds']:.0f} | {_pair(v, c, 'final')} | {v[c, 'seeds_final_higher']:.0f} | "
                 f"{_pair(v, c, 'rounds')} | {_pair(v, c, 'virtual_s')} | {v[c, 'final_verdict']}; "
-                f"{v[c, 'rounds_verdict']} |\n")
+                f"{v[c, 'rounds_verdict']}; {v[c, 'virtual_s_verdict']} |\n")
     return out
 
 
