@@ -213,9 +213,9 @@ class Engine(ClientRetirement):
         if self.compute_model.needs_measurement:
             first = handle[0] if isinstance(handle, list) else handle
             measured = self.executor.elapsed_s(first) / max(units, 1e-12)
-        dynamics = self.topology.dynamics_of(node_id)
+        dynamics = self.clock.dynamics(node_id)
         if dynamics.static:
-            return units * self.compute_model.duration_s(kind, self.topology.speed_of(node_id), measured)
+            return units * self.compute_model.duration_s(kind, self.clock.speed(node_id), measured)
         work_s = units * self.compute_model.duration_s(kind, 1.0, measured) * self.clock.slowdown_factor(node_id)
         return self.clock.finish_s(node_id, self.now_s, work_s) - self.now_s
 
@@ -349,7 +349,9 @@ class Engine(ClientRetirement):
     def _deliver(self, completions: list) -> None:
         for completion in completions:
             message, delivered = self._in_flight.pop(completion.flow_id)
-            arrived = Message(**{**message.__dict__, "t_arrive_s": completion.arrival_s})
+            m = message
+            arrived = Message(m.seq, m.src, m.dst, m.kind, m.payload, m.payload_nbytes, m.t_send_s,
+                              completion.arrival_s, m.tag)
             timer = self.env.timeout(max(completion.arrival_s - self.now_s, 0.0), value=arrived)
             timer.callbacks.append(lambda event, done=delivered: self._arrive(event.value, done))
 

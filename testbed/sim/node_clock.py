@@ -9,6 +9,9 @@ node, drawn in the node's own order), so a run is deterministic on any backend; 
 through the Session, never through the wall clock.  The seeded on/off model draws its up and down
 spells lazily, as far as anyone has asked; a node that is always up keeps nothing, and a population
 client's spells are forgotten when many are held (:data:`MAX_CACHED_TOGGLES`) and drawn again if asked.
+The engine asks several of these per message (is the receiver crashed? can it be down?), so a listed node's
+parsed behaviour and speed are looked up once and kept (a handful of nodes); a population client's are
+looked up anew each time, so nothing is kept per client.
 A slowdown stream is stateful (one draw per compute call), so it is kept per node that has one.  A worker
 whose availability is a ``trace`` takes one client's down intervals (:meth:`NodeClock.trace_owner`: client i
 for the i-th worker naming the file, or a seeded choice of clients when the trace has more clients than
@@ -30,6 +33,7 @@ from testbed.topology.model import Topology
 _AVAILABILITY_STREAM = 1
 _SLOWDOWN_STREAM = 2
 _TRACE_STREAM = 3
+_UNSEEN = object()
 MAX_CACHED_TOGGLES = 65_536
 """Availability spells kept at once: a population client's are dropped beyond this and drawn again from its
 seed when asked (the same spells: they depend only on the run seed and the node id)."""
@@ -80,17 +84,35 @@ class NodeClock:
         self._toggles: dict[str, _Toggles | None] = {}
         self._slowdown_rngs: dict[str, np.random.Generator] = {}
         self._trace_owners: dict[int, dict[str, int | str | None]] = {}
+        self._dynamics: dict[str, NodeDynamics] = {}  # listed nodes only (never a population's clients)
+        self._speeds: dict[str, float] = {}
 
     def dynamics(self, node: str) -> NodeDynamics:
         """The node's parsed behaviour (service nodes: their datacenter's)."""
-        return self.topology.dynamics_of(node)
+        dynamics = self._dynamics.get(node)
+        if dynamics is None:
+            dynamics = self.topology.dynamics_of(node)
+            if not self.topology.is_client(node):
+                self._dynamics[node] = dynamics
+        return dynamics
+
+    def speed(self, node: str) -> float:
+        """The node's relative compute speed (``Topology.speed_of``; service nodes: their datacenter's)."""
+        speed = self._speeds.get(node)
+        if speed is None:
+            speed = self.topology.speed_of(node)
+            if not self.topology.is_client(node):
+                self._speeds[node] = speed
+        return speed
 
     def _toggles_of(self, node: str) -> _Toggles | None:
-        toggles = self._toggles.get(node)
-        if toggles is None:
+        toggles = self._toggles.get(node, _UNSEEN)
+        if toggles is _UNSEEN:
             availability = self.dynamics(node).availability
             if availability is None:
-                return None  # always up: nothing to remember (a population's clients cost nothing here)
+                if node in self._dynamics:
+                    self._toggles[node] = None  # a listed node that is always up: remembered as such
+                return None  # a population's clients cost nothing here
             if availability.trace is not None:
                 owner = self.trace_owner(node)
                 down = [] if owner is None else availability.trace.down_intervals(owner)
@@ -155,7 +177,7 @@ class NodeClock:
         """Relative speed at ``t_s``: the last speed-profile step at or before it, else the node's speed."""
         steps = self.dynamics(node).speed_profile
         i = bisect.bisect_right([at for at, _ in steps], t_s)
-        return steps[i - 1][1] if i else self.topology.speed_of(node)
+        return steps[i - 1][1] if i else self.speed(node)
 
     def finish_s(self, node: str, start_s: float, work_s: float) -> float:
         """When ``work_s`` seconds of speed-1 work started at ``start_s`` are done: the integral of the
