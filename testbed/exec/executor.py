@@ -16,7 +16,7 @@ import inspect
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.core.finite import require_finite
@@ -31,10 +31,18 @@ class Handle:
 
 @dataclass
 class LocalHandle(Handle):
-    """In-process handle: the value itself and how long the call took (wall seconds)."""
+    """In-process handle: the value itself and how long the call took (wall seconds).
+
+    A handle's value is what its call returned (on Ray, an immutable object), so its size and its
+    finite check are worked out once, at its first send, however many nodes it is then sent to (a
+    shard's segments go to every worker, a FedAvg server's model to every chosen client)."""
 
     value: Any
     elapsed_s: float
+    nbytes: int | None = field(default=None, compare=False)
+    """The value's payload bytes, once asked (testbed.core.payload.payload_nbytes)."""
+    finite: bool = field(default=False, compare=False)
+    """True once the value was checked to hold no NaN or infinity (testbed.core.finite)."""
 
 
 class Executor(ABC):
@@ -165,12 +173,17 @@ class InProcessExecutor(Executor):
         return _unwrap(handle)
 
     def known_nbytes(self, handle: Handle) -> int | None:
-        return payload_nbytes(_unwrap(handle))  # the value is already here
+        return _handle_nbytes(handle)  # the value is already here
 
     def check_nbytes(self, handle: Handle, nbytes: int, kind: str) -> None:
-        check_declared_nbytes(nbytes, payload_nbytes(_unwrap(handle)), kind)
+        check_declared_nbytes(nbytes, _handle_nbytes(handle), kind)
 
     def check_finite(self, payload: Any, kind: str, src: str, dst: str) -> None:
+        if isinstance(payload, LocalHandle):
+            if not payload.finite:
+                require_finite(payload.value, f"a {kind} message from {src} to {dst}")
+                payload.finite = True
+            return
         require_finite(_unwrap(payload), f"a {kind} message from {src} to {dst}")
 
     def elapsed_s(self, handle: Handle) -> float:
@@ -197,6 +210,14 @@ def check_declared_nbytes(declared: int, actual: int, kind: str) -> None:
     if actual != declared:
         raise ValueError(f"a {kind!r} message was declared {declared} B but its payload is {actual} B: "
                          "the method's size formula is wrong")
+
+
+def _handle_nbytes(handle: Handle) -> int:
+    if isinstance(handle, LocalHandle):
+        if handle.nbytes is None:
+            handle.nbytes = payload_nbytes(handle.value)
+        return handle.nbytes
+    return payload_nbytes(_unwrap(handle))
 
 
 def _unwrap(value: Any) -> Any:
