@@ -70,8 +70,18 @@ class ParamShard(Calibrated, WireEndpoint):
     def _step(self, lr_step: int, pushes: tuple[np.ndarray, ...]) -> int:
         g_pushes, d_pushes = pushes[0::2], pushes[1::2]
         for param, grads in ((self.g, g_pushes), (self.d, d_pushes)):
-            if param is not None:
-                param.grad = torch.as_tensor(np.mean(np.stack(grads), axis=0), device=param.device)
+            if param is None:
+                continue
+            if all(type(g) is np.ndarray and g.dtype == np.float32 and g.shape == grads[0].shape for g in grads):
+                # np.mean(np.stack(grads), axis=0) to the bit (numpy adds the rows in order onto zeros, then
+                # divides by the count as an intp), without stacking the pushes into a copy first
+                mean = np.zeros(grads[0].shape, np.float32)
+                for grad in grads:
+                    np.add(mean, grad, out=mean)
+                np.divide(mean, np.intp(len(grads)), out=mean, casting="unsafe")
+            else:
+                mean = np.mean(np.stack(grads), axis=0)
+            param.grad = torch.as_tensor(mean, device=param.device)
         scale_lr(self.opt, self._base_lrs, self.setup.lr_scale(lr_step))
         self.opt.step()
         self.version += 1
