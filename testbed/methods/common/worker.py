@@ -9,7 +9,7 @@ data shipping), so this class reads as what a worker *is*, not as the union of e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -33,6 +33,9 @@ from testbed.gan import (
 )
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
+
+BATCHES_AT_ONCE = 16
+"""Local batches drawn and gathered in one go by :meth:`GanWorker.train_steps` (bounds the rows held at once)."""
 
 
 class GanWorker(Calibrated, WireEndpoint):
@@ -71,6 +74,19 @@ class GanWorker(Calibrated, WireEndpoint):
         # index_select gathers the same rows as x[idx] with half the per-call overhead
         return torch.index_select(self._x_t, 0, torch.as_tensor(idx, device=self.device))
 
+    def _batches(self, count: int) -> Iterator[torch.Tensor]:
+        """``count`` calls of :meth:`_batch`, the same rows in the same order, drawn up to
+        :data:`BATCHES_AT_ONCE` at a time: one ``integers`` call for k batches gives the same indices as k
+        calls (a bounded draw takes whole 32-bit or 64-bit outputs of the bit generator, none left over
+        between calls), and one gather for k batches the same rows.  Nothing else may draw from ``self.rng``
+        while the batches are taken."""
+        b = min(self.setup.training.batch_size, self.x.shape[0])
+        while count > 0:
+            k = min(count, BATCHES_AT_ONCE)
+            idx = self.rng.integers(0, self.x.shape[0], size=k * b)
+            yield from torch.index_select(self._x_t, 0, torch.as_tensor(idx, device=self.device)).split(b)
+            count -= k
+
     # -- local training --------------------------------------------------------------------------
     def train_steps(self, steps: int = 1, lr_factor: float | None = None) -> dict[str, float]:
         """``steps`` local GAN steps (one D and one G update each) in ``training.update_order``:
@@ -78,19 +94,20 @@ class GanWorker(Calibrated, WireEndpoint):
         from the same parameters, as a parameter-server worker computes them).  Returns the last losses."""
         stats: dict[str, float] = {}
         t = self.setup.training
+        batches = self._batches(int(steps))
         for _ in range(int(steps)):
             factor = self.setup.lr_scale(self.steps) if lr_factor is None else lr_factor
             scale_lr(self.state.opt_d, [t.lr_d], factor)
             scale_lr(self.state.opt_g, [t.lr_g], factor)
             self.steps += 1
             if t.update_order == "simultaneous":
-                grad_d, stats = d_grads(self.state, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
+                grad_d, stats = d_grads(self.state, next(batches), r1_gamma=t.r1_gamma, generator=self.gen)
                 grad_g, g_stats = g_grads(self.state, t.batch_size, self.gen)
                 apply_d_grads(self.state, grad_d)
                 apply_g_grads(self.state, grad_g)
                 stats.update(g_stats)
             else:
-                stats = d_step(self.state, self._batch(), r1_gamma=t.r1_gamma, generator=self.gen)
+                stats = d_step(self.state, next(batches), r1_gamma=t.r1_gamma, generator=self.gen)
                 stats.update(g_step(self.state, t.batch_size, self.gen))
         return stats
 
