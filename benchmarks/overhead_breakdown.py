@@ -69,6 +69,7 @@ FUNCTIONS = {  # (module, qualname) -> category, checked before the module prefi
     ("testbed.gan.steps", "_grads_of.<locals>.<dictcomp>"): "copies", ("testbed.gan.steps", "as_tensor"): "copies",
     ("testbed.gan.flat", "FlatLayout.grad_vector"): "training",  # the autograd call; its concat is below
     ("testbed.methods.common.worker", "GanWorker._batch"): "batches",
+    ("testbed.methods.common.worker", "GanWorker._batches"): "batches",  # train_steps' batches, several at a time
     ("testbed.methods.common.worker", "GanWorker.train_steps"): "training",
     ("testbed.methods.common.setup", "scale_lr"): "training",
     ("testbed.methods.common.setup", "NodeSetup.lr_scale"): "training",

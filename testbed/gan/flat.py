@@ -65,6 +65,7 @@ class FlatLayout:
             plan = self._plans[sizes] = self._plan(sizes)
         for target, part, lo, hi in plan:
             target[:] = parts[part][lo:hi]
+        torch.autograd.graph.increment_version(self._targets)  # as _foreach_copy_ would: in-place writes are seen
 
     def _plan(self, sizes: tuple[int, ...]) -> list[tuple[np.ndarray, int, int, int]]:
         """(parameter view or a slice of it, piece index, start, end in the piece) for pieces of ``sizes``."""
