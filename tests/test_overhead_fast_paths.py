@@ -31,15 +31,22 @@ def setup_for(batch_size: int) -> NodeSetup:
                      seed=7, dataset_n=150, max_iterations=4)
 
 
+def reference_batch(worker: GanWorker, batch_size: int | None = None) -> torch.Tensor:
+    """``GanWorker._batch`` as it was: one ``integers`` call per batch, nothing drawn ahead."""
+    b = batch_size or worker.setup.training.batch_size
+    idx = worker.rng.integers(0, worker.x.shape[0], size=min(b, worker.x.shape[0]))
+    return torch.index_select(worker._x_t, 0, torch.as_tensor(idx))
+
+
 def reference_train_steps(worker: GanWorker, steps: int) -> None:
-    """``GanWorker.train_steps`` (alternating) as it was: one ``_batch()`` per step."""
+    """``GanWorker.train_steps`` (alternating) as it was: one batch drawn per step."""
     t = worker.setup.training
     for _ in range(steps):
         factor = worker.setup.lr_scale(worker.steps)
         scale_lr(worker.state.opt_d, [t.lr_d], factor)
         scale_lr(worker.state.opt_g, [t.lr_g], factor)
         worker.steps += 1
-        d_step(worker.state, worker._batch(), r1_gamma=t.r1_gamma, generator=worker.gen)
+        d_step(worker.state, reference_batch(worker), r1_gamma=t.r1_gamma, generator=worker.gen)
         g_step(worker.state, t.batch_size, worker.gen)
 
 
@@ -52,8 +59,11 @@ def test_batches_drawn_several_at_a_time_train_exactly_as_one_at_a_time(batch_si
     for net in ("G", "D"):
         got, want = get_params(getattr(fast.state, net)), get_params(getattr(slow.state, net))
         assert all(np.array_equal(got[k].view(np.uint32), want[k].view(np.uint32)) for k in want)
-    assert fast.rng.bit_generator.state == slow.rng.bit_generator.state  # the same draws were consumed
-    assert torch.equal(fast._batch(), slow._batch())
+    for size in (None, 5, None, 3):  # then batches one at a time, drawn ahead: still the same stream
+        assert torch.equal(fast._batch(size), reference_batch(slow, size))
+    fast.rng = np.random.default_rng(11)  # a new generator (a FedAvg client's next round): nothing held is used
+    slow.rng = np.random.default_rng(11)
+    assert torch.equal(fast._batch(), reference_batch(slow))
 
 
 def test_the_shards_mean_is_numpys_mean_of_the_stack_to_the_bit() -> None:
