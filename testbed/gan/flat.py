@@ -97,10 +97,8 @@ class FlatLayout:
         if self._views is None or any(g is not None and g.dtype != torch.float32 for g in grads):
             return _to_numpy(torch.cat([(torch.zeros_like(p) if g is None else g).reshape(-1)
                                         for p, g in zip(self.params, grads, strict=True)]))
-        out = np.empty(self.numel, np.float32)
-        for g, (lo, hi) in zip(grads, self.spans, strict=True):
-            out[lo:hi] = 0.0 if g is None else g.detach().numpy().reshape(-1)
-        return out
+        return np.concatenate([np.zeros(n, np.float32) if g is None else (g.detach() if g.requires_grad else g).numpy()
+                               .reshape(-1) for n, g in zip(self._numels, grads, strict=True)])
 
 
 def _to_numpy(flat: torch.Tensor) -> np.ndarray:
