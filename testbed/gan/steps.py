@@ -47,12 +47,14 @@ def _fakes(state: GanState, n: int, fake: ArrayLike | None,
 
 
 def _d_objective(state: GanState, real: ArrayLike, fake: ArrayLike | None, r1_gamma: float,
-                 generator: torch.Generator | None) -> tuple[torch.Tensor, dict[str, float]]:
+                 generator: torch.Generator | None, stats: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
     real_t = as_tensor(real, device_of(state.D))
     fake_t = _fakes(state, real_t.shape[0], fake, generator)
     loss_real, penalty = d_real_objective(state.D, real_t, r1_gamma)
     loss_fake = d_fake_loss(state.D, fake_t)
     total = loss_real + loss_fake + penalty
+    if not stats:  # four .item() calls a caller would throw away (a device sync each on a GPU)
+        return total, {}
     return total, {"d_loss": total.item(), "d_loss_real": loss_real.item(), "d_loss_fake": loss_fake.item(),
                    "r1_penalty": penalty.item()}
 
@@ -101,7 +103,7 @@ def g_grads(state: GanState, batch_size: int,
 def d_grad_vector(state: GanState, layout: FlatLayout, real: ArrayLike, r1_gamma: float = 0.0,
                   generator: torch.Generator | None = None) -> np.ndarray:
     """:func:`d_grads` as one flat vector (``flatten(d_grads(...)[0])``, to the bit) via D's ``layout``."""
-    total, _ = _d_objective(state, real, None, r1_gamma, generator)
+    total, _ = _d_objective(state, real, None, r1_gamma, generator, stats=False)
     return layout.grad_vector(total)
 
 
