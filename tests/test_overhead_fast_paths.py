@@ -86,7 +86,7 @@ def test_the_shards_mean_is_numpys_mean_of_the_stack_to_the_bit() -> None:
         assert np.array_equal(param.grad.numpy().view(np.uint32), want.view(np.uint32))
 
 
-def test_set_params_through_numpy_equals_copy_and_is_seen_by_autograd() -> None:
+def test_set_and_get_params_through_numpy_equal_copy_and_are_seen_by_autograd() -> None:
     module, reference = torch.nn.Linear(5, 3), torch.nn.Linear(5, 3)
     values = {k: np.random.default_rng(1).standard_normal(v.shape).astype(np.float32)
               for k, v in get_params(module).items()}
@@ -97,6 +97,10 @@ def test_set_params_through_numpy_equals_copy_and_is_seen_by_autograd() -> None:
             p.copy_(torch.as_tensor(values[name]))
     for name, p in module.named_parameters():
         assert np.array_equal(p.detach().numpy().view(np.uint32), values[name].view(np.uint32))
+    copied = get_params(module)  # a copy, not a view of the parameters
+    assert all(np.array_equal(copied[k].view(np.uint32), values[k].view(np.uint32)) for k in values)
+    copied["bias"][1] = 42.0
+    assert module.bias[1].item() != 42.0
     loss = (module.weight ** 2).sum()  # saves the weight for backward
     set_params(module, values)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):

@@ -19,8 +19,14 @@ ParamDict = dict[str, np.ndarray]
 
 def get_params(module: nn.Module) -> ParamDict:
     """A float32 copy of every parameter (buffers such as BN statistics excluded: see get_buffers)."""
-    return {name: p.detach().cpu().numpy().astype(np.float32, copy=True)
-            for name, p in module.named_parameters()}
+    return {name: _numpy_copy(p) for name, p in module.named_parameters()}
+
+
+def _numpy_copy(tensor: torch.Tensor) -> np.ndarray:
+    """A float32 numpy copy of ``tensor`` (a CPU float32 one without the ``cpu()`` and ``astype`` dispatches)."""
+    if tensor.dtype == torch.float32 and tensor.device.type == "cpu":
+        return tensor.detach().numpy().copy(order="K")  # the layout astype(copy=True) keeps
+    return tensor.detach().cpu().numpy().astype(np.float32, copy=True)
 
 
 def set_params(module: nn.Module, params: ParamDict) -> None:
