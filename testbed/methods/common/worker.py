@@ -35,10 +35,7 @@ from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
 
 BATCHES_AT_ONCE = 16
-"""Local batches gathered in one go by :meth:`GanWorker.train_steps` (bounds the rows held at once)."""
-INDICES_AHEAD = 7
-"""Batches of sample indices a worker draws ahead of the one it takes (8 x 256 indices: 16 KB held per worker)."""
-_NO_INDICES = np.zeros(0, np.int64)
+"""Local batches drawn and gathered in one go by :meth:`GanWorker.train_steps` (bounds the rows held at once)."""
 
 
 class GanWorker(Calibrated, WireEndpoint):
@@ -57,8 +54,6 @@ class GanWorker(Calibrated, WireEndpoint):
         self.steps = 0  # local training steps taken (drives the lr schedule of ``local``)
         self.gen = setup.torch_generator(1 + index, device)
         self.rng = np.random.default_rng(setup.seed * 7919 + index)
-        self._held: tuple[np.ndarray, int] = (_NO_INDICES, 0)  # indices drawn ahead, and how many are used
-        self._held_rng: np.random.Generator | None = None  # the generator they were drawn from
 
     @property
     def state(self) -> GanState:
@@ -74,35 +69,23 @@ class GanWorker(Calibrated, WireEndpoint):
 
     def _batch(self, batch_size: int | None = None) -> torch.Tensor:
         """A random batch of local samples (``training.batch_size`` unless given), on the device."""
-        b = min(batch_size or self.setup.training.batch_size, self.x.shape[0])
-        idx = self._indices(b, ahead=INDICES_AHEAD * b)
+        b = batch_size or self.setup.training.batch_size
+        idx = self.rng.integers(0, self.x.shape[0], size=min(b, self.x.shape[0]))
         # index_select gathers the same rows as x[idx] with half the per-call overhead
         return torch.index_select(self._x_t, 0, torch.as_tensor(idx, device=self.device))
 
     def _batches(self, count: int) -> Iterator[torch.Tensor]:
-        """``count`` calls of :meth:`_batch`, the same rows in the same order, gathered up to
-        :data:`BATCHES_AT_ONCE` at a time (one gather for k batches takes the same rows as k gathers)."""
+        """``count`` calls of :meth:`_batch`, the same rows in the same order, drawn up to
+        :data:`BATCHES_AT_ONCE` at a time: one ``integers`` call for k batches gives the same indices as k
+        calls (a bounded draw takes whole 32-bit or 64-bit outputs of the bit generator, none left over
+        between calls), and one gather for k batches the same rows.  Nothing else may draw from ``self.rng``
+        while the batches are taken."""
         b = min(self.setup.training.batch_size, self.x.shape[0])
         while count > 0:
             k = min(count, BATCHES_AT_ONCE)
-            yield from torch.index_select(self._x_t, 0, torch.as_tensor(self._indices(k * b), device=self.device)
-                                          ).split(b)
+            idx = self.rng.integers(0, self.x.shape[0], size=k * b)
+            yield from torch.index_select(self._x_t, 0, torch.as_tensor(idx, device=self.device)).split(b)
             count -= k
-
-    def _indices(self, count: int, ahead: int = 0) -> np.ndarray:
-        """The next ``count`` sample indices of this worker's stream -- ``self.rng.integers(0, n)`` drawn one
-        after another -- with ``ahead`` more drawn now and held for the next calls.  One ``integers`` call for
-        k draws gives the same indices as k calls (a bounded draw takes whole 32-bit or 64-bit outputs of
-        the bit generator, none left over between calls), so the batches are those drawn one at a time, as
-        long as nothing else draws from ``self.rng`` (nothing does; a new ``rng``, a FedAvg client's next
-        round, drops what was held).  A cold ``integers`` call right after a training step costs ~80 us."""
-        held, at = self._held if self._held_rng is self.rng else (_NO_INDICES, 0)
-        if len(held) - at < count:
-            fresh = self.rng.integers(0, self.x.shape[0], size=count - (len(held) - at) + ahead)
-            held, at = (fresh if at == len(held) else np.concatenate([held[at:], fresh])), 0
-            self._held_rng = self.rng
-        self._held = (held, at + count) if at + count < len(held) else (_NO_INDICES, 0)  # nothing kept once used
-        return held[at:at + count]
 
     # -- local training --------------------------------------------------------------------------
     def train_steps(self, steps: int = 1, lr_factor: float | None = None) -> dict[str, float]:
