@@ -5,8 +5,8 @@ run used to end ``complete`` with every weight NaN and metrics that looked ordin
 ask this module, so there is one rule and one wording:
 
 * the engine, for every message a node sends (``Executor.check_finite``: the in-process executors
-  look at the value they already hold; Ray's actors keep their values, so there the evaluation
-  check below is what stops a run);
+  look at the value they already hold, a computed value once however many nodes it is sent to;
+  Ray's actors keep their values, so there the evaluation check below is what stops a run);
 * the run, at every evaluation, for every generator it scores (parameters and buffers);
 * ``python -m testbed sample``, for a saved generator.
 
