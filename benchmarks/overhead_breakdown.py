@@ -26,6 +26,8 @@ backward pass to whatever function came next).  Shares come from a sampled run; 
 before/after ratios come from unsampled runs (``--paired``).  "CPU beyond training compute" is 100 % minus the training
 share, over the whole ``Run.execute()`` (after an unmeasured 2-iteration warm-up run of each method, so
 one-time lazy imports are not counted); the "training phase" figure leaves setup and evaluation out.
+``--paired`` also checks that every run of both checkouts ends with the same metrics row (a change that
+only cuts the emulation's cost must not move a single value).
 
     python benchmarks/overhead_breakdown.py [--ps-iterations 150] [--fedavg-iterations 40]
     python benchmarks/overhead_breakdown.py --root /tmp/before   # the same, importing another checkout
@@ -199,21 +201,26 @@ def run_once(method: str, iterations: int, root: Path, interval_s: float | None 
 def paired(args: argparse.Namespace, roots: list[Path]) -> dict[str, Any]:
     """Unsampled CPU seconds of each method, alternating the checkouts run by run (one subprocess each)."""
     cpu: dict[str, dict[str, list[float]]] = {str(r): defaultdict(list) for r in roots}
+    metrics: dict[str, list[str]] = defaultdict(list)  # each run's last metrics row (wall times left out)
     for _ in range(args.repeats):
         for root in roots:
             out = subprocess.run([sys.executable, __file__, "--root", str(root), "--cpu-only", "--methods",
                                   *args.methods, "--ps-iterations", str(args.ps_iterations),
                                   "--fedavg-iterations", str(args.fedavg_iterations)],
                                  capture_output=True, text=True, check=True).stdout
-            for method, seconds in json.loads(out.strip().splitlines()[-1]).items():
-                cpu[str(root)][method].append(seconds)
+            for method, row in json.loads(out.strip().splitlines()[-1]).items():
+                cpu[str(root)][method].append(row["cpu_s"])
+                metrics[method].append(json.dumps(row["metrics"], sort_keys=True))
     base, other = (str(r) for r in roots)
     ratios = {m: statistics.median(b / a for a, b in zip(cpu[base][m], cpu[other][m], strict=True))
               for m in args.methods}
+    same = {m: len(set(metrics[m])) == 1 for m in args.methods}
     for m in args.methods:
         print(f"{m:<7} CPU s {base}: {statistics.median(cpu[base][m]):.2f}  {other}: "
-              f"{statistics.median(cpu[other][m]):.2f}  ratio (median of pairs) {ratios[m]:.3f}")
-    return {"cpu_s": cpu, "ratio_other_over_base": ratios}
+              f"{statistics.median(cpu[other][m]):.2f}  ratio (median of pairs) {ratios[m]:.3f}  "
+              f"last metrics row {'identical in' if same[m] else 'DIFFERS between'} all {len(metrics[m])} runs")
+    return {"cpu_s": cpu, "ratio_other_over_base": ratios, "metrics_identical": same,
+            "metrics": {m: sorted(set(v)) for m, v in metrics.items()}}
 
 
 def main() -> None:
@@ -225,7 +232,8 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=HERE.parent, help="checkout whose testbed to import")
     parser.add_argument("--top", type=int, default=0, help="print the N costliest (category, function) pairs")
     parser.add_argument("--json", type=Path, help="also write the rows here")
-    parser.add_argument("--cpu-only", action="store_true", help="unsampled runs; print {method: CPU s} as JSON")
+    parser.add_argument("--cpu-only", action="store_true",
+                        help="unsampled runs; print {method: {cpu_s, metrics (the last row)}} as JSON")
     parser.add_argument("--paired", type=Path, help="a second checkout (e.g. the code before a change): "
                         "alternate unsampled runs of --root and it, and print CPU ratios")
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs for --paired")
@@ -245,7 +253,10 @@ def main() -> None:
     for method in args.methods:  # warm-up: lazy imports (torch.optim's first Adam ...) are no emulation cost
         run_once(method, 2, root)
     if args.cpu_only:
-        print(json.dumps({m: run_once(m, iterations[m], root)["cpu_s"] for m in args.methods}))
+        runs = {m: run_once(m, iterations[m], root) for m in args.methods}
+        print(json.dumps({m: {"cpu_s": r["cpu_s"], "metrics": {k: v for k, v in r["final_metrics"].items()
+                                                                 if "wall" not in k}}
+                          for m, r in runs.items()}, default=float))
         return
     rows = [run_once(m, iterations[m], root, args.interval_ms / 1000) for m in args.methods]
     print(f"{'method':<7} {'CPU s':>6} " + " ".join(f"{c[:8]:>8}" for c in CATEGORIES) + "  beyond  (training phase)")
