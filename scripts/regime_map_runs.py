@@ -1,0 +1,122 @@
+"""Which runs the regime map rests on (scripts/study_regime_map.py, docs/studies/regime-map.md): the
+tuning cells and their choice per method, and the fresh-seed runs of the setting the map uses.
+
+Why a file of its own: the rule that turns a tuning table into "the map uses this setting" -- the
+tuned one where fresh seeds of it exist, else the setting with the most fresh seeds, said on the page
+-- is written once here, and the suites of several rounds (run side by side, added later) are read
+the same way: a (setting, seed) two suites both ran is one configuration, counted once.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from analysis.censored import reached_and_held
+
+TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
+TUNE_SUITES = ("regime-map-tune", "regime-map-tune2")
+MAIN_SUITES = ("regime-map", "regime-map-b", "regime-map-c", "regime-map-d")
+FAMILIES = ("centralized", "ps", "fedavg", "mdgan", "sqm", "gossip")
+"""The methods that were tuned and run on fresh seeds (FedSGD takes ps's runs: the BSP ps bit for bit)."""
+N_K_MAX, BATCH = 4500, 256
+"""The largest client's shard (ring8 n = 12,000 by_datacenter over 3 regions: 3/3/2 modes of 1,500) and
+B: a FedAvg round is ceil(E ceil(n_k / B)) local steps for it (E = 1: 18; E = 0.25: 5)."""
+
+
+def method_of(algorithm: dict | str) -> str:
+    """The setting's method variant: ``fedavg-e1`` (``-keep``: the clients' Adam kept across rounds),
+    ``mdgan-noswap`` (``swap_every_epochs: 0``), or the algorithm's name."""
+    alg = algorithm if isinstance(algorithm, dict) else {"name": algorithm}
+    if alg["name"] == "mdgan" and float(alg.get("swap_every_epochs", 1)) == 0:
+        return "mdgan-noswap"
+    if alg["name"] != "fedavg":
+        return str(alg["name"])
+    return f"fedavg-e{float(alg.get('local_epochs', 1)):g}" + ("-keep" if alg.get("client_state") == "keep" else "")
+
+
+def family_of(method: str) -> str:
+    """``fedavg-e1-keep`` -> ``fedavg``, ``mdgan-noswap`` -> ``mdgan``."""
+    return method.split("-")[0]
+
+
+def steps_per_iteration(method: str) -> int:
+    """Optimiser steps a worker takes per iteration (per round for FedAvg), for the tuning criterion."""
+    if not method.startswith("fedavg"):
+        return 1
+    return math.ceil(float(method.split("-e")[1].split("-")[0]) * math.ceil(N_K_MAX / BATCH))
+
+
+def read_suite(root: Path) -> pd.DataFrame:
+    """index.csv of a suite (complete cells) with each cell's metrics.csv attached as ``metrics``."""
+    index = pd.read_csv(root / "index.csv")
+    index = index[index["status"] == "complete"].copy()
+    configs = [yaml.safe_load((root / run / "config.yaml").read_text()) for run in index["run_dir"]]
+    index["method"] = [method_of(c["algorithm"]) for c in configs]
+    index["family"] = [family_of(m) for m in index["method"]]
+    index["seed"] = [int(c["seed"]) for c in configs]
+    index["lr"] = [float(c["training"]["lr_g"]) for c in configs]
+    index["metrics"] = [pd.read_csv(root / run / "metrics.csv") for run in index["run_dir"]]
+    return index
+
+
+def read_suites(root: Path, names: tuple[str, ...]) -> pd.DataFrame:
+    """The suites of ``names`` present under ``root``, a (setting, seed) more than one ran counted once."""
+    found = [read_suite(root / name) for name in names if (root / name / "index.csv").is_file()]
+    return pd.concat(found, ignore_index=True).drop_duplicates(["method", "lr", "seed"]).reset_index(drop=True)
+
+
+def hit(metrics: pd.DataFrame) -> pd.Series:
+    """reached_and_held's row for one run: reached, iteration, time, bytes, dollars at the target."""
+    return reached_and_held(metrics.assign(run="r"), TARGET).iloc[0]
+
+
+def tuning(root: Path) -> tuple[pd.DataFrame, dict[str, tuple[str, float]]]:
+    """Per tuning cell: reached, iteration and steps to target, the fallback score; per family the chosen
+    (variant, lr) by the criterion fixed before the runs (the page's "Tuning")."""
+    rows = []
+    for _, r in read_suites(root, TUNE_SUITES).iterrows():
+        m, h = r["metrics"], hit(r["metrics"])
+        tail = m.sort_values("iteration").tail(4)
+        rows.append({"cell": r["cell"], "method": r["method"], "family": r["family"], "lr": r["lr"],
+                     "reached": bool(h["reached"]), "iteration": h["iteration"],
+                     "steps_to_target": h["iteration"] * steps_per_iteration(r["method"]),
+                     "score_last4": float((tail["high_quality_fraction"] * tail["modes_covered"] / 8).mean()),
+                     "final_hqf": float(m["high_quality_fraction"].iloc[-1]),
+                     "final_modes": float(m["modes_covered"].iloc[-1])})
+    df = pd.DataFrame(rows)
+    key = df.assign(s=df["steps_to_target"].where(df["reached"], math.inf),
+                    fallback=(-df["score_last4"]).where(~df["reached"], 0.0))  # the score decides only if none reached
+    best = key.sort_values(["s", "fallback", "lr"], kind="stable")
+    chosen = {f: best[best["family"] == f].iloc[0] for f in FAMILIES if (best["family"] == f).any()}
+    df["chosen"] = df["cell"].isin([r["cell"] for r in chosen.values()])
+    df = df.sort_values("family", key=lambda s: s.map(FAMILIES.index), kind="stable").reset_index(drop=True)
+    return df, {f: (str(r["method"]), float(r["lr"])) for f, r in chosen.items()}
+
+
+def map_settings(suite: pd.DataFrame, tuned: dict[str, tuple[str, float]]) -> pd.DataFrame:
+    """Per family the setting the map uses: the tuned one where fresh seeds of it were run, else the
+    setting with the most fresh seeds (the page says which, and that the tuned one was not re-run)."""
+    rows = []
+    for family in FAMILIES:
+        runs = suite[suite["family"] == family]
+        if not len(runs):
+            continue
+        counts = runs.groupby(["method", "lr"]).size()
+        want = tuned.get(family)
+        use = want if want in counts.index else counts.sort_values(ascending=False, kind="stable").index[0]
+        rows.append({"family": family, "tuned_method": want[0] if want else "",
+                     "tuned_lr": want[1] if want else math.nan,
+                     "map_method": use[0], "map_lr": use[1], "seeds": int(counts[use]),
+                     "is_tuned": want == use})
+    return pd.DataFrame(rows)
+
+
+def map_runs(suite: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
+    """The fresh-seed runs of each family's map setting (every other setting's runs dropped)."""
+    keep = suite[["method", "lr"]].apply(tuple, axis=1).isin(
+        list(settings[["map_method", "map_lr"]].itertuples(index=False, name=None)))
+    return suite[keep].reset_index(drop=True)

@@ -1,0 +1,124 @@
+"""The regime map page's generated sections (scripts/study_regime_map.py, docs/studies/regime-map.md):
+the maps, the winners and costs tables, the tuning table, the settings the map used, the checks and
+Gaia's points, as markdown.
+
+Why a file of its own: the page's numbers are written by the script (tests/test_study_pages.py checks
+them against the csv files), and how a number is shown -- "never" for a median no half of the seeds
+reached, a dagger where Gaia was one more contender -- is decided once, here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+BANDWIDTH_MBPS = {0.1: 10, 1.0: 100, 10.0: 1000, 100.0: 10000}
+RTT_MS = {0.2: 10, 1.0: 50, 3.0: 150, 6.0: 300}
+STEP_MS = {1.0: 1, 10.0: 10, 100.0: 100}
+MAP_TITLES = {"all": "every method", "in-place": "data stays in its region (no centralized)"}
+
+
+def fmt(v: float, spec: str = ".3g") -> str:
+    return "never" if not math.isfinite(v) else format(v, spec)
+
+
+def tables(win: pd.DataFrame, cost: pd.DataFrame) -> str:
+    """The winners table (every point, both maps) and the costs table, as markdown."""
+    lines = ["| step (ms) | RTT (ms) | bandwidth (Mbps) | map | contenders | fastest | median s | runner-up | "
+             "median s | margin [95 % interval] | p | paired seeds | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for _, r in win.sort_values(["map", "step_ms", "rtt_ms", "bandwidth_Mbps"]).iterrows():
+        lo, hi = (1 / r["ratio_high"] if r["ratio_high"] > 0 else math.inf), (
+            1 / r["ratio_low"] if r["ratio_low"] > 0 else math.inf)
+        lines.append(f"| {r['step_ms']:g} | {r['rtt_ms']:g} | {r['bandwidth_Mbps']:g} | {r['map']} | "
+                     f"{r['contenders']} | {r['fastest']} | "
+                     f"{fmt(r['fastest_median_s'])} | {r['runner_up']} | {fmt(r['runner_up_median_s'])} | "
+                     f"{fmt(r['margin'], '.2f')} [{fmt(lo, '.2f')}, {fmt(hi, '.2f')}] | {r['p_value']:.4f} | "
+                     f"{r['paired_seeds']} | "
+                     f"{r['winner'] if r['winner'] != 'tie' else 'tie (no difference measured)'} |")
+    return "\n".join(lines) + "\n\n" + costs_section(cost)
+
+
+def costs_section(cost: pd.DataFrame) -> str:
+    lines = ["| method | seeds reaching | median iterations to target | median WAN MB to target [interval] | "
+             "median egress USD |", "|---|---|---|---|---|"]
+    for _, r in cost.iterrows():
+        lines.append(f"| {r['method']} | {r['reached']}/{r['seeds']} | {fmt(r['iterations_median'], '.0f')} | "
+                     f"{fmt(r['wan_MB_median'])} [{fmt(r['wan_MB_low'])}, {fmt(r['wan_MB_high'])}] | "
+                     f"{fmt(r['egress_usd_median'], '.7f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def map_section(win: pd.DataFrame) -> str:
+    """Per map and compute level, the fastest method and its margin in a 4 x 4 grid (bandwidth x RTT);
+    a dagger where Gaia (trained there) was one more contender."""
+    out = []
+    bws, rtts = sorted(BANDWIDTH_MBPS.values()), sorted(RTT_MS.values())
+    for name, title in MAP_TITLES.items():
+        for step in sorted(STEP_MS.values()):
+            w = win[(win["map"] == name) & (win["step_ms"] == step)].set_index(["rtt_ms", "bandwidth_Mbps"])
+            out += [f"**{title}, {step:g} ms per step**: fastest median, runner-up's median / its (x) "
+                    "(*tie*: the paired test over seeds does not separate them; +: Gaia trained here too)", "",
+                    "| RTT \\ bandwidth | " + " | ".join(f"{b:g} Mbps" for b in bws) + " |",
+                    "|---" * (len(bws) + 1) + "|"]
+            for rtt in rtts:
+                cells = []
+                for bw in bws:
+                    if (rtt, bw) not in w.index:
+                        cells.append("-")
+                        continue
+                    r = w.loc[(rtt, bw)]
+                    margin = f"{r['margin']:.2f}x" if math.isfinite(r["margin"]) else "the only one to reach it"
+                    cells.append(f"{r['fastest']}, {margin}" + (" *tie*" if r["winner"] == "tie" else "")
+                                 + (" +" if "gaia" in str(r["contenders"]).split("/") else ""))
+                out.append(f"| {rtt:g} ms | " + " | ".join(cells) + " |")
+            out.append("")
+    return "\n".join(out)
+
+
+def tuning_section(tune: pd.DataFrame) -> str:
+    lines = ["| cell | lr | reached | iteration (FedAvg: round) | steps per worker | score (last four evaluations) | "
+             "final high-quality fraction | final modes | chosen |", "|---|---|---|---|---|---|---|---|---|"]
+    for _, r in tune.iterrows():
+        lines.append(f"| {r['cell']} | {r['lr']:g} | {'yes' if r['reached'] else 'no'} | "
+                     f"{fmt(r['iteration'], '.0f')} | {fmt(r['steps_to_target'], '.0f')} | {r['score_last4']:.3f} | "
+                     f"{r['final_hqf']:.3f} | {r['final_modes']:.0f} | {'**chosen**' if r['chosen'] else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+def settings_section(settings: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """Per method: the tuned setting, the one the map's fresh seeds ran, their seeds and how many reached."""
+    lines = ["| method | tuned setting (tuning seed) | setting on the map | fresh seeds | reached and held |",
+             "|---|---|---|---|---|"]
+    for _, r in settings.iterrows():
+        got = runs[runs["method"] == r["family"]]
+        note = "" if r["is_tuned"] or not r["tuned_method"] else " (**not the tuned one**: it was not re-run)"
+        tuned = f"{r['tuned_method']}, lr {r['tuned_lr']:g}" if r["tuned_method"] else "not tuned"
+        lines.append(f"| {r['family']} | {tuned} | {r['map_method']}, "
+                     f"lr {r['map_lr']:g}{note} | {r['seeds']} ({', '.join(str(s) for s in sorted(got['seed']))}) | "
+                     f"{int(got['reached'].sum())}/{len(got)} |")
+    return "\n".join(lines) + "\n"
+
+
+def checks_section(chk: pd.DataFrame) -> str:
+    lines = ["| method | seeds | largest relative spread of T(i) across seeds (base) | "
+             "largest relative error of the extension (base, every evaluation) |", "|---|---|---|---|"]
+    for _, r in chk.iterrows():
+        lines.append(f"| {r['method']} | {r['seeds']} | {r['seed_spread_rel']:.2g} | {r['extension_error_rel']:.2g} |")
+    return "\n".join(lines) + "\n"
+
+
+def gaia_section(points: pd.DataFrame) -> str:
+    """Per point where Gaia was trained: its seeds reaching, median time and WAN MB to target (censored:
+    "never" unless more than half reached), against the fastest other in-place method's median there."""
+    if not len(points):
+        return "Gaia was not trained here (`regime-map-gaia.yaml` not run): it is on no point of the map.\n"
+    lines = ["| step (ms) | RTT (ms) | bandwidth (Mbps) | Gaia seeds reaching | Gaia median s to target | "
+             "Gaia median WAN MB to target | fastest other in-place method | its median s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for _, r in points.sort_values(["step_ms", "rtt_ms", "bandwidth_Mbps"]).iterrows():
+        lines.append(f"| {r['step_ms']:g} | {r['rtt_ms']:g} | {r['bandwidth_Mbps']:g} | {r['reached']}/{r['seeds']} | "
+                     f"{fmt(r['median_s'])} | {fmt(r['wan_MB_median'])} | {r['best_other']} | "
+                     f"{fmt(r['best_other_median_s'])} |")
+    return "\n".join(lines) + "\n"
