@@ -47,7 +47,7 @@ def figure_map(win: pd.DataFrame, out: Path) -> None:
                         else f"{r['fastest']}\n{margin} {r['runner_up']}")
                 if "gaia" in str(r["contenders"]).split("/"):
                     text += "\n(+ Gaia run here)"
-                ax.text(x, y, text, ha="center", va="center", fontsize=7, color="black" if tie else "white")
+                ax.text(x, y, text, ha="center", va="center", fontsize=6.5, color="black" if tie else "white")
             ax.set_xlim(-0.5, len(bws) - 0.5)
             ax.set_ylim(-0.5, len(rtts) - 0.5)
             ax.set_xticks(range(len(bws)), [f"{b:g}" for b in bws])
