@@ -115,10 +115,13 @@ def gaia_section(points: pd.DataFrame) -> str:
     if not len(points):
         return "Gaia was not trained here (`regime-map-gaia.yaml` not run): it is on no point of the map.\n"
     lines = ["| step (ms) | RTT (ms) | bandwidth (Mbps) | Gaia seeds reaching | Gaia median s to target | "
-             "Gaia median WAN MB to target | fastest other in-place method | its median s |",
-             "|---|---|---|---|---|---|---|---|"]
+             "Gaia median WAN MB to target | Gaia ms per clock (ps: per iteration) | "
+             "Gaia final high-quality fraction (median) | fastest other in-place method | its median s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in points.sort_values(["step_ms", "rtt_ms", "bandwidth_Mbps"]).iterrows():
         lines.append(f"| {r['step_ms']:g} | {r['rtt_ms']:g} | {r['bandwidth_Mbps']:g} | {r['reached']}/{r['seeds']} | "
-                     f"{fmt(r['median_s'])} | {fmt(r['wan_MB_median'])} | {r['best_other']} | "
+                     f"{fmt(r['median_s'])} | {fmt(r['wan_MB_median'])} | {r['ms_per_clock']:.3g} "
+                     f"({r['ps_ms_per_iteration']:.3g}) | "
+                     f"{r['final_hqf_median']:.3g} | {r['best_other']} | "
                      f"{fmt(r['best_other_median_s'])} |")
     return "\n".join(lines) + "\n"

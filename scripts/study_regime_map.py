@@ -130,12 +130,14 @@ def gaia_runs(root: Path) -> pd.DataFrame:
         return pd.DataFrame(columns=[*POINT, "seed", "reached", "iteration", "time_s", "wan_MB", "egress_usd"])
     rows = []
     for _, r in read_suite(root).iterrows():
-        h = hit(r["metrics"])
+        h, m = hit(r["metrics"]), r["metrics"].sort_values("iteration")
         rows.append({"bandwidth_Mbps": BANDWIDTH_MBPS[float(r["bandwidth_scale"])],
                      "rtt_ms": RTT_MS[float(r["latency_scale"])], "step_ms": STEP_MS[float(r["compute_scale"])],
                      "seed": int(r["seed"]), "lr": r["lr"], "reached": bool(h["reached"]),
                      "iteration": h["iteration"], "time_s": h["virtual_time_s"] if h["reached"] else math.inf,
                      "wan_MB": h["wan_bytes"] / 1e6, "egress_usd": h["egress_usd"],
+                     "ms_per_clock": 1e3 * float(m["virtual_time_s"].iloc[-1] / m["iteration"].iloc[-1]),
+                     "final_wan_MB": float(m["wan_bytes"].iloc[-1]) / 1e6,
                      "final_hqf": float(r["metrics"]["high_quality_fraction"].iloc[-1]),
                      "final_modes": float(r["metrics"]["modes_covered"].iloc[-1])})
     return pd.DataFrame(rows).sort_values([*POINT, "seed"]).reset_index(drop=True)
@@ -163,7 +165,7 @@ def grid_summary(runs: pd.DataFrame, tim: pd.DataFrame, gaia: pd.DataFrame) -> t
         g = gaia[(gaia["bandwidth_Mbps"] == bw) & (gaia["rtt_ms"] == rtt) & (gaia["step_ms"] == step)]
         if len(g):
             times["gaia"] = pd.Series(g["time_s"].to_numpy(), index=g["seed"])
-            per_iteration["gaia"] = math.nan  # timing-dependent: no steady state from a replay
+            per_iteration["gaia"] = float(g["ms_per_clock"].median())  # its own runs' mean over the run
         for method, ts in times.items():
             s = censored_summary(ts.to_numpy(), np.isfinite(ts.to_numpy()))
             medians[method] = (s.median, -s.reached)
@@ -221,6 +223,9 @@ def gaia_points(gaia: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
                    & ~per["method"].isin(["centralized", "gaia"])].sort_values("median_s")
         rows.append({"bandwidth_Mbps": bw, "rtt_ms": rtt, "step_ms": step, "seeds": t.n, "reached": t.reached,
                      "median_s": t.median, "wan_MB_median": mb.median,
+                     "ms_per_clock": float(g["ms_per_clock"].median()),
+                     "ps_ms_per_iteration": float(here.loc[here["method"] == "ps", "ms_per_iteration"].iloc[0]),
+                     "final_hqf_median": float(g["final_hqf"].median()),
                      "best_other": here["method"].iloc[0], "best_other_median_s": here["median_s"].iloc[0]})
     return pd.DataFrame(rows)
 
