@@ -142,8 +142,10 @@ def paired_comparison(a: Sequence[float], a_reached: Sequence[bool], b: Sequence
     p = float((np.abs((flips * d).mean(axis=1)) >= observed - 1e-12).mean()) if observed > 0 else 1.0
 
     def ratio(mx: float, my: float) -> float:
-        if math.isinf(mx) and math.isinf(my):
+        if (math.isinf(mx) and math.isinf(my)) or (mx == 0 and my == 0):
             return math.nan
+        if my == 0:  # a final quality of 0 (a dead run): any positive value is infinitely many times it
+            return math.inf
         return math.inf if math.isinf(mx) else 0.0 if math.isinf(my) else mx / my
 
     n = len(x)

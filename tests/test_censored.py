@@ -53,3 +53,14 @@ def test_paired_comparison_finds_a_clear_speed_up_and_refuses_a_noisy_one() -> N
 def test_a_method_that_never_reaches_the_target_loses_to_one_that_does() -> None:
     out = paired_comparison([1, 2, 1, 2, 1, 2, 1, 2], [True] * 8, [5] * 8, [False] * 8, names=("gaia", "ps"))
     assert out.ratio == 0.0 and out.verdict == "gaia faster" and out.p_value < 0.05
+
+
+def test_paired_comparison_of_final_qualities_with_dead_runs_does_not_divide_by_zero() -> None:
+    """Final qualities can be exactly 0 (a run that learnt nothing): a median of 0 on the reference side
+    used to raise ZeroDivisionError in the bootstrap; 0 against 0 is no ratio at all, x against 0 is inf."""
+    alive = [0.11, 0.16, 0.05, 0.2, 0.12, 0.09]
+    dead = [0.0, 0.0, 0.0025, 0.0, 0.0, 0.001]
+    out = paired_comparison(alive, [True] * 6, dead, [True] * 6)
+    assert out.ratio == float("inf")
+    both_dead = paired_comparison([0.0] * 6, [True] * 6, [0.0] * 6, [True] * 6)
+    assert both_dead.p_value == 1.0 and both_dead.verdict == "no difference measured"
