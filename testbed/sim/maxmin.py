@@ -103,7 +103,7 @@ class MaxMinRates:
         """Re-solve what the changes since the last call affect; returns the classes whose rate changed."""
         self.dirty = False
         touched, touched_links = self._touched, self._touched_links
-        links, count, members, active, bound = self.links, self.count, self._members, self._active, self._bound
+        links, count, members, active = self.links, self.count, self._members, self._active
         if len(touched) == 1 and not touched_links:  # one flow started or ended: the common event
             (cls,) = touched
             touched.clear()
@@ -137,15 +137,7 @@ class MaxMinRates:
             touched_links.clear()
             for cls in solve:
                 reached.update(links[cls])
-        frontier = list(reached)
-        while frontier:  # :meth:`_close`, inlined: the common case has a short frontier and nothing bound
-            for cls in bound[frontier.pop()]:
-                if cls not in solve:
-                    solve.add(cls)
-                    for link in links[cls]:
-                        if link not in reached:
-                            reached.add(link)
-                            frontier.append(link)
+        self._close(solve, reached, list(reached))
         if not solve:  # a class left and no other class's bottleneck is on its links
             return []
         if len(solve) == 1:  # the common case under light load: one class, no dicts
