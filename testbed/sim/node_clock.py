@@ -23,6 +23,8 @@ from __future__ import annotations
 import bisect
 import math
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -89,21 +91,20 @@ class NodeClock:
 
     def dynamics(self, node: str) -> NodeDynamics:
         """The node's parsed behaviour (service nodes: their datacenter's)."""
-        dynamics = self._dynamics.get(node)
-        if dynamics is None:
-            dynamics = self.topology.dynamics_of(node)
-            if not self.topology.is_client(node):
-                self._dynamics[node] = dynamics
-        return dynamics
+        return self._kept(self._dynamics, node, self.topology.dynamics_of)
 
     def speed(self, node: str) -> float:
         """The node's relative compute speed (``Topology.speed_of``; service nodes: their datacenter's)."""
-        speed = self._speeds.get(node)
-        if speed is None:
-            speed = self.topology.speed_of(node)
+        return self._kept(self._speeds, node, self.topology.speed_of)
+
+    def _kept(self, cache: dict, node: str, look_up: Callable[[str], Any]) -> Any:
+        """``look_up(node)``, kept in ``cache`` for a listed node, asked anew for a population's client."""
+        value = cache.get(node)
+        if value is None:
+            value = look_up(node)
             if not self.topology.is_client(node):
-                self._speeds[node] = speed
-        return speed
+                cache[node] = value
+        return value
 
     def _toggles_of(self, node: str) -> _Toggles | None:
         toggles = self._toggles.get(node, _UNSEEN)
