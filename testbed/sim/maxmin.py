@@ -184,13 +184,7 @@ class MaxMinRates:
 
     def _settle_one(self, cls: int, rate: float, link: int, now_s: float) -> list[int]:
         """Record one class's new rate and bottleneck; ``[cls]`` if its rate changed."""
-        old = self._bottleneck[cls]
-        if old != link:
-            if old >= 0:
-                self._bound[old].discard(cls)
-            if link >= 0:
-                self._bound[link].add(cls)
-            self._bottleneck[cls] = link
+        self._set_bottleneck(cls, link)
         old_rate = self.rate_nbytes_per_s[cls]
         if rate == old_rate:
             return []
