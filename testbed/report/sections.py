@@ -21,7 +21,8 @@ from testbed.report.figures import Pictures
 from testbed.report.html import details, esc, image, pre, table
 
 MACHINE_FIELDS = (("hostname", "host"), ("platform", "platform"), ("python", "Python"), ("torch", "torch"),
-                  ("cpu_count", "CPUs"), ("torch_threads", "torch threads"), ("cuda_devices", "GPUs visible"),
+                  ("cpu_count", "CPUs"), ("cpu_model", "CPU"), ("cpu_capability", "kernel path"),
+                  ("torch_threads", "torch threads"), ("cuda_devices", "GPUs visible"),
                   ("cuda_device", "GPU"), ("testbed", "testbed"), ("ray_node_id", "Ray node"), ("pid", "pid"))
 SHOWN_AXES = frozenset({"algorithm", "algorithm.name", "topology", "topology.name", "dataset", "dataset.name", "seed"})
 """Grid axes the runs table already has a column for."""
