@@ -47,12 +47,20 @@ class Mailbox(simpy.FilterStore):
         return len(self._all)
 
     def _do_put(self, event: StorePut) -> bool | None:
-        message = event.item
+        self._store(event.item)
+        event.succeed()
+        return None
+
+    def _store(self, message: Message) -> None:
         self._all[self._order] = message
         self._by_src.setdefault(message.src, {})[self._order] = message
         self._order += 1
-        event.succeed()
-        return None
+
+    def deliver(self, message: Message) -> None:
+        """``put(message)`` without its event: stored now and handed to the waiting gets it satisfies now
+        (a put's own event would only have done this when SimPy popped it, one step later)."""
+        self._store(message)
+        self._trigger_get(None)
 
     def _do_get(self, event: FilterStoreGet) -> bool | None:  # type: ignore[override]
         match: Callable[[Message], bool] = event.filter
