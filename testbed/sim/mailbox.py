@@ -57,10 +57,17 @@ class Mailbox(simpy.FilterStore):
         self._order += 1
 
     def deliver(self, message: Message) -> None:
-        """``put(message)`` without its event: stored now and handed to the waiting gets it satisfies now
-        (a put's own event would only have done this when SimPy popped it, one step later)."""
+        """``put(message)``, step for step, without its event where that event would do nothing.
+
+        A put stores the message at once and hands it to the waiting gets when SimPy pops its event.
+        With no get waiting, popping it does nothing (a get made meanwhile finds the message itself), so
+        no event is scheduled; with gets waiting, a plain event in the put's place hands it over at the
+        same step as before, so every process resumes in the same order."""
         self._store(message)
-        self._trigger_get(None)
+        if self.get_queue:
+            handover = simpy.Event(self._env)
+            handover.callbacks.append(self._trigger_get)  # type: ignore[union-attr]
+            handover.succeed()
 
     def _do_get(self, event: FilterStoreGet) -> bool | None:  # type: ignore[override]
         match: Callable[[Message], bool] = event.filter
