@@ -31,6 +31,12 @@ only cuts the emulation's cost must not move a single value).
 
     python benchmarks/overhead_breakdown.py [--ps-iterations 150] [--fedavg-iterations 40]
     python benchmarks/overhead_breakdown.py --root /tmp/before   # the same, importing another checkout
+    python benchmarks/overhead_breakdown.py --counts [--root /tmp/before]   # events, messages ... per step
+
+``--counts`` runs each method once under cProfile (50 ps iterations, 40 fedavg rounds) and prints exact call
+counts -- SimPy events, process resumptions, messages, flows, max-min solves, traffic records, executor
+calls, tensor/numpy conversions, finite checks -- per ps worker step (12 workers x iterations) and per
+fedavg round: machine-independent figures to set beside the CPU shares.
 """
 
 from __future__ import annotations
@@ -198,6 +204,36 @@ def run_once(method: str, iterations: int, root: Path, interval_s: float | None 
                               sorted(sampler.by_function.items(), key=lambda kv: -kv[1])[:25]]}
 
 
+COUNTED = {  # what --counts reports: (module path suffix, function name) pairs, counted together
+    "SimPy events processed": [("simpy/core.py", "step")],
+    "process resumptions": [("simpy/events.py", "_resume")],
+    "messages sent": [("sim/engine.py", "transmit")],
+    "flows started": [("sim/network.py", "start_flow")],
+    "max-min solves": [("sim/maxmin.py", "update")],
+    "traffic records": [("sim/accounting.py", f) for f in ("record_send", "record_arrival", "record_lost")],
+    "executor calls": [("exec/executor.py", "call")],
+    "tensor -> numpy": [("~", "<method 'numpy' of 'torch._C.TensorBase' objects>")],
+    "numpy -> tensor": [("~", "<built-in method torch.as_tensor>"), ("~", "<built-in method torch.from_numpy>")],
+    "finite checks (arrays)": [("core/finite.py", "_array_finite")],
+}
+
+
+def counts(method: str, iterations: int, root: Path) -> dict[str, float]:
+    """Exact call counts of one run (cProfile) per ps worker step or per fedavg round (see the docstring)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    run_once(method, iterations, root)
+    profile.disable()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    per = iterations * (12 if method == "ps" else 1)  # wan-3dc: 12 workers, one step each per ps iteration
+    return {name: sum(row[1] for (path, _, func), row in stats.items()
+                      if any(path.endswith(suffix) and func == f for suffix, f in keys)) / per
+            for name, keys in COUNTED.items()}
+
+
 def paired(args: argparse.Namespace, roots: list[Path]) -> dict[str, Any]:
     """Unsampled CPU seconds of each method, alternating the checkouts run by run (one subprocess each)."""
     cpu: dict[str, dict[str, list[float]]] = {str(r): defaultdict(list) for r in roots}
@@ -237,6 +273,7 @@ def main() -> None:
     parser.add_argument("--paired", type=Path, help="a second checkout (e.g. the code before a change): "
                         "alternate unsampled runs of --root and it, and print CPU ratios")
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs for --paired")
+    parser.add_argument("--counts", action="store_true", help="exact per-step call counts (cProfile), no shares")
     args = parser.parse_args()
     root = args.root.resolve()
     sys.path[:0] = [str(root), str(HERE)]
@@ -252,6 +289,13 @@ def main() -> None:
         return
     for method in args.methods:  # warm-up: lazy imports (torch.optim's first Adam ...) are no emulation cost
         run_once(method, 2, root)
+    if args.counts:
+        found = {m: counts(m, {"ps": 50, "fedavg": 40}[m], root) for m in args.methods}
+        print(f"{'per ps worker step / fedavg round':<26}" + "".join(f"{m:>9}" for m in args.methods))
+        for name in COUNTED:
+            print(f"{name:<26}" + "".join(f"{found[m][name]:>9.2f}" for m in args.methods))
+        print(f"wrote {save_result('overhead_counts', {'command': ' '.join(sys.argv), 'root': str(root), **found})}")
+        return
     if args.cpu_only:
         runs = {m: run_once(m, iterations[m], root) for m in args.methods}
         print(json.dumps({m: {"cpu_s": r["cpu_s"], "metrics": {k: v for k, v in r["final_metrics"].items()
