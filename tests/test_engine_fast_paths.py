@@ -56,7 +56,7 @@ def _run(case: dict[str, Any]) -> tuple[list, list, list, int]:
 def _simpy_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Mailbox, "deliver", lambda self, message: self.put(message))
     monkeypatch.setattr(Delivery, "arrive", lambda self, message: self.succeed(message))
-    monkeypatch.setattr(engine_module, "_either", lambda env, first, second: first | second)
+    monkeypatch.setattr(engine_module, "either", lambda env, first, second: first | second)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

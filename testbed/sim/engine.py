@@ -70,6 +70,7 @@ from testbed.sim.codec import Codec
 from testbed.sim.compute import ComputeModel, WarmUp
 from testbed.sim.context import NodeContext, NodeStats
 from testbed.sim.cross_traffic import make_network
+from testbed.sim.either import either
 from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.node_clock import NodeClock
@@ -342,7 +343,7 @@ class Engine(ClientRetirement):
                     f"is past {MAX_SECONDS:g} s, where the clock no longer resolves a microsecond"
                     if self.now_s > MAX_SECONDS else "stopped advancing (the network's next event is always now)"))
             if math.isfinite(t_next):
-                yield _either(self.env, self._wake, self.env.timeout(max(t_next - self.now_s, 0.0)))
+                yield either(self.env, self._wake, self.env.timeout(max(t_next - self.now_s, 0.0)))
             else:
                 yield self._wake
 
@@ -381,21 +382,6 @@ class Engine(ClientRetirement):
         self._register(message.dst)  # a population client let go meanwhile is built anew
         self._mailboxes[message.dst].deliver(message)
         delivered.arrive(message)
-
-
-def _either(env: simpy.Environment, first: simpy.Event, second: simpy.Event) -> simpy.Event:
-    """An event that fires when ``first`` or ``second`` is processed: ``first | second`` step for step (the
-    same events scheduled in the same order: it succeeds from the first one's processing, as the
-    condition's check does), without building a Condition and its value for a wake-up whose value is unused."""
-    either = env.event()
-
-    def fire(_event: simpy.Event) -> None:
-        if not either.triggered:
-            either.succeed()
-
-    first.callbacks.append(fire)  # type: ignore[union-attr]  (both are fresh, unprocessed events)
-    second.callbacks.append(fire)  # type: ignore[union-attr]
-    return either
 
 
 class RealtimeEngine(Engine):
