@@ -10,6 +10,10 @@ of the hot path".  Two measurements, each paired in one process:
 * **payloads**: :func:`testbed.core.finite.require_finite` alone on one generator's parameters (the
   message a FedAvg client or a PS pull carries), microseconds per call; times a run's message count
   this bounds the checks' share where the paired ratio drowns in a loaded machine's noise.
+* **when** (``--when``): one check of a fresh 36k-float gradient vector (a ps worker's G part), thread CPU
+  time, made right after the vector is built (what the in-process executor does now, when a call returns)
+  and after a stand-in for other nodes' training steps in between (three 256x512x512 matmuls and a 16 MB
+  sweep: what a check at the message's send met); medians of ``--calls`` alternating pairs.
 
 Fair CPU: one torch thread, and ``OMP_NUM_THREADS=1`` set before torch is imported.
 
@@ -33,8 +37,9 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import testbed.exec.executor as executor_module
 from benchmarks.common import save_result
-from testbed.core.finite import require_finite
+from testbed.core.finite import first_non_finite, require_finite
 from testbed.exec.executor import InProcessExecutor
 from testbed.experiment.run import Run
 from testbed.experiment.spec import load_experiment
@@ -58,13 +63,14 @@ CASES: dict[str, dict[str, Any]] = {
 @contextlib.contextmanager
 def checks_off() -> Iterator[None]:
     """The run with both checks replaced by no-ops (the baseline)."""
-    saved = InProcessExecutor.check_finite, evaluator.first_non_finite
+    saved = InProcessExecutor.check_finite, evaluator.first_non_finite, executor_module.first_non_finite
     InProcessExecutor.check_finite = lambda self, *a: None  # type: ignore[method-assign]
     evaluator.first_non_finite = lambda value, path="": None  # type: ignore[assignment]
+    executor_module.first_non_finite = lambda value, path="": None  # the check when a call returns
     try:
         yield
     finally:
-        InProcessExecutor.check_finite, evaluator.first_non_finite = saved
+        InProcessExecutor.check_finite, evaluator.first_non_finite, executor_module.first_non_finite = saved
 
 
 def run_cpu_s(case: dict[str, Any]) -> tuple[float, int]:
@@ -85,12 +91,54 @@ def payload_us(model: str, shape: tuple[int, ...], calls: int = 200) -> tuple[in
     return sum(v.size for v in params.values()), (time.perf_counter() - start) / calls * 1e6
 
 
+def when_us(calls: int) -> tuple[float, float]:
+    """Median thread-CPU microseconds of one check right after its vector is built, and after a stand-in for
+    other nodes' training steps (see the module docstring)."""
+    import statistics
+
+    import numpy as np
+
+    a, b, sweep = torch.randn(256, 512), torch.randn(512, 512), np.ones(4_000_000, np.float32)
+    grads = [torch.randn(n) for n in (1024, 512, 32768, 512, 1024, 2)]  # 35,842 entries, as mlp2d's G
+
+    def vector() -> np.ndarray:
+        return np.concatenate([g.numpy().reshape(-1) for g in grads])
+
+    def other_nodes() -> None:
+        for _ in range(3):
+            (a @ b).sum()
+        sweep.__iadd__(1.0)
+
+    now, later = [], []
+    for _ in range(calls):
+        other_nodes()
+        v = vector()
+        t = time.thread_time_ns()
+        first_non_finite(v)
+        now.append(time.thread_time_ns() - t)
+        w = vector()
+        other_nodes()
+        t = time.thread_time_ns()
+        first_non_finite(w)
+        later.append(time.thread_time_ns() - t)
+    return statistics.median(now) / 1e3, statistics.median(later) / 1e3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cases", nargs="+", default=list(CASES))
+    parser.add_argument("--when", action="store_true", help="only the check-now vs check-later timing")
+    parser.add_argument("--calls", type=int, default=400)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.when:
+        now_us, later_us = when_us(args.calls)
+        print(f"one check of a fresh 35,842-float vector: {now_us:.1f} us right after it is built, {later_us:.1f} us "
+              f"after other nodes' steps (ratio {later_us / now_us:.2f}, medians of {args.calls} pairs)")
+        result = {"calls": args.calls, "now_us": now_us, "later_us": later_us}
+        print(f"wrote {save_result('finite_check_when', result)}")
+        return
     rows = []
     for name in args.cases:
         on, off = [], []

@@ -31,6 +31,17 @@ only cuts the emulation's cost must not move a single value).
 
     python benchmarks/overhead_breakdown.py [--ps-iterations 150] [--fedavg-iterations 40]
     python benchmarks/overhead_breakdown.py --root /tmp/before   # the same, importing another checkout
+    python benchmarks/overhead_breakdown.py --counts [--root /tmp/before]   # events, messages ... per step
+
+``--counts`` runs each method once under cProfile (50 ps iterations, 40 fedavg rounds) and prints exact call
+counts -- SimPy events, process resumptions, messages, flows, max-min solves, traffic records, executor
+calls, tensor/numpy conversions, finite checks -- per ps worker step (12 workers x iterations) and per
+fedavg round: machine-independent figures to set beside the CPU shares.
+
+``--bare`` cross-checks the ps share without the sampler: unsampled ps runs alternate with the same
+number of worker steps' training compute alone -- each of the run's 12 worker states, in turn, computing
+D's and G's gradients with ``autograd.grad`` as ``PsWorker.flat_grads`` does, on a fixed batch, with no
+messages, loads, cuts, batch draws or server steps -- and "beyond bare training" is 1 - bare / run.
 """
 
 from __future__ import annotations
@@ -165,8 +176,8 @@ METHODS = {"ps": {"name": "ps", "consistency": "sequential"},
            "fedavg": {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1}}
 
 
-def run_once(method: str, iterations: int, root: Path, interval_s: float | None = None) -> dict[str, Any]:
-    """One run of ``method`` on wan-3dc: its process CPU seconds and, if ``interval_s``, the sampled shares."""
+def make_run(method: str, iterations: int, root: Path) -> Any:
+    """The benchmark's run of ``method`` on wan-3dc (not started)."""
     from testbed.exec.executor import InProcessExecutor
     from testbed.experiment.run import Run
     from testbed.experiment.spec import load_experiment
@@ -178,7 +189,12 @@ def run_once(method: str, iterations: int, root: Path, interval_s: float | None 
         "eval_every": 10**9, "eval_samples": 100,
         "compute": {"model": "fixed", "default": "3ms", "costs": {"train_step": "10ms", "grad_step": "10ms"}},
     })
-    run = Run(spec, InProcessExecutor(), progress=False)
+    return Run(spec, InProcessExecutor(), progress=False)
+
+
+def run_once(method: str, iterations: int, root: Path, interval_s: float | None = None) -> dict[str, Any]:
+    """One run of ``method`` on wan-3dc: its process CPU seconds and, if ``interval_s``, the sampled shares."""
+    run = make_run(method, iterations, root)
     start = time.process_time()
     if interval_s is None:
         run.execute()
@@ -196,6 +212,59 @@ def run_once(method: str, iterations: int, root: Path, interval_s: float | None 
             "final_metrics": run.metrics[-1],
             "top_functions": [(c, f, s / attributed) for (c, f), s in
                               sorted(sampler.by_function.items(), key=lambda kv: -kv[1])[:25]]}
+
+
+COUNTED = {  # what --counts reports: (module path suffix, function name) pairs, counted together
+    "SimPy events processed": [("simpy/core.py", "step")],
+    "process resumptions": [("simpy/events.py", "_resume")],
+    "messages sent": [("sim/engine.py", "transmit")],
+    "flows started": [("sim/network.py", "start_flow")],
+    "max-min solves": [("sim/maxmin.py", "update")],
+    "traffic records": [("sim/accounting.py", f) for f in ("record_send", "record_arrival", "record_lost")],
+    "executor calls": [("exec/executor.py", "call")],
+    "tensor -> numpy": [("~", "<method 'numpy' of 'torch._C.TensorBase' objects>")],
+    "numpy -> tensor": [("~", "<built-in method torch.as_tensor>"), ("~", "<built-in method torch.from_numpy>")],
+    "finite checks (arrays)": [("core/finite.py", "_array_finite")],
+}
+
+
+def counts(method: str, iterations: int, root: Path) -> dict[str, float]:
+    """Exact call counts of one run (cProfile) per ps worker step or per fedavg round (see the docstring)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    run_once(method, iterations, root)
+    profile.disable()
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    per = iterations * (12 if method == "ps" else 1)  # wan-3dc: 12 workers, one step each per ps iteration
+    return {name: sum(row[1] for (path, _, func), row in stats.items()
+                      if any(path.endswith(suffix) and func == f for suffix, f in keys)) / per
+            for name, keys in COUNTED.items()}
+
+
+def bare_ps_cpu_s(iterations: int, root: Path) -> tuple[float, int]:
+    """CPU seconds of ``iterations`` x 12 ps worker steps' gradient computation alone, and the step count
+    (see the module docstring's ``--bare``)."""
+    import torch
+
+    from testbed.gan.losses import g_loss
+    from testbed.gan.steps import _d_objective, sample_latent
+
+    run = make_run("ps", 1, root)
+    run.execute()  # builds the worker states
+    workers = [w for w in run.executor._states.values() if hasattr(w, "flat_grads")]
+    jobs = [(w, w.layouts(), w._batch()) for w in workers]
+    t = workers[0].setup.training
+    start = time.process_time()
+    for _ in range(iterations):
+        for w, (layout_g, layout_d), real in jobs:
+            total, _ = _d_objective(w.state, real, None, t.r1_gamma, w.gen, stats=False)
+            torch.autograd.grad(total, layout_d.params, allow_unused=True)
+            loss = g_loss(w.state.D, w.state.G(sample_latent(t.batch_size, w.state.latent_dim, w.gen)))
+            torch.autograd.grad(loss, layout_g.params, allow_unused=True)
+    return time.process_time() - start, iterations * len(jobs)
 
 
 def paired(args: argparse.Namespace, roots: list[Path]) -> dict[str, Any]:
@@ -237,6 +306,8 @@ def main() -> None:
     parser.add_argument("--paired", type=Path, help="a second checkout (e.g. the code before a change): "
                         "alternate unsampled runs of --root and it, and print CPU ratios")
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs for --paired")
+    parser.add_argument("--counts", action="store_true", help="exact per-step call counts (cProfile), no shares")
+    parser.add_argument("--bare", action="store_true", help="ps runs against their training compute alone, alternating")
     args = parser.parse_args()
     root = args.root.resolve()
     sys.path[:0] = [str(root), str(HERE)]
@@ -252,6 +323,24 @@ def main() -> None:
         return
     for method in args.methods:  # warm-up: lazy imports (torch.optim's first Adam ...) are no emulation cost
         run_once(method, 2, root)
+    if args.bare:
+        rows = []
+        for _ in range(args.repeats):
+            run_s = run_once("ps", args.ps_iterations, root)["cpu_s"]
+            bare_s, steps = bare_ps_cpu_s(args.ps_iterations, root)
+            rows.append({"run_cpu_s": run_s, "bare_cpu_s": bare_s, "steps": steps, "beyond": 1 - bare_s / run_s})
+            print(f"ps run {run_s:.2f} CPU-s, its {steps} worker steps' gradients alone {bare_s:.2f}: "
+                  f"{100 * (1 - bare_s / run_s):.1f} % beyond bare training", flush=True)
+        print(f"median {100 * statistics.median(r['beyond'] for r in rows):.1f} %; "
+              f"wrote {save_result('overhead_bare', {'command': ' '.join(sys.argv), 'rows': rows})}")
+        return
+    if args.counts:
+        found = {m: counts(m, {"ps": 50, "fedavg": 40}[m], root) for m in args.methods}
+        print(f"{'per ps worker step / fedavg round':<26}" + "".join(f"{m:>9}" for m in args.methods))
+        for name in COUNTED:
+            print(f"{name:<26}" + "".join(f"{found[m][name]:>9.2f}" for m in args.methods))
+        print(f"wrote {save_result('overhead_counts', {'command': ' '.join(sys.argv), 'root': str(root), **found})}")
+        return
     if args.cpu_only:
         runs = {m: run_once(m, iterations[m], root) for m in args.methods}
         print(json.dumps({m: {"cpu_s": r["cpu_s"], "metrics": {k: v for k, v in r["final_metrics"].items()

@@ -117,13 +117,41 @@ def test_a_handle_is_sized_and_checked_once_and_a_nan_is_still_refused() -> None
     executor = InProcessExecutor()
     executor.host("a/w0", _Node)
     handle = executor.call("a/w0", "read")
-    assert isinstance(handle, LocalHandle) and not handle.finite
+    assert isinstance(handle, LocalHandle) and handle.finite  # a dict of arrays: checked when its call returned
     executor.check_finite(handle, "params", "a/w0", "b/w0")
     assert handle.finite and executor.known_nbytes(handle) == payload_nbytes(handle.value) == handle.nbytes == 16
     executor.check_finite(handle, "params", "a/w0", "b/w1")  # sent again: not looked at again
     executor.state("a/w0").value = {"w": np.array([1.0, np.nan], np.float32)}
     with pytest.raises(NonFiniteError, match="a params message from a/w0 to b/w0"):
         executor.check_finite(executor.call("a/w0", "read"), "params", "a/w0", "b/w0")
+
+
+class _ArrayNode:
+    def __init__(self) -> None:
+        self.value = np.ones(4, np.float32)
+
+    def read(self) -> np.ndarray:
+        return self.value
+
+
+def test_an_array_result_is_checked_when_computed_and_a_nan_is_refused_at_its_send() -> None:
+    executor = InProcessExecutor()
+    executor.host("a/w0", _ArrayNode)
+    handle = executor.call("a/w0", "read")
+    assert handle.finite  # looked at once, when the call returned
+    executor.check_finite(handle, "grads_g", "a/w0", "b/w0")
+    executor.state("a/w0").value = np.array([1.0, np.inf], np.float32)
+    bad = executor.call("a/w0", "read")  # computed: not refused yet (it may never be sent)
+    assert not bad.finite
+    with pytest.raises(NonFiniteError, match=r"^a grads_g message from a/w0 to b/w0$"):
+        executor.check_finite(bad, "grads_g", "a/w0", "b/w0")
+    executor.state("a/w0").value = {"params": {"w": np.ones(2, np.float32)}, "buffers": {"b": np.zeros(1)}}
+    assert executor.call("a/w0", "read").finite  # a model snapshot: dicts of arrays
+    executor.state("a/w0").value = {"params": {"w": np.array([np.nan], np.float32)}}
+    with pytest.raises(NonFiniteError, match=r"^a params_g message from a/w0 to b/w0 \(params/w\)$"):
+        executor.check_finite(executor.call("a/w0", "read"), "params_g", "a/w0", "b/w0")
+    executor.state("a/w0").value = {"lr": 0.1}
+    assert not executor.call("a/w0", "read").finite  # not arrays: looked at when sent, as before
 
 
 def test_the_node_clock_keeps_listed_nodes_lookups_and_never_a_clients() -> None:

@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.core.finite import require_finite
+import numpy as np
+
+from testbed.core.finite import first_non_finite, require_finite
 from testbed.core.payload import payload_nbytes
 from testbed.core.tree import map_leaves
 from testbed.exec.devices import describe_device, use_deterministic
@@ -35,7 +37,10 @@ class LocalHandle(Handle):
 
     A handle's value is what its call returned (on Ray, an immutable object), so its size and its
     finite check are worked out once, at its first send, however many nodes it is then sent to (a
-    shard's segments go to every worker, a FedAvg server's model to every chosen client)."""
+    shard's segments go to every worker, a FedAvg server's model to every chosen client).  A numpy
+    array, or a dict of them at any depth, is checked as soon as its call returns, while it is still in
+    the caches (at its send, after other nodes' training steps, the same dot product costs ~1.5x as
+    much: benchmarks/finite_checks.py --when); a NaN is still raised at its send."""
 
     value: Any
     elapsed_s: float
@@ -167,6 +172,9 @@ class InProcessExecutor(Executor):
         value = target(*args, **kwargs)
         elapsed = time.perf_counter() - start
         handles = [LocalHandle(v, elapsed) for v in split_returns(value, num_returns, method)]
+        for handle in handles:
+            if _arrays(handle.value):  # checked now, while it is in the caches (see LocalHandle)
+                handle.finite = first_non_finite(handle.value) is None
         return handles[0] if num_returns == 1 else handles
 
     def resolve(self, handle: Handle) -> Any:
@@ -218,6 +226,13 @@ def _handle_nbytes(handle: Handle) -> int:
             handle.nbytes = payload_nbytes(handle.value)
         return handle.nbytes
     return payload_nbytes(_unwrap(handle))
+
+
+def _arrays(value: Any) -> bool:
+    """Whether ``value`` is a numpy array or a non-empty dict of them at any depth (what messages carry)."""
+    if type(value) is np.ndarray:
+        return True
+    return type(value) is dict and bool(value) and all(_arrays(v) for v in value.values())
 
 
 def _unwrap(value: Any) -> Any:

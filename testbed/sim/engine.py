@@ -70,6 +70,7 @@ from testbed.sim.codec import Codec
 from testbed.sim.compute import ComputeModel, WarmUp
 from testbed.sim.context import NodeContext, NodeStats
 from testbed.sim.cross_traffic import make_network
+from testbed.sim.either import either
 from testbed.sim.mailbox import Mailbox
 from testbed.sim.messages import Delivery, Message
 from testbed.sim.node_clock import NodeClock
@@ -342,7 +343,7 @@ class Engine(ClientRetirement):
                     f"is past {MAX_SECONDS:g} s, where the clock no longer resolves a microsecond"
                     if self.now_s > MAX_SECONDS else "stopped advancing (the network's next event is always now)"))
             if math.isfinite(t_next):
-                yield self._wake | self.env.timeout(max(t_next - self.now_s, 0.0))
+                yield either(self.env, self._wake, self.env.timeout(max(t_next - self.now_s, 0.0)))
             else:
                 yield self._wake
 
@@ -379,8 +380,8 @@ class Engine(ClientRetirement):
         if self.halted or self.clock.crash_time_s(message.dst) <= self.now_s:  # stopped, or crashed decoding
             return
         self._register(message.dst)  # a population client let go meanwhile is built anew
-        self._mailboxes[message.dst].put(message)
-        delivered.succeed(message)
+        self._mailboxes[message.dst].deliver(message)
+        delivered.arrive(message)
 
 
 class RealtimeEngine(Engine):

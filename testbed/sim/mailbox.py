@@ -47,12 +47,27 @@ class Mailbox(simpy.FilterStore):
         return len(self._all)
 
     def _do_put(self, event: StorePut) -> bool | None:
-        message = event.item
+        self._store(event.item)
+        event.succeed()
+        return None
+
+    def _store(self, message: Message) -> None:
         self._all[self._order] = message
         self._by_src.setdefault(message.src, {})[self._order] = message
         self._order += 1
-        event.succeed()
-        return None
+
+    def deliver(self, message: Message) -> None:
+        """``put(message)``, step for step, without its event where that event would do nothing.
+
+        A put stores the message at once and hands it to the waiting gets when SimPy pops its event.
+        With no get waiting, popping it does nothing (a get made meanwhile finds the message itself), so
+        no event is scheduled; with gets waiting, a plain event in the put's place hands it over at the
+        same step as before, so every process resumes in the same order."""
+        self._store(message)
+        if self.get_queue:
+            handover = simpy.Event(self._env)
+            handover.callbacks.append(self._trigger_get)  # type: ignore[union-attr]
+            handover.succeed()
 
     def _do_get(self, event: FilterStoreGet) -> bool | None:  # type: ignore[override]
         match: Callable[[Message], bool] = event.filter

@@ -38,3 +38,13 @@ class Delivery(simpy.Event):
         self.t_send_s = t_send_s
         self.wire_nbytes = wire_nbytes
         """Payload plus header: the bytes the flow carries."""
+
+    def arrive(self, message: Message) -> None:
+        """The message is delivered: fire with it.  A delivery that nobody waits for (no callbacks yet: most
+        sends are never yielded) is marked processed at once instead of going through SimPy's queue, where
+        it would have been popped with nothing to call; the other events keep their order.  Yielding it
+        later returns the message at once, as yielding any processed event does."""
+        if self.callbacks:
+            self.succeed(message)
+        else:
+            self._ok, self._value, self.callbacks = True, message, None  # type: ignore[assignment]
