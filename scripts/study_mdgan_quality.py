@@ -1,6 +1,7 @@
 """Figure and table of the MD-GAN vs FL-GAN quality study (docs/studies/mdgan-vs-flgan-quality.md).
 
 Usage: python scripts/study_mdgan_quality.py RESULTS/mdgan-vs-flgan-quality OUT_DIR [--target FID] [--name STEM]
+       python scripts/study_mdgan_quality.py RESULTS/mdgan-vs-flgan-quality-tune OUT_DIR --tune
 
 The traffic half counts bytes per epoch; this half asks what quality those bytes buy.  A series is a
 method at a worker count N (the hub's worker + the edge's).  Per series, mean ± sample std over
@@ -11,6 +12,9 @@ methods' WAN totals at that N (analysis/at_budget.py) -- and the WAN bytes to a 
 vs virtual time, mean ± std band over seeds, the equal-bytes budget and the target marked.
 Writes OUT_DIR/STEM.png, STEM-table.md, STEM.csv and STEM-summary.csv (STEM: mdgan-vs-flgan-quality by
 default), and the table into OUT_DIR/STEM.md between its ``begin numbers`` marks if that page exists.
+With ``--tune`` (the learning-rate tuning suite, one seed): per method and lr the final FID and the mean
+FID over the second half, the choice by the criterion fixed before the runs (lowest second-half mean;
+ties to the smaller lr), written to OUT_DIR/STEM-tuning.csv and into the page's tuning marks.
 """
 
 from __future__ import annotations
@@ -113,10 +117,11 @@ def markdown(df: pd.DataFrame, target: float) -> str:
     return out
 
 
-def summary(df: pd.DataFrame) -> pd.DataFrame:
+def summary(df: pd.DataFrame, crossover: float) -> pd.DataFrame:
     """Per series the table's numbers as shown (mean, std rounded), and per N the paired reading at equal bytes:
     in how many seeds MD-GAN's FID at the budget is below FL-GAN's, the exact two-sided sign-flip p over the
-    seeds (3 seeds: never below 2/8 = 0.25), and the ratio of the two methods' WAN bytes per run."""
+    seeds (5 seeds: never below 2/32 = 0.0625), and the ratio of the two methods' WAN bytes per run; then a sign
+    test over every (N, seed) pair, and over the pairs below and above the ``crossover`` N*."""
     rows = []
     for series, g in df.groupby("series", sort=True):
         reached = g[g["reached"]]
@@ -133,6 +138,7 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
         row["budget_MB"] = round(float(g["budget_wan_bytes"].iloc[0]) / 1e6, 0)
         rows.append(row)
     lower = total = 0
+    sides: dict[str, list[int]] = {}  # below / above the crossover: [pairs MD-GAN lower, pairs]
     for n, g in df.groupby("N", sort=True):
         md, fl = (g[g["series"].str.startswith(m)].set_index("seed") for m in ("MD-GAN", "FL-GAN"))
         diff = (md["fid_at_budget"] - fl["fid_at_budget"]).dropna().to_numpy()
@@ -145,11 +151,43 @@ def summary(df: pd.DataFrame) -> pd.DataFrame:
                      "at_budget_mean": round(float(diff.mean()), 0), "sign_flip_p": round(p, 3),
                      "bytes_ratio_mdgan_over_flgan": round(ratio, 2)})
         lower, total = lower + int((diff < 0).sum()), total + len(diff)
-    # Every (N, seed) pair is its own pair of runs: an exact two-sided sign test over all of them.
-    tail = sum(math.comb(total, k) for k in range(min(lower, total - lower) + 1)) / 2**total
-    rows.append({"series": "MD-GAN - FL-GAN, every N", "seeds": total, "seeds_mdgan_lower_at_budget": lower,
-                 "sign_test_p": round(min(1.0, 2 * tail), 4)})
+        side = sides.setdefault(f"N {'<' if n < crossover else '>'} N*", [0, 0])
+        side[0], side[1] = side[0] + int((diff < 0).sum()), side[1] + len(diff)
+    # Every (N, seed) pair is its own pair of runs: an exact two-sided sign test over all of them, and over
+    # those on each side of the traffic formula's crossover N* (where the paper's claim changes side).
+    for label, (k, m) in [("every N", (lower, total)), *sorted(sides.items())]:
+        rows.append({"series": f"MD-GAN - FL-GAN, {label}", "seeds": m, "seeds_mdgan_lower_at_budget": k,
+                     "sign_test_p": round(_sign_test(k, m), 4)})
     return pd.DataFrame(rows)
+
+
+def _sign_test(k: int, m: int) -> float:
+    """Exact two-sided sign test: k of m pairs one way, under a fair coin."""
+    return min(1.0, 2 * sum(math.comb(m, i) for i in range(min(k, m - k) + 1)) / 2**m)
+
+
+def tuning(results: Results) -> pd.DataFrame:
+    """Per tuning run: method, N, lr, final FID, mean FID over the 2nd half, and which lr each method chose
+    (lowest 2nd-half mean, rounded to the integer as the page shows it; ties -> the smaller lr)."""
+    runs = results.complete.merge(second_half(results), on="run")
+    df = pd.DataFrame({"cell": runs["run"], "method": runs["series"].str.split(" · ").str[0], "N": runs["N"],
+                       "seed": runs["seed"].astype(int), "lr": runs["training.lr_g"].astype(float),
+                       "final_fid": runs["final_fid"].astype(float).round(0),
+                       "second_half_fid": runs["fid_second_half"].round(0)})
+    df = df.sort_values(["method", "lr"]).reset_index(drop=True)
+    best = df.sort_values(["second_half_fid", "lr"]).groupby("method").head(1).index
+    df["chosen"] = df.index.isin(best)
+    return df
+
+
+def tuning_markdown(df: pd.DataFrame) -> str:
+    head = ["method", "N", "seed", "lr (G and D)", "final FID", "mean FID, second half", "chosen"]
+    out = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
+    for row in df.itertuples():
+        cells = [row.method, str(row.N), str(row.seed), f"{row.lr:g}", f"{row.final_fid:.0f}",
+                 f"{row.second_half_fid:.0f}", "**chosen**" if row.chosen else ""]
+        out += "| " + " | ".join(cells) + " |\n"
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -158,9 +196,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("out")
     p.add_argument("--target", type=float, default=250.0, help="FID target (lower is better)")
     p.add_argument("--name", default=NAME, help="output file stem (the -full suite: give it its own)")
+    p.add_argument("--crossover", type=float, default=12.4,
+                   help="N* of the traffic formula for this setting (a sign test each side of it)")
+    p.add_argument("--tune", action="store_true", help="RESULTS is the tuning suite: write STEM-tuning.csv")
     args = p.parse_args(argv)
     results = load_results(args.results)
     label_series(results)
+    if args.tune:
+        tuned, page = tuning(results), Path(args.out) / f"{args.name}.md"
+        tuned.to_csv(Path(args.out) / f"{args.name}-tuning.csv", index=False)
+        print(table := tuning_markdown(tuned))
+        if page.exists():
+            replace_generated(page, f"{args.name}-tuning.csv", table)
+        return
     hits = per_run(results, "fid", args.target, staleness=False)
     df = hits.merge(equal_bytes(results), on="run").merge(second_half(results), on="run")
     df["N"] = df["run"].map(results.runs.set_index("run")["N"])
@@ -170,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     figure(results, budgets, args.target, out_dir, args.name)
     table = markdown(df, args.target)
     write_study_table(df, table, out_dir, args.name)
-    summary(df).to_csv(out_dir / f"{args.name}-summary.csv", index=False)
+    summary(df, args.crossover).to_csv(out_dir / f"{args.name}-summary.csv", index=False)
     page = out_dir / f"{args.name}.md"
     if page.exists():
         replace_generated(page, f"{args.name}-summary.csv {args.name}.csv", table)

@@ -16,7 +16,8 @@ from testbed.experiment.spec import parse_experiment
 from testbed.suite.spec import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITES = ["mdgan-vs-flgan-quality.yaml", "mdgan-vs-flgan-quality-full.yaml"]
+SUITES = ["mdgan-vs-flgan-quality.yaml", "mdgan-vs-flgan-quality-full.yaml", "mdgan-vs-flgan-quality-lr1e-3.yaml",
+          "mdgan-vs-flgan-quality-tune.yaml"]
 MNIST_TRAIN = 60_000
 
 
@@ -33,7 +34,34 @@ def test_equal_epochs_for_both_methods_at_every_n_and_seed(name: str) -> None:
         method = e.get("algorithm", {}).get("name")
         per_epoch = math.ceil(n / n_workers / e["training"]["batch_size"]) if method == "mdgan" else 1
         epochs.setdefault((n_workers, e["seed"]), {})[method] = e["max_iterations"] / per_epoch
-    assert len({n for n, _ in epochs}) >= 2  # one N each side of the crossover
+    if not name.endswith("-tune.yaml"):  # the tuning suite is one N (9) by design
+        assert len({n for n, _ in epochs}) >= 2  # one N each side of the crossover
     for key, by_method in epochs.items():
         assert set(by_method) == {"mdgan", "fedavg"}, key
         assert by_method["mdgan"] == by_method["fedavg"], key
+
+
+def test_tuning_chooses_the_lowest_second_half_fid_ties_to_the_smaller_lr() -> None:
+    """The criterion written on the page, fixed before the tuning runs: per method the lr with the lowest
+    mean FID over the second half of the evaluations (as the page rounds it), ties to the smaller lr."""
+    import importlib.util
+    import types
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("study_mdgan_quality", ROOT / "scripts" / "study_mdgan_quality.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # (run, method, lr, FIDs at iterations 0..3): the 2nd half is iterations 2 and 3 (>= max / 2 = 1.5)
+    runs = [("md_a", "MD-GAN", 1e-3, [300, 100, 200, 200]),   # 2nd half 200, though its 2nd value is best
+            ("md_b", "MD-GAN", 5e-3, [300, 300, 150, 150.4]),  # 150.2 -> 150: the lowest
+            ("fl_a", "FL-GAN", 2e-3, [300, 300, 180, 180]),    # 180: tied with fl_b -> the smaller lr wins
+            ("fl_b", "FL-GAN", 5e-3, [300, 300, 179.6, 180.2])]
+    metrics = pd.DataFrame([{"run": r, "iteration": i, "fid": f} for r, _, _, fids in runs for i, f in enumerate(fids)])
+    complete = pd.DataFrame([{"run": r, "series": f"{m} · N =  9", "N": 9, "seed": 1000, "training.lr_g": lr,
+                              "final_fid": fids[-1]} for r, m, lr, fids in runs])
+    table = module.tuning(types.SimpleNamespace(complete=complete, metrics=metrics))
+    assert dict(zip(table["cell"], table["chosen"], strict=True)) == {"md_a": False, "md_b": True,
+                                                                     "fl_a": True, "fl_b": False}
+    assert table.set_index("cell").loc["md_a", "second_half_fid"] == 200

@@ -1,0 +1,39 @@
+"""The ten-seed beyond-the-seed suites re-use the six-seed suites' runs, so their cells must stay those cells.
+
+Why: `beyond-the-seed-churn10.yaml` and `beyond-the-seed-topk10.yaml` reach ten paired seeds by copying
+seeds 0-5 (and `fedavg` seeds 6-9 from the DiLoCo ten-seed suite) and running only the rest with
+``--resume`` (docs/studies/beyond-the-seed.md).  A copied run is valid only while its resolved
+experiment equals the new suite's cell of the same id; an edit to one suite and not the other would
+silently mix two configurations in one paired test.  This checks every shared cell id, resolved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from testbed.suite.spec import load_suite
+
+STUDIES = Path(__file__).resolve().parents[1] / "experiments" / "studies"
+PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),
+         ("beyond-the-seed-churn10.yaml", "beyond-the-seed-diloco10.yaml", 10),
+         ("beyond-the-seed-topk10.yaml", "beyond-the-seed-topk-factorial.yaml", 18)]
+
+
+def _resolved(name: str) -> dict[str, dict]:
+    resolved = {}
+    for cell in load_suite(STUDIES / name).cells:
+        config = cell.spec.resolved()
+        config.pop("name", None)
+        resolved[cell.id] = config
+    return resolved
+
+
+@pytest.mark.parametrize(("ten", "source", "shared"), PAIRS)
+def test_ten_seed_suite_cells_equal_the_runs_they_copy(ten: str, source: str, shared: int) -> None:
+    new, old = _resolved(ten), _resolved(source)
+    common = sorted(set(new) & set(old))
+    assert len(common) == shared, common
+    for cell_id in common:
+        assert new[cell_id] == old[cell_id], cell_id
