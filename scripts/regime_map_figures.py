@@ -16,12 +16,15 @@ from matplotlib.patches import Patch, Rectangle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from regime_map_runs import TRAINED  # scripts/, beside this file
+
 from analysis.style import new_figure, save
 
-METHODS = ("centralized", "ps", "fedsgd", "fedavg", "mdgan", "sqm", "gossip", "gaia")
-"""Every contender; Gaia only where it was trained (timing-dependent)."""
+METHODS = ("centralized", "ps", "fedsgd", "fedavg", "mdgan", "sqm", "gossip", "gaia", "ps-ssp2", "ps-eventual")
+"""Every contender; the timing-dependent ones (Gaia, the relaxed ps) only where they were trained."""
 COLOURS = {"centralized": "#7f7f7f", "ps": "#1f77b4", "fedsgd": "#17becf", "fedavg": "#ff7f0e",
-           "mdgan": "#2ca02c", "sqm": "#9467bd", "gossip": "#8c564b", "gaia": "#d62728"}
+           "mdgan": "#2ca02c", "sqm": "#9467bd", "gossip": "#8c564b", "gaia": "#d62728",
+           "ps-ssp2": "#aec7e8", "ps-eventual": "#393b79"}
 USD_PER_GB = 0.02
 """topologies/regime-3dc.yaml's egress price, the same on every link: dollars are WAN bytes x this."""
 
@@ -45,8 +48,8 @@ def figure_map(win: pd.DataFrame, out: Path) -> None:
                 margin = f"{r['margin']:.2f}x" if np.isfinite(r["margin"]) else "only one to reach;"
                 text = (f"{r['fastest']} {margin}\ntie: {r['runner_up']}" if tie
                         else f"{r['fastest']}\n{margin} {r['runner_up']}")
-                if "gaia" in str(r["contenders"]).split("/"):
-                    text += "\n(+ Gaia run here)"
+                if set(TRAINED) & set(str(r["contenders"]).split("/")):
+                    text += "\n(+ trained here)"
                 ax.text(x, y, text, ha="center", va="center", fontsize=6.5, color="black" if tie else "white")
             ax.set_xlim(-0.5, len(bws) - 0.5)
             ax.set_ylim(-0.5, len(rtts) - 0.5)

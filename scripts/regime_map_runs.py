@@ -22,6 +22,8 @@ TUNE_SUITES = ("regime-map-tune", "regime-map-tune2")
 MAIN_SUITES = ("regime-map", "regime-map-b", "regime-map-c", "regime-map-d")
 FAMILIES = ("centralized", "ps", "fedavg", "mdgan", "sqm", "gossip")
 """The methods that were tuned and run on fresh seeds (FedSGD takes ps's runs: the BSP ps bit for bit)."""
+TRAINED = ("gaia", "ps-ssp2", "ps-eventual")
+"""The timing-dependent contenders: not replayed, trained at each point they are shown at."""
 N_K_MAX, BATCH = 4500, 256
 """The largest client's shard (ring8 n = 12,000 by_datacenter over 3 regions: 3/3/2 modes of 1,500) and
 B: a FedAvg round is ceil(E ceil(n_k / B)) local steps for it (E = 1: 18; E = 0.25: 5)."""
@@ -29,8 +31,12 @@ B: a FedAvg round is ceil(E ceil(n_k / B)) local steps for it (E = 1: 18; E = 0.
 
 def method_of(algorithm: dict | str) -> str:
     """The setting's method variant: ``fedavg-e1`` (``-keep``: the clients' Adam kept across rounds),
-    ``mdgan-noswap`` (``swap_every_epochs: 0``), or the algorithm's name."""
+    ``mdgan-noswap`` (``swap_every_epochs: 0``), ``ps-ssp2`` / ``ps-eventual`` (relaxed consistency:
+    bounded delay with tau 2, eventual), or the algorithm's name."""
     alg = algorithm if isinstance(algorithm, dict) else {"name": algorithm}
+    if alg["name"] == "ps" and alg.get("consistency", "sequential") != "sequential":
+        relaxed = alg["consistency"]
+        return f"ps-ssp{int(alg['tau'])}" if relaxed == "bounded_delay" else f"ps-{relaxed}"
     if alg["name"] == "mdgan" and float(alg.get("swap_every_epochs", 1)) == 0:
         return "mdgan-noswap"
     if alg["name"] != "fedavg":

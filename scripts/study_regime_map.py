@@ -6,7 +6,8 @@ Usage: python scripts/study_regime_map.py RESULTS_ROOT OUT_DIR
 RESULTS_ROOT holds the suites ``regime-map-tune`` and ``regime-map-tune2`` (tuning seed 1000),
 ``regime-map``, ``-b``, ``-c`` and ``-d`` (the fresh seeds on the base setting, run side by side and in
 rounds), ``regime-map-timing`` and ``regime-map-timing-fedavg`` (a short seed-0 run per method, replayed
-exactly at all 48 grid points) and, if run, ``regime-map-gaia`` (Gaia trained at a few points).
+exactly at all 48 grid points) and, if run, ``regime-map-gaia`` and ``regime-map-relaxed`` (the
+timing-dependent methods -- Gaia, the bounded-delay and eventual ps -- trained at a few points).
 
 Why time comes from replays and quality from the seeds: every method but Gaia is timing-independent
 here (``Algorithm.timing_dependence``), so the iteration at which a seed reaches the target is the same
@@ -14,12 +15,13 @@ on any network, and with fixed costs and identical workers the virtual time of i
 for every seed (checked on the base runs: the largest relative spread is written).  The time of
 iteration i at a grid point is the short replay's steady state extended to i,
 ``T(i) = T(b) + (i - b) (T(b) - T(a)) / (b - a)`` for its two evaluations a < b -- checked against the
-main runs at the base point (every seed, every evaluation).  Gaia is timing-dependent: its times are
-its own runs' at the points where it was trained, where it is one more contender.  A winner is claimed
+main runs at the base point (every seed, every evaluation).  Gaia and the relaxed-consistency ps are
+timing-dependent: their times are their own runs' at the points where they were trained, where each
+is one more contender.  A winner is claimed
 only where the paired comparison over seeds (analysis.censored) separates it from the runner-up;
 otherwise the point is a tie.  Writes regime-map.csv (per point and method), regime-map-winners.csv,
--runs, -tuning, -settings, -checks, -costs and -gaia csv files, regime-map-table.md, two figures and the
-page's generated sections.
+-runs, -tuning, -settings, -checks, -costs, -trained and -trained-runs csv files, regime-map-table.md,
+two figures and the page's generated sections.
 """
 
 from __future__ import annotations
@@ -35,17 +37,17 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from regime_map_figures import METHODS, USD_PER_GB, figure_cost, figure_map  # scripts/, beside this file
-from regime_map_runs import MAIN_SUITES, hit, map_runs, map_settings, read_suite, read_suites, tuning
+from regime_map_runs import MAIN_SUITES, TRAINED, hit, map_runs, map_settings, read_suite, read_suites, tuning
 from regime_map_sections import (
     BANDWIDTH_MBPS,
     RTT_MS,
     STEP_MS,
     checks_section,
     costs_section,
-    gaia_section,
     map_section,
     settings_section,
     tables,
+    trained_section,
     tuning_section,
 )
 
@@ -56,6 +58,8 @@ from analysis.study_files import write_study_table
 MAPS = {"all": METHODS, "in-place": tuple(m for m in METHODS if m != "centralized")}
 """The map over every method, and over those that keep the data where it is (no centralized)."""
 POINT = ["bandwidth_Mbps", "rtt_ms", "step_ms"]
+TRAINED_SUITES = ("regime-map-gaia", "regime-map-relaxed", "regime-map-relaxed-b")
+"""Suites of the timing-dependent methods, trained at each point they are shown at."""
 
 
 def per_run(suite: pd.DataFrame) -> pd.DataFrame:
@@ -123,30 +127,34 @@ def checks(suite: pd.DataFrame, tim: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gaia_runs(root: Path) -> pd.DataFrame:
-    """Gaia's runs (timing-dependent: trained at each point): per (point, seed) reached and held, the
-    run's own virtual time, WAN MB and dollars at the target."""
-    if not (root / "index.csv").is_file():
-        return pd.DataFrame(columns=[*POINT, "seed", "reached", "iteration", "time_s", "wan_MB", "egress_usd"])
+def trained_runs(roots: list[Path]) -> pd.DataFrame:
+    """The timing-dependent methods' runs (trained at each point): per (method, point, seed) reached and
+    held, the run's own virtual time, WAN MB and dollars at the target."""
     rows = []
-    for _, r in read_suite(root).iterrows():
-        h, m = hit(r["metrics"]), r["metrics"].sort_values("iteration")
-        rows.append({"bandwidth_Mbps": BANDWIDTH_MBPS[float(r["bandwidth_scale"])],
-                     "rtt_ms": RTT_MS[float(r["latency_scale"])], "step_ms": STEP_MS[float(r["compute_scale"])],
-                     "seed": int(r["seed"]), "lr": r["lr"], "reached": bool(h["reached"]),
-                     "iteration": h["iteration"], "time_s": h["virtual_time_s"] if h["reached"] else math.inf,
-                     "wan_MB": h["wan_bytes"] / 1e6, "egress_usd": h["egress_usd"],
-                     "ms_per_clock": 1e3 * float(m["virtual_time_s"].iloc[-1] / m["iteration"].iloc[-1]),
-                     "final_wan_MB": float(m["wan_bytes"].iloc[-1]) / 1e6,
-                     "final_hqf": float(r["metrics"]["high_quality_fraction"].iloc[-1]),
-                     "final_modes": float(r["metrics"]["modes_covered"].iloc[-1])})
-    return pd.DataFrame(rows).sort_values([*POINT, "seed"]).reset_index(drop=True)
+    for root in roots:
+        if not (root / "index.csv").is_file():
+            continue
+        for _, r in read_suite(root).iterrows():
+            h, m = hit(r["metrics"]), r["metrics"].sort_values("iteration")
+            rows.append({"method": r["method"], "bandwidth_Mbps": BANDWIDTH_MBPS[float(r["bandwidth_scale"])],
+                         "rtt_ms": RTT_MS[float(r["latency_scale"])], "step_ms": STEP_MS[float(r["compute_scale"])],
+                         "seed": int(r["seed"]), "lr": r["lr"], "reached": bool(h["reached"]),
+                         "iteration": h["iteration"], "time_s": h["virtual_time_s"] if h["reached"] else math.inf,
+                         "wan_MB": h["wan_bytes"] / 1e6, "egress_usd": h["egress_usd"],
+                         "ms_per_clock": 1e3 * float(m["virtual_time_s"].iloc[-1] / m["iteration"].iloc[-1]),
+                         "final_wan_MB": float(m["wan_bytes"].iloc[-1]) / 1e6,
+                         "final_hqf": float(m["high_quality_fraction"].iloc[-1]),
+                         "final_modes": float(m["modes_covered"].iloc[-1])})
+    columns = ["method", *POINT, "seed", "reached", "iteration", "time_s", "wan_MB", "egress_usd"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame(rows).sort_values(["method", *POINT, "seed"]).reset_index(drop=True)
 
 
-def grid_summary(runs: pd.DataFrame, tim: pd.DataFrame, gaia: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def grid_summary(runs: pd.DataFrame, tim: pd.DataFrame, trained: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per point and method the censored summary of time to target over the method's seeds; per point and
     map the fastest (lowest censored median), tested against the runner-up on the seeds both ran.
-    Where Gaia was trained it is one more contender (its own runs' times)."""
+    Where a timing-dependent method was trained it is one more contender (its own runs' times)."""
     per, win = [], []
     points = tim[POINT].drop_duplicates().sort_values(["step_ms", "rtt_ms", "bandwidth_Mbps"])
     for bw, rtt, step in points.itertuples(index=False):
@@ -162,10 +170,10 @@ def grid_summary(runs: pd.DataFrame, tim: pd.DataFrame, gaia: pd.DataFrame) -> t
                                            for i, ok in zip(r["iteration"], r["reached"], strict=True)],
                                           index=r["seed"])
                 per_iteration[method] = 1e3 * float(t["s_per_iteration"].iloc[0])
-        g = gaia[(gaia["bandwidth_Mbps"] == bw) & (gaia["rtt_ms"] == rtt) & (gaia["step_ms"] == step)]
-        if len(g):
-            times["gaia"] = pd.Series(g["time_s"].to_numpy(), index=g["seed"])
-            per_iteration["gaia"] = float(g["ms_per_clock"].median())  # its own runs' mean over the run
+        here = trained[(trained["bandwidth_Mbps"] == bw) & (trained["rtt_ms"] == rtt) & (trained["step_ms"] == step)]
+        for method, g in here.groupby("method"):
+            times[method] = pd.Series(g["time_s"].to_numpy(), index=g["seed"])
+            per_iteration[method] = float(g["ms_per_clock"].median())  # its own runs' mean over the run
         for method, ts in times.items():
             s = censored_summary(ts.to_numpy(), np.isfinite(ts.to_numpy()))
             medians[method] = (s.median, -s.reached)
@@ -212,20 +220,22 @@ def costs(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gaia_points(gaia: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
-    """Per point where Gaia was trained: its seeds, reached, median time and WAN MB to target (censored),
-    and the fastest other in-place method's median there."""
+def trained_points(trained: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
+    """Per timing-dependent method and point where it was trained: its seeds, reached, median time and WAN
+    MB to target (censored), and the fastest replayed in-place method's median there."""
     rows = []
-    for (bw, rtt, step), g in gaia.groupby(POINT):
+    replayed = ~per["method"].isin(["centralized", *TRAINED])
+    for (method, bw, rtt, step), g in trained.groupby(["method", *POINT]):
         t = censored_summary(g["time_s"].to_numpy(), g["reached"].to_numpy())
         mb = censored_summary(g["wan_MB"].to_numpy(), g["reached"].to_numpy())
         here = per[(per["bandwidth_Mbps"] == bw) & (per["rtt_ms"] == rtt) & (per["step_ms"] == step)
-                   & ~per["method"].isin(["centralized", "gaia"])].sort_values("median_s")
-        rows.append({"bandwidth_Mbps": bw, "rtt_ms": rtt, "step_ms": step, "seeds": t.n, "reached": t.reached,
-                     "median_s": t.median, "wan_MB_median": mb.median,
+                   & replayed].sort_values("median_s")
+        rows.append({"method": method, "bandwidth_Mbps": bw, "rtt_ms": rtt, "step_ms": step, "seeds": t.n,
+                     "reached": t.reached, "median_s": t.median, "wan_MB_median": mb.median,
                      "ms_per_clock": float(g["ms_per_clock"].median()),
                      "ps_ms_per_iteration": float(here.loc[here["method"] == "ps", "ms_per_iteration"].iloc[0]),
                      "final_hqf_median": float(g["final_hqf"].median()),
+                     "final_modes_median": float(g["final_modes"].median()),
                      "best_other": here["method"].iloc[0], "best_other_median_s": here["median_s"].iloc[0]})
     return pd.DataFrame(rows)
 
@@ -253,12 +263,12 @@ def main() -> int:
         chk[column] = [float(f"{v:.2g}") for v in chk[column]]
     chk.to_csv(args.out / "regime-map-checks.csv", index=False, float_format="%.6g")
     print(chk.to_string(index=False))
-    gaia = gaia_runs(args.root / "regime-map-gaia")
-    per, win = grid_summary(runs, tim, gaia)
+    trained = trained_runs([args.root / name for name in TRAINED_SUITES])
+    per, win = grid_summary(runs, tim, trained)
     per.to_csv(args.out / "regime-map.csv", index=False, float_format="%.6g")
-    gpts = gaia_points(gaia, per) if len(gaia) else pd.DataFrame()
-    gaia.to_csv(args.out / "regime-map-gaia-runs.csv", index=False, float_format="%.6g")
-    gpts.to_csv(args.out / "regime-map-gaia.csv", index=False, float_format="%.6g")
+    tpts = trained_points(trained, per) if len(trained) else pd.DataFrame()
+    trained.to_csv(args.out / "regime-map-trained-runs.csv", index=False, float_format="%.6g")
+    tpts.to_csv(args.out / "regime-map-trained.csv", index=False, float_format="%.6g")
     cost = costs(runs)
     cost.to_csv(args.out / "regime-map-costs.csv", index=False, float_format="%.6g")
     write_study_table(win, tables(win, cost), args.out, "regime-map-winners")
@@ -272,7 +282,7 @@ def main() -> int:
     replace_generated(page, "regime-map-settings.csv regime-map-runs.csv", settings_section(settings, runs))
     replace_generated(page, "regime-map-checks.csv", checks_section(chk))
     replace_generated(page, "regime-map-costs.csv", costs_section(cost))
-    replace_generated(page, "regime-map-gaia.csv", gaia_section(gpts))
+    replace_generated(page, "regime-map-trained.csv", trained_section(tpts))
     return 0
 
 

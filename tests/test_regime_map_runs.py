@@ -48,6 +48,11 @@ def test_method_variants() -> None:
     assert m.method_of({"name": "fedavg", "local_epochs": 1, "client_state": "keep"}) == "fedavg-e1-keep"
     assert m.family_of("fedavg-e0.25") == "fedavg" and m.family_of("mdgan-noswap") == "mdgan"
     assert m.steps_per_iteration("fedavg-e1-keep") == 18 and m.steps_per_iteration("sqm") == 1
+    # the relaxed-consistency ps is a contender of its own (trained, not replayed), the BSP ps stays "ps"
+    assert m.method_of({"name": "ps", "consistency": "sequential"}) == "ps"
+    assert m.method_of({"name": "ps", "consistency": "bounded_delay", "tau": 2}) == "ps-ssp2"
+    assert m.method_of({"name": "ps", "consistency": "eventual"}) == "ps-eventual"
+    assert set(m.TRAINED) == {"gaia", "ps-ssp2", "ps-eventual"}
 
 
 def test_tuning_picks_earliest_reach_then_score_then_smaller_lr(tmp_path: Path) -> None:
