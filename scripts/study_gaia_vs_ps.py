@@ -179,7 +179,36 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                 rows.append((name, "seeds_same_final", int((a["final_hqf"] == b["final_hqf"]).sum())))
             q = paired_comparison(a["final_hqf"], [True] * len(seeds), b["final_hqf"], [True] * len(seeds))
             rows += [(name, "final_hqf_ratio", q.ratio), (name, "final_hqf_p", q.p_value)]
+            if "lan" not in b_name:  # equal virtual time: the PS at the moment Gaia's run ends, per seed
+                d = (a["hqf_at_gaia_end"] - b["hqf_at_gaia_end"]).to_numpy()
+                rows += [(name, "at_gaia_end_s_median", a["run_virtual_s"].median()),
+                         (name, "at_gaia_end_hqf_a_median", a["hqf_at_gaia_end"].median()),
+                         (name, "at_gaia_end_hqf_b_median", b["hqf_at_gaia_end"].median()),
+                         (name, "at_gaia_end_modes_b_median", b["modes_at_gaia_end"].median()),
+                         (name, "at_gaia_end_seeds_a_higher", int((d > 0).sum())),
+                         (name, "at_gaia_end_p", _sign_flip_p(d))]
     return pd.DataFrame(rows, columns=["series", "quantity", "value"])
+
+
+def _sign_flip_p(d: np.ndarray) -> float:
+    """Exact two-sided paired sign-flip p of the mean difference (every one of the 2^n sign patterns)."""
+    n = len(d)
+    signs = np.array([[1 - 2 * ((k >> i) & 1) for i in range(n)] for k in range(2 ** n)])
+    return float((np.abs((signs * d).mean(axis=1)) >= abs(d.mean()) - 1e-12).mean())
+
+
+def at_gaia_end(root: Path, ev: pd.DataFrame) -> pd.DataFrame:
+    """``hqf_at_gaia_end`` / ``modes_at_gaia_end``: each run's quality at the last evaluation no later in
+    virtual time than the same seed's Gaia run on the same topology ends (Gaia: its final)."""
+    ends = ev[ev["method"] == "gaia"].set_index(["topology", "seed"])["run_virtual_s"]
+    hqf, modes = [], []
+    for r in ev.itertuples():
+        end = ends.get((r.topology, r.seed), math.nan)
+        m = pd.read_csv(root / r.suite / r.run_dir / "metrics.csv").sort_values("iteration")
+        m = m[m["virtual_time_s"] <= end + 1e-9]
+        hqf.append(float(m["high_quality_fraction"].iloc[-1]) if len(m) else math.nan)
+        modes.append(float(m["modes_covered"].iloc[-1]) if len(m) else math.nan)
+    return ev.assign(hqf_at_gaia_end=hqf, modes_at_gaia_end=modes)
 
 
 def _sooner(a: pd.DataFrame, b: pd.DataFrame) -> int:
@@ -202,8 +231,15 @@ def results_markdown(st: pd.DataFrame) -> str:
                 f"{wan} | {v[s, 'ms_per_iteration']:.2f} | {v[s, 'final_hqf_median']:.3f} | "
                 f"{v[s, 'final_modes_median']:.0f} |\n")
     out += ("\n| paired by seed (A vs B) | seeds | A sooner / B sooner | virtual s to target: ratio of medians "
-            "[95 %], p | iterations: ratio [95 %], p | WAN MB: ratio [95 %], p | verdict (virtual s) |\n|"
-            + "---|" * 7 + "\n")
+            "[95 %], p | iterations: ratio [95 %], p | WAN MB: ratio [95 %], p | verdict (virtual s) "
+            "| final high-quality fraction: ratio of medians, p | at Gaia's end: median fraction A vs B, "
+            "seeds A higher, p |\n|" + "---|" * 9 + "\n")
+    def equal(s: str) -> str:
+        if (s, "at_gaia_end_p") not in v:
+            return "--"
+        return (f"{v[s, 'at_gaia_end_hqf_a_median']:.3f} vs {v[s, 'at_gaia_end_hqf_b_median']:.3f} at "
+                f"{v[s, 'at_gaia_end_s_median']:.1f} s, {v[s, 'at_gaia_end_seeds_a_higher']:.0f} of "
+                f"{v[s, 'paired_seeds']:.0f}, p = {v[s, 'at_gaia_end_p']:.2g}")
     for s in [s for s in st["series"].unique() if " vs " in s]:
         def pair(q: str, s: str = s) -> str:
             if (s, f"{q}_ratio") not in v:
@@ -211,7 +247,8 @@ def results_markdown(st: pd.DataFrame) -> str:
             r, lo, hi = (format(v[s, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))
             return f"{r} [{lo}, {hi}], p = {v[s, q + '_p']:.2g}"
         out += (f"| {s} | {v[s, 'paired_seeds']:.0f} | {v[s, 'seeds_a_sooner']:.0f} / {v[s, 'seeds_b_sooner']:.0f} | "
-                f"{pair('virtual_s')} | {pair('iterations')} | {pair('wan_MB')} | {v[s, 'virtual_s_verdict']} |\n")
+                f"{pair('virtual_s')} | {pair('iterations')} | {pair('wan_MB')} | {v[s, 'virtual_s_verdict']} | "
+                f"{v[s, 'final_hqf_ratio']:.3g}, p = {v[s, 'final_hqf_p']:.2g} | {equal(s)} |\n")
     return out
 
 
@@ -263,6 +300,7 @@ def main(root_arg: str, out_arg: str) -> None:
     ev = pd.concat([read_suite(root / n, n).assign(suite=n) for n in EVAL_SUITES if (root / n / "index.csv").is_file()],
                    ignore_index=True)
     ev["series"] = ev["topology"] + " · " + ev["method"]
+    ev = at_gaia_end(root, ev)
     st = summary(ev)
     st.to_csv(out / "gaia-vs-ps-summary.csv", index=False, float_format="%.6g")
     write_study_table(ev.drop(columns=["stage", "suite", "run_dir"]), results_markdown(st), out, "gaia-vs-ps")
