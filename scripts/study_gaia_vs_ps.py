@@ -50,11 +50,13 @@ def read_suite(root: Path, stage: str) -> pd.DataFrame:
         hit = reached_and_held(metrics.assign(run="r"), TARGET).iloc[0]
         alg, tail = config["algorithm"], metrics.tail(4)
         topology = config["topology"]["name"] if isinstance(config["topology"], dict) else str(config["topology"])
+        dcs = config["topology"]["datacenters"] if isinstance(config["topology"], dict) else {}
         if str(r["cell"]).startswith("lan"):  # a LAN reference: the WAN's datacenters joined by LAN-speed links
             topology = LAN.get(topology, topology)
         rows.append({
             "stage": stage, "run_dir": str(r["run_dir"]), "cell": str(r["cell"]).rsplit("_seed=", 1)[0],
-            "topology": topology, "method": alg["name"],
+            "topology": topology, "workers": sum(int(dc.get("workers", 1)) for dc in dcs.values()),
+            "method": alg["name"],
             "threshold": float(alg.get("threshold", 0.0)) if alg["name"] == "gaia" else 0.0,  # ps: none
             "batch": int(config["training"]["batch_size"]), "lr": float(config["training"]["lr_g"]),
             "seed": int(config["seed"]), "reached": bool(hit["reached"]), "iteration": hit["iteration"],
@@ -144,9 +146,10 @@ def tuning_markdown(t: pd.DataFrame) -> str:
 
 def summary(ev: pd.DataFrame) -> pd.DataFrame:
     """Long form (series, quantity, value): censored summaries per series, paired tests per topology."""
-    rows: list[tuple[str, str, float | str]] = []
+    rows: list[tuple[str, str, float | str]] = [("all", "interval_percent", 95)]  # censored_summary's level
     for series, g in ev.groupby("series", sort=True):
         rows += [(series, "seeds", len(g)), (series, "reached", int(g["reached"].sum())),
+                 (series, "workers", int(g["workers"].iloc[0])),
                  (series, "final_hqf_median", g["final_hqf"].median()),
                  (series, "final_hqf_mean", g["final_hqf"].mean()),
                  (series, "final_modes_median", g["final_modes"].median()),
@@ -219,7 +222,7 @@ def _sooner(a: pd.DataFrame, b: pd.DataFrame) -> int:
 
 def results_markdown(st: pd.DataFrame) -> str:
     v = {(s, q): x for s, q, x in st.itertuples(index=False)}
-    series = [s for s in st["series"].unique() if " vs " not in s]
+    series = [s for s in st["series"].unique() if " vs " not in s and s != "all"]
     out = ("| series | seeds reaching and holding the target | median iterations (Gaia: clocks) [95 %] "
            "| median virtual s [95 %] | median WAN MB [95 %] | virtual ms per iteration | final high-quality fraction "
            "(median) | final modes (median) |\n|" + "---|" * 8 + "\n")
@@ -295,14 +298,14 @@ def figure(root: Path, ev: pd.DataFrame, out_dir: Path) -> None:
 def main(root_arg: str, out_arg: str) -> None:
     root, out = Path(root_arg), Path(out_arg)
     t = tuning(read_suites(root, TUNE_SUITES))
-    t.to_csv(out / "gaia-vs-ps-tuning.csv", index=False, float_format="%.6g")
+    t.to_csv(out / "gaia-vs-ps-tuning.csv", index=False)  # full precision: the page rounds from it
     (out / "gaia-vs-ps-tuning-table.md").write_text(tuning_markdown(t))
     ev = pd.concat([read_suite(root / n, n).assign(suite=n) for n in EVAL_SUITES if (root / n / "index.csv").is_file()],
                    ignore_index=True)
     ev["series"] = ev["topology"] + " · " + ev["method"]
     ev = at_gaia_end(root, ev)
     st = summary(ev)
-    st.to_csv(out / "gaia-vs-ps-summary.csv", index=False, float_format="%.6g")
+    st.to_csv(out / "gaia-vs-ps-summary.csv", index=False)  # full precision: the page rounds from it
     write_study_table(ev.drop(columns=["stage", "suite", "run_dir"]), results_markdown(st), out, "gaia-vs-ps")
     figure(root, ev, out)
     page = out / "gaia-vs-ps.md"
