@@ -147,6 +147,26 @@ def tuning_markdown(t: pd.DataFrame) -> str:
     return out
 
 
+def _censored_rows(series: str, g: pd.DataFrame) -> list[tuple[str, str, float | str]]:
+    """Median and 95 % interval of iterations, virtual s and WAN MB to target over ``g``'s seeds (censored)."""
+    rows: list[tuple[str, str, float | str]] = []
+    for column, name in TIMES:
+        s = censored_summary(g[column].fillna(0), g["reached"])
+        rows += [(series, f"{name}_median", s.median), (series, f"{name}_low", s.low), (series, f"{name}_high", s.high)]
+    return rows
+
+
+def _paired_rows(name: str, a: pd.DataFrame, b: pd.DataFrame, columns: tuple[tuple[str, str], ...],
+                 names: tuple[str, str]) -> list[tuple[str, str, float | str]]:
+    """``a`` against ``b`` (the same seeds, in order) on each of ``columns``: ratio, interval, p, verdict."""
+    rows: list[tuple[str, str, float | str]] = []
+    for column, qn in columns:
+        q = paired_comparison(a[column].fillna(0), a["reached"], b[column].fillna(0), b["reached"], names=names)
+        rows += [(name, f"{qn}_ratio", q.ratio), (name, f"{qn}_ratio_low", q.low), (name, f"{qn}_ratio_high", q.high),
+                 (name, f"{qn}_p", q.p_value), (name, f"{qn}_verdict", q.verdict)]
+    return rows
+
+
 def summary(ev: pd.DataFrame) -> pd.DataFrame:
     """Long form (series, quantity, value): censored summaries per series, paired tests per topology."""
     rows: list[tuple[str, str, float | str]] = [("all", "interval_percent", 95)]  # censored_summary's level
@@ -159,10 +179,7 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                  (series, "run_virtual_s", g["run_virtual_s"].mean()),
                  (series, "run_wan_MB_mean", g["run_wan_MB"].mean()),
                  (series, "ms_per_iteration", 1e3 * (g["run_virtual_s"] / g["run_iterations"]).mean())]
-        for column, name in TIMES:
-            s = censored_summary(g[column].fillna(0), g["reached"])
-            rows += [(series, f"{name}_median", s.median), (series, f"{name}_low", s.low),
-                     (series, f"{name}_high", s.high)]
+        rows += _censored_rows(series, g)
     for wan, lan in LAN.items():
         pairs = [(f"{wan} · gaia", f"{wan} · ps"), (f"{wan} · gaia", f"{lan} · ps"), (f"{wan} · ps", f"{lan} · ps")]
         for a_name, b_name in pairs:
@@ -175,12 +192,7 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
             rows += [(name, "paired_seeds", len(seeds)),
                      (name, "seeds_a_sooner", int(_sooner(a, b))), (name, "seeds_b_sooner", int(_sooner(b, a)))]
             columns = TIMES if "lan" not in b_name else TIMES[1:2]  # a LAN moves no WAN bytes; iterations are equal
-            for column, qn in columns:
-                q = paired_comparison(a[column].fillna(0), a["reached"], b[column].fillna(0), b["reached"],
-                                      names=(a_name, b_name))
-                rows += [(name, f"{qn}_ratio", q.ratio), (name, f"{qn}_ratio_low", q.low),
-                         (name, f"{qn}_ratio_high", q.high), (name, f"{qn}_p", q.p_value),
-                         (name, f"{qn}_verdict", q.verdict)]
+            rows += _paired_rows(name, a, b, columns, (a_name, b_name))
             if "lan" in b_name and a_name.endswith("ps"):  # the BSP ps trains the same generator on any network
                 rows.append((name, "seeds_same_final", int((a["final_hqf"] == b["final_hqf"]).sum())))
             q = paired_comparison(a["final_hqf"], [True] * len(seeds), b["final_hqf"], [True] * len(seeds))
@@ -215,13 +227,7 @@ def long_budget(root: Path, ev: pd.DataFrame) -> pd.DataFrame:
         (series, "final_modes_median", a["final_modes"].median()), (series, "run_virtual_s", a["run_virtual_s"].mean()),
         (name, "paired_seeds", len(seeds)), (name, "seeds_a_sooner", _sooner(a, b)),
         (name, "seeds_b_sooner", _sooner(b, a))]
-    for column, qn in TIMES:
-        s = censored_summary(a[column].fillna(0), a["reached"])
-        rows += [(series, f"{qn}_median", s.median), (series, f"{qn}_low", s.low), (series, f"{qn}_high", s.high)]
-        q = paired_comparison(a[column].fillna(0), a["reached"], b[column].fillna(0), b["reached"],
-                              names=("gaia", "ps"))
-        rows += [(name, f"{qn}_ratio", q.ratio), (name, f"{qn}_ratio_low", q.low), (name, f"{qn}_ratio_high", q.high),
-                 (name, f"{qn}_p", q.p_value), (name, f"{qn}_verdict", q.verdict)]
+    rows += _censored_rows(series, a) + _paired_rows(name, a, b, TIMES, ("gaia", "ps"))
     return pd.DataFrame(rows, columns=["series", "quantity", "value"])
 
 
