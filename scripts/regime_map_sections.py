@@ -84,10 +84,11 @@ def map_section(win: pd.DataFrame) -> str:
 
 
 def tuning_section(tune: pd.DataFrame) -> str:
-    lines = ["| cell | lr | reached | iteration (FedAvg: round) | steps per worker | score (last four evaluations) | "
-             "final high-quality fraction | final modes | chosen |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| cell | tuning seed | lr | reached | iteration (FedAvg: round) | steps per worker | "
+             "score (last four evaluations) | final high-quality fraction | final modes | chosen |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for _, r in tune.iterrows():
-        lines.append(f"| {r['cell']} | {r['lr']:g} | {'yes' if r['reached'] else 'no'} | "
+        lines.append(f"| {r['cell']} | {r['seed']} | {r['lr']:g} | {'yes' if r['reached'] else 'no'} | "
                      f"{fmt(r['iteration'], '.0f')} | {fmt(r['steps_to_target'], '.0f')} | {r['score_last4']:.3f} | "
                      f"{r['final_hqf']:.3f} | {r['final_modes']:.0f} | {'**chosen**' if r['chosen'] else ''} |")
     return "\n".join(lines) + "\n"
@@ -95,7 +96,7 @@ def tuning_section(tune: pd.DataFrame) -> str:
 
 def settings_section(settings: pd.DataFrame, runs: pd.DataFrame) -> str:
     """Per method: the tuned setting, the one the map's fresh seeds ran, their seeds and how many reached."""
-    lines = ["| method | tuned setting (tuning seed) | setting on the map | fresh seeds | reached and held |",
+    lines = ["| method | tuned setting (tuning seeds) | setting on the map | fresh seeds | reached and held |",
              "|---|---|---|---|---|"]
     for _, r in settings.iterrows():
         got = runs[runs["method"] == r["family"]]

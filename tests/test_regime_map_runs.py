@@ -88,3 +88,27 @@ def test_map_uses_the_tuned_setting_only_where_its_seeds_exist(tmp_path: Path) -
     kept = m.map_runs(suite, settings.reset_index())
     assert sorted(zip(kept["family"], kept["lr"], kept["seed"], strict=True)) == [
         ("gossip", 0.002, 0), ("mdgan", 0.005, 0), ("mdgan", 0.005, 1)]
+
+
+def test_tuning_over_two_seeds_sums_steps_and_counts_a_miss_as_the_budget(tmp_path: Path) -> None:
+    """regime-map-tune3's rule: steps summed over the tuning seeds, a miss = the budget plus one evaluation."""
+    m = _module()
+    hit, miss = (0.8, 8), (0.3, 3)
+    ps = {"name": "ps", "consistency": "sequential"}
+    _suite(tmp_path / "regime-map-tune", {
+        "ps_lr0.005": (ps, 0.005, 1000, [miss, hit, hit]),     # 400
+        "ps_lr0.01": (ps, 0.01, 1000, [hit, hit, hit]),        # 200: seed 1000 alone picks 1e-2
+    })
+    _suite(tmp_path / "regime-map-tune3", {
+        "ps_lr0.005": (ps, 0.005, 1001, [miss, hit, hit]),     # 400 -> 800 in all
+        "ps_lr0.01": (ps, 0.01, 1001, [miss, miss, miss]),     # a miss: 3,200 -> 3,400 in all
+    })
+    table, chosen = m.tuning(tmp_path)
+    assert chosen["ps"] == ("ps", 0.005)
+    assert len(table) == 4 and sorted(table["seed"]) == [1000, 1000, 1001, 1001]
+    assert set(table.loc[table["chosen"], "seed"]) == {1000, 1001}
+    assert set(table.loc[table["chosen"], "lr"]) == {0.005}
+    # one seed only: the round-1 rule (earliest reach) is unchanged
+    (tmp_path / "regime-map-tune3" / "index.csv").unlink()
+    _, picked = m.tuning(tmp_path)
+    assert picked["ps"] == ("ps", 0.01)
