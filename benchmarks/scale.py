@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--batch", action="store_true", help="executors: {batch: true}")
     parser.add_argument("--listed", action="store_true",
                         help="workers: N (listed) instead of a population: what a checkout before populations runs")
-    parser.add_argument("--out", default="scale")
+    parser.add_argument("--out", default="scale", help="name of the json under results/ (.json added)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     fractions = args.fractions * len(args.clients) if len(args.fractions) == 1 else args.fractions
@@ -158,8 +158,8 @@ def main() -> None:
               f"{row['setup_cpu_s']:>11.1f} {row['cpu_s_per_round']:>11.2f} {row['wall_s_per_round']:>12.2f} "
               f"{row['bare_torch_cpu_s_per_round']:>8.2f} {row['ratio_to_torch']:>6.2f} {row['peak_rss_gib']:>12.2f}",
               flush=True)
-        save_result(args.out, {"command": " ".join(sys.argv), "rows": rows})
-    print(f"wrote results/{args.out}.json")
+        path = save_result(args.out, {"command": " ".join(sys.argv), "rows": rows})
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
