@@ -7,7 +7,8 @@ RESULTS_ROOT holds the suites ``regime-map-tune`` and ``regime-map-tune2`` (tuni
 ``regime-map``, ``-b``, ``-c`` and ``-d`` (the fresh seeds on the base setting, run side by side and in
 rounds), ``regime-map-timing`` and ``regime-map-timing-fedavg`` (a short seed-0 run per method, replayed
 exactly at all 48 grid points) and, if run, ``regime-map-gaia`` and ``regime-map-relaxed`` (the
-timing-dependent methods -- Gaia, the bounded-delay and eventual ps -- trained at a few points).
+timing-dependent methods -- Gaia, the bounded-delay and eventual ps -- trained at a few points) and
+``regime-map-deadline`` (FedAvg with a round deadline at the base point: scripts/regime_map_deadline.py).
 
 Why time comes from replays and quality from the seeds: every method but Gaia is timing-independent
 here (``Algorithm.timing_dependence``), so the iteration at which a seed reaches the target is the same
@@ -36,6 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+from regime_map_deadline import deadline_runs, deadline_section  # scripts/, beside this file
 from regime_map_figures import METHODS, USD_PER_GB, figure_cost, figure_map  # scripts/, beside this file
 from regime_map_runs import MAIN_SUITES, TRAINED, hit, map_runs, map_settings, read_suite, read_suites, tuning
 from regime_map_sections import (
@@ -283,6 +285,10 @@ def main() -> int:
     replace_generated(page, "regime-map-checks.csv", checks_section(chk))
     replace_generated(page, "regime-map-costs.csv", costs_section(cost))
     replace_generated(page, "regime-map-trained.csv", trained_section(tpts))
+    dl = deadline_runs(args.root)
+    if len(dl):
+        dl.to_csv(args.out / "regime-map-deadline.csv", index=False, float_format="%.6g")
+        replace_generated(page, "regime-map-deadline.csv", deadline_section(dl))
     return 0
 
 
