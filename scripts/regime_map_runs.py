@@ -21,7 +21,7 @@ TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
 TUNE_SUITES = ("regime-map-tune", "regime-map-tune2", "regime-map-tune3")
 TUNE_BUDGET_ITERATIONS = 3000 + 200
 """A tuning seed that does not reach the target counts as the budget plus one evaluation (tune3's rule)."""
-MAIN_SUITES = ("regime-map", "regime-map-b", "regime-map-c", "regime-map-d")
+MAIN_SUITES = ("regime-map", "regime-map-b", "regime-map-c", "regime-map-d", "regime-map-e")
 FAMILIES = ("centralized", "ps", "fedavg", "mdgan", "sqm", "gossip")
 """The methods that were tuned and run on fresh seeds (FedSGD takes ps's runs: the BSP ps bit for bit)."""
 TRAINED = ("gaia", "ps-ssp2", "ps-eventual")
