@@ -21,6 +21,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analysis.script_args import positional  # noqa: E402
 from testbed.topology.fedscale_trace import down_intervals, read_fedscale, write_trace_csv  # noqa: E402
 
 
@@ -41,7 +42,8 @@ def synthetic_fleet(clients: int = 48, period_s: float = 60.0, seed: int = 26) -
 
 
 def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "topologies" / "traces" / "fleet-48.csv"
+    (given,) = positional(__doc__, "[out_csv]")
+    out = Path(given) if given else ROOT / "topologies" / "traces" / "fleet-48.csv"
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "client_behave_trace"
         source.write_bytes(pickle.dumps(synthetic_fleet()))

@@ -25,6 +25,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analysis.script_args import positional  # noqa: E402
 from testbed.sim.node_clock import NodeClock  # noqa: E402
 from testbed.topology.schema import load_topology  # noqa: E402
 
@@ -78,7 +79,7 @@ def background(run_dir: Path, out: Path) -> None:
 
 
 def main() -> None:
-    results, out_dir = Path(sys.argv[1]), Path(sys.argv[2])
+    results, out_dir = (Path(p) for p in positional(__doc__, "results", "out_dir"))
     fleet(results / "fedbuff-fleet", out_dir / "beyond-anchors-fleet.png")
     if (results / "cross-traffic" / "background_rate.csv").is_file():
         background(results / "cross-traffic", out_dir / "beyond-anchors-background.png")

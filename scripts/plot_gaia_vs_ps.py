@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 from analysis.runfiles import read_summary, read_table
+from analysis.script_args import positional
 
 METRICS = ("modes_covered", "high_quality_fraction")
 
@@ -51,4 +52,4 @@ def main(out_path: str, run_dirs: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    main(*positional(__doc__, "out_png", "run_dir..."))

@@ -6,6 +6,7 @@ Usage: python scripts/plot_metrics.py RUN_DIR/metrics.csv DATASET OUT.png
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -13,6 +14,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from analysis.script_args import positional
 from testbed.quality import headline_metric
 
 
@@ -32,4 +36,4 @@ def main(csv_path: str, dataset: str, out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*positional(__doc__, "metrics_csv", "dataset", "out_png"))

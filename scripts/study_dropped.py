@@ -137,11 +137,12 @@ def figure(replies: pd.DataFrame, out_dir: Path, name: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("paths", nargs=3, metavar=("RESULTS_DIR", "OUT_DIR", "NAME"))
+    for name in ("RESULTS_DIR", "OUT_DIR", "NAME"):
+        p.add_argument(name.lower(), metavar=name)
     p.add_argument("--label", help="comma-separated run columns naming a series, or cell (as study_target.py)")
     p.add_argument("--series", help="comma-separated series to keep (default: all)")
     args = p.parse_args(argv)
-    results_dir, out_dir, name = args.paths
+    results_dir, out_dir, name = args.results_dir, args.out_dir, args.name
     results = load_results(results_dir)
     if args.label:
         from study_target import relabel  # the sibling script: one way to name series

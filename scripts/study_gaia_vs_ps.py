@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis.censored import censored_summary, paired_comparison, reached_and_held
 from analysis.page_numbers import replace_generated
+from analysis.script_args import positional
 from analysis.study_files import write_study_table
 from analysis.style import method_colors, new_figure, save
 
@@ -377,4 +378,4 @@ def main(root_arg: str, out_arg: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*positional(__doc__, "results_root", "out_dir"))

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from analysis import load_results
 from analysis.censored import censored_summary, paired_comparison, reached_and_held
 from analysis.page_numbers import replace_generated
+from analysis.script_args import positional
 from analysis.study_files import write_study_table
 from analysis.style import new_figure, save
 
@@ -246,4 +247,4 @@ def headline(v: pd.Series) -> str:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*positional(__doc__, "results", "tune_results", "out_dir"))

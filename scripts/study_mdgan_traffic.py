@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis import load_results
 from analysis.runfiles import read_summary
+from analysis.script_args import positional
 from analysis.study_files import write_study_table
 from analysis.style import method_colors, new_figure, save
 
@@ -131,4 +132,4 @@ def main(root: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*positional(__doc__, "results", "out_dir"))

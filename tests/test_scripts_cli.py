@@ -1,0 +1,39 @@
+"""Every script in scripts/ answers ``--help`` with its usage, and a missing argument with one line.
+
+Why: the scripts reproduce the study pages; several used to take ``sys.argv[1:3]`` by position, so
+``--help`` or a forgotten argument died in a TypeError traceback, and one wrote its output to a file
+named ``--help``.  Run in process (runpy), so the suite pays pandas' import once.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = sorted(p for p in (Path(__file__).resolve().parents[1] / "scripts").glob("*.py")
+                 if 'if __name__ == "__main__"' in p.read_text())
+
+
+def _run(script: Path, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setattr(sys, "argv", [str(script), *argv])
+    monkeypatch.syspath_prepend(str(script.parent))  # as `python scripts/x.py` does: siblings importable
+    monkeypatch.chdir(script.parent)  # a script that wrote a file anyway would write it here: caught below
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    return int(exit_info.value.code or 0)
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_help_prints_usage_and_writes_nothing(script: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    before = set(script.parent.iterdir())
+    assert _run(script, ["--help"], monkeypatch) == 0
+    assert "usage:" in capsys.readouterr().out
+    assert set(script.parent.iterdir()) == before
+
+
+def test_the_scripts_are_found() -> None:
+    assert len(SCRIPTS) >= 10 and any(p.name == "study_regime_map.py" for p in SCRIPTS)
