@@ -60,7 +60,7 @@ from analysis.study_files import write_study_table
 MAPS = {"all": METHODS, "in-place": tuple(m for m in METHODS if m != "centralized")}
 """The map over every method, and over those that keep the data where it is (no centralized)."""
 POINT = ["bandwidth_Mbps", "rtt_ms", "step_ms"]
-TRAINED_SUITES = ("regime-map-gaia", "regime-map-relaxed", "regime-map-relaxed-b")
+TRAINED_SUITES = ("regime-map-gaia", "regime-map-relaxed", "regime-map-relaxed-b", "regime-map-relaxed-c")
 """Suites of the timing-dependent methods, trained at each point they are shown at."""
 
 
