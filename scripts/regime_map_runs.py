@@ -134,6 +134,20 @@ def map_settings(suite: pd.DataFrame, tuned: dict[str, tuple[str, float]]) -> pd
     return pd.DataFrame(rows)
 
 
+def alternative_settings(suite: pd.DataFrame, settings: pd.DataFrame) -> list[pd.DataFrame]:
+    """The map's settings with one family switched to another of its settings that ran on at least as many
+    fresh seeds as the map's (so a reader sees what the map would say had tuning picked that one)."""
+    out = []
+    for i, r in settings.iterrows():
+        counts = suite[suite["family"] == r["family"]].groupby(["method", "lr"]).size()
+        for (method, lr), n in counts.items():
+            if (method, lr) != (r["map_method"], r["map_lr"]) and n >= r["seeds"]:
+                alt = settings.copy()
+                alt.loc[i, ["map_method", "map_lr", "seeds", "is_tuned"]] = [method, lr, int(n), False]
+                out.append(alt)
+    return out
+
+
 def map_runs(suite: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
     """The fresh-seed runs of each family's map setting (every other setting's runs dropped)."""
     keep = suite[["method", "lr"]].apply(tuple, axis=1).isin(

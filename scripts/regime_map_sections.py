@@ -133,3 +133,22 @@ def trained_section(points: pd.DataFrame) -> str:
                      f"{r['final_hqf_median']:.3g} / {r['final_modes_median']:g} | {r['best_other']} | "
                      f"{fmt(r['best_other_median_s'])} |")
     return "\n".join(lines) + "\n"
+
+
+def _side(r: pd.Series, sfx: str) -> str:
+    """One map's answer at a point: fastest, runner-up, verdict (margin, p)."""
+    return (f"{r['fastest' + sfx]}, {r['runner_up' + sfx]}, {r['winner' + sfx]} "
+            f"({r['margin' + sfx]:.3g}x, p = {r['p_value' + sfx]:.2g})")
+
+
+def sensitivity_section(sens: pd.DataFrame) -> str:
+    """The points whose answer changes if one method ran its other fully-seeded setting (regime-map-sensitivity.csv)."""
+    if not len(sens):
+        return "No point's fastest method or verdict changes with any other fully-seeded setting.\n"
+    lines = ["| method (map's lr -> other lr) | map | bandwidth (Mbps) | RTT (ms) | step (ms) | "
+             "on the map: fastest, runner-up, verdict (margin x, p) | with the other lr |",
+             "|---|---|---|---|---|---|---|"]
+    for _, r in sens.sort_values(["family", "map", "step_ms", "rtt_ms", "bandwidth_Mbps"]).iterrows():
+        lines.append(f"| {r['family']} ({r['map_lr']:g} -> {r['alt_lr']:g}) | {r['map']} | {r['bandwidth_Mbps']:g} | "
+                     f"{r['rtt_ms']:g} | {r['step_ms']:g} | {_side(r, '')} | {_side(r, '_alt')} |")
+    return "\n".join(lines) + "\n"

@@ -39,7 +39,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from regime_map_deadline import deadline_runs, deadline_section  # scripts/, beside this file
 from regime_map_figures import METHODS, USD_PER_GB, figure_cost, figure_map  # scripts/, beside this file
-from regime_map_runs import MAIN_SUITES, TRAINED, hit, map_runs, map_settings, read_suite, read_suites, tuning
+from regime_map_runs import (
+    MAIN_SUITES,
+    TRAINED,
+    alternative_settings,
+    hit,
+    map_runs,
+    map_settings,
+    read_suite,
+    read_suites,
+    tuning,
+)
 from regime_map_sections import (
     BANDWIDTH_MBPS,
     RTT_MS,
@@ -47,6 +57,7 @@ from regime_map_sections import (
     checks_section,
     costs_section,
     map_section,
+    sensitivity_section,
     settings_section,
     tables,
     trained_section,
@@ -242,6 +253,26 @@ def trained_points(trained: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def sensitivity(every: pd.DataFrame, settings: pd.DataFrame, tim: pd.DataFrame, trained: pd.DataFrame,
+                win: pd.DataFrame) -> pd.DataFrame:
+    """Every point whose fastest method or verdict changes when one family runs another setting it has as
+    many fresh seeds of (alternative_settings): the map's answer and the other one, side by side."""
+    key = ["map", *POINT]
+    rows = []
+    for alt in alternative_settings(every, settings):
+        changed = alt[(alt["map_lr"] != settings["map_lr"]) | (alt["map_method"] != settings["map_method"])].iloc[0]
+        _, other = grid_summary(fill_fedsgd_bytes(per_run(map_runs(every, alt)), tim), tim, trained)
+        both = win.merge(other, on=key, suffixes=("", "_alt"))
+        moved = both[(both["fastest"] != both["fastest_alt"]) | (both["winner"] != both["winner_alt"])]
+        for _, r in moved.iterrows():
+            rows.append({"family": changed["family"], "map_lr": float(settings.loc[changed.name, "map_lr"]),
+                         "alt_lr": float(changed["map_lr"]), **{k: r[k] for k in key},
+                         **{f"{c}{sfx}": r[f"{c}{sfx}"] for sfx in ("", "_alt")
+                            for c in ("fastest", "runner_up", "winner", "margin", "p_value")}})
+    columns = ["family", "map_lr", "alt_lr", *key]
+    return pd.DataFrame(rows, columns=columns if not rows else None)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", type=Path, help="results root holding the regime-map* suites")
@@ -250,9 +281,9 @@ def main() -> int:
     tune, tuned = tuning(args.root)
     tune.to_csv(args.out / "regime-map-tuning.csv", index=False, float_format="%.6g")
     print(tune.to_string(index=False))
-    suite = read_suites(args.root, MAIN_SUITES)
-    settings = map_settings(suite, tuned)
-    suite = map_runs(suite, settings)
+    every = read_suites(args.root, MAIN_SUITES)
+    settings = map_settings(every, tuned)
+    suite = map_runs(every, settings)
     runs = per_run(suite)
     settings.to_csv(args.out / "regime-map-settings.csv", index=False, float_format="%.6g")
     print(settings.to_string(index=False))
@@ -271,6 +302,8 @@ def main() -> int:
     tpts = trained_points(trained, per) if len(trained) else pd.DataFrame()
     trained.to_csv(args.out / "regime-map-trained-runs.csv", index=False, float_format="%.6g")
     tpts.to_csv(args.out / "regime-map-trained.csv", index=False, float_format="%.6g")
+    sens = sensitivity(every, settings, tim, trained, win)
+    sens.to_csv(args.out / "regime-map-sensitivity.csv", index=False, float_format="%.6g")
     cost = costs(runs)
     cost.to_csv(args.out / "regime-map-costs.csv", index=False, float_format="%.6g")
     write_study_table(win, tables(win, cost), args.out, "regime-map-winners")
@@ -285,6 +318,7 @@ def main() -> int:
     replace_generated(page, "regime-map-checks.csv", checks_section(chk))
     replace_generated(page, "regime-map-costs.csv", costs_section(cost))
     replace_generated(page, "regime-map-trained.csv", trained_section(tpts))
+    replace_generated(page, "regime-map-sensitivity.csv", sensitivity_section(sens))
     dl = deadline_runs(args.root)
     if len(dl):
         dl.to_csv(args.out / "regime-map-deadline.csv", index=False, float_format="%.6g")

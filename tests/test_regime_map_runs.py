@@ -112,3 +112,23 @@ def test_tuning_over_two_seeds_sums_steps_and_counts_a_miss_as_the_budget(tmp_pa
     (tmp_path / "regime-map-tune3" / "index.csv").unlink()
     _, picked = m.tuning(tmp_path)
     assert picked["ps"] == ("ps", 0.01)
+
+
+def test_alternative_settings_switch_one_family_to_an_equally_seeded_setting(tmp_path: Path) -> None:
+    """The map's sensitivity table: another setting counts only with as many fresh seeds as the map's."""
+    m = _module()
+    ev = [(0.3, 3)]
+    ps = {"name": "ps", "consistency": "sequential"}
+    _suite(tmp_path / "regime-map", {
+        "ps_s0": (ps, 0.005, 0, ev), "ps_s1": (ps, 0.005, 1, ev),
+        "ps_2_s0": (ps, 0.01, 0, ev), "ps_2_s1": (ps, 0.01, 1, ev),
+        "sqm_s0": ({"name": "sqm"}, 0.005, 0, ev), "sqm_s1": ({"name": "sqm"}, 0.005, 1, ev),
+        "sqm_2_s0": ({"name": "sqm"}, 0.01, 0, ev),                 # one seed only: not an alternative
+    })
+    suite = m.read_suites(tmp_path, m.MAIN_SUITES)
+    settings = m.map_settings(suite, {"ps": ("ps", 0.01), "sqm": ("sqm", 0.005)})
+    alts = m.alternative_settings(suite, settings)
+    assert len(alts) == 1
+    alt = alts[0].set_index("family")
+    assert alt.loc["ps", "map_lr"] == 0.005 and alt.loc["sqm", "map_lr"] == 0.005
+    assert settings.set_index("family").loc["ps", "map_lr"] == 0.01  # the map's own settings untouched
