@@ -254,23 +254,35 @@ def trained_points(trained: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
 
 
 def sensitivity(every: pd.DataFrame, settings: pd.DataFrame, tim: pd.DataFrame, trained: pd.DataFrame,
-                win: pd.DataFrame) -> pd.DataFrame:
+                win: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every point whose fastest method or verdict changes when one family runs another setting it has as
-    many fresh seeds of (alternative_settings): the map's answer and the other one, side by side."""
+    many fresh seeds of (alternative_settings): the map's answer and the other one, side by side; and per
+    alternative, seed by seed, which setting reached the target sooner (iterations, on the seeds both ran)."""
     key = ["map", *POINT]
-    rows = []
+    rows, seeds = [], []
     for alt in alternative_settings(every, settings):
         changed = alt[(alt["map_lr"] != settings["map_lr"]) | (alt["map_method"] != settings["map_method"])].iloc[0]
-        _, other = grid_summary(fill_fedsgd_bytes(per_run(map_runs(every, alt)), tim), tim, trained)
+        mine = settings.loc[changed.name]
+        alt_runs = per_run(map_runs(every, alt))
+        _, other = grid_summary(fill_fedsgd_bytes(alt_runs, tim), tim, trained)
         both = win.merge(other, on=key, suffixes=("", "_alt"))
         moved = both[(both["fastest"] != both["fastest_alt"]) | (both["winner"] != both["winner_alt"])]
         for _, r in moved.iterrows():
-            rows.append({"family": changed["family"], "map_lr": float(settings.loc[changed.name, "map_lr"]),
+            rows.append({"family": changed["family"], "map_lr": float(mine["map_lr"]),
                          "alt_lr": float(changed["map_lr"]), **{k: r[k] for k in key},
                          **{f"{c}{sfx}": r[f"{c}{sfx}"] for sfx in ("", "_alt")
                             for c in ("fastest", "runner_up", "winner", "margin", "p_value")}})
+        its = per_run(map_runs(every, settings))
+        a = its[its["method"] == changed["family"]].set_index("seed")["iteration"]
+        b = alt_runs[alt_runs["method"] == changed["family"]].set_index("seed")["iteration"]
+        common = a.index.intersection(b.index)
+        a, b = a[common].fillna(math.inf), b[common].fillna(math.inf)
+        seeds.append({"family": changed["family"], "map_lr": float(mine["map_lr"]), "alt_lr": float(changed["map_lr"]),
+                      "seeds": len(common), "map_median_iterations": float(a.median()),
+                      "alt_median_iterations": float(b.median()), "map_later": int((a > b).sum()),
+                      "map_sooner": int((a < b).sum()), "equal": int((a == b).sum())})
     columns = ["family", "map_lr", "alt_lr", *key]
-    return pd.DataFrame(rows, columns=columns if not rows else None)
+    return pd.DataFrame(rows, columns=columns if not rows else None), pd.DataFrame(seeds)
 
 
 def main() -> int:
@@ -302,8 +314,9 @@ def main() -> int:
     tpts = trained_points(trained, per) if len(trained) else pd.DataFrame()
     trained.to_csv(args.out / "regime-map-trained-runs.csv", index=False, float_format="%.6g")
     tpts.to_csv(args.out / "regime-map-trained.csv", index=False, float_format="%.6g")
-    sens = sensitivity(every, settings, tim, trained, win)
+    sens, sens_seeds = sensitivity(every, settings, tim, trained, win)
     sens.to_csv(args.out / "regime-map-sensitivity.csv", index=False, float_format="%.6g")
+    sens_seeds.to_csv(args.out / "regime-map-sensitivity-seeds.csv", index=False, float_format="%.6g")
     cost = costs(runs)
     cost.to_csv(args.out / "regime-map-costs.csv", index=False, float_format="%.6g")
     write_study_table(win, tables(win, cost), args.out, "regime-map-winners")
