@@ -19,6 +19,7 @@ from testbed.exec.executor import InProcessExecutor
 from testbed.experiment.results import write_run
 from testbed.experiment.run import Run
 from testbed.experiment.spec import load_experiment
+from testbed.methods import algorithm_class, algorithm_names
 from testbed.topology.population import NodeIds, Population
 from testbed.topology.schema import load_topology
 
@@ -37,16 +38,34 @@ def edge_topology(clients: object, availability: dict | None = None) -> dict:
 
 def fedavg_run(clients: object, executor: InProcessExecutor | None = None, availability: dict | None = None,
                **algorithm: object) -> Run:
-    spec = tiny_experiment({"name": "fedavg", "client_fraction": 0.3, "server_at": "agg", **algorithm},
-                           topology=edge_topology(clients, availability), max_iterations=4, eval_every=2,
-                           training={"batch_size": 8, "lr_final_fraction": 0.5})
+    return method_run({"name": "fedavg", "client_fraction": 0.3, **algorithm}, clients, executor, availability)
+
+
+def method_run(algorithm: dict, clients: object, executor: InProcessExecutor | None = None,
+               availability: dict | None = None) -> Run:
+    spec = tiny_experiment({"server_at": "agg", **algorithm}, topology=edge_topology(clients, availability),
+                           max_iterations=4, eval_every=2, training={"batch_size": 8, "lr_final_fraction": 0.5})
     run = Run(load_experiment(spec), executor or InProcessExecutor(), progress=False)
     run.execute()
     return run
 
 
+def assert_same_runs(algorithm: dict, count: int, availability: dict | None = None,
+                     listed_only: dict | None = None) -> tuple[Run, Run]:
+    """``algorithm`` on ``count`` listed workers (with ``listed_only`` added) and on a population of ``count``:
+    the same traffic and metrics."""
+    listed = method_run({**algorithm, **(listed_only or {})}, count, availability=availability)
+    population = method_run(algorithm, {"count": count}, availability=availability)
+    assert _traffic(population) == _traffic(listed)
+    assert _metrics(population) == _metrics(listed)
+    held = {node for node in population.engine.stats if node.startswith("edge/w")}
+    assert held <= set(population.algorithm.plan.on_demand.due)  # only clients with work due when the run stopped
+    return listed, population
+
+
 def _traffic(run: Run) -> list[tuple]:
-    return [tuple(row) for row in run.engine.accountant.frame().drop(columns=["run_id"]).itertuples(index=False)]
+    return [tuple("nan" if isinstance(v, float) and math.isnan(v) else v for v in row)
+            for row in run.engine.accountant.frame().drop(columns=["run_id"]).itertuples(index=False)]
 
 
 def _metrics(run: Run) -> list[dict]:
@@ -67,6 +86,18 @@ def test_a_population_with_churn_runs_exactly_as_listed() -> None:
     listed, population = fedavg_run(10, availability=churn), fedavg_run({"count": 10}, availability=churn)
     assert _traffic(population) == _traffic(listed)
     assert _metrics(population) == _metrics(listed)
+
+
+FAST_CHURN = {"mean_up": "0.1s", "mean_down": "0.05s"}  # FedSGD's rounds are short: churn within them
+
+
+@pytest.mark.parametrize("availability", [None, FAST_CHURN])
+def test_fedsgd_on_a_population_runs_exactly_as_listed(availability: dict | None) -> None:
+    listed, population = assert_same_runs({"name": "fedsgd", "client_fraction": 0.3}, 12, availability,
+                                          listed_only={"client_streams": "per_round"})
+    assert population.algorithm.plan.averaged == listed.algorithm.plan.averaged
+    assert bool(population.algorithm.plan.dropped) == (availability is not None)  # churn did drop clients
+    assert population.algorithm.streams() == "per_round"  # a population's default
 
 
 def test_batched_population_rounds_keep_the_traffic() -> None:
@@ -104,10 +135,20 @@ def test_population_topology_is_lazy_and_capped_by_memory() -> None:
         load_topology(edge_topology(200_000))
 
 
-def test_methods_without_population_support_refuse_it_in_one_line() -> None:
-    spec = tiny_experiment({"name": "ps", "server_at": "agg"}, topology=edge_topology({"count": 5}))
-    with pytest.raises(ConfigError, match="cannot run on a client population"):
+POPULATION_METHODS = {"fedavg", "fedsgd"}
+
+
+def test_the_methods_that_run_on_populations() -> None:
+    assert {n for n in algorithm_names() if algorithm_class(n).supports_population} == POPULATION_METHODS
+
+
+@pytest.mark.parametrize("name", sorted(set(algorithm_names()) - POPULATION_METHODS))
+def test_methods_without_population_support_refuse_it_in_one_line(name: str) -> None:
+    spec = tiny_experiment({"name": name}, topology=edge_topology({"count": 5}),
+                           compute={"model": "fixed", "default": "1ms"})
+    with pytest.raises(ConfigError, match="cannot run on a client population") as err:
         load_experiment(spec)
+    assert "\n" not in str(err.value) and "fedavg | fedsgd" in str(err.value)
 
 
 def test_a_population_on_ray_actors_is_refused_in_one_line() -> None:

@@ -228,8 +228,11 @@ def _check_population(spec: ExperimentSpec, supported: bool, src: str) -> None:
         return
     where = f"datacenter {populations[0].name} has workers: {{count: {len(populations[0].workers)}}}"
     if not supported:
+        from testbed.methods import algorithm_class, algorithm_names
+
+        able = " | ".join(n for n in algorithm_names() if algorithm_class(n).supports_population)
         raise _fail(src, "algorithm.name", f"{spec.algorithm} keeps a state per worker and cannot run on a client "
-                    f"population ({where})", "use fedavg, or list the workers (workers: N)")
+                    f"population ({where})", f"use {able}, or list the workers (workers: N)")
     if spec.backend == "ray" and spec.executors.kind != "in_task":
         raise _fail(src, "executors", f"a client population is built on demand in the run's own process ({where})",
                     "use backend: inprocess, or executors: {placement: in_task} on Ray")

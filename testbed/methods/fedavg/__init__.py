@@ -39,7 +39,6 @@ training mode; the shipped discriminators have no BatchNorm).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -49,6 +48,7 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_quantity
 from testbed.core.units import parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
+from testbed.methods.common.population import host_clients, spawn_listed
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.protocol import OFFLINE_RULES, FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import (
@@ -148,22 +148,8 @@ class FedAvg(Algorithm):
         s = self.session
         self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
-        if s.topology.has_population:  # clients built when chosen; n_k from the partition, no call per client
-            first = 0
-            for dc in s.topology.datacenters:
-                if dc.population is not None:
-                    s.host_population(dc.name, FedAvgPopulation, s.setup, first)
-                else:
-                    for i in range(len(dc.workers)):
-                        s.host(s.workers[first + i], FedAvgClient, s.setup, first + i,
-                               client_state=self.params.client_state)
-                first += len(dc.workers)
-            self.n_k: Mapping[str, int] = ClientSizes(s.workers, s.setup.shard_sizes())
-        else:
-            for i, worker in enumerate(s.workers):
-                s.host(worker, FedAvgClient, s.setup, i, client_state=self.params.client_state)
-            sizes = [s.call(w, "num_samples") for w in s.workers]
-            self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
+        # a population's clients are built when chosen; n_k from the partition, no call per client
+        self.n_k = host_clients(s, FedAvgClient, FedAvgPopulation, client_state=self.params.client_state)
         s.host(self.server, Aggregator, s.setup, self.params.server_spec())
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, self.params.local_epochs,
                                self.clients_per_round(), round_deadline_s(self.params, "<params>"),
@@ -172,10 +158,7 @@ class FedAvg(Algorithm):
     def start(self) -> None:
         s = self.session
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
-        for dc in s.topology.datacenters:  # a population's clients are spawned when chosen (protocol.py)
-            if dc.population is None:
-                for worker in dc.workers:
-                    s.spawn(worker.node_id, lambda ctx: client(ctx, s, self.plan))
+        spawn_listed(s, lambda ctx: client(ctx, s, self.plan))  # a population's: when chosen (protocol.py)
 
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """A client may crash (the server stops waiting for it); the server may not."""
@@ -228,25 +211,6 @@ class FedAvg(Algorithm):
                 "replies_went_down": len(plan.went_down),
                 "averaged": [[r, c] for r, c, _ in plan.averaged], "dropped": [list(p) for p in plan.dropped],
                 "went_down": [list(p) for p in plan.went_down]}
-
-
-class ClientSizes(Mapping[str, int]):
-    """n_k by worker id, read from the partition's sizes (one int per client, no dict of a million entries)."""
-
-    def __init__(self, workers: Sequence[str], sizes: np.ndarray) -> None:
-        self.workers, self.sizes = workers, sizes
-
-    def __getitem__(self, node: str) -> int:
-        return int(self.sizes[self.workers.index(node)])
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.workers)
-
-    def __len__(self) -> int:
-        return len(self.sizes)
-
-    def values(self) -> Any:  # the sizes array itself: footing() reads every client's
-        return self.sizes
 
 
 def check_rounds(params: Any, topology: Topology, src: str) -> None:

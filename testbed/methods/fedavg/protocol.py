@@ -20,18 +20,19 @@ messages stall; under ``drop`` a client that went down since it was chosen aband
 training is cut off at the moment it goes down).  A population's client (``workers: {count: N}``) has a
 process only while a round it was chosen for is unanswered: the server spawns it when it chooses it.
 Sizes: the G snapshot is 4(|G|+|G_bn|) B, D 4|D| B,
-each way.  FedSGD (testbed.methods.fedsgd) runs this same server with its own reply kinds and server
-task, and its own client (listed workers only).
+each way.  FedSGD (testbed.methods.fedsgd) runs this same server with its own reply kinds, server
+task and client process (``FedAvgPlan.client_process``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.methods.api import Context, Event, Message, Session
+from testbed.methods.common.population import OnDemand
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
 
@@ -64,8 +65,10 @@ class FedAvgPlan:
     dropped: list[tuple[int, str]] = field(default_factory=list)
     went_down: list[tuple[int, str]] = field(default_factory=list)
     averaged: list[tuple[int, str, int]] = field(default_factory=list)
-    rounds_due: dict[str, int] = field(default_factory=dict)
-    """Population clients: rounds sent to each and not yet answered or abandoned (its process lives while > 0)."""
+    client_process: Callable[[Context, Session, FedAvgPlan], Generator[Event, Any, None]] | None = None
+    """A client's process (FedSGD's answers with gradients); None: FedAvg's :func:`client`.  The server spawns
+    it for a population's client when it chooses one (:class:`~testbed.methods.common.population.OnDemand`)."""
+    on_demand: OnDemand = field(default_factory=OnDemand)
 
 
 @dataclass
@@ -96,6 +99,7 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
     waits_for_all = (plan.round_deadline_s == math.inf and plan.over_select == 0
                      and (always_up or all(changes(w) == math.inf for w in s.workers)))
     busy = _Busy(parts=len(plan.reply_kinds))
+    process = plan.client_process or client
     while not s.should_stop():
         if not waits_for_all:
             while (late := (yield ctx.recv(kind=plan.reply_kinds, until_s=ctx.now_s))) is not None:
@@ -116,18 +120,15 @@ def serve(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, N
         clients = [candidates[i] for i in chosen]
         g, d = ctx.call("params", num_returns=2)
         round_id = s.iteration
-        for client in clients:
-            if s.topology.is_client(client):  # a population's client: a process while it has rounds due
-                plan.rounds_due[client] = plan.rounds_due.get(client, 0) + 1
-                if plan.rounds_due[client] == 1:
-                    s.spawn(client, lambda c: _client(c, s, plan, once=True))
-            ctx.send(client, g, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=round_id)
-            ctx.send(client, d, "params_d", nbytes=sizes.d_nbytes, tag=round_id)
+        for node in clients:  # a population's client: a process while it has rounds due
+            plan.on_demand.handed(s, node, lambda c: process(c, s, plan))
+            ctx.send(node, g, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=round_id)
+            ctx.send(node, d, "params_d", nbytes=sizes.d_nbytes, tag=round_id)
         if waits_for_all:
             replies: dict[str, dict[str, Message]] = {}
-            for client in clients:
+            for node in clients:
                 for kind in plan.reply_kinds:
-                    replies.setdefault(client, {})[kind] = yield ctx.recv(kind=kind, src=client)
+                    replies.setdefault(node, {})[kind] = yield ctx.recv(kind=kind, src=node)
         else:
             busy.round_of.update(dict.fromkeys(clients, round_id))
             replies = yield from _first_replies(ctx, s, plan, clients, m, round_id, busy)
@@ -181,12 +182,8 @@ def _first_replies(ctx: Context, s: Session, plan: FedAvgPlan, clients: list[str
 
 def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
     """A client: answer every round it is chosen for with its locally trained G and D (under
-    ``offline: drop``, abandon a round it went down in since it was chosen)."""
-    return _client(ctx, s, plan, once=False)
-
-
-def _client(ctx: Context, s: Session, plan: FedAvgPlan, once: bool) -> Generator[Event, Any, None]:
-    """``once``: a population client's process, which ends when no round it was chosen for is left."""
+    ``offline: drop``, abandon a round it went down in since it was chosen); a population's client ends
+    when no round it was chosen for is left."""
     sizes = wire_sizes(s.setup)
     steps = local_steps(plan.n_k[ctx.node_id], plan.local_epochs, plan.batch_size)
     drop = plan.offline == "drop"
@@ -195,11 +192,8 @@ def _client(ctx: Context, s: Session, plan: FedAvgPlan, once: bool) -> Generator
         round_id = g_message.tag
         d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=round_id)
         yield from _answer(ctx, s, plan, g_message, d_message, steps, drop, sizes)
-        if once:
-            plan.rounds_due[ctx.node_id] -= 1
-            if not plan.rounds_due[ctx.node_id]:
-                del plan.rounds_due[ctx.node_id]
-                return
+        if plan.on_demand.settled(ctx.node_id):
+            return
 
 
 def _answer(ctx: Context, s: Session, plan: FedAvgPlan, g_message: Message, d_message: Message, steps: int,

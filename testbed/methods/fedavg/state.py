@@ -25,6 +25,7 @@ import numpy as np
 from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_params, make_adam, set_buffers, set_params
 from testbed.gan.moments import AdamMoments, load_moments, save_moments
+from testbed.methods.common.population import ClientPopulation
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker, by_batch_size
@@ -88,7 +89,7 @@ class FedAvgClient(GanWorker):
     (``client_state: reset``) or the Adam state of its own previous round (``keep``: listed clients only)."""
 
     def __init__(self, setup: NodeSetup, index: int, device: str = "cpu",
-                 lrs_sink: RoundLrs | None = None, client_state: str = "reset") -> None:
+                 lrs_sink: Any = None, client_state: str = "reset") -> None:
         super().__init__(setup, index, device)
         self.last_lrs: dict[str, float | None] | None = None  # rates of the last round (the lr columns)
         self.lrs_sink = lrs_sink
@@ -147,9 +148,7 @@ class FedAvgClient(GanWorker):
 
     def seed_round(self, round_id: int) -> None:
         """Batch and noise streams for round ``round_id``, from (run seed, client index, round) alone."""
-        rng_seq, torch_seq = np.random.SeedSequence([self.setup.seed, self.index, round_id, ROUND_STREAMS]).spawn(2)
-        self.rng = np.random.default_rng(rng_seq)
-        self.gen.manual_seed(int(torch_seq.generate_state(1, np.uint64)[0] >> np.uint64(1)))
+        seed_round(self, round_id)
 
     def _end_round(self, round_id: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         result = self.generator_snapshot(), self.get_d()
@@ -172,38 +171,19 @@ ROUND_STREAMS = 0x5EED
 """Mixed into a client's per-round seed, so its round streams differ from any other stream of the run."""
 
 
-class FedAvgPopulation:
-    """The clients of one population datacenter, built when a call reaches one (``Session.host_population``):
-    client ``i`` is worker ``first_index + i`` (its data shard), with nothing kept between rounds but the
-    learning rates its last round trained with (the lr columns read them), for the latest round only."""
-
-    def __init__(self, setup: NodeSetup, first_index: int, device: str = "cpu") -> None:
-        self.setup, self.first_index, self.device = setup, first_index, device
-        self.lrs = RoundLrs()
-
-    def client(self, i: int) -> FedAvgClient:
-        """Client ``i``'s state, built anew."""
-        client = FedAvgClient(self.setup, self.first_index + i, self.device, lrs_sink=self.lrs)
-        client.last_lrs = self.lrs.get(client.index)
-        return client
+def seed_round(worker: GanWorker, round_id: int) -> None:
+    """Seed ``worker``'s batch (``rng``) and noise (``gen``) streams for round ``round_id`` from (run seed, worker
+    index, round) alone: a client built anew for the round draws what one kept between rounds draws."""
+    rng_seq, torch_seq = np.random.SeedSequence([worker.setup.seed, worker.index, round_id, ROUND_STREAMS]).spawn(2)
+    worker.rng = np.random.default_rng(rng_seq)
+    worker.gen.manual_seed(int(torch_seq.generate_state(1, np.uint64)[0] >> np.uint64(1)))
 
 
-class RoundLrs:
-    """The learning rates each client's latest round trained with, for the latest round only: a client
-    training a newer round drops the older ones (the run reads them right after their round)."""
+class FedAvgPopulation(ClientPopulation):
+    """The clients of one population datacenter, built when a call reaches one (testbed.methods.common.population):
+    nothing is kept between rounds but the learning rates each client's latest round trained with (the lr columns)."""
 
-    def __init__(self) -> None:
-        self.round_id = -1
-        self.by_client: dict[int, dict[str, float | None]] = {}
-
-    def record(self, index: int, round_id: int, lrs: dict[str, float | None]) -> None:
-        if round_id > self.round_id:
-            self.round_id, self.by_client = round_id, {}
-        self.by_client[index] = dict(lrs)
-
-    def get(self, index: int) -> dict[str, float | None] | None:
-        lrs = self.by_client.get(index)
-        return dict(lrs) if lrs is not None else None
+    client_type = FedAvgClient
 
 
 def _round_args(g: Any, d: Any, epochs: float, batch_size: int, lr_factor: float = 1.0,

@@ -14,6 +14,12 @@ McMahan et al.'s FedSGD applies the averaged gradient with a plain SGD step; the
 here is the testbed's one optimiser for every method (the shared ``training`` settings), so
 FedSGD is the BSP parameter server with client sampling, FedAvg's rounds and FedAvg's bytes.
 
+Client populations (``workers: {count: N}``): a chosen client is built for its round and its process spawned
+by FedAvg's server (FedAvg's rule); since it keeps nothing between rounds, its batch and noise come from
+streams seeded by (run seed, client index, round) -- ``client_streams: per_round``, which listed workers can
+take too (then a population and the same workers listed run identically, tested).  Listed workers keep
+their own streams across rounds by default (``kept``), as parameter-server workers do.
+
 Sampling, ``round_deadline``, ``over_select``, ``offline`` and churn are FedAvg's, server loop and all
 (testbed.methods.fedavg.protocol): a busy client is not chosen again, one that goes down mid-round is
 dropped (``offline: drop``) or waited for (``pause``), a client that crashes is skipped, a crashed
@@ -27,19 +33,22 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from testbed.core.errors import ConfigError
 from testbed.methods.api import register, server_node
+from testbed.methods.common.population import host_clients, spawn_listed
 from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
 from testbed.methods.fedavg import FedAvg, check_rounds, round_deadline_s
 from testbed.methods.fedavg.protocol import FedAvgPlan, serve
 from testbed.methods.fedsgd.protocol import client, reply_kinds
-from testbed.methods.fedsgd.state import FedSgdClient, FedSgdServer
+from testbed.methods.fedsgd.state import CLIENT_STREAMS, FedSgdClient, FedSgdPopulation, FedSgdServer
 from testbed.topology.model import Topology
 
 
 @dataclass(frozen=True)
 class FedSgdParams:
     """``client_fraction`` C, ``batch_size`` B (0: training.batch_size), ``server_at``, ``round_deadline``,
-    ``over_select`` and ``offline`` -- FedAvg's, without local epochs or a server optimiser (the server's is Adam)."""
+    ``over_select`` and ``offline`` -- FedAvg's, without local epochs or a server optimiser (the server's is Adam);
+    ``client_streams`` (kept | per_round)."""
 
     client_fraction: float = 1.0
     batch_size: int = 0
@@ -48,6 +57,10 @@ class FedSgdParams:
     over_select: float = 0.0
     offline: str = "drop"
     """A chosen client that goes down mid-round: ``drop`` it (FedScale's rule) or ``pause`` for it."""
+    client_streams: str | None = None
+    """Where a client's batches and noise come from: ``kept`` (its own streams across rounds; the default for
+    listed workers) or ``per_round`` (seeded by run seed, client and round; the default, and the only way, on
+    a population)."""
 
 
 @register("fedsgd")
@@ -55,7 +68,7 @@ class FedSgd(FedAvg):
     """Rounds of one gradient per chosen client, averaged and applied by the server's Adam."""
 
     Params = FedSgdParams
-    supports_population = False  # every client is a listed worker, hosted and spawned once
+    supports_population = True
     task_kinds = ("grad_step", "server_update")
     compressible_kinds = ("params_g", "params_d", "grads_g", "grads_d")
     gradient_kinds = ("grads_g", "grads_d")
@@ -65,26 +78,33 @@ class FedSgd(FedAvg):
     @classmethod
     def validate(cls, params: FedSgdParams, topology: Topology, src: str) -> None:
         check_rounds(params, topology, src)
+        if params.client_streams is not None and params.client_streams not in CLIENT_STREAMS:
+            raise ConfigError(src, "algorithm.client_streams", f"unknown streams {params.client_streams!r}",
+                              "use kept (each client's own streams across rounds) or per_round (seeded per round)")
+        if params.client_streams == "kept" and topology.has_population:
+            raise ConfigError(src, "algorithm.client_streams", "kept needs each client's random streams between "
+                              "rounds, and a population's clients are built anew for every round",
+                              "use client_streams: per_round (or leave it out), or list the workers")
 
     def setup(self) -> None:
         s = self.session
         self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
-        for i, worker in enumerate(s.workers):
-            s.host(worker, FedSgdClient, s.setup, i)
+        self.n_k = host_clients(s, FedSgdClient, FedSgdPopulation, streams=self.streams())
         s.host(self.server, FedSgdServer, s.setup)
-        sizes = [s.call(w, "num_samples") for w in s.workers]
-        self.n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = FedAvgPlan(self.server, self.n_k, self.batch_size, 0.0, self.clients_per_round(),
                                round_deadline_s(self.params, "<params>"), self.params.over_select,
                                self.params.offline, method="fedsgd", reply_kinds=reply_kinds(s),
-                               server_task=("server_update", "apply_round"))
+                               server_task=("server_update", "apply_round"), client_process=client)
 
     def start(self) -> None:
         s = self.session
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
-        for worker in s.workers:
-            s.spawn(worker, lambda ctx: client(ctx, s, self.plan))
+        spawn_listed(s, lambda ctx: client(ctx, s, self.plan))  # a population's: when chosen (FedAvg's serve)
+
+    def streams(self) -> str:
+        """The clients' batch and noise streams: as given, else kept for listed workers, per_round on a population."""
+        return self.params.client_streams or ("per_round" if self.session.topology.has_population else "kept")
 
     def expected_payload_nbytes(self) -> dict[str, int] | None:
         """Per round m clients, each 4(|G|+|G_bn|) (``params_g``) and 4|D| (``params_d``) down, 4|G|

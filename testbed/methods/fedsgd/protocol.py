@@ -14,7 +14,7 @@ import math
 from collections.abc import Generator
 from typing import Any
 
-from testbed.methods.api import Context, Event, Session
+from testbed.methods.api import Context, Event, Message, Session
 from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
 from testbed.methods.fedavg.protocol import FedAvgPlan
 
@@ -29,20 +29,30 @@ def reply_kinds(session: Session) -> tuple[str, ...]:
 
 def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, None]:
     """A client: one gradient of G and D on one local batch per round it is chosen for (under
-    ``offline: drop``, abandon a round it went down in since it was chosen, as a FedAvg client does)."""
+    ``offline: drop``, abandon a round it went down in since it was chosen, as a FedAvg client does); a
+    population's client ends when no round it was chosen for is left."""
     sizes = wire_sizes(s.setup)
     nbytes = {"grads_g": sizes.g_nbytes, "grads_d": sizes.d_nbytes, BUFFER_KIND: FLOAT_NBYTES * sizes.g_buffers}
-    drop = plan.offline == "drop"
     while True:
         g_message = yield ctx.recv(kind="params_g", src=plan.server)
-        round_id = g_message.tag
-        d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=round_id)
-        if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
-            continue  # it went down since it was chosen: the server has dropped it
-        replies = yield ctx.compute("grad_step", "fedsgd_grads", g_message.payload, d_message.payload,
-                                    plan.batch_size, num_returns=len(plan.reply_kinds),
-                                    until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
-        if replies is None:
-            continue  # it went down while computing: the round is lost
-        for kind, payload in zip(plan.reply_kinds, replies, strict=True):
-            ctx.send(plan.server, payload, kind, nbytes=nbytes[kind], tag=round_id)
+        d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=g_message.tag)
+        yield from _answer(ctx, s, plan, g_message, d_message, nbytes)
+        if plan.on_demand.settled(ctx.node_id):
+            return
+
+
+def _answer(ctx: Context, s: Session, plan: FedAvgPlan, g_message: Message, d_message: Message,
+            nbytes: dict[str, int]) -> Generator[Event, Any, None]:
+    """One gradient from the server's weights, sent back -- unless, under ``drop``, the client went down
+    since it was chosen or while computing (the round is then lost)."""
+    round_id = g_message.tag
+    drop = plan.offline == "drop"
+    if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
+        return  # it went down since it was chosen: the server has dropped it
+    replies = yield ctx.compute("grad_step", "fedsgd_grads", g_message.payload, d_message.payload,
+                                plan.batch_size, round_id, num_returns=len(plan.reply_kinds),
+                                until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
+    if replies is None:
+        return  # it went down while computing: the round is lost
+    for kind, payload in zip(plan.reply_kinds, replies, strict=True):
+        ctx.send(plan.server, payload, kind, nbytes=nbytes[kind], tag=round_id)

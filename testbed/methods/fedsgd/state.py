@@ -4,8 +4,9 @@ A :class:`FedSgdServer` holds the global G (parameters and BatchNorm statistics)
 modules with one Adam each -- built once, so its moments persist across rounds, at the shared
 ``lr_g`` / ``lr_d`` and the shared schedule indexed by rounds -- and applies the n_k-weighted
 mean of the clients' gradients as one step.  A :class:`FedSgdClient` keeps no model between
-rounds: it loads the global weights into its process's scratch pair
-(testbed.methods.fedavg.scratch), computes D's and G's gradients from those same weights on one
+rounds (its batch and noise streams are its own, or seeded per round: :data:`CLIENT_STREAMS`; a
+population's, :class:`FedSgdPopulation`, are seeded per round): it loads the global weights into its
+process's scratch pair (testbed.methods.fedavg.scratch), computes D's and G's gradients from those same weights on one
 local batch (as a parameter-server worker does), and returns them as flat float32 vectors,
 with G's BatchNorm statistics after that forward pass (averaged by the server like FedAvg's).
 """
@@ -22,10 +23,12 @@ from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_buffers, get_params, set_buffers, set_params
 from testbed.gan.flat import FlatLayout
 from testbed.gan.steps import d_grad_vector, g_grad_vector
+from testbed.methods.common.population import ClientPopulation
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker
 from testbed.methods.fedavg.scratch import ScratchModels
+from testbed.methods.fedavg.state import seed_round
 
 
 class FedSgdServer(Calibrated, WireEndpoint):
@@ -86,15 +89,27 @@ class FedSgdServer(Calibrated, WireEndpoint):
         return bool(get_buffers(self.state.G))
 
 
+CLIENT_STREAMS = ("kept", "per_round")
+"""``kept``: a client draws its batches and noise from its own streams, kept across rounds (as a parameter-server
+worker: FedSGD with every client is then the BSP parameter server to the bit); ``per_round``: from streams seeded
+by (run seed, client index, round), as FedAvg's clients -- what a population's client, built anew, can do."""
+
+
 class FedSgdClient(GanWorker):
-    """A stateless FedSGD client: one gradient of D and of G per round, on one local batch."""
+    """A FedSGD client: one gradient of D and of G per round, on one local batch; no model between rounds."""
+
+    def __init__(self, setup: NodeSetup, index: int, device: str = "cpu", streams: str = "kept") -> None:
+        super().__init__(setup, index, device)
+        self.streams = streams
 
     def fedsgd_grads(self, g: dict[str, dict[str, np.ndarray]], d: dict[str, np.ndarray],
-                     batch_size: int) -> list[Any]:
+                     batch_size: int, round_id: int = 0) -> list[Any]:
         """Load the global G (parameters and BatchNorm statistics) and D, draw one batch of
         ``batch_size`` (the whole partition when it holds no more), and return G's and D's gradients
         from those same weights (flat float32 vectors) and, if G has any, G's BatchNorm statistics
-        after the forward passes."""
+        after the forward passes.  ``round_id`` seeds the round's streams under ``streams: per_round``."""
+        if self.streams == "per_round":
+            seed_round(self, round_id)
         scratch = ScratchModels.of(self.setup, self.device)
         scratch.reset_buffers()
         state = self._state = scratch.state
@@ -122,3 +137,10 @@ class FedSgdClient(GanWorker):
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
         g, d = generator_snapshot(self.state.G), get_params(self.state.D)
         return {"grad_step": lambda: self.fedsgd_grads(g, d, self.setup.training.batch_size)}
+
+
+class FedSgdPopulation(ClientPopulation):
+    """A population datacenter's FedSGD clients, each built when a round reaches it (``streams: per_round``)."""
+
+    client_type = FedSgdClient
+    keeps_lrs = False  # the server's Adam is FedSGD's only optimiser: its clients report no rates
