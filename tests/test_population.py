@@ -9,7 +9,9 @@ nothing per idle client.
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from conftest import tiny_experiment
 
@@ -20,6 +22,7 @@ from testbed.experiment.results import write_run
 from testbed.experiment.run import Run
 from testbed.experiment.spec import load_experiment
 from testbed.methods import algorithm_class, algorithm_names
+from testbed.methods.common.client_pool import ClientPool
 from testbed.topology.population import NodeIds, Population
 from testbed.topology.schema import load_topology
 
@@ -100,6 +103,36 @@ def test_fedsgd_on_a_population_runs_exactly_as_listed(availability: dict | None
     assert population.algorithm.streams() == "per_round"  # a population's default
 
 
+@pytest.mark.parametrize("availability", [None, FAST_CHURN])
+def test_fedbuff_on_a_population_runs_exactly_as_listed(availability: dict | None) -> None:
+    listed, population = assert_same_runs({"name": "fedbuff", "concurrency": 4, "buffer": 2}, 12, availability)
+    assert population.algorithm.plan.applied == listed.algorithm.plan.applied
+    assert population.algorithm.plan.dropped == listed.algorithm.plan.dropped
+    assert bool(population.algorithm.plan.dropped) == (availability is not None)  # churn did drop clients
+    assert not math.isnan(population.metrics[-1]["lr_g"])  # a rebuilt client reports its latest round's rates
+
+
+class _Unwalkable(NodeIds):
+    def __iter__(self):
+        raise AssertionError("walked every client")
+
+
+def test_the_pool_picks_idle_clients_of_a_huge_population_without_walking_it() -> None:
+    def session(seed: int) -> SimpleNamespace:
+        return SimpleNamespace(rng=np.random.default_rng(seed), topology=SimpleNamespace(any_availability=False))
+
+    ids = [f"edge/w{i}" for i in range(50)]
+    listed, population = ClientPool(session(3), ids), ClientPool(session(3), _Unwalkable([("edge", 50)]))
+    for pool in (listed, population):
+        pool.busy = dict.fromkeys(["edge/w0", "edge/w7", "edge/w8", "edge/w49"])
+    for _ in range(5):  # the same function of the run's rng: the same clients, listed or not
+        picked = listed.choose(6)
+        assert population.choose(6) == picked and not set(picked) & set(listed.busy)
+    huge = ClientPool(session(3), _Unwalkable([("edge", 10**9)]))
+    huge.busy = dict.fromkeys(["edge/w0", "edge/w5"])
+    assert len(set(huge.choose(100))) == 100 and huge.any_alive(0.0) and huge.next_return_s(0.0) == math.inf
+
+
 def test_batched_population_rounds_keep_the_traffic() -> None:
     eager, batched = fedavg_run({"count": 12}), fedavg_run({"count": 12}, BatchingExecutor())
     assert _traffic(batched) == _traffic(eager)
@@ -135,7 +168,7 @@ def test_population_topology_is_lazy_and_capped_by_memory() -> None:
         load_topology(edge_topology(200_000))
 
 
-POPULATION_METHODS = {"fedavg", "fedsgd"}
+POPULATION_METHODS = {"fedavg", "fedbuff", "fedsgd"}
 
 
 def test_the_methods_that_run_on_populations() -> None:
@@ -148,7 +181,7 @@ def test_methods_without_population_support_refuse_it_in_one_line(name: str) -> 
                            compute={"model": "fixed", "default": "1ms"})
     with pytest.raises(ConfigError, match="cannot run on a client population") as err:
         load_experiment(spec)
-    assert "\n" not in str(err.value) and "fedavg | fedsgd" in str(err.value)
+    assert "\n" not in str(err.value) and "fedavg | fedbuff | fedsgd" in str(err.value)
 
 
 def test_a_population_on_ray_actors_is_refused_in_one_line() -> None:

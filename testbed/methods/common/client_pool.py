@@ -13,11 +13,18 @@ aggregator reads availability through the Session (``available``, ``next_change_
 
 A client is *busy* from the moment work is sent to it until its reply has fully arrived at the
 aggregator, it is dropped (free again once it is back up) or it crashes.
+
+A client population (``workers: {count: N}``, a lazy sequence of ids) is never walked when no client can
+go down: the idle clients are then every client but the busy ones, so the seeded choice draws the same
+indices as it would from the list of idle clients and maps each to its client by skipping the busy ones'
+positions (O(busy) per choice) -- the same clients, listed or not.  With an ``availability`` the idle
+clients are found by asking each whether it is up (O(N) per choice, as FedAvg's server does per round).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,20 +54,31 @@ class Outstanding:
 class ClientPool:
     """The clients of one aggregator, their busy flags and the drop rule (``offline``: drop | pause)."""
 
-    def __init__(self, session: Session, clients: list[str], offline: str = "drop") -> None:
+    def __init__(self, session: Session, clients: Sequence[str], offline: str = "drop") -> None:
+        """``clients``: a list, or a population's lazy ids (indexable, with ``index``): never copied."""
         self.session = session
-        self.clients = list(clients)
+        self.clients = clients
         self.offline = offline
         self.busy: dict[str, Any] = {}
         """client -> the tag of the work it is on, until its reply has fully arrived."""
+        self.always_up = not session.topology.any_availability
+        self._position: Callable[[str], int] = (
+            {c: i for i, c in enumerate(clients)}.__getitem__ if isinstance(clients, list) else clients.index)
 
     def idle(self) -> list[str]:
-        """Clients that are up now and not busy, in the given order."""
+        """Clients that are up now and not busy, in the given order (walks every client)."""
         s = self.session
         return [c for c in self.clients if c not in self.busy and s.available(c)]
 
     def choose(self, count: int) -> list[str]:
         """Up to ``count`` idle clients, a seeded uniform choice without replacement, in the given order."""
+        if self.always_up:  # the idle clients are all but the busy ones: no walk
+            idle = len(self.clients) - len(self.busy)
+            if count <= 0 or idle <= 0:
+                return []
+            busy_at = sorted(self._position(c) for c in self.busy)
+            picked = self.session.rng.choice(idle, min(count, idle), replace=False)
+            return [self.clients[_skipping(int(i), busy_at)] for i in sorted(picked)]
         candidates = self.idle()
         if count <= 0 or not candidates:
             return []
@@ -91,14 +109,25 @@ class ClientPool:
 
     def any_alive(self, now_s: float) -> bool:
         """Whether some client has not crashed."""
-        return any(self.session.crash_time_s(c) > now_s for c in self.clients)
+        return self.always_up or any(self.session.crash_time_s(c) > now_s for c in self.clients)
 
     def next_return_s(self, now_s: float) -> float:
         """When the next idle client that is down now comes back (``inf``: none will)."""
         s = self.session
+        if self.always_up:
+            return math.inf
         times = [s.next_change_s(c) for c in self.clients
                  if c not in self.busy and not s.available(c) and s.crash_time_s(c) > now_s]
         return min(times, default=math.inf)
+
+
+def _skipping(i: int, busy_at: list[int]) -> int:
+    """The position of the ``i``-th client (from 0) that is not at one of the sorted positions ``busy_at``."""
+    for position in busy_at:
+        if position > i:
+            break
+        i += 1
+    return i
 
 
 def abandons(session: Session, node: str, offline: str, sent_s: float, now_s: float) -> bool:

@@ -42,8 +42,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import numpy as np
-
 from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_quantity
 from testbed.core.units import parse_seconds
@@ -58,7 +56,13 @@ from testbed.methods.fedavg.server_optimizers import (
     default_lr,
     settings_used,
 )
-from testbed.methods.fedavg.state import CLIENT_STATES, Aggregator, FedAvgClient, FedAvgPopulation
+from testbed.methods.fedavg.state import (
+    CLIENT_STATES,
+    Aggregator,
+    FedAvgClient,
+    FedAvgPopulation,
+    total_local_steps,
+)
 from testbed.topology.model import Topology
 
 
@@ -185,13 +189,12 @@ class FedAvg(Algorithm):
         return self.probes_of(self.plan.last_clients[:1])  # the rates the last round trained with
 
     def footing(self) -> dict[str, Any]:
-        n_k = np.fromiter(self.n_k.values(), np.int64, len(self.n_k))
-        steps = int(np.maximum(1, np.ceil(self.params.local_epochs * np.ceil(n_k / self.batch_size))).sum())
-        per_round = self.clients_per_round() * steps / len(n_k)
+        steps = total_local_steps(self.n_k.values(), self.params.local_epochs, self.batch_size)
+        per_round = self.clients_per_round() * steps / len(self.n_k)
         footing = {"update_order": self.session.setup.training.update_order,
                    "iteration": "one round: E local epochs at each chosen client, then averaging",
                    "g_steps_per_iteration": per_round, "d_steps_per_iteration": per_round,
-                   "local_steps_per_client": steps / len(n_k), "clients_per_round": self.clients_per_round()}
+                   "local_steps_per_client": steps / len(self.n_k), "clients_per_round": self.clients_per_round()}
         if self.params.server_optimizer != "fedavg":  # plain FedAvg's footing stays as it was
             footing["server_optimizer"] = self.params.server_optimizer
             footing["server_lr_schedule"] = self.params.server_spec().lr_schedule

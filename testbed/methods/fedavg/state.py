@@ -17,7 +17,7 @@ flat vectors (testbed.gan.moments, 8 B per parameter of G and D, only for client
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,6 +36,12 @@ from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, build
 def local_steps(num_samples: int, epochs: float, batch_size: int) -> int:
     """Local steps of a FedAvg round: E epochs of ceil(n_k / B) batches (at least one)."""
     return max(1, math.ceil(epochs * math.ceil(num_samples / batch_size)))
+
+
+def total_local_steps(sizes: Iterable[int], epochs: float, batch_size: int) -> int:
+    """:func:`local_steps` summed over clients of data sizes ``sizes`` (as one array: no loop per client)."""
+    n_k = np.fromiter(sizes, np.int64)
+    return int(np.maximum(1, np.ceil(epochs * np.ceil(n_k / batch_size))).sum())
 
 
 class Aggregator(Calibrated, WireEndpoint):

@@ -24,6 +24,13 @@ not busy are handed work; a client that goes down before its update has fully ar
 the run.  Stragglers simply deliver staler updates.  Asynchronous, so timing-dependent: the same seed
 on a different WAN applies different updates in a different order.
 
+Client populations (``workers: {count: N}``): clients are stateless between dispatches (a fresh Adam
+per round, batch and noise streams seeded by the dispatch id), so a population's client is built when it is
+handed a model and its process ends when that work is answered or abandoned; the server's seeded choice of
+idle clients does not walk the population when no client can go down (testbed.methods.common.client_pool),
+so a population runs exactly as the same workers listed (tested).  ``concurrency: 0`` (every client) is
+refused on a population.
+
 Staleness of every applied update is in ``summary.json`` (``method_results.staleness_counts``) and
 drawn as a histogram on the report (analysis/staleness_hist.py).  G's BatchNorm statistics travel as
 trained (not as a difference: one taken against a stale version could push a variance below zero) and
@@ -41,11 +48,12 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
 from testbed.methods.common.client_pool import check_offline
+from testbed.methods.common.population import host_clients, spawn_listed
 from testbed.methods.common.sizes import wire_sizes
-from testbed.methods.fedavg.state import local_steps
+from testbed.methods.fedavg.state import total_local_steps
 from testbed.methods.fedbuff.protocol import FedBuffPlan, client, serve
 from testbed.methods.fedbuff.staleness import parse_staleness
-from testbed.methods.fedbuff.state import BufferedAggregator, FedBuffClient
+from testbed.methods.fedbuff.state import BufferedAggregator, FedBuffClient, FedBuffPopulation
 from testbed.topology.model import Topology
 
 
@@ -77,6 +85,7 @@ class FedBuff(Algorithm):
     """Asynchronous federated averaging with a buffer of K staleness-weighted updates."""
 
     Params = FedBuffParams
+    supports_population = True
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d", "delta_g", "delta_d")
     gradient_kinds = ("delta_g", "delta_d")  # a client's successive updates: pseudo-gradients of the model
@@ -89,6 +98,9 @@ class FedBuff(Algorithm):
         if not 0 <= params.concurrency <= n:
             raise ConfigError(src, "algorithm.concurrency", f"{params.concurrency} is outside [0, {n}] (the clients)",
                               "give C clients training at once, or 0 for all")
+        if params.concurrency == 0 and topology.has_population:
+            raise ConfigError(src, "algorithm.concurrency", f"0 (every client) would keep all {n} clients of a "
+                              "population training at once", "give C clients training at once, e.g. 100")
         concurrency = params.concurrency or n
         if not 0 <= params.buffer <= concurrency:
             raise ConfigError(src, "algorithm.buffer", f"{params.buffer} is outside [0, {concurrency}] "
@@ -114,11 +126,8 @@ class FedBuff(Algorithm):
         s = self.session
         self.server = server_node(self.params.server_at, s.topology)
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
-        for i, worker in enumerate(s.workers):
-            s.host(worker, FedBuffClient, s.setup, i)
+        n_k = host_clients(s, FedBuffClient, FedBuffPopulation)  # a population's: built when dispatched
         s.host(self.server, BufferedAggregator, s.setup, self.params.server_lr)
-        sizes = [s.call(w, "num_samples") for w in s.workers]
-        n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         concurrency, buffer = self.params.resolved(len(s.workers))
         self.plan = FedBuffPlan(self.server, n_k, self.batch_size, self.params.local_epochs, concurrency, buffer,
                                 parse_staleness(self.params.staleness, "<params>"), self.params.mixing,
@@ -127,8 +136,7 @@ class FedBuff(Algorithm):
     def start(self) -> None:
         s = self.session
         s.spawn(self.server, lambda ctx: serve(ctx, s, self.plan))
-        for worker in s.workers:
-            s.spawn(worker, lambda ctx: client(ctx, s, self.plan))
+        spawn_listed(s, lambda ctx: client(ctx, s, self.plan))  # a population's: when dispatched (protocol.py)
 
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """A client may crash (its slot is refilled); the server may not."""
@@ -161,8 +169,8 @@ class FedBuff(Algorithm):
         return self.probes_of(self.plan.last_clients[:1])
 
     def footing(self) -> dict[str, Any]:
-        steps = [local_steps(n, self.params.local_epochs, self.batch_size) for n in self.plan.n_k.values()]
-        per_update = self.plan.buffer * sum(steps) / len(steps)
+        steps = total_local_steps(self.plan.n_k.values(), self.params.local_epochs, self.batch_size)
+        per_update = self.plan.buffer * steps / len(self.plan.n_k)
         return {"update_order": self.session.setup.training.update_order,
                 "iteration": "one server update: K buffered client updates (FedAsync: one, mixed)",
                 "g_steps_per_iteration": per_update, "d_steps_per_iteration": per_update,

@@ -13,6 +13,8 @@ for good; with no client left alive the run stops.  Nothing is sent once the run
 
 Client: wait for a model, train one FedAvg round from it (``train_step`` x local steps), send the
 update (``delta_g``, ``delta_d``; FedAsync: the model as ``params_g``, ``params_d``) under the same tag.
+A population's client (``workers: {count: N}``) is built when it is handed a model: the server spawns its
+process then, and the process ends once that work is answered or abandoned.
 Sizes: 4(|G|+|G_bn|) and 4|D| each way.
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 
 from testbed.methods.api import Context, Event, Message, Session
 from testbed.methods.common.client_pool import ClientPool, Outstanding, abandons, work_until_s
+from testbed.methods.common.population import OnDemand
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
 from testbed.methods.fedbuff.staleness import Staleness
@@ -52,6 +55,8 @@ class FedBuffPlan:
     uploads: int = 0
     dropped: list[tuple[int, str]] = field(default_factory=list)
     last_clients: list[str] = field(default_factory=list)
+    on_demand: OnDemand = field(default_factory=OnDemand)
+    """A population's clients: a process per client with work due (spawned at dispatch)."""
 
     @property
     def up_kinds(self) -> tuple[str, str]:
@@ -68,12 +73,13 @@ def serve(ctx: Context, s: Session, plan: FedBuffPlan) -> Generator[Event, Any, 
     buffer: list[tuple[Outstanding, dict[str, Message], int]] = []
     version, next_id = 0, 0
     while not s.should_stop():
-        for client in pool.choose(plan.concurrency - len(outstanding)):
+        for node in pool.choose(plan.concurrency - len(outstanding)):
             tag = (next_id, version)
             g, d = ctx.call("params", num_returns=2)
-            ctx.send(client, g, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=tag)
-            ctx.send(client, d, "params_d", nbytes=sizes.d_nbytes, tag=tag)
-            outstanding[next_id] = pool.dispatched(client, tag, ctx.now_s)
+            plan.on_demand.handed(s, node, lambda c: client(c, s, plan))  # a population's client: built now
+            ctx.send(node, g, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=tag)
+            ctx.send(node, d, "params_d", nbytes=sizes.d_nbytes, tag=tag)
+            outstanding[next_id] = pool.dispatched(node, tag, ctx.now_s)
             next_id += 1
             plan.dispatches += 1
         if not pool.busy and not pool.any_alive(ctx.now_s):
@@ -130,25 +136,35 @@ def _apply(ctx: Context, plan: FedBuffPlan, buffer: list[tuple[Outstanding, dict
 
 
 def client(ctx: Context, s: Session, plan: FedBuffPlan) -> Generator[Event, Any, None]:
-    """A client: answer every model it is handed with its update (or model), under the same tag."""
-    sizes = wire_sizes(s.setup)
+    """A client: answer every model it is handed with its update (or model), under the same tag; a population's
+    client ends when no work handed to it is left (answered or abandoned)."""
     steps = local_steps(plan.n_k[ctx.node_id], plan.local_epochs, plan.batch_size)
-    g_kind, d_kind = plan.up_kinds
     while True:
         g_message = yield ctx.recv(kind="params_g", src=plan.server)
         d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=g_message.tag)
-        if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
-            continue  # it went down since it was handed the model: the server has dropped it
-        lr_factor = s.setup.lr_scale(g_message.tag[1])  # the version it trains from
-        trained = yield ctx.compute("train_step", "fedbuff_round", g_message.payload, d_message.payload,
-                                    plan.local_epochs, plan.batch_size, lr_factor, plan.mixing is not None,
-                                    g_message.tag[0], units=steps, num_returns=2,
-                                    until_s=work_until_s(s, ctx.node_id, plan.offline))
-        if trained is None:
-            continue  # it went down mid-training: the work is lost
-        g_new, d_new = trained
-        if s.should_stop():
+        stopped = yield from _answer(ctx, s, plan, g_message, d_message, steps)
+        if stopped or plan.on_demand.settled(ctx.node_id):
             return
-        ctx.send(plan.server, g_new, g_kind, nbytes=sizes.g_snapshot_nbytes, tag=g_message.tag)
-        ctx.send(plan.server, d_new, d_kind, nbytes=sizes.d_nbytes, tag=g_message.tag)
-        plan.uploads += 1
+
+
+def _answer(ctx: Context, s: Session, plan: FedBuffPlan, g_message: Message, d_message: Message,
+            steps: int) -> Generator[Event, Any, bool]:
+    """Train from the model handed over and send the update back -- unless the client abandons the work (it
+    went down since it was handed the model, or while training) or the run has stopped meanwhile (True)."""
+    if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
+        return False  # it went down since it was handed the model: the server has dropped it
+    lr_factor = s.setup.lr_scale(g_message.tag[1])  # the version it trains from
+    trained = yield ctx.compute("train_step", "fedbuff_round", g_message.payload, d_message.payload,
+                                plan.local_epochs, plan.batch_size, lr_factor, plan.mixing is not None,
+                                g_message.tag[0], units=steps, num_returns=2,
+                                until_s=work_until_s(s, ctx.node_id, plan.offline))
+    if trained is None:
+        return False  # it went down mid-training: the work is lost
+    if s.should_stop():
+        return True
+    sizes = wire_sizes(s.setup)
+    g_kind, d_kind = plan.up_kinds
+    ctx.send(plan.server, trained[0], g_kind, nbytes=sizes.g_snapshot_nbytes, tag=g_message.tag)
+    ctx.send(plan.server, trained[1], d_kind, nbytes=sizes.d_nbytes, tag=g_message.tag)
+    plan.uploads += 1
+    return False

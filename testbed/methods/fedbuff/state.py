@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from testbed.gan import ParamDict
+from testbed.methods.common.population import ClientPopulation
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient
 
 Snapshot = dict[str, ParamDict]
@@ -46,6 +47,12 @@ class FedBuffClient(FedAvgClient):
         if send_model:
             return g_new, d_new
         return {"params": _difference(g["params"], g_new["params"]), "buffers": g_new["buffers"]}, _difference(d, d_new)
+
+
+class FedBuffPopulation(ClientPopulation):
+    """A population datacenter's FedBuff clients, each built when it is handed a model."""
+
+    client_type = FedBuffClient
 
 
 class BufferedAggregator(Aggregator):
