@@ -91,6 +91,7 @@ def test_a_population_with_churn_runs_exactly_as_listed() -> None:
     assert _metrics(population) == _metrics(listed)
 
 
+CHURN = {"mean_up": "0.5s", "mean_down": "0.2s"}
 FAST_CHURN = {"mean_up": "0.1s", "mean_down": "0.05s"}  # FedSGD's rounds are short: churn within them
 
 
@@ -110,6 +111,15 @@ def test_fedbuff_on_a_population_runs_exactly_as_listed(availability: dict | Non
     assert population.algorithm.plan.dropped == listed.algorithm.plan.dropped
     assert bool(population.algorithm.plan.dropped) == (availability is not None)  # churn did drop clients
     assert not math.isnan(population.metrics[-1]["lr_g"])  # a rebuilt client reports its latest round's rates
+
+
+@pytest.mark.parametrize("availability", [None, CHURN])
+def test_hierfavg_on_a_population_runs_exactly_as_listed(availability: dict | None) -> None:
+    listed, population = assert_same_runs({"name": "hierfavg", "edge_every": 2, "cloud_every": 2}, 12, availability)
+    assert population.algorithm.plan.dropped == listed.algorithm.plan.dropped
+    assert population.algorithm.plan.tier_nbytes == listed.algorithm.plan.tier_nbytes
+    assert bool(population.algorithm.plan.dropped) == (availability is not None)  # churn did drop clients
+    assert not math.isnan(population.metrics[-1]["lr_g"])
 
 
 class _Unwalkable(NodeIds):
@@ -168,7 +178,7 @@ def test_population_topology_is_lazy_and_capped_by_memory() -> None:
         load_topology(edge_topology(200_000))
 
 
-POPULATION_METHODS = {"fedavg", "fedbuff", "fedsgd"}
+POPULATION_METHODS = {"fedavg", "fedbuff", "fedsgd", "hierfavg"}
 
 
 def test_the_methods_that_run_on_populations() -> None:
@@ -181,7 +191,7 @@ def test_methods_without_population_support_refuse_it_in_one_line(name: str) -> 
                            compute={"model": "fixed", "default": "1ms"})
     with pytest.raises(ConfigError, match="cannot run on a client population") as err:
         load_experiment(spec)
-    assert "\n" not in str(err.value) and "fedavg | fedbuff | fedsgd" in str(err.value)
+    assert "\n" not in str(err.value) and "fedavg | fedbuff | fedsgd | hierfavg" in str(err.value)
 
 
 def test_a_population_on_ray_actors_is_refused_in_one_line() -> None:

@@ -24,6 +24,13 @@ arrived is dropped (``offline: drop``, FedScale's rule) or waited for (``offline
 client is skipped.  An edge or the cloud that is down pauses (whoever waits for it waits); a crashed
 edge is skipped by the cloud from then on (its clients' work is lost); a crashed cloud, or every edge
 crashed, stops the run.  Synchronous: without churn its operations do not depend on timing.
+
+Client populations (``workers: {count: N}``): every edge round trains every client of the datacenter, as
+in the paper, so on a population each edge round builds its N clients (a fresh Adam each, batch and noise
+seeded by the edge round) and their processes end with the round; the edge's choice of idle clients does
+not walk the population when no client can go down (testbed.methods.common.client_pool).  A population
+runs exactly as the same workers listed (tested); memory stays per working client, time per edge round
+grows with N (there is no per-edge client fraction).
 """
 
 from __future__ import annotations
@@ -39,14 +46,15 @@ from testbed.methods.api import (
     register,
     server_node,
     service_node,
-    workers_by_datacenter,
 )
 from testbed.methods.common.client_pool import check_offline
+from testbed.methods.common.population import host_clients
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import Aggregator
 from testbed.methods.hierfavg.protocol import HierPlan, client, cloud, edge
-from testbed.methods.hierfavg.state import EdgeAggregator, HierClient
+from testbed.methods.hierfavg.state import EdgeAggregator, HierClient, HierPopulation
 from testbed.topology.model import Topology
+from testbed.topology.population import NodeIds
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class HierFavg(Algorithm):
     """Clients average at their datacenter's edge every kappa_1 steps; edges at the cloud every kappa_2 rounds."""
 
     Params = HierFavgParams
+    supports_population = True
     task_kinds = ("train_step", "average")
     compressible_kinds = ("params_g", "params_d", "cloud_g", "cloud_d")
     update_orders = ("alternating", "simultaneous")
@@ -87,24 +96,27 @@ class HierFavg(Algorithm):
         s = self.session
         self.cloud = server_node(self.params.server_at, s.topology, "cloud")
         self.batch_size = self.params.batch_size or s.setup.training.batch_size
-        for i, worker in enumerate(s.workers):
-            s.host(worker, HierClient, s.setup, i)
-        edges = {service_node(dc, "edge"): clients for dc, clients in workers_by_datacenter(s).items()}
+        n_k = host_clients(s, HierClient, HierPopulation)  # a population's: built for each edge round
+        edges = {service_node(dc.name, "edge"): (NodeIds([(dc.name, len(dc.workers))]) if dc.population is not None
+                                                 else [w.node_id for w in dc.workers])
+                 for dc in s.topology.datacenters if len(dc.workers)}
         for node in edges:
             s.host(node, EdgeAggregator, s.setup)
         s.host(self.cloud, Aggregator, s.setup)
-        sizes = [s.call(w, "num_samples") for w in s.workers]
-        n_k = {w: int(s.resolve(h)) for w, h in zip(s.workers, sizes, strict=True)}
         self.plan = HierPlan(self.cloud, edges, n_k, self.params.edge_every, self.params.cloud_every,
                              self.batch_size, self.params.offline)
 
     def start(self) -> None:
         s = self.session
         s.spawn(self.cloud, lambda ctx: cloud(ctx, s, self.plan))
-        for node, clients in self.plan.edges.items():
+        for dc in s.topology.datacenters:
+            if not len(dc.workers):
+                continue
+            node = service_node(dc.name, "edge")
             s.spawn(node, lambda ctx: edge(ctx, s, self.plan))
-            for worker in clients:
-                s.spawn(worker, lambda ctx, e=node: client(ctx, s, self.plan, e))
+            if dc.population is None:  # a population's clients are spawned with their edge rounds (protocol.py)
+                for worker in dc.workers:
+                    s.spawn(worker.node_id, lambda ctx, e=node: client(ctx, s, self.plan, e))
 
     def node_crashed(self, node: str, t_s: float) -> str | None:
         """Clients and edges may crash (skipped); the cloud may not."""
@@ -118,6 +130,8 @@ class HierFavg(Algorithm):
         deadline), averaging in client order; the cloud waits for every edge, in edge order -- the same
         computations on any network, whatever the speeds.  Only availability makes whom an edge hands work to,
         and whose reply it keeps, depend on when things happen."""
+        if not topology.any_availability:
+            return None
         for node in topology.nodes:
             if topology.dynamics_of(node).availability is not None:
                 return (f"{node} has an availability: hierfavg's edges hand work to the clients that are up and "

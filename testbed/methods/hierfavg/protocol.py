@@ -15,17 +15,20 @@ with no reply leaves the edge's model as it was; an edge none of whose clients a
 round sends weight 0, and the cloud leaves it out.
 
 Client: train kappa_1 local steps (``train_step`` x kappa_1) from the edge's model, send both nets back
-under the same tag.  Nothing is sent once the run should stop.
+under the same tag.  Nothing is sent once the run should stop.  A population's client (``workers: {count:
+N}``) is built for each edge round: the edge spawns its process when it hands it the round, and the
+process ends once the round is answered or abandoned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.methods.api import Context, Event, Message, Session
 from testbed.methods.common.client_pool import ClientPool, Outstanding, abandons, work_until_s
+from testbed.methods.common.population import OnDemand
 from testbed.methods.common.sizes import wire_sizes
 
 CLIENT_KINDS = ("params_g", "params_d")
@@ -37,8 +40,8 @@ class HierPlan:
     """Settings, and what happened: payload bytes sent per tier, dropped client replies (r, j, client)."""
 
     cloud: str
-    edges: dict[str, list[str]]
-    """edge node -> its datacenter's clients, in topology order."""
+    edges: dict[str, Sequence[str]]
+    """edge node -> its datacenter's clients, in topology order (a population's: its lazy ids)."""
     n_k: dict[str, int]
     edge_every: int
     cloud_every: int
@@ -47,6 +50,8 @@ class HierPlan:
     tier_nbytes: dict[str, int] = field(default_factory=lambda: {"client_edge": 0, "edge_cloud": 0})
     dropped: list[tuple[int, int, str]] = field(default_factory=list)
     last_clients: list[str] = field(default_factory=list)
+    on_demand: OnDemand = field(default_factory=OnDemand)
+    """A population's clients: a process per client with an edge round due (spawned when handed it)."""
 
 
 def cloud(ctx: Context, s: Session, plan: HierPlan) -> Generator[Event, Any, None]:
@@ -98,9 +103,10 @@ def edge(ctx: Context, s: Session, plan: HierPlan) -> Generator[Event, Any, None
             clients = pool.choose(len(pool.clients))
             g, d = ctx.call("params", num_returns=2)
             outstanding = {}
-            for client in clients:
-                _send(ctx, s, plan, client, g, d, CLIENT_KINDS, (r, j), "client_edge")
-                outstanding[client] = pool.dispatched(client, (r, j), ctx.now_s)
+            for node in clients:
+                plan.on_demand.handed(s, node, lambda c, e=ctx.node_id: client(c, s, plan, e))  # a population's
+                _send(ctx, s, plan, node, g, d, CLIENT_KINDS, (r, j), "client_edge")
+                outstanding[node] = pool.dispatched(node, (r, j), ctx.now_s)
             replies = yield from _collect(ctx, pool, outstanding, plan, late)
             kept = [c for c in clients if c in replies]
             weight = float(sum(plan.n_k[c] for c in kept))
@@ -169,24 +175,34 @@ def _collect(ctx: Context, pool: ClientPool, outstanding: dict[str, Outstanding]
 
 
 def client(ctx: Context, s: Session, plan: HierPlan, edge_node: str) -> Generator[Event, Any, None]:
-    """A client: answer every edge round it is handed with kappa_1 local steps of both nets."""
-    sizes = wire_sizes(s.setup)
+    """A client: answer every edge round it is handed with kappa_1 local steps of both nets; a population's
+    client ends when no edge round handed to it is left (answered or abandoned)."""
     while True:
         g_message = yield ctx.recv(kind="params_g", src=edge_node)
         d_message = yield ctx.recv(kind="params_d", src=edge_node, tag=g_message.tag)
-        if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
-            continue  # it went down since the edge handed it the round: dropped there
-        r, j = g_message.tag
-        lr_factor = s.setup.lr_scale(r)  # the cloud round being trained
-        trained = yield ctx.compute("train_step", "hier_round", g_message.payload, d_message.payload,
-                                    plan.edge_every, plan.batch_size, lr_factor, r * plan.cloud_every + j,
-                                    units=plan.edge_every,
-                                    num_returns=2, until_s=work_until_s(s, ctx.node_id, plan.offline))
-        if trained is None:
-            continue  # it went down mid-round: the round is lost
-        g, d = trained
-        if s.should_stop():
+        stopped = yield from _answer(ctx, s, plan, edge_node, g_message, d_message)
+        if stopped or plan.on_demand.settled(ctx.node_id):
             return
-        ctx.send(edge_node, g, "params_g", nbytes=sizes.g_snapshot_nbytes, tag=g_message.tag)
-        ctx.send(edge_node, d, "params_d", nbytes=sizes.d_nbytes, tag=g_message.tag)
-        plan.tier_nbytes["client_edge"] += sizes.g_snapshot_nbytes + sizes.d_nbytes
+
+
+def _answer(ctx: Context, s: Session, plan: HierPlan, edge_node: str, g_message: Message,
+            d_message: Message) -> Generator[Event, Any, bool]:
+    """Train the edge round from the edge's model and send both nets back -- unless the client abandons it (it
+    went down since it was handed the round, or while training) or the run has stopped meanwhile (True)."""
+    if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
+        return False  # it went down since the edge handed it the round: dropped there
+    r, j = g_message.tag
+    lr_factor = s.setup.lr_scale(r)  # the cloud round being trained
+    trained = yield ctx.compute("train_step", "hier_round", g_message.payload, d_message.payload,
+                                plan.edge_every, plan.batch_size, lr_factor, r * plan.cloud_every + j,
+                                units=plan.edge_every,
+                                num_returns=2, until_s=work_until_s(s, ctx.node_id, plan.offline))
+    if trained is None:
+        return False  # it went down mid-round: the round is lost
+    if s.should_stop():
+        return True
+    sizes = wire_sizes(s.setup)
+    ctx.send(edge_node, trained[0], "params_g", nbytes=sizes.g_snapshot_nbytes, tag=g_message.tag)
+    ctx.send(edge_node, trained[1], "params_d", nbytes=sizes.d_nbytes, tag=g_message.tag)
+    plan.tier_nbytes["client_edge"] += sizes.g_snapshot_nbytes + sizes.d_nbytes
+    return False

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from testbed.methods.common.population import ClientPopulation
 from testbed.methods.fedavg.state import Aggregator, FedAvgClient
 
 
@@ -33,6 +34,12 @@ class HierClient(FedAvgClient):
         ``round_id`` (the edge round: kappa_2 r + j); returns G's snapshot and D."""
         return self.fedavg_round(g, d, epochs_for_steps(steps, self.num_samples(), batch_size), batch_size,
                                  lr_factor, round_id)
+
+
+class HierPopulation(ClientPopulation):
+    """A population datacenter's HierFAVG clients, each built for the edge round it is handed."""
+
+    client_type = HierClient
 
 
 class EdgeAggregator(Aggregator):
