@@ -132,15 +132,25 @@ def test_the_pool_picks_idle_clients_of_a_huge_population_without_walking_it() -
         return SimpleNamespace(rng=np.random.default_rng(seed), topology=SimpleNamespace(any_availability=False))
 
     ids = [f"edge/w{i}" for i in range(50)]
-    listed, population = ClientPool(session(3), ids), ClientPool(session(3), _Unwalkable([("edge", 50)]))
-    for pool in (listed, population):
-        pool.busy = dict.fromkeys(["edge/w0", "edge/w7", "edge/w8", "edge/w49"])
-    for _ in range(5):  # the same function of the run's rng: the same clients, listed or not
+    listed = ClientPool(session(3), ids, "pause")
+    population = ClientPool(session(3), _Unwalkable([("edge", 50)]), "pause")
+    walking = ClientPool(session(3), ids, "pause")
+    walking.always_up = False  # today's rule, by a walk: the list of idle clients
+    walking.session.available = lambda node: True
+    for pool in (listed, population, walking):
+        for node in ("edge/w49", "edge/w7", "edge/w0", "edge/w8", "edge/w3"):
+            pool.dispatched(node, 0, 0.0)
+        pool.replied("edge/w3", 0)
+    for step in range(5):  # the same function of the run's rng: the same clients, listed or not
         picked = listed.choose(6)
-        assert population.choose(6) == picked and not set(picked) & set(listed.busy)
-    huge = ClientPool(session(3), _Unwalkable([("edge", 10**9)]))
-    huge.busy = dict.fromkeys(["edge/w0", "edge/w5"])
-    assert len(set(huge.choose(100))) == 100 and huge.any_alive(0.0) and huge.next_return_s(0.0) == math.inf
+        assert population.choose(6) == picked == walking.choose(6) and not set(picked) & set(listed.busy)
+        for pool in (listed, population, walking):
+            pool.dispatched(picked[0], step, 0.0)
+            pool.dropped(picked[-1] if step % 2 else "edge/w7")
+    huge = ClientPool(session(3), _Unwalkable([("edge", 10**9)]), "pause")
+    huge.dispatched("edge/w5", 0, 0.0)
+    assert len(set(huge.choose(100)) - {"edge/w5"}) == 100
+    assert huge.any_alive(0.0) and huge.next_return_s(0.0) == math.inf and huge.may_crash() is None
 
 
 def test_batched_population_rounds_keep_the_traffic() -> None:

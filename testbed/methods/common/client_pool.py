@@ -23,6 +23,7 @@ clients are found by asking each whether it is up (O(N) per choice, as FedAvg's 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class ClientPool:
         self.always_up = not session.topology.any_availability
         self._position: Callable[[str], int] = (
             {c: i for i, c in enumerate(clients)}.__getitem__ if isinstance(clients, list) else clients.index)
+        self._busy_at: list[int] = []  # the busy clients' positions in ``clients``, sorted
 
     def idle(self) -> list[str]:
         """Clients that are up now and not busy, in the given order (walks every client)."""
@@ -76,9 +78,8 @@ class ClientPool:
             idle = len(self.clients) - len(self.busy)
             if count <= 0 or idle <= 0:
                 return []
-            busy_at = sorted(self._position(c) for c in self.busy)
             picked = self.session.rng.choice(idle, min(count, idle), replace=False)
-            return [self.clients[_skipping(int(i), busy_at)] for i in sorted(picked)]
+            return [self.clients[_skipping(int(i), self._busy_at)] for i in sorted(picked)]
         candidates = self.idle()
         if count <= 0 or not candidates:
             return []
@@ -87,25 +88,38 @@ class ClientPool:
 
     def dispatched(self, client: str, tag: Any, now_s: float) -> Outstanding:
         """``client`` was sent work under ``tag`` now: busy, and dropped once it goes down (``offline: drop``)."""
+        if client not in self.busy:
+            bisect.insort(self._busy_at, self._position(client))
         self.busy[client] = tag
         drop_s = self.session.next_change_s(client) if self.offline == "drop" else math.inf
         return Outstanding(client, tag, now_s, drop_s)
 
     def dropped(self, client: str) -> None:
         """``client`` went down with work outstanding: it abandons that work, and is free once it is back up."""
-        self.busy.pop(client, None)
+        self._free(client)
 
     def replied(self, client: str, tag: Any) -> None:
         """``client``'s reply to ``tag`` has fully arrived: it is free again."""
         if self.busy.get(client) == tag:
-            del self.busy[client]
+            self._free(client)
 
     def crashed(self, now_s: float) -> list[str]:
         """Busy clients that have crashed by now (freed for good)."""
+        if self.always_up:
+            return []
         gone = [c for c in self.busy if self.session.crash_time_s(c) <= now_s]
         for client in gone:
-            del self.busy[client]
+            self._free(client)
         return gone
+
+    def _free(self, client: str) -> None:
+        if self.busy.pop(client, _NOT_BUSY) is not _NOT_BUSY:
+            del self._busy_at[bisect.bisect_left(self._busy_at, self._position(client))]
+
+    def may_crash(self) -> list[str] | None:
+        """The busy clients, whose crash should end a wait for their work (None when no client can go down:
+        then there is nothing to ask about, per client, at every wait)."""
+        return None if self.always_up else list(self.busy)
 
     def any_alive(self, now_s: float) -> bool:
         """Whether some client has not crashed."""
@@ -119,6 +133,9 @@ class ClientPool:
         times = [s.next_change_s(c) for c in self.clients
                  if c not in self.busy and not s.available(c) and s.crash_time_s(c) > now_s]
         return min(times, default=math.inf)
+
+
+_NOT_BUSY = object()
 
 
 def _skipping(i: int, busy_at: list[int]) -> int:

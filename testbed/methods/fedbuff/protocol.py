@@ -85,10 +85,10 @@ def serve(ctx: Context, s: Session, plan: FedBuffPlan) -> Generator[Event, Any, 
         if not pool.busy and not pool.any_alive(ctx.now_s):
             s.stop("fedbuff: every client has crashed")
             return
-        wake_s = min((o.drop_s for o in outstanding.values()), default=math.inf)
+        wake_s = math.inf if pool.always_up else min((o.drop_s for o in outstanding.values()), default=math.inf)
         if len(outstanding) < plan.concurrency:
             wake_s = min(wake_s, pool.next_return_s(ctx.now_s))
-        message = yield ctx.recv(kind=plan.up_kinds, until_s=wake_s, or_crash_of=list(pool.busy))
+        message = yield ctx.recv(kind=plan.up_kinds, until_s=wake_s, or_crash_of=pool.may_crash())
         if message is None:
             _give_up(ctx, pool, outstanding, plan)
             continue

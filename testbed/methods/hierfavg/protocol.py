@@ -22,6 +22,7 @@ process ends once the round is answered or abandoned.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,8 +152,9 @@ def _collect(ctx: Context, pool: ClientPool, outstanding: dict[str, Outstanding]
     done: dict[str, dict[str, Message]] = {}
     pending = dict(outstanding)
     while pending:
-        wake_s = min(work.drop_s for work in pending.values())
-        message = yield ctx.recv(kind=CLIENT_KINDS, until_s=wake_s, or_crash_of=list(pending))
+        wake_s = math.inf if pool.always_up else min(work.drop_s for work in pending.values())
+        message = yield ctx.recv(kind=CLIENT_KINDS, until_s=wake_s,
+                                 or_crash_of=None if pool.always_up else list(pending))
         if message is None:
             crashed = set(pool.crashed(ctx.now_s))
             for client, work in list(pending.items()):
