@@ -14,12 +14,17 @@ one torch thread), FedAvg on ``edge-federated`` with its ``edge`` datacenter as 
   ``torch.optim.Adam``s, its local steps (a D step and a G step each, the testbed's own losses and batch
   size, on its own shard), read both nets out as numpy -- i.e. what any simulator must do per client.
 
+``--method fedbuff`` runs FedBuff instead (``--concurrency`` C clients training at once, ``--buffer`` K
+updates per server step): a "round" is then one server update, and its torch comparison trains the K
+clients of the last buffer -- the clients whose training one update waits for on average.
+
 ``--batch`` runs the same with ``executors: {batch: true}`` (batched FedAvg rounds, testbed.exec.batching);
 ``--listed`` writes ``workers: N`` instead of a population, which is what a checkout from before populations
 can run (copy this file into its ``benchmarks/`` and run it there: the "before" column).
 Results go to ``benchmarks/results/scale.json``; the table is in benchmarks/README.md.
 
     python benchmarks/scale.py --clients 10000 100000 1000000 --fractions 0.1 0.1 0.01 --rounds 3
+    python benchmarks/scale.py --method fedbuff --clients 100000 --concurrency 1000 --buffer 100 --rounds 5
 """
 
 from __future__ import annotations
@@ -48,13 +53,21 @@ from testbed.methods.fedavg.state import local_steps  # noqa: E402
 SAMPLES_PER_CLIENT = 20
 
 
-def experiment(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False) -> dict:
+def algorithm(method: str, fraction: float, concurrency: int, buffer: int) -> dict:
+    """The ``algorithm:`` block: FedAvg with C = ``fraction``, or FedBuff with ``concurrency`` and ``buffer``."""
+    if method == "fedbuff":
+        return {"name": "fedbuff", "concurrency": concurrency, "buffer": buffer, "local_epochs": 1, "server_at": "agg"}
+    return {"name": "fedavg", "client_fraction": fraction, "local_epochs": 1, "server_at": "agg"}
+
+
+def experiment(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False,
+               method: str = "fedavg", concurrency: int = 1000, buffer: int = 100) -> dict:
     topology = yaml.safe_load((ROOT / "topologies" / "edge-federated.yaml").read_text())
     topology["datacenters"]["edge"]["workers"] = clients if listed else {"count": clients}
     return {
         "name": f"scale-{clients}", "topology": topology,
         "dataset": {"name": "ring8", "n": SAMPLES_PER_CLIENT * clients}, "model": "mlp2d",
-        "algorithm": {"name": "fedavg", "client_fraction": fraction, "local_epochs": 1, "server_at": "agg"},
+        "algorithm": algorithm(method, fraction, concurrency, buffer),
         "training": {"batch_size": 32}, "max_iterations": rounds, "eval_every": 10**9, "eval_samples": 100,
         "compute": {"model": "fixed", "costs": {"train_step": "50ms", "average": "1ms"}},
         "executors": {"batch": batch},
@@ -94,11 +107,12 @@ def bare_torch_cpu_s(setup: NodeSetup, clients: list[int], epochs: float, batch_
     return time.process_time() - start
 
 
-def measure(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False) -> dict:
+def measure(clients: int, rounds: int, fraction: float, batch: bool, listed: bool = False, method: str = "fedavg",
+            concurrency: int = 1000, buffer: int = 100) -> dict:
     marks: list[tuple[float, float]] = []
     with PeakRss(include_ray=False) as rss:
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        spec = load_experiment(experiment(clients, rounds, fraction, batch, listed))
+        spec = load_experiment(experiment(clients, rounds, fraction, batch, listed, method, concurrency, buffer))
         run = Run(spec, in_process_executor(spec.executors, 1), progress=False)
         complete = run.complete_iteration
 
@@ -126,7 +140,10 @@ def measure(clients: int, rounds: int, fraction: float, batch: bool, listed: boo
     index = {w: i for i, w in enumerate(spec.topology.nodes)} if listed else None  # a checkout before populations
     chosen = [index[c] if index else spec.topology.index_of_worker(c) for c in plan.last_clients]
     torch_s = bare_torch_cpu_s(run.setup, chosen, plan.local_epochs, plan.batch_size)
-    return {"clients": clients, "listed": listed, "client_fraction": fraction, "clients_per_round": len(chosen),
+    return {"method": method, "clients": clients, "listed": listed,
+            "client_fraction": fraction if method == "fedavg" else None,
+            "clients_per_round": len(chosen), **({"concurrency": concurrency, "buffer": buffer}
+                                                 if method == "fedbuff" else {}),
             "batch": batch,
             "rounds": run.iteration, "setup_cpu_s": setup_cpu, "setup_wall_s": setup_wall,
             "cpu_s_per_round": cpu_round, "wall_s_per_round": wall_round, "total_cpu_s": cpu_total,
@@ -144,15 +161,22 @@ def main() -> None:
     parser.add_argument("--batch", action="store_true", help="executors: {batch: true}")
     parser.add_argument("--listed", action="store_true",
                         help="workers: N (listed) instead of a population: what a checkout before populations runs")
+    parser.add_argument("--method", choices=["fedavg", "fedbuff"], default="fedavg",
+                        help="fedbuff: a round is one server update (--rounds of them), its clients the buffer's K")
+    parser.add_argument("--concurrency", type=int, default=1000, help="fedbuff's C (clients training at once)")
+    parser.add_argument("--buffer", type=int, default=100, help="fedbuff's K (updates per server step)")
     parser.add_argument("--out", default="scale", help="name of the json under results/ (.json added)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     fractions = args.fractions * len(args.clients) if len(args.fractions) == 1 else args.fractions
+    if args.method == "fedbuff":  # no client fraction: C is the concurrency
+        fractions = [args.concurrency] * len(args.clients)
     rows = []
     print(f"{'clients':>9} {'C':>5} {'per round':>9} {'batch':>5} {'setup CPU s':>11} {'CPU s/round':>11} "
           f"{'wall s/round':>12} {'torch s':>8} {'ratio':>6} {'peak RSS GiB':>12}", flush=True)
     for clients, fraction in zip(args.clients, fractions, strict=True):
-        row = measure(clients, args.rounds, fraction, args.batch, args.listed)
+        row = measure(clients, args.rounds, fraction, args.batch, args.listed, args.method, args.concurrency,
+                      args.buffer)
         rows.append(row)
         print(f"{clients:>9} {fraction:>5g} {row['clients_per_round']:>9} {args.batch!s:>5} "
               f"{row['setup_cpu_s']:>11.1f} {row['cpu_s_per_round']:>11.2f} {row['wall_s_per_round']:>12.2f} "
