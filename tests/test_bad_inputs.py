@@ -210,6 +210,8 @@ EXPERIMENT_CASES: list[tuple[str, dict[str, Any], str]] = [
      "algorithm.cloud_every"),
     ("hierfavg-cloud-on-mars", {"algorithm": {"name": "hierfavg", "server_at": "mars"}}, "algorithm.server_at"),
     ("hierfavg-offline-word", {"algorithm": {"name": "hierfavg", "offline": "nap"}}, "algorithm.offline"),
+    ("hierfavg-client-fraction-zero", {"algorithm": {"name": "hierfavg", "client_fraction": 0}},
+     "algorithm.client_fraction"),
     ("streaming-inner-steps-zero", {"algorithm": {"name": "streaming_diloco", "inner_steps": 0}},
      "algorithm.inner_steps"),
     ("streaming-fragments-word", {"algorithm": {"name": "streaming_diloco", "fragments": "few"}},

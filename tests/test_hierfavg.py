@@ -40,6 +40,23 @@ def test_bytes_per_tier_equal_the_formula() -> None:
     assert all(engine.stats[w].tasks == {"train_step": rounds * k2 * 3} for w in session.workers)
 
 
+def test_a_client_fraction_trains_that_share_of_each_edge_per_round_and_the_formula_counts_it() -> None:
+    method, session = fake_method({"name": "hierfavg", "edge_every": 2, "cloud_every": 2, "client_fraction": 0.5},
+                                  budget=3)
+    engine = session.drive(method, COSTS)
+    g, d = _model_nbytes(session)
+    m, edges, rounds, k2 = 1 + 1 + 1, 3, 3, 2  # max(floor(0.5 N_e), 1) for N_e = 2, 1, 2
+    assert engine.accountant.bytes_by_kind() == {"params_g": rounds * k2 * m * 2 * g,
+                                                 "params_d": rounds * k2 * m * 2 * d,
+                                                 "cloud_g": rounds * edges * 2 * g, "cloud_d": rounds * edges * 2 * d}
+    assert method.expected_payload_nbytes() == engine.accountant.bytes_by_kind()
+    tasks = sorted(engine.stats[w].tasks.get("train_step", 0) for w in session.workers)
+    assert sum(tasks) == rounds * k2 * m * 2 and tasks[-1] > 0  # kappa_1 = 2 steps per chosen client
+    trained_at_a = {w for w in ("a/w0", "a/w1") if engine.stats[w].tasks}
+    assert trained_at_a == {"a/w0", "a/w1"}  # the choice varies from round to round (seeded per edge)
+    assert method.footing()["g_steps_per_iteration"] == m * 2 * k2
+
+
 def test_epochs_for_steps_is_exact() -> None:
     for steps in range(1, 200):
         for n in (1, 15, 16, 17, 133, 1000):
@@ -106,7 +123,8 @@ def test_a_crashed_edge_is_skipped_a_crashed_cloud_stops() -> None:
     assert session.stop_reason is not None and session.stop_reason.startswith("crashed: a/cloud")
 
 
-@pytest.mark.parametrize("params", [{"edge_every": 0}, {"cloud_every": 0}, {"offline": "nap"}])
+@pytest.mark.parametrize("params", [{"edge_every": 0}, {"cloud_every": 0}, {"offline": "nap"},
+                                    {"client_fraction": 0}, {"client_fraction": 1.5}])
 def test_bad_parameters_name_the_field(params) -> None:
     from testbed.core.errors import ConfigError
 

@@ -113,9 +113,10 @@ def test_fedbuff_on_a_population_runs_exactly_as_listed(availability: dict | Non
     assert not math.isnan(population.metrics[-1]["lr_g"])  # a rebuilt client reports its latest round's rates
 
 
-@pytest.mark.parametrize("availability", [None, CHURN])
-def test_hierfavg_on_a_population_runs_exactly_as_listed(availability: dict | None) -> None:
-    listed, population = assert_same_runs({"name": "hierfavg", "edge_every": 2, "cloud_every": 2}, 12, availability)
+@pytest.mark.parametrize(("availability", "fraction"), [(None, 1.0), (CHURN, 1.0), (CHURN, 0.25)])
+def test_hierfavg_on_a_population_runs_exactly_as_listed(availability: dict | None, fraction: float) -> None:
+    listed, population = assert_same_runs({"name": "hierfavg", "edge_every": 2, "cloud_every": 2,
+                                           "client_fraction": fraction}, 12, availability)
     assert population.algorithm.plan.dropped == listed.algorithm.plan.dropped
     assert population.algorithm.plan.tier_nbytes == listed.algorithm.plan.tier_nbytes
     assert bool(population.algorithm.plan.dropped) == (availability is not None)  # churn did drop clients

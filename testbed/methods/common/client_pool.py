@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from testbed.core.errors import ConfigError
 from testbed.methods.api import Session
 
@@ -72,18 +74,20 @@ class ClientPool:
         s = self.session
         return [c for c in self.clients if c not in self.busy and s.available(c)]
 
-    def choose(self, count: int) -> list[str]:
-        """Up to ``count`` idle clients, a seeded uniform choice without replacement, in the given order."""
+    def choose(self, count: int, rng: np.random.Generator | None = None) -> list[str]:
+        """Up to ``count`` idle clients, a seeded uniform choice without replacement (from ``rng``; default the
+        run's), in the given order."""
+        rng = self.session.rng if rng is None else rng
         if self.always_up:  # the idle clients are all but the busy ones: no walk
             idle = len(self.clients) - len(self.busy)
             if count <= 0 or idle <= 0:
                 return []
-            picked = self.session.rng.choice(idle, min(count, idle), replace=False)
+            picked = rng.choice(idle, min(count, idle), replace=False)
             return [self.clients[_skipping(int(i), self._busy_at)] for i in sorted(picked)]
         candidates = self.idle()
         if count <= 0 or not candidates:
             return []
-        picked = self.session.rng.choice(len(candidates), min(count, len(candidates)), replace=False)
+        picked = rng.choice(len(candidates), min(count, len(candidates)), replace=False)
         return [candidates[i] for i in sorted(picked)]
 
     def dispatched(self, client: str, tag: Any, now_s: float) -> Outstanding:

@@ -25,12 +25,17 @@ client is skipped.  An edge or the cloud that is down pauses (whoever waits for 
 edge is skipped by the cloud from then on (its clients' work is lost); a crashed cloud, or every edge
 crashed, stops the run.  Synchronous: without churn its operations do not depend on timing.
 
-Client populations (``workers: {count: N}``): every edge round trains every client of the datacenter, as
-in the paper, so on a population each edge round builds its N clients (a fresh Adam each, batch and noise
-seeded by the edge round) and their processes end with the round; the edge's choice of idle clients does
-not walk the population when no client can go down (testbed.methods.common.client_pool).  A population
-runs exactly as the same workers listed (tested); memory stays per working client, time per edge round
-grows with N (there is no per-edge client fraction).
+Client fraction (``client_fraction`` C, default 1: the paper's every client): each edge round an edge hands
+work to max(floor(C N_e), 1) of its N_e clients, a seeded uniform choice among those up and idle from the
+edge's own stream (run seed, edge), so the edges' choices do not depend on which edge draws first -- what a
+cross-device hierarchy with 10^5+ clients per edge needs (Liu et al. train all of them).  Bytes and steps
+then count m = sum_e max(floor(C N_e), 1) clients per edge round where the formula says N.
+
+Client populations (``workers: {count: N}``): every edge round builds the clients it trains (a fresh Adam
+each, batch and noise seeded by the edge round) and their processes end with the round; the edge's choice
+of idle clients does not walk the population when no client can go down
+(testbed.methods.common.client_pool).  A population runs exactly as the same workers listed (tested);
+memory stays per working client, time per edge round grows with the clients it trains.
 """
 
 from __future__ import annotations
@@ -60,13 +65,16 @@ from testbed.topology.population import NodeIds
 @dataclass(frozen=True)
 class HierFavgParams:
     """``edge_every`` kappa_1 (local steps per edge round), ``cloud_every`` kappa_2 (edge rounds per cloud
-    round), ``batch_size`` B (0: training.batch_size), ``server_at`` (the cloud's datacenter), ``offline``."""
+    round), ``batch_size`` B (0: training.batch_size), ``server_at`` (the cloud's datacenter), ``offline``,
+    ``client_fraction`` C (clients per edge round; 1: all)."""
 
     edge_every: int = 10
     cloud_every: int = 2
     batch_size: int = 0
     server_at: Any = None
     offline: str = "drop"
+    client_fraction: float = 1.0
+    """C: each edge round an edge hands work to max(floor(C N_e), 1) of its N_e clients (1: all, the paper's)."""
 
 
 @register("hierfavg")
@@ -91,6 +99,9 @@ class HierFavg(Algorithm):
         check_batch_size(params.batch_size, src, "B")
         check_one_datacenter(params.server_at, topology, src)
         check_offline(params.offline, src)
+        if not 0 < params.client_fraction <= 1:
+            raise ConfigError(src, "algorithm.client_fraction", f"{params.client_fraction} is outside (0, 1]",
+                              "give the fraction of each edge's clients trained per edge round, e.g. 0.01 (1: all)")
 
     def setup(self) -> None:
         s = self.session
@@ -104,7 +115,7 @@ class HierFavg(Algorithm):
             s.host(node, EdgeAggregator, s.setup)
         s.host(self.cloud, Aggregator, s.setup)
         self.plan = HierPlan(self.cloud, edges, n_k, self.params.edge_every, self.params.cloud_every,
-                             self.batch_size, self.params.offline)
+                             self.batch_size, self.params.offline, self.params.client_fraction, s.setup.seed)
 
     def start(self) -> None:
         s = self.session
@@ -139,9 +150,10 @@ class HierFavg(Algorithm):
         return None
 
     def expected_payload_nbytes(self) -> dict[str, int]:
-        """Per cloud round: kappa_2 N client models each way (``params_*``), E edge models each way (``cloud_*``)."""
+        """Per cloud round: kappa_2 m client models each way (``params_*``; m = sum over edges of max(floor(C N_e),
+        1), N with C = 1), E edge models each way (``cloud_*``)."""
         sizes = wire_sizes(self.session.setup)
-        rounds, clients, edges = self.session.iteration, len(self.session.workers), len(self.plan.edges)
+        rounds, clients, edges = self.session.iteration, self.plan.clients_per_edge_round(), len(self.plan.edges)
         per_tier = {"params": 2 * rounds * self.params.cloud_every * clients, "cloud": 2 * rounds * edges}
         return {f"{tier}_{net}": n * (sizes.g_snapshot_nbytes if net == "g" else sizes.d_nbytes)
                 for tier, n in per_tier.items() for net in ("g", "d")}
@@ -153,12 +165,17 @@ class HierFavg(Algorithm):
         return self.probes_of(self.plan.last_clients[:1])
 
     def footing(self) -> dict[str, Any]:
-        steps = len(self.session.workers) * self.params.edge_every * self.params.cloud_every
-        return {"update_order": self.session.setup.training.update_order,
+        steps = self.plan.clients_per_edge_round() * self.params.edge_every * self.params.cloud_every
+        footing = {"update_order": self.session.setup.training.update_order,
                 "iteration": "one cloud round: kappa_2 edge rounds of kappa_1 local steps at every client",
                 "g_steps_per_iteration": steps, "d_steps_per_iteration": steps,
                 "edge_every": self.params.edge_every, "cloud_every": self.params.cloud_every,
                 "edges": len(self.plan.edges)}
+        if self.params.client_fraction != 1:  # the paper's footing stays as it was
+            footing["client_fraction"] = self.params.client_fraction
+            footing["iteration"] = ("one cloud round: kappa_2 edge rounds of kappa_1 local steps at C of each edge's "
+                                    "clients")
+        return footing
 
     def results(self) -> dict[str, Any]:
         """Payload bytes sent per tier (client <-> edge, edge <-> cloud) and the client replies dropped."""

@@ -6,7 +6,8 @@ its last edge round averaged; a crashed edge is skipped); average them weighted 
 (``average``: units = edges); count the round.
 
 Edge ``<dc>/edge``: take the cloud's model; then kappa_2 edge rounds: hand its model (``params_g``,
-``params_d``, tag (r, j)) to every client of its datacenter that is up and idle
+``params_d``, tag (r, j)) to every client of its datacenter that is up and idle (``client_fraction`` C < 1:
+to max(floor(C N_e), 1) of them, a seeded choice from the edge's own stream)
 (testbed.methods.common.client_pool), wait for their replies (a client that goes down before its reply
 has fully arrived is dropped and abandons the round, ``offline: pause`` waits; a crashed one is skipped),
 average the kept
@@ -23,9 +24,11 @@ process ends once the round is answered or abandoned.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from testbed.methods.api import Context, Event, Message, Session
 from testbed.methods.common.client_pool import ClientPool, Outstanding, abandons, work_until_s
@@ -43,16 +46,31 @@ class HierPlan:
     cloud: str
     edges: dict[str, Sequence[str]]
     """edge node -> its datacenter's clients, in topology order (a population's: its lazy ids)."""
-    n_k: dict[str, int]
+    n_k: Mapping[str, int]
     edge_every: int
     cloud_every: int
     batch_size: int
     offline: str
+    client_fraction: float = 1.0
+    seed: int = 0
+    """The run seed: each edge's client choice draws from its own stream (run seed, edge)."""
     tier_nbytes: dict[str, int] = field(default_factory=lambda: {"client_edge": 0, "edge_cloud": 0})
     dropped: list[tuple[int, int, str]] = field(default_factory=list)
     last_clients: list[str] = field(default_factory=list)
     on_demand: OnDemand = field(default_factory=OnDemand)
     """A population's clients: a process per client with an edge round due (spawned when handed it)."""
+
+    def clients_per_round(self, edge: str) -> int:
+        """Clients an edge hands an edge round to when all are up and idle: max(floor(C N_e), 1)."""
+        return max(math.floor(self.client_fraction * len(self.edges[edge])), 1)
+
+    def clients_per_edge_round(self) -> int:
+        """The same, summed over the edges (N with C = 1)."""
+        return sum(self.clients_per_round(edge) for edge in self.edges)
+
+
+EDGE_STREAMS = 0xED6E
+"""Mixed into an edge's seed, so its client-choice stream differs from any other stream of the run."""
 
 
 def cloud(ctx: Context, s: Session, plan: HierPlan) -> Generator[Event, Any, None]:
@@ -90,6 +108,7 @@ def cloud(ctx: Context, s: Session, plan: HierPlan) -> Generator[Event, Any, Non
 def edge(ctx: Context, s: Session, plan: HierPlan) -> Generator[Event, Any, None]:
     """An edge aggregator: kappa_2 rounds over its clients per cloud round."""
     pool = ClientPool(s, plan.edges[ctx.node_id], plan.offline)
+    rng = np.random.default_rng([plan.seed, EDGE_STREAMS, list(plan.edges).index(ctx.node_id)])
     late: dict[tuple[str, Any], int] = {}  # parts of late replies seen so far
     while True:
         g_message = yield ctx.recv(kind="cloud_g", src=plan.cloud)
@@ -101,7 +120,7 @@ def edge(ctx: Context, s: Session, plan: HierPlan) -> Generator[Event, Any, None
             if s.should_stop():
                 return
             yield from _drain(ctx, pool, late)
-            clients = pool.choose(len(pool.clients))
+            clients = pool.choose(plan.clients_per_round(ctx.node_id), rng)
             g, d = ctx.call("params", num_returns=2)
             outstanding = {}
             for node in clients:
