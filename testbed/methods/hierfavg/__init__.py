@@ -137,10 +137,10 @@ class HierFavg(Algorithm):
 
     @classmethod
     def timing_dependence(cls, params: Any, topology: Topology) -> str | None:
-        """Synchronous at both tiers: an edge hands every client each round and waits for all of them (no
-        deadline), averaging in client order; the cloud waits for every edge, in edge order -- the same
-        computations on any network, whatever the speeds.  Only availability makes whom an edge hands work to,
-        and whose reply it keeps, depend on when things happen."""
+        """Synchronous at both tiers: an edge hands each round to every client (or to its C share, chosen from
+        the edge's own stream) and waits for all of them (no deadline), averaging in client order; the cloud
+        waits for every edge, in edge order -- the same computations on any network, whatever the speeds.  Only
+        availability makes whom an edge hands work to, and whose reply it keeps, depend on when things happen."""
         if not topology.any_availability:
             return None
         for node in topology.nodes:
