@@ -18,6 +18,10 @@ one torch thread), FedAvg on ``edge-federated`` with its ``edge`` datacenter as 
 updates per server step): a "round" is then one server update, and its torch comparison trains the K
 clients of the last buffer -- the clients whose training one update waits for on average.
 
+``--method hierfavg`` runs HierFAVG with kappa_1 = kappa_2 = 1 and ``--fractions`` as its edges' client
+fraction: a round is one cloud round, its torch comparison the clients the last edge to finish averaged (the
+population edge's; ``agg``'s edge has one client).
+
 ``--batch`` runs the same with ``executors: {batch: true}`` (batched FedAvg rounds, testbed.exec.batching);
 ``--listed`` writes ``workers: N`` instead of a population, which is what a checkout from before populations
 can run (copy this file into its ``benchmarks/`` and run it there: the "before" column).
@@ -57,6 +61,8 @@ def algorithm(method: str, fraction: float, concurrency: int, buffer: int) -> di
     """The ``algorithm:`` block: FedAvg with C = ``fraction``, or FedBuff with ``concurrency`` and ``buffer``."""
     if method == "fedbuff":
         return {"name": "fedbuff", "concurrency": concurrency, "buffer": buffer, "local_epochs": 1, "server_at": "agg"}
+    if method == "hierfavg":  # one local step per edge round (kappa_1 = 1), one edge round per cloud round
+        return {"name": "hierfavg", "edge_every": 1, "cloud_every": 1, "client_fraction": fraction, "server_at": "agg"}
     return {"name": "fedavg", "client_fraction": fraction, "local_epochs": 1, "server_at": "agg"}
 
 
@@ -139,9 +145,10 @@ def measure(clients: int, rounds: int, fraction: float, batch: bool, listed: boo
     plan = run.algorithm.plan
     index = {w: i for i, w in enumerate(spec.topology.nodes)} if listed else None  # a checkout before populations
     chosen = [index[c] if index else spec.topology.index_of_worker(c) for c in plan.last_clients]
-    torch_s = bare_torch_cpu_s(run.setup, chosen, plan.local_epochs, plan.batch_size)
+    epochs = getattr(plan, "local_epochs", 1.0)  # hierfavg: kappa_1 = 1 step, as one epoch of one batch here
+    torch_s = bare_torch_cpu_s(run.setup, chosen, epochs, plan.batch_size)
     return {"method": method, "clients": clients, "listed": listed,
-            "client_fraction": fraction if method == "fedavg" else None,
+            "client_fraction": fraction if method != "fedbuff" else None,
             "clients_per_round": len(chosen), **({"concurrency": concurrency, "buffer": buffer}
                                                  if method == "fedbuff" else {}),
             "batch": batch,
@@ -161,8 +168,9 @@ def main() -> None:
     parser.add_argument("--batch", action="store_true", help="executors: {batch: true}")
     parser.add_argument("--listed", action="store_true",
                         help="workers: N (listed) instead of a population: what a checkout before populations runs")
-    parser.add_argument("--method", choices=["fedavg", "fedbuff"], default="fedavg",
-                        help="fedbuff: a round is one server update (--rounds of them), its clients the buffer's K")
+    parser.add_argument("--method", choices=["fedavg", "fedbuff", "hierfavg"], default="fedavg",
+                        help="fedbuff: a round is one server update (--rounds of them), its clients the buffer's K; "
+                             "hierfavg: a round is one cloud round of one edge round, C the edges' client fraction")
     parser.add_argument("--concurrency", type=int, default=1000, help="fedbuff's C (clients training at once)")
     parser.add_argument("--buffer", type=int, default=100, help="fedbuff's K (updates per server step)")
     parser.add_argument("--out", default="scale", help="name of the json under results/ (.json added)")
