@@ -10,6 +10,7 @@ the same way: a (setting, seed) two suites both ran is one configuration, counte
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -58,12 +59,18 @@ def steps_per_iteration(method: str) -> int:
     return math.ceil(float(method.split("-e")[1].split("-")[0]) * math.ceil(N_K_MAX / BATCH))
 
 
-def read_suite(root: Path) -> pd.DataFrame:
+def gaia_variant(algorithm: dict) -> str:
+    """Gaia's tuning cells by their significance rule: ``gaia-t0.01-decay`` (v/sqrt(t), the map's) or ``gaia-t0.05``."""
+    decay = bool(algorithm.get("decay", True))
+    return f"gaia-t{float(algorithm.get('threshold', 0.01)):g}" + ("-decay" if decay else "")
+
+
+def read_suite(root: Path, namer: Callable[[dict], str] = method_of) -> pd.DataFrame:
     """index.csv of a suite (complete cells) with each cell's metrics.csv attached as ``metrics``."""
     index = pd.read_csv(root / "index.csv")
     index = index[index["status"] == "complete"].copy()
     configs = [yaml.safe_load((root / run / "config.yaml").read_text()) for run in index["run_dir"]]
-    index["method"] = [method_of(c["algorithm"]) for c in configs]
+    index["method"] = [namer(c["algorithm"]) for c in configs]
     index["family"] = [family_of(m) for m in index["method"]]
     index["seed"] = [int(c["seed"]) for c in configs]
     index["lr"] = [float(c["training"]["lr_g"]) for c in configs]
@@ -71,9 +78,9 @@ def read_suite(root: Path) -> pd.DataFrame:
     return index
 
 
-def read_suites(root: Path, names: tuple[str, ...]) -> pd.DataFrame:
+def read_suites(root: Path, names: tuple[str, ...], namer: Callable[[dict], str] = method_of) -> pd.DataFrame:
     """The suites of ``names`` present under ``root``, a (setting, seed) more than one ran counted once."""
-    found = [read_suite(root / name) for name in names if (root / name / "index.csv").is_file()]
+    found = [read_suite(root / name, namer) for name in names if (root / name / "index.csv").is_file()]
     return pd.concat(found, ignore_index=True).drop_duplicates(["method", "lr", "seed"]).reset_index(drop=True)
 
 
@@ -82,14 +89,15 @@ def hit(metrics: pd.DataFrame) -> pd.Series:
     return reached_and_held(metrics.assign(run="r"), TARGET).iloc[0]
 
 
-def tuning(root: Path) -> tuple[pd.DataFrame, dict[str, tuple[str, float]]]:
+def tuning(root: Path, suites: tuple[str, ...] = TUNE_SUITES, namer: Callable[[dict], str] = method_of
+           ) -> tuple[pd.DataFrame, dict[str, tuple[str, float]]]:
     """Per tuning run: reached, iteration and steps to target, the fallback score; per family the chosen
     (variant, lr) by the criterion fixed before the runs (the page's "Tuning"): the fewest optimiser steps
     to target summed over the tuning seeds a setting ran (a seed that misses counts as the budget plus
     one evaluation; with one seed this is the round-1 rule), if no setting of the family reached it the
     highest mean score over the last four evaluations, ties -> the smaller lr."""
     rows = []
-    for _, r in read_suites(root, TUNE_SUITES).iterrows():
+    for _, r in read_suites(root, suites, namer).iterrows():
         m, h = r["metrics"], hit(r["metrics"])
         tail = m.sort_values("iteration").tail(4)
         rows.append({"cell": r["cell"], "seed": int(r["seed"]), "method": r["method"], "family": r["family"],
@@ -108,12 +116,17 @@ def tuning(root: Path) -> tuple[pd.DataFrame, dict[str, tuple[str, float]]]:
     key = per_setting.assign(s=per_setting["steps"].where(family_reached, math.inf),
                              fallback=(-per_setting["score"]).where(~family_reached, 0.0))
     best = key.sort_values(["s", "fallback", "lr"], kind="stable")
-    chosen = {f: best[best["family"] == f].iloc[0] for f in FAMILIES if (best["family"] == f).any()}
+    chosen = {f: best[best["family"] == f].iloc[0] for f in dict.fromkeys(best["family"])}
     picked = {(str(r["method"]), float(r["lr"])) for r in chosen.values()}
     df["chosen"] = [(m, float(lr)) in picked for m, lr in zip(df["method"], df["lr"], strict=True)]
-    df = df.sort_values(["family", "method", "lr", "seed"], key=lambda s: s.map(FAMILIES.index)
-                        if s.name == "family" else s, kind="stable").reset_index(drop=True)
+    df = df.sort_values(["family", "method", "lr", "seed"], kind="stable",
+                        key=lambda s: s.map(_family_rank) if s.name == "family" else s).reset_index(drop=True)
     return df, {f: (str(r["method"]), float(r["lr"])) for f, r in chosen.items()}
+
+
+def _family_rank(family: str) -> int:
+    """FAMILIES' order; a family tuned but not on the replayed map (Gaia) after them."""
+    return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
 
 
 def map_settings(suite: pd.DataFrame, tuned: dict[str, tuple[str, float]]) -> pd.DataFrame:

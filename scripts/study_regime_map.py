@@ -43,6 +43,7 @@ from regime_map_runs import (
     MAIN_SUITES,
     TRAINED,
     alternative_settings,
+    gaia_variant,
     hit,
     map_runs,
     map_settings,
@@ -71,6 +72,7 @@ from analysis.study_files import write_study_table
 MAPS = {"all": METHODS, "in-place": tuple(m for m in METHODS if m != "centralized")}
 """The map over every method, and over those that keep the data where it is (no centralized)."""
 POINT = ["bandwidth_Mbps", "rtt_ms", "step_ms"]
+GAIA_TUNE = "regime-map-gaia-tune"
 TRAINED_SUITES = ("regime-map-gaia", "regime-map-relaxed", "regime-map-relaxed-b", "regime-map-relaxed-c")
 """Suites of the timing-dependent methods, trained at each point they are shown at."""
 
@@ -332,6 +334,10 @@ def main() -> int:
     replace_generated(page, "regime-map-costs.csv", costs_section(cost))
     replace_generated(page, "regime-map-trained.csv", trained_section(tpts))
     replace_generated(page, "regime-map-sensitivity.csv", sensitivity_section(sens))
+    if (args.root / GAIA_TUNE / "index.csv").is_file():  # Gaia's tuning: a table of its own (not replayed)
+        gaia_tune, _ = tuning(args.root, (GAIA_TUNE,), gaia_variant)
+        gaia_tune.to_csv(args.out / "regime-map-gaia-tuning.csv", index=False, float_format="%.6g")
+        replace_generated(page, "regime-map-gaia-tuning.csv", tuning_section(gaia_tune))
     dl = deadline_runs(args.root)
     if len(dl):
         dl.to_csv(args.out / "regime-map-deadline.csv", index=False, float_format="%.6g")
