@@ -14,12 +14,14 @@ averaged (its own record, ``summary.json``'s ``method_results``).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from analysis.censored import reached_and_held
+from testbed.core.units import parse_seconds
 
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
 SUITE = "regime-map-deadline"
@@ -52,6 +54,8 @@ def deadline_runs(root: Path) -> pd.DataFrame:
         averaged = sorted({client for _, client in results.get("averaged", [])})
         rows.append({"cell": str(r["cell"]), "seed": int(config["seed"]),
                      "deadline": str(config["algorithm"].get("round_deadline") or "none"),
+                     "deadline_ms": 1e3 * parse_seconds(config["algorithm"]["round_deadline"])
+                     if config["algorithm"].get("round_deadline") else math.nan,
                      "rounds": int(r["iterations"]), "replies_averaged": int(results.get("replies_averaged", 0)),
                      "replies_dropped": int(results.get("replies_dropped", 0)),
                      "clients_averaged": " ".join(averaged),
