@@ -33,6 +33,9 @@ CASES = {
     "fedavg": {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1},
     "mdgan": {"name": "mdgan", "server_at": "a", "swap_every_epochs": 1},
     "sqm": {"name": "sqm", "server_at": "c"},
+    "fedsgd": {"name": "fedsgd", "client_fraction": 0.5},
+    "fedbuff": {"name": "fedbuff", "concurrency": 3, "buffer": 2},
+    "hierfavg": {"name": "hierfavg", "edge_every": 2, "cloud_every": 2, "server_at": "b"},
 }
 
 
