@@ -130,3 +130,19 @@ def test_bad_parameters_name_the_field(params) -> None:
 
     with pytest.raises(ConfigError, match=f"algorithm.{next(iter(params))}"):
         fake_method({"name": "hierfavg", **params})
+
+
+def test_a_sampled_edge_weighs_its_whole_data_at_the_cloud() -> None:
+    """Liu et al. weight an edge by the data behind it: with C < 1 an edge that trained 1 of its 8 clients
+    still stands for all 8 (a small edge must not weigh like a large one for training as many clients);
+    with C = 1 the weight stays the data of the clients averaged (under churn, those that replied)."""
+    from testbed.methods.hierfavg.protocol import HierPlan
+
+    edges = {"a/edge": ["a/w0"], "b/edge": [f"b/w{i}" for i in range(8)]}
+    n_k = {c: 10 for cs in edges.values() for c in cs}
+    sampled = HierPlan("b/cloud", edges, n_k, 2, 2, 8, "drop", client_fraction=0.125)
+    assert sampled.edge_weight("a/edge", ["a/w0"]) == 10.0
+    assert sampled.edge_weight("b/edge", ["b/w3"]) == 80.0
+    assert sampled.edge_weight("b/edge", []) == 0.0  # nobody replied: the edge's model is not its clients'
+    every = HierPlan("b/cloud", edges, n_k, 2, 2, 8, "drop")
+    assert every.edge_weight("b/edge", ["b/w0", "b/w5"]) == 20.0

@@ -17,8 +17,9 @@ aggregator, it is dropped (free again once it is back up) or it crashes.
 A client population (``workers: {count: N}``, a lazy sequence of ids) is never walked when no client can
 go down: the idle clients are then every client but the busy ones, so the seeded choice draws the same
 indices as it would from the list of idle clients and maps each to its client by skipping the busy ones'
-positions (O(busy) per choice) -- the same clients, listed or not.  With an ``availability`` the idle
-clients are found by asking each whether it is up (O(N) per choice, as FedAvg's server does per round).
+positions (O(busy) per chosen client) -- the same clients, listed or not.  With an ``availability`` on any
+worker the idle clients are found by asking each whether it is up (O(N) per choice, as FedAvg's server does
+per round).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class ClientPool:
         return gone
 
     def _free(self, client: str) -> None:
+        """``client`` is no longer busy (if it was): out of the busy map and the sorted busy positions."""
         if self.busy.pop(client, _NOT_BUSY) is not _NOT_BUSY:
             del self._busy_at[bisect.bisect_left(self._busy_at, self._position(client))]
 
@@ -153,7 +155,7 @@ def _skipping(i: int, busy_at: list[int]) -> int:
 
 def abandons(session: Session, node: str, offline: str, sent_s: float, now_s: float) -> bool:
     """Whether a client should drop work sent to it at ``sent_s``: under ``offline: drop``, it went down since
-    (the aggregator has dropped it already).  FedAvg's client does the same (testbed.methods.fedavg.protocol)."""
+    (the aggregator has dropped it already).  Every federated client asks this (FedAvg, FedSGD, FedBuff, HierFAVG)."""
     return offline == "drop" and session.next_change_s(node, after_s=sent_s) <= now_s
 
 

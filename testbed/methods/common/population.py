@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -67,6 +67,12 @@ def host_clients(s: Session, client: Callable[..., Any], population: Callable[..
     return ClientSizes(s.workers, s.setup.shard_sizes())
 
 
+class LrsSink(Protocol):
+    """Where a client built anew records the learning rates its round trained with (for the lr columns)."""
+
+    def record(self, index: int, lrs: dict[str, float | None]) -> None: ...
+
+
 class ClientLrs:
     """The learning rates each client's latest round trained with, as two float64 arrays (NaN: none yet),
     so a client built anew reports what a listed one would: 16 B per client, allocated at the first record."""
@@ -75,13 +81,14 @@ class ClientLrs:
         self.count = count
         self.rates: np.ndarray | None = None  # (count, 2): lr_g, lr_d
 
-    def record(self, index: int, round_id: int, lrs: dict[str, float | None]) -> None:
-        """Client ``index`` (within the population) finished a round with ``lrs`` (``round_id``: unused)."""
+    def record(self, index: int, lrs: dict[str, float | None]) -> None:
+        """Client ``index`` (within the population) finished a round with ``lrs``."""
         if self.rates is None:
             self.rates = np.full((self.count, 2), np.nan)
         self.rates[index] = [np.nan if lrs[k] is None else lrs[k] for k in ("lr_g", "lr_d")]
 
     def get(self, index: int) -> dict[str, float | None] | None:
+        """Client ``index``'s latest rates (None before its first round)."""
         if self.rates is None or np.isnan(self.rates[index]).all():
             return None
         return {k: None if np.isnan(v) else float(v) for k, v in zip(("lr_g", "lr_d"), self.rates[index], strict=True)}
@@ -116,8 +123,9 @@ class _Shifted:
     lrs: ClientLrs
     first_index: int
 
-    def record(self, index: int, round_id: int, lrs: dict[str, float | None]) -> None:
-        self.lrs.record(index - self.first_index, round_id, lrs)
+    def record(self, index: int, lrs: dict[str, float | None]) -> None:
+        """Record for global worker ``index``."""
+        self.lrs.record(index - self.first_index, lrs)
 
 
 @dataclass

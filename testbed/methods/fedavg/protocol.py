@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from testbed.methods.api import Context, Event, Message, Session
+from testbed.methods.common.client_pool import abandons, work_until_s
 from testbed.methods.common.population import OnDemand
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.state import local_steps
@@ -186,28 +187,27 @@ def client(ctx: Context, s: Session, plan: FedAvgPlan) -> Generator[Event, Any, 
     when no round it was chosen for is left."""
     sizes = wire_sizes(s.setup)
     steps = local_steps(plan.n_k[ctx.node_id], plan.local_epochs, plan.batch_size)
-    drop = plan.offline == "drop"
     while True:
         g_message = yield ctx.recv(kind="params_g", src=plan.server)
         round_id = g_message.tag
         d_message = yield ctx.recv(kind="params_d", src=plan.server, tag=round_id)
-        yield from _answer(ctx, s, plan, g_message, d_message, steps, drop, sizes)
+        yield from _answer(ctx, s, plan, g_message, d_message, steps, sizes)
         if plan.on_demand.settled(ctx.node_id):
             return
 
 
 def _answer(ctx: Context, s: Session, plan: FedAvgPlan, g_message: Message, d_message: Message, steps: int,
-            drop: bool, sizes: Any) -> Generator[Event, Any, None]:
+            sizes: Any) -> Generator[Event, Any, None]:
     """Train round ``g_message.tag`` from the server's weights and send both nets back -- unless, under
     ``drop``, the client went down since it was chosen or while training (the round is then lost)."""
     round_id = g_message.tag
-    if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
+    if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
         return  # it went down since it was chosen: the server has dropped it
     g, d = g_message.payload, d_message.payload
     lr_factor = s.setup.lr_scale(round_id)  # the round being trained (a late client's is behind)
     trained = yield ctx.compute("train_step", "fedavg_round", g, d, plan.local_epochs, plan.batch_size,
                                 lr_factor, round_id, units=steps, num_returns=2,
-                                until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
+                                until_s=work_until_s(s, ctx.node_id, plan.offline))
     if trained is None:
         return  # it went down mid-training: the round is lost
     g_new, d_new = trained

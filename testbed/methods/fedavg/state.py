@@ -25,7 +25,7 @@ import numpy as np
 from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import average_params, generator_snapshot, get_params, make_adam, set_buffers, set_params
 from testbed.gan.moments import AdamMoments, load_moments, save_moments
-from testbed.methods.common.population import ClientPopulation
+from testbed.methods.common.population import ClientPopulation, LrsSink
 from testbed.methods.common.setup import NodeSetup
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker, by_batch_size
@@ -95,7 +95,7 @@ class FedAvgClient(GanWorker):
     (``client_state: reset``) or the Adam state of its own previous round (``keep``: listed clients only)."""
 
     def __init__(self, setup: NodeSetup, index: int, device: str = "cpu",
-                 lrs_sink: Any = None, client_state: str = "reset") -> None:
+                 lrs_sink: LrsSink | None = None, client_state: str = "reset") -> None:
         super().__init__(setup, index, device)
         self.last_lrs: dict[str, float | None] | None = None  # rates of the last round (the lr columns)
         self.lrs_sink = lrs_sink
@@ -160,7 +160,7 @@ class FedAvgClient(GanWorker):
         result = self.generator_snapshot(), self.get_d()
         self.last_lrs = super().current_lrs()
         if self.lrs_sink is not None:
-            self.lrs_sink.record(self.index, round_id, self.last_lrs)
+            self.lrs_sink.record(self.index, self.last_lrs)
         if self.client_state == "keep":
             self.moments = (save_moments(self.state.opt_g), save_moments(self.state.opt_d))
         self._state = None  # the next round starts from the server's weights (the scratch pair is shared)

@@ -99,8 +99,9 @@ class FedBuff(Algorithm):
             raise ConfigError(src, "algorithm.concurrency", f"{params.concurrency} is outside [0, {n}] (the clients)",
                               "give C clients training at once, or 0 for all")
         if params.concurrency == 0 and topology.has_population:
-            raise ConfigError(src, "algorithm.concurrency", f"0 (every client) would keep all {n} clients of a "
-                              "population training at once", "give C clients training at once, e.g. 100")
+            raise ConfigError(src, "algorithm.concurrency", f"left out or 0 (every client) would keep all {n} "
+                              "workers, the population's clients included, training at once",
+                              "give C clients training at once, e.g. concurrency: 100")
         concurrency = params.concurrency or n
         if not 0 <= params.buffer <= concurrency:
             raise ConfigError(src, "algorithm.buffer", f"{params.buffer} is outside [0, {concurrency}] "

@@ -130,7 +130,7 @@ class FedSgd(FedAvg):
         return {"update_order": "simultaneous",
                 "iteration": "one round: one gradient at each chosen client, one server Adam step on their mean",
                 "g_steps_per_iteration": 1, "d_steps_per_iteration": 1,
-                "clients_per_round": self.clients_per_round()}
+                "clients_per_round": self.clients_per_round(), "client_streams": self.streams()}
 
     def calibration_node(self, kind: str) -> str:
         return self.server if kind == "server_update" else self.session.workers[0]

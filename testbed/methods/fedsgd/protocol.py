@@ -10,11 +10,11 @@ BatchNorm statistics.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Generator
 from typing import Any
 
 from testbed.methods.api import Context, Event, Message, Session
+from testbed.methods.common.client_pool import abandons, work_until_s
 from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
 from testbed.methods.fedavg.protocol import FedAvgPlan
 
@@ -46,12 +46,11 @@ def _answer(ctx: Context, s: Session, plan: FedAvgPlan, g_message: Message, d_me
     """One gradient from the server's weights, sent back -- unless, under ``drop``, the client went down
     since it was chosen or while computing (the round is then lost)."""
     round_id = g_message.tag
-    drop = plan.offline == "drop"
-    if drop and s.next_change_s(ctx.node_id, after_s=g_message.t_send_s) <= ctx.now_s:
+    if abandons(s, ctx.node_id, plan.offline, g_message.t_send_s, ctx.now_s):
         return  # it went down since it was chosen: the server has dropped it
     replies = yield ctx.compute("grad_step", "fedsgd_grads", g_message.payload, d_message.payload,
                                 plan.batch_size, round_id, num_returns=len(plan.reply_kinds),
-                                until_s=s.next_change_s(ctx.node_id) if drop else math.inf)
+                                until_s=work_until_s(s, ctx.node_id, plan.offline))
     if replies is None:
         return  # it went down while computing: the round is lost
     for kind, payload in zip(plan.reply_kinds, replies, strict=True):

@@ -29,13 +29,16 @@ Client fraction (``client_fraction`` C, default 1: the paper's every client): ea
 work to max(floor(C N_e), 1) of its N_e clients, a seeded uniform choice among those up and idle from the
 edge's own stream (run seed, edge), so the edges' choices do not depend on which edge draws first -- what a
 cross-device hierarchy with 10^5+ clients per edge needs (Liu et al. train all of them).  Bytes and steps
-then count m = sum_e max(floor(C N_e), 1) clients per edge round where the formula says N.
+then count m = sum_e max(floor(C N_e), 1) clients per edge round where the formula says N.  At the cloud a
+sampled edge weighs its whole data once any of its clients replied (the sample's average stands for the
+edge, as FedAvg's server weights a round), not the data of the few it trained.
 
 Client populations (``workers: {count: N}``): every edge round builds the clients it trains (a fresh Adam
 each, batch and noise seeded by the edge round) and their processes end with the round; the edge's choice
 of idle clients does not walk the population when no client can go down
 (testbed.methods.common.client_pool).  A population runs exactly as the same workers listed (tested);
-memory stays per working client, time per edge round grows with the clients it trains.
+memory and time per edge round grow with the clients it trains (the edge holds their replies until it
+averages), not with the population.
 """
 
 from __future__ import annotations

@@ -59,10 +59,25 @@ class HierPlan:
     last_clients: list[str] = field(default_factory=list)
     on_demand: OnDemand = field(default_factory=OnDemand)
     """A population's clients: a process per client with an edge round due (spawned when handed it)."""
+    _edge_data: dict[str, float] = field(default_factory=dict)
+    """Each edge's total n_k, summed the first time it is needed (client_fraction < 1)."""
 
     def clients_per_round(self, edge: str) -> int:
         """Clients an edge hands an edge round to when all are up and idle: max(floor(C N_e), 1)."""
         return max(math.floor(self.client_fraction * len(self.edges[edge])), 1)
+
+    def edge_weight(self, edge: str, kept: Sequence[str]) -> float:
+        """The data behind an edge's model at the cloud.  Every client (C = 1): the data of those averaged (Liu
+        et al.; under churn, the ones that replied).  A sample (C < 1): the edge's whole data once any client
+        replied -- the sample's average stands for the edge, as FedAvg's server weights a round -- so a small
+        edge is not weighted like a large one for training as many clients (summed once per edge: O(N_e))."""
+        if not kept:
+            return 0.0
+        if self.client_fraction == 1:
+            return float(sum(self.n_k[c] for c in kept))
+        if edge not in self._edge_data:
+            self._edge_data[edge] = float(sum(self.n_k[c] for c in self.edges[edge]))
+        return self._edge_data[edge]
 
     def clients_per_edge_round(self) -> int:
         """The same, summed over the edges (N with C = 1)."""
@@ -129,7 +144,7 @@ def edge(ctx: Context, s: Session, plan: HierPlan) -> Generator[Event, Any, None
                 outstanding[node] = pool.dispatched(node, (r, j), ctx.now_s)
             replies = yield from _collect(ctx, pool, outstanding, plan, late)
             kept = [c for c in clients if c in replies]
-            weight = float(sum(plan.n_k[c] for c in kept))
+            weight = plan.edge_weight(ctx.node_id, kept)
             if kept:
                 plan.last_clients = kept
                 models = [replies[c][kind].payload for c in kept for kind in CLIENT_KINDS]
