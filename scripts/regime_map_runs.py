@@ -20,8 +20,6 @@ from analysis.censored import reached_and_held
 
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
 TUNE_SUITES = ("regime-map-tune", "regime-map-tune2", "regime-map-tune3")
-TUNE_BUDGET_ITERATIONS = 3000 + 200
-"""A tuning seed that does not reach the target counts as the budget plus one evaluation (tune3's rule)."""
 MAIN_SUITES = ("regime-map", "regime-map-b", "regime-map-c", "regime-map-d", "regime-map-e")
 FAMILIES = ("centralized", "ps", "fedavg", "mdgan", "sqm", "gossip")
 """The methods that were tuned and run on fresh seeds (FedSGD takes ps's runs: the BSP ps bit for bit)."""
@@ -74,6 +72,7 @@ def read_suite(root: Path, namer: Callable[[dict], str] = method_of) -> pd.DataF
     index["family"] = [family_of(m) for m in index["method"]]
     index["seed"] = [int(c["seed"]) for c in configs]
     index["lr"] = [float(c["training"]["lr_g"]) for c in configs]
+    index["budget_iterations"] = [int(c["max_iterations"]) + int(c["eval_every"]) for c in configs]
     index["metrics"] = [pd.read_csv(root / run / "metrics.csv") for run in index["run_dir"]]
     return index
 
@@ -81,6 +80,9 @@ def read_suite(root: Path, namer: Callable[[dict], str] = method_of) -> pd.DataF
 def read_suites(root: Path, names: tuple[str, ...], namer: Callable[[dict], str] = method_of) -> pd.DataFrame:
     """The suites of ``names`` present under ``root``, a (setting, seed) more than one ran counted once."""
     found = [read_suite(root / name, namer) for name in names if (root / name / "index.csv").is_file()]
+    if not found:
+        raise SystemExit(f"{root}: none of the suites {', '.join(names)} has an index.csv (run them first, "
+                         "or give the results root that holds them)")
     return pd.concat(found, ignore_index=True).drop_duplicates(["method", "lr", "seed"]).reset_index(drop=True)
 
 
@@ -93,9 +95,10 @@ def tuning(root: Path, suites: tuple[str, ...] = TUNE_SUITES, namer: Callable[[d
            ) -> tuple[pd.DataFrame, dict[str, tuple[str, float]]]:
     """Per tuning run: reached, iteration and steps to target, the fallback score; per family the chosen
     (variant, lr) by the criterion fixed before the runs (the page's "Tuning"): the fewest optimiser steps
-    to target summed over the tuning seeds a setting ran (a seed that misses counts as the budget plus
-    one evaluation; with one seed this is the round-1 rule), if no setting of the family reached it the
-    highest mean score over the last four evaluations, ties -> the smaller lr."""
+    to target summed over the tuning seeds (every setting of a family must have run on the same ones; a
+    seed that misses counts as its run's budget plus one evaluation, from its config; with one seed this
+    is the round-1 rule), if no setting of the family reached it the highest mean score over the last four
+    evaluations, ties -> the smaller lr."""
     rows = []
     for _, r in read_suites(root, suites, namer).iterrows():
         m, h = r["metrics"], hit(r["metrics"])
@@ -105,10 +108,14 @@ def tuning(root: Path, suites: tuple[str, ...] = TUNE_SUITES, namer: Callable[[d
                      "steps_to_target": h["iteration"] * steps_per_iteration(r["method"]),
                      "score_last4": float((tail["high_quality_fraction"] * tail["modes_covered"] / 8).mean()),
                      "final_hqf": float(m["high_quality_fraction"].iloc[-1]),
-                     "final_modes": float(m["modes_covered"].iloc[-1])})
+                     "final_modes": float(m["modes_covered"].iloc[-1]),
+                     "miss_steps": r["budget_iterations"] * steps_per_iteration(r["method"])})
     df = pd.DataFrame(rows)
-    budget = df["method"].map(steps_per_iteration) * TUNE_BUDGET_ITERATIONS
-    per_setting = (df.assign(s=df["steps_to_target"].where(df["reached"], budget))
+    seeds = df.groupby(["family", "method", "lr"])["seed"].apply(frozenset).groupby("family").nunique()
+    if (seeds > 1).any():  # a sum over fewer seeds would favour the setting that ran on fewer
+        raise SystemExit(f"{root}: the tuning settings of {', '.join(seeds[seeds > 1].index)} ran on different "
+                         "seeds; the summed rule compares settings on the same tuning seeds -- run the missing cells")
+    per_setting = (df.assign(s=df["steps_to_target"].where(df["reached"], df["miss_steps"]))
                    .groupby(["family", "method", "lr"], sort=False)
                    .agg(steps=("s", "sum"), any_reached=("reached", "any"), score=("score_last4", "mean"))
                    .reset_index())

@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
@@ -31,7 +32,8 @@ def _suite(root: Path, cells: dict[str, tuple[dict, float, int, list[tuple[float
     for name, (alg, lr, seed, evals) in cells.items():
         (root / name).mkdir()
         (root / name / "config.yaml").write_text(yaml.safe_dump(
-            {"algorithm": alg, "seed": seed, "training": {"lr_g": lr, "lr_d": lr}}))
+            {"algorithm": alg, "seed": seed, "training": {"lr_g": lr, "lr_d": lr},
+             "max_iterations": 200 * len(evals), "eval_every": 200}))
         pd.DataFrame({"iteration": [200 * (i + 1) for i in range(len(evals))],
                       "virtual_time_s": [float(i + 1) for i in range(len(evals))],
                       "wan_bytes": [1e6 * (i + 1) for i in range(len(evals))], "egress_usd": 0.0,
@@ -101,7 +103,7 @@ def test_tuning_over_two_seeds_sums_steps_and_counts_a_miss_as_the_budget(tmp_pa
     })
     _suite(tmp_path / "regime-map-tune3", {
         "ps_lr0.005": (ps, 0.005, 1001, [miss, hit, hit]),     # 400 -> 800 in all
-        "ps_lr0.01": (ps, 0.01, 1001, [miss, miss, miss]),     # a miss: 3,200 -> 3,400 in all
+        "ps_lr0.01": (ps, 0.01, 1001, [miss, miss, miss]),     # a miss: 600 + 200 -> 1,000 in all
     })
     table, chosen = m.tuning(tmp_path)
     assert chosen["ps"] == ("ps", 0.005)
@@ -132,3 +134,14 @@ def test_alternative_settings_switch_one_family_to_an_equally_seeded_setting(tmp
     alt = alts[0].set_index("family")
     assert alt.loc["ps", "map_lr"] == 0.005 and alt.loc["sqm", "map_lr"] == 0.005
     assert settings.set_index("family").loc["ps", "map_lr"] == 0.01  # the map's own settings untouched
+
+
+def test_tuning_refuses_settings_of_one_family_on_different_seeds(tmp_path: Path) -> None:
+    m = _module()
+    hit, miss = (0.8, 8), (0.3, 3)
+    ps = {"name": "ps", "consistency": "sequential"}
+    _suite(tmp_path / "regime-map-tune", {"ps_lr0.005": (ps, 0.005, 1000, [miss, hit, hit]),
+                                          "ps_lr0.01": (ps, 0.01, 1000, [hit, hit, hit])})
+    _suite(tmp_path / "regime-map-tune3", {"ps_lr0.005": (ps, 0.005, 1001, [miss, hit, hit])})  # 1e-2 not re-run
+    with pytest.raises(SystemExit, match="different seeds"):
+        m.tuning(tmp_path)

@@ -1,4 +1,4 @@
-"""Every script in scripts/ answers ``--help`` with its usage, and a missing argument with one line.
+"""Every script in scripts/ answers ``--help`` with its usage, and a missing argument with one line and exit 2.
 
 Why: the scripts reproduce the study pages; several used to take ``sys.argv[1:3]`` by position, so
 ``--help`` or a forgotten argument died in a TypeError traceback, and one wrote its output to a file
@@ -33,6 +33,26 @@ def test_help_prints_usage_and_writes_nothing(script: Path, monkeypatch: pytest.
     assert _run(script, ["--help"], monkeypatch) == 0
     assert "usage:" in capsys.readouterr().out
     assert set(script.parent.iterdir()) == before
+
+
+@pytest.mark.parametrize("script", [p for p in SCRIPTS if p.name != "make_example_trace.py"], ids=lambda p: p.name)
+def test_a_missing_argument_is_one_line_and_exit_2(script: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Every script but make_example_trace.py (whose one argument is optional) needs an argument."""
+    before = set(script.parent.iterdir())
+    assert _run(script, [], monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"{script.name}: error:") and "Traceback" not in "".join(err)
+    assert set(script.parent.iterdir()) == before
+
+
+def test_a_results_root_without_the_suites_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = next(p for p in SCRIPTS if p.name == "study_regime_map.py")
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "nothing"), str(tmp_path)])
+    monkeypatch.syspath_prepend(str(script.parent))
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert "none of the suites" in str(exit_info.value.code)
 
 
 def test_the_scripts_are_found() -> None:
