@@ -29,8 +29,13 @@ USD_PER_GB = 0.02
 """topologies/regime-3dc.yaml's egress price, the same on every link: dollars are WAN bytes x this."""
 
 
-def figure_map(win: pd.DataFrame, out: Path) -> None:
-    """One panel per (map, compute level): bandwidth x RTT, colour = fastest method, hatched = tie."""
+def figure_map(win: pd.DataFrame, out: Path, sensitive: pd.DataFrame | None = None) -> None:
+    """One panel per (map, compute level): bandwidth x RTT, colour = fastest method, hatched = tie; a dotted
+    frame where the answer changes with another fully-seeded setting (``sensitive``: the sensitivity table)."""
+    moved = set() if sensitive is None or not len(sensitive) else {
+        (r["map"], r["bandwidth_Mbps"], r["rtt_ms"], r["step_ms"], f"{r['family']} {r['alt_lr']:g}: {r['winner_alt']}")
+        for _, r in sensitive.iterrows()}
+    notes = {k[:4]: k[4] for k in moved}
     steps, bws, rtts = (sorted(win[c].unique()) for c in ("step_ms", "bandwidth_Mbps", "rtt_ms"))
     fig = new_figure(13, 8.2)
     maps = list(dict.fromkeys(win["map"]))
@@ -50,6 +55,11 @@ def figure_map(win: pd.DataFrame, out: Path) -> None:
                         else f"{r['fastest']}\n{margin} {r['runner_up']}")
                 if set(TRAINED) & set(str(r["contenders"]).split("/")):
                     text += "\n(+ trained here)"
+                note = notes.get((name, r["bandwidth_Mbps"], r["rtt_ms"], step))
+                if note:
+                    text += f"\n({note})"
+                    ax.add_patch(Rectangle((x - 0.47, y - 0.47), 0.94, 0.94, fill=False, edgecolor="black",
+                                           linestyle=":", linewidth=1.2))
                 ax.text(x, y, text, ha="center", va="center", fontsize=6.5, color="black" if tie else "white")
             ax.set_xlim(-0.5, len(bws) - 0.5)
             ax.set_ylim(-0.5, len(rtts) - 0.5)
@@ -62,6 +72,9 @@ def figure_map(win: pd.DataFrame, out: Path) -> None:
     present = sorted(set(win["fastest"]) | set(win["runner_up"]), key=METHODS.index)
     handles = [Patch(facecolor=COLOURS[m], label=m) for m in present]
     handles.append(Patch(facecolor="white", edgecolor="grey", hatch="//", label="tie (no difference measured)"))
+    if notes:
+        handles.append(Patch(facecolor="white", edgecolor="black", linestyle=":",
+                             label="answer depends on a tuning choice (section Sensitivity)"))
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
     fig.suptitle("Fastest to the ring8 target (high-quality fraction >= 0.7 and >= 7 of 8 modes); "
                  "Nx = runner-up's median time / the fastest's", fontsize=10)

@@ -324,7 +324,7 @@ def main() -> int:
     write_study_table(win, tables(win, cost), args.out, "regime-map-winners")
     (args.out / "regime-map-table.md").write_text((args.out / "regime-map-winners-table.md").read_text())
     (args.out / "regime-map-winners-table.md").unlink()
-    figure_map(win, args.out)
+    figure_map(win, args.out, sens)
     figure_cost(runs, tim, args.out)
     page = args.out / "regime-map.md"
     replace_generated(page, "regime-map-winners.csv", map_section(win))
