@@ -10,6 +10,7 @@ this process (:class:`SerialSuiteBackend`).
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 from collections.abc import Iterator
@@ -27,6 +28,21 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 @pytest.fixture(autouse=True)
 def _tmp_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TESTBED_CACHE", str(tmp_path_factory.getbasetemp() / "testbed-cache"))
+
+
+def load_script(name: str) -> Any:
+    """``scripts/<name>.py`` imported as a module (the scripts are not a package; their tests import one by
+    path), with its directory importable as `python scripts/<name>.py` would make it."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    import sys
+
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def require_datasets(*names: str) -> None:

@@ -7,22 +7,16 @@ server's own record of whom it averaged.  Tiny synthetic runs on disk, no traini
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pandas as pd
 import yaml
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from conftest import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("regime_map_deadline", SCRIPTS / "regime_map_deadline.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("regime_map_deadline")
 
 
 def _run(suite: Path, cell: str, deadline: str | None, hqf: list[float], traffic_nbytes: int,

@@ -7,22 +7,16 @@ would change the map silently.  Tiny synthetic suites on disk, no training.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+from conftest import load_script
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("regime_map_runs", SCRIPTS / "regime_map_runs.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("regime_map_runs")
 
 
 def _suite(root: Path, cells: dict[str, tuple[dict, float, int, list[tuple[float, float]]]]) -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from conftest import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_target.py"
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("study_target", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("study_target")
 
 
 def test_cell_name_strips_only_the_trailing_seed() -> None:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from testbed.core.errors import ConfigError
 from testbed.methods.api import Process, Session
 from testbed.methods.common.setup import NodeSetup
 
@@ -65,6 +66,16 @@ def host_clients(s: Session, client: Callable[..., Any], population: Callable[..
                 s.host(s.workers[first + i], client, s.setup, first + i, **kwargs)
         first += count
     return ClientSizes(s.workers, s.setup.shard_sizes())
+
+
+def refuse_kept_on_population(topology: Any, src: str, field: str, value: Any, keeps: str, what: str,
+                              instead: str) -> None:
+    """A setting that keeps ``what`` per client between rounds (``field: keeps``) cannot run on a population,
+    whose clients are built anew for every round: one line naming the field and the two ways out."""
+    if value == keeps and topology.has_population:
+        raise ConfigError(src, field, f"{keeps} needs {what} between rounds, and a population's clients are "
+                          "built anew for every round",
+                          f"use {instead}, or list the workers instead of workers: {{count: N}}")
 
 
 class LrsSink(Protocol):

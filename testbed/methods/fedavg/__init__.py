@@ -46,7 +46,7 @@ from testbed.core.errors import ConfigError
 from testbed.core.fields import checked_number, checked_quantity
 from testbed.core.units import parse_seconds
 from testbed.methods.api import Algorithm, check_batch_size, check_one_datacenter, register, server_node
-from testbed.methods.common.population import host_clients, spawn_listed
+from testbed.methods.common.population import host_clients, refuse_kept_on_population, spawn_listed
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.fedavg.protocol import OFFLINE_RULES, FedAvgPlan, client, serve
 from testbed.methods.fedavg.server_optimizers import (
@@ -133,10 +133,8 @@ class FedAvg(Algorithm):
         if params.client_state not in CLIENT_STATES:
             raise ConfigError(src, "algorithm.client_state", f"unknown client state {params.client_state!r}",
                               "use reset (a fresh Adam every round) or keep (each client continues its own Adam)")
-        if params.client_state == "keep" and topology.has_population:
-            raise ConfigError(src, "algorithm.client_state", "keep needs each client's Adam state between rounds, "
-                              "and a population's clients are built anew for every round",
-                              "use client_state: reset, or list the workers instead of workers: {count: N}")
+        refuse_kept_on_population(topology, src, "algorithm.client_state", params.client_state, "keep",
+                                  "each client's Adam state", "client_state: reset")
 
     @classmethod
     def timing_dependence(cls, params: FedAvgParams, topology: Topology) -> str | None:

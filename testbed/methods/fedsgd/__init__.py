@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 from testbed.core.errors import ConfigError
 from testbed.methods.api import register, server_node
-from testbed.methods.common.population import host_clients, spawn_listed
+from testbed.methods.common.population import host_clients, refuse_kept_on_population, spawn_listed
 from testbed.methods.common.sizes import FLOAT_NBYTES, wire_sizes
 from testbed.methods.fedavg import FedAvg, check_rounds, round_deadline_s
 from testbed.methods.fedavg.protocol import FedAvgPlan, serve
@@ -81,10 +81,8 @@ class FedSgd(FedAvg):
         if params.client_streams is not None and params.client_streams not in CLIENT_STREAMS:
             raise ConfigError(src, "algorithm.client_streams", f"unknown streams {params.client_streams!r}",
                               "use kept (each client's own streams across rounds) or per_round (seeded per round)")
-        if params.client_streams == "kept" and topology.has_population:
-            raise ConfigError(src, "algorithm.client_streams", "kept needs each client's random streams between "
-                              "rounds, and a population's clients are built anew for every round",
-                              "use client_streams: per_round (or leave it out), or list the workers")
+        refuse_kept_on_population(topology, src, "algorithm.client_streams", params.client_streams, "kept",
+                                  "each client's random streams", "client_streams: per_round (or leave it out)")
 
     def setup(self) -> None:
         s = self.session
