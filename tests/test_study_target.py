@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from conftest import load_script
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "study_target.py"
 
 
 def _module():
