@@ -28,10 +28,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from analysis.censored import censored_summary, paired_comparison, reached_and_held
+from analysis.censored import paired_comparison, reached_and_held
 from analysis.page_numbers import replace_generated
 from analysis.script_args import positional
 from analysis.study_files import write_study_table
+from analysis.study_stats import censored_rows, median_interval, never, paired_rows, rank_settings, sign_flip_p
 from analysis.style import method_colors, new_figure, save
 
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
@@ -85,33 +86,19 @@ KEY = ["method", "threshold", "lr"]
 """What one tuned setting is (the batch, the iterations and the rest are the study's)."""
 
 
-def _settings(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per setting of ``rows``: seeds, seeds reaching and holding, median iteration to target (inf if
-    censored), mean last-four score, and its rank key (the criterion fixed before the runs: most seeds
-    reaching, then smallest median iteration, then highest score, then the smaller lr)."""
-    agg = (rows.groupby(KEY, dropna=False)
-           .apply(lambda g: pd.Series({
-               "setting_seeds": len(g), "setting_reached": int(g["reached"].sum()),
-               "setting_median_iteration": censored_summary(g["iteration"].fillna(0), g["reached"], n_boot=1).median,
-               "setting_score": g["score_last4"].mean()}), include_groups=False)
-           .reset_index())
-    return agg.assign(r=-agg["setting_reached"], s=-agg["setting_score"]).sort_values(
-        ["r", "setting_median_iteration", "s", "lr"], kind="stable").drop(columns=["r", "s"])
-
-
 def tuning(df: pd.DataFrame) -> pd.DataFrame:
     """Each pilot and tuning run with its setting's criterion values; ``chosen`` marks each method's setting.
     Round 1 (``tune``) picks each method's lr over the tuning seeds; round 2 (``tune2``: Gaia's threshold at
     that lr) is compared with round 1's choice on round 2's seeds only, by the same criterion."""
     tune = df[df["stage"] == "tune"]
-    agg = _settings(tune)
+    agg = rank_settings(tune, KEY)
     best = agg.groupby("method", sort=False).head(1)
     chosen = {m: tuple(r[k] for k in KEY) for m, r in best.set_index("method", drop=False).iterrows()}
     agg2 = pd.DataFrame(columns=agg.columns)
     round2 = df[df["stage"] == "tune2"]
     for method, rows in round2.groupby("method"):
         base = tune[(tune[KEY].apply(tuple, axis=1) == chosen[method]) & tune["seed"].isin(rows["seed"])]
-        ranked = _settings(pd.concat([base, rows]))
+        ranked = rank_settings(pd.concat([base, rows]), KEY)
         agg2 = pd.concat([agg2, ranked[ranked["threshold"].isin(rows["threshold"])]], ignore_index=True)
         chosen[method] = tuple(ranked.iloc[0][k] for k in KEY)
     parts = [df[df["stage"] == "pilot"], tune.merge(agg, on=KEY, how="left")]
@@ -129,10 +116,6 @@ def choice(t: pd.DataFrame) -> dict[str, tuple[float, float]]:
     return {r.method: (r.lr, r.threshold) for r in c.itertuples()}
 
 
-def _f(v: float, fmt: str) -> str:
-    return "never" if isinstance(v, float) and math.isinf(v) else "--" if v != v else format(v, fmt)
-
-
 def tuning_markdown(t: pd.DataFrame) -> str:
     out = ("| stage | topology | method | threshold | batch | lr | seed | reached and held | iteration (clock) "
            "| score (last four) | final high-quality fraction | final modes | setting: seeds reaching | "
@@ -140,32 +123,12 @@ def tuning_markdown(t: pd.DataFrame) -> str:
     for r in t.itertuples():
         thr = f"{r.threshold:g}" if r.method == "gaia" else ""
         setting = ("", "") if r.stage == "pilot" else (
-            f"{r.setting_reached:.0f} of {r.setting_seeds:.0f}", _f(r.setting_median_iteration, ".0f"))
+            f"{r.setting_reached:.0f} of {r.setting_seeds:.0f}", never(r.setting_median_iteration, ".0f"))
         out += (f"| {r.stage} | {r.topology} | {r.method} | {thr} | {r.batch} | {r.lr:g} | {r.seed} | "
-                f"{'yes' if r.reached else 'no'} | {_f(r.iteration, '.0f')} | {r.score_last4:.3f} | "
+                f"{'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | {r.score_last4:.3f} | "
                 f"{r.final_hqf:.3f} | {r.final_modes:.0f} | {setting[0]} | {setting[1]} | "
                 f"{'**chosen**' if r.chosen else ''} |\n")
     return out
-
-
-def _censored_rows(series: str, g: pd.DataFrame) -> list[tuple[str, str, float | str]]:
-    """Median and 95 % interval of iterations, virtual s and WAN MB to target over ``g``'s seeds (censored)."""
-    rows: list[tuple[str, str, float | str]] = []
-    for column, name in TIMES:
-        s = censored_summary(g[column].fillna(0), g["reached"])
-        rows += [(series, f"{name}_median", s.median), (series, f"{name}_low", s.low), (series, f"{name}_high", s.high)]
-    return rows
-
-
-def _paired_rows(name: str, a: pd.DataFrame, b: pd.DataFrame, columns: tuple[tuple[str, str], ...],
-                 names: tuple[str, str]) -> list[tuple[str, str, float | str]]:
-    """``a`` against ``b`` (the same seeds, in order) on each of ``columns``: ratio, interval, p, verdict."""
-    rows: list[tuple[str, str, float | str]] = []
-    for column, qn in columns:
-        q = paired_comparison(a[column].fillna(0), a["reached"], b[column].fillna(0), b["reached"], names=names)
-        rows += [(name, f"{qn}_ratio", q.ratio), (name, f"{qn}_ratio_low", q.low), (name, f"{qn}_ratio_high", q.high),
-                 (name, f"{qn}_p", q.p_value), (name, f"{qn}_verdict", q.verdict)]
-    return rows
 
 
 def summary(ev: pd.DataFrame) -> pd.DataFrame:
@@ -180,7 +143,7 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                  (series, "run_virtual_s", g["run_virtual_s"].mean()),
                  (series, "run_wan_MB_mean", g["run_wan_MB"].mean()),
                  (series, "ms_per_iteration", 1e3 * (g["run_virtual_s"] / g["run_iterations"]).mean())]
-        rows += _censored_rows(series, g)
+        rows += censored_rows(series, g, TIMES)
     for wan, lan in LAN.items():
         pairs = [(f"{wan} · gaia", f"{wan} · ps"), (f"{wan} · gaia", f"{lan} · ps"), (f"{wan} · ps", f"{lan} · ps")]
         for a_name, b_name in pairs:
@@ -193,7 +156,7 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
             rows += [(name, "paired_seeds", len(seeds)),
                      (name, "seeds_a_sooner", int(_sooner(a, b))), (name, "seeds_b_sooner", int(_sooner(b, a)))]
             columns = TIMES if "lan" not in b_name else TIMES[1:2]  # a LAN moves no WAN bytes; iterations are equal
-            rows += _paired_rows(name, a, b, columns, (a_name, b_name))
+            rows += paired_rows(name, a, b, columns, (a_name, b_name))
             if "lan" in b_name and a_name.endswith("ps"):  # the BSP ps trains the same generator on any network
                 rows.append((name, "seeds_same_final", int((a["final_hqf"] == b["final_hqf"]).sum())))
             q = paired_comparison(a["final_hqf"], [True] * len(seeds), b["final_hqf"], [True] * len(seeds))
@@ -205,7 +168,7 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                          (name, "at_gaia_end_hqf_b_median", b["hqf_at_gaia_end"].median()),
                          (name, "at_gaia_end_modes_b_median", b["modes_at_gaia_end"].median()),
                          (name, "at_gaia_end_seeds_a_higher", int((d > 0).sum())),
-                         (name, "at_gaia_end_p", _sign_flip_p(d))]
+                         (name, "at_gaia_end_p", sign_flip_p(d))]
     return pd.DataFrame(rows, columns=["series", "quantity", "value"])
 
 
@@ -228,7 +191,7 @@ def long_budget(root: Path, ev: pd.DataFrame) -> pd.DataFrame:
         (series, "final_modes_median", a["final_modes"].median()), (series, "run_virtual_s", a["run_virtual_s"].mean()),
         (name, "paired_seeds", len(seeds)), (name, "seeds_a_sooner", _sooner(a, b)),
         (name, "seeds_b_sooner", _sooner(b, a))]
-    rows += _censored_rows(series, a) + _paired_rows(name, a, b, TIMES, ("gaia", "ps"))
+    rows += censored_rows(series, a, TIMES) + paired_rows(name, a, b, TIMES, ("gaia", "ps"))
     return pd.DataFrame(rows, columns=["series", "quantity", "value"])
 
 
@@ -242,7 +205,7 @@ def long_markdown(st: pd.DataFrame) -> str:
            "final fraction / modes (median) | vs the PS, same seeds: Gaia sooner / PS sooner | virtual s: ratio "
            "[95 %], p | WAN MB: ratio [95 %], p |\n|" + "---|" * 8 + "\n")
     def cell(q: str) -> str:
-        return f"{_f(v[s, q + '_median'], '.4g')} [{_f(v[s, q + '_low'], '.4g')}, {_f(v[s, q + '_high'], '.4g')}]"
+        return median_interval(v, s, q)
     def pair(q: str) -> str:
         r, lo, hi = (format(v[n, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))
         return f"{r} [{lo}, {hi}], p = {v[n, q + '_p']:.2g} ({v[n, q + '_verdict']})"
@@ -250,13 +213,6 @@ def long_markdown(st: pd.DataFrame) -> str:
                   f"{cell('wan_MB')} | {v[s, 'final_hqf_median']:.3f} / {v[s, 'final_modes_median']:.0f} | "
                   f"{v[n, 'seeds_a_sooner']:.0f} / {v[n, 'seeds_b_sooner']:.0f} | {pair('virtual_s')} | "
                   f"{pair('wan_MB')} |\n")
-
-
-def _sign_flip_p(d: np.ndarray) -> float:
-    """Exact two-sided paired sign-flip p of the mean difference (every one of the 2^n sign patterns)."""
-    n = len(d)
-    signs = np.array([[1 - 2 * ((k >> i) & 1) for i in range(n)] for k in range(2 ** n)])
-    return float((np.abs((signs * d).mean(axis=1)) >= abs(d.mean()) - 1e-12).mean())
 
 
 def at_gaia_end(root: Path, ev: pd.DataFrame) -> pd.DataFrame:
@@ -286,8 +242,7 @@ def results_markdown(st: pd.DataFrame) -> str:
            "| median virtual s [95 %] | median WAN MB [95 %] | virtual ms per iteration | final high-quality fraction "
            "(median) | final modes (median) |\n|" + "---|" * 8 + "\n")
     for s in series:
-        t = {n: f"{_f(v[s, n + '_median'], '.4g')} [{_f(v[s, n + '_low'], '.4g')}, {_f(v[s, n + '_high'], '.4g')}]"
-             for _, n in TIMES}
+        t = {n: median_interval(v, s, n) for _, n in TIMES}
         wan = "-- (LAN)" if s.startswith("lan") else t["wan_MB"]
         out += (f"| {s} | {v[s, 'reached']:.0f} of {v[s, 'seeds']:.0f} | {t['iterations']} | {t['virtual_s']} | "
                 f"{wan} | {v[s, 'ms_per_iteration']:.2f} | {v[s, 'final_hqf_median']:.3f} | "

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.study_stats import sign_flip_p
+
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
@@ -63,6 +65,5 @@ def test_round_two_is_compared_on_its_own_seed_only() -> None:
 
 
 def test_exact_sign_flip_p() -> None:
-    m = _module()
-    assert m._sign_flip_p(np.array([1.0] * 10)) == 2 / 2 ** 10  # all ten one sign: the two extreme patterns
-    assert m._sign_flip_p(np.array([1.0, -1.0])) == 1.0
+    assert sign_flip_p(np.array([1.0] * 10)) == 2 / 2 ** 10  # all ten one sign: the two extreme patterns
+    assert sign_flip_p(np.array([1.0, -1.0])) == 1.0

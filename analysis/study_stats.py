@@ -1,0 +1,79 @@
+"""The rows a tuned, censored study writes: its tuning criterion, the censored summary and paired-test
+rows of its long-form summary csv, the exact sign-flip test, and the "never" formatting of its tables.
+
+Why a module: every study that compares quality the way issue 25 asks (tune on tuning seeds, evaluate
+on fresh ones, time-to-target as censored data, paired tests over seeds) applies the same criterion
+and writes the same rows -- gaia-vs-ps and fedavg-vs-fedsgd first.  Written once here, the two pages
+cannot drift apart in what "chosen", "median [95 %]" or "p" mean.  The statistics themselves are
+:mod:`analysis.censored`'s; this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from analysis.censored import censored_summary, paired_comparison
+
+Row = tuple[str, str, float | str]
+"""One (series, quantity, value) row of a study's long-form summary csv."""
+
+
+def never(v: float | str, fmt: str) -> str:
+    """``v`` formatted, "never" for +inf (a censored time), "--" for nan (no value)."""
+    if isinstance(v, str):
+        return v
+    return "never" if math.isinf(v) else "--" if v != v else format(v, fmt)
+
+
+def rank_settings(rows: pd.DataFrame, key: Sequence[str]) -> pd.DataFrame:
+    """Per setting (``key`` columns) of tuning ``rows`` (``reached``, ``iteration``, ``score_last4``, ``lr``
+    per run): seeds, seeds reaching and holding, median iteration to target (inf if censored), mean
+    last-four score -- sorted by the criterion the studies fix before their runs: most seeds reaching,
+    then the smallest median iteration, then the highest score, then the smaller lr."""
+    agg = (rows.groupby(list(key), dropna=False)
+           .apply(lambda g: pd.Series({
+               "setting_seeds": len(g), "setting_reached": int(g["reached"].sum()),
+               "setting_median_iteration": censored_summary(g["iteration"].fillna(0), g["reached"], n_boot=1).median,
+               "setting_score": g["score_last4"].mean()}), include_groups=False)
+           .reset_index())
+    return agg.assign(r=-agg["setting_reached"], s=-agg["setting_score"]).sort_values(
+        ["r", "setting_median_iteration", "s", "lr"], kind="stable").drop(columns=["r", "s"])
+
+
+def censored_rows(series: str, g: pd.DataFrame, times: Sequence[tuple[str, str]]) -> list[Row]:
+    """Median and 95 % interval over ``g``'s seeds of each (column, name) in ``times`` (time to target,
+    NaN where not ``reached``: censored at +inf)."""
+    rows: list[Row] = []
+    for column, name in times:
+        s = censored_summary(g[column].fillna(0), g["reached"])
+        rows += [(series, f"{name}_median", s.median), (series, f"{name}_low", s.low), (series, f"{name}_high", s.high)]
+    return rows
+
+
+def paired_rows(name: str, a: pd.DataFrame, b: pd.DataFrame, columns: Sequence[tuple[str, str]],
+                names: tuple[str, str]) -> list[Row]:
+    """``a`` against ``b`` (the same seeds, in order) on each of ``columns``: ratio, interval, p, verdict."""
+    rows: list[Row] = []
+    for column, qn in columns:
+        q = paired_comparison(a[column].fillna(0), a["reached"], b[column].fillna(0), b["reached"], names=names)
+        rows += [(name, f"{qn}_ratio", q.ratio), (name, f"{qn}_ratio_low", q.low), (name, f"{qn}_ratio_high", q.high),
+                 (name, f"{qn}_p", q.p_value), (name, f"{qn}_verdict", q.verdict)]
+    return rows
+
+
+def sign_flip_p(d: np.ndarray) -> float:
+    """Exact two-sided paired sign-flip p of the mean difference (every one of the 2^n sign patterns)."""
+    n = len(d)
+    signs = np.array([[1 - 2 * ((k >> i) & 1) for i in range(n)] for k in range(2 ** n)])
+    return float((np.abs((signs * d).mean(axis=1)) >= abs(d.mean()) - 1e-12).mean())
+
+
+def median_interval(v: dict[tuple[str, str], float | str], series: str, name: str, fmt: str = ".4g") -> str:
+    """``"median [low, high]"`` of :func:`censored_rows`' ``name`` for ``series`` in a {(series, quantity):
+    value} map of the summary csv, "never" where censored."""
+    return (f"{never(v[series, name + '_median'], fmt)} [{never(v[series, name + '_low'], fmt)}, "
+            f"{never(v[series, name + '_high'], fmt)}]")
