@@ -11,15 +11,42 @@ cannot drift apart in what "chosen", "median [95 %]" or "p" mean.  The statistic
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from analysis.censored import censored_summary, paired_comparison
+from analysis.censored import Condition, censored_summary, paired_comparison, reached_and_held
 
 Row = tuple[str, str, float | str]
 """One (series, quantity, value) row of a study's long-form summary csv."""
+
+
+def complete_runs(root: Path, target: Mapping[str, Condition]) -> Iterator[tuple[dict[str, Any], dict[str, Any],
+                                                                               pd.DataFrame]]:
+    """Per complete run of the suite directory ``root``: the columns every tuned study keeps (run, cell, lr,
+    batch, seed, reach of ``target`` with its iteration / virtual s / WAN MB, the mean of high-quality
+    fraction x modes/8 over the last four evaluations, final quality, the run's totals), its config and
+    its metrics (sorted by iteration)."""
+    index = pd.read_csv(root / "index.csv")
+    for _, r in index[index["status"] == "complete"].iterrows():
+        config = yaml.safe_load((root / r["run_dir"] / "config.yaml").read_text())
+        metrics = pd.read_csv(root / r["run_dir"] / "metrics.csv").sort_values("iteration")
+        hit = reached_and_held(metrics.assign(run="r"), target).iloc[0]
+        tail = metrics.tail(4)
+        yield {
+            "run_dir": str(r["run_dir"]), "cell": str(r["cell"]).rsplit("_seed=", 1)[0],
+            "batch": int(config["training"]["batch_size"]), "lr": float(config["training"]["lr_g"]),
+            "seed": int(config["seed"]), "reached": bool(hit["reached"]), "iteration": hit["iteration"],
+            "virtual_time_s": hit["virtual_time_s"], "wan_MB": hit["wan_bytes"] / 1e6,
+            "score_last4": float((tail["high_quality_fraction"] * tail["modes_covered"] / 8).mean()),
+            "final_hqf": float(metrics["high_quality_fraction"].iloc[-1]),
+            "final_modes": float(metrics["modes_covered"].iloc[-1]),
+            "run_iterations": int(r["iterations"]), "run_virtual_s": float(r["virtual_time_s"]),
+            "run_wan_MB": float(r["wan_bytes"]) / 1e6, "run_wall_s": float(r["wall_time_s"])}, config, metrics
 
 
 def never(v: float | str, fmt: str) -> str:

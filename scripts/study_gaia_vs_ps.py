@@ -24,15 +24,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from analysis.censored import paired_comparison, reached_and_held
+from analysis.censored import paired_comparison
 from analysis.page_numbers import replace_generated
 from analysis.script_args import positional
 from analysis.study_files import write_study_table
-from analysis.study_stats import censored_rows, median_interval, never, paired_rows, rank_settings, sign_flip_p
+from analysis.study_stats import (
+    censored_rows,
+    complete_runs,
+    median_interval,
+    never,
+    paired_rows,
+    rank_settings,
+    sign_flip_p,
+)
 from analysis.style import method_colors, new_figure, save
 
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
@@ -47,30 +54,19 @@ TIMES = (("iteration", "iterations"), ("virtual_time_s", "virtual_s"), ("wan_MB"
 
 def read_suite(root: Path, stage: str) -> pd.DataFrame:
     """One row per complete run of suite ``root``: setting, seed, reach of the target, final quality."""
-    index = pd.read_csv(root / "index.csv")
     rows = []
-    for _, r in index[index["status"] == "complete"].iterrows():
-        config = yaml.safe_load((root / r["run_dir"] / "config.yaml").read_text())
-        metrics = pd.read_csv(root / r["run_dir"] / "metrics.csv").sort_values("iteration")
-        hit = reached_and_held(metrics.assign(run="r"), TARGET).iloc[0]
-        alg, tail = config["algorithm"], metrics.tail(4)
+    for row, config, _ in complete_runs(root, TARGET):
+        alg = config["algorithm"]
         topology = config["topology"]["name"] if isinstance(config["topology"], dict) else str(config["topology"])
         dcs = config["topology"]["datacenters"] if isinstance(config["topology"], dict) else {}
-        if str(r["cell"]).startswith("lan"):  # a LAN reference: the WAN's datacenters joined by LAN-speed links
+        if row["cell"].startswith("lan"):  # a LAN reference: the WAN's datacenters joined by LAN-speed links
             topology = LAN.get(topology, topology)
         rows.append({
-            "stage": stage, "run_dir": str(r["run_dir"]), "cell": str(r["cell"]).rsplit("_seed=", 1)[0],
+            "stage": stage, "run_dir": row["run_dir"], "cell": row["cell"],
             "topology": topology, "workers": sum(int(dc.get("workers", 1)) for dc in dcs.values()),
             "method": alg["name"],
             "threshold": float(alg.get("threshold", 0.0)) if alg["name"] == "gaia" else 0.0,  # ps: none
-            "batch": int(config["training"]["batch_size"]), "lr": float(config["training"]["lr_g"]),
-            "seed": int(config["seed"]), "reached": bool(hit["reached"]), "iteration": hit["iteration"],
-            "virtual_time_s": hit["virtual_time_s"], "wan_MB": hit["wan_bytes"] / 1e6,
-            "score_last4": float((tail["high_quality_fraction"] * tail["modes_covered"] / 8).mean()),
-            "final_hqf": float(metrics["high_quality_fraction"].iloc[-1]),
-            "final_modes": float(metrics["modes_covered"].iloc[-1]),
-            "run_iterations": int(r["iterations"]), "run_virtual_s": float(r["virtual_time_s"]),
-            "run_wan_MB": float(r["wan_bytes"]) / 1e6, "run_wall_s": float(r["wall_time_s"])})
+            **{k: v for k, v in row.items() if k not in ("run_dir", "cell")}})
     return pd.DataFrame(rows)
 
 
