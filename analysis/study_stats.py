@@ -11,7 +11,7 @@ cannot drift apart in what "chosen", "median [95 %]" or "p" mean.  The statistic
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,27 @@ Row = tuple[str, str, float | str]
 """One (series, quantity, value) row of a study's long-form summary csv."""
 
 
-def complete_runs(root: Path, target: Mapping[str, Condition]) -> Iterator[tuple[dict[str, Any], dict[str, Any],
-                                                                               pd.DataFrame]]:
+def complete_runs(root: Path, target: Mapping[str, Condition],
+                  budget: Callable[[dict[str, Any]], int] | None = None,
+                  ) -> Iterator[tuple[dict[str, Any], dict[str, Any], pd.DataFrame]]:
     """Per complete run of the suite directory ``root``: the columns every tuned study keeps (run, cell, lr,
     batch, seed, reach of ``target`` with its iteration / virtual s / WAN MB, the mean of high-quality
     fraction x modes/8 over the last four evaluations, final quality, the run's totals), its config and
-    its metrics (sorted by iteration)."""
+    its metrics (sorted by iteration).  ``budget(config)``, if given, cuts a longer run to its first
+    ``budget`` iterations (valid only where the run's first iterations do not depend on its length: a
+    constant learning rate), the totals then read at that evaluation."""
     index = pd.read_csv(root / "index.csv")
     for _, r in index[index["status"] == "complete"].iterrows():
         config = yaml.safe_load((root / r["run_dir"] / "config.yaml").read_text())
         metrics = pd.read_csv(root / r["run_dir"] / "metrics.csv").sort_values("iteration")
+        totals = {"run_iterations": int(r["iterations"]), "run_virtual_s": float(r["virtual_time_s"]),
+                  "run_wan_MB": float(r["wan_bytes"]) / 1e6, "run_wall_s": float(r["wall_time_s"])}
+        limit = budget(config) if budget is not None else None
+        if limit is not None and limit < totals["run_iterations"]:
+            metrics = metrics[metrics["iteration"] <= limit]
+            last = metrics.iloc[-1]
+            totals = {"run_iterations": int(last["iteration"]), "run_virtual_s": float(last["virtual_time_s"]),
+                      "run_wan_MB": float(last["wan_bytes"]) / 1e6, "run_wall_s": float(last["wall_time_s"])}
         hit = reached_and_held(metrics.assign(run="r"), target).iloc[0]
         tail = metrics.tail(4)
         yield {
@@ -44,9 +55,7 @@ def complete_runs(root: Path, target: Mapping[str, Condition]) -> Iterator[tuple
             "virtual_time_s": hit["virtual_time_s"], "wan_MB": hit["wan_bytes"] / 1e6,
             "score_last4": float((tail["high_quality_fraction"] * tail["modes_covered"] / 8).mean()),
             "final_hqf": float(metrics["high_quality_fraction"].iloc[-1]),
-            "final_modes": float(metrics["modes_covered"].iloc[-1]),
-            "run_iterations": int(r["iterations"]), "run_virtual_s": float(r["virtual_time_s"]),
-            "run_wan_MB": float(r["wan_bytes"]) / 1e6, "run_wall_s": float(r["wall_time_s"])}, config, metrics
+            "final_modes": float(metrics["modes_covered"].iloc[-1]), **totals}, config, metrics
 
 
 def never(v: float | str, fmt: str) -> str:

@@ -41,6 +41,8 @@ SERIES = ("fedsgd", "fedavg-e1", "fedavg-e5")
 REFERENCE = "fedsgd"
 """Every FedAvg setting is paired with FedSGD on the same seeds (the paper's ratio: FedSGD rounds / FedAvg's)."""
 TIMES = (("iteration", "rounds"), ("virtual_time_s", "virtual_s"), ("wan_MB", "wan_MB"))
+BUDGET = {"fedsgd": 3000, "fedavg-e1": 300, "fedavg-e5": 80}
+"""Rounds per run, fixed by the pilot before tuning; the pilot's longer runs are cut to them (constant lr)."""
 KEY = ["series", "client_state", "lr"]
 """What one tuned setting is (the batch, the budget and the rest are the study's)."""
 
@@ -63,7 +65,7 @@ def steps_per_round(config: dict, n_per_client: int) -> int:
 def read_suite(root: Path, stage: str) -> pd.DataFrame:
     """One row per complete run of suite ``root``: setting, seed, reach of the target, final quality."""
     rows = []
-    for row, config, _ in complete_runs(root, TARGET):
+    for row, config, _ in complete_runs(root, TARGET, lambda c: BUDGET[series_of(c)]):
         n_k = int(config["dataset"]["n"]) // 12  # wan-3dc's 12 clients, iid
         rows.append({"stage": stage, "series": series_of(config),
                      "client_state": str(config["algorithm"].get("client_state", "reset"))
@@ -75,6 +77,7 @@ def read_suite(root: Path, stage: str) -> pd.DataFrame:
 def read_suites(root: Path, names: tuple[str, ...]) -> pd.DataFrame:
     found = [read_suite(root / n, n.removeprefix(NAME).strip("-") or "eval").assign(suite=n)
              for n in names if (root / n / "index.csv").is_file()]
+    found = [f for f in found if len(f)]  # a suite still running has an index but maybe no complete run
     if not found:
         raise SystemExit(f"{root}: none of the suites {', '.join(names)} has an index.csv; run them first")
     return pd.concat(found, ignore_index=True)

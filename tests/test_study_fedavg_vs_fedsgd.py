@@ -1,0 +1,119 @@
+"""scripts/study_fedavg_vs_fedsgd.py on tiny synthetic result folders (no training).
+
+Why: the page's settings and its headline come from this script -- the pilot's long runs cut to the
+study's budgets before they enter the tuning, the criterion fixed before the runs (most seeds reaching
+and holding, then the earliest median round, then the last-four score, then the smaller lr), round 2
+(FedAvg's client Adam kept) compared with round 1's choice on its own seed only, and the rounds ratio
+FedSGD / FedAvg with FedSGD's non-reaching seeds counted as later than any budget.  A slip in any of
+them would change the study's conclusions silently.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+N = 6000
+
+
+def _module():
+    sys.path.insert(0, str(SCRIPTS))
+    spec = importlib.util.spec_from_file_location("study_fedavg_vs_fedsgd", SCRIPTS / "study_fedavg_vs_fedsgd.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _algorithm(series: str, client_state: str) -> dict:
+    if series == "fedsgd":
+        return {"name": "fedsgd", "batch_size": 500}
+    return {"name": "fedavg", "local_epochs": int(series.removeprefix("fedavg-e")), "batch_size": 50,
+            "client_state": client_state}
+
+
+def _suite(root: Path, name: str, runs: list[tuple[str, float, int, int, int | None]],
+           client_state: str = "reset") -> None:
+    """Runs (series, lr, seed, rounds, round at which the quality jumps to 0.8 with 8 modes, or None)."""
+    (root / name).mkdir(parents=True)
+    index = []
+    for series, lr, seed, rounds, hit in runs:
+        cell = f"{series}_lr{lr}_seed={seed}"
+        (root / name / cell).mkdir()
+        config = {"algorithm": _algorithm(series, client_state), "dataset": {"name": "ring8", "n": N},
+                  "training": {"batch_size": 50, "lr_g": lr, "lr_d": lr}, "seed": seed}
+        (root / name / cell / "config.yaml").write_text(yaml.safe_dump(config))
+        every = max(rounds // 10, 1)
+        its = list(range(0, rounds + 1, every))
+        good = [hit is not None and i >= hit for i in its]
+        pd.DataFrame({"iteration": its, "virtual_time_s": [0.25 * i for i in its],
+                      "wall_time_s": [0.1 * i for i in its], "wan_bytes": [629_000 * i for i in its],
+                      "high_quality_fraction": [0.8 if g else 0.3 for g in good],
+                      "modes_covered": [8 if g else 5 for g in good]}).to_csv(root / name / cell / "metrics.csv",
+                                                                               index=False)
+        index.append({"cell": cell, "run_dir": cell, "status": "complete", "iterations": rounds,
+                      "virtual_time_s": 0.25 * rounds, "wall_time_s": 0.1 * rounds, "wan_bytes": 629_000 * rounds})
+    pd.DataFrame(index).to_csv(root / name / "index.csv", index=False)
+
+
+def _results(root: Path) -> None:
+    _suite(root, "fedavg-vs-fedsgd-pilot", [
+        ("fedavg-e5", 0.005, 1000, 160, 96),    # reaches only after the study's 80 rounds: cut, it does not count
+        ("fedsgd", 0.005, 1000, 3000, None), ("fedavg-e1", 0.005, 1000, 300, 180)])
+    _suite(root, "fedavg-vs-fedsgd-tune", [
+        ("fedavg-e5", 0.002, 1000, 80, 48), ("fedavg-e5", 0.01, 1000, 80, 24),
+        ("fedsgd", 0.002, 1000, 3000, 2400), ("fedsgd", 0.01, 1000, 3000, None),
+        ("fedavg-e1", 0.002, 1000, 300, 180), ("fedavg-e1", 0.01, 1000, 300, None)])
+    _suite(root, "fedavg-vs-fedsgd-tune2", [("fedavg-e5", 0.01, 1000, 80, 16)], client_state="keep")
+    _suite(root, "fedavg-vs-fedsgd", [("fedsgd", 0.002, s, 3000, None if s < 3 else 2400) for s in range(5)]
+           + [("fedavg-e5", 0.01, s, 80, 24) for s in range(5)])
+    _suite(root, "fedavg-vs-fedsgd-e1", [("fedavg-e1", 0.002, s, 300, 120) for s in range(3)])
+
+
+def test_tuning_cuts_the_pilot_to_the_budget_and_applies_the_criterion(tmp_path: Path) -> None:
+    m = _module()
+    _results(tmp_path)
+    df = m.read_suites(tmp_path, m.TUNE_SUITES)
+    pilot_e5 = df[(df["stage"] == "pilot") & (df["series"] == "fedavg-e5")].iloc[0]
+    assert pilot_e5["run_iterations"] == 80 and not pilot_e5["reached"]  # 96 > 80: not in the study's budget
+    t = m.tuning(df)
+    # e1: 2e-3 and 5e-3 both reach at 180 with equal scores -> the smaller lr; e5: 1e-2 earliest (24) in
+    # round 1, then keep (16) beats reset (24) on seed 1000; fedsgd: only 2e-3 reaches.
+    assert m.choice(t) == {"fedavg-e1": ("reset", 0.002), "fedavg-e5": ("keep", 0.01), "fedsgd": ("server", 0.002)}
+    assert t.loc[t["stage"] == "tune2", "setting_seeds"].tolist() == [1]
+
+
+def test_summary_counts_non_reaching_seeds_and_pairs_with_fedsgd(tmp_path: Path) -> None:
+    m = _module()
+    _results(tmp_path)
+    ev = m.read_suites(tmp_path, m.EVAL_SUITES)
+    st = m.summary(ev)
+    v = {(s, q): x for s, q, x in st.itertuples(index=False)}
+    assert v["fedsgd", "reached"] == 2 and v["fedsgd", "seeds"] == 5
+    assert math.isinf(v["fedsgd", "rounds_median"])  # 3 of 5 never: the median is censored
+    assert v["fedavg-e5", "rounds_median"] == 24 and v["fedavg-e5", "steps_median"] == 24 * 50
+    assert v["fedavg-e1", "steps_per_round"] == 10 and v["fedavg-e1", "rounds_median"] == 120
+    name = "fedsgd vs fedavg-e5"
+    assert v[name, "paired_seeds"] == 5 and v[name, "seeds_b_sooner"] == 5
+    assert math.isinf(v[name, "rounds_ratio"])  # FedSGD's median is never: the ratio is a lower bound
+    assert v["fedsgd vs fedavg-e1", "paired_seeds"] == 3  # E = 1 ran on fewer seeds: paired on those
+
+
+def test_main_writes_the_page_files(tmp_path: Path) -> None:
+    m = _module()
+    _results(tmp_path / "results")
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "fedavg-vs-fedsgd.md").write_text("# page\n")
+    m.main(str(tmp_path / "results"), str(out))
+    for name in ("fedavg-vs-fedsgd.csv", "fedavg-vs-fedsgd-summary.csv", "fedavg-vs-fedsgd-tuning.csv",
+                 "fedavg-vs-fedsgd.png"):
+        assert (out / name).stat().st_size > 0
+    page = (out / "fedavg-vs-fedsgd.md").read_text()
+    assert "| fedsgd | 0.002 | 3000 | 2 of 5 | never [" in page and "**chosen**" in page
