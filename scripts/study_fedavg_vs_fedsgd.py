@@ -65,12 +65,13 @@ def steps_per_round(config: dict, n_per_client: int) -> int:
 def read_suite(root: Path, stage: str) -> pd.DataFrame:
     """One row per complete run of suite ``root``: setting, seed, reach of the target, final quality."""
     rows = []
-    for row, config, _ in complete_runs(root, TARGET, lambda c: BUDGET[series_of(c)]):
+    for row, config, metrics in complete_runs(root, TARGET, lambda c: BUDGET[series_of(c)]):
         n_k = int(config["dataset"]["n"]) // 12  # wan-3dc's 12 clients, iid
         rows.append({"stage": stage, "series": series_of(config),
                      "client_state": str(config["algorithm"].get("client_state", "reset"))
                      if config["algorithm"]["name"] == "fedavg" else "server",
-                     "steps_per_round": steps_per_round(config, n_k), **row})
+                     "steps_per_round": steps_per_round(config, n_k), **row,
+                     "peak_hqf": float(metrics["high_quality_fraction"].max())})
     return pd.DataFrame(rows)
 
 
@@ -115,13 +116,14 @@ def choice(t: pd.DataFrame) -> dict[str, tuple[str, float]]:
 
 
 def tuning_markdown(t: pd.DataFrame) -> str:
-    out = ("| stage | series | client Adam | lr | seed | rounds run | reached and held | round | score (last four) | "
-           "final high-quality fraction | final modes | setting: seeds reaching | setting: median round | chosen |\n|"
-           + "---|" * 14 + "\n")
+    out = ("| stage | series | client Adam | lr | seed | rounds run | reached and held | round | score (last four) "
+           "| peak / final high-quality fraction | final modes | setting: seeds reaching | setting: median round "
+           "| chosen |\n|" + "---|" * 14 + "\n")
     for r in t.itertuples():
         out += (f"| {r.stage} | {r.series} | {r.client_state} | {r.lr:g} | {r.seed} | {r.run_iterations} | "
                 f"{'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | {r.score_last4:.3f} | "
-                f"{r.final_hqf:.3f} | {r.final_modes:.0f} | {r.setting_reached:.0f} of {r.setting_seeds:.0f} | "
+                f"{r.peak_hqf:.3f} / {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | "
                 f"{never(r.setting_median_iteration, '.0f')} | {'**chosen**' if r.chosen else ''} |\n")
     return out
 

@@ -117,3 +117,19 @@ def test_main_writes_the_page_files(tmp_path: Path) -> None:
         assert (out / name).stat().st_size > 0
     page = (out / "fedavg-vs-fedsgd.md").read_text()
     assert "| fedsgd | 0.002 | 3000 | 2 of 5 | never [" in page and "**chosen**" in page
+
+
+def test_every_suite_runs_the_budget_the_script_cuts_to() -> None:
+    """The pilot's runs may be longer (they are cut); every other suite's cell runs exactly its series'
+    budget at a constant lr, so a tuning run and a fresh-seed run of a setting are the same experiment."""
+    from testbed.suite.spec import load_suite
+
+    m = _module()
+    studies = SCRIPTS.parent / "experiments" / "studies"
+    for name in (*m.TUNE_SUITES, *m.EVAL_SUITES):
+        for cell in load_suite(studies / f"{name}.yaml").cells:
+            config = cell.spec.resolved()
+            budget = m.BUDGET[m.series_of(config)]
+            rounds = config["max_iterations"]
+            assert rounds >= budget if name.endswith("pilot") else rounds == budget, (name, cell.id)
+            assert config["training"]["lr_final_fraction"] == 1.0, (name, cell.id)
