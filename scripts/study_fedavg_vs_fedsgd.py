@@ -62,6 +62,18 @@ def steps_per_round(config: dict, n_per_client: int) -> int:
     return int(alg.get("local_epochs", 1)) * -(-n_per_client // int(alg.get("batch_size", 50)))
 
 
+def stay_fraction(metrics: pd.DataFrame, reached_at: float) -> float:
+    """Of the evaluations from the one at which a run reached and held the target to its last, the fraction
+    that meet the target (NaN if it never reached it): whether "held" lasted beyond the next evaluation."""
+    if reached_at != reached_at:
+        return float("nan")
+    after = metrics[metrics["iteration"] >= reached_at]
+    ok = np.ones(len(after), dtype=bool)
+    for metric, (threshold, _) in TARGET.items():  # both conditions are "at least"
+        ok &= after[metric].to_numpy(dtype=float) >= threshold
+    return float(ok.mean())
+
+
 def read_suite(root: Path, stage: str) -> pd.DataFrame:
     """One row per complete run of suite ``root``: setting, seed, reach of the target, final quality."""
     rows = []
@@ -71,7 +83,8 @@ def read_suite(root: Path, stage: str) -> pd.DataFrame:
                      "client_state": str(config["algorithm"].get("client_state", "reset"))
                      if config["algorithm"]["name"] == "fedavg" else "server",
                      "steps_per_round": steps_per_round(config, n_k), **row,
-                     "peak_hqf": float(metrics["high_quality_fraction"].max())})
+                     "peak_hqf": float(metrics["high_quality_fraction"].max()),
+                     "stay_fraction": stay_fraction(metrics, row["iteration"])})
     return pd.DataFrame(rows)
 
 
@@ -139,6 +152,9 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                  (series, "steps_per_round", int(g["steps_per_round"].iloc[0])),
                  (series, "final_hqf_median", g["final_hqf"].median()),
                  (series, "final_modes_median", g["final_modes"].median()),
+                 (series, "peak_hqf_median", g["peak_hqf"].median()),
+                 (series, "stay_fraction_median", g["stay_fraction"].median()),
+                 (series, "stay_fraction_min", g["stay_fraction"].min()),
                  (series, "run_virtual_s", g["run_virtual_s"].mean()), (series, "run_wan_MB", g["run_wan_MB"].mean()),
                  (series, "wan_MB_per_round", (g["run_wan_MB"] / g["run_iterations"]).mean()),
                  (series, "virtual_s_per_round", (g["run_virtual_s"] / g["run_iterations"]).mean()),
@@ -168,12 +184,15 @@ def results_markdown(st: pd.DataFrame) -> str:
     series = [s for s in SERIES if (s, "seeds") in v]
     out = ("| series | lr | rounds run | seeds reaching and holding the target | median rounds [95 %] "
            "| median virtual s [95 %] | median WAN MB [95 %] | median optimiser steps [95 %] | WAN MB per round "
-           "| final high-quality fraction (median) | final modes (median) |\n|" + "---|" * 11 + "\n")
+           "| after reaching: share of evaluations on target (median, lowest) | peak / final high-quality fraction "
+           "(median) | final modes (median) |\n|" + "---|" * 12 + "\n")
     for s in series:
         out += (f"| {s} | {v[s, 'lr']:g} | {v[s, 'rounds_run']:.0f} | {v[s, 'reached']:.0f} of {v[s, 'seeds']:.0f} | "
                 f"{median_interval(v, s, 'rounds')} | {median_interval(v, s, 'virtual_s')} | "
                 f"{median_interval(v, s, 'wan_MB')} | {median_interval(v, s, 'steps')} | "
-                f"{v[s, 'wan_MB_per_round']:.4g} | {v[s, 'final_hqf_median']:.3f} | "
+                f"{v[s, 'wan_MB_per_round']:.4g} | {never(v[s, 'stay_fraction_median'], '.2f')}, "
+                f"{never(v[s, 'stay_fraction_min'], '.2f')} | {v[s, 'peak_hqf_median']:.3f} / "
+                f"{v[s, 'final_hqf_median']:.3f} | "
                 f"{v[s, 'final_modes_median']:.0f} |\n")
     out += ("\n| paired by seed (A vs B) | seeds | A sooner / B sooner | rounds to target: ratio of medians A/B "
             "[95 %], p | virtual s: ratio [95 %], p | WAN MB: ratio [95 %], p | verdict (rounds) | final high-quality "

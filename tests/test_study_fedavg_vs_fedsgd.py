@@ -99,6 +99,7 @@ def test_summary_counts_non_reaching_seeds_and_pairs_with_fedsgd(tmp_path: Path)
     assert math.isinf(v["fedsgd", "rounds_median"])  # 3 of 5 never: the median is censored
     assert v["fedavg-e5", "rounds_median"] == 24 and v["fedavg-e5", "steps_median"] == 24 * 50
     assert v["fedavg-e1", "steps_per_round"] == 10 and v["fedavg-e1", "rounds_median"] == 120
+    assert v["fedavg-e5", "stay_fraction_median"] == 1.0  # once at 0.8 with 8 modes, every later evaluation is
     name = "fedsgd vs fedavg-e5"
     assert v[name, "paired_seeds"] == 5 and v[name, "seeds_b_sooner"] == 5
     assert math.isinf(v[name, "rounds_ratio"])  # FedSGD's median is never: the ratio is a lower bound
