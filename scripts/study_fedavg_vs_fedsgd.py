@@ -26,7 +26,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from analysis.censored import paired_comparison
+from analysis.censored import censored_summary, paired_comparison
 from analysis.page_numbers import replace_generated
 from analysis.study_files import write_study_table
 from analysis.study_stats import censored_rows, complete_runs, median_interval, never, paired_rows, rank_settings
@@ -83,6 +83,7 @@ def read_suite(root: Path, stage: str) -> pd.DataFrame:
                      "client_state": str(config["algorithm"].get("client_state", "reset"))
                      if config["algorithm"]["name"] == "fedavg" else "server",
                      "steps_per_round": steps_per_round(config, n_k), **row,
+                     "steps": row["iteration"] * steps_per_round(config, n_k),  # optimiser steps to the target
                      "peak_hqf": float(metrics["high_quality_fraction"].max()),
                      "stay_fraction": stay_fraction(metrics, row["iteration"])})
     return pd.DataFrame(rows)
@@ -146,10 +147,10 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
     FedSGD on the seeds both ran (ratio FedSGD / FedAvg, so > 1 means FedAvg needs fewer rounds)."""
     rows: list[tuple[str, str, float | str]] = [("all", "interval_percent", 95)]  # censored_summary's level
     for series, g in ev.groupby("series", sort=True):
-        steps = g["iteration"] * g["steps_per_round"]
         rows += [(series, "seeds", len(g)), (series, "reached", int(g["reached"].sum())),
                  (series, "rounds_run", int(g["run_iterations"].max())), (series, "lr", g["lr"].iloc[0]),
                  (series, "steps_per_round", int(g["steps_per_round"].iloc[0])),
+                 (series, "local_epochs", int(series.removeprefix("fedavg-e")) if series != "fedsgd" else 0),
                  (series, "final_hqf_median", g["final_hqf"].median()),
                  (series, "final_modes_median", g["final_modes"].median()),
                  (series, "peak_hqf_median", g["peak_hqf"].median()),
@@ -159,7 +160,7 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                  (series, "wan_MB_per_round", (g["run_wan_MB"] / g["run_iterations"]).mean()),
                  (series, "virtual_s_per_round", (g["run_virtual_s"] / g["run_iterations"]).mean()),
                  (series, "run_wall_s_mean", g["run_wall_s"].mean())]
-        rows += censored_rows(series, g.assign(steps=steps), (*TIMES, ("steps", "steps")))
+        rows += censored_rows(series, g, (*TIMES, ("steps", "steps")))
         rows += [(series, f"rounds_seed{int(s)}", r) for s, r in zip(g["seed"], g["iteration"], strict=True)
                  if r == r]
     b = ev[ev["series"] == REFERENCE].set_index("seed")
@@ -174,6 +175,9 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
         rows += [(name, "paired_seeds", len(seeds)), (name, "seeds_a_sooner", int((ta < tb).sum())),
                  (name, "seeds_b_sooner", int((tb < ta).sum()))]
         rows += paired_rows(name, aa, bb, TIMES, (REFERENCE, series))
+        if not aa["reached"].sum() * 2 > len(seeds):  # FedSGD's median is censored: bound it by its budget
+            median_b = censored_summary(bb["iteration"].fillna(0), bb["reached"], n_boot=1).median
+            rows.append((name, "rounds_ratio_budget_bound", aa["run_iterations"].max() / median_b))
         q = paired_comparison(aa["final_hqf"], [True] * len(seeds), bb["final_hqf"], [True] * len(seeds))
         rows += [(name, "final_hqf_ratio", q.ratio), (name, "final_hqf_p", q.p_value)]
     return pd.DataFrame(rows, columns=["series", "quantity", "value"])
@@ -199,7 +203,7 @@ def results_markdown(st: pd.DataFrame) -> str:
             "fraction: ratio of medians, p |\n|" + "---|" * 8 + "\n")
     for s in [s for s in st["series"].unique() if " vs " in s]:
         def pair(q: str, s: str = s) -> str:
-            r, lo, hi = (never(v[s, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))
+            r, lo, hi = (format(v[s, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))  # inf: censored
             return f"{r} [{lo}, {hi}], p = {v[s, q + '_p']:.2g}"
         out += (f"| {s} | {v[s, 'paired_seeds']:.0f} | {v[s, 'seeds_a_sooner']:.0f} / {v[s, 'seeds_b_sooner']:.0f} | "
                 f"{pair('rounds')} | {pair('virtual_s')} | {pair('wan_MB')} | {v[s, 'rounds_verdict']} | "

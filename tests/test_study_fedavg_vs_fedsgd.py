@@ -103,6 +103,7 @@ def test_summary_counts_non_reaching_seeds_and_pairs_with_fedsgd(tmp_path: Path)
     name = "fedsgd vs fedavg-e5"
     assert v[name, "paired_seeds"] == 5 and v[name, "seeds_b_sooner"] == 5
     assert math.isinf(v[name, "rounds_ratio"])  # FedSGD's median is never: the ratio is a lower bound
+    assert v[name, "rounds_ratio_budget_bound"] == 3000 / 24  # so bounded by FedSGD's budget over E = 5's median
     assert v["fedsgd vs fedavg-e1", "paired_seeds"] == 3  # E = 1 ran on fewer seeds: paired on those
 
 
