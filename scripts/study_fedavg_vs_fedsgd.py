@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis.censored import censored_summary, paired_comparison
 from analysis.page_numbers import replace_generated
+from analysis.script_args import positional
 from analysis.study_files import write_study_table
 from analysis.study_stats import censored_rows, complete_runs, median_interval, never, paired_rows, rank_settings
 from analysis.style import method_colors, new_figure, plot_seeds, save
@@ -260,4 +261,4 @@ def main(root_arg: str, out_arg: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*positional(__doc__, "results_root", "out_dir"))
