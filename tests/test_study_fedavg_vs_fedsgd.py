@@ -10,25 +10,19 @@ them would change the study's conclusions silently.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pandas as pd
 import yaml
+from conftest import load_script
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 N = 6000
 
 
 def _module():
-    sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location("study_fedavg_vs_fedsgd", SCRIPTS / "study_fedavg_vs_fedsgd.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("study_fedavg_vs_fedsgd")
 
 
 def _algorithm(series: str, client_state: str) -> dict:
