@@ -80,6 +80,28 @@ def rank_settings(rows: pd.DataFrame, key: Sequence[str]) -> pd.DataFrame:
         ["r", "setting_median_iteration", "s", "lr"], kind="stable").drop(columns=["r", "s"])
 
 
+def two_round_choice(round1: pd.DataFrame, round2: pd.DataFrame, key: Sequence[str]
+                     ) -> tuple[pd.DataFrame, dict[Any, tuple[Any, ...]]]:
+    """The tuning criterion (:func:`rank_settings`) in two rounds, as the tuned studies fix it before their runs:
+    round 1 ranks every setting of each group (``key[0]``: a method or series) over its seeds; a round-2
+    setting (a new value of ``key[1]``) is ranked against round 1's choice *on round 2's seeds only*, and
+    replaces it if it ranks first.  Returns both rounds' runs with their setting's criterion values, and per
+    group the chosen ``key`` tuple."""
+    group, varied = key[0], key[1]
+    agg = rank_settings(round1, key)
+    chosen = {r[group]: tuple(r[k] for k in key) for _, r in agg.groupby(group, sort=False).head(1).iterrows()}
+    agg2 = pd.DataFrame(columns=agg.columns)
+    for name, rows in round2.groupby(group):
+        base = round1[(round1[list(key)].apply(tuple, axis=1) == chosen[name]) & round1["seed"].isin(rows["seed"])]
+        ranked = rank_settings(pd.concat([base, rows]), key)
+        agg2 = pd.concat([agg2, ranked[ranked[varied].isin(rows[varied])]], ignore_index=True)
+        chosen[name] = tuple(ranked.iloc[0][k] for k in key)
+    parts = [round1.merge(agg, on=list(key), how="left")]
+    if len(round2):
+        parts.append(round2.merge(agg2.astype(agg.dtypes.to_dict()), on=list(key), how="left"))
+    return pd.concat(parts, ignore_index=True), chosen
+
+
 def censored_rows(series: str, g: pd.DataFrame, times: Sequence[tuple[str, str]]) -> list[Row]:
     """Median and 95 % interval over ``g``'s seeds of each (column, name) in ``times`` (time to target,
     NaN where not ``reached``: censored at +inf)."""

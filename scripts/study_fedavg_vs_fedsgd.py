@@ -30,7 +30,7 @@ from analysis.censored import censored_summary, paired_comparison
 from analysis.page_numbers import replace_generated
 from analysis.script_args import positional
 from analysis.study_files import write_study_table
-from analysis.study_stats import censored_rows, complete_runs, median_interval, never, paired_rows, rank_settings
+from analysis.study_stats import censored_rows, complete_runs, median_interval, never, paired_rows, two_round_choice
 from analysis.style import method_colors, new_figure, plot_seeds, save
 
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
@@ -104,21 +104,7 @@ def tuning(df: pd.DataFrame) -> pd.DataFrame:
     Round 1 (the pilot and ``tune``: the pilot's runs are grid points on a tuning seed) picks each
     series' lr; round 2 (``tune2``: FedAvg's client Adam kept at that lr) is compared with round 1's
     choice on round 2's seeds only, by the same criterion."""
-    round1 = df[df["stage"].isin(["pilot", "tune"])]
-    agg = rank_settings(round1, KEY)
-    best = agg.groupby("series", sort=False).head(1)
-    chosen = {r.series: (r.series, r.client_state, r.lr) for r in best.itertuples()}
-    round2 = df[df["stage"] == "tune2"]
-    agg2 = pd.DataFrame(columns=agg.columns)
-    for series, rows in round2.groupby("series"):
-        base = round1[(round1[KEY].apply(tuple, axis=1) == chosen[series]) & round1["seed"].isin(rows["seed"])]
-        ranked = rank_settings(pd.concat([base, rows]), KEY)
-        agg2 = pd.concat([agg2, ranked[ranked["client_state"].isin(rows["client_state"])]], ignore_index=True)
-        chosen[series] = tuple(ranked.iloc[0][k] for k in KEY)
-    parts = [round1.merge(agg, on=KEY, how="left")]
-    if len(round2):
-        parts.append(round2.merge(agg2.astype(agg.dtypes.to_dict()), on=KEY, how="left"))
-    out = pd.concat(parts, ignore_index=True)
+    out, chosen = two_round_choice(df[df["stage"].isin(["pilot", "tune"])], df[df["stage"] == "tune2"], KEY)
     out["chosen"] = [chosen.get(r.series) == (r.series, r.client_state, r.lr) for r in out.itertuples()]
     out["stage"] = out["stage"].replace({"pilot": "pilot (tune)"})
     return out.sort_values(["series", "client_state", "lr", "seed"], kind="stable").reset_index(drop=True)

@@ -37,8 +37,8 @@ from analysis.study_stats import (
     median_interval,
     never,
     paired_rows,
-    rank_settings,
     sign_flip_p,
+    two_round_choice,
 )
 from analysis.style import method_colors, new_figure, save
 
@@ -86,21 +86,8 @@ def tuning(df: pd.DataFrame) -> pd.DataFrame:
     """Each pilot and tuning run with its setting's criterion values; ``chosen`` marks each method's setting.
     Round 1 (``tune``) picks each method's lr over the tuning seeds; round 2 (``tune2``: Gaia's threshold at
     that lr) is compared with round 1's choice on round 2's seeds only, by the same criterion."""
-    tune = df[df["stage"] == "tune"]
-    agg = rank_settings(tune, KEY)
-    best = agg.groupby("method", sort=False).head(1)
-    chosen = {m: tuple(r[k] for k in KEY) for m, r in best.set_index("method", drop=False).iterrows()}
-    agg2 = pd.DataFrame(columns=agg.columns)
-    round2 = df[df["stage"] == "tune2"]
-    for method, rows in round2.groupby("method"):
-        base = tune[(tune[KEY].apply(tuple, axis=1) == chosen[method]) & tune["seed"].isin(rows["seed"])]
-        ranked = rank_settings(pd.concat([base, rows]), KEY)
-        agg2 = pd.concat([agg2, ranked[ranked["threshold"].isin(rows["threshold"])]], ignore_index=True)
-        chosen[method] = tuple(ranked.iloc[0][k] for k in KEY)
-    parts = [df[df["stage"] == "pilot"], tune.merge(agg, on=KEY, how="left")]
-    if len(round2):
-        parts.append(round2.merge(agg2.astype(agg.dtypes.to_dict()), on=KEY, how="left"))
-    out = pd.concat(parts, ignore_index=True)
+    both, chosen = two_round_choice(df[df["stage"] == "tune"], df[df["stage"] == "tune2"], KEY)
+    out = pd.concat([df[df["stage"] == "pilot"], both], ignore_index=True)
     out["chosen"] = [r.stage != "pilot" and chosen.get(r.method) == (r.method, r.threshold, r.lr)
                      for r in out.itertuples()]
     return out.sort_values(["stage", "method", "threshold", "lr", "seed"], kind="stable").reset_index(drop=True)
