@@ -255,11 +255,12 @@ def trained_points(trained: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sensitivity(every: pd.DataFrame, settings: pd.DataFrame, tim: pd.DataFrame, trained: pd.DataFrame,
-                win: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def sensitivity(every: pd.DataFrame, settings: pd.DataFrame, runs: pd.DataFrame, tim: pd.DataFrame,
+                trained: pd.DataFrame, win: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every point whose fastest method or verdict changes when one family runs another setting it has as
     many fresh seeds of (alternative_settings): the map's answer and the other one, side by side; and per
-    alternative, seed by seed, which setting reached the target sooner (iterations, on the seeds both ran)."""
+    alternative, seed by seed, which setting reached the target sooner (iterations, on the seeds both ran;
+    ``runs``: the map's own per-run rows)."""
     key = ["map", *POINT]
     rows, seeds = [], []
     for alt in alternative_settings(every, settings):
@@ -274,8 +275,7 @@ def sensitivity(every: pd.DataFrame, settings: pd.DataFrame, tim: pd.DataFrame, 
                          "alt_lr": float(changed["map_lr"]), **{k: r[k] for k in key},
                          **{f"{c}{sfx}": r[f"{c}{sfx}"] for sfx in ("", "_alt")
                             for c in ("fastest", "runner_up", "winner", "margin", "p_value")}})
-        its = per_run(map_runs(every, settings))
-        a = its[its["method"] == changed["family"]].set_index("seed")["iteration"]
+        a = runs[runs["method"] == changed["family"]].set_index("seed")["iteration"]
         b = alt_runs[alt_runs["method"] == changed["family"]].set_index("seed")["iteration"]
         common = a.index.intersection(b.index)
         a, b = a[common].fillna(math.inf), b[common].fillna(math.inf)
@@ -316,7 +316,7 @@ def main() -> int:
     tpts = trained_points(trained, per) if len(trained) else pd.DataFrame()
     trained.to_csv(args.out / "regime-map-trained-runs.csv", index=False, float_format="%.6g")
     tpts.to_csv(args.out / "regime-map-trained.csv", index=False, float_format="%.6g")
-    sens, sens_seeds = sensitivity(every, settings, tim, trained, win)
+    sens, sens_seeds = sensitivity(every, settings, runs, tim, trained, win)
     sens.to_csv(args.out / "regime-map-sensitivity.csv", index=False, float_format="%.6g")
     sens_seeds.to_csv(args.out / "regime-map-sensitivity-seeds.csv", index=False, float_format="%.6g")
     cost = costs(runs)
