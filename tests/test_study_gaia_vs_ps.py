@@ -9,26 +9,17 @@ settings silently.  Synthetic rows, no training.
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from conftest import load_script
 
 from analysis.study_stats import sign_flip_p
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
 
 def _module():
-    sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location("study_gaia_vs_ps", SCRIPTS / "study_gaia_vs_ps.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("study_gaia_vs_ps")
 
 
 def _row(stage: str, method: str, lr: float, seed: int, iteration: float | None, score: float,

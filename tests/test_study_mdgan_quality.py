@@ -44,15 +44,12 @@ def test_equal_epochs_for_both_methods_at_every_n_and_seed(name: str) -> None:
 def test_tuning_chooses_the_lowest_second_half_fid_ties_to_the_smaller_lr() -> None:
     """The criterion written on the page, fixed before the tuning runs: per method the lr with the lowest
     mean FID over the second half of the evaluations (as the page rounds it), ties to the smaller lr."""
-    import importlib.util
     import types
 
     import pandas as pd
+    from conftest import load_script
 
-    spec = importlib.util.spec_from_file_location("study_mdgan_quality", ROOT / "scripts" / "study_mdgan_quality.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("study_mdgan_quality")
     # (run, method, lr, FIDs at iterations 0..3): the 2nd half is iterations 2 and 3 (>= max / 2 = 1.5)
     runs = [("md_a", "MD-GAN", 1e-3, [300, 100, 200, 200]),   # 2nd half 200, though its 2nd value is best
             ("md_b", "MD-GAN", 5e-3, [300, 300, 150, 150.4]),  # 150.2 -> 150: the lowest
