@@ -12,9 +12,10 @@ methods' WAN totals at that N (analysis/at_budget.py) -- and the WAN bytes to a 
 vs virtual time, mean ± std band over seeds, the equal-bytes budget and the target marked.
 Writes OUT_DIR/STEM.png, STEM-table.md, STEM.csv and STEM-summary.csv (STEM: mdgan-vs-flgan-quality by
 default), and the table into OUT_DIR/STEM.md between its ``begin numbers`` marks if that page exists.
-With ``--tune`` (the learning-rate tuning suite, one seed): per method and lr the final FID and the mean
-FID over the second half, the choice by the criterion fixed before the runs (lowest second-half mean;
-ties to the smaller lr), written to OUT_DIR/STEM-tuning.csv and into the page's tuning marks.
+With ``--tune`` (the learning-rate tuning suite, one or more tuning seeds and N): per method, N and lr the
+final FID and the mean FID over the second half of each seed's run, the criterion fixed before the runs
+(that second-half mean averaged over the tuning seeds) and per method and N the choice (the lowest; ties
+to the smaller lr), written to OUT_DIR/STEM-tuning.csv and into the page's tuning marks.
 """
 
 from __future__ import annotations
@@ -167,25 +168,34 @@ def _sign_test(k: int, m: int) -> float:
 
 
 def tuning(results: Results) -> pd.DataFrame:
-    """Per tuning run: method, N, lr, final FID, mean FID over the 2nd half, and which lr each method chose
-    (lowest 2nd-half mean, rounded to the integer as the page shows it; ties -> the smaller lr)."""
+    """Per tuning run: method, N, seed, lr, final FID, mean FID over the 2nd half, and the criterion of its
+    setting (method, N, lr): that 2nd-half mean averaged over the setting's tuning seeds, rounded to the
+    integer as the page shows it.  Per method and N the setting with the lowest criterion is ``chosen``
+    (ties -> the smaller lr); with one seed this is the single run's rounded 2nd-half mean."""
     runs = results.complete.merge(second_half(results), on="run")
-    df = pd.DataFrame({"cell": runs["run"], "method": runs["series"].str.split(" · ").str[0], "N": runs["N"],
-                       "seed": runs["seed"].astype(int), "lr": runs["training.lr_g"].astype(float),
-                       "final_fid": runs["final_fid"].astype(float).round(0),
+    df = pd.DataFrame({"cell": runs["run"], "method": runs["series"].str.split(" · ").str[0],
+                       "N": runs["N"].astype(int), "seed": runs["seed"].astype(int),
+                       "lr": runs["training.lr_g"].astype(float), "final_fid": runs["final_fid"].astype(float).round(0),
                        "second_half_fid": runs["fid_second_half"].round(0)})
-    df = df.sort_values(["method", "lr"]).reset_index(drop=True)
-    best = df.sort_values(["second_half_fid", "lr"]).groupby("method").head(1).index
-    df["chosen"] = df.index.isin(best)
+    setting = ["method", "N", "lr"]
+    criterion = runs.assign(method=df["method"], N=df["N"], lr=df["lr"]).groupby(setting)["fid_second_half"]
+    df = df.merge(criterion.mean().round(0).rename("criterion_fid").reset_index(), on=setting)
+    df = df.merge(criterion.size().rename("setting_seeds").reset_index(), on=setting)
+    df = df.sort_values(["method", "N", "lr", "seed"]).reset_index(drop=True)
+    best = df.sort_values(["criterion_fid", "lr"]).groupby(["method", "N"]).head(1)[setting]
+    df["chosen"] = df[setting].apply(tuple, axis=1).isin(set(best.apply(tuple, axis=1)))
     return df
 
 
 def tuning_markdown(df: pd.DataFrame) -> str:
-    head = ["method", "N", "seed", "lr (G and D)", "final FID", "mean FID, second half", "chosen"]
+    """One row per setting (method, N, lr): its seeds' final and 2nd-half FIDs (in seed order) and the criterion."""
+    head = ["method", "N", "lr (G and D)", "tuning seeds", "final FID", "mean FID, second half",
+            "criterion: mean over seeds", "chosen"]
     out = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
-    for row in df.itertuples():
-        cells = [row.method, str(row.N), str(row.seed), f"{row.lr:g}", f"{row.final_fid:.0f}",
-                 f"{row.second_half_fid:.0f}", "**chosen**" if row.chosen else ""]
+    for (method, n, lr), g in df.groupby(["method", "N", "lr"], sort=True):
+        cells = [method, str(n), f"{lr:g}", ", ".join(map(str, g["seed"])),
+                 " / ".join(f"{v:.0f}" for v in g["final_fid"]), " / ".join(f"{v:.0f}" for v in g["second_half_fid"]),
+                 f"{g['criterion_fid'].iloc[0]:.0f}", "**chosen**" if g["chosen"].iloc[0] else ""]
         out += "| " + " | ".join(cells) + " |\n"
     return out
 

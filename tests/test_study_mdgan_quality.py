@@ -34,8 +34,7 @@ def test_equal_epochs_for_both_methods_at_every_n_and_seed(name: str) -> None:
         method = e.get("algorithm", {}).get("name")
         per_epoch = math.ceil(n / n_workers / e["training"]["batch_size"]) if method == "mdgan" else 1
         epochs.setdefault((n_workers, e["seed"]), {})[method] = e["max_iterations"] / per_epoch
-    if not name.endswith("-tune.yaml"):  # the tuning suite is one N (9) by design
-        assert len({n for n, _ in epochs}) >= 2  # one N each side of the crossover
+    assert len({n for n, _ in epochs}) >= 2  # one N each side of the crossover (tuning: N = 9 and 17)
     for key, by_method in epochs.items():
         assert set(by_method) == {"mdgan", "fedavg"}, key
         assert by_method["mdgan"] == by_method["fedavg"], key
@@ -62,3 +61,27 @@ def test_tuning_chooses_the_lowest_second_half_fid_ties_to_the_smaller_lr() -> N
     assert dict(zip(table["cell"], table["chosen"], strict=True)) == {"md_a": False, "md_b": True,
                                                                      "fl_a": True, "fl_b": False}
     assert table.set_index("cell").loc["md_a", "second_half_fid"] == 200
+
+
+def test_tuning_averages_the_criterion_over_seeds_and_chooses_per_method_and_n() -> None:
+    """Round 2's rule: a setting's criterion is its runs' 2nd-half means averaged over the tuning seeds
+    (then rounded), so an lr that wins on one seed can lose on two; each N gets its own choice."""
+    import types
+
+    import pandas as pd
+    from conftest import load_script
+
+    module = load_script("study_mdgan_quality")
+    # (run, N, seed, lr, 2nd-half FID): iterations 0..3 with FIDs [300, 300, f, f] -> 2nd half f
+    runs = [("a0", 9, 1000, 2e-3, 100), ("a1", 9, 1001, 2e-3, 200),   # mean 150: best on seed 1000 alone
+            ("b0", 9, 1000, 5e-3, 120), ("b1", 9, 1001, 5e-3, 140),   # mean 130: best over both -> chosen
+            ("c0", 17, 1000, 2e-3, 90), ("c1", 17, 1000, 5e-3, 95)]   # N = 17 chooses on its own: 2e-3
+    metrics = pd.DataFrame([{"run": r, "iteration": i, "fid": f} for r, _, _, _, fid in runs
+                            for i, f in enumerate([300, 300, fid, fid])])
+    complete = pd.DataFrame([{"run": r, "series": f"MD-GAN · N = {n:>2}", "N": n, "seed": s, "training.lr_g": lr,
+                              "final_fid": fid} for r, n, s, lr, fid in runs])
+    table = module.tuning(types.SimpleNamespace(complete=complete, metrics=metrics)).set_index("cell")
+    assert table["chosen"].to_dict() == {"a0": False, "a1": False, "b0": True, "b1": True, "c0": True, "c1": False}
+    assert table.loc["a1", "criterion_fid"] == 150 and table.loc["b0", "setting_seeds"] == 2
+    markdown = module.tuning_markdown(table.reset_index())
+    assert "| MD-GAN | 9 | 0.005 | 1000, 1001 | 120 / 140 | 120 / 140 | 130 | **chosen** |" in markdown
