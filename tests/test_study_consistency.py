@@ -16,7 +16,8 @@ import pandas as pd
 import yaml
 from conftest import load_script
 
-CONSISTENCY = {"bsp": "sequential", "ssp-2": "bounded_delay", "ssp-8": "bounded_delay", "eventual": "eventual"}
+CONSISTENCY = {"bsp": "sequential", "ssp-2": "bounded_delay", "ssp-8": "bounded_delay", "eventual": "eventual",
+               "ssp-8-alt": "bounded_delay"}
 
 
 def _module():
@@ -73,7 +74,9 @@ def _results(root: Path) -> None:
     _suite(root, "consistency-tuned", [
         *[("bsp", 0.005, s, hit) for s, hit in ((0, 500), (1, 600), (2, None))],
         *[("eventual", 0.002, s, hit) for s, hit in ((0, 300), (1, 300), (2, 600))],
+        *[("ssp-2", 0.005, s, 900) for s in (0, 1, 2)],
     ])
+    _suite(root, "consistency-tuned-alt", [("ssp-8-alt", 0.005, s, 1200) for s in (0, 1, 2)])
 
 
 def test_choice_gradients_staleness_and_paired_ratio(tmp_path: Path) -> None:
@@ -113,6 +116,7 @@ def test_page_tables_are_rewritten_between_their_marks(tmp_path: Path) -> None:
     mod.main(str(tmp_path), str(out))
     text = page.read_text()
     assert "OLDTABLE" not in text and "**chosen**" in text and "bsp vs eventual" in text
+    assert "| ssp-2 vs ssp-8-alt | 3 | 3 / 0 |" in text  # the sensitivity suite is read and paired by seed
     for name in ("consistency-tuning.csv", "consistency-tuned.csv", "consistency-tuned-summary.csv",
                  "consistency-tuned.png"):
         assert (out / name).is_file()
