@@ -182,8 +182,8 @@ def summary(ev: pd.DataFrame, chosen: dict[str, tuple[str, float]]) -> pd.DataFr
 def results_markdown(st: pd.DataFrame) -> str:
     v = {(s, q): x for s, q, x in st.itertuples(index=False)}
     series = [s for s in SERIES if (s, "seeds") in v]
-    out = ("| series | lr | tuning's choice (both seeds) | rounds run | seeds reaching and holding the target "
-           "| median rounds [95 %] "
+    out = ("| series | lr | tuning's choice (over its tuning seeds) | rounds run "
+           "| seeds reaching and holding the target | median rounds [95 %] "
            "| median virtual s [95 %] | median WAN MB [95 %] | median optimiser steps [95 %] | WAN MB per round "
            "| after reaching: share of evaluations on target (median, lowest) | peak / final high-quality fraction "
            "(median) | final modes (median) |\n|" + "---|" * 13 + "\n")
