@@ -4,9 +4,10 @@ rounds to target, paired tests, figure and the page's generated tables.
 Usage: python scripts/study_fedavg_vs_fedsgd.py RESULTS_ROOT OUT_DIR
 
 Why a script of its own: McMahan et al.'s claim is about *communication rounds* to a target, so this
-study counts rounds (not virtual time) and pairs FedSGD with each FedAvg setting on the same fresh
-seeds; its tuning grid is per method *and* per E (E is the compared factor), with FedAvg's client Adam
-state (fresh each round or kept) as a second round.  The criterion, the censored summaries and the
+study counts rounds (not virtual time) and pairs FedSGD with each FedAvg setting, and E = 1 with E = 5,
+on the same fresh seeds (in local steps too: E's effect is steps per round); its tuning grid is per
+method *and* per E (E is the compared factor), with FedAvg's client Adam state (fresh each round or kept)
+as a second round.  The criterion, the censored summaries and the
 paired tests are gaia-vs-ps's (:mod:`analysis.study_stats`, :mod:`analysis.censored`).  Reads the suites
 under RESULTS_ROOT: ``fedavg-vs-fedsgd-pilot`` and ``-tune`` (tuning seed 1000), ``-tune-e1-1001`` and
 ``-tune-1001`` (the same grid on tuning seed 1001), ``-tune2`` (client_state keep), ``fedavg-vs-fedsgd``
