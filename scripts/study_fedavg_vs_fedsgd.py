@@ -4,12 +4,14 @@ rounds to target, paired tests, figure and the page's generated tables.
 Usage: python scripts/study_fedavg_vs_fedsgd.py RESULTS_ROOT OUT_DIR
 
 Why a script of its own: McMahan et al.'s claim is about *communication rounds* to a target, so this
-study counts rounds (not virtual time) and pairs FedSGD with each FedAvg setting on the same fresh
-seeds; its tuning grid is per method *and* per E (E is the compared factor), with FedAvg's client Adam
-state (fresh each round or kept) as a second round.  The criterion, the censored summaries and the
+study counts rounds (not virtual time) and pairs FedSGD with each FedAvg setting, and E = 1 with E = 5,
+on the same fresh seeds (in local steps too: E's effect is steps per round); its tuning grid is per
+method *and* per E (E is the compared factor), with FedAvg's client Adam state (fresh each round or kept)
+as a second round.  The criterion, the censored summaries and the
 paired tests are gaia-vs-ps's (:mod:`analysis.study_stats`, :mod:`analysis.censored`).  Reads the suites
-under RESULTS_ROOT: ``fedavg-vs-fedsgd-pilot`` and ``-tune`` (tuning seeds), ``-tune2`` (client_state
-keep), ``fedavg-vs-fedsgd`` (FedSGD and E = 5, fresh seeds) and ``-e1`` (E = 1, fresh seeds).  Writes
+under RESULTS_ROOT: ``fedavg-vs-fedsgd-pilot`` and ``-tune`` (tuning seed 1000), ``-tune-e1-1001`` and
+``-tune-1001`` (the same grid on tuning seed 1001), ``-tune2`` (client_state keep), ``fedavg-vs-fedsgd``
+(FedSGD and E = 5, fresh seeds) and ``-e1`` (E = 1, fresh seeds).  Writes
 under OUT_DIR: ``fedavg-vs-fedsgd-tuning.csv`` (every tuning run, each setting's criterion values and the
 choice), ``fedavg-vs-fedsgd.csv`` (every evaluation run), ``fedavg-vs-fedsgd-summary.csv`` (every number the
 page quotes, long form), ``fedavg-vs-fedsgd-table.md``, ``fedavg-vs-fedsgd.png`` and the page's generated
@@ -36,12 +38,15 @@ from analysis.style import method_colors, new_figure, plot_seeds, save
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
 """Issue 25's ring8 coverage target, fixed by the pilot before the tuning and evaluation runs."""
 NAME = "fedavg-vs-fedsgd"
-TUNE_SUITES = (f"{NAME}-pilot", f"{NAME}-tune", f"{NAME}-tune2")
+TUNE_SUITES = (f"{NAME}-pilot", f"{NAME}-tune", f"{NAME}-tune-e1-1001", f"{NAME}-tune-1001", f"{NAME}-tune2")
+"""Tuning seeds 1000 (pilot, tune) and 1001 (tune-e1-1001, tune-1001) form round 1; ``tune2`` is round 2."""
+ROUND2 = "tune2"
 EVAL_SUITES = (NAME, f"{NAME}-e1")
 SERIES = ("fedsgd", "fedavg-e1", "fedavg-e5")
-REFERENCE = "fedsgd"
-"""Every FedAvg setting is paired with FedSGD on the same seeds (the paper's ratio: FedSGD rounds / FedAvg's)."""
-TIMES = (("iteration", "rounds"), ("virtual_time_s", "virtual_s"), ("wan_MB", "wan_MB"))
+PAIRS = (("fedsgd", "fedavg-e1"), ("fedsgd", "fedavg-e5"), ("fedavg-e1", "fedavg-e5"))
+"""(A, B) paired on the seeds both ran, ratios A / B: the paper's FedSGD / FedAvg for each E, and E = 1 / E = 5."""
+TIMES = (("iteration", "rounds"), ("virtual_time_s", "virtual_s"), ("wan_MB", "wan_MB"), ("steps", "steps"))
+"""Times to the target (column, name): rounds, virtual s, WAN MB and optimiser steps (rounds x steps per round)."""
 BUDGET = {"fedsgd": 3000, "fedavg-e1": 300, "fedavg-e5": 80}
 """Rounds per run, fixed by the pilot before tuning; the pilot's longer runs are cut to them (constant lr)."""
 KEY = ["series", "client_state", "lr"]
@@ -101,10 +106,11 @@ def read_suites(root: Path, names: tuple[str, ...]) -> pd.DataFrame:
 
 def tuning(df: pd.DataFrame) -> pd.DataFrame:
     """Each tuning run with its setting's criterion values; ``chosen`` marks each series' setting.
-    Round 1 (the pilot and ``tune``: the pilot's runs are grid points on a tuning seed) picks each
-    series' lr; round 2 (``tune2``: FedAvg's client Adam kept at that lr) is compared with round 1's
-    choice on round 2's seeds only, by the same criterion."""
-    out, chosen = two_round_choice(df[df["stage"].isin(["pilot", "tune"])], df[df["stage"] == "tune2"], KEY)
+    Round 1 (every stage but ``tune2``: the pilot's runs are grid points on tuning seed 1000, the
+    ``-1001`` suites the same grid on tuning seed 1001) picks each series' lr over *all* its tuning seeds;
+    round 2 (``tune2``: FedAvg's client Adam kept at that lr) is compared with round 1's choice on round
+    2's seeds only, by the same criterion."""
+    out, chosen = two_round_choice(df[df["stage"] != ROUND2], df[df["stage"] == ROUND2], KEY)
     out["chosen"] = [chosen.get(r.series) == (r.series, r.client_state, r.lr) for r in out.itertuples()]
     out["stage"] = out["stage"].replace({"pilot": "pilot (tune)"})
     return out.sort_values(["series", "client_state", "lr", "seed"], kind="stable").reset_index(drop=True)
@@ -129,13 +135,18 @@ def tuning_markdown(t: pd.DataFrame) -> str:
     return out
 
 
-def summary(ev: pd.DataFrame) -> pd.DataFrame:
-    """Long form (series, quantity, value): censored summaries per series; each FedAvg series paired with
-    FedSGD on the seeds both ran (ratio FedSGD / FedAvg, so > 1 means FedAvg needs fewer rounds)."""
+def summary(ev: pd.DataFrame, chosen: dict[str, tuple[str, float]]) -> pd.DataFrame:
+    """Long form (series, quantity, value): censored summaries per series, with the tuning's ``chosen``
+    (client_state, lr) and whether the fresh seeds ran it; each pair of :data:`PAIRS` on the seeds both ran
+    (ratio A / B, so > 1 means B needs fewer rounds)."""
     rows: list[tuple[str, str, float | str]] = [("all", "interval_percent", 95)]  # censored_summary's level
     for series, g in ev.groupby("series", sort=True):
+        state = str(g["client_state"].iloc[0])
         rows += [(series, "seeds", len(g)), (series, "reached", int(g["reached"].sum())),
                  (series, "rounds_run", int(g["run_iterations"].max())), (series, "lr", g["lr"].iloc[0]),
+                 (series, "client_state", state), (series, "tuned_lr", chosen[series][1]),
+                 (series, "tuned_client_state", chosen[series][0]),
+                 (series, "runs_tuned_choice", int(chosen[series] == (state, g["lr"].iloc[0]))),
                  (series, "steps_per_round", int(g["steps_per_round"].iloc[0])),
                  (series, "local_epochs", int(series.removeprefix("fedavg-e")) if series != "fedsgd" else 0),
                  (series, "final_hqf_median", g["final_hqf"].median()),
@@ -147,24 +158,23 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                  (series, "wan_MB_per_round", (g["run_wan_MB"] / g["run_iterations"]).mean()),
                  (series, "virtual_s_per_round", (g["run_virtual_s"] / g["run_iterations"]).mean()),
                  (series, "run_wall_s_mean", g["run_wall_s"].mean())]
-        rows += censored_rows(series, g, (*TIMES, ("steps", "steps")))
+        rows += censored_rows(series, g, TIMES)
         rows += [(series, f"rounds_seed{int(s)}", r) for s, r in zip(g["seed"], g["iteration"], strict=True)
                  if r == r]
-    b = ev[ev["series"] == REFERENCE].set_index("seed")
-    for series in [s for s in SERIES if s != REFERENCE and (ev["series"] == s).any()]:
-        a = ev[ev["series"] == series].set_index("seed")
+    for series_a, series_b in PAIRS:
+        a, b = (ev[ev["series"] == s].set_index("seed") for s in (series_a, series_b))
         seeds = sorted(set(a.index) & set(b.index))
         if not seeds:
             continue
-        aa, bb = b.loc[seeds], a.loc[seeds]  # FedSGD first: ratios FedSGD / FedAvg
-        name = f"{REFERENCE} vs {series}"
+        aa, bb = a.loc[seeds], b.loc[seeds]
+        name = f"{series_a} vs {series_b}"
         ta, tb = (x["iteration"].where(x["reached"], np.inf).to_numpy() for x in (aa, bb))
         rows += [(name, "paired_seeds", len(seeds)), (name, "seeds_a_sooner", int((ta < tb).sum())),
                  (name, "seeds_b_sooner", int((tb < ta).sum()))]
-        rows += paired_rows(name, aa, bb, TIMES, (REFERENCE, series))
-        if not aa["reached"].sum() * 2 > len(seeds):  # FedSGD's median is censored: bound it by its budget
-            median_b = censored_summary(bb["iteration"].fillna(0), bb["reached"], n_boot=1).median
-            rows.append((name, "rounds_ratio_budget_bound", aa["run_iterations"].max() / median_b))
+        rows += paired_rows(name, aa, bb, TIMES, (series_a, series_b))
+        median_b = censored_summary(bb["iteration"].fillna(0), bb["reached"], n_boot=1).median
+        if not aa["reached"].sum() * 2 > len(seeds) and np.isfinite(median_b):  # A's median is censored:
+            rows.append((name, "rounds_ratio_budget_bound", aa["run_iterations"].max() / median_b))  # its budget
         q = paired_comparison(aa["final_hqf"], [True] * len(seeds), bb["final_hqf"], [True] * len(seeds))
         rows += [(name, "final_hqf_ratio", q.ratio), (name, "final_hqf_p", q.p_value)]
     return pd.DataFrame(rows, columns=["series", "quantity", "value"])
@@ -173,12 +183,15 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
 def results_markdown(st: pd.DataFrame) -> str:
     v = {(s, q): x for s, q, x in st.itertuples(index=False)}
     series = [s for s in SERIES if (s, "seeds") in v]
-    out = ("| series | lr | rounds run | seeds reaching and holding the target | median rounds [95 %] "
+    out = ("| series | lr | tuning's choice (over its tuning seeds) | rounds run "
+           "| seeds reaching and holding the target | median rounds [95 %] "
            "| median virtual s [95 %] | median WAN MB [95 %] | median optimiser steps [95 %] | WAN MB per round "
            "| after reaching: share of evaluations on target (median, lowest) | peak / final high-quality fraction "
-           "(median) | final modes (median) |\n|" + "---|" * 12 + "\n")
+           "(median) | final modes (median) |\n|" + "---|" * 13 + "\n")
     for s in series:
-        out += (f"| {s} | {v[s, 'lr']:g} | {v[s, 'rounds_run']:.0f} | {v[s, 'reached']:.0f} of {v[s, 'seeds']:.0f} | "
+        tuned = "the same" if v[s, "runs_tuned_choice"] else f"{v[s, 'tuned_client_state']} {v[s, 'tuned_lr']:g}"
+        out += (f"| {s} | {v[s, 'lr']:g} | {tuned} | {v[s, 'rounds_run']:.0f} | "
+                f"{v[s, 'reached']:.0f} of {v[s, 'seeds']:.0f} | "
                 f"{median_interval(v, s, 'rounds')} | {median_interval(v, s, 'virtual_s')} | "
                 f"{median_interval(v, s, 'wan_MB')} | {median_interval(v, s, 'steps')} | "
                 f"{v[s, 'wan_MB_per_round']:.4g} | {never(v[s, 'stay_fraction_median'], '.2f')}, "
@@ -186,14 +199,15 @@ def results_markdown(st: pd.DataFrame) -> str:
                 f"{v[s, 'final_hqf_median']:.3f} | "
                 f"{v[s, 'final_modes_median']:.0f} |\n")
     out += ("\n| paired by seed (A vs B) | seeds | A sooner / B sooner | rounds to target: ratio of medians A/B "
-            "[95 %], p | virtual s: ratio [95 %], p | WAN MB: ratio [95 %], p | verdict (rounds) | final high-quality "
-            "fraction: ratio of medians, p |\n|" + "---|" * 8 + "\n")
+            "[95 %], p | virtual s: ratio [95 %], p | WAN MB: ratio [95 %], p | optimiser steps: ratio [95 %], p "
+            "| verdict (rounds) | final high-quality fraction: ratio of medians, p |\n|" + "---|" * 9 + "\n")
     for s in [s for s in st["series"].unique() if " vs " in s]:
         def pair(q: str, s: str = s) -> str:
             r, lo, hi = (format(v[s, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))  # inf: censored
             return f"{r} [{lo}, {hi}], p = {v[s, q + '_p']:.2g}"
         out += (f"| {s} | {v[s, 'paired_seeds']:.0f} | {v[s, 'seeds_a_sooner']:.0f} / {v[s, 'seeds_b_sooner']:.0f} | "
-                f"{pair('rounds')} | {pair('virtual_s')} | {pair('wan_MB')} | {v[s, 'rounds_verdict']} | "
+                f"{pair('rounds')} | {pair('virtual_s')} | {pair('wan_MB')} | {pair('steps')} | "
+                f"{v[s, 'rounds_verdict']} | "
                 f"{v[s, 'final_hqf_ratio']:.3g}, p = {v[s, 'final_hqf_p']:.2g} |\n")
     return out
 
@@ -236,7 +250,7 @@ def main(root_arg: str, out_arg: str) -> None:
     t.drop(columns=["run_dir", "suite"]).to_csv(out / f"{NAME}-tuning.csv", index=False)
     (out / f"{NAME}-tuning-table.md").write_text(tuning_markdown(t))
     ev = read_suites(root, EVAL_SUITES)
-    st = summary(ev)
+    st = summary(ev, choice(t))
     st.to_csv(out / f"{NAME}-summary.csv", index=False)  # full precision: the page rounds from it
     write_study_table(ev.drop(columns=["stage", "suite", "run_dir"]), results_markdown(st), out, NAME)
     figure(root, ev, out)

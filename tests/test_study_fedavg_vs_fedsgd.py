@@ -1,9 +1,9 @@
 """scripts/study_fedavg_vs_fedsgd.py on tiny synthetic result folders (no training).
 
 Why: the page's settings and its headline come from this script -- the pilot's long runs cut to the
-study's budgets before they enter the tuning, the criterion fixed before the runs (most seeds reaching
-and holding, then the earliest median round, then the last-four score, then the smaller lr), round 2
-(FedAvg's client Adam kept) compared with round 1's choice on its own seed only, and the rounds ratio
+study's budgets before they enter the tuning, the criterion fixed before the runs (over every tuning seed:
+most seeds reaching and holding, then the earliest median round, then the last-four score, then the smaller
+lr), round 2 (FedAvg's client Adam kept) compared with round 1's choice on its own seed only, and the rounds ratio
 FedSGD / FedAvg with FedSGD's non-reaching seeds counted as later than any budget.  A slip in any of
 them would change the study's conclusions silently.
 """
@@ -83,11 +83,42 @@ def test_tuning_cuts_the_pilot_to_the_budget_and_applies_the_criterion(tmp_path:
     assert t.loc[t["stage"] == "tune2", "setting_seeds"].tolist() == [1]
 
 
+def _second_tuning_seed(root: Path) -> None:
+    """Seed 1001's grid: it changes E = 1's and FedSGD's choice, not E = 5's."""
+    _suite(root, "fedavg-vs-fedsgd-tune-e1-1001", [
+        ("fedavg-e1", 0.002, 1001, 300, None), ("fedavg-e1", 0.005, 1001, 300, 120),
+        ("fedavg-e1", 0.01, 1001, 300, 60)])
+    _suite(root, "fedavg-vs-fedsgd-tune-1001", [
+        ("fedavg-e5", 0.002, 1001, 80, 40), ("fedavg-e5", 0.005, 1001, 80, 8), ("fedavg-e5", 0.01, 1001, 80, 16),
+        ("fedsgd", 0.002, 1001, 3000, None), ("fedsgd", 0.005, 1001, 3000, None), ("fedsgd", 0.01, 1001, 3000, 1200)])
+
+
+def test_the_choice_is_over_both_tuning_seeds(tmp_path: Path) -> None:
+    m = _module()
+    _results(tmp_path)
+    _second_tuning_seed(tmp_path)
+    t = m.tuning(m.read_suites(tmp_path, m.TUNE_SUITES))
+    # e1: 5e-3 is the only lr reaching on both seeds (180, 120), where seed 1000 alone tied 2e-3 with it;
+    # fedsgd: 2e-3 and 1e-2 each reach on 1 of 2 (medians never) -> the last-four score: 1e-2 reached
+    # earlier (1200 vs 2400), so it holds at all four last evaluations; e5: 1e-2 (24, 16: median 20) before
+    # 2e-3 (48, 40) and 5e-3 (seed 1000 cut, 1 of 2), then keep beats reset on seed 1000 as before.
+    assert m.choice(t) == {"fedavg-e1": ("reset", 0.005), "fedavg-e5": ("keep", 0.01), "fedsgd": ("server", 0.01)}
+    e1 = t[(t["series"] == "fedavg-e1") & (t["lr"] == 0.005)]
+    assert sorted(e1["seed"]) == [1000, 1001] and set(e1["setting_reached"]) == {2}
+    assert set(e1["setting_median_iteration"]) == {150}
+    assert set(t.loc[t["stage"] == "tune2", "setting_seeds"]) == {1}  # round 2 still on its own seed only
+    # the fresh seeds ran E = 1 at 2e-3: the summary says the tuning now chooses 5e-3
+    st = m.summary(m.read_suites(tmp_path, m.EVAL_SUITES), m.choice(t))
+    v = {(s, q): x for s, q, x in st.itertuples(index=False)}
+    assert v["fedavg-e1", "runs_tuned_choice"] == 0 and v["fedavg-e1", "tuned_lr"] == 0.005
+    assert v["fedsgd", "runs_tuned_choice"] == 0 and v["fedsgd", "tuned_lr"] == 0.01
+
+
 def test_summary_counts_non_reaching_seeds_and_pairs_with_fedsgd(tmp_path: Path) -> None:
     m = _module()
     _results(tmp_path)
     ev = m.read_suites(tmp_path, m.EVAL_SUITES)
-    st = m.summary(ev)
+    st = m.summary(ev, m.choice(m.tuning(m.read_suites(tmp_path, m.TUNE_SUITES))))
     v = {(s, q): x for s, q, x in st.itertuples(index=False)}
     assert v["fedsgd", "reached"] == 2 and v["fedsgd", "seeds"] == 5
     assert math.isinf(v["fedsgd", "rounds_median"])  # 3 of 5 never: the median is censored
@@ -99,6 +130,10 @@ def test_summary_counts_non_reaching_seeds_and_pairs_with_fedsgd(tmp_path: Path)
     assert math.isinf(v[name, "rounds_ratio"])  # FedSGD's median is never: the ratio is a lower bound
     assert v[name, "rounds_ratio_budget_bound"] == 3000 / 24  # so bounded by FedSGD's budget over E = 5's median
     assert v["fedsgd vs fedavg-e1", "paired_seeds"] == 3  # E = 1 ran on fewer seeds: paired on those
+    name = "fedavg-e1 vs fedavg-e5"  # E = 1 against E = 5 on the 3 seeds both ran: 120 / 24 rounds, equal steps
+    assert v[name, "paired_seeds"] == 3 and v[name, "rounds_ratio"] == 5 and v[name, "steps_ratio"] == 1
+    assert (name, "rounds_ratio_budget_bound") not in v  # both medians finite: no bound needed
+    assert v["fedavg-e1", "runs_tuned_choice"] == 1 and v["fedavg-e5", "runs_tuned_choice"] == 0  # keep won
 
 
 def test_main_writes_the_page_files(tmp_path: Path) -> None:
@@ -112,7 +147,8 @@ def test_main_writes_the_page_files(tmp_path: Path) -> None:
                  "fedavg-vs-fedsgd.png"):
         assert (out / name).stat().st_size > 0
     page = (out / "fedavg-vs-fedsgd.md").read_text()
-    assert "| fedsgd | 0.002 | 3000 | 2 of 5 | never [" in page and "**chosen**" in page
+    assert "| fedsgd | 0.002 | the same | 3000 | 2 of 5 | never [" in page and "**chosen**" in page
+    assert "| fedavg-e5 | 0.01 | keep 0.01 | 80 | 5 of 5 |" in page
 
 
 def test_every_suite_runs_the_budget_the_script_cuts_to() -> None:
