@@ -5,13 +5,14 @@ Usage: python scripts/study_diloco_tune.py RESULTS_ROOT OUT_DIR
 
 Why a script of its own: the fresh-seed comparison is study_paired.py's (two cells, ten seeds), but the
 tuning needs the criterion the tuned studies fix before their runs -- analysis/study_stats.py's
-``two_round_choice`` (one round here) over the outer ``server_lr`` x ``server_momentum`` grid -- and the
+``two_round_choice`` (round 2: one more outer lr) over the outer ``server_lr`` x ``server_momentum`` grid -- and the
 cause factor (every client every round) is a 2 x 2 on the tuning seeds that no generic script lays out.
 Reads under RESULTS_ROOT ``beyond-the-seed-diloco-tune`` (round 1, required), ``-tune2`` (round 2, optional)
-and ``beyond-the-seed-diloco-allclients`` (the factor, optional).  Writes under OUT_DIR ``beyond-the-seed-diloco-tuning.csv`` (every tuning run, its setting's
-criterion values, the choice), ``beyond-the-seed-diloco-factor.csv`` (the factor's runs, with the tuning
-suite's runs of the same two cells at 3 of 12 clients), their ``-table.md`` files, and the page's
-generated tables between their ``begin numbers`` marks in ``beyond-the-seed.md``.
+and ``beyond-the-seed-diloco-allclients`` (the factor, optional).  Writes under OUT_DIR
+``beyond-the-seed-diloco-tuning.csv`` (every tuning run, its setting's criterion values, the choice),
+``beyond-the-seed-diloco-factor.csv`` (the factor's runs, with the tuning suite's runs of the same two
+cells at 3 of 12 clients), their ``-table.md`` files, and the page's generated tables between their
+``begin numbers`` marks in ``beyond-the-seed.md``.
 """
 
 from __future__ import annotations
@@ -70,10 +71,12 @@ def tuning_markdown(t: pd.DataFrame) -> str:
            "| final high-quality fraction | final modes | setting: seeds reaching | setting: median round "
            "| setting: mean score | chosen |\n|" + "---|" * 14 + "\n")
     for r in t.itertuples():
-        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.server_momentum:g} | {r.seed} | {'yes' if r.reached else 'no'} | "
+        mark = "**chosen**" if r.chosen else "reference" if r.series == "fedavg" else ""
+        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.server_momentum:g} | {r.seed} | "
+                f"{'yes' if r.reached else 'no'} | "
                 f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
                 f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
-                f"{r.setting_score:.3f} | {'**chosen**' if r.chosen else ('reference' if r.series == 'fedavg' else '')} |\n")
+                f"{r.setting_score:.3f} | {mark} |\n")
     return out
 
 

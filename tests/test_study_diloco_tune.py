@@ -41,9 +41,9 @@ def _suite(root: Path, name: str, runs: list[tuple[float | None, float, int, int
 
 def _results(root: Path) -> None:
     _suite(root, "beyond-the-seed-diloco-tune", [
-        (None, 0.0, 1000, 8, 0.5), (None, 0.0, 1001, 8, 0.5),           # plain averaging: the earliest, not a candidate
+        (None, 0.0, 1000, 8, 0.5), (None, 0.0, 1001, 8, 0.5),           # plain averaging: earliest, not a candidate
         (0.3, 0.5, 1000, 28, 0.5), (0.3, 0.5, 1001, 36, 0.5),           # median 32
-        (0.3, 0.9, 1000, 24, 0.5), (0.3, 0.9, 1001, 40, 0.5),           # median 32, same score: the smaller momentum wins
+        (0.3, 0.9, 1000, 24, 0.5), (0.3, 0.9, 1001, 40, 0.5),           # median 32, same score: smaller momentum wins
         (0.7, 0.5, 1000, 28, 0.5), (0.7, 0.5, 1001, 36, 0.5),           # median 32, same score: the smaller lr wins
         (1.0, 0.9, 1000, 4, 0.5), (1.0, 0.9, 1001, None, 0.1)])         # earliest, but one seed never: last
     _suite(root, "beyond-the-seed-diloco-allclients", [
