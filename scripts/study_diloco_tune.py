@@ -33,6 +33,8 @@ NAME = "beyond-the-seed-diloco"
 TUNE, TUNE2, FACTOR = f"{NAME}-tune", f"{NAME}-tune2", f"{NAME}-allclients"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
+CLIENTS = 12
+"""wan-3dc's clients (4 per region): ``client_fraction`` x 12 are chosen each round."""
 KEY = ["series", "lr", "server_momentum"]
 """One setting: ``lr`` is the *outer* lr (server_lr; 1 for plain averaging), so the criterion's last tie-break,
 the smaller lr, is the simpler outer step; equal lrs keep the smaller momentum (stable sort of sorted groups)."""
@@ -86,8 +88,11 @@ def factor(tuned: pd.DataFrame, allclients: pd.DataFrame) -> pd.DataFrame:
     same = tuned[[s in settings for s in zip(tuned["series"], tuned["lr"], tuned["server_momentum"], strict=True)]]
     cols = ["series", "lr", "server_momentum", "client_fraction", "seed", "reached", "iteration", "score_last4",
             "final_hqf", "final_modes", "run_virtual_s", "run_wan_MB"]
-    return pd.concat([same[cols], allclients[cols]], ignore_index=True).sort_values(
-        ["client_fraction", "seed", "series"], kind="stable").reset_index(drop=True)
+    f = pd.concat([same[cols], allclients[cols]], ignore_index=True)
+    f["clients"] = CLIENTS
+    f["clients_a_round"] = (f["client_fraction"] * CLIENTS).round().astype(int)
+    f["seeds"] = f.groupby(["series", "client_fraction"])["seed"].transform("nunique")
+    return f.sort_values(["client_fraction", "seed", "series"], kind="stable").reset_index(drop=True)
 
 
 def factor_markdown(f: pd.DataFrame) -> str:
@@ -95,7 +100,7 @@ def factor_markdown(f: pd.DataFrame) -> str:
            "| final high-quality fraction | final modes | run: virtual s | run: WAN MB |\n|" + "---|" * 10 + "\n")
     for r in f.itertuples():
         setting = "fedavg" if r.series == "fedavg" else f"diloco ({r.lr:g}, {r.server_momentum:g})"
-        out += (f"| {round(12 * r.client_fraction)} of 12 | {r.seed} | {setting} | {'yes' if r.reached else 'no'} | "
+        out += (f"| {r.clients_a_round} of {r.clients} | {r.seed} | {setting} | {'yes' if r.reached else 'no'} | "
                 f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
                 f"{r.run_virtual_s:.1f} | {r.run_wan_MB:.1f} |\n")
     return out
