@@ -5,7 +5,8 @@ seeds 0-5 (and `fedavg` seeds 6-9 from the DiLoCo ten-seed suite) and running on
 ``--resume``; `beyond-the-seed-diloco-tuned10.yaml` copies its `fedavg` runs from the DiLoCo ten-seed
 suite, and `beyond-the-seed-diloco-outer10.yaml` every run from those two (docs/studies/beyond-the-seed.md).
 A copied run is valid only while its resolved experiment equals the new suite's cell of the same id; an
-edit to one suite and not the other would silently mix two configurations in one paired test.  This checks every shared cell id, resolved.
+edit to one suite and not the other would silently mix two configurations in one paired test.  This
+checks every shared cell id, resolved.
 """
 
 from __future__ import annotations
