@@ -2,9 +2,11 @@
 
 Why: `beyond-the-seed-churn10.yaml` and `beyond-the-seed-topk10.yaml` reach ten paired seeds by copying
 seeds 0-5 (and `fedavg` seeds 6-9 from the DiLoCo ten-seed suite) and running only the rest with
-``--resume`` (docs/studies/beyond-the-seed.md).  A copied run is valid only while its resolved
-experiment equals the new suite's cell of the same id; an edit to one suite and not the other would
-silently mix two configurations in one paired test.  This checks every shared cell id, resolved.
+``--resume``; `beyond-the-seed-diloco-tuned10.yaml` copies its `fedavg` runs from the DiLoCo ten-seed
+suite, and `beyond-the-seed-diloco-outer10.yaml` every run from those two (docs/studies/beyond-the-seed.md).
+A copied run is valid only while its resolved experiment equals the new suite's cell of the same id; an
+edit to one suite and not the other would silently mix two configurations in one paired test.  This
+checks every shared cell id, resolved.
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from testbed.suite.spec import load_suite
 STUDIES = Path(__file__).resolve().parents[1] / "experiments" / "studies"
 PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),
          ("beyond-the-seed-churn10.yaml", "beyond-the-seed-diloco10.yaml", 10),
-         ("beyond-the-seed-topk10.yaml", "beyond-the-seed-topk-factorial.yaml", 18)]
+         ("beyond-the-seed-topk10.yaml", "beyond-the-seed-topk-factorial.yaml", 18),
+         ("beyond-the-seed-diloco-tuned10.yaml", "beyond-the-seed-diloco10.yaml", 10),
+         ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco10.yaml", 10),
+         ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10)]
 
 
 def _resolved(name: str) -> dict[str, dict]:

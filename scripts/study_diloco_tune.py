@@ -1,0 +1,128 @@
+"""DiLoCo's outer lr and momentum tuned on tuning seeds (docs/studies/beyond-the-seed.md, part 1b), and the
+every-client factor of its cause: the tuning table, the choice, and the 2 x 2 factor table.
+
+Usage: python scripts/study_diloco_tune.py RESULTS_ROOT OUT_DIR
+
+Why a script of its own: the fresh-seed comparison is study_paired.py's (two cells, ten seeds), but the
+tuning needs the criterion the tuned studies fix before their runs -- analysis/study_stats.py's
+``two_round_choice`` (round 2: one more outer lr) over the outer ``server_lr`` x ``server_momentum`` grid -- and the
+cause factor (every client every round) is a 2 x 2 on the tuning seeds that no generic script lays out.
+Reads under RESULTS_ROOT ``beyond-the-seed-diloco-tune`` (round 1, required), ``-tune2`` (round 2, optional)
+and ``beyond-the-seed-diloco-allclients`` (the factor, optional).  Writes under OUT_DIR
+``beyond-the-seed-diloco-tuning.csv`` (every tuning run, its setting's criterion values, the choice),
+``beyond-the-seed-diloco-factor.csv`` (the factor's runs, with the tuning suite's runs of the same two
+cells at 3 of 12 clients), their ``-table.md`` files, and the page's generated tables between their
+``begin numbers`` marks in ``beyond-the-seed.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from analysis.page_numbers import replace_generated
+from analysis.script_args import positional
+from analysis.study_stats import complete_runs, never, two_round_choice
+from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, default_lr
+
+NAME = "beyond-the-seed-diloco"
+TUNE, TUNE2, FACTOR = f"{NAME}-tune", f"{NAME}-tune2", f"{NAME}-allclients"
+TARGET = {"high_quality_fraction": (0.3, True)}
+"""The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
+CLIENTS = 12
+"""wan-3dc's clients (4 per region): ``client_fraction`` x 12 are chosen each round."""
+KEY = ["series", "lr", "server_momentum"]
+"""One setting: ``lr`` is the *outer* lr (server_lr; 1 for plain averaging), so the criterion's last tie-break,
+the smaller lr, is the simpler outer step; equal lrs keep the smaller momentum (stable sort of sorted groups)."""
+
+
+def read_suite(root: Path) -> pd.DataFrame:
+    """One row per complete run: series (diloco or fedavg), outer lr and momentum, client fraction, reach."""
+    if not (root / "index.csv").is_file():
+        raise SystemExit(f"{root}: no index.csv; run its suite first")
+    rows = []
+    for row, config, _ in complete_runs(root, TARGET):
+        alg = config["algorithm"]
+        nesterov = alg.get("server_optimizer") == "nesterov"
+        rows.append({**row, "client_lr": row["lr"], "series": "diloco" if nesterov else "fedavg",
+                     "lr": float(alg.get("server_lr") or default_lr("nesterov")) if nesterov else 1.0,
+                     "server_momentum": float(alg.get("server_momentum") or ServerOptimizerSpec().momentum)
+                     if nesterov else 0.0,
+                     "client_fraction": float(alg.get("client_fraction", 1.0))})
+    return pd.DataFrame(rows).sort_values(["series", "lr", "server_momentum", "seed"], kind="stable")
+
+
+def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each tuning run with its setting's criterion values; ``chosen`` marks diloco's setting (fedavg, the
+    reference, is a group of its own: one setting, not a candidate).  Round 2's outer lrs are ranked against
+    round 1's choice on round 2's seeds only."""
+    round1 = round1.assign(stage="round 1")
+    round2 = round1.iloc[:0] if round2 is None else round2.assign(stage="round 2")
+    out, chosen = two_round_choice(round1, round2, KEY)
+    out["chosen"] = [r.series == "diloco" and chosen["diloco"] == (r.series, r.lr, r.server_momentum)
+                     for r in out.itertuples()]
+    return out.reset_index(drop=True)
+
+
+def tuning_markdown(t: pd.DataFrame) -> str:
+    out = ("| tuning round | series | outer lr | outer momentum | seed | reached and held | round | score (last four) "
+           "| final high-quality fraction | final modes | setting: seeds reaching | setting: median round "
+           "| setting: mean score | chosen |\n|" + "---|" * 14 + "\n")
+    for r in t.itertuples():
+        mark = "**chosen**" if r.chosen else "reference" if r.series == "fedavg" else ""
+        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.server_momentum:g} | {r.seed} | "
+                f"{'yes' if r.reached else 'no'} | "
+                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
+                f"{r.setting_score:.3f} | {mark} |\n")
+    return out
+
+
+def factor(tuned: pd.DataFrame, allclients: pd.DataFrame) -> pd.DataFrame:
+    """The factor's runs (every client every round) beside the tuning runs of the same settings (3 of 12)."""
+    settings = set(zip(allclients["series"], allclients["lr"], allclients["server_momentum"], strict=True))
+    same = tuned[[s in settings for s in zip(tuned["series"], tuned["lr"], tuned["server_momentum"], strict=True)]]
+    cols = ["series", "lr", "server_momentum", "client_fraction", "seed", "reached", "iteration", "score_last4",
+            "final_hqf", "final_modes", "run_virtual_s", "run_wan_MB"]
+    f = pd.concat([same[cols], allclients[cols]], ignore_index=True)
+    f["clients"] = CLIENTS
+    f["clients_a_round"] = (f["client_fraction"] * CLIENTS).round().astype(int)
+    f["seeds"] = f.groupby(["series", "client_fraction"])["seed"].transform("nunique")
+    return f.sort_values(["client_fraction", "seed", "series"], kind="stable").reset_index(drop=True)
+
+
+def factor_markdown(f: pd.DataFrame) -> str:
+    out = ("| clients a round | seed | series (outer lr, momentum) | reached and held | round | score (last four) "
+           "| final high-quality fraction | final modes | run: virtual s | run: WAN MB |\n|" + "---|" * 10 + "\n")
+    for r in f.itertuples():
+        setting = "fedavg" if r.series == "fedavg" else f"diloco ({r.lr:g}, {r.server_momentum:g})"
+        out += (f"| {r.clients_a_round} of {r.clients} | {r.seed} | {setting} | {'yes' if r.reached else 'no'} | "
+                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{r.run_virtual_s:.1f} | {r.run_wan_MB:.1f} |\n")
+    return out
+
+
+def main(root_arg: str, out_arg: str) -> None:
+    root, out = Path(root_arg), Path(out_arg)
+    t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
+    t.drop(columns=["run_dir"]).to_csv(out / f"{NAME}-tuning.csv", index=False)
+    (out / f"{NAME}-tuning-table.md").write_text(tuning_markdown(t))
+    print(tuning_markdown(t))
+    page = out / "beyond-the-seed.md"
+    if page.exists():
+        replace_generated(page, f"{NAME}-tuning.csv", tuning_markdown(t))
+    if (root / FACTOR / "index.csv").is_file():
+        f = factor(t, read_suite(root / FACTOR))
+        f.to_csv(out / f"{NAME}-factor.csv", index=False)
+        (out / f"{NAME}-factor-table.md").write_text(factor_markdown(f))
+        print(factor_markdown(f))
+        if page.exists():
+            replace_generated(page, f"{NAME}-factor.csv", factor_markdown(f))
+
+
+if __name__ == "__main__":
+    main(*positional(__doc__, "results_root", "out_dir"))
