@@ -63,6 +63,11 @@ def gaia_variant(algorithm: dict) -> str:
     return f"gaia-t{float(algorithm.get('threshold', 0.01)):g}" + ("-decay" if decay else "")
 
 
+def relaxed_variant(algorithm: dict) -> str:
+    """The relaxed-consistency ps's tuning cells by their consistency, each its own family: ``ssp2``, ``eventual``."""
+    return method_of(algorithm).removeprefix("ps-")
+
+
 def read_suite(root: Path, namer: Callable[[dict], str] = method_of) -> pd.DataFrame:
     """index.csv of a suite (complete cells) with each cell's metrics.csv attached as ``metrics``."""
     index = pd.read_csv(root / "index.csv")

@@ -49,6 +49,7 @@ from regime_map_runs import (
     map_settings,
     read_suite,
     read_suites,
+    relaxed_variant,
     tuning,
 )
 from regime_map_sections import (
@@ -58,6 +59,8 @@ from regime_map_sections import (
     checks_section,
     costs_section,
     map_section,
+    relaxed_check,
+    relaxed_check_section,
     sensitivity_section,
     settings_section,
     tables,
@@ -72,7 +75,11 @@ from analysis.study_files import write_study_table
 MAPS = {"all": METHODS, "in-place": tuple(m for m in METHODS if m != "centralized")}
 """The map over every method, and over those that keep the data where it is (no centralized)."""
 POINT = ["bandwidth_Mbps", "rtt_ms", "step_ms"]
-GAIA_TUNE = "regime-map-gaia-tune"
+OWN_TABLE_TUNINGS = {"regime-map-gaia-tune": (gaia_variant, "regime-map-gaia-tuning.csv"),
+                     "regime-map-relaxed-tune": (relaxed_variant, "regime-map-relaxed-tuning.csv")}
+"""The timing-dependent methods' tunings (not replayed): suite -> (how its cells are named, the csv and page table)."""
+RELAXED_TUNED = "regime-map-relaxed-tuned"
+"""SSP at its tuned lr at three points, beside the map's (untuned-lr) SSP runs: a check, not part of the map."""
 TRAINED_SUITES = ("regime-map-gaia", "regime-map-relaxed", "regime-map-relaxed-b", "regime-map-relaxed-c")
 """Suites of the timing-dependent methods, trained at each point they are shown at."""
 
@@ -334,10 +341,15 @@ def main() -> int:
     replace_generated(page, "regime-map-costs.csv", costs_section(cost))
     replace_generated(page, "regime-map-trained.csv", trained_section(tpts))
     replace_generated(page, "regime-map-sensitivity.csv", sensitivity_section(sens))
-    if (args.root / GAIA_TUNE / "index.csv").is_file():  # Gaia's tuning: a table of its own (not replayed)
-        gaia_tune, _ = tuning(args.root, (GAIA_TUNE,), gaia_variant)
-        gaia_tune.to_csv(args.out / "regime-map-gaia-tuning.csv", index=False, float_format="%.6g")
-        replace_generated(page, "regime-map-gaia-tuning.csv", tuning_section(gaia_tune))
+    for suite_name, (namer, csv_name) in OWN_TABLE_TUNINGS.items():
+        if (args.root / suite_name / "index.csv").is_file():
+            own, _ = tuning(args.root, (suite_name,), namer)
+            own.to_csv(args.out / csv_name, index=False, float_format="%.6g")
+            replace_generated(page, csv_name, tuning_section(own))
+    if (args.root / RELAXED_TUNED / "index.csv").is_file():
+        rchk = relaxed_check(trained, trained_runs([args.root / RELAXED_TUNED]), win)
+        rchk.to_csv(args.out / "regime-map-relaxed-check.csv", index=False, float_format="%.6g")
+        replace_generated(page, "regime-map-relaxed-check.csv", relaxed_check_section(rchk))
     dl = deadline_runs(args.root)
     if len(dl):
         dl.to_csv(args.out / "regime-map-deadline.csv", index=False, float_format="%.6g")
