@@ -139,3 +139,19 @@ def test_tuning_refuses_settings_of_one_family_on_different_seeds(tmp_path: Path
     _suite(tmp_path / "regime-map-tune3", {"ps_lr0.005": (ps, 0.005, 1001, [miss, hit, hit])})  # 1e-2 not re-run
     with pytest.raises(SystemExit, match="different seeds"):
         m.tuning(tmp_path)
+
+
+def test_relaxed_tuning_chooses_per_consistency_model(tmp_path: Path) -> None:
+    """The relaxed ps's tuning (regime-map-relaxed-tune): SSP and eventual are tuned as two families, not one
+    "ps" family with a single winner; a family that reaches the target nowhere falls back to the score."""
+    m = _module()
+    hit, miss, part = (0.8, 8), (0.3, 3), (0.95, 3)
+    ssp = {"name": "ps", "consistency": "bounded_delay", "tau": 2}
+    ev = {"name": "ps", "consistency": "eventual"}
+    _suite(tmp_path / "regime-map-relaxed-tune", {
+        "ssp2_lr0.002": (ssp, 0.002, 1000, [miss, hit, hit]), "ssp2_lr0.005": (ssp, 0.005, 1000, [miss, miss, hit]),
+        "eventual_lr0.002": (ev, 0.002, 1000, [miss, miss, miss]),
+        "eventual_lr0.005": (ev, 0.005, 1000, [part, part, part]),  # 3 modes: never the target, the best score
+    })
+    _, chosen = m.tuning(tmp_path, ("regime-map-relaxed-tune",), m.relaxed_variant)
+    assert chosen == {"ssp2": ("ssp2", 0.002), "eventual": ("eventual", 0.005)}
