@@ -123,6 +123,24 @@ def paired_rows(name: str, a: pd.DataFrame, b: pd.DataFrame, columns: Sequence[t
     return rows
 
 
+def paired_series(ev: pd.DataFrame, a_name: str, b_name: str, time_column: str, times: Sequence[tuple[str, str]]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, list[Row]] | None:
+    """Series ``a_name`` and ``b_name`` of the evaluation runs ``ev`` (``series``, ``seed``, ``reached`` and the
+    time columns) on the seeds both ran, in seed order, and their rows: seeds paired, seeds on which each reached
+    the target sooner by ``time_column`` (a seed that does not reach it is later than any), and
+    :func:`paired_rows` on ``times``; None when they share no seed."""
+    a, b = (ev[ev["series"] == s].set_index("seed") for s in (a_name, b_name))
+    seeds = sorted(set(a.index) & set(b.index))
+    if not seeds:
+        return None
+    aa, bb = a.loc[seeds], b.loc[seeds]
+    name = f"{a_name} vs {b_name}"
+    ta, tb = (x[time_column].where(x["reached"], np.inf).to_numpy() for x in (aa, bb))
+    rows: list[Row] = [(name, "paired_seeds", len(seeds)), (name, "seeds_a_sooner", int((ta < tb).sum())),
+                       (name, "seeds_b_sooner", int((tb < ta).sum()))]
+    return aa, bb, rows + paired_rows(name, aa, bb, times, (a_name, b_name))
+
+
 def sign_flip_p(d: np.ndarray) -> float:
     """Exact two-sided paired sign-flip p of the mean difference (every one of the 2^n sign patterns)."""
     n = len(d)

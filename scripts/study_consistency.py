@@ -21,7 +21,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
@@ -31,7 +30,15 @@ from analysis.runfiles import read_traffic_log
 from analysis.script_args import positional
 from analysis.staleness import push_staleness
 from analysis.study_files import write_study_table
-from analysis.study_stats import censored_rows, complete_runs, median_interval, never, paired_rows, two_round_choice
+from analysis.study_stats import (
+    censored_rows,
+    complete_runs,
+    median_interval,
+    never,
+    paired_rows,
+    paired_series,
+    two_round_choice,
+)
 from analysis.style import method_colors, new_figure, plot_seeds, save
 
 TARGET = {"high_quality_fraction": (0.3, True), "modes_covered": (7.0, True)}
@@ -118,16 +125,12 @@ def summary(ev: pd.DataFrame) -> pd.DataFrame:
                  (series, "run_wall_s_mean", g["run_wall_s"].mean())]
         rows += censored_rows(series, g, TIMES)
     for a_name, b_name in PAIRS:
-        a, b = (ev[ev["series"] == s].set_index("seed") for s in (a_name, b_name))
-        seeds = sorted(set(a.index) & set(b.index))
-        if not seeds:
+        paired = paired_series(ev, a_name, b_name, "virtual_time_s", TIMES)
+        if paired is None:
             continue
-        aa, bb = a.loc[seeds], b.loc[seeds]
+        aa, bb, pair_rows = paired
         name = f"{a_name} vs {b_name}"
-        ta, tb = (x["virtual_time_s"].where(x["reached"], np.inf).to_numpy() for x in (aa, bb))
-        rows += [(name, "paired_seeds", len(seeds)), (name, "seeds_a_sooner", int((ta < tb).sum())),
-                 (name, "seeds_b_sooner", int((tb < ta).sum()))]
-        rows += paired_rows(name, aa, bb, TIMES, (a_name, b_name))
+        rows += pair_rows
         rows += paired_rows(name, aa.assign(final=aa["final_hqf"], reached=True),
                             bb.assign(final=bb["final_hqf"], reached=True), (("final", "final_hqf"),), (a_name, b_name))
     return pd.DataFrame(rows, columns=["series", "quantity", "value"])

@@ -32,7 +32,14 @@ from analysis.censored import censored_summary, paired_comparison
 from analysis.page_numbers import replace_generated
 from analysis.script_args import positional
 from analysis.study_files import write_study_table
-from analysis.study_stats import censored_rows, complete_runs, median_interval, never, paired_rows, two_round_choice
+from analysis.study_stats import (
+    censored_rows,
+    complete_runs,
+    median_interval,
+    never,
+    paired_series,
+    two_round_choice,
+)
 from analysis.style import method_colors, new_figure, plot_seeds, save
 
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
@@ -162,16 +169,13 @@ def summary(ev: pd.DataFrame, chosen: dict[str, tuple[str, float]]) -> pd.DataFr
         rows += [(series, f"rounds_seed{int(s)}", r) for s, r in zip(g["seed"], g["iteration"], strict=True)
                  if r == r]
     for series_a, series_b in PAIRS:
-        a, b = (ev[ev["series"] == s].set_index("seed") for s in (series_a, series_b))
-        seeds = sorted(set(a.index) & set(b.index))
-        if not seeds:
+        paired = paired_series(ev, series_a, series_b, "iteration", TIMES)
+        if paired is None:
             continue
-        aa, bb = a.loc[seeds], b.loc[seeds]
+        aa, bb, pair_rows = paired
         name = f"{series_a} vs {series_b}"
-        ta, tb = (x["iteration"].where(x["reached"], np.inf).to_numpy() for x in (aa, bb))
-        rows += [(name, "paired_seeds", len(seeds)), (name, "seeds_a_sooner", int((ta < tb).sum())),
-                 (name, "seeds_b_sooner", int((tb < ta).sum()))]
-        rows += paired_rows(name, aa, bb, TIMES, (series_a, series_b))
+        seeds = list(aa.index)
+        rows += pair_rows
         median_b = censored_summary(bb["iteration"].fillna(0), bb["reached"], n_boot=1).median
         if not aa["reached"].sum() * 2 > len(seeds) and np.isfinite(median_b):  # A's median is censored:
             rows.append((name, "rounds_ratio_budget_bound", aa["run_iterations"].max() / median_b))  # its budget
