@@ -153,3 +153,12 @@ def median_interval(v: dict[tuple[str, str], float | str], series: str, name: st
     value} map of the summary csv, "never" where censored."""
     return (f"{never(v[series, name + '_median'], fmt)} [{never(v[series, name + '_low'], fmt)}, "
             f"{never(v[series, name + '_high'], fmt)}]")
+
+
+def ratio_interval(v: dict[tuple[str, str], float | str], pair: str, name: str) -> str:
+    """``"ratio [low, high], p = p"`` of :func:`paired_rows`' ``name`` for ``pair`` ("A vs B") in a {(series,
+    quantity): value} map of the summary csv ("inf" where a median is censored); "--" where the pair has none."""
+    if (pair, f"{name}_ratio") not in v:
+        return "--"
+    r, lo, hi = (format(v[pair, f"{name}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))
+    return f"{r} [{lo}, {hi}], p = {v[pair, name + '_p']:.2g}"

@@ -37,6 +37,7 @@ from analysis.study_stats import (
     never,
     paired_rows,
     paired_series,
+    ratio_interval,
     two_round_choice,
 )
 from analysis.style import method_colors, new_figure, plot_seeds, save
@@ -153,8 +154,7 @@ def results_markdown(st: pd.DataFrame) -> str:
             "high-quality fraction: ratio [95 %], p |\n|" + "---|" * 8 + "\n")
     for s in [s for s in st["series"].unique() if " vs " in s]:
         def pair(q: str, s: str = s) -> str:
-            r, lo, hi = (format(v[s, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))  # inf: censored
-            return f"{r} [{lo}, {hi}], p = {v[s, q + '_p']:.2g}"
+            return ratio_interval(v, s, q)
         out += (f"| {s} | {v[s, 'paired_seeds']:.0f} | {v[s, 'seeds_a_sooner']:.0f} / {v[s, 'seeds_b_sooner']:.0f} | "
                 f"{pair('virtual_s')} | {pair('gradients')} | {pair('wan_MB')} | {v[s, 'virtual_s_verdict']} | "
                 f"{pair('final_hqf')} |\n")

@@ -38,6 +38,7 @@ from analysis.study_stats import (
     median_interval,
     never,
     paired_series,
+    ratio_interval,
     two_round_choice,
 )
 from analysis.style import method_colors, new_figure, plot_seeds, save
@@ -207,8 +208,7 @@ def results_markdown(st: pd.DataFrame) -> str:
             "| verdict (rounds) | final high-quality fraction: ratio of medians, p |\n|" + "---|" * 9 + "\n")
     for s in [s for s in st["series"].unique() if " vs " in s]:
         def pair(q: str, s: str = s) -> str:
-            r, lo, hi = (format(v[s, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))  # inf: censored
-            return f"{r} [{lo}, {hi}], p = {v[s, q + '_p']:.2g}"
+            return ratio_interval(v, s, q)
         out += (f"| {s} | {v[s, 'paired_seeds']:.0f} | {v[s, 'seeds_a_sooner']:.0f} / {v[s, 'seeds_b_sooner']:.0f} | "
                 f"{pair('rounds')} | {pair('virtual_s')} | {pair('wan_MB')} | {pair('steps')} | "
                 f"{v[s, 'rounds_verdict']} | "

@@ -37,6 +37,7 @@ from analysis.study_stats import (
     median_interval,
     never,
     paired_rows,
+    ratio_interval,
     sign_flip_p,
     two_round_choice,
 )
@@ -190,8 +191,7 @@ def long_markdown(st: pd.DataFrame) -> str:
     def cell(q: str) -> str:
         return median_interval(v, s, q)
     def pair(q: str) -> str:
-        r, lo, hi = (format(v[n, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))
-        return f"{r} [{lo}, {hi}], p = {v[n, q + '_p']:.2g} ({v[n, q + '_verdict']})"
+        return f"{ratio_interval(v, n, q)} ({v[n, q + '_verdict']})"
     return out + (f"| wan-3dc-lite | {v[s, 'reached']:.0f} of {v[s, 'seeds']:.0f} | {cell('virtual_s')} | "
                   f"{cell('wan_MB')} | {v[s, 'final_hqf_median']:.3f} / {v[s, 'final_modes_median']:.0f} | "
                   f"{v[n, 'seeds_a_sooner']:.0f} / {v[n, 'seeds_b_sooner']:.0f} | {pair('virtual_s')} | "
@@ -242,10 +242,7 @@ def results_markdown(st: pd.DataFrame) -> str:
                 f"{v[s, 'paired_seeds']:.0f}, p = {v[s, 'at_gaia_end_p']:.2g}")
     for s in [s for s in st["series"].unique() if " vs " in s]:
         def pair(q: str, s: str = s) -> str:
-            if (s, f"{q}_ratio") not in v:
-                return "--"
-            r, lo, hi = (format(v[s, f"{q}_{k}"], ".3g") for k in ("ratio", "ratio_low", "ratio_high"))
-            return f"{r} [{lo}, {hi}], p = {v[s, q + '_p']:.2g}"
+            return ratio_interval(v, s, q)
         out += (f"| {s} | {v[s, 'paired_seeds']:.0f} | {v[s, 'seeds_a_sooner']:.0f} / {v[s, 'seeds_b_sooner']:.0f} | "
                 f"{pair('virtual_s')} | {pair('iterations')} | {pair('wan_MB')} | {v[s, 'virtual_s_verdict']} | "
                 f"{v[s, 'final_hqf_ratio']:.3g}, p = {v[s, 'final_hqf_p']:.2g} | {equal(s)} |\n")
