@@ -72,6 +72,9 @@ def series_of(cell: str) -> str:
 def read_suite(root: Path, stage: str, staleness: bool = False) -> pd.DataFrame:
     """One row per complete run of suite ``root``: setting, seed, reach of the target (in iterations,
     gradients, virtual s, WAN MB), final quality, and (``staleness``) its pushes' mean and largest staleness."""
+    if not (root / "index.csv").is_file():
+        raise SystemExit(f"{root}: no index.csv -- run experiments/studies/{root.name}.yaml there first "
+                         "(the page's Commands), or give the results root that holds it")
     rows = []
     for row, _config, _metrics in complete_runs(root, TARGET):
         series = series_of(row["cell"])

@@ -10,9 +10,11 @@ traffic log.  A slip in any of them would change the page's conclusions silently
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
 from conftest import load_script
 
@@ -120,3 +122,9 @@ def test_page_tables_are_rewritten_between_their_marks(tmp_path: Path) -> None:
     for name in ("consistency-tuning.csv", "consistency-tuned.csv", "consistency-tuned-summary.csv",
                  "consistency-tuned.png"):
         assert (out / name).is_file()
+
+
+def test_a_missing_suite_is_one_line_naming_it(tmp_path: Path) -> None:
+    expected = re.escape("consistency-tune: no index.csv -- run experiments/studies/consistency-tune.yaml")
+    with pytest.raises(SystemExit, match=expected):
+        _module().main(str(tmp_path), str(tmp_path))
