@@ -85,8 +85,8 @@ def two_round_choice(round1: pd.DataFrame, round2: pd.DataFrame, key: Sequence[s
     """The tuning criterion (:func:`rank_settings`) in two rounds, as the tuned studies fix it before their runs:
     round 1 ranks every setting of each group (``key[0]``: a method or series) over its seeds; a round-2
     setting (a new value of ``key[1]``) is ranked against round 1's choice *on round 2's seeds only*, and
-    replaces it if it ranks first.  Returns both rounds' runs with their setting's criterion values, and per
-    group the chosen ``key`` tuple."""
+    replaces it if it ranks first.  Returns both rounds' runs with their setting's criterion values and
+    ``chosen`` (the run's setting is its group's choice), and per group the chosen ``key`` tuple."""
     group, varied = key[0], key[1]
     agg = rank_settings(round1, key)
     chosen = {r[group]: tuple(r[k] for k in key) for _, r in agg.groupby(group, sort=False).head(1).iterrows()}
@@ -99,7 +99,9 @@ def two_round_choice(round1: pd.DataFrame, round2: pd.DataFrame, key: Sequence[s
     parts = [round1.merge(agg, on=list(key), how="left")]
     if len(round2):
         parts.append(round2.merge(agg2.astype(agg.dtypes.to_dict()), on=list(key), how="left"))
-    return pd.concat(parts, ignore_index=True), chosen
+    out = pd.concat(parts, ignore_index=True)
+    out["chosen"] = [chosen.get(r[group]) == tuple(r[k] for k in key) for _, r in out.iterrows()]
+    return out, chosen
 
 
 def censored_rows(series: str, g: pd.DataFrame, times: Sequence[tuple[str, str]]) -> list[Row]:

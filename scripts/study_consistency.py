@@ -93,8 +93,7 @@ def read_suite(root: Path, stage: str, staleness: bool = False) -> pd.DataFrame:
 def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each tuning run with its setting's criterion values (over both tuning seeds); ``chosen`` marks each
     series' lr.  Round 2's lrs (beyond a round-1 choice at the grid's edge) are ranked against that choice."""
-    out, chosen = two_round_choice(round1, round1.iloc[0:0] if round2 is None else round2, KEY)
-    out["chosen"] = [chosen.get(r.series) == (r.series, r.lr) for r in out.itertuples()]
+    out, _ = two_round_choice(round1, round1.iloc[0:0] if round2 is None else round2, KEY)
     order = {s: i for i, s in enumerate(SERIES)}
     return out.sort_values(["series", "lr", "seed"], key=lambda c: c.map(order) if c.name == "series" else c,
                            kind="stable").reset_index(drop=True)

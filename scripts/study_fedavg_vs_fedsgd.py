@@ -118,8 +118,7 @@ def tuning(df: pd.DataFrame) -> pd.DataFrame:
     ``-1001`` suites the same grid on tuning seed 1001) picks each series' lr over *all* its tuning seeds;
     round 2 (``tune2``: FedAvg's client Adam kept at that lr) is compared with round 1's choice on round
     2's seeds only, by the same criterion."""
-    out, chosen = two_round_choice(df[df["stage"] != ROUND2], df[df["stage"] == ROUND2], KEY)
-    out["chosen"] = [chosen.get(r.series) == (r.series, r.client_state, r.lr) for r in out.itertuples()]
+    out, _ = two_round_choice(df[df["stage"] != ROUND2], df[df["stage"] == ROUND2], KEY)
     out["stage"] = out["stage"].replace({"pilot": "pilot (tune)"})
     return out.sort_values(["series", "client_state", "lr", "seed"], kind="stable").reset_index(drop=True)
 

@@ -87,10 +87,9 @@ def tuning(df: pd.DataFrame) -> pd.DataFrame:
     """Each pilot and tuning run with its setting's criterion values; ``chosen`` marks each method's setting.
     Round 1 (``tune``) picks each method's lr over the tuning seeds; round 2 (``tune2``: Gaia's threshold at
     that lr) is compared with round 1's choice on round 2's seeds only, by the same criterion."""
-    both, chosen = two_round_choice(df[df["stage"] == "tune"], df[df["stage"] == "tune2"], KEY)
+    both, _ = two_round_choice(df[df["stage"] == "tune"], df[df["stage"] == "tune2"], KEY)
     out = pd.concat([df[df["stage"] == "pilot"], both], ignore_index=True)
-    out["chosen"] = [r.stage != "pilot" and chosen.get(r.method) == (r.method, r.threshold, r.lr)
-                     for r in out.itertuples()]
+    out["chosen"] = out["chosen"].eq(True)  # the pilot's runs are no tuning round's: never chosen
     return out.sort_values(["stage", "method", "threshold", "lr", "seed"], kind="stable").reset_index(drop=True)
 
 
