@@ -1,5 +1,6 @@
 """Which runs the regime map rests on (scripts/study_regime_map.py, docs/studies/regime-map.md): the
-tuning cells and their choice per method, and the fresh-seed runs of the setting the map uses.
+tuning cells and their choice per method, the fresh-seed runs of the setting the map uses, and the check
+of a trained method re-run at its tuned lr beside its map runs.
 
 Why a file of its own: the rule that turns a tuning table into "the map uses this setting" -- the
 tuned one where fresh seeds of it exist, else the setting with the most fresh seeds, said on the page
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from analysis.censored import reached_and_held
+from analysis.censored import censored_summary, reached_and_held
 
 TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
 TUNE_SUITES = ("regime-map-tune", "regime-map-tune2", "regime-map-tune3")
@@ -178,3 +179,23 @@ def map_runs(suite: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
     keep = suite[["method", "lr"]].apply(tuple, axis=1).isin(
         list(settings[["map_method", "map_lr"]].itertuples(index=False, name=None)))
     return suite[keep].reset_index(drop=True)
+
+
+def relaxed_check(trained: pd.DataFrame, tuned: pd.DataFrame, win: pd.DataFrame) -> pd.DataFrame:
+    """Per point SSP (tau 2) was re-trained at its tuned lr: seeds reaching and the censored median time at the
+    tuned lr and, on the same seeds, at the map's lr, beside the in-place map's fastest method and its median."""
+    rows = []
+    fastest = win[win["map"] == "in-place"].set_index(["bandwidth_Mbps", "rtt_ms", "step_ms"])
+    for point, runs in tuned.groupby(["bandwidth_Mbps", "rtt_ms", "step_ms"]):
+        seeds = sorted(runs["seed"])
+        on_map = trained[(trained["method"] == "ps-ssp2") & (trained[["bandwidth_Mbps", "rtt_ms", "step_ms"]]
+                         .apply(tuple, axis=1) == point) & trained["seed"].isin(seeds)]
+        row = dict(zip(("bandwidth_Mbps", "rtt_ms", "step_ms"), point, strict=True))
+        for label, r in (("tuned", runs), ("map", on_map)):
+            s = censored_summary(r["time_s"].where(r["reached"], 0.0).to_numpy(), r["reached"].to_numpy(), n_boot=1)
+            row |= {f"{label}_lr": float(r["lr"].iloc[0]), f"{label}_seeds": len(r),
+                    f"{label}_reached": int(r["reached"].sum()), f"{label}_median_s": s.median}
+        row |= {"fastest": fastest.loc[point, "fastest"], "fastest_median_s": fastest.loc[point, "fastest_median_s"]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+

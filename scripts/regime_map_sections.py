@@ -14,8 +14,6 @@ import math
 import pandas as pd
 from regime_map_runs import TRAINED  # scripts/, beside this file
 
-from analysis.censored import censored_summary
-
 BANDWIDTH_MBPS = {0.1: 10, 1.0: 100, 10.0: 1000, 100.0: 10000}
 RTT_MS = {0.2: 10, 1.0: 50, 3.0: 150, 6.0: 300}
 STEP_MS = {1.0: 1, 10.0: 10, 100.0: 100}
@@ -154,25 +152,6 @@ def sensitivity_section(sens: pd.DataFrame) -> str:
         lines.append(f"| {r['family']} ({r['map_lr']:g} -> {r['alt_lr']:g}) | {r['map']} | {r['bandwidth_Mbps']:g} | "
                      f"{r['rtt_ms']:g} | {r['step_ms']:g} | {_side(r, '')} | {_side(r, '_alt')} |")
     return "\n".join(lines) + "\n"
-
-
-def relaxed_check(trained: pd.DataFrame, tuned: pd.DataFrame, win: pd.DataFrame) -> pd.DataFrame:
-    """Per point SSP (tau 2) was re-trained at its tuned lr: seeds reaching and the censored median time at the
-    tuned lr and, on the same seeds, at the map's lr, beside the in-place map's fastest method and its median."""
-    rows = []
-    fastest = win[win["map"] == "in-place"].set_index(["bandwidth_Mbps", "rtt_ms", "step_ms"])
-    for point, runs in tuned.groupby(["bandwidth_Mbps", "rtt_ms", "step_ms"]):
-        seeds = sorted(runs["seed"])
-        on_map = trained[(trained["method"] == "ps-ssp2") & (trained[["bandwidth_Mbps", "rtt_ms", "step_ms"]]
-                         .apply(tuple, axis=1) == point) & trained["seed"].isin(seeds)]
-        row = dict(zip(("bandwidth_Mbps", "rtt_ms", "step_ms"), point, strict=True))
-        for label, r in (("tuned", runs), ("map", on_map)):
-            s = censored_summary(r["time_s"].where(r["reached"], 0.0).to_numpy(), r["reached"].to_numpy(), n_boot=1)
-            row |= {f"{label}_lr": float(r["lr"].iloc[0]), f"{label}_seeds": len(r),
-                    f"{label}_reached": int(r["reached"].sum()), f"{label}_median_s": s.median}
-        row |= {"fastest": fastest.loc[point, "fastest"], "fastest_median_s": fastest.loc[point, "fastest_median_s"]}
-        rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def relaxed_check_section(chk: pd.DataFrame) -> str:

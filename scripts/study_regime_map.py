@@ -49,6 +49,7 @@ from regime_map_runs import (
     map_settings,
     read_suite,
     read_suites,
+    relaxed_check,
     relaxed_variant,
     tuning,
 )
@@ -59,7 +60,6 @@ from regime_map_sections import (
     checks_section,
     costs_section,
     map_section,
-    relaxed_check,
     relaxed_check_section,
     sensitivity_section,
     settings_section,

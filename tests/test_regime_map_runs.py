@@ -155,3 +155,21 @@ def test_relaxed_tuning_chooses_per_consistency_model(tmp_path: Path) -> None:
     })
     _, chosen = m.tuning(tmp_path, ("regime-map-relaxed-tune",), m.relaxed_variant)
     assert chosen == {"ssp2": ("ssp2", 0.002), "eventual": ("eventual", 0.005)}
+
+
+def test_relaxed_check_compares_the_same_seeds_and_counts_misses() -> None:
+    """SSP re-run at its tuned lr: per point, seeds reaching and the censored median beside the map's SSP runs on
+    the same seeds only (a map seed the re-run lacks is left out), and the in-place map's fastest method."""
+    m = _module()
+    point = {"bandwidth_Mbps": 10, "rtt_ms": 10, "step_ms": 1}
+    tuned = pd.DataFrame([{**point, "method": "ps-ssp2", "seed": s, "lr": 0.002, "reached": s != 2,
+                           "time_s": 100.0 + s if s != 2 else float("inf")} for s in range(3)])
+    trained = pd.DataFrame([{**point, "method": "ps-ssp2", "seed": s, "lr": 0.005, "reached": True,
+                             "time_s": 200.0 + s} for s in range(6)]
+                           + [{**point, "method": "gaia", "seed": 0, "lr": 0.005, "reached": True, "time_s": 1.0}])
+    win = pd.DataFrame([{"map": "in-place", **point, "fastest": "sqm", "fastest_median_s": 50.0},
+                        {"map": "all", **point, "fastest": "centralized", "fastest_median_s": 3.0}])
+    row = m.relaxed_check(trained, tuned, win).iloc[0]
+    assert (row["tuned_reached"], row["tuned_seeds"], row["tuned_median_s"]) == (2, 3, 101.0)  # 100, 101, never
+    assert (row["map_reached"], row["map_seeds"], row["map_median_s"]) == (3, 3, 201.0)  # seeds 0-2 only, no gaia
+    assert (row["fastest"], row["fastest_median_s"]) == ("sqm", 50.0)
