@@ -24,6 +24,7 @@ TUNE_SUITES = ("regime-map-tune", "regime-map-tune2", "regime-map-tune3")
 MAIN_SUITES = ("regime-map", "regime-map-b", "regime-map-c", "regime-map-d", "regime-map-e")
 FAMILIES = ("centralized", "ps", "fedavg", "mdgan", "sqm", "gossip")
 """The methods that were tuned and run on fresh seeds (FedSGD takes ps's runs: the BSP ps bit for bit)."""
+POINT_COLUMNS = ("bandwidth_Mbps", "rtt_ms", "step_ms")
 TRAINED = ("gaia", "ps-ssp2", "ps-eventual")
 """The timing-dependent contenders: not replayed, trained at each point they are shown at."""
 N_K_MAX, BATCH = 4500, 256
@@ -65,8 +66,34 @@ def gaia_variant(algorithm: dict) -> str:
 
 
 def relaxed_variant(algorithm: dict) -> str:
-    """The relaxed-consistency ps's tuning cells by their consistency, each its own family: ``ssp2``, ``eventual``."""
-    return method_of(algorithm).removeprefix("ps-")
+    """The relaxed-consistency ps's tuning cells as two families: SSP by its staleness bound (``ssp-tau2``,
+    ``ssp-tau8``: lr and tau chosen together, by one rule) and ``eventual``."""
+    variant = method_of(algorithm).removeprefix("ps-")
+    return variant.replace("ssp", "ssp-tau") if variant.startswith("ssp") else variant
+
+
+def relaxed_method(variant: str) -> str:
+    """A relaxed tuning variant's name among the map's trained contenders: ``ssp-tau2`` -> ``ps-ssp2``."""
+    return "ps-" + variant.replace("ssp-tau", "ssp")
+
+
+def map_trained(trained: pd.DataFrame, tune: pd.DataFrame, chosen: dict[str, tuple[str, float]],
+                to_method: Callable[[str], str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trained runs the map uses, and the others (the other lr of a tuned method, for the check).  A tuned
+    family's choice replaces the lr its map runs were trained at only if some setting of it reached the target
+    in tuning (else the choice is the fallback score's, and the map keeps its runs) and its runs at the chosen
+    lr cover every (point, seed) the method was trained at; otherwise the map keeps the lr it has."""
+    keep = pd.Series(True, index=trained.index)
+    for family, (variant, lr) in chosen.items():
+        method = to_method(variant)
+        mine = trained["method"] == method
+        cells = trained.loc[mine, [*POINT_COLUMNS, "seed"]].drop_duplicates()
+        at_lr = trained.loc[mine & (trained["lr"] == lr), [*POINT_COLUMNS, "seed"]].drop_duplicates()
+        if tune.loc[tune["family"] == family, "reached"].any() and len(at_lr) == len(cells):
+            keep &= ~mine | (trained["lr"] == lr)
+        elif trained.loc[mine, "lr"].nunique() > 1:  # not applied: the map keeps the lr it was trained at
+            keep &= ~mine | (trained["lr"] != lr)
+    return trained[keep].reset_index(drop=True), trained[~keep].reset_index(drop=True)
 
 
 def read_suite(root: Path, namer: Callable[[dict], str] = method_of) -> pd.DataFrame:
@@ -181,21 +208,22 @@ def map_runs(suite: pd.DataFrame, settings: pd.DataFrame) -> pd.DataFrame:
     return suite[keep].reset_index(drop=True)
 
 
-def relaxed_check(trained: pd.DataFrame, tuned: pd.DataFrame, win: pd.DataFrame) -> pd.DataFrame:
-    """Per point SSP (tau 2) was re-trained at its tuned lr: seeds reaching and the censored median time at the
-    tuned lr and, on the same seeds, at the map's lr, beside the in-place map's fastest method and its median."""
+def relaxed_check(other: pd.DataFrame, on_map: pd.DataFrame, win: pd.DataFrame) -> pd.DataFrame:
+    """Per point where SSP (tau 2) also ran at another lr: seeds reaching and the censored median time of the
+    map's SSP runs (its tuned lr) and, on the same seeds, at the other lr, beside the in-place map's fastest."""
     rows = []
-    fastest = win[win["map"] == "in-place"].set_index(["bandwidth_Mbps", "rtt_ms", "step_ms"])
-    for point, runs in tuned.groupby(["bandwidth_Mbps", "rtt_ms", "step_ms"]):
-        seeds = sorted(runs["seed"])
-        on_map = trained[(trained["method"] == "ps-ssp2") & (trained[["bandwidth_Mbps", "rtt_ms", "step_ms"]]
-                         .apply(tuple, axis=1) == point) & trained["seed"].isin(seeds)]
-        row = dict(zip(("bandwidth_Mbps", "rtt_ms", "step_ms"), point, strict=True))
-        for label, r in (("tuned", runs), ("map", on_map)):
+    fastest = win[win["map"] == "in-place"].set_index(list(POINT_COLUMNS))
+    ssp = on_map[on_map["method"] == "ps-ssp2"]
+    for point, runs in ssp.groupby(list(POINT_COLUMNS)):
+        alt = other[(other["method"] == "ps-ssp2") & (other[list(POINT_COLUMNS)].apply(tuple, axis=1) == point)]
+        alt = alt[alt["seed"].isin(runs["seed"])]
+        if not len(alt):
+            continue
+        row = dict(zip(POINT_COLUMNS, point, strict=True))
+        for label, r in (("map", runs[runs["seed"].isin(alt["seed"])]), ("other", alt)):
             s = censored_summary(r["time_s"].where(r["reached"], 0.0).to_numpy(), r["reached"].to_numpy(), n_boot=1)
             row |= {f"{label}_lr": float(r["lr"].iloc[0]), f"{label}_seeds": len(r),
                     f"{label}_reached": int(r["reached"].sum()), f"{label}_median_s": s.median}
         row |= {"fastest": fastest.loc[point, "fastest"], "fastest_median_s": fastest.loc[point, "fastest_median_s"]}
         rows.append(row)
     return pd.DataFrame(rows)
-

@@ -142,8 +142,9 @@ def test_tuning_refuses_settings_of_one_family_on_different_seeds(tmp_path: Path
 
 
 def test_relaxed_tuning_chooses_per_consistency_model(tmp_path: Path) -> None:
-    """The relaxed ps's tuning (regime-map-relaxed-tune): SSP and eventual are tuned as two families, not one
-    "ps" family with a single winner; a family that reaches the target nowhere falls back to the score."""
+    """The relaxed ps's tuning (regime-map-relaxed-tune, -tau): SSP and eventual are tuned as two families, not one
+    "ps" family with a single winner; SSP's bound and lr are one family's settings (tau 8 loses here by one
+    evaluation); a family that reaches the target nowhere falls back to the score."""
     m = _module()
     hit, miss, part = (0.8, 8), (0.3, 3), (0.95, 3)
     ssp = {"name": "ps", "consistency": "bounded_delay", "tau": 2}
@@ -153,23 +154,49 @@ def test_relaxed_tuning_chooses_per_consistency_model(tmp_path: Path) -> None:
         "eventual_lr0.002": (ev, 0.002, 1000, [miss, miss, miss]),
         "eventual_lr0.005": (ev, 0.005, 1000, [part, part, part]),  # 3 modes: never the target, the best score
     })
-    _, chosen = m.tuning(tmp_path, ("regime-map-relaxed-tune",), m.relaxed_variant)
-    assert chosen == {"ssp2": ("ssp2", 0.002), "eventual": ("eventual", 0.005)}
+    _suite(tmp_path / "regime-map-relaxed-tau", {"ssp8_lr0.002": ({**ssp, "tau": 8}, 0.002, 1000, [miss, miss, hit])})
+    tune, chosen = m.tuning(tmp_path, ("regime-map-relaxed-tune", "regime-map-relaxed-tau"), m.relaxed_variant)
+    assert chosen == {"ssp": ("ssp-tau2", 0.002), "eventual": ("eventual", 0.005)}
+    assert sorted(tune.loc[tune["family"] == "ssp", "method"].unique()) == ["ssp-tau2", "ssp-tau8"]
+    assert m.relaxed_method("ssp-tau2") == "ps-ssp2" and m.relaxed_method("eventual") == "ps-eventual"
+
+
+def _trained(method: str, lr: float, seeds: range, points: list[tuple[float, float, float]]) -> list[dict]:
+    return [{"method": method, "lr": lr, "seed": s, "bandwidth_Mbps": b, "rtt_ms": r, "step_ms": c, "reached": True,
+             "time_s": 1.0} for s in seeds for b, r, c in points]
+
+
+def test_map_trained_uses_the_tuned_lr_only_where_it_covers_the_map_and_reached_in_tuning() -> None:
+    """A tuned lr replaces the map's runs only if its runs cover every (point, seed) the method was trained at and
+    some setting of its family reached the target in tuning; the runs left out are returned for the check."""
+    m = _module()
+    p1, p2 = (10, 10, 1), (100, 50, 1)
+    tune = pd.DataFrame([{"family": "ssp", "reached": True}, {"family": "eventual", "reached": False}])
+    chosen = {"ssp": ("ssp-tau2", 0.002), "eventual": ("eventual", 0.002)}
+    base = _trained("ps-ssp2", 0.005, range(3), [p1, p2]) + _trained("ps-eventual", 0.005, range(3), [p1, p2])
+    extra = _trained("ps-eventual", 0.002, range(3), [p1, p2])  # covers, but eventual never reached in tuning
+    covering = pd.DataFrame(base + extra + _trained("ps-ssp2", 0.002, range(3), [p1, p2]))
+    on, off = m.map_trained(covering, tune, chosen, m.relaxed_method)
+    assert set(on.loc[on["method"] == "ps-ssp2", "lr"]) == {0.002} and len(off[off["method"] == "ps-ssp2"]) == 6
+    assert set(on.loc[on["method"] == "ps-eventual", "lr"]) == {0.005}
+    partial = pd.DataFrame(base + _trained("ps-ssp2", 0.002, range(3), [p1]))  # p2 missing at 2e-3
+    on, off = m.map_trained(partial, tune, chosen, m.relaxed_method)
+    assert set(on.loc[on["method"] == "ps-ssp2", "lr"]) == {0.005} and set(off["lr"]) == {0.002}
 
 
 def test_relaxed_check_compares_the_same_seeds_and_counts_misses() -> None:
-    """SSP re-run at its tuned lr: per point, seeds reaching and the censored median beside the map's SSP runs on
-    the same seeds only (a map seed the re-run lacks is left out), and the in-place map's fastest method."""
+    """SSP on the map (its tuned lr) against its runs at the other lr: per point, seeds reaching and the censored
+    median on the seeds both ran only (a seed one of them lacks is left out), and the in-place map's fastest."""
     m = _module()
     point = {"bandwidth_Mbps": 10, "rtt_ms": 10, "step_ms": 1}
-    tuned = pd.DataFrame([{**point, "method": "ps-ssp2", "seed": s, "lr": 0.002, "reached": s != 2,
-                           "time_s": 100.0 + s if s != 2 else float("inf")} for s in range(3)])
-    trained = pd.DataFrame([{**point, "method": "ps-ssp2", "seed": s, "lr": 0.005, "reached": True,
-                             "time_s": 200.0 + s} for s in range(6)]
-                           + [{**point, "method": "gaia", "seed": 0, "lr": 0.005, "reached": True, "time_s": 1.0}])
+    on_map = pd.DataFrame([{**point, "method": "ps-ssp2", "seed": s, "lr": 0.002, "reached": s != 2,
+                            "time_s": 100.0 + s if s != 2 else float("inf")} for s in range(3)]
+                          + [{**point, "method": "gaia", "seed": 0, "lr": 0.005, "reached": True, "time_s": 1.0}])
+    other = pd.DataFrame([{**point, "method": "ps-ssp2", "seed": s, "lr": 0.005, "reached": True,
+                           "time_s": 200.0 + s} for s in range(6)])
     win = pd.DataFrame([{"map": "in-place", **point, "fastest": "sqm", "fastest_median_s": 50.0},
                         {"map": "all", **point, "fastest": "centralized", "fastest_median_s": 3.0}])
-    row = m.relaxed_check(trained, tuned, win).iloc[0]
-    assert (row["tuned_reached"], row["tuned_seeds"], row["tuned_median_s"]) == (2, 3, 101.0)  # 100, 101, never
-    assert (row["map_reached"], row["map_seeds"], row["map_median_s"]) == (3, 3, 201.0)  # seeds 0-2 only, no gaia
+    row = m.relaxed_check(other, on_map, win).iloc[0]
+    assert (row["map_reached"], row["map_seeds"], row["map_median_s"]) == (2, 3, 101.0)  # 100, 101, never
+    assert (row["other_reached"], row["other_seeds"], row["other_median_s"]) == (3, 3, 201.0)  # seeds 0-2 only
     assert (row["fastest"], row["fastest_median_s"]) == ("sqm", 50.0)
