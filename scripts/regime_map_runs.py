@@ -77,23 +77,25 @@ def relaxed_method(variant: str) -> str:
     return "ps-" + variant.replace("ssp-tau", "ssp")
 
 
-def map_trained(trained: pd.DataFrame, tune: pd.DataFrame, chosen: dict[str, tuple[str, float]],
-                to_method: Callable[[str], str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The trained runs the map uses, and the others (the other lr of a tuned method, for the check).  A tuned
-    family's choice replaces the lr its map runs were trained at only if some setting of it reached the target
-    in tuning (else the choice is the fallback score's, and the map keeps its runs) and its runs at the chosen
-    lr cover every (point, seed) the method was trained at; otherwise the map keeps the lr it has."""
-    keep = pd.Series(True, index=trained.index)
+def map_trained(trained: pd.DataFrame, retrained: pd.DataFrame, tune: pd.DataFrame,
+                chosen: dict[str, tuple[str, float]], to_method: Callable[[str], str]
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trained runs the map uses, and the others (for the check).  ``trained``: the map's own runs of the
+    timing-dependent methods; ``retrained``: runs of them again at other lrs.  A tuned family's choice replaces
+    its map runs only if some setting of it reached the target in tuning (else the choice is the fallback
+    score's, and the map keeps its runs) and its re-trained runs at the chosen lr cover every (point, seed) of
+    its map runs (extra seeds come along); otherwise the map keeps its own runs."""
+    on_map, other = trained, retrained
     for family, (variant, lr) in chosen.items():
         method = to_method(variant)
-        mine = trained["method"] == method
-        cells = trained.loc[mine, [*POINT_COLUMNS, "seed"]].drop_duplicates()
-        at_lr = trained.loc[mine & (trained["lr"] == lr), [*POINT_COLUMNS, "seed"]].drop_duplicates()
-        if tune.loc[tune["family"] == family, "reached"].any() and len(at_lr) == len(cells):
-            keep &= ~mine | (trained["lr"] == lr)
-        elif trained.loc[mine, "lr"].nunique() > 1:  # not applied: the map keeps the lr it was trained at
-            keep &= ~mine | (trained["lr"] != lr)
-    return trained[keep].reset_index(drop=True), trained[~keep].reset_index(drop=True)
+        mine, theirs = on_map["method"] == method, other["method"] == method
+        at_lr = theirs & (other["lr"] == lr)
+        cells = on_map.loc[mine, [*POINT_COLUMNS, "seed"]].drop_duplicates()
+        covered = cells.merge(other.loc[at_lr, [*POINT_COLUMNS, "seed"]].drop_duplicates(), how="inner")
+        if mine.any() and tune.loc[tune["family"] == family, "reached"].any() and len(covered) == len(cells):
+            on_map, other = (pd.concat([on_map[~mine], other[at_lr]], ignore_index=True),
+                             pd.concat([other[~at_lr], on_map[mine]], ignore_index=True))
+    return on_map.reset_index(drop=True), other.reset_index(drop=True)
 
 
 def read_suite(root: Path, namer: Callable[[dict], str] = method_of) -> pd.DataFrame:

@@ -21,7 +21,8 @@ timing-dependent: their times are their own runs' at the points where they were 
 is one more contender.  A winner is claimed
 only where the paired comparison over seeds (analysis.censored) separates it from the runner-up;
 otherwise the point is a tie.  Writes regime-map.csv (per point and method), regime-map-winners.csv,
--runs, -tuning, -settings, -checks, -costs, -trained and -trained-runs csv files, regime-map-table.md,
+-runs, -tuning, -settings, -checks, -costs, -trained and -trained-runs csv files, the map re-derived at
+other targets (-target, -target-summary, -target-reach: scripts/regime_map_target.py), regime-map-table.md,
 two figures and the page's generated sections.
 """
 
@@ -30,19 +31,18 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from regime_map_deadline import deadline_runs, deadline_section  # scripts/, beside this file
-from regime_map_figures import METHODS, USD_PER_GB, figure_cost, figure_map  # scripts/, beside this file
+from regime_map_figures import USD_PER_GB, figure_cost, figure_map  # scripts/, beside this file
 from regime_map_runs import (
     MAIN_SUITES,
     POINT_COLUMNS,
-    TRAINED,
     alternative_settings,
     gaia_variant,
     hit,
@@ -70,13 +70,12 @@ from regime_map_sections import (
     trained_section,
     tuning_section,
 )
+from regime_map_summary import costs, grid_summary, time_at, trained_points  # scripts/, beside this file
+from regime_map_target import target_section, target_sensitivity, target_summary  # scripts/, beside this file
 
-from analysis.censored import censored_summary, paired_comparison
 from analysis.page_numbers import replace_generated
 from analysis.study_files import write_study_table
 
-MAPS = {"all": METHODS, "in-place": tuple(m for m in METHODS if m != "centralized")}
-"""The map over every method, and over those that keep the data where it is (no centralized)."""
 POINT = list(POINT_COLUMNS)
 OWN_TABLE_TUNINGS = {
     "regime-map-gaia-tune": (("regime-map-gaia-tune",), gaia_variant, "regime-map-gaia-tuning.csv", None),
@@ -86,11 +85,12 @@ OWN_TABLE_TUNINGS = {
 page table, and how a chosen variant is named among the trained runs -- None: the choice is not applied to the map,
 as Gaia's: its variants differ in the threshold too, and no setting of it reached the target, so map_trained's rule
 would keep its runs anyway)."""
-TRAINED_SUITES = ("regime-map-gaia", "regime-map-relaxed", "regime-map-relaxed-b", "regime-map-relaxed-c",
-                  "regime-map-relaxed-tuned", "regime-map-relaxed-tuned-b", "regime-map-relaxed-tuned-c",
-                  "regime-map-relaxed-tuned-d")
-"""Suites of the timing-dependent methods, trained at each point they are shown at (SSP at 5e-3 and at its tuned
-2e-3: map_trained picks the map's, the other is the check)."""
+TRAINED_SUITES = ("regime-map-gaia", "regime-map-relaxed", "regime-map-relaxed-b", "regime-map-relaxed-c")
+"""Suites of the timing-dependent methods, trained at each point they are shown at."""
+RETRAINED_SUITES = ("regime-map-relaxed-tuned", "regime-map-relaxed-tuned-b", "regime-map-relaxed-tuned-c",
+                    "regime-map-relaxed-tuned-d")
+"""Those methods re-trained at a tuned lr (SSP at 2e-3): map_trained decides whether they replace the map's runs;
+the runs left out are the check."""
 
 
 def per_run(suite: pd.DataFrame) -> pd.DataFrame:
@@ -130,13 +130,6 @@ def timing(roots: list[Path], variants: dict[str, str]) -> pd.DataFrame:
     if missing:
         raise SystemExit(f"no timing replays for {sorted(missing)}: run a timing suite of the variant the map uses")
     return pd.DataFrame(rows)
-
-
-def time_at(t: pd.Series, iteration: float) -> float:
-    """T(iteration) from the short replay's steady state (nan -> inf: not reached)."""
-    if not math.isfinite(iteration):
-        return math.inf
-    return float(t["t_b"] + (iteration - t["b"]) * t["s_per_iteration"])
 
 
 def checks(suite: pd.DataFrame, tim: pd.DataFrame) -> pd.DataFrame:
@@ -182,52 +175,6 @@ def trained_runs(roots: list[Path]) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["method", *POINT, "seed"]).reset_index(drop=True)
 
 
-def grid_summary(runs: pd.DataFrame, tim: pd.DataFrame, trained: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per point and method the censored summary of time to target over the method's seeds; per point and
-    map the fastest (lowest censored median), tested against the runner-up on the seeds both ran.
-    Where a timing-dependent method was trained it is one more contender (its own runs' times)."""
-    per, win = [], []
-    points = tim[POINT].drop_duplicates().sort_values(["step_ms", "rtt_ms", "bandwidth_Mbps"])
-    for bw, rtt, step in points.itertuples(index=False):
-        times: dict[str, pd.Series] = {}
-        medians: dict[str, tuple[float, int]] = {}
-        per_iteration: dict[str, float] = {}
-        for method in METHODS:
-            t = tim[(tim["method"] == method) & (tim["bandwidth_Mbps"] == bw) & (tim["rtt_ms"] == rtt)
-                    & (tim["step_ms"] == step)]
-            r = runs[runs["method"] == method].sort_values("seed")
-            if len(t) and len(r):
-                times[method] = pd.Series([time_at(t.iloc[0], i if ok else math.inf)
-                                           for i, ok in zip(r["iteration"], r["reached"], strict=True)],
-                                          index=r["seed"])
-                per_iteration[method] = 1e3 * float(t["s_per_iteration"].iloc[0])
-        here = trained[(trained["bandwidth_Mbps"] == bw) & (trained["rtt_ms"] == rtt) & (trained["step_ms"] == step)]
-        for method, g in here.groupby("method"):
-            times[method] = pd.Series(g["time_s"].to_numpy(), index=g["seed"])
-            per_iteration[method] = float(g["ms_per_clock"].median())  # its own runs' mean over the run
-        for method, ts in times.items():
-            s = censored_summary(ts.to_numpy(), np.isfinite(ts.to_numpy()))
-            medians[method] = (s.median, -s.reached)
-            per.append({"bandwidth_Mbps": bw, "rtt_ms": rtt, "step_ms": step, "method": method, "seeds": s.n,
-                        "reached": s.reached, "median_s": s.median, "low_s": s.low, "high_s": s.high,
-                        "ms_per_iteration": per_iteration[method]})
-        for name, members in MAPS.items():
-            ranked = sorted((m for m in members if m in times), key=lambda m: medians[m])
-            if len(ranked) < 2:
-                continue
-            first, second = ranked[0], ranked[1]
-            common = times[first].index.intersection(times[second].index)
-            a, b = times[first][common].to_numpy(), times[second][common].to_numpy()
-            q = paired_comparison(a, np.isfinite(a), b, np.isfinite(b), names=(first, second))
-            win.append({"map": name, "bandwidth_Mbps": bw, "rtt_ms": rtt, "step_ms": step,
-                        "contenders": "/".join(m for m in ranked), "fastest": first,
-                        "runner_up": second, "winner": first if q.verdict == f"{first} faster" else "tie",
-                        "fastest_median_s": medians[first][0], "runner_up_median_s": medians[second][0],
-                        "margin": (1 / q.ratio) if q.ratio > 0 else math.inf,
-                        "ratio_low": q.low, "ratio_high": q.high, "p_value": q.p_value, "paired_seeds": len(common)})
-    return pd.DataFrame(per), pd.DataFrame(win)
-
-
 def fill_fedsgd_bytes(runs: pd.DataFrame, tim: pd.DataFrame) -> pd.DataFrame:
     """FedSGD's WAN bytes at its target iteration, by the same extension as time (its bytes do not depend
     on values or network), and its dollars at the base topology's one price (USD_PER_GB on every link)."""
@@ -237,38 +184,6 @@ def fill_fedsgd_bytes(runs: pd.DataFrame, tim: pd.DataFrame) -> pd.DataFrame:
     runs.loc[rows, "wan_MB"] = nbytes / 1e6
     runs.loc[rows, "egress_usd"] = nbytes / 1e9 * USD_PER_GB
     return runs
-
-
-def costs(runs: pd.DataFrame) -> pd.DataFrame:
-    """WAN MB and egress dollars to target per method (network-independent: value-independent bytes)."""
-    rows = []
-    for method, r in runs[runs["method"].isin(METHODS)].groupby("method"):
-        mb = censored_summary(r["wan_MB"].fillna(0), r["reached"])
-        usd = censored_summary(r["egress_usd"].fillna(0), r["reached"])
-        rows.append({"method": method, "seeds": mb.n, "reached": mb.reached, "wan_MB_median": mb.median,
-                     "wan_MB_low": mb.low, "wan_MB_high": mb.high, "egress_usd_median": usd.median,
-                     "iterations_median": censored_summary(r["iteration"].fillna(0), r["reached"]).median})
-    return pd.DataFrame(rows)
-
-
-def trained_points(trained: pd.DataFrame, per: pd.DataFrame) -> pd.DataFrame:
-    """Per timing-dependent method and point where it was trained: its seeds, reached, median time and WAN
-    MB to target (censored), and the fastest replayed in-place method's median there."""
-    rows = []
-    replayed = ~per["method"].isin(["centralized", *TRAINED])
-    for (method, bw, rtt, step), g in trained.groupby(["method", *POINT]):
-        t = censored_summary(g["time_s"].to_numpy(), g["reached"].to_numpy())
-        mb = censored_summary(g["wan_MB"].to_numpy(), g["reached"].to_numpy())
-        here = per[(per["bandwidth_Mbps"] == bw) & (per["rtt_ms"] == rtt) & (per["step_ms"] == step)
-                   & replayed].sort_values("median_s")
-        rows.append({"method": method, "bandwidth_Mbps": bw, "rtt_ms": rtt, "step_ms": step, "seeds": t.n,
-                     "reached": t.reached, "median_s": t.median, "wan_MB_median": mb.median,
-                     "ms_per_clock": float(g["ms_per_clock"].median()),
-                     "ps_ms_per_iteration": float(here.loc[here["method"] == "ps", "ms_per_iteration"].iloc[0]),
-                     "final_hqf_median": float(g["final_hqf"].median()),
-                     "final_modes_median": float(g["final_modes"].median()),
-                     "best_other": here["method"].iloc[0], "best_other_median_s": here["median_s"].iloc[0]})
-    return pd.DataFrame(rows)
 
 
 def sensitivity(every: pd.DataFrame, settings: pd.DataFrame, runs: pd.DataFrame, tim: pd.DataFrame,
@@ -303,37 +218,64 @@ def sensitivity(every: pd.DataFrame, settings: pd.DataFrame, runs: pd.DataFrame,
     return pd.DataFrame(rows, columns=columns if not rows else None), pd.DataFrame(seeds)
 
 
+@dataclass
+class MapAnalysis:
+    """What the map rests on, at the target in regime_map_runs.TARGET: the tuning and the settings it gives,
+    the fresh-seed runs and their replayed times, the trained methods' runs (on the map and the others) with
+    their own tunings, and per point each method's censored summary (``per``) and the winners (``win``)."""
+
+    tune: pd.DataFrame
+    every: pd.DataFrame
+    settings: pd.DataFrame
+    suite: pd.DataFrame
+    tim: pd.DataFrame
+    runs: pd.DataFrame
+    trained: pd.DataFrame
+    other: pd.DataFrame
+    own_tunings: dict[str, tuple[pd.DataFrame, dict]]
+    per: pd.DataFrame
+    win: pd.DataFrame
+
+
+def analyse(root: Path) -> MapAnalysis:
+    """The map from the suites under ``root`` (regime_map_target runs it again at other targets)."""
+    tune, tuned = tuning(root)
+    every = read_suites(root, MAIN_SUITES)
+    settings = map_settings(every, tuned)
+    suite = map_runs(every, settings)
+    tim = timing([root / "regime-map-timing", root / "regime-map-timing-fedavg"],
+                 dict(zip(settings["family"], settings["map_method"], strict=True)))
+    runs = fill_fedsgd_bytes(per_run(suite), tim)
+    trained = trained_runs([root / name for name in TRAINED_SUITES])
+    other = trained_runs([root / name for name in RETRAINED_SUITES])
+    own_tunings = {}
+    for name, (suites, namer, _, to_method) in OWN_TABLE_TUNINGS.items():
+        if (root / suites[0] / "index.csv").is_file():
+            own_tunings[name] = own, chosen = tuning(root, suites, namer)
+            if to_method is not None and len(trained):
+                trained, other = map_trained(trained, other, own, chosen, to_method)
+    per, win = grid_summary(runs, tim, trained)
+    return MapAnalysis(tune, every, settings, suite, tim, runs, trained, other, own_tunings, per, win)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("root", type=Path, help="results root holding the regime-map* suites")
     parser.add_argument("out", type=Path, help="docs/studies")
     args = parser.parse_args()
-    tune, tuned = tuning(args.root)
+    a = analyse(args.root)
+    tune, every, settings, suite, tim, runs = a.tune, a.every, a.settings, a.suite, a.tim, a.runs
+    trained, other, own_tunings, per, win = a.trained, a.other, a.own_tunings, a.per, a.win
     tune.to_csv(args.out / "regime-map-tuning.csv", index=False, float_format="%.6g")
     print(tune.to_string(index=False))
-    every = read_suites(args.root, MAIN_SUITES)
-    settings = map_settings(every, tuned)
-    suite = map_runs(every, settings)
-    runs = per_run(suite)
     settings.to_csv(args.out / "regime-map-settings.csv", index=False, float_format="%.6g")
     print(settings.to_string(index=False))
-    tim = timing([args.root / "regime-map-timing", args.root / "regime-map-timing-fedavg"],
-                 dict(zip(settings["family"], settings["map_method"], strict=True)))
-    runs = fill_fedsgd_bytes(runs, tim)
     runs.to_csv(args.out / "regime-map-runs.csv", index=False, float_format="%.6g")
     chk = checks(suite, tim)
     for column in ("seed_spread_rel", "extension_error_rel"):  # as the page shows them (2 significant digits)
         chk[column] = [float(f"{v:.2g}") for v in chk[column]]
     chk.to_csv(args.out / "regime-map-checks.csv", index=False, float_format="%.6g")
     print(chk.to_string(index=False))
-    trained, other = trained_runs([args.root / name for name in TRAINED_SUITES]), None
-    own_tunings = {}
-    for name, (suites, namer, _, to_method) in OWN_TABLE_TUNINGS.items():
-        if (args.root / suites[0] / "index.csv").is_file():
-            own_tunings[name] = own, chosen = tuning(args.root, suites, namer)
-            if to_method is not None and len(trained):
-                trained, other = map_trained(trained, own, chosen, to_method)
-    per, win = grid_summary(runs, tim, trained)
     per.to_csv(args.out / "regime-map.csv", index=False, float_format="%.6g")
     tpts = trained_points(trained, per) if len(trained) else pd.DataFrame()
     trained.to_csv(args.out / "regime-map-trained-runs.csv", index=False, float_format="%.6g")
@@ -360,7 +302,7 @@ def main() -> int:
         csv_name = OWN_TABLE_TUNINGS[name][2]
         own.to_csv(args.out / csv_name, index=False, float_format="%.6g")
         replace_generated(page, csv_name, tuning_section(own))
-    if other is not None and len(other):
+    if len(other):
         rchk = relaxed_check(other, trained, win)
         rchk.to_csv(args.out / "regime-map-relaxed-check.csv", index=False, float_format="%.6g")
         replace_generated(page, "regime-map-relaxed-check.csv", relaxed_check_section(rchk))
@@ -368,6 +310,12 @@ def main() -> int:
     if len(dl):
         dl.to_csv(args.out / "regime-map-deadline.csv", index=False, float_format="%.6g")
         replace_generated(page, "regime-map-deadline.csv", deadline_section(dl))
+    moved, reach = target_sensitivity(analyse, args.root, a)
+    moved.to_csv(args.out / "regime-map-target.csv", index=False, float_format="%.6g")
+    reach.to_csv(args.out / "regime-map-target-reach.csv", index=False, float_format="%.6g")
+    target_summary(moved).to_csv(args.out / "regime-map-target-summary.csv", index=False, float_format="%.6g")
+    replace_generated(page, "regime-map-target.csv regime-map-target-reach.csv regime-map-target-summary.csv",
+                      target_section(moved, reach))
     return 0
 
 

@@ -167,21 +167,29 @@ def _trained(method: str, lr: float, seeds: range, points: list[tuple[float, flo
 
 
 def test_map_trained_uses_the_tuned_lr_only_where_it_covers_the_map_and_reached_in_tuning() -> None:
-    """A tuned lr replaces the map's runs only if its runs cover every (point, seed) the method was trained at and
-    some setting of its family reached the target in tuning; the runs left out are returned for the check."""
+    """Re-trained runs at a tuned lr replace a method's map runs only if they cover every (point, seed) of them
+    (extra seeds come along) and some setting of its family reached the target in tuning; every run left out is
+    returned for the check -- also when tuning chose an lr nothing was re-trained at."""
     m = _module()
     p1, p2 = (10, 10, 1), (100, 50, 1)
     tune = pd.DataFrame([{"family": "ssp", "reached": True}, {"family": "eventual", "reached": False}])
     chosen = {"ssp": ("ssp-tau2", 0.002), "eventual": ("eventual", 0.002)}
-    base = _trained("ps-ssp2", 0.005, range(3), [p1, p2]) + _trained("ps-eventual", 0.005, range(3), [p1, p2])
-    extra = _trained("ps-eventual", 0.002, range(3), [p1, p2])  # covers, but eventual never reached in tuning
-    covering = pd.DataFrame(base + extra + _trained("ps-ssp2", 0.002, range(3), [p1, p2]))
-    on, off = m.map_trained(covering, tune, chosen, m.relaxed_method)
-    assert set(on.loc[on["method"] == "ps-ssp2", "lr"]) == {0.002} and len(off[off["method"] == "ps-ssp2"]) == 6
+    trained = pd.DataFrame(_trained("ps-ssp2", 0.005, range(3), [p1, p2])
+                           + _trained("ps-eventual", 0.005, range(3), [p1, p2]))
+    retrained = pd.DataFrame(_trained("ps-eventual", 0.002, range(3), [p1, p2])  # covers, but never reached
+                             + _trained("ps-ssp2", 0.002, range(3), [p1, p2]) + _trained("ps-ssp2", 0.002, [3], [p1])
+                             + _trained("ps-ssp2", 0.01, range(3), [p1]))
+    on, off = m.map_trained(trained, retrained, tune, chosen, m.relaxed_method)
+    ssp = on[on["method"] == "ps-ssp2"]
+    assert set(ssp["lr"]) == {0.002} and len(ssp) == 7  # the 6 map cells and the extra seed 3
     assert set(on.loc[on["method"] == "ps-eventual", "lr"]) == {0.005}
-    partial = pd.DataFrame(base + _trained("ps-ssp2", 0.002, range(3), [p1]))  # p2 missing at 2e-3
-    on, off = m.map_trained(partial, tune, chosen, m.relaxed_method)
-    assert set(on.loc[on["method"] == "ps-ssp2", "lr"]) == {0.005} and set(off["lr"]) == {0.002}
+    assert len(on) + len(off) == len(trained) + len(retrained)
+    assert sorted(off.loc[off["method"] == "ps-ssp2", "lr"].unique()) == [0.005, 0.01]
+    partial = retrained[~((retrained["method"] == "ps-ssp2") & (retrained["bandwidth_Mbps"] == 100))]  # p2 missing
+    on, off = m.map_trained(trained, partial, tune, chosen, m.relaxed_method)
+    assert set(on.loc[on["method"] == "ps-ssp2", "lr"]) == {0.005}
+    on, _ = m.map_trained(trained, retrained, tune, {"ssp": ("ssp-tau2", 0.001)}, m.relaxed_method)
+    assert set(on.loc[on["method"] == "ps-ssp2", "lr"]) == {0.005}  # chosen, but nothing re-trained at it
 
 
 def test_relaxed_check_compares_the_same_seeds_and_counts_misses() -> None:
