@@ -23,7 +23,8 @@ PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),
          ("beyond-the-seed-topk10.yaml", "beyond-the-seed-topk-factorial.yaml", 18),
          ("beyond-the-seed-diloco-tuned10.yaml", "beyond-the-seed-diloco10.yaml", 10),
          ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco10.yaml", 10),
-         ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10)]
+         ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10),
+         ("beyond-the-seed-client-lr-tune.yaml", "beyond-the-seed-diloco-tune.yaml", 2)]
 
 
 def _resolved(name: str) -> dict[str, dict]:
