@@ -43,3 +43,15 @@ def test_ten_seed_suite_cells_equal_the_runs_they_copy(ten: str, source: str, sh
     assert len(common) == shared, common
     for cell_id in common:
         assert new[cell_id] == old[cell_id], cell_id
+
+
+def test_the_tuned_lr_suite_is_churn10_but_for_the_clients_lr() -> None:
+    """beyond-the-seed-churn10-tuned.yaml re-runs part 1 at the tuned client lr: any other difference from
+    churn10 would make its paired tests answer another question than the page's."""
+    tuned, untuned = _resolved("beyond-the-seed-churn10-tuned.yaml"), _resolved("beyond-the-seed-churn10.yaml")
+    assert sorted(tuned) == sorted(untuned) and len(tuned) == 40
+    lrs = {(c["training"]["lr_g"], c["training"]["lr_d"]) for c in tuned.values()}
+    assert len(lrs) == 1 and next(iter(lrs))[0] == next(iter(lrs))[1] != 0.002
+    for cell_id, config in tuned.items():
+        config["training"] |= {"lr_g": 0.002, "lr_d": 0.002}
+        assert config == untuned[cell_id], cell_id
