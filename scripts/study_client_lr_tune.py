@@ -7,9 +7,11 @@ Why a script of its own: part 1 ran every cell at the shared client lr 2e-3, whi
 asks for the lr tuned on tuning seeds by the criterion the tuned studies fix before their runs --
 analysis/study_stats.py's ``two_round_choice`` (round 2: one more lr beyond the grid's edge) -- and the
 fresh-seed comparison is then study_paired.py's.  Reads under RESULTS_ROOT ``beyond-the-seed-client-lr-tune``
-(round 1, required) and ``-tune2`` (round 2, optional).  Writes under OUT_DIR
-``beyond-the-seed-client-lr-tuning.csv`` (every tuning run, its lr's criterion values, the choice), its
-``-table.md``, and the page's generated table between its ``begin numbers`` marks in ``beyond-the-seed.md``.
+(round 1, required), ``-tune2`` (round 2, optional) and ``beyond-the-seed-diloco-client-lr`` (optional: part 1b's
+tuned DiLoCo at a client lr of this grid, laid beside plain averaging's runs at the same lr and seeds).  Writes
+under OUT_DIR ``beyond-the-seed-client-lr-tuning.csv`` (every tuning run, its lr's criterion values, the choice)
+and ``beyond-the-seed-diloco-client-lr.csv``, their ``-table.md`` files, and the page's generated tables between
+their ``begin numbers`` marks in ``beyond-the-seed.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from analysis.script_args import positional
 from analysis.study_stats import complete_runs, never, two_round_choice
 
 NAME = "beyond-the-seed-client-lr"
-TUNE, TUNE2 = f"{NAME}-tune", f"{NAME}-tune2"
+TUNE, TUNE2, DILOCO = f"{NAME}-tune", f"{NAME}-tune2", "beyond-the-seed-diloco-client-lr"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
 KEY = ["series", "lr"]
@@ -37,7 +39,8 @@ def read_suite(root: Path) -> pd.DataFrame:
     """One row per complete run: series (the method), client lr, seed, reach and the criterion's columns."""
     if not (root / "index.csv").is_file():
         raise SystemExit(f"{root}: no index.csv; run its suite first")
-    rows = [{**row, "series": config["algorithm"]["name"]} for row, config, _ in complete_runs(root, TARGET)]
+    rows = [{**row, "series": "diloco" if config["algorithm"].get("server_optimizer") == "nesterov"
+             else config["algorithm"]["name"]} for row, config, _ in complete_runs(root, TARGET)]
     return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
 
 
@@ -62,6 +65,22 @@ def tuning_markdown(t: pd.DataFrame) -> str:
     return out
 
 
+def beside(t: pd.DataFrame, diloco: pd.DataFrame) -> pd.DataFrame:
+    """DiLoCo's runs beside the tuning runs of plain averaging at the same client lr and seeds."""
+    same = t[t["lr"].isin(diloco["lr"]) & t["seed"].isin(diloco["seed"])]
+    cols = ["series", "lr", "seed", "reached", "iteration", "score_last4", "final_hqf", "final_modes"]
+    return pd.concat([same[cols], diloco[cols]], ignore_index=True).sort_values(["seed", "series"], kind="stable")
+
+
+def beside_markdown(b: pd.DataFrame) -> str:
+    out = ("| seed | series | client lr | reached and held | round | score (last four) | final high-quality fraction "
+           "| final modes |\n|" + "---|" * 8 + "\n")
+    for r in b.itertuples():
+        out += (f"| {r.seed} | {r.series} | {r.lr:g} | {'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | "
+                f"{r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} |\n")
+    return out
+
+
 def main(root_arg: str, out_arg: str) -> None:
     root, out = Path(root_arg), Path(out_arg)
     t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
@@ -71,6 +90,13 @@ def main(root_arg: str, out_arg: str) -> None:
     page = out / "beyond-the-seed.md"
     if page.exists():
         replace_generated(page, f"{NAME}-tuning.csv", tuning_markdown(t))
+    if (root / DILOCO / "index.csv").is_file():
+        b = beside(t, read_suite(root / DILOCO))
+        b.to_csv(out / f"{DILOCO}.csv", index=False)
+        (out / f"{DILOCO}-table.md").write_text(beside_markdown(b))
+        print(beside_markdown(b))
+        if page.exists():
+            replace_generated(page, f"{DILOCO}.csv", beside_markdown(b))
 
 
 if __name__ == "__main__":

@@ -15,14 +15,15 @@ import yaml
 from conftest import load_script
 
 
-def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]]) -> None:
+def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], outer: bool = False) -> None:
     """Runs (client lr, seed, round at which the quality reaches 0.5 and holds, or None: never)."""
     (root / name).mkdir(parents=True)
     index = []
     for lr, seed, hit in runs:
         cell = f"fedavg_lr{lr}_seed={seed}"
         (root / name / cell).mkdir()
-        config = {"algorithm": {"name": "fedavg"}, "training": {"batch_size": 50, "lr_g": lr, "lr_d": lr},
+        alg = {"name": "fedavg"} | ({"server_optimizer": "nesterov", "server_lr": 1.0} if outer else {})
+        config = {"algorithm": alg, "training": {"batch_size": 50, "lr_g": lr, "lr_d": lr},
                   "seed": seed}
         (root / name / cell / "config.yaml").write_text(yaml.safe_dump(config))
         its = list(range(0, 61, 4))
@@ -64,3 +65,17 @@ def test_round_two_replaces_the_choice_only_if_it_ranks_first_and_main_writes_th
     page = (out / "beyond-the-seed.md").read_text()
     assert "| round 1 | fedavg | 0.001 | 1000 | yes | 28 |" in page and "| round 2 | fedavg | 0.0005 |" in page
     assert page.count("**chosen**") == 2
+
+
+def test_diloco_at_a_grid_lr_is_laid_beside_plain_averaging_at_that_lr_and_never_chosen(tmp_path: Path) -> None:
+    m = load_script("study_client_lr_tune")
+    _round1(tmp_path / "results")
+    _suite(tmp_path / "results", "beyond-the-seed-diloco-client-lr", [(0.005, 1000, 12), (0.005, 1001, 8)], outer=True)
+    out = tmp_path / "docs"
+    out.mkdir()
+    m.main(str(tmp_path / "results"), str(out))
+    b = pd.read_csv(out / "beyond-the-seed-diloco-client-lr.csv")
+    assert list(zip(b["seed"], b["series"], b["lr"], strict=True)) == [
+        (1000, "diloco", 0.005), (1000, "fedavg", 0.005), (1001, "diloco", 0.005), (1001, "fedavg", 0.005)]
+    t = pd.read_csv(out / "beyond-the-seed-client-lr-tuning.csv")
+    assert set(t["series"]) == {"fedavg"}  # the tuning table holds only the tuned method's runs
