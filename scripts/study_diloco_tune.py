@@ -1,24 +1,25 @@
-"""DiLoCo's outer lr and momentum tuned on tuning seeds (docs/studies/beyond-the-seed.md, part 1b), and the
-every-client factor of its cause: the tuning table, the choice, and the 2 x 2 factor table.
+"""DiLoCo's outer lr and momentum tuned on tuning seeds (docs/studies/beyond-the-seed.md, part 1b), and two
+factors of its cause: the tuning table, the choice, the every-client 2 x 2 and the H (local steps) table.
 
 Usage: python scripts/study_diloco_tune.py RESULTS_ROOT OUT_DIR
 
 Why a script of its own: the fresh-seed comparison is study_paired.py's (two cells, ten seeds), but the
 tuning needs the criterion the tuned studies fix before their runs -- analysis/study_stats.py's
 ``two_round_choice`` (round 2: one more outer lr) over the outer ``server_lr`` x ``server_momentum`` grid -- and the
-cause factor (every client every round) is a 2 x 2 on the tuning seeds that no generic script lays out.
-Reads under RESULTS_ROOT ``beyond-the-seed-diloco-tune`` (round 1, required), ``-tune2`` (round 2, optional)
-and ``beyond-the-seed-diloco-allclients`` (the factor, optional).  Writes under OUT_DIR
-``beyond-the-seed-diloco-tuning.csv`` (every tuning run, its setting's criterion values, the choice),
-``beyond-the-seed-diloco-factor.csv`` (the factor's runs, with the tuning suite's runs of the same two
-cells at 3 of 12 clients), their ``-table.md`` files, and the page's generated tables between their
-``begin numbers`` marks in ``beyond-the-seed.md``.
+cause factors (every client every round; H, the local steps a round) are small tables on the tuning seeds that
+no generic script lays out.  Reads under RESULTS_ROOT ``beyond-the-seed-diloco-tune`` (round 1, required),
+``-tune2`` (round 2, optional), ``beyond-the-seed-diloco-allclients`` and ``beyond-the-seed-diloco-h`` (the
+factors, optional).  Writes under OUT_DIR ``beyond-the-seed-diloco-tuning.csv`` (every tuning run, its
+setting's criterion values, the choice), ``beyond-the-seed-diloco-factor.csv`` and ``-h.csv`` (each factor's
+runs, with the tuning suite's runs of the same settings at 3 of 12 clients and H = 50), their ``-table.md``
+files, and the page's generated tables between their ``begin numbers`` marks in ``beyond-the-seed.md``.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -28,9 +29,10 @@ from analysis.page_numbers import replace_generated
 from analysis.script_args import positional
 from analysis.study_stats import complete_runs, never, two_round_choice
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, default_lr
+from testbed.methods.fedavg.state import local_steps
 
 NAME = "beyond-the-seed-diloco"
-TUNE, TUNE2, FACTOR = f"{NAME}-tune", f"{NAME}-tune2", f"{NAME}-allclients"
+TUNE, TUNE2, FACTOR, FACTOR_H = f"{NAME}-tune", f"{NAME}-tune2", f"{NAME}-allclients", f"{NAME}-h"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
 CLIENTS = 12
@@ -41,7 +43,8 @@ the smaller lr, is the simpler outer step; equal lrs keep the smaller momentum (
 
 
 def read_suite(root: Path) -> pd.DataFrame:
-    """One row per complete run: series (diloco or fedavg), outer lr and momentum, client fraction, reach."""
+    """One row per complete run: series (diloco or fedavg), outer lr and momentum, client fraction, H (a client's
+    local steps a round, on its n / 12 iid points), reach."""
     if not (root / "index.csv").is_file():
         raise SystemExit(f"{root}: no index.csv; run its suite first")
     rows = []
@@ -52,7 +55,9 @@ def read_suite(root: Path) -> pd.DataFrame:
                      "lr": float(alg.get("server_lr") or default_lr("nesterov")) if nesterov else 1.0,
                      "server_momentum": float(alg.get("server_momentum") or ServerOptimizerSpec().momentum)
                      if nesterov else 0.0,
-                     "client_fraction": float(alg.get("client_fraction", 1.0))})
+                     "client_fraction": float(alg.get("client_fraction", 1.0)),
+                     "local_steps": local_steps(int(config["dataset"]["n"]) // CLIENTS, float(alg["local_epochs"]),
+                                                int(alg.get("batch_size") or row["batch"]))})
     return pd.DataFrame(rows).sort_values(["series", "lr", "server_momentum", "seed"], kind="stable")
 
 
@@ -81,27 +86,52 @@ def tuning_markdown(t: pd.DataFrame) -> str:
     return out
 
 
-def factor(tuned: pd.DataFrame, allclients: pd.DataFrame) -> pd.DataFrame:
-    """The factor's runs (every client every round) beside the tuning runs of the same settings (3 of 12)."""
-    settings = set(zip(allclients["series"], allclients["lr"], allclients["server_momentum"], strict=True))
+def _beside(tuned: pd.DataFrame, runs: pd.DataFrame, by: str) -> pd.DataFrame:
+    """A factor's ``runs`` beside the tuning runs of the same settings (3 of 12 clients, H = 50), sorted by the
+    factor's column ``by``, then seed and series."""
+    settings = set(zip(runs["series"], runs["lr"], runs["server_momentum"], strict=True))
     same = tuned[[s in settings for s in zip(tuned["series"], tuned["lr"], tuned["server_momentum"], strict=True)]]
-    cols = ["series", "lr", "server_momentum", "client_fraction", "seed", "reached", "iteration", "score_last4",
-            "final_hqf", "final_modes", "run_virtual_s", "run_wan_MB"]
-    f = pd.concat([same[cols], allclients[cols]], ignore_index=True)
+    cols = ["series", "lr", "server_momentum", "client_fraction", "local_steps", "seed", "reached", "iteration",
+            "score_last4", "final_hqf", "final_modes", "run_virtual_s", "run_wan_MB"]
+    f = pd.concat([same[cols], runs[cols]], ignore_index=True)
     f["clients"] = CLIENTS
     f["clients_a_round"] = (f["client_fraction"] * CLIENTS).round().astype(int)
-    f["seeds"] = f.groupby(["series", "client_fraction"])["seed"].transform("nunique")
-    return f.sort_values(["client_fraction", "seed", "series"], kind="stable").reset_index(drop=True)
+    f["seeds"] = f.groupby(["series", by])["seed"].transform("nunique")
+    return f.sort_values([by, "seed", "series"], kind="stable").reset_index(drop=True)
+
+
+def factor(tuned: pd.DataFrame, allclients: pd.DataFrame) -> pd.DataFrame:
+    """The factor's runs (every client every round) beside the tuning runs of the same settings (3 of 12)."""
+    return _beside(tuned, allclients, "client_fraction")
+
+
+def h_factor(tuned: pd.DataFrame, h_runs: pd.DataFrame) -> pd.DataFrame:
+    """The H factor's runs (other local steps a round) beside the tuning runs of the same settings (H = 50)."""
+    return _beside(tuned, h_runs, "local_steps")
+
+
+def _setting(r: Any) -> str:
+    """A factor table's setting column: plain averaging, or DiLoCo with its outer lr and momentum."""
+    return "fedavg" if r.series == "fedavg" else f"diloco ({r.lr:g}, {r.server_momentum:g})"
 
 
 def factor_markdown(f: pd.DataFrame) -> str:
     out = ("| clients a round | seed | series (outer lr, momentum) | reached and held | round | score (last four) "
            "| final high-quality fraction | final modes | run: virtual s | run: WAN MB |\n|" + "---|" * 10 + "\n")
     for r in f.itertuples():
-        setting = "fedavg" if r.series == "fedavg" else f"diloco ({r.lr:g}, {r.server_momentum:g})"
-        out += (f"| {r.clients_a_round} of {r.clients} | {r.seed} | {setting} | {'yes' if r.reached else 'no'} | "
+        out += (f"| {r.clients_a_round} of {r.clients} | {r.seed} | {_setting(r)} | {'yes' if r.reached else 'no'} | "
                 f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
                 f"{r.run_virtual_s:.1f} | {r.run_wan_MB:.1f} |\n")
+    return out
+
+
+def h_markdown(f: pd.DataFrame) -> str:
+    out = ("| H (local steps a round) | seed | series (outer lr, momentum) | reached and held | round "
+           "| score (last four) | final high-quality fraction | final modes | run: virtual s |\n|" + "---|" * 9 + "\n")
+    for r in f.itertuples():
+        out += (f"| {r.local_steps} | {r.seed} | {_setting(r)} | {'yes' if r.reached else 'no'} | "
+                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{r.run_virtual_s:.1f} |\n")
     return out
 
 
@@ -121,6 +151,13 @@ def main(root_arg: str, out_arg: str) -> None:
         print(factor_markdown(f))
         if page.exists():
             replace_generated(page, f"{NAME}-factor.csv", factor_markdown(f))
+    if (root / FACTOR_H / "index.csv").is_file():
+        h = h_factor(t, read_suite(root / FACTOR_H))
+        h.to_csv(out / f"{NAME}-h.csv", index=False)
+        (out / f"{NAME}-h-table.md").write_text(h_markdown(h))
+        print(h_markdown(h))
+        if page.exists():
+            replace_generated(page, f"{NAME}-h.csv", h_markdown(h))
 
 
 if __name__ == "__main__":

@@ -18,27 +18,46 @@ import pytest
 from testbed.suite.spec import load_suite
 
 STUDIES = Path(__file__).resolve().parents[1] / "experiments" / "studies"
-PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),
+PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),  # (new suite, source, shared ids[, cell])
          ("beyond-the-seed-churn10.yaml", "beyond-the-seed-diloco10.yaml", 10),
          ("beyond-the-seed-topk10.yaml", "beyond-the-seed-topk-factorial.yaml", 18),
          ("beyond-the-seed-diloco-tuned10.yaml", "beyond-the-seed-diloco10.yaml", 10),
          ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco10.yaml", 10),
-         ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10)]
+         ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10),
+         ("beyond-the-seed-client-lr-tune.yaml", "beyond-the-seed-diloco-tune.yaml", 2),
+         ("beyond-the-seed-diloco-fedavg-lr10.yaml", "beyond-the-seed-churn10-tuned.yaml", 10, "fedavg"),
+         ("beyond-the-seed-diloco-fedavg-lr10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10, "diloco-tuned")]
+"""Each new suite's cell ids shared with its source (only ``cell``'s where given: a suite copying one cell from
+each of two sources shares the other cell's ids with a different configuration) must resolve equal."""
 
 
-def _resolved(name: str) -> dict[str, dict]:
+def _resolved(name: str, only: str | None = None) -> dict[str, dict]:
     resolved = {}
     for cell in load_suite(STUDIES / name).cells:
+        if only is not None and cell.id.rsplit("_seed=", 1)[0] != only:
+            continue
         config = cell.spec.resolved()
         config.pop("name", None)
         resolved[cell.id] = config
     return resolved
 
 
-@pytest.mark.parametrize(("ten", "source", "shared"), PAIRS)
-def test_ten_seed_suite_cells_equal_the_runs_they_copy(ten: str, source: str, shared: int) -> None:
-    new, old = _resolved(ten), _resolved(source)
+@pytest.mark.parametrize(("ten", "source", "shared", "only"), [(*p, None)[:4] for p in PAIRS])
+def test_ten_seed_suite_cells_equal_the_runs_they_copy(ten: str, source: str, shared: int, only: str | None) -> None:
+    new, old = _resolved(ten, only), _resolved(source, only)
     common = sorted(set(new) & set(old))
     assert len(common) == shared, common
     for cell_id in common:
         assert new[cell_id] == old[cell_id], cell_id
+
+
+def test_the_tuned_lr_suite_is_churn10_but_for_the_clients_lr() -> None:
+    """beyond-the-seed-churn10-tuned.yaml re-runs part 1 at the tuned client lr: any other difference from
+    churn10 would make its paired tests answer another question than the page's."""
+    tuned, untuned = _resolved("beyond-the-seed-churn10-tuned.yaml"), _resolved("beyond-the-seed-churn10.yaml")
+    assert sorted(tuned) == sorted(untuned) and len(tuned) == 40
+    lrs = {(c["training"]["lr_g"], c["training"]["lr_d"]) for c in tuned.values()}
+    assert len(lrs) == 1 and next(iter(lrs))[0] == next(iter(lrs))[1] != 0.002
+    for cell_id, config in tuned.items():
+        config["training"] |= {"lr_g": 0.002, "lr_d": 0.002}
+        assert config == untuned[cell_id], cell_id

@@ -1,0 +1,103 @@
+"""The clients' learning rate of part 1's reference (churn-free FedAvg) tuned on tuning seeds
+(docs/studies/beyond-the-seed.md, part 1): the tuning table and the choice.
+
+Usage: python scripts/study_client_lr_tune.py RESULTS_ROOT OUT_DIR
+
+Why a script of its own: part 1 ran every cell at the shared client lr 2e-3, which nobody tuned; issue 25
+asks for the lr tuned on tuning seeds by the criterion the tuned studies fix before their runs --
+analysis/study_stats.py's ``two_round_choice`` (round 2: one more lr beyond the grid's edge) -- and the
+fresh-seed comparison is then study_paired.py's.  Reads under RESULTS_ROOT ``beyond-the-seed-client-lr-tune``
+(round 1, required), ``-tune2`` (round 2, optional) and ``beyond-the-seed-diloco-client-lr`` (optional: part 1b's
+tuned DiLoCo at a client lr of this grid, laid beside plain averaging's runs at the same lr and seeds).  Writes
+under OUT_DIR ``beyond-the-seed-client-lr-tuning.csv`` (every tuning run, its lr's criterion values, the choice)
+and ``beyond-the-seed-diloco-client-lr.csv``, their ``-table.md`` files, and the page's generated tables between
+their ``begin numbers`` marks in ``beyond-the-seed.md``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from analysis.page_numbers import replace_generated
+from analysis.script_args import positional
+from analysis.study_stats import complete_runs, never, two_round_choice
+
+NAME = "beyond-the-seed-client-lr"
+TUNE, TUNE2, DILOCO = f"{NAME}-tune", f"{NAME}-tune2", "beyond-the-seed-diloco-client-lr"
+TARGET = {"high_quality_fraction": (0.3, True)}
+"""The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
+KEY = ["series", "lr"]
+"""One setting: the clients' lr (lr_g = lr_d); the criterion's last tie-break is the smaller lr."""
+
+
+def read_suite(root: Path) -> pd.DataFrame:
+    """One row per complete run: series (the method), client lr, seed, reach and the criterion's columns."""
+    if not (root / "index.csv").is_file():
+        raise SystemExit(f"{root}: no index.csv; run its suite first")
+    rows = [{**row, "series": "diloco" if config["algorithm"].get("server_optimizer") == "nesterov"
+             else config["algorithm"]["name"]} for row, config, _ in complete_runs(root, TARGET)]
+    return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
+
+
+def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Each tuning run with its lr's criterion values and ``chosen``; round 2's lrs are ranked against round
+    1's choice on round 2's seeds only."""
+    round1 = round1.assign(stage="round 1")
+    round2 = round1.iloc[:0] if round2 is None else round2.assign(stage="round 2")
+    out, _ = two_round_choice(round1, round2, KEY)
+    return out.reset_index(drop=True)
+
+
+def tuning_markdown(t: pd.DataFrame) -> str:
+    out = ("| tuning round | series | client lr | seed | reached and held | round | score (last four) "
+           "| final high-quality fraction | final modes | lr: seeds reaching | lr: median round "
+           "| lr: mean score | chosen |\n|" + "---|" * 13 + "\n")
+    for r in t.itertuples():
+        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.seed} | {'yes' if r.reached else 'no'} | "
+                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
+                f"{r.setting_score:.3f} | {'**chosen**' if r.chosen else ''} |\n")
+    return out
+
+
+def beside(t: pd.DataFrame, diloco: pd.DataFrame) -> pd.DataFrame:
+    """DiLoCo's runs beside the tuning runs of plain averaging at the same client lr and seeds."""
+    same = t[t["lr"].isin(diloco["lr"]) & t["seed"].isin(diloco["seed"])]
+    cols = ["series", "lr", "seed", "reached", "iteration", "score_last4", "final_hqf", "final_modes"]
+    return pd.concat([same[cols], diloco[cols]], ignore_index=True).sort_values(["seed", "series"], kind="stable")
+
+
+def beside_markdown(b: pd.DataFrame) -> str:
+    out = ("| seed | series | client lr | reached and held | round | score (last four) | final high-quality fraction "
+           "| final modes |\n|" + "---|" * 8 + "\n")
+    for r in b.itertuples():
+        out += (f"| {r.seed} | {r.series} | {r.lr:g} | {'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | "
+                f"{r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} |\n")
+    return out
+
+
+def main(root_arg: str, out_arg: str) -> None:
+    root, out = Path(root_arg), Path(out_arg)
+    t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
+    t.drop(columns=["run_dir"]).to_csv(out / f"{NAME}-tuning.csv", index=False)
+    (out / f"{NAME}-tuning-table.md").write_text(tuning_markdown(t))
+    print(tuning_markdown(t))
+    page = out / "beyond-the-seed.md"
+    if page.exists():
+        replace_generated(page, f"{NAME}-tuning.csv", tuning_markdown(t))
+    if (root / DILOCO / "index.csv").is_file():
+        b = beside(t, read_suite(root / DILOCO))
+        b.to_csv(out / f"{DILOCO}.csv", index=False)
+        (out / f"{DILOCO}-table.md").write_text(beside_markdown(b))
+        print(beside_markdown(b))
+        if page.exists():
+            replace_generated(page, f"{DILOCO}.csv", beside_markdown(b))
+
+
+if __name__ == "__main__":
+    main(*positional(__doc__, "results_root", "out_dir"))

@@ -1,0 +1,81 @@
+"""scripts/study_client_lr_tune.py on tiny synthetic result folders (no training).
+
+Why: the client lr at which docs/studies/beyond-the-seed.md part 1 is (or is not) re-run comes from this
+script -- the criterion fixed before the runs (most tuning seeds reaching and holding, then the earliest median
+round, then the last-four score, then the smaller lr) and round 2's edge value ranked against round 1's choice
+on its own seeds.  A slip would re-run (or not) forty runs at the wrong lr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from conftest import load_script
+
+
+def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], outer: bool = False) -> None:
+    """Runs (client lr, seed, round at which the quality reaches 0.5 and holds, or None: never)."""
+    (root / name).mkdir(parents=True)
+    index = []
+    for lr, seed, hit in runs:
+        cell = f"fedavg_lr{lr}_seed={seed}"
+        (root / name / cell).mkdir()
+        alg = {"name": "fedavg"} | ({"server_optimizer": "nesterov", "server_lr": 1.0} if outer else {})
+        config = {"algorithm": alg, "training": {"batch_size": 50, "lr_g": lr, "lr_d": lr},
+                  "seed": seed}
+        (root / name / cell / "config.yaml").write_text(yaml.safe_dump(config))
+        its = list(range(0, 61, 4))
+        pd.DataFrame({"iteration": its, "virtual_time_s": [0.3 * i for i in its], "wall_time_s": its,
+                      "wan_bytes": [160_000 * i for i in its],
+                      "high_quality_fraction": [0.5 if hit is not None and i >= hit else 0.1 for i in its],
+                      "modes_covered": [8] * len(its)}).to_csv(root / name / cell / "metrics.csv", index=False)
+        index.append({"cell": cell, "run_dir": cell, "status": "complete", "iterations": 60,
+                      "virtual_time_s": 18.0, "wall_time_s": 60.0, "wan_bytes": 9_600_000})
+    pd.DataFrame(index).to_csv(root / name / "index.csv", index=False)
+
+
+def _round1(root: Path) -> None:
+    _suite(root, "beyond-the-seed-client-lr-tune", [
+        (0.001, 1000, 28), (0.001, 1001, 36),      # median 32
+        (0.002, 1000, 40), (0.002, 1001, 24),      # median 32, same score: the smaller lr (1e-3) wins
+        (0.005, 1000, 4), (0.005, 1001, None)])    # earliest, but one seed never: last
+
+
+def test_the_criterion_prefers_seeds_reaching_then_the_smaller_of_equal_lrs(tmp_path: Path) -> None:
+    m = load_script("study_client_lr_tune")
+    _round1(tmp_path)
+    t = m.tuning(m.read_suite(tmp_path / "beyond-the-seed-client-lr-tune"))
+    assert set(t.loc[t["chosen"], "lr"]) == {0.001} and t["chosen"].sum() == 2
+    last = t[t["lr"] == 0.005].iloc[0]
+    assert last["setting_reached"] == 1 and last["setting_median_iteration"] == float("inf")
+
+
+def test_round_two_replaces_the_choice_only_if_it_ranks_first_and_main_writes_the_page(tmp_path: Path) -> None:
+    m = load_script("study_client_lr_tune")
+    _round1(tmp_path / "results")
+    _suite(tmp_path / "results", "beyond-the-seed-client-lr-tune2", [(0.0005, 1000, 36), (0.0005, 1001, 40)])
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "beyond-the-seed.md").write_text("# page\n")
+    m.main(str(tmp_path / "results"), str(out))
+    t = pd.read_csv(out / "beyond-the-seed-client-lr-tuning.csv")
+    assert set(t.loc[t["chosen"], "lr"]) == {0.001}  # 5e-4's median 38 is later than 1e-3's 32: kept
+    page = (out / "beyond-the-seed.md").read_text()
+    assert "| round 1 | fedavg | 0.001 | 1000 | yes | 28 |" in page and "| round 2 | fedavg | 0.0005 |" in page
+    assert page.count("**chosen**") == 2
+
+
+def test_diloco_at_a_grid_lr_is_laid_beside_plain_averaging_at_that_lr_and_never_chosen(tmp_path: Path) -> None:
+    m = load_script("study_client_lr_tune")
+    _round1(tmp_path / "results")
+    _suite(tmp_path / "results", "beyond-the-seed-diloco-client-lr", [(0.005, 1000, 12), (0.005, 1001, 8)], outer=True)
+    out = tmp_path / "docs"
+    out.mkdir()
+    m.main(str(tmp_path / "results"), str(out))
+    b = pd.read_csv(out / "beyond-the-seed-diloco-client-lr.csv")
+    assert list(zip(b["seed"], b["series"], b["lr"], strict=True)) == [
+        (1000, "diloco", 0.005), (1000, "fedavg", 0.005), (1001, "diloco", 0.005), (1001, "fedavg", 0.005)]
+    t = pd.read_csv(out / "beyond-the-seed-client-lr-tuning.csv")
+    assert set(t["series"]) == {"fedavg"}  # the tuning table holds only the tuned method's runs
