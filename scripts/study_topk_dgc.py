@@ -7,8 +7,9 @@ Why a script of its own: the comparison of the fresh-seed cells is study_target.
 the lr they use must come from the criterion the tuned studies fix before their runs -- analysis/study_stats.py's
 ``two_round_choice`` (round 2: one value beyond a grid edge) over lr_g = lr_d.  Reads under RESULTS_ROOT
 ``beyond-the-seed-topk-dgc-tune`` (round 1, required) and ``-tune2`` (round 2, optional); writes under OUT_DIR
-``beyond-the-seed-topk-dgc-tuning.csv`` (every tuning run, its setting's criterion values, the choice), its
-``-table.md``, and the table between its ``begin numbers`` marks in ``beyond-the-seed.md``.
+``beyond-the-seed-topk-dgc-tuning.csv`` (every complete tuning run, its setting's criterion values, the
+choice), ``-tuning-failed.csv`` (runs that diverged: listed, never candidates), the ``-tuning-table.md``, and
+the table between its ``begin numbers`` marks in ``beyond-the-seed.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
@@ -48,6 +50,21 @@ def read_suite(root: Path) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
 
 
+def failed_runs(root: Path, stage: str) -> pd.DataFrame:
+    """The suite's failed runs (a diverged lr): series, lr, seed, the iteration it stopped at and why -- on the
+    table, never a candidate (the criterion ranks complete runs; a setting that diverges is not chosen)."""
+    index = pd.read_csv(root / "index.csv")
+    rows = []
+    for _, r in index[index["status"] == "failed"].iterrows():
+        config = yaml.safe_load((root / r["run_dir"] / "config.yaml").read_text())
+        alg = config["algorithm"]
+        series = (f"sgd m={float(alg.get('shard_momentum') or 0):g}" if alg.get("shard_optimizer") == "sgd"
+                  else alg.get("shard_optimizer", "adam"))
+        rows.append({"stage": stage, "series": series, "lr": float(config["training"]["lr_g"]),
+                     "seed": int(config["seed"]), "stopped_at": int(r["iterations"]), "error": str(r["error"])})
+    return pd.DataFrame(rows, columns=["stage", "series", "lr", "seed", "stopped_at", "error"])
+
+
 def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataFrame:
     """Each tuning run with its setting's criterion values and ``chosen``; round 2's lrs are ranked against
     round 1's choice on round 2's seeds only."""
@@ -57,7 +74,7 @@ def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataF
     return out.reset_index(drop=True)
 
 
-def tuning_markdown(t: pd.DataFrame) -> str:
+def tuning_markdown(t: pd.DataFrame, failed: pd.DataFrame | None = None) -> str:
     out = ("| tuning round | shard optimiser | lr_g = lr_d | seed | reached and held | iteration | score (last four) "
            "| final high-quality fraction | final modes | setting: seeds reaching | setting: median iteration "
            "| setting: mean score | chosen |\n|" + "---|" * 13 + "\n")
@@ -66,18 +83,26 @@ def tuning_markdown(t: pd.DataFrame) -> str:
                 f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
                 f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
                 f"{r.setting_score:.3f} | {'**chosen**' if r.chosen else ''} |\n")
+    for r in (failed if failed is not None else pd.DataFrame()).itertuples():
+        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.seed} | diverged at iteration {r.stopped_at} "
+                "| -- | -- | -- | -- | -- | -- | -- | not a candidate |\n")
     return out
 
 
 def main(root_arg: str, out_arg: str) -> None:
     root, out = Path(root_arg), Path(out_arg)
-    t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
+    second = (root / TUNE2 / "index.csv").is_file()
+    t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if second else None)
+    stages = [(TUNE, "round 1")] + ([(TUNE2, "round 2")] if second else [])
+    failed = pd.concat([failed_runs(root / name, stage) for name, stage in stages], ignore_index=True)
     t.drop(columns=["run_dir"]).to_csv(out / f"{NAME}-tuning.csv", index=False)
-    (out / f"{NAME}-tuning-table.md").write_text(tuning_markdown(t))
-    print(tuning_markdown(t))
+    failed.to_csv(out / f"{NAME}-tuning-failed.csv", index=False)
+    markdown = tuning_markdown(t, failed)
+    (out / f"{NAME}-tuning-table.md").write_text(markdown)
+    print(markdown)
     page = out / "beyond-the-seed.md"
     if page.exists():
-        replace_generated(page, f"{NAME}-tuning.csv", tuning_markdown(t))
+        replace_generated(page, f"{NAME}-tuning.csv {NAME}-tuning-failed.csv", markdown)
 
 
 if __name__ == "__main__":

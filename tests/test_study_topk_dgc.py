@@ -36,11 +36,25 @@ def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None, float
     pd.DataFrame(index).to_csv(root / name / "index.csv", index=False)
 
 
+def _failed(root: Path, name: str, lr: float, seed: int, at: int) -> None:
+    """Add a diverged run to a suite folder's index."""
+    cell = f"sgdm-lr{lr}_seed={seed}"
+    (root / name / cell).mkdir()
+    config = {"algorithm": {"name": "ps", "shard_optimizer": "sgd", "shard_momentum": 0.9},
+              "training": {"batch_size": 64, "lr_g": lr, "lr_d": lr}, "seed": seed}
+    (root / name / cell / "config.yaml").write_text(yaml.safe_dump(config))
+    index = pd.read_csv(root / name / "index.csv")
+    row = {"cell": cell, "run_dir": cell, "status": "failed", "iterations": at, "virtual_time_s": 1.0,
+           "wall_time_s": 1.0, "wan_bytes": 1, "error": f"diverged at iteration {at}"}
+    pd.concat([index, pd.DataFrame([row])]).to_csv(root / name / "index.csv", index=False)
+
+
 def _results(root: Path) -> None:
     _suite(root, "beyond-the-seed-topk-dgc-tune", [
         (0.01, 1000, None, 0.1), (0.01, 1001, 1400, 0.5),   # one seed of two
         (0.03, 1000, 800, 0.5), (0.03, 1001, 1000, 0.5),    # both, median 900
         (0.1, 1000, 600, 0.5), (0.1, 1001, 1200, 0.5)])     # both, median 900, same score: the smaller lr wins
+    _failed(root, "beyond-the-seed-topk-dgc-tune", 1.0, 1000, 53)     # diverged: listed, never chosen
     _suite(root, "beyond-the-seed-topk-dgc-tune2", [(0.003, 1001, 900, 0.5)])  # earlier than 1000 on seed 1001
 
 
@@ -63,6 +77,7 @@ def test_round_two_replaces_the_choice_on_its_seeds_and_main_writes_the_page(tmp
     assert t.loc[t["chosen"], "lr"].tolist() == [0.003] and t.loc[t["chosen"], "stage"].tolist() == ["round 2"]
     page = (out / "beyond-the-seed.md").read_text()
     assert "| round 1 | sgd m=0.9 | 0.03 | 1000 | yes | 800 |" in page and "| round 2 | sgd m=0.9 | 0.003 |" in page
+    assert "| round 1 | sgd m=0.9 | 1 | 1000 | diverged at iteration 53 |" in page and 1.0 not in set(t["lr"])
 
 
 def test_unequal_lrs_are_refused(tmp_path: Path) -> None:
