@@ -46,7 +46,8 @@ def read_suite(root: Path) -> pd.DataFrame:
                              "the tuning grid sets them equal")
         optimizer = alg.get("shard_optimizer", "adam")
         series = f"sgd m={float(alg.get('shard_momentum') or 0):g}" if optimizer == "sgd" else optimizer
-        rows.append({**row, "series": series})
+        rows.append({**row, "series": series, "optimizer": optimizer,
+                     "shard_momentum": float(alg.get("shard_momentum") or 0)})
     return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
 
 
@@ -60,9 +61,12 @@ def failed_runs(root: Path, stage: str) -> pd.DataFrame:
         alg = config["algorithm"]
         series = (f"sgd m={float(alg.get('shard_momentum') or 0):g}" if alg.get("shard_optimizer") == "sgd"
                   else alg.get("shard_optimizer", "adam"))
-        rows.append({"stage": stage, "series": series, "lr": float(config["training"]["lr_g"]),
+        rows.append({"stage": stage, "round": int(stage.split()[-1]), "series": series,
+                     "optimizer": alg.get("shard_optimizer", "adam"),
+                     "shard_momentum": float(alg.get("shard_momentum") or 0), "lr": float(config["training"]["lr_g"]),
                      "seed": int(config["seed"]), "stopped_at": int(r["iterations"]), "error": str(r["error"])})
-    return pd.DataFrame(rows, columns=["stage", "series", "lr", "seed", "stopped_at", "error"])
+    return pd.DataFrame(rows, columns=["stage", "round", "series", "optimizer", "shard_momentum", "lr", "seed",
+                                       "stopped_at", "error"])
 
 
 def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -71,21 +75,23 @@ def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataF
     round1 = round1.assign(stage="round 1")
     round2 = round1.iloc[:0] if round2 is None else round2.assign(stage="round 2")
     out, _ = two_round_choice(round1, round2, KEY)
+    out["round"] = out["stage"].str.split().str[-1].astype(int)
     return out.reset_index(drop=True)
 
 
 def tuning_markdown(t: pd.DataFrame, failed: pd.DataFrame | None = None) -> str:
-    out = ("| tuning round | shard optimiser | lr_g = lr_d | seed | reached and held | iteration | score (last four) "
-           "| final high-quality fraction | final modes | setting: seeds reaching | setting: median iteration "
-           "| setting: mean score | chosen |\n|" + "---|" * 13 + "\n")
+    out = ("| tuning round | shard optimiser | momentum | lr_g = lr_d | seed | reached and held | iteration "
+           "| score (last four) | final high-quality fraction | final modes | setting: seeds reaching "
+           "| setting: median iteration | setting: mean score | chosen |\n|" + "---|" * 14 + "\n")
     for r in t.itertuples():
-        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.seed} | {'yes' if r.reached else 'no'} | "
+        out += (f"| {r.round} | {r.optimizer} | {r.shard_momentum:g} | {r.lr:g} | {r.seed} | "
+                f"{'yes' if r.reached else 'no'} | "
                 f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
                 f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
                 f"{r.setting_score:.3f} | {'**chosen**' if r.chosen else ''} |\n")
     for r in (failed if failed is not None else pd.DataFrame()).itertuples():
-        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.seed} | diverged at iteration {r.stopped_at} "
-                "| -- | -- | -- | -- | -- | -- | -- | not a candidate |\n")
+        out += (f"| {r.round} | {r.optimizer} | {r.shard_momentum:g} | {r.lr:g} | {r.seed} | "
+                f"diverged at iteration {r.stopped_at} | -- | -- | -- | -- | -- | -- | -- | not a candidate |\n")
     return out
 
 

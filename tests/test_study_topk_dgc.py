@@ -76,8 +76,8 @@ def test_round_two_replaces_the_choice_on_its_seeds_and_main_writes_the_page(tmp
     t = pd.read_csv(out / "beyond-the-seed-topk-dgc-tuning.csv")
     assert t.loc[t["chosen"], "lr"].tolist() == [0.003] and t.loc[t["chosen"], "stage"].tolist() == ["round 2"]
     page = (out / "beyond-the-seed.md").read_text()
-    assert "| round 1 | sgd m=0.9 | 0.03 | 1000 | yes | 800 |" in page and "| round 2 | sgd m=0.9 | 0.003 |" in page
-    assert "| round 1 | sgd m=0.9 | 1 | 1000 | diverged at iteration 53 |" in page and 1.0 not in set(t["lr"])
+    assert "| 1 | sgd | 0.9 | 0.03 | 1000 | yes | 800 |" in page and "| 2 | sgd | 0.9 | 0.003 |" in page
+    assert "| 1 | sgd | 0.9 | 1 | 1000 | diverged at iteration 53 |" in page and 1.0 not in set(t["lr"])
 
 
 def test_unequal_lrs_are_refused(tmp_path: Path) -> None:
