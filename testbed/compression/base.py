@@ -51,6 +51,16 @@ class Transform(ABC):
     def to_config(self) -> Any:
         """The YAML value this transform was parsed from, fully resolved (for ``config.yaml``)."""
 
+    def at_message(self, index: int) -> Transform:
+        """The transform in effect for a sender's message number ``index`` (from 0) of one (kind, destination):
+        itself, unless it changes over messages (top-k's sparsity warm-up).  The engine calls it before the
+        values exist, so a message's size stays a formula of (entries, index)."""
+        return self
+
+    def needs_error_feedback(self) -> str | None:
+        """The name of a set option that only works with error feedback (refused without it), or None."""
+        return None
+
 
 @dataclass(frozen=True)
 class Packet:

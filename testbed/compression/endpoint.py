@@ -2,17 +2,17 @@
 time both on a message's real size.
 
 Why on the node state: the payload is there (on its executor: a Ray actor, or this process), so the
-transform runs where the data is and the engine never waits for a value; and what a sender carries
-from one message of a kind to the next is its own state, kept beside its model, one per (message
-kind, destination) -- top-k's error-feedback residual (a worker pushing gradient slices to several
-shards keeps one per shard), and the random stream stochastic rounding draws from (seeded by the
-run's seed and the sender, kind and destination, so runs are deterministic on any backend).  A
-message holding NaN or infinite values is refused with testbed.core.finite's ``NonFiniteError`` (the
-run stops, ``diverged``) instead of being saturated or smeared over a bucket -- here too, since on Ray
-the engine cannot look at the payload, and the actor compressing it can.  :meth:`wire_time` times
-the real transform on a message of the real size, on this node's device, for the calibrated
-``encode`` / ``decode`` costs (testbed.sim.codec).  Every method's node states inherit
-:class:`WireEndpoint`; the engine dispatches the calls (testbed.compression.wire).
+transform runs where the data is and the engine never waits for a value; and what a sender carries from
+one message of a kind to the next is its own state, kept beside its model, one per (message kind,
+destination) -- top-k's error-feedback residual (a worker pushing gradient slices to several shards
+keeps one per shard) and, with DGC's momentum correction, its velocity, and the random stream stochastic
+rounding draws from (seeded by the run's seed and the sender, kind and destination, so runs are
+deterministic on any backend). A message holding NaN or infinite values is refused with
+testbed.core.finite's ``NonFiniteError`` (the run stops, ``diverged``) instead of being saturated or
+smeared over a bucket -- here too, since on Ray the engine cannot look at the payload, and the actor
+compressing it can. :meth:`wire_time` times the real transform on a message of the real size, on this
+node's device, for the calibrated ``encode`` / ``decode`` costs (testbed.sim.codec). Every method's node
+states inherit :class:`WireEndpoint`; the engine dispatches the calls (testbed.compression.wire).
 """
 
 from __future__ import annotations
@@ -44,13 +44,21 @@ class WireEndpoint:
         if transform.error_feedback:
             residuals = self.wire_residuals()
             carried = residuals.get(key)
+            if carried is not None and carried.shape != flat.shape:
+                raise ValueError(f"a {key[0]!r} message to {key[1]!r} changed size from {carried.size} to "
+                                 f"{flat.size} entries; error feedback needs a fixed shape")
+            momentum = getattr(transform, "momentum_correction", None)
+            if momentum is not None:  # DGC: u <- m u + g, and v <- v + u below
+                velocities = self.wire_velocities()
+                velocity = velocities.get(key)
+                flat = velocities[key] = flat if velocity is None else np.float32(momentum) * velocity + flat
             if carried is not None:
-                if carried.shape != flat.shape:
-                    raise ValueError(f"a {key[0]!r} message to {key[1]!r} changed size from {carried.size} to "
-                                     f"{flat.size} entries; error feedback needs a fixed shape")
                 flat = flat + carried
             parts = transform.encode(flat, rng)
             residuals[key] = (flat - transform.decode(parts, len(flat))).astype(np.float32)
+            if momentum is not None:  # momentum factor masking: the sent entries' velocity restarts from 0
+                velocities[key] = velocities[key].copy()
+                velocities[key][transform.sent_indices(parts)] = 0
         else:
             parts = transform.encode(flat, rng)
         return Packet(transform, parts, len(flat), tree)
@@ -65,6 +73,14 @@ class WireEndpoint:
         if residuals is None:
             residuals = self.__dict__["_wire_residuals"] = {}
         return residuals
+
+    def wire_velocities(self) -> dict[tuple[Any, ...], np.ndarray]:
+        """DGC's momentum-corrected velocities u by (kind, destination[, parameter vector]) (top-k's
+        ``momentum_correction``; created on first use)."""
+        velocities = self.__dict__.get("_wire_velocities")
+        if velocities is None:
+            velocities = self.__dict__["_wire_velocities"] = {}
+        return velocities
 
     def _wire_rng(self, key: tuple[Any, ...], seed: int, sender: str) -> np.random.Generator:
         """The sender's random stream for ``key``, seeded by (run seed, crc32 of sender|kind|destination[|vector])."""

@@ -8,7 +8,8 @@ the method says its payload is a float32 tensor (``Algorithm.compressible_kinds`
     network:
       compression:
         grads_g: {topk: 0.01}                 # or {topk: {ratio: 0.01, error_feedback: false}}
-        grads_d: {quantize: 8}                # or {quantize: {bits: 8, bucket: 512, rounding: stochastic}}
+        grads_d: {topk: {ratio: 0.01, momentum_correction: 0.9, warmup: 300}}   # DGC (testbed.compression.topk)
+        params_g: {quantize: 8}               # or {quantize: {bits: 8, bucket: 512, rounding: stochastic}}
         params_d: fp16
 
 Error feedback carries what a message did not send into the next message of the same kind to the same
@@ -85,6 +86,13 @@ def _feedback_for(transform: Transform, kind: str, gradient_kinds: tuple[str, ..
                           f"{kind!r} is not a gradient of {method}: error feedback would add one message's "
                           "residual into a different vector", fix)
     feedback = gradient if transform.error_feedback is None else bool(transform.error_feedback)
+    needing = transform.needs_error_feedback()
+    if needing and not feedback:
+        fix = ("remove error_feedback: false" if gradient
+               else f"remove {needing}: it is only for gradient kinds ({', '.join(gradient_kinds) or 'none here'})")
+        raise ConfigError(src, f"{fieldname}.{transform.name}.{needing}",
+                          f"{needing} keeps its vector in the error-feedback residual, which {kind!r} does not have "
+                          "here", fix)
     return dataclasses.replace(transform, error_feedback=feedback)  # type: ignore[type-var]
 
 

@@ -4,7 +4,8 @@ Why here and not in each method: compression is a property of the wire, configur
 (testbed.compression.spec), and every method sends through ``ctx.send``.  When a kind is compressed,
 the send dispatches ``wire_compress`` on the *sender's* executor (non-blocking; the payload stays
 there) and the message carries the packet, whose size is the transform's formula in the entry count
-n = declared bytes / 4 -- known from the shapes, so the engine never waits for a value.  On arrival
+n = declared bytes / 4 -- known from the shapes, so the engine never waits for a value -- and, for a
+transform that changes over messages (top-k's warm-up), of the message's index, which this module counts.  On arrival
 ``wire_decompress`` is dispatched on the *receiver's* executor, and the receiver's process gets a
 handle to the dense payload.  Both are compute tasks in virtual time (kinds ``encode`` and
 ``decode``): the engine prices them (testbed.sim.codec) from the entry count this module reports.
@@ -40,6 +41,9 @@ class Wire:
         self.executor = executor
         self.seed = seed
         """The run's seed: with (sender, kind, destination) it seeds each stochastic-rounding stream."""
+        self.sent: dict[tuple[str, tuple[Any, ...]], int] = {}
+        """Messages sent so far per (sender, key): the index a transform that changes over messages (top-k's
+        warm-up: ``Transform.at_message``) is taken at, counted here so each size is known at the send."""
 
     def outgoing(self, src: str, dst: str, kind: str, payload: Any, nbytes: int | None, tag: Any = None) -> Outgoing:
         """The (payload, declared bytes) that travel: unchanged, or the packet and its formula's bytes.  The
@@ -58,6 +62,9 @@ class Wire:
             raise ValueError(f"a compressed {kind!r} message must be float32 entries, but is declared {nbytes} B")
         numel = nbytes // FLOAT_NBYTES
         key = (kind, dst, tag[0]) if kind in self.spec.tagged and isinstance(tag, tuple) else (kind, dst)
+        index = self.sent.get((src, key), 0)
+        self.sent[(src, key)] = index + 1
+        transform = transform.at_message(index)
         packet = self.executor.call(src, "wire_compress", transform, key, payload, self.seed, src)
         return Outgoing(packet, transform.nbytes(numel), transform, numel)
 

@@ -11,7 +11,7 @@ and pushes them back (``grads_g`` / ``grads_d``: 4(|G|+|D|) B).
 Consistency models (when may a pull be answered?):
 
 * ``sequential`` (BSP): a shard averages the N pushes of a step and takes one
-  Adam step; a worker's pull for step c is answered once step c-1 is applied.
+  optimiser step; a worker's pull for step c is answered once step c-1 is applied.
 * ``bounded_delay`` (SSP, staleness ``tau``): each push is applied as it comes;
   a pull from a worker at clock c waits until the slowest worker has pushed c - tau.
 * ``eventual`` (async): each push applied as it comes, pulls answered at once.
@@ -23,6 +23,9 @@ step c is within the iteration budget, so no shard ships parameters for a step t
 (bytes equal 4(|G|+|D|) x N x iterations each way, for any number of shards).  The learning-rate
 schedule is indexed by the shard's update count, i.e. by iterations.  The server update is charged
 ``server_update`` x (shard share of keys).
+
+The shard's optimiser is Adam (``training.beta1`` / ``beta2``) unless ``shard_optimizer: sgd`` (torch's SGD with
+``shard_momentum``, default 0; same lr and schedule; testbed.methods.ps.shard_optimizer).
 
 The package: ``protocol.py`` holds the worker and shard processes (Gaia and ``centralized``
 reuse them), ``state.py`` the shard and worker states.
@@ -48,6 +51,7 @@ from testbed.core.errors import ConfigError
 from testbed.methods.api import Algorithm, check_datacenter, register, server_datacenters
 from testbed.methods.common.sizes import wire_sizes
 from testbed.methods.ps.protocol import ShardProgress, plan_shards, ps_shard, ps_worker, shard_generator
+from testbed.methods.ps.shard_optimizer import check_shard_optimizer
 from testbed.methods.ps.state import ParamShard, PsWorker
 from testbed.topology.model import Topology
 
@@ -57,12 +61,15 @@ CONSISTENCY = ("sequential", "bounded_delay", "eventual")
 @dataclass(frozen=True)
 class PsParams:
     """``consistency``: sequential | bounded_delay | eventual; ``tau``: SSP staleness bound;
-    ``servers``: number of shards; ``server_at``: datacenter(s) hosting them."""
+    ``servers``: number of shards; ``server_at``: datacenter(s) hosting them; ``shard_optimizer``: adam |
+    sgd, with ``shard_momentum`` (sgd only; None: 0)."""
 
     consistency: str = "sequential"
     tau: int = 2
     servers: int = 1
     server_at: Any = None
+    shard_optimizer: str = "adam"
+    shard_momentum: float | None = None
 
 
 @register("ps")
@@ -86,6 +93,7 @@ class ParameterServer(Algorithm):
         if params.tau < 0:
             raise ConfigError(src, "algorithm.tau", f"tau = {params.tau} is negative", "give a staleness bound >= 0")
         check_datacenter(params.server_at, topology, src)
+        check_shard_optimizer(params.shard_optimizer, params.shard_momentum, src)
 
     @classmethod
     def timing_dependence(cls, params: PsParams, topology: Topology) -> str | None:
@@ -103,7 +111,8 @@ class ParameterServer(Algorithm):
         for i, worker in enumerate(s.workers):
             s.host(worker, PsWorker, s.setup, i)
         for shard in self.shards:
-            s.host(shard.node, ParamShard, s.setup, shard.lo, shard.hi)
+            s.host(shard.node, ParamShard, s.setup, shard.lo, shard.hi, optimizer=self.params.shard_optimizer,
+                   momentum=self.params.shard_momentum)
 
     def start(self) -> None:
         s, p = self.session, self.params

@@ -1,7 +1,8 @@
 """What lives on an executor for a parameter server: a key-range shard, and a worker that pushes gradients.
 
 A :class:`ParamShard` owns one contiguous key range of the flat ``[G; D]`` vector (Li et
-al.'s key ranges) with its own Adam state and applies pushed gradients; a :class:`PsWorker`
+al.'s key ranges) with its own optimiser state (Adam, or SGD with momentum:
+testbed.methods.ps.shard_optimizer) and applies pushed gradients; a :class:`PsWorker`
 receives parameter segments, computes G's and D's gradients on a local batch, and cuts them
 the same way.  Both start from the same seeded G and D.  Gaia's datacenter server and the
 centralised baseline build on these two.
@@ -19,11 +20,11 @@ import torch
 from testbed.compression.endpoint import WireEndpoint
 from testbed.gan import batched, flatten, get_params, sample_latent
 from testbed.gan.flat import FlatLayout
-from testbed.gan.state import adam_kernel
 from testbed.gan.steps import d_grad_vector, g_grad_vector
 from testbed.methods.common.setup import NodeSetup, optimizer_lr, scale_lr
 from testbed.methods.common.timing import Calibrated
 from testbed.methods.common.worker import GanWorker, by_batch_size
+from testbed.methods.ps.shard_optimizer import make_shard_optimizer
 
 
 def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
@@ -33,9 +34,11 @@ def shard_ranges(total: int, shards: int) -> list[tuple[int, int]]:
 
 
 class ParamShard(Calibrated, WireEndpoint):
-    """Keys ``[lo, hi)`` of the flat ``[G; D]`` parameter vector, with Adam."""
+    """Keys ``[lo, hi)`` of the flat ``[G; D]`` parameter vector, with its ``optimizer`` (adam | sgd, with
+    ``momentum`` for sgd)."""
 
-    def __init__(self, setup: NodeSetup, lo: int, hi: int, device: str = "cpu") -> None:
+    def __init__(self, setup: NodeSetup, lo: int, hi: int, device: str = "cpu", optimizer: str = "adam",
+                 momentum: float | None = None) -> None:
         state = setup.gan_state("cpu")
         flat_g, flat_d = flatten(get_params(state.G)), flatten(get_params(state.D))
         self.n_g = len(flat_g)
@@ -48,7 +51,7 @@ class ParamShard(Calibrated, WireEndpoint):
         self.d = torch.nn.Parameter(torch.as_tensor(full[d_lo:hi].copy(), device=device)) if d_lo < hi else None
         t = setup.training
         groups = [{"params": [p], "lr": lr} for p, lr in ((self.g, t.lr_g), (self.d, t.lr_d)) if p is not None]
-        self.opt = torch.optim.Adam(groups, betas=(t.beta1, t.beta2), **adam_kernel(t.fused_adam))
+        self.opt = make_shard_optimizer(groups, t, optimizer, momentum)
         self._base_lrs = [g["lr"] for g in groups]
         self._groups = [name for name, p in (("lr_g", self.g), ("lr_d", self.d)) if p is not None]
         self.setup = setup
@@ -63,7 +66,7 @@ class ParamShard(Calibrated, WireEndpoint):
         return _numpy(self.g)
 
     def apply(self, *pushes: np.ndarray) -> int:
-        """Average pushed gradients ``[g_w0, d_w0, g_w1, d_w1, ...]`` and take one Adam step at the
+        """Average pushed gradients ``[g_w0, d_w0, g_w1, d_w1, ...]`` and take one optimiser step at the
         learning rate of update number ``version`` (the parameter server's iteration unit)."""
         return self._step(self.version, pushes)
 
@@ -88,14 +91,14 @@ class ParamShard(Calibrated, WireEndpoint):
         return self.version
 
     def current_lrs(self) -> dict[str, float | None]:
-        """The rates in this shard's Adam now (None for a net it holds no part of)."""
+        """The rates in this shard's optimiser now, read back from it (None for a net it holds no part of)."""
         lrs: dict[str, float | None] = {"lr_g": None, "lr_d": None}
         lrs.update({name: optimizer_lr(self.opt, i) for i, name in enumerate(self._groups)})
         return lrs
 
     def calibration_tasks(self) -> dict[str, Callable[[], Any]]:
         g, d = self.segments()
-        return {"server_update": lambda: self.apply(*([g, d] * 4))}  # averaging 4 pushes + Adam
+        return {"server_update": lambda: self.apply(*([g, d] * 4))}  # averaging 4 pushes + a step
 
 
 class PsWorker(GanWorker):
