@@ -5,8 +5,11 @@ asks whether they are the trained generator's: this rebuilds each run's generato
 ``generator.pt`` (the same code as ``python -m testbed sample``), draws the evaluator's samples (its
 seed, its ``eval_samples``), scores them with ``testbed.quality.evaluate_samples`` and compares every
 metric with ``final_quality_by_generator``.  Replayed runs carry their source's generator and are
-checked like any other.  Prints one line per suite and writes ``<out>`` (one row per run and
-generator) if given; exits 1 if any metric differs by more than ``--tol``.
+checked like any other.  A run that did not complete (``status: failed``: it diverged, or its clock could
+not go on) is counted and left out: its ``generator.pt`` is the generator at the stop, while its recorded
+quality is its last evaluation's, from before the stop, so the two are not the same generator.  Prints one
+line per suite and writes ``<out>`` (one row per run and generator) if given; exits 1 if any metric differs
+by more than ``--tol``.
 
     python scripts/second_path.py /work/results-regime/regime-map /work/results-regime/regime-map-b \
         --out /tmp/second-path.csv
@@ -46,6 +49,11 @@ def rescore(run_dir: Path) -> list[dict[str, object]]:
     return rows
 
 
+def completed(run_dir: Path) -> bool:
+    """Whether the run's summary says ``status: complete`` (its recorded final quality is its saved generator's)."""
+    return json.loads((run_dir / "summary.json").read_text()).get("status") == "complete"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("suites", nargs="+", type=Path, help="suite result directories (cells inside)")
@@ -54,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rows = []
     for suite in args.suites:
-        runs = sorted(p.parent for p in suite.glob("*/generator.pt"))
+        saved = sorted(p.parent for p in suite.glob("*/generator.pt"))
+        runs = [run for run in saved if completed(run)]
         suite_rows = [row for run in runs for row in rescore(run)]
         worst = max((r["max_abs_diff"] for r in suite_rows), default=float("nan"))
-        print(f"{suite}: {len(runs)} runs, {len(suite_rows)} generators re-scored from generator.pt; "
+        left_out = f" ({len(saved) - len(runs)} that did not complete left out)" if len(saved) > len(runs) else ""
+        print(f"{suite}: {len(runs)} runs{left_out}, {len(suite_rows)} generators re-scored from generator.pt; "
               f"largest |recorded - re-scored| over every metric: {worst:.3g}")
         rows += suite_rows
     frame = pd.DataFrame(rows)
