@@ -67,7 +67,7 @@ def client_tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> p
     """:func:`tuning` per method of the second tuning, each over its own parameter (:data:`CLIENT_KEYS`)."""
     parts = []
     for series, key in CLIENT_KEYS.items():
-        one = round1[round1["series"] == series].assign(stage="round 1")
+        one = round1[round1["series"] == series].sort_values([key[1], "seed"], kind="stable").assign(stage="round 1")
         two = (round1.iloc[:0] if round2 is None else round2[round2["series"] == series]).assign(stage="round 2")
         if len(one):
             parts.append(two_round_choice(one, two, key)[0].assign(tuned="client lr" if key[1] == "lr" else "E"))
