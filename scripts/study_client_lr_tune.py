@@ -1,5 +1,6 @@
 """The clients' learning rate of part 1's reference (churn-free FedAvg) tuned on tuning seeds
-(docs/studies/beyond-the-seed.md, part 1): the tuning table and the choice.
+(docs/studies/beyond-the-seed.md, part 1), then the clients' parameter each comparison still left untuned --
+DiLoCo's client lr (1b) and plain FedAvg's local epochs E (part 1): the tuning tables and the choices.
 
 Usage: python scripts/study_client_lr_tune.py RESULTS_ROOT OUT_DIR
 
@@ -8,10 +9,12 @@ asks for the lr tuned on tuning seeds by the criterion the tuned studies fix bef
 analysis/study_stats.py's ``two_round_choice`` (round 2: one more lr beyond the grid's edge) -- and the
 fresh-seed comparison is then study_paired.py's.  Reads under RESULTS_ROOT ``beyond-the-seed-client-lr-tune``
 (round 1, required), ``-tune2`` (round 2, optional) and ``beyond-the-seed-diloco-client-lr`` (optional: part 1b's
-tuned DiLoCo at a client lr of this grid, laid beside plain averaging's runs at the same lr and seeds).  Writes
-under OUT_DIR ``beyond-the-seed-client-lr-tuning.csv`` (every tuning run, its lr's criterion values, the choice)
-and ``beyond-the-seed-diloco-client-lr.csv``, their ``-table.md`` files, and the page's generated tables between
-their ``begin numbers`` marks in ``beyond-the-seed.md``.
+tuned DiLoCo at a client lr of this grid, laid beside plain averaging's runs at the same lr and seeds), and
+``beyond-the-seed-client-tune`` / ``-tune2`` (optional: DiLoCo's client lr and FedAvg's E, each ranked within its
+method by the same criterion).  Writes under OUT_DIR ``beyond-the-seed-client-lr-tuning.csv`` (every tuning run,
+its lr's criterion values, the choice), ``beyond-the-seed-diloco-client-lr.csv`` and
+``beyond-the-seed-client-tuning.csv``, their ``-table.md`` files, and the page's generated tables between their
+``begin numbers`` marks in ``beyond-the-seed.md``.
 """
 
 from __future__ import annotations
@@ -29,10 +32,16 @@ from analysis.study_stats import complete_runs, never, two_round_choice
 
 NAME = "beyond-the-seed-client-lr"
 TUNE, TUNE2, DILOCO = f"{NAME}-tune", f"{NAME}-tune2", "beyond-the-seed-diloco-client-lr"
+CLIENT = "beyond-the-seed-client"
+CLIENT_TUNE, CLIENT_TUNE2 = f"{CLIENT}-tune", f"{CLIENT}-tune2"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
 KEY = ["series", "lr"]
 """One setting: the clients' lr (lr_g = lr_d); the criterion's last tie-break is the smaller lr."""
+CLIENT_KEYS = {"diloco": ["series", "lr", "E"], "fedavg": ["series", "E", "lr"]}
+"""What each method's second tuning varies (the key's second column): DiLoCo its client lr at the tuned outer step,
+plain FedAvg its local epochs E at its tuned lr -- whose last tie-break is then the smaller E (stable sort of
+sorted groups: the lr is one value), the cheaper setting."""
 
 
 def read_suite(root: Path) -> pd.DataFrame:
@@ -40,7 +49,8 @@ def read_suite(root: Path) -> pd.DataFrame:
     if not (root / "index.csv").is_file():
         raise SystemExit(f"{root}: no index.csv; run its suite first")
     rows = [{**row, "series": "diloco" if config["algorithm"].get("server_optimizer") == "nesterov"
-             else config["algorithm"]["name"]} for row, config, _ in complete_runs(root, TARGET)]
+             else config["algorithm"]["name"], "E": int(config["algorithm"].get("local_epochs", 1))}
+            for row, config, _ in complete_runs(root, TARGET)]
     return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
 
 
@@ -51,6 +61,30 @@ def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataF
     round2 = round1.iloc[:0] if round2 is None else round2.assign(stage="round 2")
     out, _ = two_round_choice(round1, round2, KEY)
     return out.reset_index(drop=True)
+
+
+def client_tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`tuning` per method of the second tuning, each over its own parameter (:data:`CLIENT_KEYS`)."""
+    parts = []
+    for series, key in CLIENT_KEYS.items():
+        one = round1[round1["series"] == series].sort_values([key[1], "seed"], kind="stable").assign(stage="round 1")
+        two = (round1.iloc[:0] if round2 is None else round2[round2["series"] == series]).assign(stage="round 2")
+        if len(one):
+            parts.append(two_round_choice(one, two, key)[0].assign(tuned="client lr" if key[1] == "lr" else "E"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def client_tuning_markdown(t: pd.DataFrame) -> str:
+    out = ("| tuning round | series | tuned | client lr | E | seed | reached and held | round | score (last four) "
+           "| final high-quality fraction | final modes | setting: seeds reaching | setting: median round "
+           "| setting: mean score | chosen |\n|" + "---|" * 15 + "\n")
+    for r in t.itertuples():
+        out += (f"| {r.stage} | {r.series} | {r.tuned} | {r.lr:g} | {r.E} | {r.seed} | "
+                f"{'yes' if r.reached else 'no'} | "
+                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
+                f"{r.setting_score:.3f} | {'**chosen**' if r.chosen else ''} |\n")
+    return out
 
 
 def tuning_markdown(t: pd.DataFrame) -> str:
@@ -97,6 +131,14 @@ def main(root_arg: str, out_arg: str) -> None:
         print(beside_markdown(b))
         if page.exists():
             replace_generated(page, f"{DILOCO}.csv", beside_markdown(b))
+    if (root / CLIENT_TUNE / "index.csv").is_file():
+        c = client_tuning(read_suite(root / CLIENT_TUNE),
+                          read_suite(root / CLIENT_TUNE2) if (root / CLIENT_TUNE2 / "index.csv").is_file() else None)
+        c.drop(columns=["run_dir"]).to_csv(out / f"{CLIENT}-tuning.csv", index=False)
+        (out / f"{CLIENT}-tuning-table.md").write_text(client_tuning_markdown(c))
+        print(client_tuning_markdown(c))
+        if page.exists():
+            replace_generated(page, f"{CLIENT}-tuning.csv", client_tuning_markdown(c))
 
 
 if __name__ == "__main__":

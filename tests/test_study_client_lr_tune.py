@@ -15,14 +15,17 @@ import yaml
 from conftest import load_script
 
 
-def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], outer: bool = False) -> None:
-    """Runs (client lr, seed, round at which the quality reaches 0.5 and holds, or None: never)."""
-    (root / name).mkdir(parents=True)
+def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], outer: bool = False,
+           epochs: int | None = None) -> None:
+    """Runs (client lr, seed, round at which the quality reaches 0.5 and holds, or None: never), at ``epochs``
+    local epochs (the config's default where None)."""
+    (root / name).mkdir(parents=True, exist_ok=True)
     index = []
     for lr, seed, hit in runs:
-        cell = f"fedavg_lr{lr}_seed={seed}"
+        cell = f"{'diloco' if outer else 'fedavg'}_lr{lr}_E{epochs}_seed={seed}"
         (root / name / cell).mkdir()
-        alg = {"name": "fedavg"} | ({"server_optimizer": "nesterov", "server_lr": 1.0} if outer else {})
+        alg = ({"name": "fedavg"} | ({"server_optimizer": "nesterov", "server_lr": 1.0} if outer else {})
+               | ({"local_epochs": epochs} if epochs else {}))
         config = {"algorithm": alg, "training": {"batch_size": 50, "lr_g": lr, "lr_d": lr},
                   "seed": seed}
         (root / name / cell / "config.yaml").write_text(yaml.safe_dump(config))
@@ -33,7 +36,8 @@ def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], out
                       "modes_covered": [8] * len(its)}).to_csv(root / name / cell / "metrics.csv", index=False)
         index.append({"cell": cell, "run_dir": cell, "status": "complete", "iterations": 60,
                       "virtual_time_s": 18.0, "wall_time_s": 60.0, "wan_bytes": 9_600_000})
-    pd.DataFrame(index).to_csv(root / name / "index.csv", index=False)
+    previous = pd.read_csv(root / name / "index.csv") if (root / name / "index.csv").is_file() else None
+    pd.concat([previous, pd.DataFrame(index)]).to_csv(root / name / "index.csv", index=False)
 
 
 def _round1(root: Path) -> None:
@@ -79,3 +83,28 @@ def test_diloco_at_a_grid_lr_is_laid_beside_plain_averaging_at_that_lr_and_never
         (1000, "diloco", 0.005), (1000, "fedavg", 0.005), (1001, "diloco", 0.005), (1001, "fedavg", 0.005)]
     t = pd.read_csv(out / "beyond-the-seed-client-lr-tuning.csv")
     assert set(t["series"]) == {"fedavg"}  # the tuning table holds only the tuned method's runs
+
+
+def test_the_second_tuning_ranks_diloco_by_client_lr_and_fedavg_by_the_smaller_of_equal_es(tmp_path: Path) -> None:
+    m = load_script("study_client_lr_tune")
+    root, out = tmp_path / "results", tmp_path / "docs"
+    _round1(root)
+    suite = "beyond-the-seed-client-tune"
+    _suite(root, suite, [(0.002, 1000, 16), (0.002, 1001, 24),    # median 20
+                         (0.005, 1000, 24), (0.005, 1001, 20),    # median 22: later
+                         (0.01, 1000, 24), (0.01, 1001, 16)], outer=True, epochs=5)  # median 20: the larger lr
+    _suite(root, suite, [(0.005, 1000, None), (0.005, 1001, None)], epochs=2)
+    _suite(root, suite, [(0.005, 1000, 20), (0.005, 1001, 16)], epochs=5)
+    _suite(root, suite, [(0.005, 1000, 16), (0.005, 1001, 20)], epochs=10)  # same median as E = 5: the larger E
+    _suite(root, "beyond-the-seed-client-tune2", [(0.001, 1000, 12), (0.001, 1001, 16)], outer=True, epochs=5)
+    out.mkdir()
+    (out / "beyond-the-seed.md").write_text("# page\n")
+    m.main(str(root), str(out))
+    t = pd.read_csv(out / "beyond-the-seed-client-tuning.csv")
+    chosen = t[t["chosen"]]
+    assert sorted(zip(chosen["series"], chosen["lr"], chosen["E"], strict=True)) == [
+        ("diloco", 0.001, 5), ("diloco", 0.001, 5), ("fedavg", 0.005, 5), ("fedavg", 0.005, 5)]
+    assert dict(zip(t["series"], t["tuned"], strict=True)) == {"diloco": "client lr", "fedavg": "E"}
+    page = (out / "beyond-the-seed.md").read_text()
+    assert "| round 2 | diloco | client lr | 0.001 | 5 | 1000 | yes | 12 |" in page
+    assert page.count("**chosen**") == 4 + 2  # part 1's lr tuning's two runs, then these four

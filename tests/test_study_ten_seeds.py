@@ -5,7 +5,8 @@ seeds 0-5 (and `fedavg` seeds 6-9 from the DiLoCo ten-seed suite) and running on
 ``--resume``; `beyond-the-seed-diloco-tuned10.yaml` copies its `fedavg` runs from the DiLoCo ten-seed
 suite, `beyond-the-seed-diloco-outer10.yaml` every run from those two, `beyond-the-seed-topk-factorial10.yaml` the
 factorial's seeds 0-5 and topk10's seeds 0-9, and `beyond-the-seed-topk-dgc.yaml` its `topk1` seeds 0-5 from
-the factorial (docs/studies/beyond-the-seed.md).
+the factorial, `beyond-the-seed-client-tune.yaml` three tuning cells' runs,
+`beyond-the-seed-diloco-client5e-3-10.yaml` two cells' ten seeds (docs/studies/beyond-the-seed.md).
 A copied run is valid only while its resolved experiment equals the new suite's cell of the same id; an
 edit to one suite and not the other would silently mix two configurations in one paired test.  This
 checks every shared cell id, resolved.
@@ -27,6 +28,11 @@ PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),  #
          ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco10.yaml", 10),
          ("beyond-the-seed-diloco-outer10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10),
          ("beyond-the-seed-client-lr-tune.yaml", "beyond-the-seed-diloco-tune.yaml", 2),
+         ("beyond-the-seed-client-tune.yaml", "beyond-the-seed-diloco-tune.yaml", 2),
+         ("beyond-the-seed-client-tune.yaml", "beyond-the-seed-diloco-client-lr.yaml", 2),
+         ("beyond-the-seed-client-tune.yaml", "beyond-the-seed-client-lr-tune.yaml", 2),
+         ("beyond-the-seed-diloco-client5e-3-10.yaml", "beyond-the-seed-churn10-tuned.yaml", 10, "fedavg"),
+         ("beyond-the-seed-diloco-client5e-3-10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10, "diloco-tuned"),
          ("beyond-the-seed-diloco-fedavg-lr10.yaml", "beyond-the-seed-churn10-tuned.yaml", 10, "fedavg"),
          ("beyond-the-seed-diloco-fedavg-lr10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10, "diloco-tuned"),
          ("beyond-the-seed-topk-factorial10.yaml", "beyond-the-seed-topk-factorial.yaml", 48),
