@@ -90,3 +90,14 @@ def test_the_tuned_part_two_suite_is_the_equal_bytes_pair_but_for_each_cells_lr(
         tune_id = f"{cell}{'' if lr == 0.002 else f'_lr{lr:g}'}_seed=1000"
         if tune_id in tune:
             assert config | {"seed": 1000} == tune[tune_id], cell_id
+
+
+def test_gaia_at_round_one_lr_is_the_tuned_suites_gaia_but_for_the_lr() -> None:
+    """beyond-the-seed-compression-gaia-lr5e-3.yaml pairs by seed with the tuned ten-seed suite's `gaia`."""
+    look = _resolved("beyond-the-seed-compression-gaia-lr5e-3.yaml")
+    tuned = _resolved("beyond-the-seed-compression-tuned10.yaml")
+    assert sorted(look) == [f"gaia-lr0.005_seed={s}" for s in range(6)]
+    for cell_id, config in look.items():
+        assert config["training"]["lr_g"] == config["training"]["lr_d"] == 0.005
+        other = tuned[cell_id.replace("gaia-lr0.005", "gaia")]
+        assert config | {"training": config["training"] | {"lr_g": 0.01, "lr_d": 0.01}} == other, cell_id
