@@ -1,8 +1,9 @@
 """The clients' learning rate of part 1's reference (churn-free FedAvg) tuned on tuning seeds
 (docs/studies/beyond-the-seed.md, part 1), then the clients' parameter each comparison still left untuned --
-DiLoCo's client lr (1b) and plain FedAvg's local epochs E (part 1): the tuning tables and the choices.
+DiLoCo's client lr (1b) and plain FedAvg's local epochs E (part 1): the tuning tables and the choices; or, with
+STUDY ``compression-lr``, the lr of part 2's equal-bytes pair (Gaia and the top-k PS).
 
-Usage: python scripts/study_client_lr_tune.py RESULTS_ROOT OUT_DIR
+Usage: python scripts/study_client_lr_tune.py RESULTS_ROOT OUT_DIR [STUDY]
 
 Why a script of its own: part 1 ran every cell at the shared client lr 2e-3, which nobody tuned; issue 25
 asks for the lr tuned on tuning seeds by the criterion the tuned studies fix before their runs --
@@ -14,13 +15,17 @@ tuned DiLoCo at a client lr of this grid, laid beside plain averaging's runs at 
 method by the same criterion).  Writes under OUT_DIR ``beyond-the-seed-client-lr-tuning.csv`` (every tuning run,
 its lr's criterion values, the choice), ``beyond-the-seed-diloco-client-lr.csv`` and
 ``beyond-the-seed-client-tuning.csv``, their ``-table.md`` files, and the page's generated tables between their
-``begin numbers`` marks in ``beyond-the-seed.md``.
+``begin numbers`` marks in ``beyond-the-seed.md``.  STUDY ``compression-lr`` (part 2; the default is
+``client-lr``) reads ``beyond-the-seed-compression-lr-tune`` / ``-tune2`` instead -- the series is the cell's name
+without its ``_lr`` suffix, each cell tuned on its own -- and writes ``beyond-the-seed-compression-lr-tuning.csv``,
+its table and its page section: one script, so that the parts' choices cannot differ in how they are made.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -31,11 +36,13 @@ from analysis.script_args import positional
 from analysis.study_stats import complete_runs, never, two_round_choice
 
 NAME = "beyond-the-seed-client-lr"
-TUNE, TUNE2, DILOCO = f"{NAME}-tune", f"{NAME}-tune2", "beyond-the-seed-diloco-client-lr"
+DILOCO = "beyond-the-seed-diloco-client-lr"
 CLIENT = "beyond-the-seed-client"
 CLIENT_TUNE, CLIENT_TUNE2 = f"{CLIENT}-tune", f"{CLIENT}-tune2"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
+STUDIES = {"client-lr": ("client lr", "round"), "compression-lr": ("lr", "iteration")}
+"""Per STUDY: the words its lr tuning table uses for the lr and for the time to target."""
 KEY = ["series", "lr"]
 """One setting: the clients' lr (lr_g = lr_d); the criterion's last tie-break is the smaller lr."""
 CLIENT_KEYS = {"diloco": ["series", "lr", "E"], "fedavg": ["series", "E", "lr"]}
@@ -44,12 +51,19 @@ plain FedAvg its local epochs E at its tuned lr -- whose last tie-break is then 
 sorted groups: the lr is one value), the cheaper setting."""
 
 
-def read_suite(root: Path) -> pd.DataFrame:
+def _series(row: dict[str, Any], config: dict[str, Any], study: str) -> str:
+    """Part 1: the method (DiLoCo is FedAvg with the outer Nesterov step); part 2: the cell's name without its
+    ``_lr`` suffix (the top-k PS and the plain PS are both ``ps``)."""
+    if study == "compression-lr":
+        return str(row["cell"]).split("_lr", 1)[0]
+    return "diloco" if config["algorithm"].get("server_optimizer") == "nesterov" else config["algorithm"]["name"]
+
+
+def read_suite(root: Path, study: str = "client-lr") -> pd.DataFrame:
     """One row per complete run: series (the method), client lr, seed, reach and the criterion's columns."""
     if not (root / "index.csv").is_file():
         raise SystemExit(f"{root}: no index.csv; run its suite first")
-    rows = [{**row, "series": "diloco" if config["algorithm"].get("server_optimizer") == "nesterov"
-             else config["algorithm"]["name"], "E": int(config["algorithm"].get("local_epochs", 1))}
+    rows = [{**row, "series": _series(row, config, study), "E": int(config["algorithm"].get("local_epochs", 1))}
             for row, config, _ in complete_runs(root, TARGET)]
     return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
 
@@ -87,9 +101,10 @@ def client_tuning_markdown(t: pd.DataFrame) -> str:
     return out
 
 
-def tuning_markdown(t: pd.DataFrame) -> str:
-    out = ("| tuning round | series | client lr | seed | reached and held | round | score (last four) "
-           "| final high-quality fraction | final modes | lr: seeds reaching | lr: median round "
+def tuning_markdown(t: pd.DataFrame, study: str = "client-lr") -> str:
+    lr, when = STUDIES[study]
+    out = (f"| tuning round | series | {lr} | seed | reached and held | {when} | score (last four) "
+           f"| final high-quality fraction | final modes | lr: seeds reaching | lr: median {when} "
            "| lr: mean score | chosen |\n|" + "---|" * 13 + "\n")
     for r in t.itertuples():
         out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.seed} | {'yes' if r.reached else 'no'} | "
@@ -115,15 +130,21 @@ def beside_markdown(b: pd.DataFrame) -> str:
     return out
 
 
-def main(root_arg: str, out_arg: str) -> None:
-    root, out = Path(root_arg), Path(out_arg)
-    t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
-    t.drop(columns=["run_dir"]).to_csv(out / f"{NAME}-tuning.csv", index=False)
-    (out / f"{NAME}-tuning-table.md").write_text(tuning_markdown(t))
-    print(tuning_markdown(t))
+def main(root_arg: str, out_arg: str, study: str | None = None) -> None:
+    root, out, study = Path(root_arg), Path(out_arg), study or "client-lr"
+    if study not in STUDIES:
+        raise SystemExit(f"STUDY {study!r}: not one of {', '.join(STUDIES)}")
+    name = NAME if study == "client-lr" else f"beyond-the-seed-{study}"
+    tune, tune2 = root / f"{name}-tune", root / f"{name}-tune2"
+    t = tuning(read_suite(tune, study), read_suite(tune2, study) if (tune2 / "index.csv").is_file() else None)
+    t.drop(columns=["run_dir"]).to_csv(out / f"{name}-tuning.csv", index=False)
+    (out / f"{name}-tuning-table.md").write_text(tuning_markdown(t, study))
+    print(tuning_markdown(t, study))
     page = out / "beyond-the-seed.md"
     if page.exists():
-        replace_generated(page, f"{NAME}-tuning.csv", tuning_markdown(t))
+        replace_generated(page, f"{name}-tuning.csv", tuning_markdown(t, study))
+    if study != "client-lr":
+        return
     if (root / DILOCO / "index.csv").is_file():
         b = beside(t, read_suite(root / DILOCO))
         b.to_csv(out / f"{DILOCO}.csv", index=False)
@@ -142,4 +163,4 @@ def main(root_arg: str, out_arg: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*positional(__doc__, "results_root", "out_dir"))
+    main(*positional(__doc__, "results_root", "out_dir", "[study]"))

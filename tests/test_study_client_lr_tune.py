@@ -16,15 +16,17 @@ from conftest import load_script
 
 
 def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], outer: bool = False,
-           epochs: int | None = None) -> None:
+           epochs: int | None = None, method: str | None = None) -> None:
     """Runs (client lr, seed, round at which the quality reaches 0.5 and holds, or None: never), at ``epochs``
-    local epochs (the config's default where None)."""
+    local epochs (the config's default where None); ``method`` (part 2's cells) names the cells and, up to its
+    first ``-``, the algorithm."""
     (root / name).mkdir(parents=True, exist_ok=True)
     index = []
     for lr, seed, hit in runs:
-        cell = f"{'diloco' if outer else 'fedavg'}_lr{lr}_E{epochs}_seed={seed}"
+        cell = f"{method or ('diloco' if outer else 'fedavg')}_lr{lr}_E{epochs}_seed={seed}"
         (root / name / cell).mkdir()
-        alg = ({"name": "fedavg"} | ({"server_optimizer": "nesterov", "server_lr": 1.0} if outer else {})
+        alg = ({"name": (method or "fedavg").split("-")[0]}
+               | ({"server_optimizer": "nesterov", "server_lr": 1.0} if outer else {})
                | ({"local_epochs": epochs} if epochs else {}))
         config = {"algorithm": alg, "training": {"batch_size": 50, "lr_g": lr, "lr_d": lr},
                   "seed": seed}
@@ -108,3 +110,26 @@ def test_the_second_tuning_ranks_diloco_by_client_lr_and_fedavg_by_the_smaller_o
     page = (out / "beyond-the-seed.md").read_text()
     assert "| round 2 | diloco | client lr | 0.001 | 5 | 1000 | yes | 12 |" in page
     assert page.count("**chosen**") == 4 + 2  # part 1's lr tuning's two runs, then these four
+
+
+def test_part_two_tunes_each_cell_of_its_pair_on_its_own_and_names_its_files(tmp_path: Path) -> None:
+    """Part 2 (STUDY compression-lr): the series is the cell's name (the top-k PS is not the plain `ps`), each
+    chosen on its own; the files and the page's marks carry the study's name; part 1's tables are not written."""
+    m = load_script("study_client_lr_tune")
+    root, name = tmp_path / "results", "beyond-the-seed-compression-lr-tune"
+    _suite(root, name, [(0.001, 1000, 28), (0.001, 1001, 36), (0.005, 1000, 8), (0.005, 1001, 12)], method="gaia")
+    _suite(root, name, [(0.001, 1000, None), (0.001, 1001, 40), (0.005, 1000, None), (0.005, 1001, None)],
+           method="ps-topk-q8")
+    _suite(root, "beyond-the-seed-diloco-client-lr", [(0.005, 1000, 12)], outer=True)  # part 1's: not read
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "beyond-the-seed.md").write_text("# page\n")
+    m.main(str(root), str(out), "compression-lr")
+    t = pd.read_csv(out / "beyond-the-seed-compression-lr-tuning.csv")
+    assert set(t["series"]) == {"gaia", "ps-topk-q8"}
+    assert set(zip(t.loc[t["chosen"], "series"], t.loc[t["chosen"], "lr"], strict=True)) == {
+        ("gaia", 0.005), ("ps-topk-q8", 0.001)}
+    page = (out / "beyond-the-seed.md").read_text()
+    assert "<!-- begin numbers: beyond-the-seed-compression-lr-tuning.csv -->" in page
+    assert "| tuning round | series | lr | seed | reached and held | iteration |" in page
+    assert not (out / "beyond-the-seed-diloco-client-lr.csv").exists()

@@ -72,3 +72,32 @@ def test_the_tuned_lr_suite_is_churn10_but_for_the_clients_lr() -> None:
     for cell_id, config in tuned.items():
         config["training"] |= {"lr_g": 0.002, "lr_d": 0.002}
         assert config == untuned[cell_id], cell_id
+
+
+def test_the_tuned_part_two_suite_is_the_equal_bytes_pair_but_for_each_cells_lr() -> None:
+    """beyond-the-seed-compression-tuned10.yaml runs part 2's equal-bytes pair at the lrs chosen on tuning seeds
+    (beyond-the-seed-compression-lr-tune.yaml): each cell must be beyond-the-seed-compression.yaml's cell of
+    that name but for lr_g = lr_d, and each tuning cell that lr's run on another seed."""
+    tuned = _resolved("beyond-the-seed-compression-tuned10.yaml")
+    untuned, tune = _resolved("beyond-the-seed-compression.yaml"), _resolved("beyond-the-seed-compression-lr-tune.yaml")
+    assert sorted(tuned) == sorted(f"{c}_seed={s}" for c in ("gaia", "ps-topk-q8") for s in range(10))
+    for cell_id, config in tuned.items():
+        cell, seed = cell_id.rsplit("_seed=", 1)
+        lr = config["training"]["lr_g"]
+        assert config["training"]["lr_d"] == lr and lr in (0.0005, 0.001, 0.002, 0.005, 0.01), cell_id
+        if int(seed) < 3:  # part 2's seeds 0-2 at the shared lr 2e-3
+            assert config | {"training": config["training"] | {"lr_g": 0.002, "lr_d": 0.002}} == untuned[cell_id]
+        tune_id = f"{cell}{'' if lr == 0.002 else f'_lr{lr:g}'}_seed=1000"
+        if tune_id in tune:
+            assert config | {"seed": 1000} == tune[tune_id], cell_id
+
+
+def test_gaia_at_round_one_lr_is_the_tuned_suites_gaia_but_for_the_lr() -> None:
+    """beyond-the-seed-compression-gaia-lr5e-3.yaml pairs by seed with the tuned ten-seed suite's `gaia`."""
+    look = _resolved("beyond-the-seed-compression-gaia-lr5e-3.yaml")
+    tuned = _resolved("beyond-the-seed-compression-tuned10.yaml")
+    assert sorted(look) == [f"gaia-lr0.005_seed={s}" for s in range(6)]
+    for cell_id, config in look.items():
+        assert config["training"]["lr_g"] == config["training"]["lr_d"] == 0.005
+        other = tuned[cell_id.replace("gaia-lr0.005", "gaia")]
+        assert config | {"training": config["training"] | {"lr_g": 0.01, "lr_d": 0.01}} == other, cell_id
