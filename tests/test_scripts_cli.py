@@ -46,6 +46,18 @@ def test_a_missing_argument_is_one_line_and_exit_2(script: Path, monkeypatch: py
     assert set(script.parent.iterdir()) == before
 
 
+@pytest.mark.parametrize("script", [p for p in SCRIPTS if '"out_dir"' in p.read_text()], ids=lambda p: p.name)
+def test_a_missing_out_dir_is_one_line_and_exit_2(script: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """Caught before any analysis runs: the scripts write their csv files into OUT_DIR and do not create it."""
+    names = script.read_text().split("positional(__doc__, ")[1].split(")")[0]
+    argv = [str(tmp_path / "missing") if name == '"out_dir"' else str(tmp_path)
+            for name in (n.strip() for n in names.split(",")) if not name.startswith('"[')]
+    assert _run(script, argv, monkeypatch) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"{script.name}: error: OUT_DIR") and "Traceback" not in "".join(err)
+
+
 def test_a_results_root_without_the_suites_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = next(p for p in SCRIPTS if p.name == "study_regime_map.py")
     monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "nothing"), str(tmp_path)])
