@@ -31,8 +31,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from analysis.page_numbers import replace_generated
 from analysis.script_args import positional
+from analysis.study_files import write_study_table
 from analysis.study_stats import complete_runs, never, two_round_choice
 
 NAME = "beyond-the-seed-client-lr"
@@ -137,30 +137,19 @@ def main(root_arg: str, out_arg: str, study: str | None = None) -> None:
     name = NAME if study == "client-lr" else f"beyond-the-seed-{study}"
     tune, tune2 = root / f"{name}-tune", root / f"{name}-tune2"
     t = tuning(read_suite(tune, study), read_suite(tune2, study) if (tune2 / "index.csv").is_file() else None)
-    t.drop(columns=["run_dir"]).to_csv(out / f"{name}-tuning.csv", index=False)
-    (out / f"{name}-tuning-table.md").write_text(tuning_markdown(t, study))
-    print(tuning_markdown(t, study))
     page = out / "beyond-the-seed.md"
-    if page.exists():
-        replace_generated(page, f"{name}-tuning.csv", tuning_markdown(t, study))
+    write_study_table(t.drop(columns=["run_dir"]), tuning_markdown(t, study), out, f"{name}-tuning", page=page,
+                      float_format=None)
     if study != "client-lr":
         return
     if (root / DILOCO / "index.csv").is_file():
         b = beside(t, read_suite(root / DILOCO))
-        b.to_csv(out / f"{DILOCO}.csv", index=False)
-        (out / f"{DILOCO}-table.md").write_text(beside_markdown(b))
-        print(beside_markdown(b))
-        if page.exists():
-            replace_generated(page, f"{DILOCO}.csv", beside_markdown(b))
+        write_study_table(b, beside_markdown(b), out, DILOCO, page=page, float_format=None)
     if (root / CLIENT_TUNE / "index.csv").is_file():
         c = client_tuning(read_suite(root / CLIENT_TUNE),
                           read_suite(root / CLIENT_TUNE2) if (root / CLIENT_TUNE2 / "index.csv").is_file() else None)
-        c.drop(columns=["run_dir"]).to_csv(out / f"{CLIENT}-tuning.csv", index=False)
-        (out / f"{CLIENT}-tuning-table.md").write_text(client_tuning_markdown(c))
-        print(client_tuning_markdown(c))
-        if page.exists():
-            replace_generated(page, f"{CLIENT}-tuning.csv", client_tuning_markdown(c))
-
+        write_study_table(c.drop(columns=["run_dir"]), client_tuning_markdown(c), out, f"{CLIENT}-tuning", page=page,
+                          float_format=None)
 
 if __name__ == "__main__":
     main(*positional(__doc__, "results_root", "out_dir", "[study]"))

@@ -25,8 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from analysis.page_numbers import replace_generated
 from analysis.script_args import positional
+from analysis.study_files import write_study_table
 from analysis.study_stats import complete_runs, never, two_round_choice
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import local_steps
@@ -138,26 +138,15 @@ def h_markdown(f: pd.DataFrame) -> str:
 def main(root_arg: str, out_arg: str) -> None:
     root, out = Path(root_arg), Path(out_arg)
     t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
-    t.drop(columns=["run_dir"]).to_csv(out / f"{NAME}-tuning.csv", index=False)
-    (out / f"{NAME}-tuning-table.md").write_text(tuning_markdown(t))
-    print(tuning_markdown(t))
     page = out / "beyond-the-seed.md"
-    if page.exists():
-        replace_generated(page, f"{NAME}-tuning.csv", tuning_markdown(t))
+    write_study_table(t.drop(columns=["run_dir"]), tuning_markdown(t), out, f"{NAME}-tuning", page=page,
+                      float_format=None)
     if (root / FACTOR / "index.csv").is_file():
         f = factor(t, read_suite(root / FACTOR))
-        f.to_csv(out / f"{NAME}-factor.csv", index=False)
-        (out / f"{NAME}-factor-table.md").write_text(factor_markdown(f))
-        print(factor_markdown(f))
-        if page.exists():
-            replace_generated(page, f"{NAME}-factor.csv", factor_markdown(f))
+        write_study_table(f, factor_markdown(f), out, f"{NAME}-factor", page=page, float_format=None)
     if (root / FACTOR_H / "index.csv").is_file():
         h = h_factor(t, read_suite(root / FACTOR_H))
-        h.to_csv(out / f"{NAME}-h.csv", index=False)
-        (out / f"{NAME}-h-table.md").write_text(h_markdown(h))
-        print(h_markdown(h))
-        if page.exists():
-            replace_generated(page, f"{NAME}-h.csv", h_markdown(h))
+        write_study_table(h, h_markdown(h), out, f"{NAME}-h", page=page, float_format=None)
 
 
 if __name__ == "__main__":
