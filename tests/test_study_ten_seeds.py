@@ -37,7 +37,8 @@ PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),  #
          ("beyond-the-seed-diloco-fedavg-lr10.yaml", "beyond-the-seed-diloco-tuned10.yaml", 10, "diloco-tuned"),
          ("beyond-the-seed-topk-factorial10.yaml", "beyond-the-seed-topk-factorial.yaml", 48),
          ("beyond-the-seed-topk-factorial10.yaml", "beyond-the-seed-topk10.yaml", 30),
-         ("beyond-the-seed-topk-dgc.yaml", "beyond-the-seed-topk-factorial.yaml", 6)]
+         ("beyond-the-seed-topk-dgc.yaml", "beyond-the-seed-topk-factorial.yaml", 6),
+         ("beyond-the-seed-topk-factorial10-lr1e-2.yaml", "beyond-the-seed-topk10-lr1e-2.yaml", 10)]
 """Each new suite's cell ids shared with its source (only ``cell``'s where given: a suite copying one cell from
 each of two sources shares the other cell's ids with a different configuration) must resolve equal."""
 
