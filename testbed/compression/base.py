@@ -33,6 +33,9 @@ class Transform(ABC):
     error_feedback: bool | None = False
     """Whether the sender keeps what was not sent and adds it to its next message (top-k); None until the
     message kind resolves it (on for gradient kinds: testbed.compression.spec)."""
+    momentum_correction: float | None = None
+    """DGC's momentum correction m (top-k): the sender keeps a velocity u <- m u + g per (kind, destination) and
+    zeroes it where it sent (testbed.compression.endpoint); None: off."""
 
     @abstractmethod
     def nbytes(self, numel: int) -> int:
@@ -56,6 +59,11 @@ class Transform(ABC):
         itself, unless it changes over messages (top-k's sparsity warm-up).  The engine calls it before the
         values exist, so a message's size stays a formula of (entries, index)."""
         return self
+
+    def sent_indices(self, parts: dict[str, np.ndarray]) -> np.ndarray:
+        """The entries a packet's ``parts`` carry (momentum factor masking zeroes the velocity there); only a
+        sparse transform can answer, and only one of those takes ``momentum_correction``."""
+        raise NotImplementedError(f"{self.name} sends every entry: it has no momentum correction")
 
     def needs_error_feedback(self) -> str | None:
         """The name of a set option that only works with error feedback (refused without it), or None."""

@@ -47,18 +47,17 @@ class WireEndpoint:
             if carried is not None and carried.shape != flat.shape:
                 raise ValueError(f"a {key[0]!r} message to {key[1]!r} changed size from {carried.size} to "
                                  f"{flat.size} entries; error feedback needs a fixed shape")
-            momentum = getattr(transform, "momentum_correction", None)
-            if momentum is not None:  # DGC: u <- m u + g, and v <- v + u below
-                velocities = self.wire_velocities()
-                velocity = velocities.get(key)
-                flat = velocities[key] = flat if velocity is None else np.float32(momentum) * velocity + flat
+            momentum = transform.momentum_correction
+            if momentum is not None:  # DGC: u <- m u + g (a new array: the payload is not touched), v <- v + u below
+                velocity = self.wire_velocities().get(key)
+                flat = flat.copy() if velocity is None else np.float32(momentum) * velocity + flat
+                self.wire_velocities()[key] = flat
             if carried is not None:
                 flat = flat + carried
             parts = transform.encode(flat, rng)
             residuals[key] = (flat - transform.decode(parts, len(flat))).astype(np.float32)
             if momentum is not None:  # momentum factor masking: the sent entries' velocity restarts from 0
-                velocities[key] = velocities[key].copy()
-                velocities[key][transform.sent_indices(parts)] = 0
+                self.wire_velocities()[key][transform.sent_indices(parts)] = 0
         else:
             parts = transform.encode(flat, rng)
         return Packet(transform, parts, len(flat), tree)

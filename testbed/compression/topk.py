@@ -74,7 +74,6 @@ class TopK(Transform):
         return "momentum_correction" if self.momentum_correction is not None else None
 
     def sent_indices(self, parts: dict[str, np.ndarray]) -> np.ndarray:
-        """The indices a packet's ``parts`` carry (momentum factor masking zeroes the velocity there)."""
         return parts["indices"]
 
     def count(self, numel: int) -> int:
