@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from regime_map_runs import POINT_COLUMNS, TARGET  # scripts/, beside this file
+from regime_map_runs import POINT_COLUMNS, TARGET, family_of  # scripts/, beside this file
 
 TARGETS_HQF = (0.6, 0.8)
 """The other high-quality fractions the map is re-derived at (the page's is 0.7); >= 7 of 8 modes at each."""
@@ -58,8 +58,9 @@ def _reach(analysis: Any, hqf: float) -> pd.DataFrame:
     """Seeds reaching the target per method on the map's fresh-seed runs, with the setting it uses there."""
     counts = analysis.runs.groupby("method")["reached"].agg(reached="sum", seeds="count").reset_index()
     settings = analysis.settings.set_index("family")
-    counts["map_lr"] = [settings["map_lr"].get(m.split("-")[0], float("nan")) for m in counts["method"]]
-    counts["is_tuned"] = [bool(settings["is_tuned"].get(m.split("-")[0], True)) for m in counts["method"]]
+    families = [family_of(m) for m in counts["method"]]
+    counts["map_lr"] = [settings["map_lr"].get(f, float("nan")) for f in families]
+    counts["is_tuned"] = [bool(settings["is_tuned"].get(f, True)) for f in families]
     counts.insert(0, "target_hqf", hqf)
     return counts
 
