@@ -115,23 +115,28 @@ def _setting(r: Any) -> str:
     return "fedavg" if r.series == "fedavg" else f"diloco ({r.lr:g}, {r.server_momentum:g})"
 
 
+RUN_COLUMNS = ("| seed | series (outer lr, momentum) | reached and held | round | score (last four) "
+               "| final high-quality fraction | final modes |")
+"""The columns every factor table shares, after its factor's own."""
+
+
+def _run_cells(r: Any) -> str:
+    return (f" {r.seed} | {_setting(r)} | {'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | "
+            f"{r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} |")
+
+
 def factor_markdown(f: pd.DataFrame) -> str:
-    out = ("| clients a round | seed | series (outer lr, momentum) | reached and held | round | score (last four) "
-           "| final high-quality fraction | final modes | run: virtual s | run: WAN MB |\n|" + "---|" * 10 + "\n")
+    out = "| clients a round " + RUN_COLUMNS + " run: virtual s | run: WAN MB |\n|" + "---|" * 10 + "\n"
     for r in f.itertuples():
-        out += (f"| {r.clients_a_round} of {r.clients} | {r.seed} | {_setting(r)} | {'yes' if r.reached else 'no'} | "
-                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
-                f"{r.run_virtual_s:.1f} | {r.run_wan_MB:.1f} |\n")
+        out += (f"| {r.clients_a_round} of {r.clients} |" + _run_cells(r)
+                + f" {r.run_virtual_s:.1f} | {r.run_wan_MB:.1f} |\n")
     return out
 
 
 def h_markdown(f: pd.DataFrame) -> str:
-    out = ("| H (local steps a round) | seed | series (outer lr, momentum) | reached and held | round "
-           "| score (last four) | final high-quality fraction | final modes | run: virtual s |\n|" + "---|" * 9 + "\n")
+    out = "| H (local steps a round) " + RUN_COLUMNS + " run: virtual s |\n|" + "---|" * 9 + "\n"
     for r in f.itertuples():
-        out += (f"| {r.local_steps} | {r.seed} | {_setting(r)} | {'yes' if r.reached else 'no'} | "
-                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
-                f"{r.run_virtual_s:.1f} |\n")
+        out += f"| {r.local_steps} |" + _run_cells(r) + f" {r.run_virtual_s:.1f} |\n"
     return out
 
 
