@@ -197,9 +197,14 @@ def _plot_suite(root: Path) -> None:
 
 
 def _dry_run(name: str, cells: list[Any]) -> int:
+    from tqdm import tqdm
+
     from testbed.suite.estimate import PROBE_ITERATIONS, estimate_cell
 
-    estimates = [estimate_cell(cell) for cell in cells]  # all probes first: a failing one prints nothing
+    # all probes first (a failing one prints nothing); each trains a few iterations, so a suite of many cells takes
+    # minutes: a bar on a terminal (tqdm leaves non-terminal stderr alone, so errors stay one line there)
+    estimates = [estimate_cell(cell) for cell in tqdm(cells, desc=f"{name}: dry run, probing", unit="cell",
+                                                      leave=False, disable=None)]
     print(f"{name}: {len(cells)} cell(s) (bytes, dollars and virtual s: the whole run replayed from a probe of up "
           f"to {PROBE_ITERATIONS} iterations -- exact; ~ marks an extrapolation from the probe, see below; wall s is "
           "rough: this machine, in process, without Ray's overhead)")
