@@ -21,7 +21,8 @@ timing-dependent: their times are their own runs' at the points where they were 
 is one more contender.  A winner is claimed
 only where the paired comparison over seeds (analysis.censored) separates it from the runner-up;
 otherwise the point is a tie.  Writes regime-map.csv (per point and method), regime-map-winners.csv,
--runs, -tuning, -settings, -checks, -costs, -trained and -trained-runs csv files, the map re-derived at
+-runs, -tuning, -settings, -checks, -costs, -trained and -trained-runs csv files, the break-even data size
+(-datasize: scripts/regime_map_datasize.py), the map re-derived at
 other targets (-target, -target-summary, -target-reach: scripts/regime_map_target.py), regime-map-table.md,
 two figures and the page's generated sections.
 """
@@ -38,6 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
+import regime_map_datasize  # scripts/, beside this file
 from regime_map_deadline import deadline_runs, deadline_section  # scripts/, beside this file
 from regime_map_figures import USD_PER_GB, figure_cost, figure_map  # scripts/, beside this file
 from regime_map_runs import (
@@ -296,6 +298,12 @@ def main() -> int:
     replace_generated(page, "regime-map-settings.csv regime-map-runs.csv", settings_section(settings, runs))
     replace_generated(page, "regime-map-checks.csv", checks_section(chk))
     replace_generated(page, "regime-map-costs.csv", costs_section(cost))
+    be = regime_map_datasize.write(win, per, cost, args.out)
+    replace_generated(page, "regime-map-datasize.csv", regime_map_datasize.datasize_section(be))
+    dchk = regime_map_datasize.check(args.root, be, runs)
+    if len(dchk):
+        dchk.to_csv(args.out / "regime-map-datasize-check.csv", index=False, float_format="%.6g")
+        replace_generated(page, "regime-map-datasize-check.csv", regime_map_datasize.check_section(dchk))
     replace_generated(page, "regime-map-trained.csv", trained_section(tpts))
     replace_generated(page, "regime-map-sensitivity.csv", sensitivity_section(sens))
     for name, (own, _) in own_tunings.items():
