@@ -1,5 +1,5 @@
 """How large the raw data may be before moving it stops winning: the regime map's "move the data" answer as
-a break-even data size per grid point, in time and in WAN bytes.
+a break-even data size per grid point, in time and in WAN bytes (regime-map-datasize.csv, its figure, the check).
 
 Why: ring8's raw points are 96 KB, so "centralise" wins the map almost by construction; a reviewer's first
 question is "and with my data?".  The answer follows from the map's own numbers and the flow model, with no
@@ -22,10 +22,19 @@ the formula, its iterations to target against the ring8 runs').
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from matplotlib.colors import LogNorm
+from matplotlib.patches import Rectangle
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
 from regime_map_runs import hit, read_suite  # scripts/, beside this file
+
+from analysis.style import new_figure, save
 
 POINT = ["bandwidth_Mbps", "rtt_ms", "step_ms"]
 CHECK_SUITE = "regime-map-datasize"
@@ -94,6 +103,42 @@ def datasize_section(be: pd.DataFrame, data_points: int = RING8_POINTS) -> str:
     return "\n".join(out) + "\n"
 
 
+def figure(be: pd.DataFrame, out: Path, data_points: int = RING8_POINTS) -> None:
+    """regime-map-datasize.png: per compute level, bandwidth x RTT coloured by the break-even size (log scale),
+    each cell labelled; grey where in place is sooner already at ring8's size."""
+    n0 = data_points * FEATURE_NBYTES
+    steps, bws, rtts = (sorted(be[c].unique()) for c in ("step_ms", "bandwidth_Mbps", "rtt_ms"))
+    positive = be.loc[be["nbytes_time"] > n0, "nbytes_time"]
+    norm = LogNorm(vmin=float(positive.min()), vmax=float(positive.max()))
+    fig = new_figure(13, 4.6)
+    axes = fig.subplots(1, len(steps), squeeze=False)[0]
+    image = None
+    for ax, step in zip(axes, steps, strict=True):
+        g = be[be["step_ms"] == step].set_index(["rtt_ms", "bandwidth_Mbps"])
+        grid = np.array([[g.loc[(r, b), "nbytes_time"] for b in bws] for r in rtts])
+        image = ax.imshow(np.where(grid > n0, grid, np.nan), origin="lower", cmap="viridis", norm=norm)
+        for y, rtt in enumerate(rtts):
+            for x, bw in enumerate(bws):
+                v, tie = g.loc[(rtt, bw), "nbytes_time"], g.loc[(rtt, bw), "tie"]
+                if v <= n0:
+                    ax.add_patch(Rectangle(
+                        (x - 0.5, y - 0.5), 1, 1, facecolor="#dddddd", edgecolor="white"))
+                ax.text(x, y, _size(v, n0) + ("\n(tie)" if tie else ""), ha="center", va="center", fontsize=8,
+                        color="black" if v <= n0 or norm(v) > 0.6 else "white")
+        ax.set_xticks(range(len(bws)), [f"{b:g}" for b in bws])
+        ax.set_yticks(range(len(rtts)), [f"{r:g}" for r in rtts])
+        ax.set_xlabel("WAN bandwidth per link (Mbps)")
+        ax.set_ylabel("round-trip time (ms)")
+        ax.set_title(f"{step:g} ms per step", fontsize=9)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), label="raw data size up to which moving it is sooner (bytes)")
+    fig.suptitle("Move the data or train in place? Moving ring8-like data reaches the target sooner than the fastest "
+                 "in-place method (SQM) up to this size\n(never: in place is sooner already at ring8's 96 KB; "
+                 "derived from the map's medians and the fluid model, checked by training at 10 Mbps, 10 ms, 1 ms)",
+                 fontsize=9)
+    save(fig, out, "regime-map-datasize")
+
+
 def write(win: pd.DataFrame, per: pd.DataFrame, costs: pd.DataFrame, out: Path) -> pd.DataFrame:
     """regime-map-datasize.csv; returns the frame for the page's section."""
     be = break_even(win, per, costs)
@@ -102,6 +147,7 @@ def write(win: pd.DataFrame, per: pd.DataFrame, costs: pd.DataFrame, out: Path) 
         for unit, scale in (("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12)):
             shown[f"{column}_{unit}"] = be[column] / scale
     shown.to_csv(out / "regime-map-datasize.csv", index=False, float_format="%.6g")
+    figure(be, out)
     return be
 
 
