@@ -24,8 +24,10 @@ def _frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         {"map": "in-place", **a, "fastest": "sqm", "winner": "sqm", "fastest_median_s": 78.0},
         {"map": "all", **b, "fastest": "sqm", "winner": "tie", "fastest_median_s": 20.0},
         {"map": "in-place", **b, "fastest": "sqm", "winner": "sqm", "fastest_median_s": 20.0}])
-    per = pd.DataFrame([{**a, "method": "centralized", "median_s": 3.0}, {**b, "method": "centralized", "median_s": 25.0}])
-    costs = pd.DataFrame([{"method": "sqm", "wan_MB_median": 142.0}, {"method": "centralized", "wan_MB_median": 0.06}])
+    per = pd.DataFrame([{**a, "method": "centralized", "median_s": 3.0},
+                        {**b, "method": "centralized", "median_s": 25.0}])
+    costs = pd.DataFrame([{"method": "sqm", "wan_MB_median": 142.0},
+                          {"method": "centralized", "wan_MB_median": 0.06}])
     return win, per, costs
 
 
