@@ -104,15 +104,18 @@ def test_gaia_at_round_one_lr_is_the_tuned_suites_gaia_but_for_the_lr() -> None:
         assert config | {"training": config["training"] | {"lr_g": 0.01, "lr_d": 0.01}} == other, cell_id
 
 
-def test_part_two_tuning_round_three_is_round_one_but_for_lr_and_seed() -> None:
-    """beyond-the-seed-compression-lr-tune3.yaml's runs are ranked with rounds 1-2's (one criterion over three
-    tuning seeds): each of its cells must be round 1's cell of that name but for lr_g = lr_d and the seed."""
+def test_part_two_tuning_rounds_three_and_four_are_round_one_but_for_lr_and_seed() -> None:
+    """beyond-the-seed-compression-lr-tune3.yaml's (and -tune4.yaml's) runs are ranked with rounds 1-2's (one
+    criterion over three tuning seeds): each cell must be round 1's cell of that name but for lr_g = lr_d and
+    the seed."""
     tune3 = _resolved("beyond-the-seed-compression-lr-tune3.yaml")
     tune = _resolved("beyond-the-seed-compression-lr-tune.yaml")
     expected = [f"{c}_lr{lr}_seed={s}" for c in ("gaia", "ps-topk-q8")
                 for lr, seeds in (("0.02", (1000, 1001, 1002)), ("0.005", (1002,)), ("0.01", (1002,))) for s in seeds]
     assert sorted(tune3) == sorted(expected)
-    for cell_id, config in tune3.items():
+    tune4 = _resolved("beyond-the-seed-compression-lr-tune4.yaml")
+    assert sorted(tune4) == [f"ps-topk-q8_lr0.05_seed={s}" for s in (1000, 1001, 1002)]
+    for cell_id, config in (tune3 | tune4).items():
         cell, seed = cell_id.rsplit("_seed=", 1)
         series, lr = cell.split("_lr", 1)
         assert config["training"]["lr_g"] == config["training"]["lr_d"] == float(lr) and config["seed"] == int(seed)
