@@ -19,6 +19,10 @@ its lr's criterion values, the choice), ``beyond-the-seed-diloco-client-lr.csv``
 ``client-lr``) reads ``beyond-the-seed-compression-lr-tune`` / ``-tune2`` instead -- the series is the cell's name
 without its ``_lr`` suffix, each cell tuned on its own -- and writes ``beyond-the-seed-compression-lr-tuning.csv``,
 its table and its page section: one script, so that the parts' choices cannot differ in how they are made.
+STUDY ``compression-lr-cov`` re-tunes that pair on a target a one-mode collapse cannot meet (:data:`FLOOR`, fixed
+in ``beyond-the-seed-compression-lr-tune3.yaml``'s header before its runs): every run of ``-tune``, ``-tune2``,
+``-tune3`` (required) and ``-tune4`` (optional) ranked as one round over the seeds each lr ran on, written as
+``beyond-the-seed-compression-lr-cov-tuning.csv``.
 """
 
 from __future__ import annotations
@@ -41,8 +45,14 @@ CLIENT = "beyond-the-seed-client"
 CLIENT_TUNE, CLIENT_TUNE2 = f"{CLIENT}-tune", f"{CLIENT}-tune2"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
-STUDIES = {"client-lr": ("client lr", "round"), "compression-lr": ("lr", "iteration")}
-"""Per STUDY: the words its lr tuning table uses for the lr and for the time to target."""
+FLOOR = {**TARGET, "modes_covered": (4, True)}
+"""Part 2's re-tuning target: the page's AND half the 8 modes at the same evaluation, reached and held -- written
+after the first criterion chose Gaia's lr on a run collapsed onto one mode (fraction 1.0, 1 mode covered)."""
+STUDIES = {"client-lr": ("client lr", "round", TARGET), "compression-lr": ("lr", "iteration", TARGET),
+           "compression-lr-cov": ("lr", "iteration", FLOOR)}
+"""Per STUDY: the words its lr tuning table uses for the lr and for the time to target, and its target."""
+COV_ROUNDS = ("tune", "tune2", "tune3", "tune4")
+"""The suites (``beyond-the-seed-compression-lr-`` + these) STUDY ``compression-lr-cov`` ranks as one round."""
 KEY = ["series", "lr"]
 """One setting: the clients' lr (lr_g = lr_d); the criterion's last tie-break is the smaller lr."""
 CLIENT_KEYS = {"diloco": ["series", "lr", "E"], "fedavg": ["series", "E", "lr"]}
@@ -54,7 +64,7 @@ sorted groups: the lr is one value), the cheaper setting."""
 def _series(row: dict[str, Any], config: dict[str, Any], study: str) -> str:
     """Part 1: the method (DiLoCo is FedAvg with the outer Nesterov step); part 2: the cell's name without its
     ``_lr`` suffix (the top-k PS and the plain PS are both ``ps``)."""
-    if study == "compression-lr":
+    if study.startswith("compression-lr"):
         return str(row["cell"]).split("_lr", 1)[0]
     return "diloco" if config["algorithm"].get("server_optimizer") == "nesterov" else config["algorithm"]["name"]
 
@@ -64,7 +74,7 @@ def read_suite(root: Path, study: str = "client-lr") -> pd.DataFrame:
     if not (root / "index.csv").is_file():
         raise SystemExit(f"{root}: no index.csv; run its suite first")
     rows = [{**row, "series": _series(row, config, study), "E": int(config["algorithm"].get("local_epochs", 1))}
-            for row, config, _ in complete_runs(root, TARGET)]
+            for row, config, _ in complete_runs(root, STUDIES[study][2])]
     return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
 
 
@@ -74,6 +84,14 @@ def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataF
     round1 = round1.assign(stage="round 1")
     round2 = round1.iloc[:0] if round2 is None else round2.assign(stage="round 2")
     out, _ = two_round_choice(round1, round2, KEY)
+    return out.reset_index(drop=True)
+
+
+def one_round(rounds: list[pd.DataFrame]) -> pd.DataFrame:
+    """:func:`tuning` with every round's runs (labelled by their round) ranked together, as one round over the
+    seeds each setting ran on: STUDY ``compression-lr-cov``'s re-tuning over three tuning seeds."""
+    runs = pd.concat([r.assign(stage=f"round {i}") for i, r in enumerate(rounds, 1)], ignore_index=True)
+    out, _ = two_round_choice(runs, runs.iloc[:0], KEY)
     return out.reset_index(drop=True)
 
 
@@ -102,7 +120,7 @@ def client_tuning_markdown(t: pd.DataFrame) -> str:
 
 
 def tuning_markdown(t: pd.DataFrame, study: str = "client-lr") -> str:
-    lr, when = STUDIES[study]
+    lr, when, _ = STUDIES[study]
     out = (f"| tuning round | series | {lr} | seed | reached and held | {when} | score (last four) "
            f"| final high-quality fraction | final modes | lr: seeds reaching | lr: median {when} "
            "| lr: mean score | chosen |\n|" + "---|" * 13 + "\n")
@@ -136,7 +154,11 @@ def main(root_arg: str, out_arg: str, study: str | None = None) -> None:
         raise SystemExit(f"STUDY {study!r}: not one of {', '.join(STUDIES)}")
     name = NAME if study == "client-lr" else f"beyond-the-seed-{study}"
     tune, tune2 = root / f"{name}-tune", root / f"{name}-tune2"
-    t = tuning(read_suite(tune, study), read_suite(tune2, study) if (tune2 / "index.csv").is_file() else None)
+    if study == "compression-lr-cov":
+        suites = [root / f"beyond-the-seed-compression-lr-{s}" for s in COV_ROUNDS]
+        t = one_round([read_suite(p, study) for i, p in enumerate(suites) if i < 3 or (p / "index.csv").is_file()])
+    else:
+        t = tuning(read_suite(tune, study), read_suite(tune2, study) if (tune2 / "index.csv").is_file() else None)
     page = out / "beyond-the-seed.md"
     write_study_table(t.drop(columns=["run_dir"]), tuning_markdown(t, study), out, f"{name}-tuning", page=page,
                       float_format=None)

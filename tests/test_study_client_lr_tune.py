@@ -16,10 +16,10 @@ from conftest import load_script
 
 
 def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], outer: bool = False,
-           epochs: int | None = None, method: str | None = None) -> None:
+           epochs: int | None = None, method: str | None = None, modes: int = 8) -> None:
     """Runs (client lr, seed, round at which the quality reaches 0.5 and holds, or None: never), at ``epochs``
     local epochs (the config's default where None); ``method`` (part 2's cells) names the cells and, up to its
-    first ``-``, the algorithm."""
+    first ``-``, the algorithm; ``modes``: the modes covered at every evaluation (1: a one-mode collapse)."""
     (root / name).mkdir(parents=True, exist_ok=True)
     index = []
     for lr, seed, hit in runs:
@@ -35,7 +35,7 @@ def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], out
         pd.DataFrame({"iteration": its, "virtual_time_s": [0.3 * i for i in its], "wall_time_s": its,
                       "wan_bytes": [160_000 * i for i in its],
                       "high_quality_fraction": [0.5 if hit is not None and i >= hit else 0.1 for i in its],
-                      "modes_covered": [8] * len(its)}).to_csv(root / name / cell / "metrics.csv", index=False)
+                      "modes_covered": [modes] * len(its)}).to_csv(root / name / cell / "metrics.csv", index=False)
         index.append({"cell": cell, "run_dir": cell, "status": "complete", "iterations": 60,
                       "virtual_time_s": 18.0, "wall_time_s": 60.0, "wan_bytes": 9_600_000})
     previous = pd.read_csv(root / name / "index.csv") if (root / name / "index.csv").is_file() else None
@@ -133,3 +133,29 @@ def test_part_two_tunes_each_cell_of_its_pair_on_its_own_and_names_its_files(tmp
     assert "<!-- begin numbers: beyond-the-seed-compression-lr-tuning.csv -->" in page
     assert "| tuning round | series | lr | seed | reached and held | iteration |" in page
     assert not (out / "beyond-the-seed-diloco-client-lr.csv").exists()
+
+
+def test_part_two_retuning_ranks_three_rounds_as_one_and_a_collapsed_run_does_not_reach(tmp_path: Path) -> None:
+    """STUDY compression-lr-cov: the target needs 4 modes too, so a run that reaches the quality by collapsing onto
+    one mode does not count; every round's runs are ranked together over the seeds each lr ran on -- where
+    compression-lr, reading the same first two rounds, keeps the lr that won on the collapsed run."""
+    m = load_script("study_client_lr_tune")
+    root, out, name = tmp_path / "results", tmp_path / "docs", "beyond-the-seed-compression-lr"
+    _suite(root, f"{name}-tune", [(0.005, 1000, 12), (0.005, 1001, 12)], method="gaia")
+    _suite(root, f"{name}-tune2", [(0.01, 1000, 8)], method="gaia")
+    _suite(root, f"{name}-tune2", [(0.01, 1001, 4)], method="gaia", modes=1)  # collapsed: fraction, not modes
+    _suite(root, f"{name}-tune3", [(0.005, 1002, 16), (0.01, 1002, 8), (0.02, 1000, None), (0.02, 1001, None),
+                                   (0.02, 1002, None)], method="gaia")
+    out.mkdir()
+    (out / "beyond-the-seed.md").write_text("# page\n")
+    m.main(str(root), str(out), "compression-lr")
+    old = pd.read_csv(out / "beyond-the-seed-compression-lr-tuning.csv")
+    assert set(old.loc[old["chosen"], "lr"]) == {0.01}  # median 6 before 12: the collapse wins
+    m.main(str(root), str(out), "compression-lr-cov")
+    t = pd.read_csv(out / "beyond-the-seed-compression-lr-cov-tuning.csv")
+    assert set(t.loc[t["chosen"], "lr"]) == {0.005} and t["chosen"].sum() == 3  # 3 of 3 against 2 of 3
+    collapsed = t[(t["lr"] == 0.01) & (t["seed"] == 1001)].iloc[0]
+    assert not collapsed["reached"] and collapsed["stage"] == "round 2" and collapsed["setting_reached"] == 2
+    page = (out / "beyond-the-seed.md").read_text()
+    assert "<!-- begin numbers: beyond-the-seed-compression-lr-cov-tuning.csv -->" in page
+    assert "| round 3 | gaia | 0.005 | 1002 | yes | 16 |" in page and "| 2 of 3 |" in page and "| 0 of 3 |" in page

@@ -38,7 +38,8 @@ PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),  #
          ("beyond-the-seed-topk-factorial10.yaml", "beyond-the-seed-topk-factorial.yaml", 48),
          ("beyond-the-seed-topk-factorial10.yaml", "beyond-the-seed-topk10.yaml", 30),
          ("beyond-the-seed-topk-dgc.yaml", "beyond-the-seed-topk-factorial.yaml", 6),
-         ("beyond-the-seed-topk-factorial10-lr1e-2.yaml", "beyond-the-seed-topk10-lr1e-2.yaml", 10)]
+         ("beyond-the-seed-topk-factorial10-lr1e-2.yaml", "beyond-the-seed-topk10-lr1e-2.yaml", 10),
+         ("beyond-the-seed-compression-cov10.yaml", "beyond-the-seed-compression-gaia-lr5e-3.yaml", 6)]
 """Each new suite's cell ids shared with its source (only ``cell``'s where given: a suite copying one cell from
 each of two sources shares the other cell's ids with a different configuration) must resolve equal."""
 
@@ -102,3 +103,38 @@ def test_gaia_at_round_one_lr_is_the_tuned_suites_gaia_but_for_the_lr() -> None:
         assert config["training"]["lr_g"] == config["training"]["lr_d"] == 0.005
         other = tuned[cell_id.replace("gaia-lr0.005", "gaia")]
         assert config | {"training": config["training"] | {"lr_g": 0.01, "lr_d": 0.01}} == other, cell_id
+
+
+def test_part_two_tuning_rounds_three_and_four_are_round_one_but_for_lr_and_seed() -> None:
+    """beyond-the-seed-compression-lr-tune3.yaml's (and -tune4.yaml's) runs are ranked with rounds 1-2's (one
+    criterion over three tuning seeds): each cell must be round 1's cell of that name but for lr_g = lr_d and
+    the seed."""
+    tune3 = _resolved("beyond-the-seed-compression-lr-tune3.yaml")
+    tune = _resolved("beyond-the-seed-compression-lr-tune.yaml")
+    expected = [f"{c}_lr{lr}_seed={s}" for c in ("gaia", "ps-topk-q8")
+                for lr, seeds in (("0.02", (1000, 1001, 1002)), ("0.005", (1002,)), ("0.01", (1002,))) for s in seeds]
+    assert sorted(tune3) == sorted(expected)
+    tune4 = _resolved("beyond-the-seed-compression-lr-tune4.yaml")
+    assert sorted(tune4) == [f"ps-topk-q8_lr0.05_seed={s}" for s in (1000, 1001, 1002)]
+    for cell_id, config in (tune3 | tune4).items():
+        cell, seed = cell_id.rsplit("_seed=", 1)
+        series, lr = cell.split("_lr", 1)
+        assert config["training"]["lr_g"] == config["training"]["lr_d"] == float(lr) and config["seed"] == int(seed)
+        base = config | {"seed": 1000, "training": config["training"] | {"lr_g": 0.002, "lr_d": 0.002}}
+        assert base == tune[f"{series}_seed=1000"], cell_id
+
+
+def test_the_retuned_part_two_suite_is_the_tuned_pair_but_for_each_cells_lr() -> None:
+    """beyond-the-seed-compression-cov10.yaml runs the pair at the lrs re-tuned on the floor target: each cell must
+    be the ten-seed suite's cell of that method on the same seed but for lr_g = lr_d, at its tuning runs' lr."""
+    cov = _resolved("beyond-the-seed-compression-cov10.yaml")
+    tuned = _resolved("beyond-the-seed-compression-tuned10.yaml")
+    tune3 = _resolved("beyond-the-seed-compression-lr-tune3.yaml")
+    assert sorted(cov) == sorted(f"{c}_seed={s}" for c in ("gaia-lr0.005", "ps-topk-q8-lr0.02") for s in range(10))
+    for cell_id, config in cov.items():
+        cell, seed = cell_id.rsplit("_seed=", 1)
+        series, lr = cell.split("-lr", 1)
+        assert config["training"]["lr_g"] == config["training"]["lr_d"] == float(lr), cell_id
+        at_1e_2 = config | {"training": config["training"] | {"lr_g": 0.01, "lr_d": 0.01}}
+        assert at_1e_2 == tuned[f"{series}_seed={seed}"], cell_id
+        assert config | {"seed": 1002} == tune3[f"{series}_lr{lr}_seed=1002"], cell_id
