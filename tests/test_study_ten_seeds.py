@@ -140,3 +140,19 @@ def test_the_retuned_part_two_suite_is_the_tuned_pair_but_for_each_cells_lr() ->
         at_1e_2 = config | {"training": config["training"] | {"lr_g": 0.01, "lr_d": 0.01}}
         assert at_1e_2 == tuned[f"{series}_seed={seed}"], cell_id
         assert config | {"seed": 1002} == tune3[f"{series}_lr{lr}_seed=1002"], cell_id
+
+
+def test_the_e20_fresh_seeds_are_the_tuned_choice_and_plain_fedavg_at_e20() -> None:
+    """beyond-the-seed-diloco-e20-10.yaml: `diloco-e20` is the joint tuning's chosen cell (client lr 2e-3, outer
+    1.0 / 0.5, E = 20) on fresh seeds, and `fedavg` -- whose runs are copied from part 1's E = 20 suite
+    (beyond-the-seed-churn10-e20.yaml, itself churn10-tuned but for E and the deadline) -- is churn10-tuned's
+    `fedavg` but for E = 20, seed for seed; anything else would pair another question."""
+    fresh = _resolved("beyond-the-seed-diloco-e20-10.yaml")
+    tuned, tune = _resolved("beyond-the-seed-churn10-tuned.yaml"), _resolved("beyond-the-seed-diloco-e20-tune.yaml")
+    assert sorted(fresh) == sorted(f"{c}_seed={s}" for c in ("diloco-e20", "fedavg") for s in range(10))
+    for seed in range(10):
+        config = fresh[f"fedavg_seed={seed}"]
+        assert config["algorithm"]["local_epochs"] == 20
+        assert config | {"algorithm": config["algorithm"] | {"local_epochs": 5}} == tuned[f"fedavg_seed={seed}"]
+        chosen = tune[f"diloco_client2e-3_lr1.0_m0.5_seed={1000 + seed % 2}"]
+        assert fresh[f"diloco-e20_seed={seed}"] == chosen | {"seed": seed}
