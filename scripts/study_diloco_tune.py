@@ -13,6 +13,9 @@ factors, optional).  Writes under OUT_DIR ``beyond-the-seed-diloco-tuning.csv`` 
 setting's criterion values, the choice), ``beyond-the-seed-diloco-factor.csv`` and ``-h.csv`` (each factor's
 runs, with the tuning suite's runs of the same settings at 3 of 12 clients and H = 50), their ``-table.md``
 files, and the page's generated tables between their ``begin numbers`` marks in ``beyond-the-seed.md``.
+The joint tuning at plain FedAvg's tuned E = 20 (``beyond-the-seed-diloco-e20-tune`` / ``-tune2``, optional; the
+first tuning is then optional too): DiLoCo's client lr and outer step ranked together by the same criterion at
+issue 25's coverage target, plain averaging beside it; it writes ``beyond-the-seed-diloco-e20-tuning.csv``.
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from testbed.methods.fedavg.state import local_steps
 
 NAME = "beyond-the-seed-diloco"
 TUNE, TUNE2, FACTOR, FACTOR_H = f"{NAME}-tune", f"{NAME}-tune2", f"{NAME}-allclients", f"{NAME}-h"
+E20_TUNE, E20_TUNE2 = f"{NAME}-e20-tune", f"{NAME}-e20-tune2"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
+COVERAGE = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
+"""Issue 25's ring8 target, the E = 20 joint tuning's (fixed in its suite's header before its runs)."""
 CLIENTS = 12
 """wan-3dc's clients (4 per region): ``client_fraction`` x 12 are chosen each round."""
 KEY = ["series", "lr", "server_momentum"]
@@ -42,20 +48,20 @@ KEY = ["series", "lr", "server_momentum"]
 the smaller lr, is the simpler outer step; equal lrs keep the smaller momentum (stable sort of sorted groups)."""
 
 
-def read_suite(root: Path) -> pd.DataFrame:
+def read_suite(root: Path, target: dict[str, tuple[float, bool]] | None = None) -> pd.DataFrame:
     """One row per complete run: series (diloco or fedavg), outer lr and momentum, client fraction, H (a client's
-    local steps a round, on its n / 12 iid points), reach."""
+    local steps a round, on its n / 12 iid points), E, reach of ``target`` (default the page's)."""
     if not (root / "index.csv").is_file():
         raise SystemExit(f"{root}: no index.csv; run its suite first")
     rows = []
-    for row, config, _ in complete_runs(root, TARGET):
+    for row, config, _ in complete_runs(root, target or TARGET):
         alg = config["algorithm"]
         nesterov = alg.get("server_optimizer") == "nesterov"
         rows.append({**row, "client_lr": row["lr"], "series": "diloco" if nesterov else "fedavg",
                      "lr": float(alg.get("server_lr") or default_lr("nesterov")) if nesterov else 1.0,
                      "server_momentum": float(alg.get("server_momentum") or ServerOptimizerSpec().momentum)
                      if nesterov else 0.0,
-                     "client_fraction": float(alg.get("client_fraction", 1.0)),
+                     "client_fraction": float(alg.get("client_fraction", 1.0)), "E": float(alg["local_epochs"]),
                      "local_steps": local_steps(int(config["dataset"]["n"]) // CLIENTS, float(alg["local_epochs"]),
                                                 int(alg.get("batch_size") or row["batch"]))})
     return pd.DataFrame(rows).sort_values(["series", "lr", "server_momentum", "seed"], kind="stable")
@@ -70,6 +76,38 @@ def tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataF
     out, _ = two_round_choice(round1, round2, KEY)
     out["chosen"] &= out["series"] == "diloco"  # fedavg's one setting is the reference, not a choice
     return out.reset_index(drop=True)
+
+
+JOINT_KEY = ["series", "lr", "server_lr", "server_momentum"]
+"""The joint tuning's setting: ``lr`` is the *client* lr (round 2 varies it), then the outer lr and momentum -- so
+the criterion's last tie-breaks are the smaller client lr, then the smaller outer lr, then the smaller momentum."""
+
+
+def joint_tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`tuning` over client lr x outer step together (rows of :func:`read_suite`, renamed so that ``lr`` is
+    the client lr and ``server_lr`` the outer one); plain averaging is the reference, never chosen."""
+    def joint(f: pd.DataFrame, stage: str) -> pd.DataFrame:
+        f = f.rename(columns={"lr": "server_lr"}).rename(columns={"client_lr": "lr"}).assign(stage=stage)
+        return f.sort_values([*JOINT_KEY, "seed"], kind="stable")
+    one = joint(round1, "round 1")
+    two = one.iloc[:0] if round2 is None else joint(round2, "round 2")
+    out, _ = two_round_choice(one, two, JOINT_KEY)
+    out["chosen"] &= out["series"] == "diloco"
+    return out.reset_index(drop=True)
+
+
+def joint_markdown(t: pd.DataFrame) -> str:
+    out = ("| tuning round | series | client lr | outer lr | outer momentum | E | seed | reached and held | round "
+           "| virtual s | score (last four) | final high-quality fraction | final modes | setting: seeds reaching "
+           "| setting: median round | setting: mean score | chosen |\n|" + "---|" * 17 + "\n")
+    for r in t.itertuples():
+        mark = "**chosen**" if r.chosen else "reference" if r.series == "fedavg" else ""
+        out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.server_lr:g} | {r.server_momentum:g} | {r.E:g} | "
+                f"{r.seed} | {'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | "
+                f"{never(r.virtual_time_s, '.2f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
+                f"{r.setting_score:.3f} | {mark} |\n")
+    return out
 
 
 def tuning_markdown(t: pd.DataFrame) -> str:
@@ -142,8 +180,15 @@ def h_markdown(f: pd.DataFrame) -> str:
 
 def main(root_arg: str, out_arg: str) -> None:
     root, out = Path(root_arg), Path(out_arg)
-    t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
     page = out / "beyond-the-seed.md"
+    if (root / E20_TUNE / "index.csv").is_file():
+        j = joint_tuning(read_suite(root / E20_TUNE, COVERAGE), read_suite(root / E20_TUNE2, COVERAGE)
+                         if (root / E20_TUNE2 / "index.csv").is_file() else None)
+        write_study_table(j.drop(columns=["run_dir"]), joint_markdown(j), out, f"{NAME}-e20-tuning", page=page,
+                          float_format=None)
+        if not (root / TUNE / "index.csv").is_file():
+            return
+    t = tuning(read_suite(root / TUNE), read_suite(root / TUNE2) if (root / TUNE2 / "index.csv").is_file() else None)
     write_study_table(t.drop(columns=["run_dir"]), tuning_markdown(t), out, f"{NAME}-tuning", page=page,
                       float_format=None)
     if (root / FACTOR / "index.csv").is_file():

@@ -6,7 +6,8 @@ seeds 0-5 (and `fedavg` seeds 6-9 from the DiLoCo ten-seed suite) and running on
 suite, `beyond-the-seed-diloco-outer10.yaml` every run from those two, `beyond-the-seed-topk-factorial10.yaml` the
 factorial's seeds 0-5 and topk10's seeds 0-9, and `beyond-the-seed-topk-dgc.yaml` its `topk1` seeds 0-5 from
 the factorial, `beyond-the-seed-client-tune.yaml` three tuning cells' runs,
-`beyond-the-seed-diloco-client5e-3-10.yaml` two cells' ten seeds (docs/studies/beyond-the-seed.md).
+`beyond-the-seed-diloco-client5e-3-10.yaml` two cells' ten seeds, `beyond-the-seed-diloco-e20-tune.yaml` plain
+FedAvg's two E = 20 tuning runs (docs/studies/beyond-the-seed.md).
 A copied run is valid only while its resolved experiment equals the new suite's cell of the same id; an
 edit to one suite and not the other would silently mix two configurations in one paired test.  This
 checks every shared cell id, resolved.
@@ -39,7 +40,8 @@ PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),  #
          ("beyond-the-seed-topk-factorial10.yaml", "beyond-the-seed-topk10.yaml", 30),
          ("beyond-the-seed-topk-dgc.yaml", "beyond-the-seed-topk-factorial.yaml", 6),
          ("beyond-the-seed-topk-factorial10-lr1e-2.yaml", "beyond-the-seed-topk10-lr1e-2.yaml", 10),
-         ("beyond-the-seed-compression-cov10.yaml", "beyond-the-seed-compression-gaia-lr5e-3.yaml", 6)]
+         ("beyond-the-seed-compression-cov10.yaml", "beyond-the-seed-compression-gaia-lr5e-3.yaml", 6),
+         ("beyond-the-seed-diloco-e20-tune.yaml", "beyond-the-seed-client-tune2.yaml", 2, "fedavg_lr0.005_E20")]
 """Each new suite's cell ids shared with its source (only ``cell``'s where given: a suite copying one cell from
 each of two sources shares the other cell's ids with a different configuration) must resolve equal."""
 
@@ -138,3 +140,19 @@ def test_the_retuned_part_two_suite_is_the_tuned_pair_but_for_each_cells_lr() ->
         at_1e_2 = config | {"training": config["training"] | {"lr_g": 0.01, "lr_d": 0.01}}
         assert at_1e_2 == tuned[f"{series}_seed={seed}"], cell_id
         assert config | {"seed": 1002} == tune3[f"{series}_lr{lr}_seed=1002"], cell_id
+
+
+def test_the_e20_fresh_seeds_are_the_tuned_choice_and_plain_fedavg_at_e20() -> None:
+    """beyond-the-seed-diloco-e20-10.yaml: `diloco-e20` is the joint tuning's chosen cell (client lr 2e-3, outer
+    1.0 / 0.5, E = 20) on fresh seeds, and `fedavg` -- whose runs are copied from part 1's E = 20 suite
+    (beyond-the-seed-churn10-e20.yaml, itself churn10-tuned but for E and the deadline) -- is churn10-tuned's
+    `fedavg` but for E = 20, seed for seed; anything else would pair another question."""
+    fresh = _resolved("beyond-the-seed-diloco-e20-10.yaml")
+    tuned, tune = _resolved("beyond-the-seed-churn10-tuned.yaml"), _resolved("beyond-the-seed-diloco-e20-tune.yaml")
+    assert sorted(fresh) == sorted(f"{c}_seed={s}" for c in ("diloco-e20", "fedavg") for s in range(10))
+    for seed in range(10):
+        config = fresh[f"fedavg_seed={seed}"]
+        assert config["algorithm"]["local_epochs"] == 20
+        assert config | {"algorithm": config["algorithm"] | {"local_epochs": 5}} == tuned[f"fedavg_seed={seed}"]
+        chosen = tune[f"diloco_client2e-3_lr1.0_m0.5_seed={1000 + seed % 2}"]
+        assert fresh[f"diloco-e20_seed={seed}"] == chosen | {"seed": seed}
