@@ -78,6 +78,30 @@ def test_the_tuned_lr_suite_is_churn10_but_for_the_clients_lr() -> None:
         assert config == untuned[cell_id], cell_id
 
 
+def test_the_e20_suite_is_churn10_tuned_but_for_e_and_the_deadline() -> None:
+    """beyond-the-seed-churn10-e20.yaml re-runs part 1 at plain FedAvg's tuned E = 20 with the deadline moved by
+    the compute it adds (0.5 s -> 0.8 s, written in its header before its runs): any other difference from
+    churn10-tuned would make its paired tests answer another question; its `fedavg` cell is the E = 20 tuning
+    run's setting (beyond-the-seed-client-tune2.yaml) on other seeds."""
+    e20, tuned = _resolved("beyond-the-seed-churn10-e20.yaml"), _resolved("beyond-the-seed-churn10-tuned.yaml")
+    assert sorted(e20) == sorted(tuned) and len(e20) == 40
+    deadlines = 0
+    for cell_id, config in e20.items():
+        algorithm = dict(config["algorithm"])
+        assert algorithm.pop("local_epochs") == 20, cell_id
+        old = dict(tuned[cell_id]["algorithm"])
+        assert old.pop("local_epochs") == 5
+        deadline, old_deadline = algorithm.pop("round_deadline"), old.pop("round_deadline")
+        assert (deadline, old_deadline) in ((None, None), ("0.8s", "0.5s")), cell_id
+        deadlines += deadline is not None
+        assert algorithm == old, cell_id
+        rest = {k: v for k, v in config.items() if k != "algorithm"}
+        assert rest == {k: v for k, v in tuned[cell_id].items() if k != "algorithm"}, cell_id
+    assert deadlines == 20
+    tune = _resolved("beyond-the-seed-client-tune2.yaml", "fedavg_lr0.005_E20")["fedavg_lr0.005_E20_seed=1000"]
+    assert e20["fedavg_seed=0"] | {"seed": 1000} == tune
+
+
 def test_the_tuned_part_two_suite_is_the_equal_bytes_pair_but_for_each_cells_lr() -> None:
     """beyond-the-seed-compression-tuned10.yaml runs part 2's equal-bytes pair at the lrs chosen on tuning seeds
     (beyond-the-seed-compression-lr-tune.yaml): each cell must be beyond-the-seed-compression.yaml's cell of
