@@ -7,7 +7,8 @@ suite, `beyond-the-seed-diloco-outer10.yaml` every run from those two, `beyond-t
 factorial's seeds 0-5 and topk10's seeds 0-9, and `beyond-the-seed-topk-dgc.yaml` its `topk1` seeds 0-5 from
 the factorial, `beyond-the-seed-client-tune.yaml` three tuning cells' runs,
 `beyond-the-seed-diloco-client5e-3-10.yaml` two cells' ten seeds, `beyond-the-seed-diloco-e20-tune.yaml` plain
-FedAvg's two E = 20 tuning runs (docs/studies/beyond-the-seed.md).
+FedAvg's two E = 20 tuning runs, `beyond-the-seed-diloco-e20-10.yaml` its `fedavg` runs from
+`beyond-the-seed-churn10-e20.yaml` (docs/studies/beyond-the-seed.md).
 A copied run is valid only while its resolved experiment equals the new suite's cell of the same id; an
 edit to one suite and not the other would silently mix two configurations in one paired test.  This
 checks every shared cell id, resolved.
@@ -41,7 +42,8 @@ PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),  #
          ("beyond-the-seed-topk-dgc.yaml", "beyond-the-seed-topk-factorial.yaml", 6),
          ("beyond-the-seed-topk-factorial10-lr1e-2.yaml", "beyond-the-seed-topk10-lr1e-2.yaml", 10),
          ("beyond-the-seed-compression-cov10.yaml", "beyond-the-seed-compression-gaia-lr5e-3.yaml", 6),
-         ("beyond-the-seed-diloco-e20-tune.yaml", "beyond-the-seed-client-tune2.yaml", 2, "fedavg_lr0.005_E20")]
+         ("beyond-the-seed-diloco-e20-tune.yaml", "beyond-the-seed-client-tune2.yaml", 2, "fedavg_lr0.005_E20"),
+         ("beyond-the-seed-diloco-e20-10.yaml", "beyond-the-seed-churn10-e20.yaml", 10, "fedavg")]
 """Each new suite's cell ids shared with its source (only ``cell``'s where given: a suite copying one cell from
 each of two sources shares the other cell's ids with a different configuration) must resolve equal."""
 
