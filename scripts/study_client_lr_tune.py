@@ -14,7 +14,8 @@ tuned DiLoCo at a client lr of this grid, laid beside plain averaging's runs at 
 ``beyond-the-seed-client-tune`` / ``-tune2`` (optional: DiLoCo's client lr and FedAvg's E, each ranked within its
 method by the same criterion).  Writes under OUT_DIR ``beyond-the-seed-client-lr-tuning.csv`` (every tuning run,
 its lr's criterion values, the choice), ``beyond-the-seed-diloco-client-lr.csv`` and
-``beyond-the-seed-client-tuning.csv``, their ``-table.md`` files, and the page's generated tables between their
+``beyond-the-seed-client-tuning.csv`` (and ``-coverage.csv``: FedAvg's E re-ranked at issue 25's coverage target,
+:data:`COVERAGE`), their ``-table.md`` files, and the page's generated tables between their
 ``begin numbers`` marks in ``beyond-the-seed.md``.  STUDY ``compression-lr`` (part 2; the default is
 ``client-lr``) reads ``beyond-the-seed-compression-lr-tune`` / ``-tune2`` instead -- the series is the cell's name
 without its ``_lr`` suffix, each cell tuned on its own -- and writes ``beyond-the-seed-compression-lr-tuning.csv``,
@@ -53,6 +54,9 @@ STUDIES = {"client-lr": ("client lr", "round", TARGET), "compression-lr": ("lr",
 """Per STUDY: the words its lr tuning table uses for the lr and for the time to target, and its target."""
 COV_ROUNDS = ("tune", "tune2", "tune3", "tune4")
 """The suites (``beyond-the-seed-compression-lr-`` + these) STUDY ``compression-lr-cov`` ranks as one round."""
+COVERAGE = {"high_quality_fraction": (0.7, True), "modes_covered": (7, True)}
+"""Issue 25's ring8 coverage target (>= 0.7 and >= 7 of 8 modes, held): plain FedAvg's E tuning re-ranked at it by
+the same criterion (part 1; no new runs), beside the choice made at :data:`TARGET`."""
 KEY = ["series", "lr"]
 """One setting: the clients' lr (lr_g = lr_d); the criterion's last tie-break is the smaller lr."""
 CLIENT_KEYS = {"diloco": ["series", "lr", "E"], "fedavg": ["series", "E", "lr"]}
@@ -69,12 +73,14 @@ def _series(row: dict[str, Any], config: dict[str, Any], study: str) -> str:
     return "diloco" if config["algorithm"].get("server_optimizer") == "nesterov" else config["algorithm"]["name"]
 
 
-def read_suite(root: Path, study: str = "client-lr") -> pd.DataFrame:
-    """One row per complete run: series (the method), client lr, seed, reach and the criterion's columns."""
+def read_suite(root: Path, study: str = "client-lr", target: dict[str, tuple[float, bool]] | None = None
+               ) -> pd.DataFrame:
+    """One row per complete run: series (the method), client lr, seed, reach of ``target`` (the study's where None)
+    and the criterion's columns."""
     if not (root / "index.csv").is_file():
         raise SystemExit(f"{root}: no index.csv; run its suite first")
     rows = [{**row, "series": _series(row, config, study), "E": int(config["algorithm"].get("local_epochs", 1))}
-            for row, config, _ in complete_runs(root, STUDIES[study][2])]
+            for row, config, _ in complete_runs(root, STUDIES[study][2] if target is None else target)]
     return pd.DataFrame(rows).sort_values(["series", "lr", "seed"], kind="stable")
 
 
@@ -106,14 +112,17 @@ def client_tuning(round1: pd.DataFrame, round2: pd.DataFrame | None = None) -> p
     return pd.concat(parts, ignore_index=True)
 
 
-def client_tuning_markdown(t: pd.DataFrame) -> str:
-    out = ("| tuning round | series | tuned | client lr | E | seed | reached and held | round | score (last four) "
+def client_tuning_markdown(t: pd.DataFrame, virtual: bool = False) -> str:
+    """The second tuning's table; ``virtual`` adds each run's virtual s to its target (the coverage table's)."""
+    out = ("| tuning round | series | tuned | client lr | E | seed | reached and held | round "
+           f"{'| virtual s ' if virtual else ''}| score (last four) "
            "| final high-quality fraction | final modes | setting: seeds reaching | setting: median round "
-           "| setting: mean score | chosen |\n|" + "---|" * 15 + "\n")
+           f"| setting: mean score | chosen |\n|" + "---|" * (15 + virtual) + "\n")
     for r in t.itertuples():
         out += (f"| {r.stage} | {r.series} | {r.tuned} | {r.lr:g} | {r.E} | {r.seed} | "
-                f"{'yes' if r.reached else 'no'} | "
-                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+                f"{'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | "
+                f"{never(r.virtual_time_s, '.2f') + ' | ' if virtual else ''}"
+                f"{r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
                 f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
                 f"{r.setting_score:.3f} | {'**chosen**' if r.chosen else ''} |\n")
     return out
@@ -168,10 +177,14 @@ def main(root_arg: str, out_arg: str, study: str | None = None) -> None:
         b = beside(t, read_suite(root / DILOCO))
         write_study_table(b, beside_markdown(b), out, DILOCO, page=page, float_format=None)
     if (root / CLIENT_TUNE / "index.csv").is_file():
-        c = client_tuning(read_suite(root / CLIENT_TUNE),
-                          read_suite(root / CLIENT_TUNE2) if (root / CLIENT_TUNE2 / "index.csv").is_file() else None)
-        write_study_table(c.drop(columns=["run_dir"]), client_tuning_markdown(c), out, f"{CLIENT}-tuning", page=page,
-                          float_format=None)
+        for suffix, target in (("", TARGET), ("-coverage", COVERAGE)):
+            c = client_tuning(read_suite(root / CLIENT_TUNE, target=target),
+                              read_suite(root / CLIENT_TUNE2, target=target)
+                              if (root / CLIENT_TUNE2 / "index.csv").is_file() else None)
+            if suffix:  # the coverage re-ranking is plain FedAvg's E only (part 1's); DiLoCo's stays 1b's
+                c = c[c["series"] == "fedavg"]
+            write_study_table(c.drop(columns=["run_dir"]), client_tuning_markdown(c, virtual=bool(suffix)), out,
+                              f"{CLIENT}-tuning{suffix}", page=page, float_format=None)
 
 if __name__ == "__main__":
     main(*positional(__doc__, "results_root", "out_dir", "[study]"))

@@ -16,8 +16,8 @@ from conftest import load_script
 
 
 def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], outer: bool = False,
-           epochs: int | None = None, method: str | None = None, modes: int = 8) -> None:
-    """Runs (client lr, seed, round at which the quality reaches 0.5 and holds, or None: never), at ``epochs``
+           epochs: int | None = None, method: str | None = None, modes: int = 8, quality: float = 0.5) -> None:
+    """Runs (client lr, seed, round at which the quality reaches ``quality`` and holds, or None: never), at ``epochs``
     local epochs (the config's default where None); ``method`` (part 2's cells) names the cells and, up to its
     first ``-``, the algorithm; ``modes``: the modes covered at every evaluation (1: a one-mode collapse)."""
     (root / name).mkdir(parents=True, exist_ok=True)
@@ -34,7 +34,7 @@ def _suite(root: Path, name: str, runs: list[tuple[float, int, int | None]], out
         its = list(range(0, 61, 4))
         pd.DataFrame({"iteration": its, "virtual_time_s": [0.3 * i for i in its], "wall_time_s": its,
                       "wan_bytes": [160_000 * i for i in its],
-                      "high_quality_fraction": [0.5 if hit is not None and i >= hit else 0.1 for i in its],
+                      "high_quality_fraction": [quality if hit is not None and i >= hit else 0.1 for i in its],
                       "modes_covered": [modes] * len(its)}).to_csv(root / name / cell / "metrics.csv", index=False)
         index.append({"cell": cell, "run_dir": cell, "status": "complete", "iterations": 60,
                       "virtual_time_s": 18.0, "wall_time_s": 60.0, "wan_bytes": 9_600_000})
@@ -109,7 +109,7 @@ def test_the_second_tuning_ranks_diloco_by_client_lr_and_fedavg_by_the_smaller_o
     assert dict(zip(t["series"], t["tuned"], strict=True)) == {"diloco": "client lr", "fedavg": "E"}
     page = (out / "beyond-the-seed.md").read_text()
     assert "| round 2 | diloco | client lr | 0.001 | 5 | 1000 | yes | 12 |" in page
-    assert page.count("**chosen**") == 4 + 2  # part 1's lr tuning's two runs, then these four
+    assert page.count("**chosen**") == 4 + 2 + 2  # part 1's lr tuning's two runs, these four, the coverage table's two
 
 
 def test_part_two_tunes_each_cell_of_its_pair_on_its_own_and_names_its_files(tmp_path: Path) -> None:
@@ -159,3 +159,25 @@ def test_part_two_retuning_ranks_three_rounds_as_one_and_a_collapsed_run_does_no
     page = (out / "beyond-the-seed.md").read_text()
     assert "<!-- begin numbers: beyond-the-seed-compression-lr-cov-tuning.csv -->" in page
     assert "| round 3 | gaia | 0.005 | 1002 | yes | 16 |" in page and "| 2 of 3 |" in page and "| 0 of 3 |" in page
+
+
+def test_the_coverage_table_re_ranks_fedavgs_e_at_issue_25s_target_only(tmp_path: Path) -> None:
+    """The E tuning re-ranked at 0.7 and 7 modes: a setting that meets only the page's 0.3 never reaches it, so
+    the choice can differ from the 0.3 table's; DiLoCo's runs stay out of it (1b's)."""
+    m = load_script("study_client_lr_tune")
+    root, out = tmp_path / "results", tmp_path / "docs"
+    _round1(root)
+    suite = "beyond-the-seed-client-tune"
+    _suite(root, suite, [(0.002, 1000, 16), (0.002, 1001, 24)], outer=True, epochs=5, quality=0.9)
+    _suite(root, suite, [(0.005, 1000, 8), (0.005, 1001, 12)], epochs=5)                 # 0.5: first at 0.3 only
+    _suite(root, suite, [(0.005, 1000, 20), (0.005, 1001, 24)], epochs=10, quality=0.9)  # later, but covers
+    out.mkdir()
+    (out / "beyond-the-seed.md").write_text("# page\n")
+    m.main(str(root), str(out))
+    t, c = (pd.read_csv(out / f"beyond-the-seed-client-tuning{s}.csv") for s in ("", "-coverage"))
+    assert set(t.loc[t["chosen"] & (t["series"] == "fedavg"), "E"]) == {5}
+    assert set(c["series"]) == {"fedavg"} and set(c.loc[c["chosen"], "E"]) == {10}
+    assert list(c.loc[c["E"] == 5, "reached"]) == [False, False]
+    page = (out / "beyond-the-seed.md").read_text()
+    assert "<!-- begin numbers: beyond-the-seed-client-tuning-coverage.csv -->" in page
+    assert "| round 1 | fedavg | E | 0.005 | 10 | 1000 | yes | 20 | 6.00 |" in page

@@ -7,7 +7,8 @@ suite, `beyond-the-seed-diloco-outer10.yaml` every run from those two, `beyond-t
 factorial's seeds 0-5 and topk10's seeds 0-9, and `beyond-the-seed-topk-dgc.yaml` its `topk1` seeds 0-5 from
 the factorial, `beyond-the-seed-client-tune.yaml` three tuning cells' runs,
 `beyond-the-seed-diloco-client5e-3-10.yaml` two cells' ten seeds, `beyond-the-seed-diloco-e20-tune.yaml` plain
-FedAvg's two E = 20 tuning runs (docs/studies/beyond-the-seed.md).
+FedAvg's two E = 20 tuning runs, `beyond-the-seed-diloco-e20-10.yaml` its `fedavg` runs from
+`beyond-the-seed-churn10-e20.yaml` (docs/studies/beyond-the-seed.md).
 A copied run is valid only while its resolved experiment equals the new suite's cell of the same id; an
 edit to one suite and not the other would silently mix two configurations in one paired test.  This
 checks every shared cell id, resolved.
@@ -41,7 +42,8 @@ PAIRS = [("beyond-the-seed-churn10.yaml", "beyond-the-seed-fedavg.yaml", 24),  #
          ("beyond-the-seed-topk-dgc.yaml", "beyond-the-seed-topk-factorial.yaml", 6),
          ("beyond-the-seed-topk-factorial10-lr1e-2.yaml", "beyond-the-seed-topk10-lr1e-2.yaml", 10),
          ("beyond-the-seed-compression-cov10.yaml", "beyond-the-seed-compression-gaia-lr5e-3.yaml", 6),
-         ("beyond-the-seed-diloco-e20-tune.yaml", "beyond-the-seed-client-tune2.yaml", 2, "fedavg_lr0.005_E20")]
+         ("beyond-the-seed-diloco-e20-tune.yaml", "beyond-the-seed-client-tune2.yaml", 2, "fedavg_lr0.005_E20"),
+         ("beyond-the-seed-diloco-e20-10.yaml", "beyond-the-seed-churn10-e20.yaml", 10, "fedavg")]
 """Each new suite's cell ids shared with its source (only ``cell``'s where given: a suite copying one cell from
 each of two sources shares the other cell's ids with a different configuration) must resolve equal."""
 
@@ -76,6 +78,30 @@ def test_the_tuned_lr_suite_is_churn10_but_for_the_clients_lr() -> None:
     for cell_id, config in tuned.items():
         config["training"] |= {"lr_g": 0.002, "lr_d": 0.002}
         assert config == untuned[cell_id], cell_id
+
+
+def test_the_e20_suite_is_churn10_tuned_but_for_e_and_the_deadline() -> None:
+    """beyond-the-seed-churn10-e20.yaml re-runs part 1 at plain FedAvg's tuned E = 20 with the deadline moved by
+    the compute it adds (0.5 s -> 0.8 s, written in its header before its runs): any other difference from
+    churn10-tuned would make its paired tests answer another question; its `fedavg` cell is the E = 20 tuning
+    run's setting (beyond-the-seed-client-tune2.yaml) on other seeds."""
+    e20, tuned = _resolved("beyond-the-seed-churn10-e20.yaml"), _resolved("beyond-the-seed-churn10-tuned.yaml")
+    assert sorted(e20) == sorted(tuned) and len(e20) == 40
+    deadlines = 0
+    for cell_id, config in e20.items():
+        algorithm = dict(config["algorithm"])
+        assert algorithm.pop("local_epochs") == 20, cell_id
+        old = dict(tuned[cell_id]["algorithm"])
+        assert old.pop("local_epochs") == 5
+        deadline, old_deadline = algorithm.pop("round_deadline"), old.pop("round_deadline")
+        assert (deadline, old_deadline) in ((None, None), ("0.8s", "0.5s")), cell_id
+        deadlines += deadline is not None
+        assert algorithm == old, cell_id
+        rest = {k: v for k, v in config.items() if k != "algorithm"}
+        assert rest == {k: v for k, v in tuned[cell_id].items() if k != "algorithm"}, cell_id
+    assert deadlines == 20
+    tune = _resolved("beyond-the-seed-client-tune2.yaml", "fedavg_lr0.005_E20")["fedavg_lr0.005_E20_seed=1000"]
+    assert e20["fedavg_seed=0"] | {"seed": 1000} == tune
 
 
 def test_the_tuned_part_two_suite_is_the_equal_bytes_pair_but_for_each_cells_lr() -> None:
