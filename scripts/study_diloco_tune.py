@@ -101,12 +101,9 @@ def joint_markdown(t: pd.DataFrame) -> str:
            "| virtual s | score (last four) | final high-quality fraction | final modes | setting: seeds reaching "
            "| setting: median round | setting: mean score | chosen |\n|" + "---|" * 17 + "\n")
     for r in t.itertuples():
-        mark = "**chosen**" if r.chosen else "reference" if r.series == "fedavg" else ""
         out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.server_lr:g} | {r.server_momentum:g} | {r.E:g} | "
                 f"{r.seed} | {'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | "
-                f"{never(r.virtual_time_s, '.2f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
-                f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
-                f"{r.setting_score:.3f} | {mark} |\n")
+                f"{never(r.virtual_time_s, '.2f')} | {_run_and_setting_cells(r)}")
     return out
 
 
@@ -115,13 +112,17 @@ def tuning_markdown(t: pd.DataFrame) -> str:
            "| final high-quality fraction | final modes | setting: seeds reaching | setting: median round "
            "| setting: mean score | chosen |\n|" + "---|" * 14 + "\n")
     for r in t.itertuples():
-        mark = "**chosen**" if r.chosen else "reference" if r.series == "fedavg" else ""
         out += (f"| {r.stage} | {r.series} | {r.lr:g} | {r.server_momentum:g} | {r.seed} | "
-                f"{'yes' if r.reached else 'no'} | "
-                f"{never(r.iteration, '.0f')} | {r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
-                f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
-                f"{r.setting_score:.3f} | {mark} |\n")
+                f"{'yes' if r.reached else 'no'} | {never(r.iteration, '.0f')} | {_run_and_setting_cells(r)}")
     return out
+
+
+def _run_and_setting_cells(r: Any) -> str:
+    """The columns both tuning tables end with: the run's score and finals, its setting's criterion values, the mark."""
+    mark = "**chosen**" if r.chosen else "reference" if r.series == "fedavg" else ""
+    return (f"{r.score_last4:.3f} | {r.final_hqf:.3f} | {r.final_modes:.0f} | "
+            f"{r.setting_reached:.0f} of {r.setting_seeds:.0f} | {never(r.setting_median_iteration, '.0f')} | "
+            f"{r.setting_score:.3f} | {mark} |\n")
 
 
 def _beside(tuned: pd.DataFrame, runs: pd.DataFrame, by: str) -> pd.DataFrame:
