@@ -118,7 +118,7 @@ def _run_single(args: argparse.Namespace) -> int:
     if args.dry_run:
         from testbed.suite.spec import Cell
 
-        return _dry_run(spec.name, [Cell(id=spec.name, experiment={}, axes={}, spec=spec)])
+        return _dry_run(spec.name, [Cell(id=spec.name, experiment={}, axes={}, spec=spec)], args.quiet)
     out = Path(args.out) if args.out else Path("results") / spec.name
     check_output_dir(out)
     try:
@@ -157,7 +157,7 @@ def _run_suite(args: argparse.Namespace) -> int:
     if _refuse_missing_data([(f"{suite.source} [cell {c.id}]", c.spec) for c in to_run]):
         return 2  # every cell without its data set is named, before anything runs or is written
     if args.dry_run:
-        return _dry_run(suite.name, list(suite.cells))
+        return _dry_run(suite.name, list(suite.cells), args.quiet)
     if (args.backend or "ray") == "ray":
         import testbed.runtime  # noqa: F401  (registers the Ray suite backend)
     options = BackendOptions(max_parallel=args.max_parallel, address=args.address,
@@ -196,7 +196,7 @@ def _plot_suite(root: Path) -> None:
           + (f"; skipped {', '.join(sorted(report.skipped))}" if report.skipped else ""))
 
 
-def _dry_run(name: str, cells: list[Any]) -> int:
+def _dry_run(name: str, cells: list[Any], quiet: bool = False) -> int:
     from tqdm import tqdm
 
     from testbed.suite.estimate import PROBE_ITERATIONS, estimate_cell
@@ -204,7 +204,7 @@ def _dry_run(name: str, cells: list[Any]) -> int:
     # all probes first (a failing one prints nothing); each trains a few iterations, so a suite of many cells takes
     # minutes: a bar on a terminal (tqdm leaves non-terminal stderr alone, so errors stay one line there)
     estimates = [estimate_cell(cell) for cell in tqdm(cells, desc=f"{name}: dry run, probing", unit="cell",
-                                                      leave=False, disable=None)]
+                                                      leave=False, disable=True if quiet else None)]
     print(f"{name}: {len(cells)} cell(s) (bytes, dollars and virtual s: the whole run replayed from a probe of up "
           f"to {PROBE_ITERATIONS} iterations -- exact; ~ marks an extrapolation from the probe, see below; wall s is "
           "rough: this machine, in process, without Ray's overhead)")
