@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,10 @@ import yaml
 
 from analysis.censored import Condition, censored_summary, paired_comparison, reached_and_held
 
+RING8_COVERAGE: Mapping[str, Condition] = MappingProxyType(
+    {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)})
+"""Issue 25's ring8 target with coverage: high-quality fraction >= 0.7 and >= 7 of 8 modes at one evaluation,
+reached and held.  Written once, read-only: a study that moves it (the regime map's target sensitivity) copies it."""
 Row = tuple[str, str, float | str]
 """One (series, quantity, value) row of a study's long-form summary csv."""
 

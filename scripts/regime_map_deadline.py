@@ -21,9 +21,10 @@ import pandas as pd
 import yaml
 
 from analysis.censored import reached_and_held
+from analysis.study_stats import RING8_COVERAGE
 from testbed.core.units import parse_seconds
 
-TARGET = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
+TARGET = RING8_COVERAGE
 SUITE = "regime-map-deadline"
 
 

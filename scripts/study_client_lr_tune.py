@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis.script_args import positional
 from analysis.study_files import write_study_table
-from analysis.study_stats import complete_runs, never, two_round_choice
+from analysis.study_stats import RING8_COVERAGE, complete_runs, never, two_round_choice
 
 NAME = "beyond-the-seed-client-lr"
 DILOCO = "beyond-the-seed-diloco-client-lr"
@@ -54,7 +54,7 @@ STUDIES = {"client-lr": ("client lr", "round", TARGET), "compression-lr": ("lr",
 """Per STUDY: the words its lr tuning table uses for the lr and for the time to target, and its target."""
 COV_ROUNDS = ("tune", "tune2", "tune3", "tune4")
 """The suites (``beyond-the-seed-compression-lr-`` + these) STUDY ``compression-lr-cov`` ranks as one round."""
-COVERAGE = {"high_quality_fraction": (0.7, True), "modes_covered": (7, True)}
+COVERAGE = RING8_COVERAGE
 """Issue 25's ring8 coverage target (>= 0.7 and >= 7 of 8 modes, held): plain FedAvg's E tuning re-ranked at it by
 the same criterion (part 1; no new runs), beside the choice made at :data:`TARGET`."""
 KEY = ["series", "lr"]

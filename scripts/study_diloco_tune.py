@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 
 from analysis.script_args import positional
 from analysis.study_files import write_study_table
-from analysis.study_stats import complete_runs, never, two_round_choice
+from analysis.study_stats import RING8_COVERAGE, complete_runs, never, two_round_choice
 from testbed.methods.fedavg.server_optimizers import ServerOptimizerSpec, default_lr
 from testbed.methods.fedavg.state import local_steps
 
@@ -39,7 +39,7 @@ TUNE, TUNE2, FACTOR, FACTOR_H = f"{NAME}-tune", f"{NAME}-tune2", f"{NAME}-allcli
 E20_TUNE, E20_TUNE2 = f"{NAME}-e20-tune", f"{NAME}-e20-tune2"
 TARGET = {"high_quality_fraction": (0.3, True)}
 """The page's target, fixed before the tuning runs (written in the tuning suite's header)."""
-COVERAGE = {"high_quality_fraction": (0.7, True), "modes_covered": (7.0, True)}
+COVERAGE = RING8_COVERAGE
 """Issue 25's ring8 target, the E = 20 joint tuning's (fixed in its suite's header before its runs)."""
 CLIENTS = 12
 """wan-3dc's clients (4 per region): ``client_fraction`` x 12 are chosen each round."""
