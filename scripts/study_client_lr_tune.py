@@ -29,6 +29,7 @@ in ``beyond-the-seed-compression-lr-tune3.yaml``'s header before its runs): ever
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,7 @@ def _series(row: dict[str, Any], config: dict[str, Any], study: str) -> str:
     return "diloco" if config["algorithm"].get("server_optimizer") == "nesterov" else config["algorithm"]["name"]
 
 
-def read_suite(root: Path, study: str = "client-lr", target: dict[str, tuple[float, bool]] | None = None
+def read_suite(root: Path, study: str = "client-lr", target: Mapping[str, tuple[float, bool]] | None = None
                ) -> pd.DataFrame:
     """One row per complete run: series (the method), client lr, seed, reach of ``target`` (the study's where None)
     and the criterion's columns."""

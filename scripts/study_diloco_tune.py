@@ -21,6 +21,7 @@ issue 25's coverage target, plain averaging beside it; it writes ``beyond-the-se
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ KEY = ["series", "lr", "server_momentum"]
 the smaller lr, is the simpler outer step; equal lrs keep the smaller momentum (stable sort of sorted groups)."""
 
 
-def read_suite(root: Path, target: dict[str, tuple[float, bool]] | None = None) -> pd.DataFrame:
+def read_suite(root: Path, target: Mapping[str, tuple[float, bool]] | None = None) -> pd.DataFrame:
     """One row per complete run: series (diloco or fedavg), outer lr and momentum, client fraction, H (a client's
     local steps a round, on its n / 12 iid points), E, reach of ``target`` (default the page's)."""
     if not (root / "index.csv").is_file():
