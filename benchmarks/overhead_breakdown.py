@@ -32,6 +32,12 @@ only cuts the emulation's cost must not move a single value).
     python benchmarks/overhead_breakdown.py [--ps-iterations 150] [--fedavg-iterations 40]
     python benchmarks/overhead_breakdown.py --root /tmp/before   # the same, importing another checkout
     python benchmarks/overhead_breakdown.py --counts [--root /tmp/before]   # events, messages ... per step
+    python benchmarks/overhead_breakdown.py --workload dcgan --ps-iterations 30 --fedavg-iterations 8
+
+``--workload dcgan`` runs the same methods on 28x28 MNIST with the dcgan preset: the emulation's messages and
+events are the same, the training step ~50x dearer, so it shows what the overhead is on a model a researcher
+trains (the default, mlp2d on ring8, is the stress case the issue's goals are set on).  Each row also gives
+the CPU beyond training per ps worker step or fedavg round, in microseconds (machine-dependent).
 
 ``--counts`` runs each method once under cProfile (50 ps iterations, 40 fedavg rounds) and prints exact call
 counts -- SimPy events, process resumptions, messages, flows, max-min solves, traffic records, executor
@@ -176,15 +182,21 @@ METHODS = {"ps": {"name": "ps", "consistency": "sequential"},
            "fedavg": {"name": "fedavg", "client_fraction": 0.5, "local_epochs": 1}}
 
 
-def make_run(method: str, iterations: int, root: Path) -> Any:
+WORKLOADS = {"mlp2d": ("ring8", "mlp2d"), "dcgan": ({"name": "mnist", "n": 12000}, "dcgan")}
+"""``--workload``: (data set, model).  ``mlp2d`` (the default, the issue's stress case: a step of a few ms) or
+``dcgan`` (28x28 MNIST, a model a researcher trains: a step two orders of magnitude dearer, the same messages)."""
+
+
+def make_run(method: str, iterations: int, root: Path, workload: str = "mlp2d") -> Any:
     """The benchmark's run of ``method`` on wan-3dc (not started)."""
     from testbed.exec.executor import InProcessExecutor
     from testbed.experiment.run import Run
     from testbed.experiment.spec import load_experiment
 
+    dataset, model = WORKLOADS[workload]
     spec = load_experiment({
         "name": f"overhead-breakdown-{method}", "topology": str(root / "topologies" / "wan-3dc.yaml"),
-        "dataset": "ring8", "model": "mlp2d", "algorithm": METHODS[method],
+        "dataset": dataset, "model": model, "algorithm": METHODS[method],
         "training": {"batch_size": 256, "lr_g": 1e-3, "lr_d": 1e-3}, "max_iterations": iterations,
         "eval_every": 10**9, "eval_samples": 100,
         "compute": {"model": "fixed", "default": "3ms", "costs": {"train_step": "10ms", "grad_step": "10ms"}},
@@ -192,9 +204,10 @@ def make_run(method: str, iterations: int, root: Path) -> Any:
     return Run(spec, InProcessExecutor(), progress=False)
 
 
-def run_once(method: str, iterations: int, root: Path, interval_s: float | None = None) -> dict[str, Any]:
+def run_once(method: str, iterations: int, root: Path, interval_s: float | None = None,
+             workload: str = "mlp2d") -> dict[str, Any]:
     """One run of ``method`` on wan-3dc: its process CPU seconds and, if ``interval_s``, the sampled shares."""
-    run = make_run(method, iterations, root)
+    run = make_run(method, iterations, root, workload)
     start = time.process_time()
     if interval_s is None:
         run.execute()
@@ -205,7 +218,8 @@ def run_once(method: str, iterations: int, root: Path, interval_s: float | None 
     attributed = sum(sampler.cpu_s.values())
     shares = {c: sampler.cpu_s.get(c, 0.0) / attributed for c in CATEGORIES}
     phase = 1.0 - shares["setup"] - shares["evaluation"]
-    return {"method": method, "iterations": run.iteration, "virtual_s": run.virtual_time_s, "cpu_s": total,
+    return {"method": method, "workload": workload, "iterations": run.iteration, "virtual_s": run.virtual_time_s,
+            "cpu_s": total,
             "main_thread_cpu_s": attributed, "samples": sampler.samples, "shares": shares,
             "beyond_training": 1.0 - shares["training"],
             "beyond_training_phase": (phase - shares["training"]) / phase if phase > 0 else float("nan"),
@@ -244,7 +258,7 @@ def counts(method: str, iterations: int, root: Path) -> dict[str, float]:
             for name, keys in COUNTED.items()}
 
 
-def bare_ps_cpu_s(iterations: int, root: Path) -> tuple[float, int]:
+def bare_ps_cpu_s(iterations: int, root: Path, workload: str = "mlp2d") -> tuple[float, int]:
     """CPU seconds of ``iterations`` x 12 ps worker steps' gradient computation alone, and the step count
     (see the module docstring's ``--bare``)."""
     import torch
@@ -252,7 +266,7 @@ def bare_ps_cpu_s(iterations: int, root: Path) -> tuple[float, int]:
     from testbed.gan.losses import g_loss
     from testbed.gan.steps import _d_objective, sample_latent
 
-    run = make_run("ps", 1, root)
+    run = make_run("ps", 1, root, workload)
     run.execute()  # builds the worker states
     workers = [w for w in run.executor._states.values() if hasattr(w, "flat_grads")]
     jobs = [(w, w.layouts(), w._batch()) for w in workers]
@@ -274,8 +288,8 @@ def paired(args: argparse.Namespace, roots: list[Path]) -> dict[str, Any]:
     for _ in range(args.repeats):
         for root in roots:
             out = subprocess.run([sys.executable, __file__, "--root", str(root), "--cpu-only", "--methods",
-                                  *args.methods, "--ps-iterations", str(args.ps_iterations),
-                                  "--fedavg-iterations", str(args.fedavg_iterations)],
+                                  *args.methods, "--workload", args.workload, "--ps-iterations",
+                                  str(args.ps_iterations), "--fedavg-iterations", str(args.fedavg_iterations)],
                                  capture_output=True, text=True, check=True).stdout
             for method, row in json.loads(out.strip().splitlines()[-1]).items():
                 cpu[str(root)][method].append(row["cpu_s"])
@@ -308,6 +322,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="pairs of runs for --paired")
     parser.add_argument("--counts", action="store_true", help="exact per-step call counts (cProfile), no shares")
     parser.add_argument("--bare", action="store_true", help="ps runs against their training compute alone, alternating")
+    parser.add_argument("--workload", choices=sorted(WORKLOADS), default="mlp2d",
+                        help="data set and model (default mlp2d on ring8; dcgan: 28x28 MNIST, offline data needed)")
     args = parser.parse_args()
     root = args.root.resolve()
     sys.path[:0] = [str(root), str(HERE)]
@@ -322,12 +338,12 @@ def main() -> None:
         print(f"wrote {save_result('overhead_paired', {'command': ' '.join(sys.argv), **result})}")
         return
     for method in args.methods:  # warm-up: lazy imports (torch.optim's first Adam ...) are no emulation cost
-        run_once(method, 2, root)
+        run_once(method, 2, root, workload=args.workload)
     if args.bare:
         rows = []
         for _ in range(args.repeats):
-            run_s = run_once("ps", args.ps_iterations, root)["cpu_s"]
-            bare_s, steps = bare_ps_cpu_s(args.ps_iterations, root)
+            run_s = run_once("ps", args.ps_iterations, root, workload=args.workload)["cpu_s"]
+            bare_s, steps = bare_ps_cpu_s(args.ps_iterations, root, args.workload)
             rows.append({"run_cpu_s": run_s, "bare_cpu_s": bare_s, "steps": steps, "beyond": 1 - bare_s / run_s})
             print(f"ps run {run_s:.2f} CPU-s, its {steps} worker steps' gradients alone {bare_s:.2f}: "
                   f"{100 * (1 - bare_s / run_s):.1f} % beyond bare training", flush=True)
@@ -342,17 +358,24 @@ def main() -> None:
         print(f"wrote {save_result('overhead_counts', {'command': ' '.join(sys.argv), 'root': str(root), **found})}")
         return
     if args.cpu_only:
-        runs = {m: run_once(m, iterations[m], root) for m in args.methods}
+        runs = {m: run_once(m, iterations[m], root, workload=args.workload) for m in args.methods}
         print(json.dumps({m: {"cpu_s": r["cpu_s"], "metrics": {k: v for k, v in r["final_metrics"].items()
                                                                  if "wall" not in k}}
                           for m, r in runs.items()}, default=float))
         return
-    rows = [run_once(m, iterations[m], root, args.interval_ms / 1000) for m in args.methods]
+    rows = [run_once(m, iterations[m], root, args.interval_ms / 1000, args.workload) for m in args.methods]
     print(f"{'method':<7} {'CPU s':>6} " + " ".join(f"{c[:8]:>8}" for c in CATEGORIES) + "  beyond  (training phase)")
     for row in rows:
         cells = " ".join(f"{100 * row['shares'][c]:>7.1f}%" for c in CATEGORIES)
         print(f"{row['method']:<7} {row['cpu_s']:>6.2f} {cells}"
               f"  {100 * row['beyond_training']:5.1f}%  ({100 * row['beyond_training_phase']:.1f}%)")
+    for row in rows:  # the emulation's cost in CPU time, which a dearer model does not grow (copies aside)
+        ps = row["method"] == "ps"
+        per, unit = (12 * row["iterations"], "ps worker step") if ps else (row["iterations"], "round")
+        row["beyond_cpu_us_per_" + unit.split()[-1]] = 1e6 * row["beyond_training"] * row["cpu_s"] / per
+        print(f"{row['method']:<7} beyond training: {1e6 * row['beyond_training'] * row['cpu_s'] / per:,.0f} CPU-us "
+              f"per {unit}; engine + network + accounting alone "
+              f"{100 * sum(row['shares'][c] for c in ('engine', 'network', 'accounting')):.1f} % of the run")
     for row in rows if args.top else []:
         print(f"-- {row['method']}: top functions (share of CPU)")
         for category, function, share in row["top_functions"][:args.top]:
@@ -360,7 +383,8 @@ def main() -> None:
     payload = {"command": " ".join(sys.argv), "root": str(root), "rows": rows}
     if args.json:
         args.json.write_text(json.dumps(payload, indent=2, default=float))
-    print(f"wrote {save_result('overhead_breakdown', payload)}")
+    name = "overhead_breakdown" + ("" if args.workload == "mlp2d" else "_" + args.workload)
+    print(f"wrote {save_result(name, payload)}")
 
 
 if __name__ == "__main__":
