@@ -10,8 +10,11 @@ high-quality fraction and the mode KL, which still separate methods once every m
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator
 
 from analysis.load import Results
 from analysis.registry import figure
@@ -69,5 +72,9 @@ def _log_x_if_wide(ax: object, rows: pd.DataFrame) -> None:
     ends = rows.groupby("series")["virtual_time_s"].max()
     positive = rows.loc[rows["virtual_time_s"] > 0, "virtual_time_s"]
     if len(positive) and ends.min() > 0 and ends.max() / ends.min() > 30:
-        ax.set_xscale("symlog", linthresh=float(positive.min()), linscale=0.3)
+        linthresh = float(positive.min())
+        ax.set_xscale("symlog", linthresh=linthresh, linscale=0.3)
+        # ticks at 0 and at the decades above the linear part only: a decade inside it sat beside the 0 tick
+        first, last = math.ceil(math.log10(linthresh)), math.floor(math.log10(float(ends.max())))
+        ax.xaxis.set_major_locator(FixedLocator([0.0, *(10.0 ** k for k in range(first, last + 1))]))
         ax.set_xlabel("virtual time (s, log scale above the first evaluation)")

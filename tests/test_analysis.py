@@ -296,3 +296,16 @@ def test_differences_beyond_the_seed_spread_by_hand() -> None:
     pairs = separated_pairs(results, table)
     # a vs b: gap 0.2 > 0.15 on the fraction; gap 0.02 < 0.1 on the KL; c has one seed: never compared
     assert [(p["metric"], p["better"], p["worse"]) for p in pairs] == [("high_quality_fraction", "a", "b")]
+
+
+def test_wide_virtual_times_get_symlog_ticks_at_zero_and_the_decades_above_the_linear_part() -> None:
+    """A decade inside the linear part (0.1, first evaluation at 0.2 s) sat beside the 0 tick, labels overlapping."""
+    from matplotlib.figure import Figure
+
+    from analysis.quality_time import _log_x_if_wide
+
+    rows = pd.DataFrame({"series": ["a"] * 3 + ["b"] * 3, "virtual_time_s": [0.0, 0.2, 3.0, 0.0, 50.0, 330.0]})
+    ax = Figure().subplots()
+    _log_x_if_wide(ax, rows)
+    assert ax.get_xscale() == "symlog"
+    assert list(ax.get_xticks()) == [0.0, 1.0, 10.0, 100.0]
