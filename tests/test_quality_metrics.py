@@ -57,9 +57,10 @@ def test_classifier_metrics_on_mnist_like(name: str) -> None:
 
 @contextlib.contextmanager
 def _all_cores() -> Iterator[None]:
-    """torch on every core for the block (the classifier's recipe is timed on 2), then back to the suite's setting."""
+    """torch on the cores this process may use, at most 4 (the classifier's recipe is timed on 2), for the block;
+    then back to the suite's setting."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, min(4, len(os.sched_getaffinity(0)))))
     try:
         yield
     finally:
