@@ -88,6 +88,12 @@ def test_link_values_set_colour_with_labelled_colourbar() -> None:
     assert len(colourbar_axes) == 1
 
 
+def test_no_colourbar_when_no_link_carried_anything() -> None:
+    fig = topology_figure(load("wan-3dc"), link_values={("eu-west", "us-east"): 0.0}, value_label="WAN bytes")
+    assert list(drawn_links(fig).get_array()) == [0.0, 0.0, 0.0]
+    assert not [ax for ax in fig.axes[1:] if ax.get_ylabel() == "WAN bytes"]
+
+
 def test_link_values_naming_a_non_link_is_an_error() -> None:
     with pytest.raises(ValueError, match="not a WAN link"):
         topology_figure(load("wan-3dc"), link_values={("us-east", "mars"): 1.0})

@@ -142,7 +142,8 @@ def _draw_links(fig: Figure, ax: object, topology: Topology, paths: list[np.ndar
                                zorder=2)
         lines.set_array(values)
         ax.add_collection(lines)
-        fig.colorbar(lines, ax=ax, shrink=0.7, pad=0.01, label=value_label or "value per link")
+        if values.max() > 0:  # nothing carried anywhere: a bar would show a meaningless 0-1e-12 scale
+            fig.colorbar(lines, ax=ax, shrink=0.7, pad=0.01, label=value_label or "value per link")
     else:
         bandwidth = np.array([max(link.bandwidth_ab_bps, link.bandwidth_ba_bps) for link in topology.links])
         widths = 0.8 + 3.2 * bandwidth / bandwidth.max()
