@@ -219,8 +219,7 @@ def run_once(method: str, iterations: int, root: Path, interval_s: float | None 
     shares = {c: sampler.cpu_s.get(c, 0.0) / attributed for c in CATEGORIES}
     phase = 1.0 - shares["setup"] - shares["evaluation"]
     return {"method": method, "workload": workload, "iterations": run.iteration, "virtual_s": run.virtual_time_s,
-            "cpu_s": total,
-            "main_thread_cpu_s": attributed, "samples": sampler.samples, "shares": shares,
+            "cpu_s": total, "main_thread_cpu_s": attributed, "samples": sampler.samples, "shares": shares,
             "beyond_training": 1.0 - shares["training"],
             "beyond_training_phase": (phase - shares["training"]) / phase if phase > 0 else float("nan"),
             "final_metrics": run.metrics[-1],
@@ -372,10 +371,10 @@ def main() -> None:
     for row in rows:  # the emulation's cost in CPU time, which a dearer model does not grow (copies aside)
         ps = row["method"] == "ps"
         per, unit = (12 * row["iterations"], "ps worker step") if ps else (row["iterations"], "round")
-        row["beyond_cpu_us_per_" + unit.split()[-1]] = 1e6 * row["beyond_training"] * row["cpu_s"] / per
-        print(f"{row['method']:<7} beyond training: {1e6 * row['beyond_training'] * row['cpu_s'] / per:,.0f} CPU-us "
-              f"per {unit}; engine + network + accounting alone "
-              f"{100 * sum(row['shares'][c] for c in ('engine', 'network', 'accounting')):.1f} % of the run")
+        row["beyond_cpu_us_per_" + unit.split()[-1]] = beyond_us = 1e6 * row["beyond_training"] * row["cpu_s"] / per
+        engine = sum(row["shares"][c] for c in ("engine", "network", "accounting"))
+        print(f"{row['method']:<7} beyond training: {beyond_us:,.0f} CPU-us per {unit}; "
+              f"engine + network + accounting alone {100 * engine:.1f} % of the run")
     for row in rows if args.top else []:
         print(f"-- {row['method']}: top functions (share of CPU)")
         for category, function, share in row["top_functions"][:args.top]:
